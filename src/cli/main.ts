@@ -1,0 +1,28 @@
+// The overlan command line: parses argv, hands plain config to the library, maps failures to
+// one-line errors and exit codes. Commands register themselves in COMMANDS as they are built.
+import yargs from 'yargs'
+import { hideBin } from 'yargs/helpers'
+import { keygenCommand } from './keygen.js'
+
+/** Exit code for a usage error or a refused option (yargs's own choice too). */
+export const EXIT_USAGE = 1
+
+export async function main(argv: string[]): Promise<void> {
+  await yargs(hideBin(argv))
+    .scriptName('overlan')
+    .usage('$0 <command> [options]\n\nAn n2n-style peer-to-peer overlay network for remote assistance.')
+    .command(keygenCommand)
+    .demandCommand(1, 'name a command; see the list above')
+    .strict()
+    .recommendCommands()
+    .fail((message, err) => {
+      if (err) throw err
+      process.stderr.write(`overlan: ${message} (see overlan --help)\n`)
+      process.exit(EXIT_USAGE)
+    })
+    .help()
+    .alias('h', 'help')
+    .version()
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .parseAsync()
+}

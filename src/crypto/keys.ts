@@ -1,0 +1,93 @@
+// Key derivation. From a community name and its secret (a generated key or a passphrase), every
+// edge derives the same three things: the community signing key pair (whose public key hashes to
+// the community ID the supernode sees), and the data key that only edges hold. Each edge also has
+// a key pair of its own, made fresh at start, whose hash is its edge ID.
+import sodium from 'sodium-native'
+
+export const COMMUNITY_ID_BYTES = 16
+export const DATA_KEY_BYTES = 32
+
+/** Argon2id cost: libsodium's "interactive" limits (2 passes, 64 MiB), about 0.1 s once per start. */
+const PWHASH_OPSLIMIT = sodium.crypto_pwhash_OPSLIMIT_INTERACTIVE
+const PWHASH_MEMLIMIT = sodium.crypto_pwhash_MEMLIMIT_INTERACTIVE
+/** Context for crypto_kdf: exactly 8 bytes, and a new one whenever the derivation changes. */
+const KDF_CONTEXT = Buffer.from('overlan1')
+const SUBKEY_SIGN_SEED = 1
+const SUBKEY_DATA = 2
+const SALT_CONTEXT = 'overlan-community-salt-v1\0'
+
+export const MAX_COMMUNITY_BYTES = 64
+
+export interface CommunityKeys {
+  /** BLAKE2b-128 of signPublicKey: the only name the supernode knows the community by */
+  communityId: Buffer
+  signPublicKey: Buffer
+  signSecretKey: Buffer
+  /** XChaCha20-Poly1305 key for edge-to-edge packets; never leaves the edges */
+  dataKey: Buffer
+}
+
+export interface EdgeIdentity {
+  publicKey: Buffer
+  secretKey: Buffer
+  edgeId: number
+}
+
+/**
+ * Derives a community's keys. The community name is the Argon2id salt (through BLAKE2b), so the same
+ * secret in two communities gives unrelated keys. Throws RangeError on an empty name or secret.
+ */
+export async function deriveCommunityKeys(community: string, secret: string): Promise<CommunityKeys> {
+  if (community.length === 0 || Buffer.byteLength(community) > MAX_COMMUNITY_BYTES) {
+    throw new RangeError(`community name must be 1 to ${MAX_COMMUNITY_BYTES} bytes`)
+  }
+  if (secret.length === 0) throw new RangeError('the key must not be empty')
+  const salt = Buffer.alloc(sodium.crypto_pwhash_SALTBYTES)
+  sodium.crypto_generichash(salt, Buffer.from(SALT_CONTEXT + community))
+  const root = Buffer.alloc(sodium.crypto_kdf_KEYBYTES)
+  const passwd = Buffer.from(secret)
+  await sodium.crypto_pwhash_async(root, passwd, salt, PWHASH_OPSLIMIT, PWHASH_MEMLIMIT, sodium.crypto_pwhash_ALG_ARGON2ID13)
+  sodium.sodium_memzero(passwd)
+
+  const seed = Buffer.alloc(sodium.crypto_sign_SEEDBYTES)
+  sodium.crypto_kdf_derive_from_key(seed, SUBKEY_SIGN_SEED, KDF_CONTEXT, root)
+  const dataKey = Buffer.alloc(DATA_KEY_BYTES)
+  sodium.crypto_kdf_derive_from_key(dataKey, SUBKEY_DATA, KDF_CONTEXT, root)
+  sodium.sodium_memzero(root)
+
+  const signPublicKey = Buffer.alloc(sodium.crypto_sign_PUBLICKEYBYTES)
+  const signSecretKey = Buffer.alloc(sodium.crypto_sign_SECRETKEYBYTES)
+  sodium.crypto_sign_seed_keypair(signPublicKey, signSecretKey, seed)
+  sodium.sodium_memzero(seed)
+  return { communityId: communityIdOf(signPublicKey), signPublicKey, signSecretKey, dataKey }
+}
+
+export function communityIdOf(signPublicKey: Buffer): Buffer {
+  const id = Buffer.alloc(COMMUNITY_ID_BYTES)
+  sodium.crypto_generichash(id, signPublicKey)
+  return id
+}
+
+/** First 53 bits of BLAKE2b-256 of the edge's public key: a plain JavaScript number. */
+export function edgeIdOf(edgePublicKey: Buffer): number {
+  const hash = Buffer.alloc(32)
+  sodium.crypto_generichash(hash, edgePublicKey)
+  return (hash.readUInt32BE(0) & 0x1fffff) * 4294967296 + hash.readUInt32BE(4)
+}
+
+export function generateEdgeIdentity(): EdgeIdentity {
+  for (;;) {
+    const publicKey = Buffer.alloc(sodium.crypto_sign_PUBLICKEYBYTES)
+    const secretKey = Buffer.alloc(sodium.crypto_sign_SECRETKEYBYTES)
+    sodium.crypto_sign_keypair(publicKey, secretKey)
+    const edgeId = edgeIdOf(publicKey)
+    // 0 means "every member" on the wire; the chance is 2^-53, but it must never be an edge's ID
+    if (edgeId !== 0) return { publicKey, secretKey, edgeId }
+  }
+}
+
+/** Overwrites key material that must not outlive its session (the assistance service's disable). */
+export function destroyKeys(keys: CommunityKeys): void {
+  sodium.sodium_memzero(keys.signSecretKey)
+  sodium.sodium_memzero(keys.dataKey)
+}

@@ -1,0 +1,276 @@
+// Control packets between edges and supernodes: registration, keepalive, brokering, errors.
+// Each type has one encoder and one decoder here; byte layouts are in docs/PROTOCOL.md.
+// These are not the hot path: decoded packets are plain objects with Buffer views.
+import { Writer, type Reader } from './cursor.js'
+import {
+  ENDPOINT_BYTES,
+  OVERLAY_BYTES,
+  SIGNATURE_BYTES,
+  readEndpoint,
+  readOverlay,
+  readRecord,
+  recordBodyLength,
+  writeEndpoint,
+  writeOverlay,
+  writeRecordBody,
+  type Endpoint,
+  type OverlayAddress,
+  type PeerRecord,
+  type RecordBody,
+} from './fields.js'
+import { HEADER_BYTES, PacketType, WIRE_VERSION } from './header.js'
+
+export const NONCE_BYTES = 8
+/** A cookie is a 4-byte timestamp (seconds) and a 16-byte keyed BLAKE2b MAC. */
+export const COOKIE_BYTES = 20
+/** HELLO is padded to this size so that COOKIE (51 bytes) is smaller than what asked for it. */
+export const HELLO_BYTES = 64
+export const COOKIE_PACKET_BYTES = HEADER_BYTES + NONCE_BYTES + COOKIE_BYTES + ENDPOINT_BYTES
+export const KEEPALIVE_BYTES = HEADER_BYTES + 8 + 8
+export const PEER_QUERY_BYTES = HEADER_BYTES + 8 + 8
+export const DEREGISTER_BYTES = HEADER_BYTES + 8 + 8 + SIGNATURE_BYTES
+export const ERROR_BYTES = HEADER_BYTES + 8
+export const REGISTER_ACK_BYTES = HEADER_BYTES + 8 + 8 + ENDPOINT_BYTES + OVERLAY_BYTES + 2
+
+export interface Hello {
+  type: typeof PacketType.Hello
+  clientNonce: Buffer
+}
+export interface Cookie {
+  type: typeof PacketType.Cookie
+  clientNonce: Buffer
+  cookie: Buffer
+  reflexive: Endpoint
+}
+export interface Register {
+  type: typeof PacketType.Register
+  clientNonce: Buffer
+  cookie: Buffer
+  record: PeerRecord
+}
+export interface RegisterAck {
+  type: typeof PacketType.RegisterAck
+  edgeId: number
+  /** the timestamp of the record this acknowledges */
+  timestamp: number
+  reflexive: Endpoint
+  /** the address the supernode assigned, or the one the edge asked for */
+  overlay: OverlayAddress | null
+  keepaliveSeconds: number
+}
+export interface Keepalive {
+  type: typeof PacketType.Keepalive | typeof PacketType.KeepaliveAck
+  edgeId: number
+  seq: number
+}
+
+export const QueryKind = { Edge: 1, Mac: 2, IPv4: 3 } as const
+export type PeerTarget = { kind: 'edge'; edgeId: number } | { kind: 'mac'; mac: Buffer } | { kind: 'ipv4'; address: Buffer }
+
+export interface PeerQuery {
+  type: typeof PacketType.PeerQuery
+  senderId: number
+  target: PeerTarget
+}
+export interface PeerInfo {
+  type: typeof PacketType.PeerInfo | typeof PacketType.PunchRequest
+  /** the peer's public address as the supernode sees it */
+  reflexive: Endpoint
+  /** the overlay address the supernode holds for the peer (assigned ones are not in the record) */
+  overlay: OverlayAddress | null
+  record: PeerRecord
+}
+export interface Deregister {
+  type: typeof PacketType.Deregister
+  edgeId: number
+  timestamp: number
+  signature: Buffer
+}
+
+export const ErrorCode = {
+  RateLimited: 1,
+  TooManyCommunities: 2,
+  CommunityFull: 3,
+  BadCookie: 4,
+  BadSignature: 5,
+  /** the supernode does not know this edge at this address: register again */
+  UnknownEdge: 6,
+  MacInUse: 7,
+  AddressInUse: 8,
+  NoFreeAddress: 9,
+  UnknownPeer: 10,
+  StaleRecord: 11,
+} as const
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+const ERROR_CODES = new Set<number>(Object.values(ErrorCode))
+
+export function errorCodeName(code: ErrorCode): string {
+  for (const [name, value] of Object.entries(ErrorCode)) if (value === code) return name
+  /* c8 ignore next */
+  return String(code)
+}
+
+export interface ErrorPacket {
+  type: typeof PacketType.Error
+  code: ErrorCode
+  /** what it answers: a client nonce, an edge ID or a keepalive sequence, as 8 raw bytes */
+  ref: Buffer
+}
+
+export type ControlPacket = Hello | Cookie | Register | RegisterAck | Keepalive | PeerQuery | PeerInfo | Deregister | ErrorPacket
+
+function header(w: Writer, type: number, flags = 0): Writer {
+  return w.u8(WIRE_VERSION).u8(type).u8(flags).u8(0)
+}
+
+// ---- encoders ----------------------------------------------------------------------------
+
+export function encodeHello(clientNonce: Buffer): Buffer {
+  const w = header(new Writer(HELLO_BYTES), PacketType.Hello).bytes(clientNonce, NONCE_BYTES)
+  return w.skip(HELLO_BYTES - w.pos).done()
+}
+
+export function encodeCookie(clientNonce: Buffer, cookie: Buffer, reflexive: Endpoint): Buffer {
+  const w = header(new Writer(COOKIE_PACKET_BYTES), PacketType.Cookie).bytes(clientNonce, NONCE_BYTES).bytes(cookie, COOKIE_BYTES)
+  writeEndpoint(w, reflexive)
+  return w.done()
+}
+
+/** The bytes both record signatures cover: a fixed context string, then the body. */
+export function encodeRecordBody(body: RecordBody): Buffer {
+  const w = new Writer(recordBodyLength(body))
+  writeRecordBody(w, body)
+  return w.done()
+}
+
+export function encodeRecord(body: Buffer, communitySignature: Buffer, edgeSignature: Buffer): Buffer {
+  return new Writer(body.length + 2 * SIGNATURE_BYTES)
+    .bytes(body)
+    .bytes(communitySignature, SIGNATURE_BYTES)
+    .bytes(edgeSignature, SIGNATURE_BYTES)
+    .done()
+}
+
+export function encodeRegister(clientNonce: Buffer, cookie: Buffer, record: Buffer): Buffer {
+  return header(new Writer(HEADER_BYTES + NONCE_BYTES + COOKIE_BYTES + record.length), PacketType.Register)
+    .bytes(clientNonce, NONCE_BYTES)
+    .bytes(cookie, COOKIE_BYTES)
+    .bytes(record)
+    .done()
+}
+
+export function encodeRegisterAck(ack: Omit<RegisterAck, 'type'>): Buffer {
+  const w = header(new Writer(REGISTER_ACK_BYTES), PacketType.RegisterAck).u53(ack.edgeId).u53(ack.timestamp)
+  writeEndpoint(w, ack.reflexive)
+  writeOverlay(w, ack.overlay)
+  return w.u16(ack.keepaliveSeconds).done()
+}
+
+export function encodeKeepalive(type: Keepalive['type'], edgeId: number, seq: number): Buffer {
+  return header(new Writer(KEEPALIVE_BYTES), type).u53(edgeId).u53(seq).done()
+}
+
+export function encodePeerQuery(senderId: number, target: PeerTarget): Buffer {
+  const kind = target.kind === 'edge' ? QueryKind.Edge : target.kind === 'mac' ? QueryKind.Mac : QueryKind.IPv4
+  const w = header(new Writer(PEER_QUERY_BYTES), PacketType.PeerQuery, kind).u53(senderId)
+  if (target.kind === 'edge') w.u53(target.edgeId)
+  else if (target.kind === 'mac') w.bytes(target.mac, 6).skip(2)
+  else w.bytes(target.address, 4).skip(4)
+  return w.done()
+}
+
+export function encodePeerInfo(type: PeerInfo['type'], reflexive: Endpoint, overlay: OverlayAddress | null, record: Buffer): Buffer {
+  const w = header(new Writer(HEADER_BYTES + ENDPOINT_BYTES + OVERLAY_BYTES + record.length), type)
+  writeEndpoint(w, reflexive)
+  writeOverlay(w, overlay)
+  return w.bytes(record).done()
+}
+
+export function encodeDeregister(edgeId: number, timestamp: number, signature: Buffer): Buffer {
+  return header(new Writer(DEREGISTER_BYTES), PacketType.Deregister).u53(edgeId).u53(timestamp).bytes(signature, SIGNATURE_BYTES).done()
+}
+
+/** The bytes a DEREGISTER signature covers (after the "overlan-deregister-v1" context). */
+export function deregisterSignedBytes(edgeId: number, timestamp: number): Buffer {
+  return new Writer(16).u53(edgeId).u53(timestamp).done()
+}
+
+export function encodeError(code: ErrorCode, ref: Buffer): Buffer {
+  return header(new Writer(ERROR_BYTES), PacketType.Error, code).bytes(ref, 8).done()
+}
+
+// ---- decoders ----------------------------------------------------------------------------
+// Each reads the body after the 4-byte header (whose version and type the dispatcher checked)
+// and leaves any failure in r.reason.
+
+export function readHello(r: Reader): Hello {
+  const clientNonce = r.bytes(NONCE_BYTES)
+  r.zero(HELLO_BYTES - HEADER_BYTES - NONCE_BYTES)
+  return { type: PacketType.Hello, clientNonce }
+}
+
+export function readCookie(r: Reader): Cookie {
+  const clientNonce = r.bytes(NONCE_BYTES)
+  const cookie = r.bytes(COOKIE_BYTES)
+  return { type: PacketType.Cookie, clientNonce, cookie, reflexive: readEndpoint(r) }
+}
+
+export function readRegister(r: Reader): Register {
+  const clientNonce = r.bytes(NONCE_BYTES)
+  const cookie = r.bytes(COOKIE_BYTES)
+  return { type: PacketType.Register, clientNonce, cookie, record: readRecord(r) }
+}
+
+export function readRegisterAck(r: Reader): RegisterAck {
+  const edgeId = readEdgeId(r)
+  const timestamp = r.u53('bad-timestamp')
+  const reflexive = readEndpoint(r)
+  const overlay = readOverlay(r)
+  return { type: PacketType.RegisterAck, edgeId, timestamp, reflexive, overlay, keepaliveSeconds: r.u16() }
+}
+
+export function readKeepalive(r: Reader, type: Keepalive['type']): Keepalive {
+  const edgeId = readEdgeId(r)
+  return { type, edgeId, seq: r.u53('bad-counter') }
+}
+
+export function readPeerQuery(r: Reader, kind: number): PeerQuery {
+  const senderId = readEdgeId(r)
+  let target: PeerTarget
+  if (kind === QueryKind.Edge) {
+    target = { kind: 'edge', edgeId: readEdgeId(r) }
+  } else if (kind === QueryKind.Mac) {
+    target = { kind: 'mac', mac: r.bytes(6) }
+    r.zero(2)
+  } else if (kind === QueryKind.IPv4) {
+    target = { kind: 'ipv4', address: r.bytes(4) }
+    r.zero(4)
+  } else {
+    r.fail('bad-query-kind')
+    target = { kind: 'edge', edgeId: 0 }
+  }
+  return { type: PacketType.PeerQuery, senderId, target }
+}
+
+export function readPeerInfo(r: Reader, type: PeerInfo['type']): PeerInfo {
+  const reflexive = readEndpoint(r)
+  const overlay = readOverlay(r)
+  return { type, reflexive, overlay, record: readRecord(r) }
+}
+
+export function readDeregister(r: Reader): Deregister {
+  const edgeId = readEdgeId(r)
+  const timestamp = r.u53('bad-timestamp')
+  return { type: PacketType.Deregister, edgeId, timestamp, signature: r.bytes(SIGNATURE_BYTES) }
+}
+
+export function readError(r: Reader, code: number): ErrorPacket {
+  if (!ERROR_CODES.has(code)) r.fail('bad-error-code')
+  return { type: PacketType.Error, code: code as ErrorCode, ref: r.bytes(8) }
+}
+
+function readEdgeId(r: Reader): number {
+  const id = r.u53('bad-edge-id')
+  if (r.reason === null && id === 0) r.fail('bad-edge-id')
+  return id
+}

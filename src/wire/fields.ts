@@ -1,0 +1,198 @@
+// Field layouts shared by several packet types: endpoints, overlay addresses, MACs, names,
+// and the signed peer record that edges register and the supernode hands to peers.
+import { isUtf8 } from 'node:buffer'
+import type { Reader, Writer } from './cursor.js'
+import { formatIPv4, formatIPv6, ipFamily, writeIPv4, writeIPv6 } from './ip.js'
+
+/**
+ * Endpoint, 19 bytes: where a UDP socket can be reached.
+ *
+ *   family (1: 4 or 6) | port (2) | address (16; IPv4 in the first 4, the other 12 zero)
+ */
+export const ENDPOINT_BYTES = 19
+
+export interface Endpoint {
+  family: 4 | 6
+  address: string
+  port: number
+}
+
+export function writeEndpoint(w: Writer, endpoint: Endpoint): void {
+  const family = ipFamily(endpoint.address)
+  if (family === null || family !== endpoint.family) throw new RangeError(`not an IPv${endpoint.family} address: ${endpoint.address}`)
+  if (!Number.isInteger(endpoint.port) || endpoint.port < 1 || endpoint.port > 65535) throw new RangeError(`bad port: ${endpoint.port}`)
+  w.u8(family).u16(endpoint.port)
+  if (family === 4) writeIPv4(endpoint.address, w.buf, w.pos)
+  else writeIPv6(endpoint.address, w.buf, w.pos)
+  w.skip(16)
+}
+
+export function readEndpoint(r: Reader): Endpoint {
+  const family = r.u8()
+  const port = r.u16()
+  const raw = r.bytes(16)
+  if (r.reason !== null) return { family: 4, address: '0.0.0.0', port: 0 }
+  if ((family !== 4 && family !== 6) || port === 0) {
+    r.fail('bad-endpoint')
+    return { family: 4, address: '0.0.0.0', port: 0 }
+  }
+  if (family === 4) {
+    for (let i = 4; i < 16; i++) if (raw[i] !== 0) r.fail('bad-endpoint')
+    return { family, address: formatIPv4(raw, 0), port }
+  }
+  return { family, address: formatIPv6(raw, 0), port }
+}
+
+/**
+ * Overlay address, 5 bytes: an IPv4 address on the virtual LAN and its prefix length.
+ * All five bytes zero means "none" (an edge asking the supernode to assign one).
+ */
+export const OVERLAY_BYTES = 5
+
+export interface OverlayAddress {
+  address: string
+  prefix: number
+}
+
+export function writeOverlay(w: Writer, overlay: OverlayAddress | null): void {
+  if (overlay === null) {
+    w.skip(OVERLAY_BYTES)
+    return
+  }
+  if (ipFamily(overlay.address) !== 4 || overlay.address === '0.0.0.0') throw new RangeError(`bad overlay address: ${overlay.address}`)
+  if (!Number.isInteger(overlay.prefix) || overlay.prefix < 1 || overlay.prefix > 32) throw new RangeError(`bad prefix: ${overlay.prefix}`)
+  writeIPv4(overlay.address, w.buf, w.pos)
+  w.skip(4).u8(overlay.prefix)
+}
+
+export function readOverlay(r: Reader): OverlayAddress | null {
+  const raw = r.bytes(4)
+  const prefix = r.u8()
+  if (r.reason !== null) return null
+  const zero = raw.readUInt32BE(0) === 0
+  if (zero && prefix === 0) return null
+  if (zero || prefix < 1 || prefix > 32) {
+    r.fail('bad-overlay-address')
+    return null
+  }
+  return { address: formatIPv4(raw, 0), prefix }
+}
+
+export const MAC_BYTES = 6
+
+export function formatMac(mac: Uint8Array): string {
+  return Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join(':')
+}
+
+/** Parses "aa:bb:cc:dd:ee:ff" (or with dashes); null when it is not a MAC. */
+export function parseMac(text: string): Buffer | null {
+  const parts = text.split(/[:-]/)
+  if (parts.length !== 6 || !parts.every((p) => /^[0-9a-fA-F]{2}$/.test(p))) return null
+  return Buffer.from(parts.map((p) => parseInt(p, 16)))
+}
+
+/** Unicast, not all zero: the only kind of MAC an edge may own. */
+export function isUnicastMac(mac: Uint8Array): boolean {
+  return (mac[0]! & 1) === 0 && mac.some((b) => b !== 0)
+}
+
+/** Names are shown in consoles and audit logs: short, UTF-8, no control characters. */
+export const MAX_NAME_BYTES = 32
+
+export function isValidName(name: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return Buffer.byteLength(name) <= MAX_NAME_BYTES && !/[\u0000-\u001f\u007f]/.test(name)
+}
+
+/** Local candidates an edge announces (its LAN addresses); more is rarely useful and costs bytes. */
+export const MAX_CANDIDATES = 4
+
+/**
+ * Peer record: what an edge says about itself, signed twice. The supernode checks both
+ * signatures at registration and hands the record unchanged to peers, which check them again,
+ * so a supernode cannot make up or alter a peer.
+ *
+ *   community key (32)   Ed25519 public key; BLAKE2b-128 of it is the community ID
+ *   edge key (32)        Ed25519 public key of this edge; edge ID = first 53 bits of BLAKE2b-256 of it
+ *   timestamp (8)        ms since the epoch; a newer record replaces an older one
+ *   MAC (6)              unicast
+ *   overlay address (5)  or zero: "assign me one"
+ *   name length (1), name (0..32, UTF-8)
+ *   candidate count (1), candidates (19 each, 0..4)
+ *   ------------------- the signed body ends here -------------------
+ *   community signature (64)   Ed25519 over "overlan-record-v1" ‖ body, by the community key
+ *   edge signature (64)        the same message, by the edge key
+ */
+export const KEY_BYTES = 32
+export const SIGNATURE_BYTES = 64
+
+export interface RecordBody {
+  communityKey: Buffer
+  edgeKey: Buffer
+  timestamp: number
+  mac: Buffer
+  overlay: OverlayAddress | null
+  name: string
+  candidates: Endpoint[]
+}
+
+export interface PeerRecord extends RecordBody {
+  communitySignature: Buffer
+  edgeSignature: Buffer
+  /** the bytes both signatures cover (a view into the packet) */
+  body: Buffer
+  /** the whole record, signatures included (a view into the packet) */
+  bytes: Buffer
+}
+
+export function recordBodyLength(body: RecordBody): number {
+  return KEY_BYTES * 2 + 8 + MAC_BYTES + OVERLAY_BYTES + 1 + Buffer.byteLength(body.name) + 1 + body.candidates.length * ENDPOINT_BYTES
+}
+
+export function writeRecordBody(w: Writer, body: RecordBody): void {
+  if (!isValidName(body.name)) throw new RangeError(`bad name: ${JSON.stringify(body.name)}`)
+  if (body.candidates.length > MAX_CANDIDATES) throw new RangeError(`at most ${MAX_CANDIDATES} candidates`)
+  if (!isUnicastMac(body.mac)) throw new RangeError(`not a unicast MAC: ${formatMac(body.mac)}`)
+  w.bytes(body.communityKey, KEY_BYTES).bytes(body.edgeKey, KEY_BYTES).u53(body.timestamp).bytes(body.mac, MAC_BYTES)
+  writeOverlay(w, body.overlay)
+  const name = Buffer.from(body.name)
+  w.u8(name.length).bytes(name)
+  w.u8(body.candidates.length)
+  for (const candidate of body.candidates) writeEndpoint(w, candidate)
+}
+
+export function readRecord(r: Reader): PeerRecord {
+  const start = r.pos
+  const communityKey = r.bytes(KEY_BYTES)
+  const edgeKey = r.bytes(KEY_BYTES)
+  const timestamp = r.u53('bad-timestamp')
+  const mac = r.bytes(MAC_BYTES)
+  if (r.reason === null && !isUnicastMac(mac)) r.fail('bad-mac')
+  const overlay = readOverlay(r)
+  const nameBytes = r.bytes(r.u8())
+  let name = ''
+  if (r.reason === null) {
+    name = nameBytes.toString('utf8')
+    if (nameBytes.length > MAX_NAME_BYTES || !isUtf8(nameBytes) || !isValidName(name)) r.fail('bad-name')
+  }
+  const count = r.u8()
+  if (count > MAX_CANDIDATES) r.fail('too-many-candidates')
+  const candidates: Endpoint[] = []
+  for (let i = 0; i < count && r.reason === null; i++) candidates.push(readEndpoint(r))
+  const bodyEnd = r.pos
+  const communitySignature = r.bytes(SIGNATURE_BYTES)
+  const edgeSignature = r.bytes(SIGNATURE_BYTES)
+  return {
+    communityKey,
+    edgeKey,
+    timestamp,
+    mac,
+    overlay,
+    name,
+    candidates,
+    communitySignature,
+    edgeSignature,
+    body: r.buf.subarray(start, bodyEnd),
+    bytes: r.buf.subarray(start, r.pos),
+  }
+}

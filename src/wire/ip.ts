@@ -1,0 +1,74 @@
+// IP address text <-> bytes, for the codec's endpoint and overlay-address fields.
+// Node has no inet_pton, and net.isIP only says whether a string is valid.
+import { isIPv4, isIPv6 } from 'node:net'
+
+/** Writes the 4 bytes of a dotted-quad IPv4 address at `offset`. The caller has validated it with isIPv4. */
+export function writeIPv4(address: string, out: Buffer, offset: number): void {
+  const parts = address.split('.')
+  for (let i = 0; i < 4; i++) out[offset + i] = Number(parts[i])
+}
+
+export function formatIPv4(buf: Buffer, offset: number): string {
+  return `${buf[offset]}.${buf[offset + 1]}.${buf[offset + 2]}.${buf[offset + 3]}`
+}
+
+/** Writes the 16 bytes of an IPv6 address (any valid text form, including embedded IPv4) at `offset`. */
+export function writeIPv6(address: string, out: Buffer, offset: number): void {
+  const zone = address.indexOf('%')
+  const text = zone === -1 ? address : address.slice(0, zone)
+  const words: number[] = []
+  const halves = text.split('::')
+  const head = halves[0] ? halves[0].split(':') : []
+  const tail = halves.length > 1 && halves[1] ? halves[1].split(':') : []
+  const toWords = (groups: string[]): number[] => {
+    const result: number[] = []
+    for (const group of groups) {
+      if (group.includes('.')) {
+        const v4 = Buffer.alloc(4)
+        writeIPv4(group, v4, 0)
+        result.push(v4.readUInt16BE(0), v4.readUInt16BE(2))
+      } else {
+        result.push(parseInt(group, 16))
+      }
+    }
+    return result
+  }
+  const headWords = toWords(head)
+  const tailWords = toWords(tail)
+  words.push(...headWords)
+  for (let i = headWords.length + tailWords.length; i < 8; i++) words.push(0)
+  words.push(...tailWords)
+  for (let i = 0; i < 8; i++) out.writeUInt16BE(words[i] ?? 0, offset + i * 2)
+}
+
+/** RFC 5952 text form: lower case, leading zeros dropped, the longest run (≥ 2) of zero words as "::". */
+export function formatIPv6(buf: Buffer, offset: number): string {
+  const words: number[] = []
+  for (let i = 0; i < 8; i++) words.push(buf.readUInt16BE(offset + i * 2))
+  let bestStart = -1
+  let bestLength = 0
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) {
+      i++
+      continue
+    }
+    let j = i
+    while (j < 8 && words[j] === 0) j++
+    if (j - i > bestLength && j - i >= 2) {
+      bestStart = i
+      bestLength = j - i
+    }
+    i = j
+  }
+  const hex = words.map((w) => w.toString(16))
+  if (bestStart === -1) return hex.join(':')
+  const left = hex.slice(0, bestStart).join(':')
+  const right = hex.slice(bestStart + bestLength).join(':')
+  return `${left}::${right}`
+}
+
+export function ipFamily(address: string): 4 | 6 | null {
+  if (isIPv4(address)) return 4
+  if (isIPv6(address)) return 6
+  return null
+}

@@ -12,7 +12,7 @@ export async function main(argv: string[]): Promise<void> {
     .scriptName('overlan')
     .usage('$0 <command> [options]\n\nAn n2n-style peer-to-peer overlay network for remote assistance.')
     .command(keygenCommand)
-    .demandCommand(1, 'name a command; see the list above')
+    .demandCommand(1, 'name a command')
     .strict()
     .recommendCommands()
     .fail((message, err) => {

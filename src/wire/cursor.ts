@@ -145,3 +145,10 @@ export class Writer {
     return this.buf
   }
 }
+
+/** 8 bytes holding `value` as a u64: the reference field of ERROR, for one. */
+export function u53Bytes(value: number): Buffer {
+  const buf = Buffer.alloc(8)
+  writeU53(buf, 0, value)
+  return buf
+}

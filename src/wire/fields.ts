@@ -1,7 +1,7 @@
 // Field layouts shared by several packet types: endpoints, overlay addresses, MACs, names,
 // and the signed peer record that edges register and the supernode hands to peers.
 import { isUtf8 } from 'node:buffer'
-import type { Reader, Writer } from './cursor.js'
+import { Writer, type Reader } from './cursor.js'
 import { formatIPv4, formatIPv6, ipFamily, writeIPv4, writeIPv6 } from './ip.js'
 
 /**
@@ -195,4 +195,10 @@ export function readRecord(r: Reader): PeerRecord {
     body: r.buf.subarray(start, bodyEnd),
     bytes: r.buf.subarray(start, r.pos),
   }
+}
+
+export function encodeEndpoint(endpoint: Endpoint): Buffer {
+  const w = new Writer(ENDPOINT_BYTES)
+  writeEndpoint(w, endpoint)
+  return w.done()
 }

@@ -1,0 +1,405 @@
+// An edge: one member of a virtual LAN. It registers with every supernode it is given, carries
+// Ethernet frames between its TAP device and its peers (sealed end to end, direct when hole
+// punching succeeds, through the supernode until then), and serves /status and /metrics.
+// The data path is split by direction: inside.ts (TAP → network), outside.ts (network → TAP).
+import { EventEmitter } from 'node:events'
+import { FrameCipher } from '../crypto/aead.js'
+import { deriveCommunityKeys, generateEdgeIdentity, type CommunityKeys, type EdgeIdentity } from '../crypto/keys.js'
+import { signRecord, verifyRecord } from '../crypto/record.js'
+import { sign } from '../crypto/sign.js'
+import { silentLogger, type Logger } from '../log/logger.js'
+import { MetricsText } from '../mgmt/prometheus.js'
+import { MgmtServer } from '../mgmt/server.js'
+import { formatHostPort, type HostPort } from '../net/address.js'
+import { DgramTransport } from '../net/dgram-transport.js'
+import type { Transport } from '../net/transport.js'
+import type { TapDevice } from '../tap/device.js'
+import { systemClock, type Clock, type TimerHandle } from '../time/clock.js'
+import {
+  PacketType,
+  deregisterSignedBytes,
+  encodeDeregister,
+  encodePeerQuery,
+  formatEdgeId,
+  formatMac,
+  ipFamily,
+  isUnicastMac,
+  type Endpoint,
+  type OverlayAddress,
+  type PeerInfo,
+  type PeerTarget,
+  type RegisterAck,
+} from '../wire/index.js'
+import { ipv4ToNumber } from '../supernode/auto-ip.js'
+import type { EdgeCore, EdgeCounters } from './core.js'
+import { FrameFilter } from './frame-filter.js'
+import { Outbound } from './inside.js'
+import { Inbound } from './outside.js'
+import { PENDING_TIMEOUT_MS, PeerTable, type Peer } from './peers.js'
+import { PUNCH_RETRY_MS, Puncher } from './punch.js'
+import { edgeDropCounters, type EdgeReason } from './reasons.js'
+import { SealedSender } from './sealed-sender.js'
+import { SupernodeLink, type LinkHost } from './supernode-link.js'
+
+export const DEFAULT_EDGE_MGMT: HostPort = { host: '127.0.0.1', port: 5644 }
+/** The edge's scheduler tick: punch rounds, keepalives and retries are checked this often. */
+export const TICK_MS = 50
+/** A peer nobody has heard from for this long is forgotten (it is asked for again when needed). */
+export const PEER_IDLE_MS = 10 * 60_000
+/** Ask again for the record of a peer whose frames are waiting, this often. */
+const PENDING_QUERY_MS = 1_000
+
+export interface EdgeConfig {
+  community: string
+  /** the community secret (a generated key or a passphrase); or give `keys` already derived */
+  key?: string
+  keys?: CommunityKeys
+  supernodes: HostPort[]
+  /** this edge's overlay address; null: ask the supernode for one */
+  overlay: OverlayAddress | null
+  /** shown to peers and in consoles (e.g. a technician's name) */
+  name?: string
+  relayOnly?: boolean
+  /** LAN addresses of this host to offer peers as direct candidates (with our UDP port) */
+  localAddresses?: string[]
+  /** UDP bind; port 0 = any */
+  bind?: { address?: string; port: number }
+  mgmt?: HostPort | null
+  /** ms since the epoch at which the edge stops by itself, whatever else happens */
+  expiresAt?: number
+}
+
+export interface EdgeDeps {
+  tap: TapDevice
+  clock?: Clock
+  logger?: Logger
+  transport?: Transport
+}
+
+export interface EdgeStatus {
+  edgeId: string
+  name: string
+  mac: string
+  ip: string | null
+  tap: string
+  relayOnly: boolean
+  expiresAt: string | null
+  supernodes: { address: string; registered: boolean; rttMs: number | null; publicEndpoint: string | null }[]
+  peers: {
+    id: string
+    mac: string | null
+    ip: string | null
+    name: string
+    path: Peer['path']
+    endpoint: string | null
+    rttMs: number | null
+    lastSeenMs: number
+    rxPackets: number
+    txPackets: number
+    rxBytes: number
+    txBytes: number
+  }[]
+  counters: EdgeCounters & { probesSent: number }
+  drops: Record<EdgeReason, number>
+}
+
+export interface EdgeEvents {
+  /** registered (or registered again) with the supernode given as host:port */
+  registered: [supernode: string]
+  /** the supernode assigned this edge its overlay address */
+  overlay: [overlay: OverlayAddress]
+  path: [peerId: number, path: Peer['path']]
+  stopped: [why: string]
+}
+
+export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
+  readonly peers = new PeerTable()
+  readonly drops = edgeDropCounters()
+  readonly counters: EdgeCounters = { tapFramesIn: 0, tapFramesOut: 0, packetsIn: 0, bytesIn: 0, relayedOut: 0, directOut: 0, peerQueries: 0 }
+  readonly filter: FrameFilter
+  readonly sender: SealedSender
+  readonly puncher: Puncher
+  readonly links: SupernodeLink[]
+  readonly relayOnly: boolean
+  overlay: OverlayAddress | null
+  private readonly inbound: Inbound
+  private readonly outbound: Outbound
+  private cachedRecord: { bytes: Buffer; timestamp: number } | null = null
+  private lastRecordTimestamp = 0
+  private ticker: TimerHandle | null = null
+  private expiry: TimerHandle | null = null
+  private mgmt: MgmtServer | null = null
+  private stopping: Promise<void> | null = null
+
+  private constructor(
+    readonly config: EdgeConfig,
+    private readonly keys: CommunityKeys,
+    private readonly identity: EdgeIdentity,
+    readonly tap: TapDevice,
+    private readonly transport: Transport,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {
+    super()
+    this.relayOnly = config.relayOnly ?? false
+    this.overlay = config.overlay
+    const cipher = new FrameCipher(keys.dataKey)
+    this.filter = new FrameFilter(tap.mac)
+    if (this.overlay !== null) this.filter.setIpv4(ipv4ToNumber(this.overlay.address), this.overlay.prefix)
+    this.sender = new SealedSender(transport, cipher, identity.edgeId)
+    this.puncher = new Puncher(this.sender)
+    this.inbound = new Inbound(this, cipher)
+    this.outbound = new Outbound(this)
+    const host: LinkHost = {
+      now: () => this.clock.now(),
+      send: (buf, address, port) => this.transport.send(buf, 0, buf.length, port, address),
+      record: () => this.record(),
+      registered: (link, ack) => this.onRegistered(link, ack),
+      lost: (link, why) => this.log.warn(`lost supernode ${link.label}: ${why}; registering again`),
+      refused: (link, why) => this.log.warn(`supernode ${link.label} refused registration: ${why}`),
+    }
+    this.links = config.supernodes.map((target) => new SupernodeLink(target, host))
+  }
+
+  static async start(config: EdgeConfig, deps: EdgeDeps): Promise<Edge> {
+    if (config.supernodes.length === 0) throw new RangeError('give at least one supernode')
+    if (!isUnicastMac(deps.tap.mac)) throw new RangeError(`the TAP device's MAC must be unicast: ${formatMac(deps.tap.mac)}`)
+    const keys = config.keys ?? (await deriveCommunityKeys(config.community, config.key ?? ''))
+    const transport = deps.transport ?? (await DgramTransport.bindAny(config.bind?.port ?? 0, config.bind?.address))
+    const edge = new Edge(config, keys, generateEdgeIdentity(), deps.tap, transport, deps.clock ?? systemClock, deps.logger ?? silentLogger)
+    transport.onDatagram(edge.inbound.onDatagram)
+    deps.tap.onFrame(edge.outbound.onFrame)
+    if (config.mgmt) {
+      try {
+        edge.mgmt = await MgmtServer.start(config.mgmt, { status: () => edge.status(), metrics: () => edge.metrics() })
+      } catch (err) {
+        await edge.stop('management listener failed')
+        throw new Error(`cannot listen for management on ${formatHostPort(config.mgmt)}: ${(err as Error).message}`, { cause: err })
+      }
+    }
+    if (config.expiresAt !== undefined) {
+      edge.expiry = edge.clock.after(config.expiresAt - edge.clock.now(), () => void edge.stop('expired'))
+    }
+    edge.ticker = edge.clock.every(TICK_MS, () => edge.tick())
+    edge.log.info(`edge ${formatEdgeId(edge.edgeId)} on ${deps.tap.name} (mac ${formatMac(deps.tap.mac)}) using UDP port ${transport.local().port}`)
+    edge.tick()
+    return edge
+  }
+
+  get edgeId(): number {
+    return this.identity.edgeId
+  }
+
+  get mgmtAddress(): HostPort | null {
+    return this.mgmt?.address() ?? null
+  }
+
+  now(): number {
+    return this.clock.now()
+  }
+
+  /** Deregisters, stops every timer, closes the socket and removes the TAP device. */
+  stop(why = 'stopped'): Promise<void> {
+    this.stopping ??= this.shutdown(why)
+    return this.stopping
+  }
+
+  private async shutdown(why: string): Promise<void> {
+    this.ticker?.cancel()
+    this.expiry?.cancel()
+    const timestamp = Math.max(this.clock.now(), this.lastRecordTimestamp + 1)
+    const signature = sign('deregister', deregisterSignedBytes(this.edgeId, timestamp), this.identity.secretKey)
+    for (const link of this.links) {
+      if (link.registered && link.address !== null) this.transport.send(encodeDeregister(this.edgeId, timestamp, signature), 0, 84, link.port, link.address)
+    }
+    await this.mgmt?.close()
+    await this.transport.close()
+    await this.tap.close()
+    this.log.info(`edge ${formatEdgeId(this.edgeId)} stopped: ${why}`)
+    this.emit('stopped', why)
+  }
+
+  // ---- EdgeCore: what both directions of the data path use ---------------------------------
+
+  relayLink(): SupernodeLink | undefined {
+    // the first registered supernode in the order given: every member picks the same one
+    return this.links.find((l) => l.registered)
+  }
+
+  relay(destId: number, frame: Buffer): void {
+    const link = this.relayLink()
+    if (link === undefined || link.address === null) {
+      this.drops['no-supernode']++
+      return
+    }
+    const result = this.sender.send(PacketType.Relay, destId, frame, link.address, link.port)
+    if (result === 'sent') this.counters.relayedOut++
+    else this.drops[result]++
+  }
+
+  sendDirect(peer: Peer, frame: Buffer): void {
+    const direct = peer.direct!
+    const result = this.sender.send(PacketType.Data, peer.edgeId, frame, direct.address, direct.port)
+    if (result === 'sent') this.counters.directOut++
+    else this.drops[result]++
+  }
+
+  queryPeer(target: PeerTarget): void {
+    const link = this.relayLink()
+    if (link === undefined || link.address === null) return
+    this.counters.peerQueries++
+    const query = encodePeerQuery(this.edgeId, target)
+    this.transport.send(query, 0, query.length, link.port, link.address)
+  }
+
+  linkFrom(address: string, port: number): SupernodeLink | undefined {
+    for (const link of this.links) if (link.isFrom(address, port)) return link
+    return undefined
+  }
+
+  onPeerInfo(packet: PeerInfo): void {
+    const verdict = verifyRecord(packet.record, this.keys.signPublicKey)
+    if (!verdict.ok) {
+      this.drops['bad-record']++
+      return
+    }
+    if (verdict.edgeId === this.edgeId) return
+    const now = this.clock.now()
+    const peer = this.peers.getOrCreate(verdict.edgeId, now)
+    if (peer === undefined) {
+      this.drops['peer-table-full']++
+      return
+    }
+    const isNew = !peer.verified
+    peer.verified = true
+    peer.name = packet.record.name
+    peer.overlay = packet.overlay ?? packet.record.overlay
+    this.peers.bindMac(peer, packet.record.mac)
+    peer.addCandidate(packet.reflexive)
+    for (const candidate of packet.record.candidates) peer.addCandidate(candidate)
+    if (isNew) this.log.info(`peer ${formatEdgeId(peer.edgeId)} ${peer.name ? `"${peer.name}" ` : ''}mac ${formatMac(packet.record.mac)} ip ${peer.overlay?.address ?? '-'} at ${formatHostPort({ host: packet.reflexive.address, port: packet.reflexive.port })}`)
+    for (const frame of peer.pending) this.inbound.deliver(peer, frame, frame.length)
+    peer.pending = []
+    if (!this.relayOnly && peer.path !== 'direct') {
+      peer.move('peer-info')
+      this.puncher.start(peer, now)
+    }
+  }
+
+  pathChanged(peer: Peer): void {
+    const where = peer.direct && peer.path === 'direct' ? ` at ${formatHostPort({ host: peer.direct.address, port: peer.direct.port })}` : ''
+    this.log.info(`peer ${formatEdgeId(peer.edgeId)} path ${peer.path}${where}`)
+    this.emit('path', peer.edgeId, peer.path)
+  }
+
+  // ---- registration --------------------------------------------------------------------------
+
+  private record(): { bytes: Buffer; timestamp: number } {
+    if (this.cachedRecord === null) {
+      const timestamp = Math.max(this.clock.now(), this.lastRecordTimestamp + 1)
+      this.lastRecordTimestamp = timestamp
+      const port = this.transport.local().port
+      const candidates: Endpoint[] = (this.config.localAddresses ?? []).slice(0, 4).map((address) => ({ family: ipFamily(address) === 6 ? 6 : 4, address, port }))
+      const bytes = signRecord({ timestamp, mac: this.tap.mac, overlay: this.overlay, name: this.config.name ?? '', candidates }, this.keys, this.identity)
+      this.cachedRecord = { bytes, timestamp }
+    }
+    return this.cachedRecord
+  }
+
+  private onRegistered(link: SupernodeLink, ack: RegisterAck): void {
+    this.log.info(`registered with supernode ${link.label}: public address ${formatHostPort({ host: ack.reflexive.address, port: ack.reflexive.port })}${ack.overlay ? `, overlay ${ack.overlay.address}/${ack.overlay.prefix}` : ''}`)
+    if (this.overlay === null && ack.overlay !== null) {
+      // n2n-style auto-IP: keep the first address given, and tell every supernode we hold it
+      this.overlay = ack.overlay
+      this.filter.setIpv4(ipv4ToNumber(ack.overlay.address), ack.overlay.prefix)
+      this.cachedRecord = null
+      for (const other of this.links) if (other !== link) other.reregister()
+      this.emit('overlay', ack.overlay)
+    }
+    this.emit('registered', link.label)
+  }
+
+  // ---- the scheduler -------------------------------------------------------------------------
+
+  private tick(): void {
+    const now = this.clock.now()
+    for (const link of this.links) link.tick(now)
+    for (const peer of this.peers.byId.values()) {
+      const event = this.puncher.tick(peer, now)
+      if (event !== null && peer.move(event)) {
+        if (event === 'direct-silent') peer.direct = null
+        peer.retryAt = now + PUNCH_RETRY_MS
+        this.pathChanged(peer)
+      }
+      if (peer.path === 'relay' && peer.retryAt !== 0 && now >= peer.retryAt && !this.relayOnly) {
+        peer.retryAt = 0
+        this.queryPeer({ kind: 'edge', edgeId: peer.edgeId })
+      }
+      if (!peer.verified && peer.pending.length > 0) {
+        if (now - peer.pendingSince > PENDING_TIMEOUT_MS) {
+          this.drops['unverified-peer'] += peer.pending.length
+          peer.pending = []
+        } else if (now - peer.lastQueryAt >= PENDING_QUERY_MS) {
+          peer.lastQueryAt = now
+          this.queryPeer({ kind: 'edge', edgeId: peer.edgeId })
+        }
+      }
+      if (now - peer.lastSeen > PEER_IDLE_MS && peer.path !== 'direct') this.peers.remove(peer)
+    }
+  }
+
+  // ---- management ----------------------------------------------------------------------------
+
+  status(): EdgeStatus {
+    const now = this.clock.now()
+    return {
+      edgeId: formatEdgeId(this.edgeId),
+      name: this.config.name ?? '',
+      mac: formatMac(this.tap.mac),
+      ip: this.overlay ? `${this.overlay.address}/${this.overlay.prefix}` : null,
+      tap: this.tap.name,
+      relayOnly: this.relayOnly,
+      expiresAt: this.config.expiresAt !== undefined ? new Date(this.config.expiresAt).toISOString() : null,
+      supernodes: this.links.map((l) => ({
+        address: l.label,
+        registered: l.registered,
+        rttMs: l.rttMs,
+        publicEndpoint: l.reflexive ? formatHostPort({ host: l.reflexive.address, port: l.reflexive.port }) : null,
+      })),
+      peers: [...this.peers.byId.values()].map((p) => ({
+        id: formatEdgeId(p.edgeId),
+        mac: p.mac ? formatMac(p.mac) : null,
+        ip: p.overlay?.address ?? null,
+        name: p.name,
+        path: p.path,
+        endpoint: p.path === 'direct' && p.direct ? formatHostPort({ host: p.direct.address, port: p.direct.port }) : null,
+        rttMs: p.rttMs,
+        lastSeenMs: now - p.lastSeen,
+        rxPackets: p.rxPackets,
+        txPackets: p.txPackets,
+        rxBytes: p.rxBytes,
+        txBytes: p.txBytes,
+      })),
+      counters: { ...this.counters, probesSent: this.puncher.probesSent },
+      drops: { ...this.drops },
+    }
+  }
+
+  metrics(): string {
+    const m = new MetricsText()
+    const peers = [...this.peers.byId.values()]
+    m.gauge('overlan_edge_supernodes_registered', 'Supernodes this edge is registered with', this.links.filter((l) => l.registered).length)
+    m.gauge('overlan_edge_peers', 'Peers by path', peers.filter((p) => p.path === 'direct').length, { path: 'direct' })
+    m.gauge('overlan_edge_peers', 'Peers by path', peers.filter((p) => p.path !== 'direct').length, { path: 'relay' })
+    m.counter('overlan_edge_tap_frames_in_total', 'Frames read from the TAP device', this.counters.tapFramesIn)
+    m.counter('overlan_edge_tap_frames_out_total', 'Frames written to the TAP device', this.counters.tapFramesOut)
+    m.counter('overlan_edge_packets_in_total', 'Datagrams received', this.counters.packetsIn)
+    m.counter('overlan_edge_bytes_in_total', 'Bytes received', this.counters.bytesIn)
+    m.counter('overlan_edge_relayed_out_total', 'Frames sent through the supernode', this.counters.relayedOut)
+    m.counter('overlan_edge_direct_out_total', 'Frames sent straight to a peer', this.counters.directOut)
+    m.counter('overlan_edge_probes_sent_total', 'Hole-punching and keepalive probes sent', this.puncher.probesSent)
+    m.counter('overlan_edge_peer_queries_total', 'Peer queries sent', this.counters.peerQueries)
+    m.counters('overlan_edge_dropped_total', 'Packets and frames dropped, by reason', 'reason', this.drops)
+    return m.toString()
+  }
+}

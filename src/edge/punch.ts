@@ -1,0 +1,58 @@
+// Hole punching toward one peer: PROBE every candidate endpoint on a schedule that starts fast and
+// backs off; the first authenticated PROBE_ACK makes the path direct (the caller handles that).
+// While direct, a PROBE every DIRECT_KEEPALIVE_MS holds both NAT mappings open and measures RTT;
+// a direct path silent for DIRECT_TIMEOUT_MS falls back to the relay.
+import { PacketType, PROBE_PAYLOAD_BYTES, writeProbePayload } from '../wire/index.js'
+import type { Peer } from './peers.js'
+import type { SealedSender } from './sealed-sender.js'
+
+/** Delay before each probe round after the first: ~6 s of trying in all. */
+export const PUNCH_SCHEDULE_MS = [100, 100, 200, 400, 800, 1600, 3200]
+/** below common NAT UDP timeouts (30 s), and quick enough to notice a dead path */
+export const DIRECT_KEEPALIVE_MS = 5_000
+export const DIRECT_TIMEOUT_MS = 15_000
+/** after punching gave up or a direct path died, ask the supernode again (fresh endpoints) this much later */
+export const PUNCH_RETRY_MS = 30_000
+
+export class Puncher {
+  private readonly payload = Buffer.alloc(PROBE_PAYLOAD_BYTES)
+  probesSent = 0
+
+  constructor(private readonly sender: SealedSender) {}
+
+  /** Starts (or restarts) a round of probing now. */
+  start(peer: Peer, now: number): void {
+    peer.punchRound = 0
+    this.probeAll(peer, now)
+  }
+
+  /**
+   * Sends what is due for this peer. Returns the path event the caller must apply, if any:
+   * 'punch-exhausted' after the last round, 'direct-silent' for a direct path gone quiet.
+   */
+  tick(peer: Peer, now: number): 'punch-exhausted' | 'direct-silent' | null {
+    if (peer.path === 'punching' && now >= peer.nextProbeAt) {
+      if (peer.punchRound >= PUNCH_SCHEDULE_MS.length) return 'punch-exhausted'
+      this.probeAll(peer, now)
+    } else if (peer.path === 'direct' && peer.direct !== null) {
+      if (now - peer.lastDirectRx >= DIRECT_TIMEOUT_MS) return 'direct-silent'
+      if (now >= peer.nextProbeAt) {
+        this.probe(peer, peer.direct.address, peer.direct.port, now)
+        peer.nextProbeAt = now + DIRECT_KEEPALIVE_MS
+      }
+    }
+    return null
+  }
+
+  /** A probe to one endpoint at once (a new peer-reflexive candidate, say). */
+  probe(peer: Peer, address: string, port: number, now: number): void {
+    this.probesSent++
+    this.sender.send(PacketType.Probe, peer.edgeId, writeProbePayload(this.payload, now), address, port)
+  }
+
+  private probeAll(peer: Peer, now: number): void {
+    for (const candidate of peer.candidates) this.probe(peer, candidate.address, candidate.port, now)
+    peer.nextProbeAt = now + (PUNCH_SCHEDULE_MS[peer.punchRound] ?? 0)
+    peer.punchRound++
+  }
+}

@@ -1,0 +1,29 @@
+// Why the edge dropped a packet or frame: codec refusals, authentication, the frame filter,
+// and local limits. Each is a counter in /status and /metrics.
+import { CODEC_REASONS, zeroCounters } from '../wire/index.js'
+import { FILTER_REASONS } from './frame-filter.js'
+
+export const EDGE_REASONS = [
+  ...CODEC_REASONS,
+  'not-for-us', // sealed packet addressed to another edge ID
+  'own-packet', // our own edge ID as sender
+  'auth-failed', // wrong key or a changed byte
+  'replayed',
+  'too-old', // behind the replay window
+  ...FILTER_REASONS,
+  'unverified-peer', // frames of a peer whose record never arrived
+  'peer-table-full',
+  'bad-record', // a peer record with a bad signature or of another community
+  'unexpected-type', // a packet type an edge never receives, or one at the wrong time
+  'unexpected-source', // a control packet from an address that is none of our supernodes
+  'bad-probe',
+  'send-queue-full',
+  'no-supernode', // a frame for the relay while no supernode is registered
+  'frame-too-large',
+  'tap-write-failed',
+] as const
+export type EdgeReason = (typeof EDGE_REASONS)[number]
+
+export function edgeDropCounters(): Record<EdgeReason, number> {
+  return zeroCounters(EDGE_REASONS)
+}

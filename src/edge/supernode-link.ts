@@ -1,0 +1,206 @@
+// One edge's registration with one supernode, as a state machine:
+//
+//   hello ──COOKIE──▶ registering ──REGISTER_ACK──▶ registered
+//     ▲                   │                            │
+//     └──timeout/ERROR────┘◀──3 keepalives unanswered, ERROR unknown-edge/bad-cookie
+//
+// The edge keeps one link per supernode it was given, and survives the loss of any of them.
+import { randomBytes } from 'node:crypto'
+import { lookup } from 'node:dns/promises'
+import { isIP } from 'node:net'
+import { formatHostPort, type HostPort } from '../net/address.js'
+import {
+  ErrorCode,
+  PacketType,
+  encodeHello,
+  encodeKeepalive,
+  encodeRegister,
+  errorCodeName,
+  u53Bytes,
+  type Cookie,
+  type Endpoint,
+  type ErrorPacket,
+  type Keepalive,
+  type OverlayAddress,
+  type RegisterAck,
+} from '../wire/index.js'
+
+/** First retry fast (set-up time matters), then back off so a dead supernode costs little. */
+export const HELLO_RETRY_FIRST_MS = 250
+export const HELLO_RETRY_MAX_MS = 4_000
+/** Unanswered keepalives in a row before the registration counts as lost. */
+export const MISSED_KEEPALIVES = 3
+/** Refusals that retrying soon will not fix (MAC or address taken, community full). */
+const SLOW_RETRY_MS = 5_000
+
+export type LinkState = 'hello' | 'registering' | 'registered'
+
+export interface LinkHost {
+  now(): number
+  send(buf: Buffer, address: string, port: number): void
+  /** the signed record to register with, and its timestamp */
+  record(): { bytes: Buffer; timestamp: number }
+  registered(link: SupernodeLink, ack: RegisterAck): void
+  lost(link: SupernodeLink, why: string): void
+  refused(link: SupernodeLink, why: string): void
+}
+
+export class SupernodeLink {
+  state: LinkState = 'hello'
+  address: string | null = null
+  port: number
+  rttMs: number | null = null
+  reflexive: Endpoint | null = null
+  overlay: OverlayAddress | null = null
+  edgeId = 0
+
+  private nonce = randomBytes(8)
+  private recordTimestamp = 0
+  private retryMs = HELLO_RETRY_FIRST_MS
+  private nextActionAt = 0
+  private keepaliveMs = 10_000
+  private keepaliveSeq = 0
+  private keepaliveSentAt = 0
+  private unanswered = 0
+  private resolving = false
+
+  constructor(
+    readonly target: HostPort,
+    private readonly host: LinkHost,
+  ) {
+    this.port = target.port
+    if (isIP(target.host)) this.address = target.host
+  }
+
+  get label(): string {
+    return formatHostPort(this.target)
+  }
+
+  get registered(): boolean {
+    return this.state === 'registered'
+  }
+
+  /** True when a datagram from address:port is from this supernode. */
+  isFrom(address: string, port: number): boolean {
+    return port === this.port && address === this.address
+  }
+
+  /** Called often (every edge tick): sends what is due. */
+  tick(now: number): void {
+    if (now < this.nextActionAt) return
+    if (this.address === null) {
+      this.resolve()
+      return
+    }
+    switch (this.state) {
+      case 'hello':
+      case 'registering':
+        // a registration that got no answer starts over with a fresh cookie
+        this.state = 'hello'
+        this.nonce = randomBytes(8)
+        this.host.send(encodeHello(this.nonce), this.address, this.port)
+        this.nextActionAt = now + this.retryMs
+        this.retryMs = Math.min(HELLO_RETRY_MAX_MS, this.retryMs * 2)
+        return
+      case 'registered':
+        if (this.unanswered >= MISSED_KEEPALIVES) {
+          this.lose(`${MISSED_KEEPALIVES} keepalives unanswered`)
+          this.tick(now)
+          return
+        }
+        this.keepaliveSeq++
+        this.keepaliveSentAt = now
+        this.unanswered++
+        this.host.send(encodeKeepalive(PacketType.Keepalive, this.edgeId, this.keepaliveSeq), this.address, this.port)
+        this.nextActionAt = now + this.keepaliveMs
+    }
+  }
+
+  onCookie(packet: Cookie): void {
+    if (this.state !== 'hello' || !packet.clientNonce.equals(this.nonce) || this.address === null) return
+    const record = this.host.record()
+    this.recordTimestamp = record.timestamp
+    this.state = 'registering'
+    this.host.send(encodeRegister(this.nonce, packet.cookie, record.bytes), this.address, this.port)
+  }
+
+  onRegisterAck(packet: RegisterAck): void {
+    if (this.state !== 'registering' || packet.timestamp !== this.recordTimestamp) return
+    const now = this.host.now()
+    this.state = 'registered'
+    this.edgeId = packet.edgeId
+    this.reflexive = packet.reflexive
+    this.overlay = packet.overlay
+    this.retryMs = HELLO_RETRY_FIRST_MS
+    this.unanswered = 0
+    // twice per interval the supernode expects: one lost keepalive does not expire us
+    this.keepaliveMs = Math.max(1000, (packet.keepaliveSeconds * 1000) / 2)
+    this.nextActionAt = now + this.keepaliveMs
+    this.host.registered(this, packet)
+  }
+
+  onKeepaliveAck(packet: Keepalive): void {
+    if (this.state !== 'registered' || packet.seq !== this.keepaliveSeq) return
+    this.unanswered = 0
+    this.rttMs = this.host.now() - this.keepaliveSentAt
+  }
+
+  /** An ERROR counts only when it answers something we sent (its reference matches). */
+  onError(packet: ErrorPacket): void {
+    const ref = packet.ref
+    const ours = ref.equals(this.nonce) || (this.edgeId !== 0 && ref.equals(u53Bytes(this.edgeId))) || (this.keepaliveSeq > 0 && ref.equals(u53Bytes(this.keepaliveSeq)))
+    if (!ours) return
+    const why = errorCodeName(packet.code)
+    const now = this.host.now()
+    switch (packet.code) {
+      case ErrorCode.UnknownEdge:
+      case ErrorCode.BadCookie:
+        // the supernode restarted or our NAT moved us: register again at once
+        if (this.state === 'registered') this.lose(`supernode says ${why}`)
+        this.state = 'hello'
+        this.nextActionAt = now
+        return
+      case ErrorCode.RateLimited:
+        this.nextActionAt = now + HELLO_RETRY_MAX_MS
+        return
+      default:
+        this.host.refused(this, why)
+        this.state = 'hello'
+        this.nextActionAt = now + SLOW_RETRY_MS
+    }
+  }
+
+  /** The edge re-registers everywhere when its record changes (an assigned address, say). */
+  reregister(): void {
+    if (this.state === 'registered') {
+      this.state = 'hello'
+      this.nextActionAt = 0
+    }
+  }
+
+  private lose(why: string): void {
+    const wasRegistered = this.state === 'registered'
+    this.state = 'hello'
+    this.rttMs = null
+    this.unanswered = 0
+    this.retryMs = HELLO_RETRY_FIRST_MS
+    this.nextActionAt = 0
+    if (wasRegistered) this.host.lost(this, why)
+  }
+
+  private resolve(): void {
+    if (this.resolving) return
+    this.resolving = true
+    lookup(this.target.host)
+      .then((result) => {
+        this.address = result.address
+      })
+      .catch(() => {
+        this.host.refused(this, `cannot resolve ${this.target.host}`)
+        this.nextActionAt = this.host.now() + SLOW_RETRY_MS
+      })
+      .finally(() => {
+        this.resolving = false
+      })
+  }
+}

@@ -1,0 +1,59 @@
+// Token buckets: one per source address for control packets (a bounded map, so that packets from
+// a million spoofed sources cost bounded memory), and a lone bucket per registered edge for relay.
+
+export class TokenBucket {
+  tokens: number
+  private last: number
+
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst: number,
+    now: number,
+  ) {
+    this.tokens = burst
+    this.last = now
+  }
+
+  take(now: number): boolean {
+    if (now > this.last) {
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.perSecond) / 1000)
+      this.last = now
+    }
+    if (this.tokens < 1) return false
+    this.tokens -= 1
+    return true
+  }
+}
+
+export interface RateLimit {
+  perSecond: number
+  burst: number
+}
+
+/**
+ * Buckets by key, at most `maxKeys` of them. When full, the whole table is dropped and started
+ * again: a flood from many sources then gets at most one burst each per reset, which is bounded,
+ * and legitimate sources lose nothing but a refill.
+ */
+export class RateLimiter {
+  private buckets = new Map<string, TokenBucket>()
+
+  constructor(
+    private readonly limit: RateLimit,
+    private readonly maxKeys: number,
+  ) {}
+
+  allow(key: string, now: number): boolean {
+    let bucket = this.buckets.get(key)
+    if (bucket === undefined) {
+      if (this.buckets.size >= this.maxKeys) this.buckets = new Map()
+      bucket = new TokenBucket(this.limit.perSecond, this.limit.burst, now)
+      this.buckets.set(key, bucket)
+    }
+    return bucket.take(now)
+  }
+
+  get size(): number {
+    return this.buckets.size
+  }
+}

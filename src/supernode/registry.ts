@@ -1,0 +1,162 @@
+// Who is registered: communities by community ID, edges by edge ID, and inside each community the
+// MAC and overlay-address indexes that keep them unique. Bounded by the configured limits. Knows
+// nothing about sockets; supernode.ts turns its answers into packets.
+import { ErrorCode, macKeyAt, type Endpoint, type OverlayAddress, type PeerRecord } from '../wire/index.js'
+import { defaultSubnet, ipv4ToNumber, numberToIpv4, pickAddress, subnetOf, type Subnet } from './auto-ip.js'
+import { TokenBucket, type RateLimit } from './rate-limit.js'
+
+export interface RegistryLimits {
+  maxCommunities: number
+  maxEdgesPerCommunity: number
+  /** the range communities without an address of their own get a /24 from */
+  autoIpRange: Subnet
+  relayRate: RateLimit
+}
+
+export interface Community {
+  id: Buffer
+  idHex: string
+  members: Map<number, EdgeEntry>
+  byMac: Map<number, EdgeEntry>
+  byIp: Map<number, EdgeEntry>
+  subnet: Subnet | null
+}
+
+export interface EdgeEntry {
+  edgeId: number
+  community: Community
+  record: PeerRecord
+  /** MAC as a 48-bit number: a map key without a string per lookup */
+  macKey: number
+  overlay: OverlayAddress | null
+  ipKey: number
+  /** source address and port it registered from; relay and keepalives must come from here */
+  address: string
+  port: number
+  endpoint: Endpoint
+  registeredAt: number
+  lastSeen: number
+  relayBucket: TokenBucket
+  relayedFrames: number
+  relayedBytes: number
+}
+
+export type RegisterOutcome = { ok: true; edge: EdgeEntry; isNew: boolean } | { ok: false; code: ErrorCode }
+
+export function macKeyOf(mac: Buffer): number {
+  return macKeyAt(mac, 0)
+}
+
+export class Registry {
+  readonly communities = new Map<string, Community>()
+  readonly edges = new Map<number, EdgeEntry>()
+
+  constructor(private readonly limits: RegistryLimits) {}
+
+  /**
+   * Adds or refreshes an edge whose record the caller has verified. `silentAfterMs`: an edge that
+   * holds the same MAC or address but has not been heard from for this long may be replaced (the
+   * same device restarted with a new edge key).
+   */
+  register(input: { edgeId: number; communityId: Buffer; record: PeerRecord; endpoint: Endpoint; now: number; silentAfterMs: number }): RegisterOutcome {
+    const { edgeId, record, endpoint, now } = input
+    const existing = this.edges.get(edgeId)
+    if (existing !== undefined && record.timestamp < existing.record.timestamp) return { ok: false, code: ErrorCode.StaleRecord }
+
+    const idHex = input.communityId.toString('hex')
+    let community = this.communities.get(idHex)
+    if (community === undefined) {
+      if (this.communities.size >= this.limits.maxCommunities) return { ok: false, code: ErrorCode.TooManyCommunities }
+      community = { id: input.communityId, idHex, members: new Map(), byMac: new Map(), byIp: new Map(), subnet: null }
+    }
+    if (existing === undefined && community.members.size >= this.limits.maxEdgesPerCommunity) return { ok: false, code: ErrorCode.CommunityFull }
+
+    const macKey = macKeyOf(record.mac)
+    const macHolder = community.byMac.get(macKey)
+    if (macHolder !== undefined && macHolder.edgeId !== edgeId) {
+      if (!this.replaceable(macHolder, record, now, input.silentAfterMs)) return { ok: false, code: ErrorCode.MacInUse }
+      this.remove(macHolder)
+    }
+
+    let overlay = record.overlay
+    if (overlay !== null) {
+      const holder = community.byIp.get(ipv4ToNumber(overlay.address))
+      if (holder !== undefined && holder.edgeId !== edgeId) {
+        if (!this.replaceable(holder, record, now, input.silentAfterMs)) return { ok: false, code: ErrorCode.AddressInUse }
+        this.remove(holder)
+      }
+    } else if (existing?.overlay) {
+      overlay = existing.overlay // keep what was assigned before
+    } else {
+      const subnet = community.subnet ?? defaultSubnet(this.limits.autoIpRange, community.id)
+      const ip = pickAddress(subnet, edgeId, (candidate) => community.byIp.has(candidate))
+      if (ip === null) return { ok: false, code: ErrorCode.NoFreeAddress }
+      overlay = { address: numberToIpv4(ip), prefix: subnet.prefix }
+    }
+
+    if (!this.communities.has(idHex)) this.communities.set(idHex, community)
+    if (community.subnet === null && record.overlay !== null) community.subnet = subnetOf(record.overlay.address, record.overlay.prefix)
+    else if (community.subnet === null) community.subnet = subnetOf(overlay.address, overlay.prefix)
+
+    if (existing !== undefined) this.unindex(existing)
+    const edge: EdgeEntry = {
+      edgeId,
+      community,
+      record,
+      macKey,
+      overlay,
+      ipKey: ipv4ToNumber(overlay.address),
+      address: endpoint.address,
+      port: endpoint.port,
+      endpoint,
+      registeredAt: existing?.registeredAt ?? now,
+      lastSeen: now,
+      relayBucket: existing?.relayBucket ?? new TokenBucket(this.limits.relayRate.perSecond, this.limits.relayRate.burst, now),
+      relayedFrames: existing?.relayedFrames ?? 0,
+      relayedBytes: existing?.relayedBytes ?? 0,
+    }
+    this.edges.set(edgeId, edge)
+    community.members.set(edgeId, edge)
+    community.byMac.set(macKey, edge)
+    community.byIp.set(edge.ipKey, edge)
+    return { ok: true, edge, isNew: existing === undefined }
+  }
+
+  /** Removes an edge; a community without members goes too. */
+  remove(edge: EdgeEntry): void {
+    if (this.edges.get(edge.edgeId) !== edge) return
+    this.edges.delete(edge.edgeId)
+    this.unindex(edge)
+    edge.community.members.delete(edge.edgeId)
+    if (edge.community.members.size === 0) this.communities.delete(edge.community.idHex)
+  }
+
+  /** Removes every edge not heard from since `cutoff`; returns them. */
+  expire(cutoff: number): EdgeEntry[] {
+    const expired: EdgeEntry[] = []
+    for (const edge of this.edges.values()) if (edge.lastSeen < cutoff) expired.push(edge)
+    for (const edge of expired) this.remove(edge)
+    return expired
+  }
+
+  findByMac(community: Community, mac: Buffer): EdgeEntry | undefined {
+    return community.byMac.get(macKeyOf(mac))
+  }
+
+  findByIp(community: Community, address: Buffer): EdgeEntry | undefined {
+    return community.byIp.get(address.readUInt32BE(0))
+  }
+
+  private replaceable(holder: EdgeEntry, record: PeerRecord, now: number, silentAfterMs: number): boolean {
+    // the same MAC asking for the same (or any) address: the device restarted with a new edge key
+    const sameDevice = holder.macKey === macKeyOf(record.mac) && (record.overlay === null || holder.overlay?.address === record.overlay.address)
+    return sameDevice || now - holder.lastSeen >= silentAfterMs
+  }
+
+  private unindex(edge: EdgeEntry): void {
+    const c = edge.community
+    if (c.byMac.get(edge.macKey) === edge) c.byMac.delete(edge.macKey)
+    if (c.byIp.get(edge.ipKey) === edge) c.byIp.delete(edge.ipKey)
+  }
+}
+

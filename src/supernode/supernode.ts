@@ -1,0 +1,471 @@
+// The supernode: one UDP socket that registers edges (cookie first, then signed records), answers
+// keepalives, introduces peers to each other for hole punching, and relays sealed frames it cannot
+// open between members of one community. Every refused packet is counted by reason.
+import { CookieMinter, verify, verifyRecord } from '../crypto/index.js'
+import { LogThrottle, silentLogger, type Logger } from '../log/logger.js'
+import { MgmtServer } from '../mgmt/server.js'
+import { MetricsText } from '../mgmt/prometheus.js'
+import { formatHostPort, type HostPort } from '../net/address.js'
+import { DgramTransport } from '../net/dgram-transport.js'
+import type { Transport } from '../net/transport.js'
+import { systemClock, type Clock, type TimerHandle } from '../time/clock.js'
+import {
+  CODEC_REASONS,
+  ErrorCode,
+  PacketType,
+  SealedHeader,
+  decodePacket,
+  deregisterSignedBytes,
+  encodeCookie,
+  encodeError,
+  encodeKeepalive,
+  encodePeerInfo,
+  encodeRegisterAck,
+  formatEdgeId,
+  formatMac,
+  ipFamily,
+  readSealedHeader,
+  encodeEndpoint,
+  u53Bytes,
+  zeroCounters,
+  type Deregister,
+  type Endpoint,
+  type Hello,
+  type Keepalive,
+  type PeerQuery,
+  type Register,
+} from '../wire/index.js'
+import { parseSubnet } from './auto-ip.js'
+import { RateLimiter, type RateLimit } from './rate-limit.js'
+import { Registry, type EdgeEntry } from './registry.js'
+
+export const DEFAULT_SUPERNODE_PORT = 7654
+export const DEFAULT_SUPERNODE_MGMT: HostPort = { host: '127.0.0.1', port: 5645 }
+
+export interface SupernodeConfig {
+  port: number
+  /** address to bind; undefined: dual-stack '::' where the host has IPv6, else 0.0.0.0 */
+  bindAddress?: string
+  /** management HTTP listener, or null for none */
+  mgmt: HostPort | null
+  maxCommunities: number
+  maxEdgesPerCommunity: number
+  /** how often edges must send a keepalive (told to them in REGISTER_ACK) */
+  keepaliveSeconds: number
+  /** an edge is expired after this many keepalive intervals of silence */
+  missedKeepalives: number
+  /** control packets per source address */
+  controlRate: RateLimit
+  /** relayed frames per edge */
+  relayRate: RateLimit
+  /** how many source addresses the control rate limiter tracks at once */
+  maxTrackedSources: number
+  cookieLifetimeSeconds: number
+  /** range for n2n-style automatic addresses (a /24 per community) */
+  autoIpRange: string
+}
+
+export const DEFAULT_SUPERNODE_CONFIG: SupernodeConfig = {
+  port: DEFAULT_SUPERNODE_PORT,
+  mgmt: DEFAULT_SUPERNODE_MGMT,
+  maxCommunities: 10_000,
+  maxEdgesPerCommunity: 1024,
+  // below the 30 s that many NATs keep an idle UDP mapping
+  keepaliveSeconds: 20,
+  missedKeepalives: 3,
+  // an edge needs ~3 control packets to register and one per keepalive: this leaves plenty
+  controlRate: { perSecond: 50, burst: 100 },
+  relayRate: { perSecond: 200_000, burst: 20_000 },
+  maxTrackedSources: 100_000,
+  cookieLifetimeSeconds: 60,
+  autoIpRange: '10.128.0.0/9',
+}
+
+export const SUPERNODE_REASONS = [
+  ...CODEC_REASONS,
+  'rate-limited',
+  'bad-cookie',
+  'bad-signature',
+  'stale-record',
+  'too-many-communities',
+  'community-full',
+  'mac-in-use',
+  'address-in-use',
+  'no-free-address',
+  'unknown-edge',
+  'unknown-peer',
+  'unexpected-type',
+  'relay-unknown-sender',
+  'relay-wrong-source',
+  'relay-unknown-dest',
+  'relay-rate-limited',
+  'bad-deregister',
+] as const
+export type SupernodeReason = (typeof SUPERNODE_REASONS)[number]
+
+const REASON_OF_ERROR: Record<ErrorCode, SupernodeReason> = {
+  [ErrorCode.RateLimited]: 'rate-limited',
+  [ErrorCode.TooManyCommunities]: 'too-many-communities',
+  [ErrorCode.CommunityFull]: 'community-full',
+  [ErrorCode.BadCookie]: 'bad-cookie',
+  [ErrorCode.BadSignature]: 'bad-signature',
+  [ErrorCode.UnknownEdge]: 'unknown-edge',
+  [ErrorCode.MacInUse]: 'mac-in-use',
+  [ErrorCode.AddressInUse]: 'address-in-use',
+  [ErrorCode.NoFreeAddress]: 'no-free-address',
+  [ErrorCode.UnknownPeer]: 'unknown-peer',
+  [ErrorCode.StaleRecord]: 'stale-record',
+}
+
+export interface SupernodeDeps {
+  clock?: Clock
+  logger?: Logger
+  /** a transport to use instead of binding a UDP socket (tests) */
+  transport?: Transport
+}
+
+export interface SupernodeStatus {
+  port: number
+  communities: number
+  edges: {
+    id: string
+    community: string
+    mac: string
+    ip: string | null
+    name: string
+    endpoint: string
+    lastSeenMs: number
+    registeredAt: string
+    relayedFrames: number
+  }[]
+  counters: Record<string, number>
+  drops: Record<string, number>
+}
+
+export class Supernode {
+  readonly drops = zeroCounters(SUPERNODE_REASONS)
+  readonly counters = {
+    packetsIn: 0,
+    bytesIn: 0,
+    packetsOut: 0,
+    bytesOut: 0,
+    registrations: 0,
+    expirations: 0,
+    deregistrations: 0,
+    relayedFrames: 0,
+    relayedBytes: 0,
+    peerQueries: 0,
+  }
+  readonly registry: Registry
+  private readonly cookies: CookieMinter
+  private readonly controlLimiter: RateLimiter
+  /** refusals answered with ERROR at most once a second per source */
+  private readonly errorLimiter: RateLimiter
+  private readonly header = new SealedHeader()
+  private readonly refusalLog: LogThrottle
+  private sweeper: TimerHandle | null = null
+  private mgmt: MgmtServer | null = null
+
+  private constructor(
+    readonly config: SupernodeConfig,
+    private readonly transport: Transport,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {
+    this.registry = new Registry({
+      maxCommunities: config.maxCommunities,
+      maxEdgesPerCommunity: config.maxEdgesPerCommunity,
+      autoIpRange: parseSubnet(config.autoIpRange),
+      relayRate: config.relayRate,
+    })
+    this.cookies = new CookieMinter(config.cookieLifetimeSeconds)
+    this.controlLimiter = new RateLimiter(config.controlRate, config.maxTrackedSources)
+    this.errorLimiter = new RateLimiter({ perSecond: 1, burst: 1 }, config.maxTrackedSources)
+    this.refusalLog = new LogThrottle(10, () => clock.now())
+  }
+
+  static async start(options: Partial<SupernodeConfig> = {}, deps: SupernodeDeps = {}): Promise<Supernode> {
+    const config = { ...DEFAULT_SUPERNODE_CONFIG, ...options }
+    parseSubnet(config.autoIpRange) // refuse a bad range before binding anything
+    const transport = deps.transport ?? (await DgramTransport.bindAny(config.port, config.bindAddress))
+    const node = new Supernode(config, transport, deps.clock ?? systemClock, deps.logger ?? silentLogger)
+    transport.onDatagram((msg, address, port) => node.receive(msg, address, port))
+    node.sweeper = node.clock.every(config.keepaliveSeconds * 500, () => node.expireSilent())
+    if (config.mgmt !== null) {
+      try {
+        node.mgmt = await MgmtServer.start(config.mgmt, { status: () => node.status(), metrics: () => node.metrics() })
+      } catch (err) {
+        await node.stop()
+        throw new Error(`cannot listen for management on ${formatHostPort(config.mgmt)}: ${(err as Error).message}`, { cause: err })
+      }
+    }
+    node.log.info(`supernode listening on UDP ${formatHostPort({ host: transport.local().address, port: transport.local().port })}`)
+    return node
+  }
+
+  get port(): number {
+    return this.transport.local().port
+  }
+
+  get mgmtAddress(): HostPort | null {
+    return this.mgmt?.address() ?? null
+  }
+
+  async stop(): Promise<void> {
+    this.sweeper?.cancel()
+    this.sweeper = null
+    await this.mgmt?.close()
+    this.mgmt = null
+    await this.transport.close()
+  }
+
+  // ---- receive path ------------------------------------------------------------------------
+
+  private receive(msg: Buffer, address: string, port: number): void {
+    this.counters.packetsIn++
+    this.counters.bytesIn += msg.length
+    // relay is the hot path: no decodePacket, no allocation, no rate limiter lookup by string
+    if (msg.length > 1 && msg[1] === PacketType.Relay) {
+      this.relay(msg, address, port)
+      return
+    }
+    if (!this.controlLimiter.allow(address, this.clock.now())) {
+      this.drops['rate-limited']++
+      if (msg[1] === PacketType.Register || msg[1] === PacketType.Keepalive) this.refuse(ErrorCode.RateLimited, Buffer.alloc(8), address, port, 'rate limited')
+      return
+    }
+    const decoded = decodePacket(msg)
+    if (!decoded.ok) {
+      this.drops[decoded.reason]++
+      return
+    }
+    const packet = decoded.value
+    switch (packet.type) {
+      case PacketType.Hello:
+        return this.hello(packet, address, port)
+      case PacketType.Register:
+        return this.register(packet, address, port)
+      case PacketType.Keepalive:
+        return this.keepalive(packet, address, port)
+      case PacketType.PeerQuery:
+        return this.peerQuery(packet, address, port)
+      case PacketType.Deregister:
+        return this.deregister(packet, address, port)
+      default:
+        this.drops['unexpected-type']++
+    }
+  }
+
+  private hello(packet: Hello, address: string, port: number): void {
+    const endpoint = endpointOf(address, port)
+    const cookie = this.cookies.mint(this.nowSeconds(), packet.clientNonce, encodeEndpoint(endpoint))
+    // 51 bytes back for 64 received: never an amplifier for a spoofed source
+    this.send(encodeCookie(packet.clientNonce, cookie, endpoint), address, port)
+  }
+
+  private register(packet: Register, address: string, port: number): void {
+    const endpoint = endpointOf(address, port)
+    if (!this.cookies.check(this.nowSeconds(), packet.cookie, packet.clientNonce, encodeEndpoint(endpoint))) {
+      this.refuse(ErrorCode.BadCookie, packet.clientNonce, address, port, `bad or expired cookie from ${formatHostPort({ host: address, port })}`)
+      return
+    }
+    const verdict = verifyRecord(packet.record)
+    if (!verdict.ok) {
+      this.refuse(ErrorCode.BadSignature, packet.clientNonce, address, port, `bad record signature from ${formatHostPort({ host: address, port })}`)
+      return
+    }
+    const outcome = this.registry.register({
+      edgeId: verdict.edgeId,
+      communityId: verdict.communityId,
+      record: packet.record,
+      endpoint,
+      now: this.clock.now(),
+      silentAfterMs: (this.config.keepaliveSeconds + 5) * 1000,
+    })
+    if (!outcome.ok) {
+      this.refuse(outcome.code, packet.clientNonce, address, port, `edge ${formatEdgeId(verdict.edgeId)} from ${formatHostPort({ host: address, port })}`)
+      return
+    }
+    const edge = outcome.edge
+    this.counters.registrations++
+    if (outcome.isNew) {
+      this.log.info(
+        `registered edge ${formatEdgeId(edge.edgeId)} community ${edge.community.idHex.slice(0, 8)} mac ${formatMac(edge.record.mac)} ip ${edge.overlay?.address ?? '-'} from ${formatHostPort({ host: address, port })}`,
+      )
+    }
+    this.send(
+      encodeRegisterAck({ edgeId: edge.edgeId, timestamp: packet.record.timestamp, reflexive: endpoint, overlay: edge.overlay, keepaliveSeconds: this.config.keepaliveSeconds }),
+      address,
+      port,
+    )
+  }
+
+  private keepalive(packet: Keepalive, address: string, port: number): void {
+    const edge = this.registeredAt(packet.edgeId, address, port)
+    if (edge === undefined) {
+      this.refuse(ErrorCode.UnknownEdge, u53Bytes(packet.seq), address, port, null)
+      return
+    }
+    edge.lastSeen = this.clock.now()
+    this.send(encodeKeepalive(PacketType.KeepaliveAck, packet.edgeId, packet.seq), address, port)
+  }
+
+  private peerQuery(packet: PeerQuery, address: string, port: number): void {
+    this.counters.peerQueries++
+    const asker = this.registeredAt(packet.senderId, address, port)
+    if (asker === undefined) {
+      this.refuse(ErrorCode.UnknownEdge, u53Bytes(packet.senderId), address, port, null)
+      return
+    }
+    asker.lastSeen = this.clock.now()
+    const target = packet.target
+    const peer =
+      target.kind === 'edge'
+        ? this.registry.edges.get(target.edgeId)
+        : target.kind === 'mac'
+          ? this.registry.findByMac(asker.community, target.mac)
+          : this.registry.findByIp(asker.community, target.address)
+    if (peer === undefined || peer.community !== asker.community || peer === asker) {
+      const ref = target.kind === 'edge' ? u53Bytes(target.edgeId) : Buffer.concat([target.kind === 'mac' ? target.mac : target.address], 8)
+      this.refuse(ErrorCode.UnknownPeer, ref, address, port, null)
+      return
+    }
+    // both at once: the asker learns the peer, the peer learns the asker and starts probing too
+    this.send(encodePeerInfo(PacketType.PeerInfo, peer.endpoint, peer.overlay, peer.record.bytes), address, port)
+    this.send(encodePeerInfo(PacketType.PunchRequest, asker.endpoint, asker.overlay, asker.record.bytes), peer.address, peer.port)
+  }
+
+  private deregister(packet: Deregister, address: string, port: number): void {
+    const edge = this.registeredAt(packet.edgeId, address, port)
+    if (edge === undefined || !verify('deregister', deregisterSignedBytes(packet.edgeId, packet.timestamp), packet.signature, edge.record.edgeKey)) {
+      this.drops['bad-deregister']++
+      return
+    }
+    this.counters.deregistrations++
+    this.registry.remove(edge)
+    this.log.info(`deregistered edge ${formatEdgeId(edge.edgeId)} community ${edge.community.idHex.slice(0, 8)}`)
+  }
+
+  private relay(msg: Buffer, address: string, port: number): void {
+    const reason = readSealedHeader(msg, this.header)
+    if (reason !== null) {
+      this.drops[reason]++
+      return
+    }
+    const sender = this.registry.edges.get(this.header.senderId)
+    if (sender === undefined) {
+      this.drops['relay-unknown-sender']++
+      return
+    }
+    if (sender.port !== port || sender.address !== address) {
+      this.drops['relay-wrong-source']++
+      return
+    }
+    const now = this.clock.now()
+    if (!sender.relayBucket.take(now)) {
+      this.drops['relay-rate-limited']++
+      return
+    }
+    sender.lastSeen = now
+    sender.relayedFrames++
+    sender.relayedBytes += msg.length
+    if (this.header.destId === 0) {
+      for (const member of sender.community.members.values()) {
+        if (member !== sender) this.forward(msg, member)
+      }
+      return
+    }
+    const dest = this.registry.edges.get(this.header.destId)
+    if (dest === undefined || dest.community !== sender.community) {
+      this.drops['relay-unknown-dest']++
+      return
+    }
+    this.forward(msg, dest)
+  }
+
+  private forward(msg: Buffer, to: EdgeEntry): void {
+    this.counters.relayedFrames++
+    this.counters.relayedBytes += msg.length
+    this.send(msg, to.address, to.port)
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  private registeredAt(edgeId: number, address: string, port: number): EdgeEntry | undefined {
+    const edge = this.registry.edges.get(edgeId)
+    return edge !== undefined && edge.port === port && edge.address === address ? edge : undefined
+  }
+
+  /** Counts a refusal, logs it (throttled) when `what` is given, and answers with a 12-byte ERROR. */
+  private refuse(code: ErrorCode, ref: Buffer, address: string, port: number, what: string | null): void {
+    const reason = REASON_OF_ERROR[code]
+    if (code !== ErrorCode.RateLimited) this.drops[reason]++
+    if (what !== null) this.refusalLog.pass(`refused (${reason}): ${what}`, (m) => this.log.warn(m))
+    if (code === ErrorCode.RateLimited && !this.errorLimiter.allow(address, this.clock.now())) return
+    this.send(encodeError(code, ref), address, port)
+  }
+
+  private send(buf: Buffer, address: string, port: number): void {
+    this.counters.packetsOut++
+    this.counters.bytesOut += buf.length
+    this.transport.send(buf, 0, buf.length, port, address)
+  }
+
+  private nowSeconds(): number {
+    return Math.floor(this.clock.now() / 1000)
+  }
+
+  private expireSilent(): void {
+    const cutoff = this.clock.now() - this.config.keepaliveSeconds * this.config.missedKeepalives * 1000
+    for (const edge of this.registry.expire(cutoff)) {
+      this.counters.expirations++
+      this.log.info(`expired edge ${formatEdgeId(edge.edgeId)} community ${edge.community.idHex.slice(0, 8)} (silent for ${this.config.missedKeepalives} keepalive intervals)`)
+    }
+  }
+
+  // ---- management --------------------------------------------------------------------------
+
+  status(): SupernodeStatus {
+    const now = this.clock.now()
+    return {
+      port: this.port,
+      communities: this.registry.communities.size,
+      edges: [...this.registry.edges.values()].map((e) => ({
+        id: formatEdgeId(e.edgeId),
+        community: e.community.idHex,
+        mac: formatMac(e.record.mac),
+        ip: e.overlay ? `${e.overlay.address}/${e.overlay.prefix}` : null,
+        name: e.record.name,
+        endpoint: formatHostPort({ host: e.address, port: e.port }),
+        lastSeenMs: now - e.lastSeen,
+        registeredAt: new Date(e.registeredAt).toISOString(),
+        relayedFrames: e.relayedFrames,
+      })),
+      counters: { ...this.counters },
+      drops: { ...this.drops },
+    }
+  }
+
+  metrics(): string {
+    const m = new MetricsText()
+    m.gauge('overlan_supernode_communities', 'Communities with at least one registered edge', this.registry.communities.size)
+    m.gauge('overlan_supernode_edges', 'Registered edges', this.registry.edges.size)
+    m.counter('overlan_supernode_packets_in_total', 'Datagrams received', this.counters.packetsIn)
+    m.counter('overlan_supernode_bytes_in_total', 'Bytes received', this.counters.bytesIn)
+    m.counter('overlan_supernode_packets_out_total', 'Datagrams sent', this.counters.packetsOut)
+    m.counter('overlan_supernode_bytes_out_total', 'Bytes sent', this.counters.bytesOut)
+    m.counter('overlan_supernode_registrations_total', 'Registrations accepted (new and refreshed)', this.counters.registrations)
+    m.counter('overlan_supernode_expirations_total', 'Edges expired after missed keepalives', this.counters.expirations)
+    m.counter('overlan_supernode_deregistrations_total', 'Edges that deregistered', this.counters.deregistrations)
+    m.counter('overlan_supernode_relayed_frames_total', 'Sealed frames forwarded to an edge', this.counters.relayedFrames)
+    m.counter('overlan_supernode_relayed_bytes_total', 'Bytes of sealed frames forwarded', this.counters.relayedBytes)
+    m.counter('overlan_supernode_peer_queries_total', 'Peer queries received', this.counters.peerQueries)
+    m.counters('overlan_supernode_dropped_total', 'Packets refused, by reason', 'reason', this.drops)
+    return m.toString()
+  }
+}
+
+function endpointOf(address: string, port: number): Endpoint {
+  return { family: ipFamily(address) === 6 ? 6 : 4, address, port }
+}
+

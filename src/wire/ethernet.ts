@@ -1,0 +1,115 @@
+// What the edge's frame filter needs to know of an Ethernet frame, read into a reusable object
+// (the inbound hot path): MACs as 48-bit numbers, the EtherType, and for IPv4/IPv6 the
+// destination address, the protocol and the ports.
+//
+//   Ethernet: dst MAC (6) | src MAC (6) | EtherType (2) | payload
+//   IPv4:     version/IHL (1) | … | protocol (@9) | … | src (@12, 4) | dst (@16, 4) | options | L4
+//   IPv6:     version (4 bits) | … | next header (@6) | hop limit | src (@8, 16) | dst (@24, 16) | L4
+//   TCP/UDP:  src port (2) | dst port (2) | … TCP flags (@13)
+
+export const ETHERNET_HEADER_BYTES = 14
+export const ETHERTYPE_IPV4 = 0x0800
+export const ETHERTYPE_ARP = 0x0806
+export const ETHERTYPE_IPV6 = 0x86dd
+/** 802.1Q, 802.1ad and the old QinQ tag: a tagged frame could reach another interface of the host */
+export const VLAN_ETHERTYPES = new Set([0x8100, 0x88a8, 0x9100])
+export const BROADCAST_MAC_KEY = 0xffffffffffff
+
+export const IPPROTO_ICMP = 1
+export const IPPROTO_TCP = 6
+export const IPPROTO_UDP = 17
+export const IPPROTO_ICMPV6 = 58
+
+export class FrameInfo {
+  dstMac = 0
+  srcMac = 0
+  etherType = 0
+  /** 4, 6 or 0 (not IP) */
+  ipVersion = 0
+  /** IPv4 destination as an unsigned 32-bit number */
+  ipv4Dst = 0
+  ipv4Src = 0
+  /** offset of the 16-byte IPv6 destination (or source) in the frame */
+  ipv6DstOffset = 0
+  ipv6SrcOffset = 0
+  /** upper-layer protocol (IPv6: the first next-header; extension headers are not walked) */
+  protocol = 0
+  /** TCP/UDP ports, 0 when not TCP/UDP or not in the first fragment */
+  srcPort = 0
+  dstPort = 0
+  tcpFlags = 0
+  /** ICMP / ICMPv6 type, -1 when not ICMP */
+  icmpType = -1
+}
+
+export type FrameReason = 'runt' | 'bad-ip-header'
+
+export function macKeyAt(frame: Uint8Array, offset: number): number {
+  return (frame[offset]! * 0x10000000000 + frame[offset + 1]! * 0x100000000 + ((frame[offset + 2]! << 24) >>> 0) + (frame[offset + 3]! << 16) + (frame[offset + 4]! << 8) + frame[offset + 5]!)
+}
+
+export function macBytesOf(key: number): Buffer {
+  const mac = Buffer.alloc(6)
+  mac.writeUIntBE(key, 0, 6)
+  return mac
+}
+
+/** Group (broadcast or multicast) MACs have the lowest bit of the first byte set. */
+export function isGroupMacKey(key: number): boolean {
+  return Math.floor(key / 0x10000000000) % 2 === 1
+}
+
+export function readFrameInfo(frame: Buffer, length: number, out: FrameInfo): FrameReason | null {
+  if (length < ETHERNET_HEADER_BYTES) return 'runt'
+  out.dstMac = macKeyAt(frame, 0)
+  out.srcMac = macKeyAt(frame, 6)
+  out.etherType = (frame[12]! << 8) | frame[13]!
+  out.ipVersion = 0
+  out.protocol = 0
+  out.srcPort = 0
+  out.dstPort = 0
+  out.tcpFlags = 0
+  out.icmpType = -1
+  const ip = ETHERNET_HEADER_BYTES
+  let l4: number
+  let fragmentOffset = 0
+  if (out.etherType === ETHERTYPE_IPV4) {
+    if (length < ip + 20 || frame[ip]! >> 4 !== 4) return 'bad-ip-header'
+    const headerBytes = (frame[ip]! & 0x0f) * 4
+    if (headerBytes < 20 || length < ip + headerBytes) return 'bad-ip-header'
+    out.ipVersion = 4
+    out.protocol = frame[ip + 9]!
+    out.ipv4Src = frame.readUInt32BE(ip + 12)
+    out.ipv4Dst = frame.readUInt32BE(ip + 16)
+    fragmentOffset = frame.readUInt16BE(ip + 6) & 0x1fff
+    l4 = ip + headerBytes
+  } else if (out.etherType === ETHERTYPE_IPV6) {
+    if (length < ip + 40 || frame[ip]! >> 4 !== 6) return 'bad-ip-header'
+    out.ipVersion = 6
+    out.protocol = frame[ip + 6]!
+    out.ipv6SrcOffset = ip + 8
+    out.ipv6DstOffset = ip + 24
+    l4 = ip + 40
+  } else {
+    return null
+  }
+  if (fragmentOffset !== 0) return null
+  if ((out.protocol === IPPROTO_TCP || out.protocol === IPPROTO_UDP) && length >= l4 + 4) {
+    out.srcPort = frame.readUInt16BE(l4)
+    out.dstPort = frame.readUInt16BE(l4 + 2)
+    if (out.protocol === IPPROTO_TCP && length >= l4 + 14) out.tcpFlags = frame[l4 + 13]!
+  } else if ((out.protocol === IPPROTO_ICMP || out.protocol === IPPROTO_ICMPV6) && length > l4) {
+    out.icmpType = frame[l4]!
+  }
+  return null
+}
+
+/** IPv6 multicast (ff00::/8) at `offset`. */
+export function isIpv6Multicast(frame: Uint8Array, offset: number): boolean {
+  return frame[offset] === 0xff
+}
+
+/** IPv6 link-local unicast (fe80::/10) at `offset`: never routed off the link. */
+export function isIpv6LinkLocal(frame: Uint8Array, offset: number): boolean {
+  return frame[offset] === 0xfe && (frame[offset + 1]! & 0xc0) === 0x80
+}

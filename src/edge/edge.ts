@@ -212,6 +212,7 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
     for (const link of this.links) {
       if (link.registered && link.address !== null) this.transport.send(encodeDeregister(this.edgeId, timestamp, signature), 0, 84, link.port, link.address)
     }
+    await this.transport.flush()
     await this.mgmt?.close()
     await this.transport.close()
     await this.tap.close()
@@ -222,8 +223,10 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
   // ---- EdgeCore: what both directions of the data path use ---------------------------------
 
   relayLink(): SupernodeLink | undefined {
-    // the first registered supernode in the order given: every member picks the same one
-    return this.links.find((l) => l.registered)
+    // the first answering supernode in the order given, so that every member picks the same one;
+    // one that stopped answering is skipped at once, before its registration counts as lost
+    const now = this.clock.now()
+    return this.links.find((l) => l.healthy(now)) ?? this.links.find((l) => l.registered)
   }
 
   relay(destId: number, frame: Buffer): void {

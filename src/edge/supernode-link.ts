@@ -30,6 +30,10 @@ export const HELLO_RETRY_FIRST_MS = 250
 export const HELLO_RETRY_MAX_MS = 4_000
 /** Unanswered keepalives in a row before the registration counts as lost. */
 export const MISSED_KEEPALIVES = 3
+/** An unanswered keepalive is sent again this soon, so a dead supernode is noticed in seconds. */
+export const KEEPALIVE_RETRY_MS = 3_000
+/** A keepalive unanswered this long makes the supernode suspect: the relay prefers another one. */
+export const SUSPECT_AFTER_MS = 1_000
 /** Refusals that retrying soon will not fix (MAC or address taken, community full). */
 const SLOW_RETRY_MS = 5_000
 
@@ -80,6 +84,11 @@ export class SupernodeLink {
     return this.state === 'registered'
   }
 
+  /** Registered and answering: no keepalive has waited for its answer longer than SUSPECT_AFTER_MS. */
+  healthy(now: number): boolean {
+    return this.state === 'registered' && (this.unanswered === 0 || now - this.keepaliveSentAt < SUSPECT_AFTER_MS)
+  }
+
   /** True when a datagram from address:port is from this supernode. */
   isFrom(address: string, port: number): boolean {
     return port === this.port && address === this.address
@@ -112,7 +121,7 @@ export class SupernodeLink {
         this.keepaliveSentAt = now
         this.unanswered++
         this.host.send(encodeKeepalive(PacketType.Keepalive, this.edgeId, this.keepaliveSeq), this.address, this.port)
-        this.nextActionAt = now + this.keepaliveMs
+        this.nextActionAt = now + Math.min(this.keepaliveMs, KEEPALIVE_RETRY_MS)
     }
   }
 
@@ -133,8 +142,9 @@ export class SupernodeLink {
     this.overlay = packet.overlay
     this.retryMs = HELLO_RETRY_FIRST_MS
     this.unanswered = 0
-    // twice per interval the supernode expects: one lost keepalive does not expire us
-    this.keepaliveMs = Math.max(1000, (packet.keepaliveSeconds * 1000) / 2)
+    // three times per interval the supernode expects: a lost keepalive does not expire us, and a
+    // restarted supernode (which answers our next keepalive with unknown-edge) has us back in seconds
+    this.keepaliveMs = Math.max(1000, Math.floor((packet.keepaliveSeconds * 1000) / 3))
     this.nextActionAt = now + this.keepaliveMs
     this.host.registered(this, packet)
   }
@@ -143,6 +153,7 @@ export class SupernodeLink {
     if (this.state !== 'registered' || packet.seq !== this.keepaliveSeq) return
     this.unanswered = 0
     this.rttMs = this.host.now() - this.keepaliveSentAt
+    this.nextActionAt = this.keepaliveSentAt + this.keepaliveMs
   }
 
   /** An ERROR counts only when it answers something we sent (its reference matches). */

@@ -91,6 +91,14 @@ export class DgramTransport implements Transport {
     this.socket.setTTL(ttl || DEFAULT_TTL)
   }
 
+  async flush(): Promise<void> {
+    // dgram resolves the address on the next tick, then sends or queues; give it a few turns
+    for (let i = 0; i < 100; i++) {
+      await new Promise((resolve) => setImmediate(resolve))
+      if (this.socket.getSendQueueCount() === 0) return
+    }
+  }
+
   close(): Promise<void> {
     return new Promise((resolve) => {
       try {

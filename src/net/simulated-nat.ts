@@ -64,8 +64,16 @@ export class SimulatedNat {
     return total
   }
 
-  async closeHost(host: NattedTransport): Promise<void> {
+  async flush(host: NattedTransport): Promise<void> {
     await Promise.allSettled(this.pending)
+    for (let i = 0; i < 100; i++) {
+      await new Promise((resolve) => setImmediate(resolve))
+      if (this.pendingSends(host) === 0) return
+    }
+  }
+
+  async closeHost(host: NattedTransport): Promise<void> {
+    await this.flush(host)
     const closing: Promise<void>[] = []
     for (const [key, m] of this.mappings) {
       if (m.host !== host) continue
@@ -136,6 +144,10 @@ export class NattedTransport implements Transport {
   }
 
   setTtl(): void {}
+
+  flush(): Promise<void> {
+    return this.nat.flush(this)
+  }
 
   close(): Promise<void> {
     this.receiver = null

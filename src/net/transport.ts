@@ -17,5 +17,7 @@ export interface Transport {
   pendingSends(): number
   /** Sets the IP TTL / hop limit for the datagrams sent next (hole punching's low-TTL probes). */
   setTtl(ttl: number): void
+  /** Resolves once what was sent so far has been handed to the kernel (before a close, say). */
+  flush(): Promise<void>
   close(): Promise<void>
 }

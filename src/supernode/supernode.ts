@@ -353,12 +353,11 @@ export class Supernode {
       return
     }
     const sender = this.registry.edges.get(this.header.senderId)
-    if (sender === undefined) {
-      this.drops['relay-unknown-sender']++
-      return
-    }
-    if (sender.port !== port || sender.address !== address) {
-      this.drops['relay-wrong-source']++
+    if (sender === undefined || sender.port !== port || sender.address !== address) {
+      this.drops[sender === undefined ? 'relay-unknown-sender' : 'relay-wrong-source']++
+      // after a restart of ours (or a NAT that moved the edge), this is how the edge learns to
+      // register again at once: one 12-byte ERROR a second at most, never more than it sent
+      if (this.errorLimiter.allow(address, this.clock.now())) this.send(encodeError(ErrorCode.UnknownEdge, u53Bytes(this.header.senderId)), address, port)
       return
     }
     const now = this.clock.now()

@@ -54,8 +54,10 @@ export interface SupernodeConfig {
   keepaliveSeconds: number
   /** an edge is expired after this many keepalive intervals of silence */
   missedKeepalives: number
-  /** control packets per source address */
+  /** control packets per source address and port (one edge) */
   controlRate: RateLimit
+  /** control packets per source address, all ports together (many edges behind one NAT, or a flood from many ports) */
+  controlRatePerAddress: RateLimit
   /** relayed frames per edge */
   relayRate: RateLimit
   /** how many source addresses the control rate limiter tracks at once */
@@ -75,6 +77,7 @@ export const DEFAULT_SUPERNODE_CONFIG: SupernodeConfig = {
   missedKeepalives: 3,
   // an edge needs ~3 control packets to register and one per keepalive: this leaves plenty
   controlRate: { perSecond: 50, burst: 100 },
+  controlRatePerAddress: { perSecond: 2_000, burst: 4_000 },
   relayRate: { perSecond: 200_000, burst: 20_000 },
   maxTrackedSources: 100_000,
   cookieLifetimeSeconds: 60,
@@ -159,6 +162,7 @@ export class Supernode {
   readonly registry: Registry
   private readonly cookies: CookieMinter
   private readonly controlLimiter: RateLimiter
+  private readonly addressLimiter: RateLimiter
   /** refusals answered with ERROR at most once a second per source */
   private readonly errorLimiter: RateLimiter
   private readonly header = new SealedHeader()
@@ -180,6 +184,7 @@ export class Supernode {
     })
     this.cookies = new CookieMinter(config.cookieLifetimeSeconds)
     this.controlLimiter = new RateLimiter(config.controlRate, config.maxTrackedSources)
+    this.addressLimiter = new RateLimiter(config.controlRatePerAddress, config.maxTrackedSources)
     this.errorLimiter = new RateLimiter({ perSecond: 1, burst: 1 }, config.maxTrackedSources)
     this.refusalLog = new LogThrottle(10, () => clock.now())
   }
@@ -229,7 +234,8 @@ export class Supernode {
       this.relay(msg, address, port)
       return
     }
-    if (!this.controlLimiter.allow(address, this.clock.now())) {
+    const now = this.clock.now()
+    if (!this.controlLimiter.allow(`${address}:${port}`, now) || !this.addressLimiter.allow(address, now)) {
       this.drops['rate-limited']++
       if (msg[1] === PacketType.Register || msg[1] === PacketType.Keepalive) this.refuse(ErrorCode.RateLimited, Buffer.alloc(8), address, port, 'rate limited')
       return
@@ -400,7 +406,7 @@ export class Supernode {
     const reason = REASON_OF_ERROR[code]
     if (code !== ErrorCode.RateLimited) this.drops[reason]++
     if (what !== null) this.refusalLog.pass(`refused (${reason}): ${what}`, (m) => this.log.warn(m))
-    if (code === ErrorCode.RateLimited && !this.errorLimiter.allow(address, this.clock.now())) return
+    if (code === ErrorCode.RateLimited && !this.errorLimiter.allow(`${address}:${port}`, this.clock.now())) return
     this.send(encodeError(code, ref), address, port)
   }
 

@@ -35,10 +35,19 @@ export class MemoryTap implements TapDevice {
     return true
   }
 
-  /** Resolves once `count` frames in all have reached the host. */
-  async waitForWritten(count: number): Promise<void> {
+  /** Resolves once `count` frames in all have reached the host; rejects after `timeoutMs` of real time. */
+  async waitForWritten(count: number, timeoutMs = 5_000): Promise<void> {
     if (this.written.length >= count) return
-    await new Promise<void>((resolve) => this.waiters.push({ count, resolve }))
+    let timer: NodeJS.Timeout | undefined
+    const arrived = new Promise<void>((resolve) => this.waiters.push({ count, resolve }))
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${this.name}: ${this.written.length} of ${count} frames after ${timeoutMs} ms`)), timeoutMs)
+    })
+    try {
+      await Promise.race([arrived, late])
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   close(): Promise<void> {

@@ -3,6 +3,7 @@
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { keygenCommand } from './keygen.js'
+import { supernodeCommand } from './supernode.js'
 
 /** Exit code for a usage error or a refused option (yargs's own choice too). */
 export const EXIT_USAGE = 1
@@ -12,6 +13,7 @@ export async function main(argv: string[]): Promise<void> {
     .scriptName('overlan')
     .usage('$0 <command> [options]\n\nAn n2n-style peer-to-peer overlay network for remote assistance.')
     .command(keygenCommand)
+    .command(supernodeCommand)
     .demandCommand(1, 'name a command')
     .strict()
     .recommendCommands()

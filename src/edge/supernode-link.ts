@@ -65,6 +65,7 @@ export class SupernodeLink {
   private keepaliveMs = 10_000
   private keepaliveSeq = 0
   private keepaliveSentAt = 0
+  private helloSentAt = 0
   private unanswered = 0
   private resolving = false
 
@@ -107,6 +108,7 @@ export class SupernodeLink {
         // a registration that got no answer starts over with a fresh cookie
         this.state = 'hello'
         this.nonce = randomBytes(8)
+        this.helloSentAt = now
         this.host.send(encodeHello(this.nonce), this.address, this.port)
         this.nextActionAt = now + this.retryMs
         this.retryMs = Math.min(HELLO_RETRY_MAX_MS, this.retryMs * 2)
@@ -127,6 +129,8 @@ export class SupernodeLink {
 
   onCookie(packet: Cookie): void {
     if (this.state !== 'hello' || !packet.clientNonce.equals(this.nonce) || this.address === null) return
+    // the HELLO → COOKIE round trip is the first RTT we know; keepalives refine it
+    this.rttMs = this.host.now() - this.helloSentAt
     const record = this.host.record()
     this.recordTimestamp = record.timestamp
     this.state = 'registering'

@@ -1,0 +1,49 @@
+// Option parsing shared by the commands: turns argv strings into checked values, each failure a
+// one-line message that names the option.
+import { LOG_LEVELS, type LogLevel } from '../log/logger.js'
+import { parseHostPort, type HostPort } from '../net/address.js'
+
+export function positiveInt(name: string, value: unknown, max = Number.MAX_SAFE_INTEGER): number {
+  const n = typeof value === 'number' ? value : Number(value)
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name} must be an integer from 1 to ${max}, got ${String(value)}`)
+  return n
+}
+
+export function port(name: string, value: unknown): number {
+  const n = typeof value === 'number' ? value : Number(value)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${name} must be a port from 0 to 65535, got ${String(value)}`)
+  return n
+}
+
+/** "host:port", or "off" for no listener. */
+export function listenAddress(name: string, value: string, defaults: HostPort): HostPort | null {
+  if (value === 'off' || value === 'none') return null
+  try {
+    return parseHostPort(value, defaults)
+  } catch (err) {
+    throw new Error(`--${name}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+export function logLevel(value: string): LogLevel {
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new Error(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${value}`)
+  return value as LogLevel
+}
+
+/** Runs `stop` on SIGINT/SIGTERM once, then exits 0; a second signal exits at once. */
+export function stopOnSignals(stop: () => Promise<void>): void {
+  let stopping = false
+  const onSignal = (): void => {
+    if (stopping) process.exit(1)
+    stopping = true
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`overlan: error while stopping: ${err instanceof Error ? err.message : String(err)}\n`)
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+}

@@ -1,0 +1,57 @@
+// `overlan supernode` as the lab engineer runs it: a separate process, its management API,
+// an edge registering with it, and a clean stop on SIGTERM.
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { registered, startEdge } from '../fixtures/overlay.js'
+
+const bin = fileURLToPath(new URL('../../bin/overlan.js', import.meta.url))
+
+t.test('runs, serves /status and /metrics, registers an edge, stops cleanly on SIGTERM', async (t) => {
+  const child = spawn(process.execPath, [bin, 'supernode', '-p', '0', '--bind', '127.0.0.1', '--mgmt', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL')
+  })
+  let stderr = ''
+  const mgmtUrl = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no management line in: ${stderr}`)), 10_000)
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+      const match = /management on (http:\/\/[^/]+)\/status/.exec(stderr)
+      if (match) {
+        clearTimeout(timer)
+        resolve(match[1]!)
+      }
+    })
+  })
+  const status = (await (await fetch(`${mgmtUrl}/status`)).json()) as { port: number; edges: { id: string; ip: string }[] }
+  t.ok(status.port > 0, `listening on UDP ${status.port}`)
+
+  const e = await startEdge(t, [status.port])
+  await registered(e)
+  const after = (await (await fetch(`${mgmtUrl}/status`)).json()) as typeof status
+  t.equal(after.edges.length, 1)
+  t.equal(after.edges[0]!.ip, `${e.edge.overlay!.address}/24`)
+  t.notMatch(JSON.stringify(after), /key/i, 'status names no key')
+  const metrics = await (await fetch(`${mgmtUrl}/metrics`)).text()
+  t.match(metrics, /^overlan_supernode_edges 1$/m)
+  t.match(metrics, /overlan_supernode_registrations_total [1-9]/)
+  t.match(stderr, /registered edge [0-9a-f]{14}/, 'one log line per registration')
+  t.equal((await fetch(`${mgmtUrl}/nope`)).status, 404)
+  t.equal((await fetch(`${mgmtUrl}/status`, { method: 'POST' })).status, 405)
+
+  child.kill('SIGTERM')
+  const [code] = (await new Promise((resolve) => child.once('exit', (...args) => resolve(args)))) as [number | null]
+  t.equal(code, 0, 'exit code 0 after SIGTERM')
+})
+
+t.test('bad options: one line, non-zero exit, nothing bound', async (t) => {
+  for (const args of [['-p', '70000'], ['--max-edges', '0'], ['--mgmt', 'nonsense:port'], ['--log-level', 'loud'], ['--auto-ip', '300.1.1.1/24']]) {
+    const child = spawn(process.execPath, [bin, 'supernode', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
+    const [code] = (await new Promise((resolve) => child.once('exit', (...a) => resolve(a)))) as [number | null]
+    t.not(code, 0, `supernode ${args.join(' ')} fails`)
+    t.equal(stderr.trim().split('\n').length, 1, `one line: ${stderr.trim()}`)
+  }
+})

@@ -41,7 +41,7 @@ t.test('runs, serves /status and /metrics, registers an edge, stops cleanly on S
   t.equal((await fetch(`${mgmtUrl}/status`, { method: 'POST' })).status, 405)
 
   child.kill('SIGTERM')
-  const [code] = (await new Promise((resolve) => child.once('exit', (...args) => resolve(args)))) as [number | null]
+  const [code] = (await new Promise((resolve) => child.once('exit', (...args) => resolve(args))))
   t.equal(code, 0, 'exit code 0 after SIGTERM')
 })
 
@@ -50,7 +50,7 @@ t.test('bad options: one line, non-zero exit, nothing bound', async (t) => {
     const child = spawn(process.execPath, [bin, 'supernode', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
-    const [code] = (await new Promise((resolve) => child.once('exit', (...a) => resolve(a)))) as [number | null]
+    const [code] = (await new Promise((resolve) => child.once('exit', (...a) => resolve(a))))
     t.not(code, 0, `supernode ${args.join(' ')} fails`)
     t.equal(stderr.trim().split('\n').length, 1, `one line: ${stderr.trim()}`)
   }

@@ -2,7 +2,7 @@
 // from one source is rate-limited (and never amplified), and the limits on communities and edges
 // are answered with an ERROR and counted. Also n2n-style auto-IP.
 import { createSocket, type Socket } from 'node:dgram'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { ErrorCode, PacketType, decodePacket, encodeHello, encodeRegister } from '../../src/wire/index.js'
 import { Supernode } from '../../src/supernode/supernode.js'
 import { ipv4Frame } from '../fixtures/frames.js'
@@ -11,7 +11,7 @@ import { sampleRecord } from '../fixtures/sample-packets.js'
 
 const FLOOD_PACKETS = 20_000
 
-async function udpSocket(t: Parameters<Parameters<typeof t.test>[1]>[0], address = '127.0.0.1'): Promise<Socket> {
+async function udpSocket(t: Test, address = '127.0.0.1'): Promise<Socket> {
   const socket = createSocket('udp4')
   t.teardown(() => socket.close())
   await new Promise<void>((resolve) => socket.bind(0, address, resolve))

@@ -1,9 +1,13 @@
 // `overlan supernode` as the lab engineer runs it: a separate process, its management API,
 // an edge registering with it, and a clean stop on SIGTERM.
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { registered, startEdge } from '../fixtures/overlay.js'
+
+function exitCode(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)))
+}
 
 const bin = fileURLToPath(new URL('../../bin/overlan.js', import.meta.url))
 
@@ -41,7 +45,7 @@ t.test('runs, serves /status and /metrics, registers an edge, stops cleanly on S
   t.equal((await fetch(`${mgmtUrl}/status`, { method: 'POST' })).status, 405)
 
   child.kill('SIGTERM')
-  const [code] = (await new Promise((resolve) => child.once('exit', (...args) => resolve(args))))
+  const code = await exitCode(child)
   t.equal(code, 0, 'exit code 0 after SIGTERM')
 })
 
@@ -50,7 +54,7 @@ t.test('bad options: one line, non-zero exit, nothing bound', async (t) => {
     const child = spawn(process.execPath, [bin, 'supernode', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
-    const [code] = (await new Promise((resolve) => child.once('exit', (...a) => resolve(a))))
+    const code = await exitCode(child)
     t.not(code, 0, `supernode ${args.join(' ')} fails`)
     t.equal(stderr.trim().split('\n').length, 1, `one line: ${stderr.trim()}`)
   }

@@ -13,6 +13,8 @@ interface SupernodeArgs {
   'max-edges': number
   'max-communities': number
   'auto-ip': string
+  keepalive: number
+  'expire-after': number
   'log-level': string
 }
 
@@ -27,6 +29,8 @@ export const supernodeCommand: CommandModule<object, SupernodeArgs> = {
       .option('max-edges', { type: 'number', default: DEFAULT_SUPERNODE_CONFIG.maxEdgesPerCommunity, describe: 'most edges per community' })
       .option('max-communities', { type: 'number', default: DEFAULT_SUPERNODE_CONFIG.maxCommunities, describe: 'most communities at once' })
       .option('auto-ip', { type: 'string', default: DEFAULT_SUPERNODE_CONFIG.autoIpRange, describe: 'range for automatic overlay addresses (a /24 per community)' })
+      .option('keepalive', { type: 'number', default: DEFAULT_SUPERNODE_CONFIG.keepaliveSeconds, describe: 'seconds between keepalives that edges are told to keep' })
+      .option('expire-after', { type: 'number', default: DEFAULT_SUPERNODE_CONFIG.missedKeepalives, describe: 'expire an edge after this many keepalive intervals of silence' })
       .option('log-level', { type: 'string', default: 'info', describe: 'debug, info, warn, error or silent' })
       .example('$0 supernode -p 7654', 'listen on UDP 7654, management on 127.0.0.1:5645'),
   handler: async (args) => {
@@ -38,6 +42,8 @@ export const supernodeCommand: CommandModule<object, SupernodeArgs> = {
       maxEdgesPerCommunity: positiveInt('max-edges', args['max-edges'], 1_000_000),
       maxCommunities: positiveInt('max-communities', args['max-communities'], 1_000_000),
       autoIpRange: args['auto-ip'],
+      keepaliveSeconds: positiveInt('keepalive', args.keepalive, 3600),
+      missedKeepalives: positiveInt('expire-after', args['expire-after'], 100),
     }
     try {
       parseSubnet(config.autoIpRange)

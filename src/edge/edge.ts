@@ -225,8 +225,14 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
   relayLink(): SupernodeLink | undefined {
     // the first answering supernode in the order given, so that every member picks the same one;
     // one that stopped answering is skipped at once, before its registration counts as lost
+    // (a plain loop: this runs per relayed frame, and a closure per call would be garbage per frame)
     const now = this.clock.now()
-    return this.links.find((l) => l.healthy(now)) ?? this.links.find((l) => l.registered)
+    let fallback: SupernodeLink | undefined
+    for (const link of this.links) {
+      if (link.healthy(now)) return link
+      if (fallback === undefined && link.registered) fallback = link
+    }
+    return fallback
   }
 
   relay(destId: number, frame: Buffer): void {

@@ -50,7 +50,7 @@ t.test('runs, serves /status and /metrics, registers an edge, stops cleanly on S
 })
 
 t.test('bad options: one line, non-zero exit, nothing bound', async (t) => {
-  for (const args of [['-p', '70000'], ['--max-edges', '0'], ['--mgmt', 'nonsense:port'], ['--log-level', 'loud'], ['--auto-ip', '300.1.1.1/24']]) {
+  for (const args of [['-p', '70000'], ['--max-edges', '0'], ['--mgmt', 'nonsense:port'], ['--log-level', 'loud'], ['--auto-ip', '300.1.1.1/24'], ['--keepalive', '0'], ['--expire-after', 'x']]) {
     const child = spawn(process.execPath, [bin, 'supernode', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))

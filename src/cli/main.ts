@@ -2,11 +2,11 @@
 // one-line errors and exit codes. Commands register themselves in COMMANDS as they are built.
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
+import { edgeCommand } from './edge.js'
+import { EXIT_USAGE } from './errors.js'
 import { keygenCommand } from './keygen.js'
 import { supernodeCommand } from './supernode.js'
 
-/** Exit code for a usage error or a refused option (yargs's own choice too). */
-export const EXIT_USAGE = 1
 
 export async function main(argv: string[]): Promise<void> {
   await yargs(hideBin(argv))
@@ -14,6 +14,7 @@ export async function main(argv: string[]): Promise<void> {
     .usage('$0 <command> [options]\n\nAn n2n-style peer-to-peer overlay network for remote assistance.')
     .command(keygenCommand)
     .command(supernodeCommand)
+    .command(edgeCommand)
     .demandCommand(1, 'name a command')
     .strict()
     .recommendCommands()

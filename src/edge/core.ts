@@ -2,6 +2,7 @@
 // identity, tables and counters, and the few actions they share. Edge (edge.ts) implements it.
 import type { TapDevice } from '../tap/device.js'
 import type { PeerInfo, PeerTarget } from '../wire/index.js'
+import type { AllowFilter } from './allow-filter.js'
 import type { FrameFilter } from './frame-filter.js'
 import type { Peer, PeerTable } from './peers.js'
 import type { Puncher } from './punch.js'
@@ -25,6 +26,8 @@ export interface EdgeCore {
   readonly tap: TapDevice
   readonly peers: PeerTable
   readonly filter: FrameFilter
+  /** the --allow rules, or null when everything addressed to the host may pass */
+  readonly allow: AllowFilter | null
   readonly sender: SealedSender
   readonly puncher: Puncher
   readonly drops: Record<EdgeReason, number>

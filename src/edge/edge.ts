@@ -32,6 +32,7 @@ import {
 } from '../wire/index.js'
 import { ipv4ToNumber } from '../supernode/auto-ip.js'
 import type { EdgeCore, EdgeCounters } from './core.js'
+import { AllowFilter, type AllowRules } from './allow-filter.js'
 import { FrameFilter } from './frame-filter.js'
 import { Outbound } from './inside.js'
 import { Inbound } from './outside.js'
@@ -67,6 +68,8 @@ export interface EdgeConfig {
   mgmt?: HostPort | null
   /** ms since the epoch at which the edge stops by itself, whatever else happens */
   expiresAt?: number
+  /** --allow: only these reach the host from the overlay (plus replies to its own connections) */
+  allow?: AllowRules | null
 }
 
 export interface EdgeDeps {
@@ -74,6 +77,8 @@ export interface EdgeDeps {
   clock?: Clock
   logger?: Logger
   transport?: Transport
+  /** facts about the host to add to /status (the CLI reports the TAP's forwarding sysctls) */
+  hostStatus?: () => Record<string, unknown>
 }
 
 export interface EdgeStatus {
@@ -84,6 +89,8 @@ export interface EdgeStatus {
   tap: string
   relayOnly: boolean
   expiresAt: string | null
+  /** the --allow rules in force, or null */
+  allow: AllowRules | null
   supernodes: { address: string; registered: boolean; rttMs: number | null; publicEndpoint: string | null }[]
   peers: {
     id: string
@@ -117,6 +124,7 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
   readonly drops = edgeDropCounters()
   readonly counters: EdgeCounters = { tapFramesIn: 0, tapFramesOut: 0, packetsIn: 0, bytesIn: 0, relayedOut: 0, directOut: 0, peerQueries: 0 }
   readonly filter: FrameFilter
+  readonly allow: AllowFilter | null
   readonly sender: SealedSender
   readonly puncher: Puncher
   readonly links: SupernodeLink[]
@@ -139,12 +147,14 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
     private readonly transport: Transport,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly hostStatus: () => Record<string, unknown>,
   ) {
     super()
     this.relayOnly = config.relayOnly ?? false
     this.overlay = config.overlay
     const cipher = new FrameCipher(keys.dataKey)
     this.filter = new FrameFilter(tap.mac)
+    this.allow = config.allow ? new AllowFilter(config.allow) : null
     if (this.overlay !== null) this.filter.setIpv4(ipv4ToNumber(this.overlay.address), this.overlay.prefix)
     this.sender = new SealedSender(transport, cipher, identity.edgeId)
     this.puncher = new Puncher(this.sender)
@@ -166,7 +176,7 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
     if (!isUnicastMac(deps.tap.mac)) throw new RangeError(`the TAP device's MAC must be unicast: ${formatMac(deps.tap.mac)}`)
     const keys = config.keys ?? (await deriveCommunityKeys(config.community, config.key ?? ''))
     const transport = deps.transport ?? (await DgramTransport.bindAny(config.bind?.port ?? 0, config.bind?.address))
-    const edge = new Edge(config, keys, generateEdgeIdentity(), deps.tap, transport, deps.clock ?? systemClock, deps.logger ?? silentLogger)
+    const edge = new Edge(config, keys, generateEdgeIdentity(), deps.tap, transport, deps.clock ?? systemClock, deps.logger ?? silentLogger, deps.hostStatus ?? (() => ({})))
     transport.onDatagram(edge.inbound.onDatagram)
     deps.tap.onFrame(edge.outbound.onFrame)
     if (config.mgmt) {
@@ -369,6 +379,7 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
       tap: this.tap.name,
       relayOnly: this.relayOnly,
       expiresAt: this.config.expiresAt !== undefined ? new Date(this.config.expiresAt).toISOString() : null,
+      allow: this.allow?.rules ?? null,
       supernodes: this.links.map((l) => ({
         address: l.label,
         registered: l.registered,
@@ -391,6 +402,7 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
       })),
       counters: { ...this.counters, probesSent: this.puncher.probesSent },
       drops: { ...this.drops },
+      ...this.hostStatus(),
     }
   }
 

@@ -21,6 +21,7 @@ export class Outbound {
       return
     }
     core.counters.tapFramesIn++
+    core.allow?.outbound(frame, core.now())
     const dst = macKeyAt(frame, 0)
     if (isGroupMacKey(dst)) {
       core.relay(0, frame)

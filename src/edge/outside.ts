@@ -116,6 +116,10 @@ export class Inbound {
       core.drops[reason]++
       return
     }
+    if (core.allow !== null && core.allow.inbound(frame, core.filter.info, core.now()) !== null) {
+      core.drops['not-allowed']++
+      return
+    }
     if (core.tap.write(frame.subarray(0, length))) core.counters.tapFramesOut++
     else core.drops['tap-write-failed']++
   }

@@ -11,6 +11,7 @@ export const EDGE_REASONS = [
   'replayed',
   'too-old', // behind the replay window
   ...FILTER_REASONS,
+  'not-allowed', // refused by --allow (not a listed port, not a reply to the host's own traffic)
   'unverified-peer', // frames of a peer whose record never arrived
   'peer-table-full',
   'bad-record', // a peer record with a bad signature or of another community

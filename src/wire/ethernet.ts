@@ -40,6 +40,8 @@ export class FrameInfo {
   tcpFlags = 0
   /** ICMP / ICMPv6 type, -1 when not ICMP */
   icmpType = -1
+  /** identifier of an ICMP echo request or reply */
+  icmpId = 0
 }
 
 export type FrameReason = 'runt' | 'bad-ip-header'
@@ -70,6 +72,7 @@ export function readFrameInfo(frame: Buffer, length: number, out: FrameInfo): Fr
   out.dstPort = 0
   out.tcpFlags = 0
   out.icmpType = -1
+  out.icmpId = 0
   const ip = ETHERNET_HEADER_BYTES
   let l4: number
   let fragmentOffset = 0
@@ -100,8 +103,14 @@ export function readFrameInfo(frame: Buffer, length: number, out: FrameInfo): Fr
     if (out.protocol === IPPROTO_TCP && length >= l4 + 14) out.tcpFlags = frame[l4 + 13]!
   } else if ((out.protocol === IPPROTO_ICMP || out.protocol === IPPROTO_ICMPV6) && length > l4) {
     out.icmpType = frame[l4]!
+    out.icmpId = length >= l4 + 6 ? frame.readUInt16BE(l4 + 4) : 0
   }
   return null
+}
+
+/** The 16 bytes of an IPv6 address at `offset` as hex (for table keys off the hot path). */
+export function ipv6HexAt(frame: Buffer, offset: number): string {
+  return frame.toString('hex', offset, offset + 16)
 }
 
 /** IPv6 multicast (ff00::/8) at `offset`. */

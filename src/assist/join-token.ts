@@ -1,0 +1,64 @@
+// The join token: everything a technician's edge needs to join one assistance session, in one
+// string for `overlan edge --join`. It carries the key, so it is a secret: hand it over a secure
+// channel. Format: "ovl1." + base64url(JSON) with short field names.
+import { parseHostPort, formatHostPort, type HostPort } from '../net/address.js'
+import type { OverlayAddress } from '../wire/index.js'
+
+export const JOIN_TOKEN_PREFIX = 'ovl1.'
+/** Tokens are pasted into terminals; anything much longer than a real one is not a token. */
+const MAX_TOKEN_CHARS = 4096
+
+export interface JoinToken {
+  community: string
+  key: string
+  supernodes: HostPort[]
+  /** ms since the epoch */
+  expiresAt: number
+  /** the assisted device's overlay address */
+  deviceIp: OverlayAddress | null
+}
+
+interface TokenJson {
+  c: string
+  k: string
+  s: string[]
+  e: number
+  d?: string
+}
+
+export function encodeJoinToken(token: JoinToken): string {
+  const json: TokenJson = {
+    c: token.community,
+    k: token.key,
+    s: token.supernodes.map(formatHostPort),
+    e: token.expiresAt,
+    ...(token.deviceIp ? { d: `${token.deviceIp.address}/${token.deviceIp.prefix}` } : {}),
+  }
+  return JOIN_TOKEN_PREFIX + Buffer.from(JSON.stringify(json)).toString('base64url')
+}
+
+/** Parses a token; throws an Error whose message says what is wrong with it (never echoes the key). */
+export function decodeJoinToken(text: string): JoinToken {
+  const trimmed = text.trim()
+  if (!trimmed.startsWith(JOIN_TOKEN_PREFIX)) throw new Error(`not an overlan join token (it starts with "${JOIN_TOKEN_PREFIX}")`)
+  if (trimmed.length > MAX_TOKEN_CHARS) throw new Error('the join token is too long')
+  let json: unknown
+  try {
+    json = JSON.parse(Buffer.from(trimmed.slice(JOIN_TOKEN_PREFIX.length), 'base64url').toString('utf8'))
+  } catch {
+    throw new Error('the join token is damaged (copy it again, whole)')
+  }
+  const t = json as Partial<TokenJson>
+  if (typeof t !== 'object' || t === null) throw new Error('the join token is damaged')
+  if (typeof t.c !== 'string' || t.c.length === 0) throw new Error('the join token has no community')
+  if (typeof t.k !== 'string' || t.k.length === 0) throw new Error('the join token has no key')
+  if (!Array.isArray(t.s) || t.s.length === 0 || !t.s.every((s) => typeof s === 'string')) throw new Error('the join token names no supernode')
+  if (typeof t.e !== 'number' || !Number.isFinite(t.e)) throw new Error('the join token has no expiry')
+  let deviceIp: OverlayAddress | null = null
+  if (t.d !== undefined) {
+    const match = typeof t.d === 'string' ? /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(t.d) : null
+    if (!match) throw new Error('the join token has a bad device address')
+    deviceIp = { address: match[1]!, prefix: Number(match[2]) }
+  }
+  return { community: t.c, key: t.k, supernodes: t.s.map((s) => parseHostPort(s)), expiresAt: t.e, deviceIp }
+}

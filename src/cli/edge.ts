@@ -1,0 +1,212 @@
+// `overlan edge`: join a virtual LAN on a TAP device, as with n2n's `edge`; or, with --join TOKEN,
+// a remote-assistance session in one command.
+import { readFileSync } from 'node:fs'
+import { networkInterfaces } from 'node:os'
+import type { CommandModule } from 'yargs'
+import { decodeJoinToken } from '../assist/join-token.js'
+import { parseAllow } from '../edge/allow-filter.js'
+import { DEFAULT_EDGE_MGMT, Edge, type EdgeConfig } from '../edge/edge.js'
+import { streamLogger } from '../log/logger.js'
+import { formatHostPort, parseHostPort, type HostPort } from '../net/address.js'
+import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
+import { disableForwarding, readForwarding, type ForwardingState } from '../tap/forwarding.js'
+import { DEFAULT_TAP_NAME, TapError, openLinuxTap, type LinuxTap } from '../tap/linux-tap.js'
+import { isUnicastMac, parseMac, type OverlayAddress } from '../wire/index.js'
+import { CliError, EXIT_DEVICE } from './errors.js'
+import { listenAddress, logLevel, port, stopOnSignals } from './options.js'
+
+/**
+ * Fits a 1500-byte underlay, IPv6 included: 1390 + 14 Ethernet + 44 overlay + 8 UDP + 40 IPv6 = 1496,
+ * so the outer datagram is never fragmented.
+ */
+export const DEFAULT_EDGE_MTU = 1390
+
+interface EdgeArgs {
+  community?: string
+  key?: string
+  'key-file'?: string
+  address?: string
+  supernode?: string[]
+  device: string
+  mac?: string
+  mtu: number
+  port: number
+  mgmt: string
+  'relay-only': boolean
+  'expires-at'?: string
+  allow?: string
+  join?: string
+  name?: string
+  'log-level': string
+}
+
+export const edgeCommand: CommandModule<object, EdgeArgs> = {
+  command: 'edge',
+  describe: 'Join a virtual LAN: a TAP device whose frames travel encrypted to the other edges',
+  builder: (y) =>
+    y
+      .option('community', { alias: 'c', type: 'string', describe: 'community name (every member uses the same)' })
+      .option('key', { alias: 'k', type: 'string', describe: 'community key; better: OVERLAN_KEY or --key-file, which stay out of ps' })
+      .option('key-file', { type: 'string', describe: 'read the community key from this file' })
+      .option('address', { alias: 'a', type: 'string', describe: 'overlay address IP/PREFIX (omit: the supernode assigns one)' })
+      .option('supernode', { alias: 'l', type: 'string', array: true, describe: `supernode HOST:PORT (repeat for several; port ${DEFAULT_SUPERNODE_PORT} if omitted)` })
+      .option('device', { alias: 'd', type: 'string', default: DEFAULT_TAP_NAME, describe: 'TAP device name' })
+      .option('mac', { alias: 'm', type: 'string', describe: 'MAC of the TAP device (default: random)' })
+      .option('mtu', { alias: 'M', type: 'number', default: DEFAULT_EDGE_MTU, describe: 'MTU of the TAP device' })
+      .option('port', { alias: 'p', type: 'number', default: 0, describe: 'local UDP port (0: any)' })
+      .option('mgmt', { type: 'string', default: formatHostPort(DEFAULT_EDGE_MGMT), describe: 'management HTTP (GET /status, /metrics) host:port, or "off"' })
+      .option('relay-only', { type: 'boolean', default: false, describe: 'never try a direct path; everything through the supernode' })
+      .option('expires-at', { type: 'string', describe: 'ISO 8601 time at which the edge removes its TAP and exits' })
+      .option('allow', { type: 'string', describe: 'only these reach this host from the overlay, e.g. tcp/22,tcp/443,udp/53,icmp (replies to its own connections always pass)' })
+      .option('join', { type: 'string', describe: 'join an assistance session with the token the device showed (nothing else needed)' })
+      .option('name', { type: 'string', describe: 'a name shown to the other members (e.g. the technician)' })
+      .option('log-level', { type: 'string', default: 'info', describe: 'debug, info, warn, error or silent' })
+      .example('$0 edge -c lab -k secret -a 10.9.0.1/24 -l sn.example:7654', 'as n2n: community, key, address, supernode')
+      .example('OVERLAN_KEY=... $0 edge -c lab -l sn.example:7654', 'the key from the environment, an address from the supernode')
+      .example('$0 edge --join ovl1.eyJj...', 'a technician joining a remote-assistance session'),
+  handler: async (args) => {
+    const logger = streamLogger(logLevel(args['log-level']))
+    const config = edgeConfig(args, process.env)
+    const tapName = args.device
+    const mac = args.mac === undefined ? undefined : parseMac(args.mac)
+    if (mac === null || (mac !== undefined && !isUnicastMac(mac))) throw new CliError(`--mac: "${args.mac}" is not a unicast MAC like 02:12:34:56:78:9a`)
+    const mtu = Number(args.mtu)
+    if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9000) throw new CliError(`--mtu must be an integer from 576 to 9000, got ${args.mtu}`)
+
+    let tap: LinuxTap
+    try {
+      tap = await openLinuxTap({ name: tapName, mac, mtu })
+    } catch (err) {
+      if (err instanceof TapError) throw new CliError(err.message, EXIT_DEVICE)
+      throw err
+    }
+    let forwarding: ForwardingState
+    try {
+      forwarding = await disableForwarding(tap.name)
+      if (config.overlay) await tap.addAddress(`${config.overlay.address}/${config.overlay.prefix}`)
+    } catch (err) {
+      await tap.close()
+      throw new CliError((err as Error).message, EXIT_DEVICE)
+    }
+    logger.info(`${tap.name}: forwarding disabled (ipv4 ${forwarding.ipv4}, ipv6 ${forwarding.ipv6 ?? 'n/a'})`)
+
+    const edge = await Edge.start(
+      { ...config, localAddresses: localAddresses(tap.name) },
+      {
+        tap,
+        logger,
+        // read live: a later `sysctl net.ipv4.ip_forward=1` resets it, and /status must show that
+        hostStatus: () => ({ forwarding: lastForwarding }),
+      },
+    ).catch(async (err: unknown) => {
+      await tap.close()
+      throw err
+    })
+    let lastForwarding = forwarding
+    const refresh = setInterval(() => void readForwarding(tap.name).then((f) => (lastForwarding = f)), 1000)
+    refresh.unref()
+    edge.on('overlay', (overlay: OverlayAddress) => {
+      tap.addAddress(`${overlay.address}/${overlay.prefix}`).catch((err: unknown) => logger.error(`cannot set ${overlay.address} on ${tap.name}: ${(err as Error).message}`))
+    })
+    edge.on('stopped', (why) => {
+      clearInterval(refresh)
+      if (why === 'expired') logger.info('expired: the TAP device is removed and the edge exits')
+      process.exit(0)
+    })
+    if (config.mgmt) logger.info(`management on http://${formatHostPort(edge.mgmtAddress!)}/status and /metrics`)
+    stopOnSignals(() => edge.stop('signal'))
+  },
+}
+
+/** Turns the options (and OVERLAN_KEY) into an EdgeConfig; every refusal is one line naming the option. */
+export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig & { mgmt: HostPort | null } {
+  const mgmt = listenAddress('mgmt', args.mgmt, DEFAULT_EDGE_MGMT)
+  let expiresAt: number | undefined
+  if (args['expires-at'] !== undefined) {
+    expiresAt = Date.parse(args['expires-at'])
+    if (!Number.isFinite(expiresAt) || !/^\d{4}-\d\d-\d\dT/.test(args['expires-at'])) throw new CliError(`--expires-at: "${args['expires-at']}" is not an ISO 8601 time like 2026-11-24T18:00:00Z`)
+    if (expiresAt <= Date.now()) throw new CliError(`--expires-at: ${args['expires-at']} is already past`)
+  }
+  let allow = null
+  if (args.allow !== undefined) {
+    try {
+      allow = parseAllow(args.allow)
+    } catch (err) {
+      throw new CliError((err as Error).message)
+    }
+  }
+  const common = { relayOnly: args['relay-only'], allow, name: args.name, mgmt, bind: { port: port('port', args.port) } }
+
+  if (args.join !== undefined) {
+    if (args.community !== undefined || args.key !== undefined || args['key-file'] !== undefined) throw new CliError('--join carries community and key: give no -c, -k or --key-file with it')
+    let token
+    try {
+      token = decodeJoinToken(args.join)
+    } catch (err) {
+      throw new CliError(`--join: ${(err as Error).message}`)
+    }
+    if (token.expiresAt <= Date.now()) throw new CliError(`--join: this session expired at ${new Date(token.expiresAt).toISOString()}; ask for a new token`)
+    return {
+      ...common,
+      community: token.community,
+      key: token.key,
+      supernodes: args.supernode?.length ? supernodes(args.supernode) : token.supernodes,
+      overlay: args.address !== undefined ? overlayAddress(args.address) : null,
+      expiresAt: Math.min(token.expiresAt, expiresAt ?? Infinity),
+    }
+  }
+
+  if (args.community === undefined || args.community === '') throw new CliError('give the community with -c (or a token with --join)')
+  if (Buffer.byteLength(args.community) > 64) throw new CliError('-c: the community name is at most 64 bytes')
+  const keySources = [args.key !== undefined, args['key-file'] !== undefined].filter(Boolean).length
+  if (keySources > 1) throw new CliError('give the key once: -k or --key-file')
+  let key = args.key ?? env.OVERLAN_KEY
+  if (args['key-file'] !== undefined) {
+    try {
+      key = readFileSync(args['key-file'], 'utf8').trim()
+    } catch (err) {
+      throw new CliError(`--key-file: cannot read ${args['key-file']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    }
+  }
+  if (key === undefined || key === '') throw new CliError('give the community key: -k KEY, --key-file FILE or OVERLAN_KEY')
+  if (!args.supernode?.length) throw new CliError('give at least one supernode with -l HOST:PORT')
+  return {
+    ...common,
+    community: args.community,
+    key,
+    supernodes: supernodes(args.supernode),
+    overlay: args.address !== undefined ? overlayAddress(args.address) : null,
+    expiresAt,
+  }
+}
+
+function supernodes(values: string[]): HostPort[] {
+  return values.map((value) => {
+    try {
+      return parseHostPort(value, { port: DEFAULT_SUPERNODE_PORT })
+    } catch (err) {
+      throw new CliError(`-l: ${(err as Error).message}`)
+    }
+  })
+}
+
+function overlayAddress(value: string): OverlayAddress {
+  const match = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(value)
+  const octets = match?.[1]!.split('.').map(Number)
+  const prefix = Number(match?.[2])
+  if (!match || octets!.some((o) => o > 255) || prefix < 1 || prefix > 30 || match[1] === '0.0.0.0') throw new CliError(`-a: "${value}" is not an address like 10.9.0.1/24`)
+  return { address: match[1]!, prefix }
+}
+
+/** This host's own addresses, offered to peers as direct candidates (edges on the same LAN). */
+function localAddresses(tapName: string): string[] {
+  const result: string[] = []
+  for (const [name, addresses] of Object.entries(networkInterfaces())) {
+    if (name === tapName) continue
+    for (const a of addresses ?? []) {
+      if (a.internal || (a.family === 'IPv6' && a.address.startsWith('fe80'))) continue
+      result.push(a.address)
+    }
+  }
+  return result.slice(0, 4)
+}

@@ -175,7 +175,10 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
     if (config.supernodes.length === 0) throw new RangeError('give at least one supernode')
     if (!isUnicastMac(deps.tap.mac)) throw new RangeError(`the TAP device's MAC must be unicast: ${formatMac(deps.tap.mac)}`)
     const keys = config.keys ?? (await deriveCommunityKeys(config.community, config.key ?? ''))
-    const transport = deps.transport ?? (await DgramTransport.bindAny(config.bind?.port ?? 0, config.bind?.address))
+    // IPv4 unless a supernode is IPv6: libuv sets only the IPv6 hop limit on a dual-stack socket,
+    // and the punching TTL ladder must apply to IPv4 datagrams
+    const bindAddress = config.bind?.address ?? (config.supernodes.some((s) => ipFamily(s.host) === 6) ? '::' : '0.0.0.0')
+    const transport = deps.transport ?? (await DgramTransport.bind({ address: bindAddress, port: config.bind?.port ?? 0 }))
     const edge = new Edge(config, keys, generateEdgeIdentity(), deps.tap, transport, deps.clock ?? systemClock, deps.logger ?? silentLogger, deps.hostStatus ?? (() => ({})))
     transport.onDatagram(edge.inbound.onDatagram)
     deps.tap.onFrame(edge.outbound.onFrame)

@@ -8,6 +8,15 @@ import type { SealedSender } from './sealed-sender.js'
 
 /** Delay before each probe round after the first: ~6 s of trying in all. */
 export const PUNCH_SCHEDULE_MS = [100, 100, 200, 400, 800, 1600, 3200]
+/**
+ * IP TTL of the first rounds, one hop further each time (hyperdht's idea, as a ladder). A probe
+ * that reaches the far NAT before that side has sent creates a conntrack entry there which forces
+ * the far side's own mapping onto another port (Linux MASQUERADE; n2n stays on the relay because
+ * of it). A low TTL opens our own NAT(s) and dies on the way; when both sides climb the ladder
+ * together, every NAT has its own mapping by the time the other side's probes get that far.
+ * Later rounds use the default TTL.
+ */
+export const PUNCH_TTLS = [2, 3, 4, 5]
 /** below common NAT UDP timeouts (30 s), and quick enough to notice a dead path */
 export const DIRECT_KEEPALIVE_MS = 5_000
 export const DIRECT_TIMEOUT_MS = 15_000
@@ -45,13 +54,14 @@ export class Puncher {
   }
 
   /** A probe to one endpoint at once (a new peer-reflexive candidate, say). */
-  probe(peer: Peer, address: string, port: number, now: number): void {
+  probe(peer: Peer, address: string, port: number, now: number, ttl = 0): void {
     this.probesSent++
-    this.sender.send(PacketType.Probe, peer.edgeId, writeProbePayload(this.payload, now), address, port)
+    this.sender.send(PacketType.Probe, peer.edgeId, writeProbePayload(this.payload, now), address, port, ttl)
   }
 
   private probeAll(peer: Peer, now: number): void {
-    for (const candidate of peer.candidates) this.probe(peer, candidate.address, candidate.port, now)
+    const ttl = PUNCH_TTLS[peer.punchRound] ?? 0
+    for (const candidate of peer.candidates) this.probe(peer, candidate.address, candidate.port, now, ttl)
     peer.nextProbeAt = now + (PUNCH_SCHEDULE_MS[peer.punchRound] ?? 0)
     peer.punchRound++
   }

@@ -23,14 +23,16 @@ export class SealedSender {
     for (let i = 0; i < RING_SIZE; i++) this.ring.push(Buffer.allocUnsafe(MAX_PACKET_BYTES))
   }
 
-  send(type: SealedType, destId: number, payload: Uint8Array, address: string, port: number): SendResult {
+  /** `ttl` 0: the socket's default; otherwise that IP TTL for this datagram only. */
+  send(type: SealedType, destId: number, payload: Uint8Array, address: string, port: number, ttl = 0): SendResult {
     if (payload.length + SEALED_OVERHEAD > MAX_PACKET_BYTES) return 'frame-too-large'
     if (this.transport.pendingSends() >= RING_SIZE - 1) return 'send-queue-full'
     const buf = this.ring[this.next]!
     this.next = (this.next + 1) % RING_SIZE
     writeSealedHeader(buf, type, this.edgeId, destId, ++this.counter)
     const length = this.cipher.seal(buf, payload)
-    this.transport.send(buf, 0, length, port, address)
+    if (ttl === 0) this.transport.send(buf, 0, length, port, address)
+    else this.transport.sendWithTtl(buf, 0, length, port, address, ttl)
     return 'sent'
   }
 }

@@ -87,8 +87,26 @@ export class DgramTransport implements Transport {
     return this.socket.getSendQueueCount()
   }
 
-  setTtl(ttl: number): void {
-    this.socket.setTTL(ttl || DEFAULT_TTL)
+  sendWithTtl(buf: Buffer, offset: number, length: number, port: number, address: string, ttl: number): void {
+    // dgram sends on the next tick (after an address lookup), so the TTL goes back to the default
+    // in a microtask: that runs after every send queued in this tick and before any other I/O
+    // callback could send a datagram of ours with the low TTL
+    this.socket.setTTL(ttl)
+    this.send(buf, offset, length, port, address)
+    if (!this.ttlResetQueued) {
+      this.ttlResetQueued = true
+      queueMicrotask(this.resetTtl)
+    }
+  }
+
+  private ttlResetQueued = false
+  private readonly resetTtl = (): void => {
+    this.ttlResetQueued = false
+    try {
+      this.socket.setTTL(DEFAULT_TTL)
+    } catch {
+      // closed meanwhile: nothing to reset
+    }
   }
 
   async flush(): Promise<void> {

@@ -143,7 +143,10 @@ export class NattedTransport implements Transport {
     return this.nat.pendingSends(this)
   }
 
-  setTtl(): void {}
+  /** The simulation has no routers to count hops: a low-TTL probe travels like any other. */
+  sendWithTtl(buf: Buffer, offset: number, length: number, port: number, address: string): void {
+    this.send(buf, offset, length, port, address)
+  }
 
   flush(): Promise<void> {
     return this.nat.flush(this)

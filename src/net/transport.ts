@@ -15,8 +15,11 @@ export interface Transport {
    * of N buffers may reuse the oldest only while this is below N: sends complete in order.
    */
   pendingSends(): number
-  /** Sets the IP TTL / hop limit for the datagrams sent next (hole punching's low-TTL probes). */
-  setTtl(ttl: number): void
+  /**
+   * Sends one datagram with the given IP TTL / hop limit (hole punching's low-TTL probes, which
+   * open our own NAT but die before the far one); datagrams sent otherwise keep the default.
+   */
+  sendWithTtl(buf: Buffer, offset: number, length: number, port: number, address: string, ttl: number): void
   /** Resolves once what was sent so far has been handed to the kernel (before a close, say). */
   flush(): Promise<void>
   close(): Promise<void>

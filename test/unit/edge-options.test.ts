@@ -1,0 +1,50 @@
+// `overlan edge` option handling without a TAP device: what becomes the edge's config, and the
+// one-line refusals (no root needed: nothing here opens a device).
+import t from 'tap'
+import { encodeJoinToken, decodeJoinToken } from '../../src/assist/join-token.js'
+import { edgeConfig } from '../../src/cli/edge.js'
+
+const base = { device: 'ovl0', mtu: 1390, port: 0, mgmt: '127.0.0.1:5644', 'relay-only': false, 'log-level': 'info' }
+
+t.test('n2n-style options', (t) => {
+  const c = edgeConfig({ ...base, community: 'lab', key: 'secret', address: '10.9.0.1/24', supernode: ['sn.example:7654', '192.0.2.1'] }, {})
+  t.match(c, { community: 'lab', key: 'secret', overlay: { address: '10.9.0.1', prefix: 24 }, supernodes: [{ host: 'sn.example', port: 7654 }, { host: '192.0.2.1', port: 7654 }], mgmt: { host: '127.0.0.1', port: 5644 } })
+  t.equal(edgeConfig({ ...base, community: 'lab', supernode: ['x:1'] }, { OVERLAN_KEY: 'from-env' }).key, 'from-env', 'key from OVERLAN_KEY')
+  t.equal(edgeConfig({ ...base, community: 'lab', supernode: ['x:1'], mgmt: 'off' }, { OVERLAN_KEY: 'k' }).mgmt, null)
+  t.same(edgeConfig({ ...base, community: 'lab', supernode: ['x:1'], allow: 'tcp/22,icmp' }, { OVERLAN_KEY: 'k' }).allow, { tcp: [{ from: 22, to: 22 }], udp: [], icmp: true })
+  t.equal(edgeConfig({ ...base, community: 'lab', supernode: ['x:1'] }, { OVERLAN_KEY: 'k' }).overlay, null, 'no -a: the supernode assigns')
+  t.end()
+})
+
+t.test('refusals name the option', (t) => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ supernode: ['x:1'], key: 'k' }, /-c/],
+    [{ community: 'lab', supernode: ['x:1'] }, /community key/],
+    [{ community: 'lab', key: 'k' }, /-l/],
+    [{ community: 'lab', key: 'k', supernode: ['x:1'], address: '10.9.0.1' }, /^-a/],
+    [{ community: 'lab', key: 'k', supernode: ['x:1'], address: '300.1.1.1/24' }, /^-a/],
+    [{ community: 'lab', key: 'k', supernode: ['x:99999'] }, /^-l/],
+    [{ community: 'lab', key: 'k', supernode: ['x:1'], 'expires-at': 'tomorrow' }, /--expires-at/],
+    [{ community: 'lab', key: 'k', supernode: ['x:1'], 'expires-at': '2001-01-01T00:00:00Z' }, /already past/],
+    [{ community: 'lab', key: 'k', supernode: ['x:1'], allow: 'tcp/x' }, /--allow/],
+    [{ community: 'lab', key: 'k', 'key-file': '/nonexistent', supernode: ['x:1'] }, /once/],
+    [{ community: 'lab', 'key-file': '/nonexistent/key', supernode: ['x:1'] }, /--key-file: cannot read/],
+    [{ join: 'garbage' }, /--join: not an overlan join token/],
+    [{ join: 'ovl1.!!!' }, /--join/],
+  ]
+  for (const [args, message] of cases) t.throws(() => edgeConfig({ ...base, ...args }, {}), { message }, JSON.stringify(args))
+  t.end()
+})
+
+t.test('--join: the token carries everything; an expired one is refused', (t) => {
+  const token = encodeJoinToken({ community: 'assist-1', key: 'k'.repeat(32), supernodes: [{ host: '203.0.113.5', port: 7654 }], expiresAt: Date.now() + 60_000, deviceIp: { address: '10.9.0.1', prefix: 24 } })
+  t.match(decodeJoinToken(token), { community: 'assist-1', deviceIp: { address: '10.9.0.1', prefix: 24 } })
+  const c = edgeConfig({ ...base, join: token }, {})
+  t.match(c, { community: 'assist-1', key: 'k'.repeat(32), supernodes: [{ host: '203.0.113.5', port: 7654 }], overlay: null })
+  t.ok(c.expiresAt! > Date.now(), 'the edge stops by itself when the session ends')
+  t.throws(() => edgeConfig({ ...base, join: token, community: 'x' }, {}), { message: /no -c/ })
+  const expired = encodeJoinToken({ community: 'a', key: 'k', supernodes: [{ host: '203.0.113.5', port: 7654 }], expiresAt: Date.now() - 1, deviceIp: null })
+  t.throws(() => edgeConfig({ ...base, join: expired }, {}), { message: /expired/ })
+  t.notMatch(String((() => { try { decodeJoinToken('ovl1.' + Buffer.from('{"c":"a","k":"SECRET","s":[],"e":1}').toString('base64url')) } catch (e) { return (e as Error).message } })()), /SECRET/, 'errors never echo the key')
+  t.end()
+})

@@ -11,8 +11,7 @@ const run = promisify(execFile)
 
 async function exitOf(cmd: string, args: string[]): Promise<{ code: number; stderr: string }> {
   try {
-    // a clean environment: tap's own instrumentation (NODE_OPTIONS) cannot write as nobody
-    await run(cmd, args, { timeout: 20_000, env: { PATH: process.env.PATH } })
+    await run(cmd, args, { timeout: 20_000 })
     return { code: 0, stderr: '' }
   } catch (err) {
     const e = err as { code: number; stderr: string }
@@ -23,7 +22,8 @@ async function exitOf(cmd: string, args: string[]): Promise<{ code: number; stde
 t.test('without CAP_NET_ADMIN: exit 2, one line naming the fix', async (t) => {
   // dropping to an unprivileged user needs root to begin with
   if (skipUnlessRoot(t, 'edge without CAP_NET_ADMIN (needs root to drop to nobody)')) return
-  const { code, stderr } = await exitOf('runuser', ['-u', 'nobody', '--', process.execPath, bin, 'edge', '-c', 'lab', '-k', 'x', '-l', '127.0.0.1:7654', '--mgmt', 'off'])
+  // `env -i`: tap re-injects its instrumentation (NODE_OPTIONS) into children, which cannot write as nobody
+  const { code, stderr } = await exitOf('env', ['-i', `PATH=${process.env.PATH}`, 'runuser', '-u', 'nobody', '--', process.execPath, bin, 'edge', '-c', 'lab', '-k', 'x', '-l', '127.0.0.1:7654', '--mgmt', 'off'])
   t.equal(code, 2)
   t.equal(stderr.trim().split('\n').length, 1, stderr.trim())
   t.match(stderr, /run as root or grant CAP_NET_ADMIN/)

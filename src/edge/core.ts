@@ -3,6 +3,7 @@
 import type { TapDevice } from '../tap/device.js'
 import type { PeerInfo, PeerTarget } from '../wire/index.js'
 import type { AllowFilter } from './allow-filter.js'
+import type { BirthdayPuncher } from './birthday.js'
 import type { FrameFilter } from './frame-filter.js'
 import type { Peer, PeerTable } from './peers.js'
 import type { Puncher } from './punch.js'
@@ -30,6 +31,7 @@ export interface EdgeCore {
   readonly allow: AllowFilter | null
   readonly sender: SealedSender
   readonly puncher: Puncher
+  readonly birthday: BirthdayPuncher
   readonly drops: Record<EdgeReason, number>
   readonly counters: EdgeCounters
   now(): number

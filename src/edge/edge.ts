@@ -33,6 +33,7 @@ import {
 import { ipv4ToNumber } from '../supernode/auto-ip.js'
 import type { EdgeCore, EdgeCounters } from './core.js'
 import { AllowFilter, type AllowRules } from './allow-filter.js'
+import { BIRTHDAY_PORTS, BirthdayPuncher, type OpenTransport } from './birthday.js'
 import { FrameFilter } from './frame-filter.js'
 import { Outbound } from './inside.js'
 import { Inbound } from './outside.js'
@@ -70,6 +71,8 @@ export interface EdgeConfig {
   expiresAt?: number
   /** --allow: only these reach the host from the overlay (plus replies to its own connections) */
   allow?: AllowRules | null
+  /** the public ports birthday punching sprays (default 1024-65535; tests narrow it) */
+  birthdayPorts?: { from: number; to: number }
 }
 
 export interface EdgeDeps {
@@ -79,6 +82,8 @@ export interface EdgeDeps {
   transport?: Transport
   /** facts about the host to add to /status (the CLI reports the TAP's forwarding sysctls) */
   hostStatus?: () => Record<string, unknown>
+  /** opens an extra UDP socket for birthday punching (default: another one like the main socket) */
+  openTransport?: OpenTransport
 }
 
 export interface EdgeStatus {
@@ -106,7 +111,7 @@ export interface EdgeStatus {
     rxBytes: number
     txBytes: number
   }[]
-  counters: EdgeCounters & { probesSent: number }
+  counters: EdgeCounters & { probesSent: number; birthdaySessions: number; birthdaySockets: number }
   drops: Record<EdgeReason, number>
 }
 
@@ -127,6 +132,7 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
   readonly allow: AllowFilter | null
   readonly sender: SealedSender
   readonly puncher: Puncher
+  readonly birthday: BirthdayPuncher
   readonly links: SupernodeLink[]
   readonly relayOnly: boolean
   overlay: OverlayAddress | null
@@ -148,6 +154,7 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly hostStatus: () => Record<string, unknown>,
+    openTransport: OpenTransport,
   ) {
     super()
     this.relayOnly = config.relayOnly ?? false
@@ -159,6 +166,12 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
     this.sender = new SealedSender(transport, cipher, identity.edgeId)
     this.puncher = new Puncher(this.sender)
     this.inbound = new Inbound(this, cipher)
+    this.birthday = new BirthdayPuncher(
+      this.sender,
+      openTransport,
+      (socket) => socket.onDatagram((msg, address, port) => this.inbound.receive(msg, address, port, socket)),
+      config.birthdayPorts ?? BIRTHDAY_PORTS,
+    )
     this.outbound = new Outbound(this)
     const host: LinkHost = {
       now: () => this.clock.now(),
@@ -179,7 +192,8 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
     // and the punching TTL ladder must apply to IPv4 datagrams
     const bindAddress = config.bind?.address ?? (config.supernodes.some((s) => ipFamily(s.host) === 6) ? '::' : '0.0.0.0')
     const transport = deps.transport ?? (await DgramTransport.bind({ address: bindAddress, port: config.bind?.port ?? 0 }))
-    const edge = new Edge(config, keys, generateEdgeIdentity(), deps.tap, transport, deps.clock ?? systemClock, deps.logger ?? silentLogger, deps.hostStatus ?? (() => ({})))
+    const openTransport = deps.openTransport ?? (() => DgramTransport.bind({ address: bindAddress, port: 0 }))
+    const edge = new Edge(config, keys, generateEdgeIdentity(), deps.tap, transport, deps.clock ?? systemClock, deps.logger ?? silentLogger, deps.hostStatus ?? (() => ({})), openTransport)
     transport.onDatagram(edge.inbound.onDatagram)
     deps.tap.onFrame(edge.outbound.onFrame)
     if (config.mgmt) {
@@ -226,6 +240,7 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
       if (link.registered && link.address !== null) this.transport.send(encodeDeregister(this.edgeId, timestamp, signature), 0, 84, link.port, link.address)
     }
     await this.transport.flush()
+    await this.birthday.closeAll()
     await this.mgmt?.close()
     await this.transport.close()
     await this.tap.close()
@@ -261,7 +276,7 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
 
   sendDirect(peer: Peer, frame: Buffer): void {
     const direct = peer.direct!
-    const result = this.sender.send(PacketType.Data, peer.edgeId, frame, direct.address, direct.port)
+    const result = this.sender.send(PacketType.Data, peer.edgeId, frame, direct.address, direct.port, 0, peer.directVia)
     if (result === 'sent') this.counters.directOut++
     else this.drops[result]++
   }
@@ -297,6 +312,7 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
     peer.name = packet.record.name
     peer.overlay = packet.overlay ?? packet.record.overlay
     this.peers.bindMac(peer, packet.record.mac)
+    peer.reflexive = packet.reflexive
     peer.addCandidate(packet.reflexive)
     for (const candidate of packet.record.candidates) peer.addCandidate(candidate)
     if (isNew) this.log.info(`peer ${formatEdgeId(peer.edgeId)} ${peer.name ? `"${peer.name}" ` : ''}mac ${formatMac(packet.record.mac)} ip ${peer.overlay?.address ?? '-'} at ${formatHostPort({ host: packet.reflexive.address, port: packet.reflexive.port })}`)
@@ -347,9 +363,19 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
     const now = this.clock.now()
     for (const link of this.links) link.tick(now)
     for (const peer of this.peers.byId.values()) {
-      const event = this.puncher.tick(peer, now)
+      let event = this.birthday.active(peer) ? (this.birthday.tick(peer, now) ? 'punch-exhausted' : null) : this.puncher.tick(peer, now)
+      if (event === 'punch-exhausted' && !this.birthday.active(peer) && this.birthday.mayStart(peer, now)) {
+        // ordinary probes never met: perhaps a symmetric NAT; try the birthday way before the relay
+        this.log.info(`peer ${formatEdgeId(peer.edgeId)}: no direct path yet; trying birthday punching`)
+        void this.birthday.start(peer, now)
+        event = null
+      }
       if (event !== null && peer.move(event)) {
-        if (event === 'direct-silent') peer.direct = null
+        if (event === 'direct-silent') {
+          peer.direct = null
+          peer.directVia = null
+          this.birthday.release(peer)
+        }
         peer.retryAt = now + PUNCH_RETRY_MS
         this.pathChanged(peer)
       }
@@ -366,7 +392,10 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
           this.queryPeer({ kind: 'edge', edgeId: peer.edgeId })
         }
       }
-      if (now - peer.lastSeen > PEER_IDLE_MS && peer.path !== 'direct') this.peers.remove(peer)
+      if (now - peer.lastSeen > PEER_IDLE_MS && peer.path !== 'direct') {
+        this.birthday.release(peer)
+        this.peers.remove(peer)
+      }
     }
   }
 
@@ -403,7 +432,7 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
         rxBytes: p.rxBytes,
         txBytes: p.txBytes,
       })),
-      counters: { ...this.counters, probesSent: this.puncher.probesSent },
+      counters: { ...this.counters, probesSent: this.puncher.probesSent, birthdaySessions: this.birthday.sessionsStarted, birthdaySockets: this.birthday.socketsOpen },
       drops: { ...this.drops },
       ...this.hostStatus(),
     }

@@ -2,6 +2,7 @@
 // Reads top to bottom as a packet travels. Control packets from our supernodes go to their link;
 // anything else that is not sealed is dropped and counted.
 import type { FrameCipher } from '../crypto/aead.js'
+import type { Transport } from '../net/transport.js'
 import {
   MAX_PACKET_BYTES,
   PacketType,
@@ -31,15 +32,22 @@ export class Inbound {
     private readonly cipher: FrameCipher,
   ) {}
 
+  /** Datagrams on the main socket. */
   readonly onDatagram = (msg: Buffer, address: string, port: number): void => {
+    this.receive(msg, address, port, null)
+  }
+
+  /** `via`: the birthday-punching socket it arrived on, or null for the main one. */
+  receive(msg: Buffer, address: string, port: number, via: Transport | null): void {
     const core = this.core
     core.counters.packetsIn++
     core.counters.bytesIn += msg.length
-    if (msg.length >= 2 && isSealedType(msg[1]!)) this.sealed(msg, address, port)
-    else this.control(msg, address, port)
+    if (msg.length >= 2 && isSealedType(msg[1]!)) this.sealed(msg, address, port, via)
+    else if (via === null) this.control(msg, address, port)
+    else core.drops['unexpected-source']++
   }
 
-  private sealed(msg: Buffer, address: string, port: number): void {
+  private sealed(msg: Buffer, address: string, port: number, via: Transport | null): void {
     const core = this.core
     const h = this.header
     const bad = readSealedHeader(msg, h)
@@ -79,6 +87,8 @@ export class Inbound {
     peer.replay.accept(h.counter)
     peer.lastSeen = now
     const viaSupernode = core.linkFrom(address, port) !== undefined
+    if (via !== null) core.birthday.reached(peer, via)
+    // from the peer's direct endpoint, on any socket of ours: the path is alive
     if (!viaSupernode && peer.direct !== null && peer.direct.address === address && peer.direct.port === port) peer.lastDirectRx = now
 
     switch (h.type) {
@@ -87,10 +97,10 @@ export class Inbound {
         this.frame(peer, length, now)
         return
       case PacketType.Probe:
-        this.probe(peer, length, address, port, viaSupernode, now)
+        this.probe(peer, length, address, port, viaSupernode, now, via)
         return
       case PacketType.ProbeAck:
-        this.probeAck(peer, length, address, port, viaSupernode, now)
+        this.probeAck(peer, length, address, port, viaSupernode, now, via)
     }
   }
 
@@ -124,7 +134,7 @@ export class Inbound {
     else core.drops['tap-write-failed']++
   }
 
-  private probe(peer: Peer, length: number, address: string, port: number, viaSupernode: boolean, now: number): void {
+  private probe(peer: Peer, length: number, address: string, port: number, viaSupernode: boolean, now: number, via: Transport | null): void {
     const core = this.core
     const probe = readProbePayload(this.plain.subarray(0, length))
     if (!probe.ok || viaSupernode) {
@@ -132,13 +142,17 @@ export class Inbound {
       return
     }
     const family = ipFamily(address) === 6 ? 6 : 4
-    core.sender.send(PacketType.ProbeAck, peer.edgeId, encodeProbeAckPayload(probe.value, { family, address, port }), address, port)
+    // answer through the socket it came in on: that is the NAT mapping the peer found
+    core.sender.send(PacketType.ProbeAck, peer.edgeId, encodeProbeAckPayload(probe.value, { family, address, port }), address, port, 0, via)
+    if (peer.path === 'direct' || core.relayOnly) return
     // the address it came from is a candidate too (peer-reflexive): a NAT may have given the peer a
-    // port nobody could predict; probing it back is what opens our side toward it
-    if (peer.addCandidate({ family, address, port }) && peer.path !== 'direct' && !core.relayOnly) core.puncher.probe(peer, address, port, now)
+    // port nobody could predict; probing it back is what opens our side toward it. A probe that
+    // reached a birthday socket is probed back through that socket, whatever we knew of the address.
+    const isNew = peer.addCandidate({ family, address, port })
+    if (isNew || via !== null) core.puncher.probe(peer, address, port, now, 0, via)
   }
 
-  private probeAck(peer: Peer, length: number, address: string, port: number, viaSupernode: boolean, now: number): void {
+  private probeAck(peer: Peer, length: number, address: string, port: number, viaSupernode: boolean, now: number, via: Transport | null): void {
     const core = this.core
     const ack = readProbeAckPayload(this.plain.subarray(0, length))
     if (!ack.ok || viaSupernode || ack.value.probeId > now || now - ack.value.probeId > MAX_PROBE_AGE_MS) {
@@ -148,11 +162,13 @@ export class Inbound {
     peer.rttMs = now - ack.value.probeId
     if (core.relayOnly || !peer.verified) return
     const family = ipFamily(address) === 6 ? 6 : 4
-    const moved = peer.direct === null || peer.direct.address !== address || peer.direct.port !== port
+    const moved = peer.direct === null || peer.direct.address !== address || peer.direct.port !== port || peer.directVia !== via
     if (peer.path !== 'direct' || moved) {
       peer.direct = { family, address, port }
+      peer.directVia = via
       peer.lastDirectRx = now
       peer.nextProbeAt = now + DIRECT_KEEPALIVE_MS
+      core.birthday.adopt(peer)
       if (peer.move('probe-ack') || moved) core.pathChanged(peer)
     }
   }

@@ -2,6 +2,7 @@
 // "verified" once its signed record (from PEER_INFO or PUNCH_REQUEST) has been checked; until then
 // its frames wait in a small queue, because only the record says which MAC belongs to it.
 import { ReplayWindow } from '../crypto/replay.js'
+import type { Transport } from '../net/transport.js'
 import { macKeyAt, type Endpoint, type OverlayAddress } from '../wire/index.js'
 import { nextPath, type PathEvent, type PathState } from './path.js'
 
@@ -20,6 +21,10 @@ export class Peer {
   path: PathState = 'relay'
   /** where frames go in `direct` */
   direct: Endpoint | null = null
+  /** the socket the direct path uses: null for the main one, else a birthday-punching socket */
+  directVia: Transport | null = null
+  /** the peer's public endpoint as its supernode sees it */
+  reflexive: Endpoint | null = null
   /** addresses to probe: reflexive (from the supernode), the peer's LAN addresses, and peer-reflexive */
   candidates: Endpoint[] = []
   readonly replay = new ReplayWindow()

@@ -3,6 +3,7 @@
 // While direct, a PROBE every DIRECT_KEEPALIVE_MS holds both NAT mappings open and measures RTT;
 // a direct path silent for DIRECT_TIMEOUT_MS falls back to the relay.
 import { PacketType, PROBE_PAYLOAD_BYTES, writeProbePayload } from '../wire/index.js'
+import type { Transport } from '../net/transport.js'
 import type { Peer } from './peers.js'
 import type { SealedSender } from './sealed-sender.js'
 
@@ -46,7 +47,7 @@ export class Puncher {
     } else if (peer.path === 'direct' && peer.direct !== null) {
       if (now - peer.lastDirectRx >= DIRECT_TIMEOUT_MS) return 'direct-silent'
       if (now >= peer.nextProbeAt) {
-        this.probe(peer, peer.direct.address, peer.direct.port, now)
+        this.probe(peer, peer.direct.address, peer.direct.port, now, 0, peer.directVia)
         peer.nextProbeAt = now + DIRECT_KEEPALIVE_MS
       }
     }
@@ -54,9 +55,9 @@ export class Puncher {
   }
 
   /** A probe to one endpoint at once (a new peer-reflexive candidate, say). */
-  probe(peer: Peer, address: string, port: number, now: number, ttl = 0): void {
+  probe(peer: Peer, address: string, port: number, now: number, ttl = 0, via: Transport | null = null): void {
     this.probesSent++
-    this.sender.send(PacketType.Probe, peer.edgeId, writeProbePayload(this.payload, now), address, port, ttl)
+    this.sender.send(PacketType.Probe, peer.edgeId, writeProbePayload(this.payload, now), address, port, ttl, via)
   }
 
   private probeAll(peer: Peer, now: number): void {

@@ -9,7 +9,9 @@ import type { DatagramReceiver, Transport } from './transport.js'
 export type NatKind = 'cone' | 'symmetric'
 
 interface Mapping {
-  socket: Socket
+  /** resolves once the public port is bound; sends wait for it, in order */
+  ready: Promise<Socket | null>
+  socket: Socket | null
   publicPort: number
   /** "address:port" of every destination this mapping has sent to */
   allowed: Set<string>
@@ -18,14 +20,21 @@ interface Mapping {
 
 export class SimulatedNat {
   readonly dropped = { unsolicited: 0, unreachable: 0, blocked: 0 }
+  /** mappings made since the start (public ports handed out), closed ones included */
+  mappingsCreated = 0
   private readonly mappings = new Map<string, Mapping>()
-  private readonly pending: Promise<unknown>[] = []
   /** when set, datagrams for which it returns true are dropped in either direction (a cut path) */
   block: ((address: string, port: number) => boolean) | null = null
 
+  /**
+   * @param portWindow public ports to hand out (random within it), like a NAT's port range; by
+   *   default whatever the OS gives. A window above the OS's ephemeral range (61000-65535 on Linux)
+   *   lets a test spray it without touching other programs' sockets.
+   */
   constructor(
     readonly kind: NatKind,
     readonly publicAddress = '127.0.0.1',
+    readonly portWindow: { from: number; to: number } | null = null,
   ) {}
 
   /** A transport for a host at privateAddress:privatePort behind this NAT. */
@@ -54,18 +63,20 @@ export class SimulatedNat {
       this.mappings.set(key, mapping)
     }
     mapping.allowed.add(`${address}:${port}`)
-    // copy: the caller may reuse its buffer before a not-yet-bound socket sends
-    mapping.socket.send(Buffer.from(buf.subarray(offset, offset + length)), port, address)
+    // copy: the caller reuses its buffer, and this send may wait for the port to be bound
+    const copy = Buffer.from(buf.subarray(offset, offset + length))
+    if (mapping.socket !== null) mapping.socket.send(copy, port, address)
+    else void mapping.ready.then((socket) => socket?.send(copy, port, address))
   }
 
   pendingSends(host: NattedTransport): number {
     let total = 0
-    for (const m of this.mappings.values()) if (m.host === host && m.publicPort !== 0) total += m.socket.getSendQueueCount()
+    for (const m of this.mappings.values()) if (m.host === host && m.socket !== null) total += m.socket.getSendQueueCount()
     return total
   }
 
   async flush(host: NattedTransport): Promise<void> {
-    await Promise.allSettled(this.pending)
+    await Promise.allSettled([...this.mappings.values()].filter((m) => m.host === host).map((m) => m.ready))
     for (let i = 0; i < 100; i++) {
       await new Promise((resolve) => setImmediate(resolve))
       if (this.pendingSends(host) === 0) return
@@ -78,36 +89,63 @@ export class SimulatedNat {
     for (const [key, m] of this.mappings) {
       if (m.host !== host) continue
       this.mappings.delete(key)
-      closing.push(new Promise((resolve) => m.socket.close(() => resolve())))
+      if (m.socket !== null) closing.push(new Promise((resolve) => m.socket!.close(() => resolve())))
     }
     await Promise.all(closing)
   }
 
   private open(host: NattedTransport): Mapping {
-    const socket = createSocket('udp4')
-    const mapping: Mapping = { socket, publicPort: 0, allowed: new Set(), host }
-    socket.on('error', () => {})
-    this.pending.push(
-      new Promise<void>((resolve) =>
-        socket.bind(0, this.publicAddress, () => {
-          mapping.publicPort = socket.address().port
-          resolve()
-        }),
-      ),
+    this.mappingsCreated++
+    const mapping: Mapping = { ready: Promise.resolve(null), socket: null, publicPort: 0, allowed: new Set(), host }
+    mapping.ready = this.bindPublic().then(
+      (socket) => {
+        mapping.socket = socket
+        mapping.publicPort = socket.address().port
+        socket.on('error', () => {})
+        socket.on('message', (msg, rinfo) => {
+          if (this.block?.(rinfo.address, rinfo.port)) {
+            this.dropped.blocked++
+            return
+          }
+          // port-restricted: only from an address:port this mapping has sent to
+          if (!mapping.allowed.has(`${rinfo.address}:${rinfo.port}`)) {
+            this.dropped.unsolicited++
+            return
+          }
+          host.deliver(msg, rinfo.address, rinfo.port)
+        })
+        return socket
+      },
+      () => null,
     )
-    socket.on('message', (msg, rinfo) => {
-      if (this.block?.(rinfo.address, rinfo.port)) {
-        this.dropped.blocked++
-        return
-      }
-      // port-restricted: only from an address:port this mapping has sent to
-      if (!mapping.allowed.has(`${rinfo.address}:${rinfo.port}`)) {
-        this.dropped.unsolicited++
-        return
-      }
-      host.deliver(msg, rinfo.address, rinfo.port)
-    })
     return mapping
+  }
+
+  /** A socket bound to a public port: any (no window) or a random free one in the window. */
+  private async bindPublic(): Promise<Socket> {
+    const window = this.portWindow
+    for (let attempt = 0; ; attempt++) {
+      const port = window === null ? 0 : window.from + Math.floor(Math.random() * (window.to - window.from + 1))
+      // a dgram socket whose bind failed cannot be bound again: a fresh one per attempt
+      const socket = createSocket('udp4')
+      try {
+        await new Promise<void>((resolve, reject) => {
+          socket.once('error', reject)
+          socket.bind(port, this.publicAddress, () => {
+            socket.off('error', reject)
+            resolve()
+          })
+        })
+        return socket
+      } catch (err) {
+        try {
+          socket.close()
+        } catch {
+          // a failed bind may already have closed it
+        }
+        if (window === null || attempt >= 100) throw err
+      }
+    }
   }
 }
 

@@ -1,0 +1,50 @@
+// Cone NAT on one side, symmetric NAT on the other: the ordinary probes never meet, and birthday
+// punching (256 sockets opened on one side, a spray of random ports from the other) finds a
+// direct path; frames then bypass the supernode. In-process NATs; time moves by an injected clock.
+import t from 'tap'
+import { BIRTHDAY_SOCKETS } from '../../src/edge/birthday.js'
+import { SimulatedNat } from '../../src/net/simulated-nat.js'
+import { ManualClock } from '../../src/time/manual-clock.js'
+import { ipv4Frame } from '../fixtures/frames.js'
+import { pathOf, peerOf, registered, startEdge, startSupernode } from '../fixtures/overlay.js'
+
+// above Linux's ephemeral range, so the spray touches no other program's sockets; random per run
+// so that two test files running at once do not share it
+const WINDOW_SIZE = 1500
+const base = 61000 + Math.floor(Math.random() * 3) * WINDOW_SIZE
+const window = { from: base, to: base + WINDOW_SIZE - 1 }
+
+t.test('cone / symmetric: direct after birthday punching', async (t) => {
+  const clock = new ManualClock(Date.now())
+  const sn = await startSupernode(t, {}, clock)
+  const coneNat = new SimulatedNat('cone', '127.0.0.1', window)
+  const symmetricNat = new SimulatedNat('symmetric', '127.0.0.1', window)
+  const a = await startEdge(t, [sn], { clock, nat: coneNat, birthdayPorts: window })
+  const b = await startEdge(t, [sn], { clock, nat: symmetricNat, birthdayPorts: window })
+  await Promise.all([registered(a), registered(b)])
+
+  a.tap.inject(ipv4Frame(b.tap.mac, a.tap.mac, a.edge.overlay!.address, b.edge.overlay!.address))
+  await b.tap.waitForWritten(1)
+  // ordinary punching: ~6.3 s of rounds, which cannot succeed through the symmetric NAT
+  const start = clock.now()
+  while (clock.now() - start < 30_000 && !(pathOf(a, b) === 'direct' && pathOf(b, a) === 'direct')) await clock.advance(100, 50)
+  const took = clock.now() - start
+  t.equal(pathOf(a, b), 'direct', `a → b direct after ${took} ms (simulated)`)
+  t.equal(pathOf(b, a), 'direct', 'b → a direct')
+  t.ok(a.edge.birthday.sessionsStarted >= 1 && b.edge.birthday.sessionsStarted >= 1, 'both sides tried the birthday way')
+  t.ok(symmetricNat.mappingsCreated >= BIRTHDAY_SOCKETS, `the symmetric NAT opened a port for every birthday socket (${symmetricNat.mappingsCreated})`)
+  t.not(peerOf(b, a)!.directVia, null, 'the symmetric side talks through one of its birthday sockets')
+  // the sockets the peer reached stay open (it may send to any of their ports); the rest close
+  t.ok(b.edge.birthday.socketsOpen >= 1 && b.edge.birthday.socketsOpen < 16, `and keeps only the few the peer reached (${b.edge.birthday.socketsOpen} of ${BIRTHDAY_SOCKETS})`)
+  t.ok(a.edge.birthday.socketsOpen < 16, `the cone side too (${a.edge.birthday.socketsOpen})`)
+
+  const relayed = sn.counters.relayedFrames
+  for (let i = 0; i < 5; i++) {
+    a.tap.inject(ipv4Frame(b.tap.mac, a.tap.mac, a.edge.overlay!.address, b.edge.overlay!.address, 200 + i))
+    b.tap.inject(ipv4Frame(a.tap.mac, b.tap.mac, b.edge.overlay!.address, a.edge.overlay!.address, 200 + i))
+  }
+  await b.tap.waitForWritten(6)
+  await a.tap.waitForWritten(5)
+  t.equal(sn.counters.relayedFrames, relayed, 'frames no longer touch the supernode')
+  t.comment(`birthday: the symmetric NAT made ${symmetricNat.mappingsCreated} mappings; direct after ${took} ms`)
+})

@@ -2,6 +2,8 @@
 // one-line errors and exit codes. Commands register themselves in COMMANDS as they are built.
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
+import { assistCommand } from './assist.js'
+import { auditCommand } from './audit.js'
 import { edgeCommand } from './edge.js'
 import { EXIT_USAGE } from './errors.js'
 import { keygenCommand } from './keygen.js'
@@ -15,6 +17,8 @@ export async function main(argv: string[]): Promise<void> {
     .command(keygenCommand)
     .command(supernodeCommand)
     .command(edgeCommand)
+    .command(assistCommand)
+    .command(auditCommand)
     .demandCommand(1, 'name a command')
     .strict()
     .recommendCommands()

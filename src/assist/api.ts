@@ -1,0 +1,258 @@
+// The assistance service's HTTP API and console, on Koa: a few routes as plain functions, checked
+// at the edge. A monitoring GUI calls it with the bearer token; the console page logs in with the
+// token once and then uses an HttpOnly, SameSite=Strict cookie, its changes guarded by Origin.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
+import { extname, join } from 'node:path'
+import Koa, { type Context } from 'koa'
+import type { Clock } from '../time/clock.js'
+import { MAX_DURATION_SECONDS, type AssistanceService } from './service.js'
+
+export const SESSION_COOKIE = 'overlan_session'
+export const SESSION_TTL_MS = 12 * 3600_000
+export const MAX_BODY_BYTES = 4096
+/** Failed logins per client before it is locked out, and for how long. */
+export const LOGIN_FAILURES_ALLOWED = 5
+export const LOGIN_LOCK_MS = 60_000
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+}
+
+const SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+}
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message)
+  }
+}
+
+export interface ApiOptions {
+  apiToken: string
+  webDir: string
+  service: AssistanceService
+  clock: Clock
+}
+
+type Auth = 'bearer' | 'cookie'
+
+export function createApi(options: ApiOptions): Koa {
+  const { service, clock } = options
+  const tokenDigest = digest(options.apiToken)
+  const sessions = new Map<string, number>()
+  const failures = new Map<string, { count: number; lockedUntil: number }>()
+  const files = loadStaticFiles(options.webDir)
+  const app = new Koa()
+  app.proxy = false
+
+  /** Who is calling: the bearer token or a console session; otherwise 401. */
+  const authenticate = (ctx: Context): Auth => {
+    const header = ctx.get('authorization')
+    if (header !== '') {
+      const match = /^Bearer (.+)$/.exec(header)
+      if (match && safeEqual(digest(match[1]!), tokenDigest)) return 'bearer'
+      failedLogin(ctx, 'bad bearer token').catch((err: unknown) => ctx.app.emit('error', err, ctx))
+      throw new HttpError(401, 'bad API token')
+    }
+    const id = ctx.cookies.get(SESSION_COOKIE)
+    const expires = id !== undefined ? sessions.get(id) : undefined
+    if (id !== undefined && expires !== undefined && expires > clock.now()) return 'cookie'
+    if (id !== undefined) sessions.delete(id)
+    throw new HttpError(401, 'log in first: send Authorization: Bearer <token> (the token is in the state directory, file api-token)')
+  }
+
+  /** A state change from the console must come from the console's own page (CSRF). */
+  const checkOrigin = (ctx: Context, auth: Auth): void => {
+    if (auth === 'bearer') return
+    const origin = ctx.get('origin')
+    if (origin !== `${ctx.protocol}://${ctx.host}` || ctx.get('sec-fetch-site') === 'cross-site') throw new HttpError(403, 'cross-site request refused (Origin does not match)')
+  }
+
+  const failedLogin = async (ctx: Context, why: string): Promise<void> => {
+    const client = ctx.request.socket.remoteAddress ?? 'unknown'
+    const entry = failures.get(client) ?? { count: 0, lockedUntil: 0 }
+    entry.count++
+    if (entry.count >= LOGIN_FAILURES_ALLOWED) entry.lockedUntil = clock.now() + LOGIN_LOCK_MS
+    failures.set(client, entry)
+    await service.record('login-failed', { client, why, failures: entry.count })
+  }
+
+  const checkLock = (ctx: Context): void => {
+    const client = ctx.request.socket.remoteAddress ?? 'unknown'
+    const entry = failures.get(client)
+    if (entry !== undefined && entry.lockedUntil > clock.now()) {
+      ctx.set('retry-after', String(Math.ceil((entry.lockedUntil - clock.now()) / 1000)))
+      throw new HttpError(429, 'too many failed logins from this address: wait a minute')
+    }
+  }
+
+  app.use(async (ctx, next) => {
+    ctx.set(SECURITY_HEADERS)
+    try {
+      await next()
+    } catch (err) {
+      if (err instanceof HttpError) {
+        ctx.status = err.status
+        ctx.body = err.field ? { error: err.message, field: err.field } : { error: err.message }
+      } else {
+        ctx.status = 500
+        ctx.body = { error: 'internal error' }
+        ctx.app.emit('error', err, ctx)
+      }
+    }
+    if (ctx.path.startsWith('/api/')) ctx.set('cache-control', 'no-store')
+  })
+
+  app.use(async (ctx) => {
+    const route = `${ctx.method} ${ctx.path}`
+    switch (route) {
+      case 'GET /healthz':
+      case 'HEAD /healthz':
+        ctx.body = { ok: true }
+        return
+      case 'POST /api/login': {
+        checkLock(ctx)
+        const body = await readJson(ctx)
+        if (typeof body.token !== 'string') throw new HttpError(400, 'token must be a string', 'token')
+        if (!safeEqual(digest(body.token), tokenDigest)) {
+          await failedLogin(ctx, 'bad token at login')
+          throw new HttpError(401, 'wrong token')
+        }
+        failures.delete(ctx.request.socket.remoteAddress ?? 'unknown')
+        const id = randomBytes(32).toString('base64url')
+        sessions.set(id, clock.now() + SESSION_TTL_MS)
+        ctx.cookies.set(SESSION_COOKIE, id, { httpOnly: true, sameSite: 'strict', path: '/', maxAge: SESSION_TTL_MS, overwrite: true })
+        ctx.body = { ok: true }
+        return
+      }
+      case 'POST /api/logout': {
+        const id = ctx.cookies.get(SESSION_COOKIE)
+        if (id !== undefined) sessions.delete(id)
+        ctx.cookies.set(SESSION_COOKIE, '', { httpOnly: true, sameSite: 'strict', path: '/', maxAge: 0 })
+        ctx.body = { ok: true }
+        return
+      }
+      case 'GET /api/assistance':
+        checkLock(ctx)
+        authenticate(ctx)
+        ctx.body = service.status()
+        return
+      case 'POST /api/assistance': {
+        checkLock(ctx)
+        checkOrigin(ctx, authenticate(ctx))
+        const request = parseAssistanceRequest(await readJson(ctx))
+        if (!request.enabled) {
+          await service.disable()
+          ctx.body = { enabled: false }
+          return
+        }
+        try {
+          ctx.body = await service.enable(request)
+        } catch (err) {
+          throw new HttpError(503, `cannot start the device's edge: ${(err as Error).message}`)
+        }
+        return
+      }
+      case 'POST /api/connection-test':
+        checkLock(ctx)
+        checkOrigin(ctx, authenticate(ctx))
+        ctx.body = await service.connectionTest()
+        return
+      case 'GET /api/audit':
+        checkLock(ctx)
+        authenticate(ctx)
+        ctx.body = await service.auditRecords()
+        return
+    }
+    if (ctx.method === 'GET' || ctx.method === 'HEAD') {
+      const file = files.get(ctx.path === '/' ? '/index.html' : ctx.path)
+      if (file !== undefined) {
+        ctx.type = file.type
+        ctx.body = file.body
+        return
+      }
+    }
+    if (ctx.path.startsWith('/api/')) throw new HttpError(ctx.method === 'GET' || ctx.method === 'POST' ? 404 : 405, `no such API call: ${ctx.method} ${ctx.path}`)
+    throw new HttpError(404, 'not found')
+  })
+  return app
+}
+
+export interface AssistanceRequest {
+  enabled: boolean
+  durationSeconds: number
+  adminAccess: boolean
+}
+
+/** The body of POST /api/assistance, checked field by field; a refusal names the field. */
+export function parseAssistanceRequest(body: Record<string, unknown>): AssistanceRequest {
+  for (const field of Object.keys(body)) {
+    if (!['enabled', 'durationSeconds', 'adminAccess'].includes(field)) throw new HttpError(400, `unknown field: ${field}`, field)
+  }
+  if (typeof body.enabled !== 'boolean') throw new HttpError(400, 'enabled must be true or false', 'enabled')
+  if (!body.enabled) {
+    for (const field of ['durationSeconds', 'adminAccess']) if (field in body) throw new HttpError(400, `${field} goes only with "enabled": true`, field)
+    return { enabled: false, durationSeconds: 0, adminAccess: false }
+  }
+  const duration = body.durationSeconds ?? MAX_DURATION_SECONDS
+  if (typeof duration !== 'number' || !Number.isInteger(duration) || duration < 1 || duration > MAX_DURATION_SECONDS) {
+    throw new HttpError(400, `durationSeconds must be an integer from 1 to ${MAX_DURATION_SECONDS}`, 'durationSeconds')
+  }
+  const adminAccess = body.adminAccess ?? false
+  if (typeof adminAccess !== 'boolean') throw new HttpError(400, 'adminAccess must be true or false', 'adminAccess')
+  return { enabled: true, durationSeconds: duration, adminAccess }
+}
+
+/** A JSON object body of at most MAX_BODY_BYTES; 415, 413 or 400 otherwise. */
+async function readJson(ctx: Context): Promise<Record<string, unknown>> {
+  if (!ctx.is('application/json')) throw new HttpError(415, 'send JSON (Content-Type: application/json)')
+  const declared = Number(ctx.get('content-length') || 0)
+  if (declared > MAX_BODY_BYTES) throw new HttpError(413, `the body is larger than ${MAX_BODY_BYTES} bytes`)
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, `the body is larger than ${MAX_BODY_BYTES} bytes`)
+    chunks.push(chunk)
+  }
+  let body: unknown
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch {
+    throw new HttpError(400, 'the body is not valid JSON')
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'the body must be a JSON object')
+  return body as Record<string, unknown>
+}
+
+/** The console's files, read once: only these exact paths are ever served (no path reaches the disk). */
+function loadStaticFiles(dir: string): Map<string, { type: string; body: Buffer }> {
+  const files = new Map<string, { type: string; body: Buffer }>()
+  for (const name of readdirSync(dir)) {
+    const type = CONTENT_TYPES[extname(name)]
+    if (type !== undefined) files.set(`/${name}`, { type, body: readFileSync(join(dir, name)) })
+  }
+  return files
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest()
+}
+
+function safeEqual(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b)
+}

@@ -1,0 +1,121 @@
+// The audit log: append-only JSON lines, each carrying the BLAKE2b-256 hash of
+// the line before it, so that a removed, reordered or edited line breaks the chain and
+// `overlan audit verify` finds it. The first line chains to 64 zeros.
+import { appendFile, open, readFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import sodium from 'sodium-native'
+import { writeAtomically } from './state-file.js'
+
+export const AUDIT_FILE = 'audit.log'
+/** The last line's number and hash: a chain alone cannot show that its last lines were cut or edited. */
+export const AUDIT_HEAD_FILE = 'audit.head'
+const GENESIS = '0'.repeat(64)
+
+export type AuditEvent = 'enable' | 'disable' | 'expire' | 'technician-joined' | 'technician-left' | 'connection-test' | 'login-failed' | 'state-unreadable' | 'start'
+
+export interface AuditRecord {
+  seq: number
+  time: string
+  event: AuditEvent
+  /** what happened, event by event: durations, technician IDs and addresses, reasons */
+  details: Record<string, unknown>
+  /** hash of the previous line as written */
+  prev: string
+}
+
+export function hashLine(line: string): string {
+  const out = Buffer.alloc(32)
+  sodium.crypto_generichash(out, Buffer.from(line))
+  return out.toString('hex')
+}
+
+export class AuditLog {
+  private prev = GENESIS
+  private seq = 0
+  /** appends go one after another, in call order */
+  private tail: Promise<void> = Promise.resolve()
+
+  private constructor(readonly path: string) {}
+
+  /** Opens the log in `dir`, continuing its chain (a broken chain is continued from its last line: verify reports it). */
+  static async open(dir: string): Promise<AuditLog> {
+    const log = new AuditLog(join(dir, AUDIT_FILE))
+    const handle = await open(log.path, 'a', 0o600)
+    await handle.close()
+    const lines = (await readFile(log.path, 'utf8')).split('\n').filter((l) => l.length > 0)
+    const last = lines.at(-1)
+    if (last !== undefined) {
+      log.prev = hashLine(last)
+      try {
+        log.seq = (JSON.parse(last) as AuditRecord).seq
+      } catch {
+        log.seq = lines.length
+      }
+    }
+    return log
+  }
+
+  append(event: AuditEvent, details: Record<string, unknown>, now: number): Promise<AuditRecord> {
+    const result = this.tail.then(async () => {
+      const record: AuditRecord = { seq: this.seq + 1, time: new Date(now).toISOString(), event, details, prev: this.prev }
+      const line = JSON.stringify(record)
+      await appendFile(this.path, line + '\n', { mode: 0o600 })
+      this.seq = record.seq
+      this.prev = hashLine(line)
+      await writeAtomically(join(dirname(this.path), AUDIT_HEAD_FILE), JSON.stringify({ seq: this.seq, hash: this.prev }) + '\n')
+      return record
+    })
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    )
+    return result
+  }
+
+  async records(): Promise<AuditRecord[]> {
+    await this.tail
+    const text = await readFile(this.path, 'utf8')
+    const out: AuditRecord[] = []
+    for (const line of text.split('\n')) {
+      if (line.length === 0) continue
+      try {
+        out.push(JSON.parse(line) as AuditRecord)
+      } catch {
+        // verify reports damaged lines; the API lists what it can read
+      }
+    }
+    return out
+  }
+}
+
+export type VerifyResult = { ok: true; records: number } | { ok: false; line: number; problem: string }
+
+/** Checks every line's hash link and sequence number; names the first line where the chain breaks. */
+export async function verifyAuditLog(path: string): Promise<VerifyResult> {
+  const lines = (await readFile(path, 'utf8')).split('\n')
+  if (lines.at(-1) === '') lines.pop()
+  let prev = GENESIS
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!
+    let record: AuditRecord
+    try {
+      record = JSON.parse(line) as AuditRecord
+    } catch {
+      return { ok: false, line: i + 1, problem: 'not a JSON record' }
+    }
+    if (record.prev !== prev) return { ok: false, line: i + 1, problem: i === 0 ? 'the first record does not start the chain (lines removed before it?)' : 'does not follow the line before it (a line was removed, inserted or edited)' }
+    if (record.seq !== i + 1) return { ok: false, line: i + 1, problem: `sequence ${record.seq} where ${i + 1} was expected` }
+    prev = hashLine(line)
+  }
+  let head: { seq: number; hash: string } | null = null
+  try {
+    head = JSON.parse(await readFile(join(dirname(path), AUDIT_HEAD_FILE), 'utf8')) as { seq: number; hash: string }
+  } catch {
+    // no head yet (an empty log): nothing more to compare
+  }
+  if (head !== null && head.seq !== lines.length) {
+    return { ok: false, line: Math.min(head.seq, lines.length), problem: `the log ends at record ${lines.length} but ${head.seq} were written (its last lines were removed or edited)` }
+  }
+  if (head !== null && head.hash !== prev) return { ok: false, line: lines.length, problem: 'the last record was edited (it is not the one written)' }
+  return { ok: true, records: lines.length }
+}

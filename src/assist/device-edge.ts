@@ -1,0 +1,49 @@
+// The device's edge for the assistance service: a real TAP device with forwarding disabled, the
+// session's overlay address, and --allow if given; the edge runs in the service's process.
+import type { AllowRules } from '../edge/allow-filter.js'
+import { Edge } from '../edge/edge.js'
+import type { Logger } from '../log/logger.js'
+import { disableForwarding, readForwarding, type ForwardingState } from '../tap/forwarding.js'
+import { openLinuxTap } from '../tap/linux-tap.js'
+import type { DeviceEdge, StartDeviceEdge } from './service.js'
+
+export interface LinuxDeviceEdgeOptions {
+  tapName: string
+  mtu: number
+  allow: AllowRules | null
+  logger: Logger
+}
+
+export function linuxDeviceEdge(options: LinuxDeviceEdgeOptions): StartDeviceEdge {
+  return async (config) => {
+    const tap = await openLinuxTap({ name: options.tapName, mtu: options.mtu })
+    let forwarding: ForwardingState
+    try {
+      forwarding = await disableForwarding(tap.name)
+      await tap.addAddress(`${config.overlay.address}/${config.overlay.prefix}`)
+    } catch (err) {
+      await tap.close()
+      throw err
+    }
+    const edge = await Edge.start(
+      { community: config.community, key: config.key, supernodes: config.supernodes, overlay: config.overlay, expiresAt: config.expiresAt, allow: options.allow, mgmt: null, name: 'device' },
+      { tap, logger: options.logger, hostStatus: () => ({ forwarding }) },
+    ).catch(async (err: unknown) => {
+      await tap.close()
+      throw err
+    })
+    const refresh = setInterval(() => void readForwarding(tap.name).then((f) => (forwarding = f)), 1000)
+    refresh.unref()
+    edge.on('stopped', () => clearInterval(refresh))
+    return wrapEdge(edge)
+  }
+}
+
+/** An Edge as the service sees it. */
+export function wrapEdge(edge: Edge): DeviceEdge {
+  return {
+    status: () => edge.status(),
+    stop: (why) => edge.stop(why),
+    onStopped: (listener) => void edge.on('stopped', listener),
+  }
+}

@@ -1,0 +1,98 @@
+// Brings the assistance service up: the state directory (0700) with its API token (0600), the
+// audit log, an embedded supernode when none is given, the service, and the HTTP listener.
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { silentLogger, type Logger } from '../log/logger.js'
+import { formatHostPort, type HostPort } from '../net/address.js'
+import { Supernode } from '../supernode/supernode.js'
+import { systemClock, type Clock } from '../time/clock.js'
+import type { OverlayAddress } from '../wire/index.js'
+import { createApi } from './api.js'
+import { AuditLog } from './audit-log.js'
+import { AssistanceService, newApiToken, type StartDeviceEdge } from './service.js'
+
+export const API_TOKEN_FILE = 'api-token'
+export const DEFAULT_ASSIST_LISTEN: HostPort = { host: '127.0.0.1', port: 8765 }
+export const EMBEDDED_SUPERNODE: HostPort = { host: '127.0.0.1', port: 7654 }
+
+export interface AssistServerConfig {
+  listen: HostPort
+  stateDir: string
+  /** supernodes to use; empty: run one embedded on EMBEDDED_SUPERNODE */
+  supernodes: HostPort[]
+  deviceIp: OverlayAddress
+  webDir: string
+  embeddedSupernodePort?: number
+}
+
+export interface AssistServer {
+  url: string
+  tokenPath: string
+  service: AssistanceService
+  supernode: Supernode | null
+  close(): Promise<void>
+}
+
+/** The API token: read from the state directory, or made and stored there (0600) at first start. */
+export async function apiToken(stateDir: string): Promise<string> {
+  const path = join(stateDir, API_TOKEN_FILE)
+  try {
+    const token = (await readFile(path, 'utf8')).trim()
+    if (token.length >= 32) return token
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  const token = newApiToken()
+  await writeFile(path, token + '\n', { mode: 0o600 })
+  await chmod(path, 0o600)
+  return token
+}
+
+export async function startAssistServer(config: AssistServerConfig, deps: { startEdge: StartDeviceEdge; clock?: Clock; logger?: Logger }): Promise<AssistServer> {
+  const clock = deps.clock ?? systemClock
+  const logger = deps.logger ?? silentLogger
+  await mkdir(config.stateDir, { recursive: true, mode: 0o700 })
+  await chmod(config.stateDir, 0o700)
+  const token = await apiToken(config.stateDir)
+  const audit = await AuditLog.open(config.stateDir)
+
+  let supernode: Supernode | null = null
+  let supernodes = config.supernodes
+  if (supernodes.length === 0) {
+    const port = config.embeddedSupernodePort ?? EMBEDDED_SUPERNODE.port
+    supernode = await Supernode.start({ port, bindAddress: EMBEDDED_SUPERNODE.host, mgmt: null }, { clock, logger })
+    supernodes = [{ host: EMBEDDED_SUPERNODE.host, port: supernode.port }]
+    logger.info(`embedded supernode on UDP ${formatHostPort(supernodes[0]!)} (give -l HOST:PORT to use real ones)`)
+  }
+
+  const service = await AssistanceService.start({ stateDir: config.stateDir, supernodes, deviceIp: config.deviceIp }, { audit, startEdge: deps.startEdge, clock, logger })
+  const app = createApi({ apiToken: token, webDir: config.webDir, service, clock })
+  app.on('error', (err: Error) => logger.error(`console: ${err.message}`))
+  const handle = app.callback()
+  const server: Server = createServer((req, res) => void handle(req, res))
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(config.listen.port, config.listen.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const address = server.address() as AddressInfo
+  const url = `http://${formatHostPort({ host: address.address, port: address.port })}/`
+  return {
+    url,
+    tokenPath: join(config.stateDir, API_TOKEN_FILE),
+    service,
+    supernode,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      })
+      await service.shutdown()
+      await supernode?.stop()
+    },
+  }
+}

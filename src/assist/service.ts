@@ -1,0 +1,337 @@
+// The remote-assistance service: one session at a time. Enabling makes a fresh community and key,
+// starts the device's edge and hands out a join token; disabling, or the expiry timer (24 h at
+// most), stops the edge and destroys the key. The state survives restarts (state-file.ts), and every
+// change goes to the hash-chained audit log.
+import { randomBytes } from 'node:crypto'
+import { customAlphabet } from 'nanoid'
+import { generateSecret } from '../crypto/secret.js'
+import type { EdgeStatus } from '../edge/edge.js'
+import { silentLogger, type Logger } from '../log/logger.js'
+import type { HostPort } from '../net/address.js'
+import { systemClock, type Clock, type TimerHandle } from '../time/clock.js'
+import type { OverlayAddress } from '../wire/index.js'
+import type { AuditEvent, AuditLog, AuditRecord } from './audit-log.js'
+import { encodeJoinToken } from './join-token.js'
+import { probeSupernode, type SupernodeProbe } from './probe.js'
+import { loadState, saveState, type SessionState } from './state-file.js'
+
+export const MAX_DURATION_SECONDS = 86_400
+/** A technician not heard from for this long has left (direct paths send a probe every 5 s). */
+export const TECHNICIAN_GONE_MS = 60_000
+const PRESENCE_CHECK_MS = 1_000
+/** Readable, unambiguous, 12 symbols from 55: ~69 bits, for a password typed by hand once. */
+const adminPassword = customAlphabet('23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ', 16)
+const communitySuffix = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 12)
+
+/** The device's edge, as the service needs it: started per session, stopped with it. */
+export interface DeviceEdge {
+  status(): EdgeStatus
+  stop(why: string): Promise<void>
+  /** called when the edge stops by itself (its own expiry, a fatal error) */
+  onStopped(listener: (why: string) => void): void
+}
+
+export interface DeviceEdgeConfig {
+  community: string
+  key: string
+  supernodes: HostPort[]
+  overlay: OverlayAddress
+  expiresAt: number
+}
+
+export type StartDeviceEdge = (config: DeviceEdgeConfig) => Promise<DeviceEdge>
+
+export interface AssistConfig {
+  stateDir: string
+  /** supernodes the device's edge registers with */
+  supernodes: HostPort[]
+  /** supernodes written into join tokens, as technicians reach them (default: `supernodes`) */
+  tokenSupernodes?: HostPort[]
+  /** the device's overlay address */
+  deviceIp: OverlayAddress
+}
+
+export interface AssistDeps {
+  audit: AuditLog
+  startEdge: StartDeviceEdge
+  clock?: Clock
+  logger?: Logger
+}
+
+export interface Technician {
+  id: string
+  ip: string | null
+  name?: string
+  path: string
+  endpoint: string | null
+  since: string
+  lastSeenMs: number
+}
+
+export interface AssistanceStatus {
+  enabled: boolean
+  since: string | null
+  expiresAt: string | null
+  remainingSeconds: number
+  adminAccess: boolean
+  overlayIp: string | null
+  technicians: Technician[]
+  supernodes: { address: string; registered: boolean; rttMs: number | null }[]
+  /** why the last enable failed, if it did (e.g. no TAP device without root) */
+  error: string | null
+}
+
+export interface EnableResult {
+  enabled: true
+  token: string
+  expiresAt: string
+  overlayIp: string
+  adminPassword?: string
+}
+
+export class AssistanceService {
+  private session: SessionState | null = null
+  private edge: DeviceEdge | null = null
+  private expiryTimer: TimerHandle | null = null
+  private presenceTimer: TimerHandle | null = null
+  /** technicians seen this session: edge ID → first seen */
+  private readonly present = new Map<string, { since: number; ip: string | null; endpoint: string | null; name: string }>()
+  private lastError: string | null = null
+  /** one state change at a time: enable, disable and expiry never interleave */
+  private queue: Promise<unknown> = Promise.resolve()
+
+  private constructor(
+    readonly config: AssistConfig,
+    private readonly audit: AuditLog,
+    private readonly startEdge: StartDeviceEdge,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  /** Loads the state: a session still running comes back (same key and token), an expired one is closed. */
+  static async start(config: AssistConfig, deps: AssistDeps): Promise<AssistanceService> {
+    const service = new AssistanceService(config, deps.audit, deps.startEdge, deps.clock ?? systemClock, deps.logger ?? silentLogger)
+    const loaded = await loadState(config.stateDir)
+    if (!loaded.ok) {
+      service.log.error(`assistance state unreadable (${loaded.reason}): starting disabled`)
+      await service.record('state-unreadable', { reason: loaded.reason })
+      await saveState(config.stateDir, { version: 1, session: null })
+      return service
+    }
+    const session = loaded.state.session
+    if (session === null) return service
+    if (session.expiresAt <= service.clock.now()) {
+      await saveState(config.stateDir, { version: 1, session: null })
+      await service.record('expire', { community: session.community, expiresAt: new Date(session.expiresAt).toISOString(), note: 'expired while the service was stopped' })
+      service.log.info('the assistance session expired while the service was stopped: disabled')
+      return service
+    }
+    service.session = session
+    service.log.info(`restoring the assistance session until ${new Date(session.expiresAt).toISOString()}`)
+    try {
+      await service.runSession(session)
+    } catch (err) {
+      service.lastError = (err as Error).message
+      service.log.error(`cannot restart the device's edge: ${service.lastError}`)
+    }
+    return service
+  }
+
+  enable(options: { durationSeconds: number; adminAccess: boolean }): Promise<EnableResult> {
+    return this.serialize(async () => {
+      if (this.session !== null) return this.enableResult(this.session, false)
+      const now = this.clock.now()
+      const expiresAt = now + options.durationSeconds * 1000
+      const community = `assist-${communitySuffix()}`
+      const key = generateSecret()
+      const supernodes = this.config.tokenSupernodes ?? this.config.supernodes
+      const deviceIp = this.config.deviceIp
+      const session: SessionState = {
+        community,
+        key,
+        since: now,
+        expiresAt,
+        adminAccess: options.adminAccess,
+        adminPassword: options.adminAccess ? adminPassword() : null,
+        overlayIp: `${deviceIp.address}/${deviceIp.prefix}`,
+        token: encodeJoinToken({ community, key, supernodes, expiresAt, deviceIp }),
+      }
+      // the state file first: whatever happens after, a restart finds the session and resumes it
+      await saveState(this.config.stateDir, { version: 1, session })
+      this.session = session
+      try {
+        await this.runSession(session)
+      } catch (err) {
+        await this.endSession('disable', { reason: `the device's edge did not start: ${(err as Error).message}` })
+        this.lastError = (err as Error).message
+        throw err
+      }
+      this.lastError = null
+      await this.record('enable', { community, expiresAt: new Date(expiresAt).toISOString(), durationSeconds: options.durationSeconds, adminAccess: options.adminAccess, overlayIp: session.overlayIp })
+      this.log.info(`assistance enabled until ${new Date(expiresAt).toISOString()}`)
+      return this.enableResult(session, true)
+    })
+  }
+
+  disable(): Promise<void> {
+    return this.serialize(async () => {
+      if (this.session === null) return
+      await this.endSession('disable', {})
+      this.log.info('assistance disabled')
+    })
+  }
+
+  status(): AssistanceStatus {
+    const session = this.session
+    const now = this.clock.now()
+    const edgeStatus = this.edge?.status() ?? null
+    return {
+      enabled: session !== null,
+      since: session ? new Date(session.since).toISOString() : null,
+      expiresAt: session ? new Date(session.expiresAt).toISOString() : null,
+      remainingSeconds: session ? Math.max(0, Math.ceil((session.expiresAt - now) / 1000)) : 0,
+      adminAccess: session?.adminAccess ?? false,
+      overlayIp: session?.overlayIp ?? null,
+      technicians: edgeStatus ? this.technicians(edgeStatus) : [],
+      supernodes: (edgeStatus?.supernodes ?? []).map((s) => ({ address: s.address, registered: s.registered, rttMs: s.rttMs })),
+      error: this.lastError,
+    }
+  }
+
+  /** Real UDP probes of every configured supernode (HELLO → COOKIE), with a timeout. */
+  async connectionTest(): Promise<{ supernodes: SupernodeProbe[] }> {
+    const supernodes = await Promise.all(this.config.supernodes.map((s) => probeSupernode(s)))
+    await this.record('connection-test', { results: supernodes.map((s) => ({ address: s.address, reachable: s.reachable, rttMs: s.rttMs })) })
+    return { supernodes }
+  }
+
+  /** Stops timers and the edge without ending the session (the service is shutting down; it resumes at the next start). */
+  async shutdown(): Promise<void> {
+    await this.serialize(async () => {
+      this.stopTimers()
+      await this.edge?.stop('service stopping')
+      this.edge = null
+    })
+  }
+
+  record(event: AuditEvent, details: Record<string, unknown>): Promise<unknown> {
+    return this.audit.append(event, details, this.clock.now())
+  }
+
+  auditRecords(): Promise<AuditRecord[]> {
+    return this.audit.records()
+  }
+
+  // ---- internals ------------------------------------------------------------------------------
+
+  private async runSession(session: SessionState): Promise<void> {
+    const [address, prefix] = session.overlayIp.split('/') as [string, string]
+    const edge = await this.startEdge({
+      community: session.community,
+      key: session.key,
+      supernodes: this.config.supernodes,
+      overlay: { address, prefix: Number(prefix) },
+      // the edge stops on its own at expiry too, even if this service were wedged
+      expiresAt: session.expiresAt,
+    })
+    this.edge = edge
+    const expire = (): void => {
+      this.serialize(() => this.expireNow()).catch((err: unknown) => this.log.error(`expiry: ${(err as Error).message}`))
+    }
+    edge.onStopped((why) => {
+      if (this.edge === edge && why === 'expired') expire()
+    })
+    // an exact timer for the end (not a periodic check)
+    this.expiryTimer = this.clock.after(session.expiresAt - this.clock.now(), expire)
+    this.presenceTimer = this.clock.every(PRESENCE_CHECK_MS, () => {
+      this.checkPresence().catch((err: unknown) => this.log.error(`technician audit: ${(err as Error).message}`))
+    })
+  }
+
+  private async expireNow(): Promise<void> {
+    if (this.session === null) return
+    await this.endSession('expire', { expiresAt: new Date(this.session.expiresAt).toISOString() })
+    this.log.info('assistance expired: disabled')
+  }
+
+  private async endSession(event: 'disable' | 'expire', details: Record<string, unknown>): Promise<void> {
+    const session = this.session!
+    this.stopTimers()
+    const edge = this.edge
+    this.edge = null
+    await edge?.stop(event === 'expire' ? 'expired' : 'disabled').catch(() => {})
+    for (const [id, t] of this.present) await this.record('technician-left', { id, ip: t.ip, endpoint: t.endpoint, reason: `session ${event === 'expire' ? 'expired' : 'disabled'}` })
+    this.present.clear()
+    await saveState(this.config.stateDir, { version: 1, session: null })
+    // the key and everything made from it are gone from memory with the session
+    session.key = ''
+    session.token = ''
+    session.adminPassword = null
+    this.session = null
+    await this.record(event, { community: session.community, ...details })
+  }
+
+  private stopTimers(): void {
+    this.expiryTimer?.cancel()
+    this.presenceTimer?.cancel()
+    this.expiryTimer = null
+    this.presenceTimer = null
+  }
+
+  private technicians(status: EdgeStatus): Technician[] {
+    return status.peers
+      .filter((p) => p.mac !== null && p.lastSeenMs < TECHNICIAN_GONE_MS)
+      .map((p) => ({
+        id: p.id,
+        ip: p.ip,
+        ...(p.name ? { name: p.name } : {}),
+        path: p.path,
+        endpoint: p.endpoint,
+        since: new Date(this.present.get(p.id)?.since ?? this.clock.now()).toISOString(),
+        lastSeenMs: p.lastSeenMs,
+      }))
+  }
+
+  /** Audits technicians joining and leaving, by comparing who the edge hears from. */
+  private async checkPresence(): Promise<void> {
+    const edge = this.edge
+    if (edge === null) return
+    const now = this.clock.now()
+    const here = new Map(edge.status().peers.filter((p) => p.mac !== null && p.lastSeenMs < TECHNICIAN_GONE_MS).map((p) => [p.id, p]))
+    for (const [id, p] of here) {
+      if (this.present.has(id)) continue
+      this.present.set(id, { since: now, ip: p.ip, endpoint: p.endpoint, name: p.name })
+      await this.record('technician-joined', { id, ip: p.ip, endpoint: p.endpoint, ...(p.name ? { name: p.name } : {}) })
+      this.log.info(`technician ${id}${p.name ? ` (${p.name})` : ''} joined from ${p.endpoint ?? 'the relay'}`)
+    }
+    for (const [id, t] of this.present) {
+      if (here.has(id)) continue
+      this.present.delete(id)
+      await this.record('technician-left', { id, ip: t.ip, endpoint: t.endpoint })
+      this.log.info(`technician ${id} left`)
+    }
+  }
+
+  private enableResult(session: SessionState, fresh: boolean): EnableResult {
+    return {
+      enabled: true,
+      token: session.token,
+      expiresAt: new Date(session.expiresAt).toISOString(),
+      overlayIp: session.overlayIp,
+      // the admin password is shown once, in the answer to the enable that made it
+      ...(fresh && session.adminPassword !== null ? { adminPassword: session.adminPassword } : {}),
+    }
+  }
+
+  private serialize<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(work)
+    this.queue = result.catch(() => {})
+    return result
+  }
+}
+
+/** A random 256-bit bearer token for the API, as text. */
+export function newApiToken(): string {
+  return randomBytes(32).toString('base64url')
+}
+

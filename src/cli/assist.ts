@@ -1,0 +1,73 @@
+// `overlan assist`: the remote-assistance service and its console.
+import { fileURLToPath } from 'node:url'
+import type { CommandModule } from 'yargs'
+import { linuxDeviceEdge } from '../assist/device-edge.js'
+import { DEFAULT_ASSIST_LISTEN, startAssistServer } from '../assist/server.js'
+import { parseAllow } from '../edge/allow-filter.js'
+import { streamLogger } from '../log/logger.js'
+import { formatHostPort, parseHostPort } from '../net/address.js'
+import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
+import { DEFAULT_EDGE_MTU } from './edge.js'
+import { CliError } from './errors.js'
+import { listenAddress, logLevel, stopOnSignals } from './options.js'
+
+export const DEFAULT_DEVICE_IP = '10.99.0.1/24'
+const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url))
+
+interface AssistArgs {
+  listen: string
+  'state-dir': string
+  supernode?: string[]
+  device: string
+  ip: string
+  allow?: string
+  'log-level': string
+}
+
+export const assistCommand: CommandModule<object, AssistArgs> = {
+  command: 'assist',
+  describe: 'Run the remote-assistance service: console and API to switch assistance on and off (24 h at most)',
+  builder: (y) =>
+    y
+      .option('listen', { type: 'string', default: formatHostPort(DEFAULT_ASSIST_LISTEN), describe: 'console and API host:port' })
+      .option('state-dir', { type: 'string', default: process.getuid?.() === 0 ? '/var/lib/overlan' : '.overlan-assist', describe: 'where the API token, the state and the audit log live' })
+      .option('supernode', { alias: 'l', type: 'string', array: true, describe: `supernode HOST:PORT (repeat for several); none: run one on 127.0.0.1:${DEFAULT_SUPERNODE_PORT}` })
+      .option('device', { alias: 'd', type: 'string', default: 'overlan%d', describe: "the device edge's TAP device name" })
+      .option('ip', { type: 'string', default: DEFAULT_DEVICE_IP, describe: "the device's overlay address IP/PREFIX" })
+      .option('allow', { type: 'string', describe: 'only these reach the device from technicians, e.g. tcp/22,tcp/443,icmp' })
+      .option('log-level', { type: 'string', default: 'info', describe: 'debug, info, warn, error or silent' }),
+  handler: async (args) => {
+    const logger = streamLogger(logLevel(args['log-level']))
+    const listen = listenAddress('listen', args.listen, DEFAULT_ASSIST_LISTEN)
+    if (listen === null) throw new CliError('--listen cannot be off: the service is its API')
+    const match = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(args.ip)
+    if (!match || match[1]!.split('.').some((o) => Number(o) > 255) || Number(match[2]) < 1 || Number(match[2]) > 30) throw new CliError(`--ip: "${args.ip}" is not an address like 10.99.0.1/24`)
+    let allow = null
+    if (args.allow !== undefined) {
+      try {
+        allow = parseAllow(args.allow)
+      } catch (err) {
+        throw new CliError((err as Error).message)
+      }
+    }
+    const supernodes = (args.supernode ?? []).map((s) => {
+      try {
+        return parseHostPort(s, { port: DEFAULT_SUPERNODE_PORT })
+      } catch (err) {
+        throw new CliError(`-l: ${(err as Error).message}`)
+      }
+    })
+    const server = await startAssistServer(
+      { listen, stateDir: args['state-dir'], supernodes, deviceIp: { address: match[1]!, prefix: Number(match[2]) }, webDir: WEB_DIR },
+      { startEdge: linuxDeviceEdge({ tapName: args.device, mtu: DEFAULT_EDGE_MTU, allow, logger }), logger },
+    ).catch((err: unknown) => {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'EADDRINUSE') throw new CliError(`cannot listen: ${formatHostPort(listen)} or the embedded supernode's UDP 7654 is in use`)
+      if (code === 'EACCES') throw new CliError(`cannot use the state directory ${args['state-dir']}: permission denied (give --state-dir)`)
+      throw err
+    })
+    logger.info(`console on ${server.url}`)
+    logger.info(`API token in ${server.tokenPath} (send it as Authorization: Bearer <token>; the console asks for it once)`)
+    stopOnSignals(() => server.close())
+  },
+}

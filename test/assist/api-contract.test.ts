@@ -1,0 +1,147 @@
+// The assistance API exactly as a monitoring GUI uses it: every route, the shapes, and every
+// refusal with its status and a JSON {error} that names the field.
+import t from 'tap'
+import { decodeJoinToken } from '../../src/assist/join-token.js'
+import { startTestAssist } from '../fixtures/assist.js'
+
+t.test('without a token: 401 everywhere but /healthz', async (t) => {
+  const a = await startTestAssist(t)
+  t.equal((await fetch(`${a.base}/healthz`)).status, 200)
+  for (const [method, path] of [['GET', '/api/assistance'], ['POST', '/api/assistance'], ['POST', '/api/connection-test'], ['GET', '/api/audit']]) {
+    const res = await fetch(a.base + path, { method, headers: { 'content-type': 'application/json' }, body: method === 'POST' ? '{"enabled":true}' : undefined })
+    t.equal(res.status, 401, `${method} ${path}`)
+    t.match(await res.json(), { error: String })
+  }
+  const bad = await a.api('GET', '/api/assistance', undefined, { authorization: 'Bearer wrong' })
+  t.equal(bad.status, 401)
+})
+
+t.test('GET /api/assistance when off, enable, the token, disable', async (t) => {
+  const a = await startTestAssist(t)
+  const off = await a.api('GET', '/api/assistance')
+  t.equal(off.status, 200)
+  t.same(off.json, { enabled: false, since: null, expiresAt: null, remainingSeconds: 0, adminAccess: false, overlayIp: null, technicians: [], supernodes: [], error: null })
+
+  const on = await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 3600, adminAccess: true })
+  t.equal(on.status, 200)
+  t.match(on.json, { enabled: true, token: /^ovl1\./, expiresAt: String, overlayIp: '10.99.0.1/24', adminPassword: /^[2-9a-zA-Z]{16}$/ })
+  const token = decodeJoinToken(on.json.token as string)
+  t.match(token, { community: /^assist-/, supernodes: [{ host: '127.0.0.1' }], deviceIp: { address: '10.99.0.1', prefix: 24 } })
+  t.ok(token.key.length >= 32, 'a generated key of 32 symbols (192 bits)')
+  t.not(on.json.adminPassword, token.key, 'the admin password is not the overlay key')
+  t.ok(Math.abs(Date.parse(on.json.expiresAt as string) - Date.now() - 3600_000) < 5000)
+
+  const status = await a.api('GET', '/api/assistance')
+  t.match(status.json, { enabled: true, adminAccess: true, overlayIp: '10.99.0.1/24', technicians: [], supernodes: [{ address: /^127\.0\.0\.1:\d+$/ }] })
+  t.ok((status.json.remainingSeconds as number) > 3590 && (status.json.remainingSeconds as number) <= 3600)
+  t.notMatch(JSON.stringify(status.json), token.key, 'the status never shows the key')
+
+  const again = await a.api('POST', '/api/assistance', { enabled: true })
+  t.equal(again.json.token, on.json.token, 'enabling again while on returns the same session')
+  t.notOk('adminPassword' in again.json, 'the admin password is shown once only')
+
+  t.same((await a.api('POST', '/api/assistance', { enabled: false })).json, { enabled: false })
+  t.match((await a.api('GET', '/api/assistance')).json, { enabled: false, technicians: [] })
+  const second = await a.api('POST', '/api/assistance', { enabled: true })
+  t.not(decodeJoinToken(second.json.token as string).key, token.key, 'a new session has a new key')
+  t.not(decodeJoinToken(second.json.token as string).community, token.community)
+})
+
+t.test('durations and types: 400 naming the field', async (t) => {
+  const a = await startTestAssist(t)
+  const cases: [unknown, string][] = [
+    [{ enabled: true, durationSeconds: 0 }, 'durationSeconds'],
+    [{ enabled: true, durationSeconds: 86401 }, 'durationSeconds'],
+    [{ enabled: true, durationSeconds: 1.5 }, 'durationSeconds'],
+    [{ enabled: true, durationSeconds: '60' }, 'durationSeconds'],
+    [{ enabled: 'yes' }, 'enabled'],
+    [{}, 'enabled'],
+    [{ enabled: true, adminAccess: 1 }, 'adminAccess'],
+    [{ enabled: false, durationSeconds: 60 }, 'durationSeconds'],
+    [{ enabled: true, color: 'red' }, 'color'],
+  ]
+  for (const [body, field] of cases) {
+    const res = await a.api('POST', '/api/assistance', body)
+    t.equal(res.status, 400, JSON.stringify(body))
+    t.match(res.json, { error: new RegExp(field), field }, `names ${field}`)
+  }
+  for (const body of ['[1,2]', 'null', '{"enabled": tru', '"enabled"']) {
+    const res = await a.api('POST', '/api/assistance', body)
+    t.equal(res.status, 400, body)
+    t.match(res.json, { error: String })
+  }
+  t.equal((await a.api('GET', '/api/assistance')).json.enabled, false, 'nothing was enabled by any of them')
+  for (const seconds of [1, 86400]) {
+    const ok = await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: seconds })
+    t.equal(ok.status, 200, `${seconds} s is accepted`)
+    await a.api('POST', '/api/assistance', { enabled: false })
+  }
+})
+
+t.test('bodies: 413 when huge, 415 when not JSON', async (t) => {
+  const a = await startTestAssist(t)
+  const huge = JSON.stringify({ enabled: true, pad: 'x'.repeat(100_000) })
+  t.equal((await a.api('POST', '/api/assistance', huge)).status, 413)
+  const nested = '{"enabled":' + '['.repeat(5000) + ']'.repeat(5000) + '}'
+  t.equal((await a.api('POST', '/api/assistance', nested)).status, 413, 'deep nesting is refused by size first')
+  const form = await fetch(`${a.base}/api/assistance`, { method: 'POST', headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'enabled=true' })
+  t.equal(form.status, 415)
+  t.match(await form.json(), { error: /JSON/ })
+})
+
+t.test('console login: HttpOnly SameSite=Strict cookie; changes need the console’s own Origin', async (t) => {
+  const a = await startTestAssist(t)
+  const login = await fetch(`${a.base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: a.token }) })
+  t.equal(login.status, 200)
+  const setCookie = login.headers.get('set-cookie') ?? ''
+  t.match(setCookie, /overlan_session=/)
+  t.match(setCookie, /httponly/i)
+  t.match(setCookie, /samesite=strict/i)
+  const cookie = setCookie.split(';')[0]!
+  t.equal((await fetch(`${a.base}/api/assistance`, { headers: { cookie } })).status, 200, 'the cookie authenticates reads')
+  const post = (origin?: string): Promise<Response> =>
+    fetch(`${a.base}/api/assistance`, { method: 'POST', headers: { cookie, 'content-type': 'application/json', ...(origin ? { origin } : {}) }, body: '{"enabled":true,"durationSeconds":60}' })
+  t.equal((await post()).status, 403, 'no Origin: refused')
+  t.equal((await post('http://evil.example')).status, 403, 'another Origin: refused')
+  t.equal((await a.api('GET', '/api/assistance')).json.enabled, false)
+  t.equal((await post(a.base)).status, 200, 'its own Origin: accepted')
+  const wrong = await fetch(`${a.base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'nope' }) })
+  t.equal(wrong.status, 401)
+})
+
+t.test('failed logins are audited, and a client is locked out after five', async (t) => {
+  const a = await startTestAssist(t)
+  const statuses: number[] = []
+  for (let i = 0; i < 7; i++) {
+    const res = await fetch(`${a.base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: `guess-${i}` }) })
+    statuses.push(res.status)
+  }
+  t.same(statuses, [401, 401, 401, 401, 401, 429, 429])
+  const locked = await fetch(`${a.base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: a.token }) })
+  t.equal(locked.status, 429, 'even the right token waits out the lock')
+  t.ok(Number(locked.headers.get('retry-after')) > 0)
+  const audit = await a.api('GET', '/api/audit')
+  t.equal(audit.status, 429, 'the lock applies to the same client on every route')
+})
+
+t.test('connection test, audit, static files, headers', async (t) => {
+  const a = await startTestAssist(t)
+  const test = await a.api('POST', '/api/connection-test')
+  t.equal(test.status, 200)
+  t.match(test.json, { supernodes: [{ address: /^127\.0\.0\.1:\d+$/, reachable: true, rttMs: Number, publicEndpoint: /^127\.0\.0\.1:\d+$/ }] })
+  await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 60 })
+  await a.api('POST', '/api/assistance', { enabled: false })
+  const audit = await a.api('GET', '/api/audit')
+  const events = (audit.json as unknown as { event: string; seq: number }[]).map((r) => r.event)
+  t.same(events.slice(-3), ['connection-test', 'enable', 'disable'], 'newest last')
+  const page = await fetch(`${a.base}/`)
+  t.equal(page.status, 200)
+  t.match(page.headers.get('content-type'), /text\/html/)
+  t.match(page.headers.get('content-security-policy'), /default-src 'none'/)
+  for (const path of ['/../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/..%2f..%2fetc%2fpasswd', '/web/index.html', '//etc/passwd', '/.%2e/.%2e/etc/passwd']) {
+    const res = await fetch(`${a.base}${path}`)
+    const body = await res.text()
+    t.not(res.status, 200, `${path} is not served`)
+    t.notMatch(body, /root:/)
+  }
+})

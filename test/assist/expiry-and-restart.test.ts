@@ -1,0 +1,82 @@
+// Expiry and restarts with an injected clock: 24 hours pass in milliseconds. A session ends at
+// expiresAt by itself; a service restarted inside the session resumes it (same key, token,
+// expiresAt); one restarted after it comes up disabled and says so; a corrupt state file never
+// stops the service from starting.
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import t from 'tap'
+import { decodeJoinToken } from '../../src/assist/join-token.js'
+import { STATE_FILE } from '../../src/assist/state-file.js'
+import { ManualClock } from '../../src/time/manual-clock.js'
+import { startTestAssist } from '../fixtures/assist.js'
+
+/** Moves the clock 1 ms at a time (letting file I/O finish) until `cond` holds; bounded. */
+async function settle(clock: ManualClock, cond: () => Promise<boolean>): Promise<boolean> {
+  for (let i = 0; i < 500; i++) {
+    if (await cond()) return true
+    await clock.advance(1, 1)
+  }
+  return cond()
+}
+
+async function events(a: { api: (m: string, p: string) => Promise<{ json: unknown }> }): Promise<string[]> {
+  return ((await a.api('GET', '/api/audit')).json as { event: string }[]).map((r) => r.event)
+}
+
+t.test('24 hours later the session has ended by itself, exactly at expiresAt', async (t) => {
+  const clock = new ManualClock(Date.now())
+  const a = await startTestAssist(t, { clock })
+  const on = await a.api('POST', '/api/assistance', { enabled: true })
+  t.equal(Date.parse(on.json.expiresAt as string), clock.now() + 86_400_000, 'default and maximum: 24 h')
+  clock.jump(86_400_000 - 1000)
+  t.equal((await a.api('GET', '/api/assistance')).json.enabled, true, 'still on one second before')
+  t.equal((await a.api('GET', '/api/assistance')).json.remainingSeconds, 1)
+  await clock.advance(1000, 1000)
+  t.ok(await settle(clock, async () => (await a.api('GET', '/api/assistance')).json.enabled === false), 'off at expiresAt')
+  t.match(await events(a), ['enable', 'expire'])
+  t.ok(a.taps[0]!.closed, "the device's TAP device is gone")
+  const state = JSON.parse(await readFile(join(a.stateDir, STATE_FILE), 'utf8')) as { session: unknown }
+  t.equal(state.session, null, 'no key left on disk')
+  t.notMatch(await readFile(join(a.stateDir, STATE_FILE), 'utf8'), decodeJoinToken(on.json.token as string).key)
+})
+
+t.test('restart inside the session: same key, token and expiresAt; the edge comes back', async (t) => {
+  const clock = new ManualClock(Date.now())
+  const a = await startTestAssist(t, { clock })
+  const on = await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 7200 })
+  clock.jump(3600_000)
+  const b = await a.restart()
+  const status = await b.api('GET', '/api/assistance')
+  t.match(status.json, { enabled: true, expiresAt: on.json.expiresAt, remainingSeconds: 3600 })
+  t.equal(b.taps.length, 1, 'the device edge started again')
+  t.equal((await b.api('POST', '/api/assistance', { enabled: true })).json.token, on.json.token, 'the same token')
+  clock.jump(3600_000)
+  t.ok(await settle(clock, async () => (await b.api('GET', '/api/assistance')).json.enabled === false), 'and it still ends on time')
+})
+
+t.test('restart after expiry: disabled at once, with an expired record', async (t) => {
+  const clock = new ManualClock(Date.now())
+  const a = await startTestAssist(t, { clock })
+  await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 60 })
+  await a.server.close()
+  clock.jump(120_000) // the service was down when the session ended
+  const b = await a.restart()
+  t.equal((await b.api('GET', '/api/assistance')).json.enabled, false)
+  t.equal(b.taps.length, 0, 'no edge started for an expired session')
+  const log = (await b.api('GET', '/api/audit')).json as unknown as { event: string; details: { note?: string } }[]
+  t.match(log.at(-1), { event: 'expire', details: { note: /while the service was stopped/ } })
+})
+
+t.test('a corrupt or unreadable state file: starts disabled, says why, never crashes', async (t) => {
+  for (const content of ['{"version":1,"session":{"key":', 'null', '{"version":7}', '{"version":1,"session":{"key":42}}']) {
+    const a = await startTestAssist(t)
+    await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 60 })
+    await a.server.close()
+    await writeFile(join(a.stateDir, STATE_FILE), content)
+    const b = await a.restart()
+    t.equal((await b.api('GET', '/api/assistance')).json.enabled, false, `starts disabled with ${JSON.stringify(content)}`)
+    const log = (await b.api('GET', '/api/audit')).json as unknown as { event: string; details: { reason: string } }[]
+    t.match(log.at(-1), { event: 'state-unreadable', details: { reason: /state\.json/ } })
+    t.equal((await b.api('POST', '/api/assistance', { enabled: true })).status, 200, 'and can be enabled again')
+  }
+})

@@ -2,7 +2,7 @@
 // string for `overlan edge --join`. It carries the key, so it is a secret: hand it over a secure
 // channel. Format: "ovl1." + base64url(JSON) with short field names.
 import { parseHostPort, formatHostPort, type HostPort } from '../net/address.js'
-import type { OverlayAddress } from '../wire/index.js'
+import { parseOverlayAddress, type OverlayAddress } from '../wire/index.js'
 
 export const JOIN_TOKEN_PREFIX = 'ovl1.'
 /** Tokens are pasted into terminals; anything much longer than a real one is not a token. */
@@ -56,9 +56,8 @@ export function decodeJoinToken(text: string): JoinToken {
   if (typeof t.e !== 'number' || !Number.isFinite(t.e)) throw new Error('the join token has no expiry')
   let deviceIp: OverlayAddress | null = null
   if (t.d !== undefined) {
-    const match = typeof t.d === 'string' ? /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(t.d) : null
-    if (!match) throw new Error('the join token has a bad device address')
-    deviceIp = { address: match[1]!, prefix: Number(match[2]) }
+    deviceIp = typeof t.d === 'string' ? parseOverlayAddress(t.d) : null
+    if (deviceIp === null) throw new Error('the join token has a bad device address')
   }
   return { community: t.c, key: t.k, supernodes: t.s.map((s) => parseHostPort(s)), expiresAt: t.e, deviceIp }
 }

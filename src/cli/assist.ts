@@ -3,13 +3,12 @@ import { fileURLToPath } from 'node:url'
 import type { CommandModule } from 'yargs'
 import { linuxDeviceEdge } from '../assist/device-edge.js'
 import { DEFAULT_ASSIST_LISTEN, startAssistServer } from '../assist/server.js'
-import { parseAllow } from '../edge/allow-filter.js'
 import { streamLogger } from '../log/logger.js'
-import { formatHostPort, parseHostPort } from '../net/address.js'
+import { formatHostPort } from '../net/address.js'
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
 import { DEFAULT_EDGE_MTU } from './edge.js'
 import { CliError } from './errors.js'
-import { listenAddress, logLevel, stopOnSignals } from './options.js'
+import { allowOption, listenAddress, logLevel, overlayAddress, stopOnSignals, supernodeList } from './options.js'
 
 export const DEFAULT_DEVICE_IP = '10.99.0.1/24'
 const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url))
@@ -40,25 +39,11 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
     const logger = streamLogger(logLevel(args['log-level']))
     const listen = listenAddress('listen', args.listen, DEFAULT_ASSIST_LISTEN)
     if (listen === null) throw new CliError('--listen cannot be off: the service is its API')
-    const match = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(args.ip)
-    if (!match || match[1]!.split('.').some((o) => Number(o) > 255) || Number(match[2]) < 1 || Number(match[2]) > 30) throw new CliError(`--ip: "${args.ip}" is not an address like 10.99.0.1/24`)
-    let allow = null
-    if (args.allow !== undefined) {
-      try {
-        allow = parseAllow(args.allow)
-      } catch (err) {
-        throw new CliError((err as Error).message)
-      }
-    }
-    const supernodes = (args.supernode ?? []).map((s) => {
-      try {
-        return parseHostPort(s, { port: DEFAULT_SUPERNODE_PORT })
-      } catch (err) {
-        throw new CliError(`-l: ${(err as Error).message}`)
-      }
-    })
+    const deviceIp = overlayAddress('--ip', args.ip)
+    const allow = allowOption(args.allow)
+    const supernodes = supernodeList(args.supernode ?? [])
     const server = await startAssistServer(
-      { listen, stateDir: args['state-dir'], supernodes, deviceIp: { address: match[1]!, prefix: Number(match[2]) }, webDir: WEB_DIR },
+      { listen, stateDir: args['state-dir'], supernodes, deviceIp, webDir: WEB_DIR },
       { startEdge: linuxDeviceEdge({ tapName: args.device, mtu: DEFAULT_EDGE_MTU, allow, logger }), logger },
     ).catch((err: unknown) => {
       const code = (err as NodeJS.ErrnoException).code

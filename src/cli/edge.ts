@@ -4,16 +4,15 @@ import { readFileSync } from 'node:fs'
 import { networkInterfaces } from 'node:os'
 import type { CommandModule } from 'yargs'
 import { decodeJoinToken } from '../assist/join-token.js'
-import { parseAllow } from '../edge/allow-filter.js'
 import { DEFAULT_EDGE_MGMT, Edge, type EdgeConfig } from '../edge/edge.js'
 import { streamLogger } from '../log/logger.js'
-import { formatHostPort, parseHostPort, type HostPort } from '../net/address.js'
+import { formatHostPort, type HostPort } from '../net/address.js'
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
 import { disableForwarding, readForwarding, type ForwardingState } from '../tap/forwarding.js'
 import { DEFAULT_TAP_NAME, TapError, openLinuxTap, type LinuxTap } from '../tap/linux-tap.js'
 import { isUnicastMac, parseMac, type OverlayAddress } from '../wire/index.js'
 import { CliError, EXIT_DEVICE } from './errors.js'
-import { listenAddress, logLevel, port, stopOnSignals } from './options.js'
+import { allowOption, listenAddress, logLevel, overlayAddress, port, stopOnSignals, supernodeList } from './options.js'
 
 /**
  * Fits a 1500-byte underlay, IPv6 included: 1390 + 14 Ethernet + 44 overlay + 8 UDP + 40 IPv6 = 1496,
@@ -127,14 +126,7 @@ export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig &
     if (!Number.isFinite(expiresAt) || !/^\d{4}-\d\d-\d\dT/.test(args['expires-at'])) throw new CliError(`--expires-at: "${args['expires-at']}" is not an ISO 8601 time like 2026-11-24T18:00:00Z`)
     if (expiresAt <= Date.now()) throw new CliError(`--expires-at: ${args['expires-at']} is already past`)
   }
-  let allow = null
-  if (args.allow !== undefined) {
-    try {
-      allow = parseAllow(args.allow)
-    } catch (err) {
-      throw new CliError((err as Error).message)
-    }
-  }
+  const allow = allowOption(args.allow)
   const common = { relayOnly: args['relay-only'], allow, name: args.name, mgmt, bind: { port: port('port', args.port) } }
 
   if (args.join !== undefined) {
@@ -150,8 +142,8 @@ export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig &
       ...common,
       community: token.community,
       key: token.key,
-      supernodes: args.supernode?.length ? supernodes(args.supernode) : token.supernodes,
-      overlay: args.address !== undefined ? overlayAddress(args.address) : null,
+      supernodes: args.supernode?.length ? supernodeList(args.supernode) : token.supernodes,
+      overlay: args.address !== undefined ? overlayAddress('-a', args.address) : null,
       expiresAt: Math.min(token.expiresAt, expiresAt ?? Infinity),
     }
   }
@@ -174,28 +166,10 @@ export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig &
     ...common,
     community: args.community,
     key,
-    supernodes: supernodes(args.supernode),
-    overlay: args.address !== undefined ? overlayAddress(args.address) : null,
+    supernodes: supernodeList(args.supernode),
+    overlay: args.address !== undefined ? overlayAddress('-a', args.address) : null,
     expiresAt,
   }
-}
-
-function supernodes(values: string[]): HostPort[] {
-  return values.map((value) => {
-    try {
-      return parseHostPort(value, { port: DEFAULT_SUPERNODE_PORT })
-    } catch (err) {
-      throw new CliError(`-l: ${(err as Error).message}`)
-    }
-  })
-}
-
-function overlayAddress(value: string): OverlayAddress {
-  const match = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(value)
-  const octets = match?.[1]!.split('.').map(Number)
-  const prefix = Number(match?.[2])
-  if (!match || octets!.some((o) => o > 255) || prefix < 1 || prefix > 30 || match[1] === '0.0.0.0') throw new CliError(`-a: "${value}" is not an address like 10.9.0.1/24`)
-  return { address: match[1]!, prefix }
 }
 
 /** This host's own addresses, offered to peers as direct candidates (edges on the same LAN). */

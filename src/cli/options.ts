@@ -1,7 +1,11 @@
 // Option parsing shared by the commands: turns argv strings into checked values, each failure a
 // one-line message that names the option.
+import { parseAllow, type AllowRules } from '../edge/allow-filter.js'
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js'
 import { parseHostPort, type HostPort } from '../net/address.js'
+import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
+import { parseOverlayAddress, type OverlayAddress } from '../wire/index.js'
+import { CliError } from './errors.js'
 
 export function positiveInt(name: string, value: unknown, max = Number.MAX_SAFE_INTEGER): number {
   const n = typeof value === 'number' ? value : Number(value)
@@ -22,6 +26,34 @@ export function listenAddress(name: string, value: string, defaults: HostPort): 
     return parseHostPort(value, defaults)
   } catch (err) {
     throw new Error(`--${name}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/** An overlay address option: "10.9.0.1/24". */
+export function overlayAddress(option: string, value: string): OverlayAddress {
+  const overlay = parseOverlayAddress(value)
+  if (overlay === null) throw new CliError(`${option}: "${value}" is not an address like 10.9.0.1/24`)
+  return overlay
+}
+
+/** -l HOST[:PORT], repeated. */
+export function supernodeList(values: string[]): HostPort[] {
+  return values.map((value) => {
+    try {
+      return parseHostPort(value, { port: DEFAULT_SUPERNODE_PORT })
+    } catch (err) {
+      throw new CliError(`-l: ${(err as Error).message}`)
+    }
+  })
+}
+
+/** --allow SPEC, or null when not given. */
+export function allowOption(spec: string | undefined): AllowRules | null {
+  if (spec === undefined) return null
+  try {
+    return parseAllow(spec)
+  } catch (err) {
+    throw new CliError((err as Error).message)
   }
 }
 

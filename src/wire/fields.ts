@@ -54,6 +54,14 @@ export interface OverlayAddress {
   prefix: number
 }
 
+/** Parses "10.9.0.1/24" (prefix 1 to 30, not 0.0.0.0); null when it is not one. */
+export function parseOverlayAddress(text: string): OverlayAddress | null {
+  const match = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(text)
+  if (!match || ipFamily(match[1]!) !== 4 || match[1] === '0.0.0.0') return null
+  const prefix = Number(match[2])
+  return prefix >= 1 && prefix <= 30 ? { address: match[1]!, prefix } : null
+}
+
 export function writeOverlay(w: Writer, overlay: OverlayAddress | null): void {
   if (overlay === null) {
     w.skip(OVERLAY_BYTES)

@@ -31,8 +31,30 @@ export const BIRTHDAY_PORTS = { from: 1024, to: 65535 }
 
 export type OpenTransport = () => Promise<Transport>
 
+/**
+ * Who does what. A NAT that kept our local port as the public one (Linux MASQUERADE does, when it
+ * can) maps one port for every destination: that side sprays. One that rewrote it may hand out a
+ * new port per destination (symmetric): that side opens sockets. Spraying from behind a symmetric
+ * NAT would hit the other side's own public port from random ports and poison its NAT
+ * (conntrack), so a side sprays only when it keeps its port or nobody can tell.
+ */
+export interface BirthdayRole {
+  open: boolean
+  spray: boolean
+}
+
+/** `translated`: whether a NAT rewrote the side's local port (null: not known). Null: birthday would not help. */
+export function birthdayRole(mineTranslated: boolean | null, theirsTranslated: boolean | null): BirthdayRole | null {
+  if (mineTranslated === true && theirsTranslated === false) return { open: true, spray: false }
+  if (mineTranslated === false && theirsTranslated === true) return { open: false, spray: true }
+  // both kept their ports: ordinary probes should have met (a firewall, then); more would not help
+  if (mineTranslated === false && theirsTranslated === false) return null
+  return { open: true, spray: true }
+}
+
 interface Session {
   target: Endpoint
+  role: BirthdayRole
   sockets: Transport[]
   /** sockets the peer has reached: it may be sending to their public ports, so they stay open */
   reached: Set<Transport>
@@ -50,6 +72,9 @@ export class BirthdayPuncher {
   private readonly payload = Buffer.alloc(PROBE_PAYLOAD_BYTES)
   socketsOpen = 0
   sessionsStarted = 0
+  /** totals since the start, for /status and tests */
+  socketsOpened = 0
+  probesSprayed = 0
 
   constructor(
     private readonly sender: SealedSender,
@@ -69,13 +94,14 @@ export class BirthdayPuncher {
     return this.sessions.size === 0 && peer.reflexive !== null && (last === undefined || now - last >= BIRTHDAY_RETRY_MS)
   }
 
-  /** Opens the sockets and sends their opening probes; the spray follows from tick(). */
-  async start(peer: Peer, now: number): Promise<void> {
+  /** Opens the sockets (if our role is to open) and sends their opening probes; the spray follows from tick(). */
+  async start(peer: Peer, now: number, role: BirthdayRole): Promise<void> {
     const target = peer.reflexive!
     this.lastTried.set(peer.edgeId, now)
     this.sessionsStarted++
-    const session: Session = { target, sockets: [], reached: new Set(), ports: shuffledPorts(this.ports.from, this.ports.to, BIRTHDAY_SPRAY), sprayed: 0, startedAt: now, openedAt: now }
+    const session: Session = { target, role, sockets: [], reached: new Set(), ports: shuffledPorts(this.ports.from, this.ports.to, BIRTHDAY_SPRAY), sprayed: 0, startedAt: now, openedAt: now }
     this.sessions.set(peer.edgeId, session)
+    if (!role.open) return
     const opened = await Promise.allSettled(Array.from({ length: BIRTHDAY_SOCKETS }, () => this.open()))
     for (const result of opened) {
       if (result.status !== 'fulfilled') continue
@@ -85,6 +111,7 @@ export class BirthdayPuncher {
       }
       session.sockets.push(result.value)
       this.socketsOpen++
+      this.socketsOpened++
       this.attach(result.value)
       this.sender.send(PacketType.Probe, peer.edgeId, writeProbePayload(this.payload, now), target.address, target.port, PUNCH_TTLS[0], result.value)
     }
@@ -98,8 +125,9 @@ export class BirthdayPuncher {
       this.end(peer.edgeId)
       return true
     }
-    if (now - session.startedAt < BIRTHDAY_SPRAY_DELAY_MS) return false
+    if (!session.role.spray || now - session.startedAt < BIRTHDAY_SPRAY_DELAY_MS) return false
     const until = Math.min(session.ports.length, session.sprayed + BIRTHDAY_SPRAY_PER_TICK)
+    this.probesSprayed += until - session.sprayed
     for (; session.sprayed < until; session.sprayed++) {
       this.sender.send(PacketType.Probe, peer.edgeId, writeProbePayload(this.payload, now), session.target.address, session.ports[session.sprayed]!, 0)
     }

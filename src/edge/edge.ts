@@ -33,7 +33,7 @@ import {
 import { ipv4ToNumber } from '../supernode/auto-ip.js'
 import type { EdgeCore, EdgeCounters } from './core.js'
 import { AllowFilter, type AllowRules } from './allow-filter.js'
-import { BIRTHDAY_PORTS, BirthdayPuncher, type OpenTransport } from './birthday.js'
+import { BIRTHDAY_PORTS, BirthdayPuncher, birthdayRole, type BirthdayRole, type OpenTransport } from './birthday.js'
 import { FrameFilter } from './frame-filter.js'
 import { Outbound } from './inside.js'
 import { Inbound } from './outside.js'
@@ -313,13 +313,14 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
     peer.overlay = packet.overlay ?? packet.record.overlay
     this.peers.bindMac(peer, packet.record.mac)
     peer.reflexive = packet.reflexive
+    peer.localPort = packet.record.candidates[0]?.port ?? null
     peer.addCandidate(packet.reflexive)
     for (const candidate of packet.record.candidates) peer.addCandidate(candidate)
     if (isNew) this.log.info(`peer ${formatEdgeId(peer.edgeId)} ${peer.name ? `"${peer.name}" ` : ''}mac ${formatMac(packet.record.mac)} ip ${peer.overlay?.address ?? '-'} at ${formatHostPort({ host: packet.reflexive.address, port: packet.reflexive.port })}`)
     for (const frame of peer.pending) this.inbound.deliver(peer, frame, frame.length)
     peer.pending = []
     if (!this.relayOnly && peer.path !== 'direct') {
-      peer.move('peer-info')
+      if (peer.move('peer-info')) this.pathChanged(peer)
       this.puncher.start(peer, now)
     }
   }
@@ -357,6 +358,14 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
     this.emit('registered', link.label)
   }
 
+  /** Whether our NAT and the peer's rewrite ports decides who opens sockets and who sprays. */
+  private birthdayRoleFor(peer: Peer): BirthdayRole | null {
+    const reflexive = this.relayLink()?.reflexive
+    const mine = reflexive ? reflexive.port !== this.transport.local().port : null
+    const theirs = peer.reflexive !== null && peer.localPort !== null ? peer.reflexive.port !== peer.localPort : null
+    return birthdayRole(mine, theirs)
+  }
+
   // ---- the scheduler -------------------------------------------------------------------------
 
   private tick(): void {
@@ -364,10 +373,11 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
     for (const link of this.links) link.tick(now)
     for (const peer of this.peers.byId.values()) {
       let event = this.birthday.active(peer) ? (this.birthday.tick(peer, now) ? 'punch-exhausted' : null) : this.puncher.tick(peer, now)
-      if (event === 'punch-exhausted' && !this.birthday.active(peer) && this.birthday.mayStart(peer, now)) {
+      const role = event === 'punch-exhausted' && !this.birthday.active(peer) && this.birthday.mayStart(peer, now) ? this.birthdayRoleFor(peer) : null
+      if (role !== null) {
         // ordinary probes never met: perhaps a symmetric NAT; try the birthday way before the relay
-        this.log.info(`peer ${formatEdgeId(peer.edgeId)}: no direct path yet; trying birthday punching`)
-        void this.birthday.start(peer, now)
+        this.log.info(`peer ${formatEdgeId(peer.edgeId)}: no direct path yet; trying birthday punching (${role.open ? 'opening ports' : ''}${role.open && role.spray ? ' and ' : ''}${role.spray ? 'spraying' : ''})`)
+        this.birthday.start(peer, now, role).catch((err: unknown) => this.log.warn(`birthday punching: ${(err as Error).message}`))
         event = null
       }
       if (event !== null && peer.move(event)) {

@@ -25,6 +25,8 @@ export class Peer {
   directVia: Transport | null = null
   /** the peer's public endpoint as its supernode sees it */
   reflexive: Endpoint | null = null
+  /** the peer's own UDP port (its LAN candidates carry it): compared with `reflexive`, says whether its NAT rewrites ports */
+  localPort: number | null = null
   /** addresses to probe: reflexive (from the supernode), the peer's LAN addresses, and peer-reflexive */
   candidates: Endpoint[] = []
   readonly replay = new ReplayWindow()

@@ -60,7 +60,9 @@ export class DgramTransport implements Transport {
   }
 
   send(buf: Buffer, offset: number, length: number, port: number, address: string): void {
-    this.socket.send(buf, offset, length, port, this.dualStack ? this.toV6(address) : address)
+    // while a low-TTL send is on its way, the socket's TTL is low: an ordinary datagram waits
+    if (this.lowTtlUntilReset) this.held.push({ buf, offset, length, port, address })
+    else this.socket.send(buf, offset, length, port, this.dualStack ? this.toV6(address) : address)
   }
 
   private toV6(address: string): string {
@@ -84,29 +86,38 @@ export class DgramTransport implements Transport {
   }
 
   pendingSends(): number {
-    return this.socket.getSendQueueCount()
+    return this.socket.getSendQueueCount() + this.held.length
   }
 
   sendWithTtl(buf: Buffer, offset: number, length: number, port: number, address: string, ttl: number): void {
-    // dgram sends on the next tick (after an address lookup), so the TTL goes back to the default
-    // in a microtask: that runs after every send queued in this tick and before any other I/O
-    // callback could send a datagram of ours with the low TTL
+    // dgram sends on a next tick, after an address lookup queued by send(). The TTL goes back to
+    // the default two next ticks later: after that send (next ticks run in order) and before any
+    // I/O callback could send a datagram of ours with the low TTL. (A microtask would not do: when
+    // the caller is itself in a microtask, it runs before the next ticks, i.e. before the send.)
     this.socket.setTTL(ttl)
-    this.send(buf, offset, length, port, address)
-    if (!this.ttlResetQueued) {
-      this.ttlResetQueued = true
-      queueMicrotask(this.resetTtl)
+    this.socket.send(buf, offset, length, port, this.dualStack ? this.toV6(address) : address)
+    if (!this.lowTtlUntilReset) {
+      this.lowTtlUntilReset = true
+      process.nextTick(this.resetTtlSoon)
     }
   }
 
-  private ttlResetQueued = false
+  /** the TTL is low until the reset two next ticks on; ordinary sends meanwhile are held here */
+  private lowTtlUntilReset = false
+  private held: { buf: Buffer; offset: number; length: number; port: number; address: string }[] = []
+  private readonly resetTtlSoon = (): void => process.nextTick(this.resetTtl)
   private readonly resetTtl = (): void => {
-    this.ttlResetQueued = false
+    this.lowTtlUntilReset = false
     try {
       this.socket.setTTL(DEFAULT_TTL)
     } catch {
-      // closed meanwhile: nothing to reset
+      // closed meanwhile: nothing to reset, nothing to send
+      this.held = []
+      return
     }
+    const held = this.held
+    this.held = []
+    for (const h of held) this.send(h.buf, h.offset, h.length, h.port, h.address)
   }
 
   async flush(): Promise<void> {

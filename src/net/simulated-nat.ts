@@ -35,6 +35,8 @@ export class SimulatedNat {
     readonly kind: NatKind,
     readonly publicAddress = '127.0.0.1',
     readonly portWindow: { from: number; to: number } | null = null,
+    /** keep the private port as the public one when it is free, as Linux MASQUERADE does */
+    readonly preservePorts = false,
   ) {}
 
   /** A transport for a host at privateAddress:privatePort behind this NAT. */
@@ -97,7 +99,7 @@ export class SimulatedNat {
   private open(host: NattedTransport): Mapping {
     this.mappingsCreated++
     const mapping: Mapping = { ready: Promise.resolve(null), socket: null, publicPort: 0, allowed: new Set(), host }
-    mapping.ready = this.bindPublic().then(
+    mapping.ready = this.bindPublic(this.preservePorts ? host.privatePort : 0).then(
       (socket) => {
         mapping.socket = socket
         mapping.publicPort = socket.address().port
@@ -121,11 +123,12 @@ export class SimulatedNat {
     return mapping
   }
 
-  /** A socket bound to a public port: any (no window) or a random free one in the window. */
-  private async bindPublic(): Promise<Socket> {
+  /** A socket bound to a public port: `preferred` if free, else any (no window) or a random free one in the window. */
+  private async bindPublic(preferred: number): Promise<Socket> {
     const window = this.portWindow
     for (let attempt = 0; ; attempt++) {
-      const port = window === null ? 0 : window.from + Math.floor(Math.random() * (window.to - window.from + 1))
+      const random = window === null ? 0 : window.from + Math.floor(Math.random() * (window.to - window.from + 1))
+      const port = attempt === 0 && preferred !== 0 ? preferred : random
       // a dgram socket whose bind failed cannot be bound again: a fresh one per attempt
       const socket = createSocket('udp4')
       try {

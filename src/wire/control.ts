@@ -104,8 +104,9 @@ export const ErrorCode = {
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 const ERROR_CODES = new Set<number>(Object.values(ErrorCode))
 
+/** The name PROTOCOL.md uses: "unknown-edge" for ErrorCode.UnknownEdge. */
 export function errorCodeName(code: ErrorCode): string {
-  for (const [name, value] of Object.entries(ErrorCode)) if (value === code) return name
+  for (const [name, value] of Object.entries(ErrorCode)) if (value === code) return name.replace(/[A-Z]/g, (c, i: number) => (i === 0 ? '' : '-') + c.toLowerCase())
   /* c8 ignore next */
   return String(code)
 }

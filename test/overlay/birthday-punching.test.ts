@@ -17,10 +17,14 @@ const window = { from: base, to: base + WINDOW_SIZE - 1 }
 t.test('cone / symmetric: direct after birthday punching', async (t) => {
   const clock = new ManualClock(Date.now())
   const sn = await startSupernode(t, {}, clock)
-  const coneNat = new SimulatedNat('cone', '127.0.0.1', window)
+  // a port-preserving cone NAT (as Linux MASQUERADE) and a symmetric one with random ports
+  const coneNat = new SimulatedNat('cone', '127.0.0.1', window, true)
   const symmetricNat = new SimulatedNat('symmetric', '127.0.0.1', window)
-  const a = await startEdge(t, [sn], { clock, nat: coneNat, birthdayPorts: window })
-  const b = await startEdge(t, [sn], { clock, nat: symmetricNat, birthdayPorts: window })
+  const conePrivatePort = window.from + 7
+  // each announces its LAN address, as real edges do: its port tells the other side whether the NAT rewrote it
+  // (the simulated NATs drop the probes to those private addresses: nothing leaves loopback)
+  const a = await startEdge(t, [sn], { clock, nat: coneNat, transport: coneNat.attach('10.0.1.2', conePrivatePort), birthdayPorts: window, localAddresses: ['10.0.1.2'] })
+  const b = await startEdge(t, [sn], { clock, nat: symmetricNat, birthdayPorts: window, localAddresses: ['10.0.2.2'] })
   await Promise.all([registered(a), registered(b)])
 
   a.tap.inject(ipv4Frame(b.tap.mac, a.tap.mac, a.edge.overlay!.address, b.edge.overlay!.address))
@@ -32,6 +36,11 @@ t.test('cone / symmetric: direct after birthday punching', async (t) => {
   t.equal(pathOf(a, b), 'direct', `a → b direct after ${took} ms (simulated)`)
   t.equal(pathOf(b, a), 'direct', 'b → a direct')
   t.ok(a.edge.birthday.sessionsStarted >= 1 && b.edge.birthday.sessionsStarted >= 1, 'both sides tried the birthday way')
+  t.equal(a.edge.status().supernodes[0]!.publicEndpoint, `127.0.0.1:${conePrivatePort}`, 'the cone NAT kept the port')
+  t.equal(a.edge.birthday.socketsOpened, 0, 'the side whose NAT keeps ports only sprays')
+  t.ok(a.edge.birthday.probesSprayed > 0, `(${a.edge.birthday.probesSprayed} probes)`)
+  t.equal(b.edge.birthday.probesSprayed, 0, 'the side behind the symmetric NAT never sprays (it would poison the other NAT)')
+  t.equal(b.edge.birthday.socketsOpened, BIRTHDAY_SOCKETS, 'it opens the sockets')
   t.ok(symmetricNat.mappingsCreated >= BIRTHDAY_SOCKETS, `the symmetric NAT opened a port for every birthday socket (${symmetricNat.mappingsCreated})`)
   t.not(peerOf(b, a)!.directVia, null, 'the symmetric side talks through one of its birthday sockets')
   // the sockets the peer reached stay open (it may send to any of their ports); the rest close

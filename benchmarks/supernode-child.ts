@@ -1,0 +1,26 @@
+// A supernode alone in its own process, for the capacity benchmark: its RSS is its own, and the
+// parent asks for a measurement (after a full GC) over IPC. Rate limits are lifted: this measures
+// how much the supernode can process, not its limiter.
+import { Supernode } from '../src/supernode/supernode.js'
+
+const node = await Supernode.start({
+  port: 0,
+  bindAddress: '127.0.0.1',
+  mgmt: null,
+  maxCommunities: 1_000_000,
+  maxEdgesPerCommunity: 1_000_000,
+  controlRate: { perSecond: 1e9, burst: 1e9 },
+  controlRatePerAddress: { perSecond: 1e9, burst: 1e9 },
+  relayRate: { perSecond: 1e9, burst: 1e9 },
+  keepaliveSeconds: 3600,
+})
+
+process.on('message', (msg: { cmd: string }) => {
+  if (msg.cmd === 'rss') {
+    ;(globalThis as { gc?: () => void }).gc?.()
+    process.send!({ rss: process.memoryUsage().rss, edges: node.registry.edges.size, drops: node.drops, counters: node.counters })
+  } else if (msg.cmd === 'stop') {
+    void node.stop().then(() => process.exit(0))
+  }
+})
+process.send!({ port: node.port })

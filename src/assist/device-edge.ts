@@ -16,7 +16,7 @@ export interface LinuxDeviceEdgeOptions {
 
 export function linuxDeviceEdge(options: LinuxDeviceEdgeOptions): StartDeviceEdge {
   return async (config) => {
-    const tap = await openLinuxTap({ name: options.tapName, mtu: options.mtu })
+    const tap = await openLinuxTap({ name: options.tapName, mtu: options.mtu, mac: config.mac })
     let forwarding: ForwardingState
     try {
       forwarding = await disableForwarding(tap.name)

@@ -3,13 +3,14 @@
 // most), stops the edge and destroys the key. The state survives restarts (state-file.ts), and every
 // change goes to the hash-chained audit log.
 import { randomBytes } from 'node:crypto'
+import { randomMac } from '../tap/linux-tap.js'
 import { customAlphabet } from 'nanoid'
 import { generateSecret } from '../crypto/secret.js'
 import type { EdgeStatus } from '../edge/edge.js'
 import { silentLogger, type Logger } from '../log/logger.js'
 import type { HostPort } from '../net/address.js'
 import { systemClock, type Clock, type TimerHandle } from '../time/clock.js'
-import type { OverlayAddress } from '../wire/index.js'
+import { formatMac, parseMac, type OverlayAddress } from '../wire/index.js'
 import type { AuditEvent, AuditLog, AuditRecord } from './audit-log.js'
 import { encodeJoinToken } from './join-token.js'
 import { probeSupernode, type SupernodeProbe } from './probe.js'
@@ -34,6 +35,8 @@ export interface DeviceEdge {
 export interface DeviceEdgeConfig {
   community: string
   key: string
+  /** the TAP device's MAC, kept for the whole session */
+  mac: Buffer
   supernodes: HostPort[]
   overlay: OverlayAddress
   expiresAt: number
@@ -154,6 +157,7 @@ export class AssistanceService {
         adminAccess: options.adminAccess,
         adminPassword: options.adminAccess ? adminPassword() : null,
         overlayIp: `${deviceIp.address}/${deviceIp.prefix}`,
+        deviceMac: formatMac(randomMac()),
         token: encodeJoinToken({ community, key, supernodes, expiresAt, deviceIp }),
       }
       // the state file first: whatever happens after, a restart finds the session and resumes it
@@ -229,6 +233,7 @@ export class AssistanceService {
     const edge = await this.startEdge({
       community: session.community,
       key: session.key,
+      mac: parseMac(session.deviceMac)!,
       supernodes: this.config.supernodes,
       overlay: { address, prefix: Number(prefix) },
       // the edge stops on its own at expiry too, even if this service were wedged

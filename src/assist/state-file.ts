@@ -16,6 +16,8 @@ export interface SessionState {
   adminAccess: boolean
   adminPassword: string | null
   overlayIp: string
+  /** the device's TAP MAC: the same across restarts, so technicians' ARP caches stay right */
+  deviceMac: string
   token: string
 }
 
@@ -80,6 +82,8 @@ export async function loadState(dir: string): Promise<LoadResult> {
     typeof s.key === 'string' &&
     typeof s.token === 'string' &&
     typeof s.overlayIp === 'string' &&
+    typeof s.deviceMac === 'string' &&
+    /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(s.deviceMac) &&
     Number.isFinite(s.since) &&
     Number.isFinite(s.expiresAt) &&
     typeof s.adminAccess === 'boolean' &&

@@ -180,6 +180,7 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
       registered: (link, ack) => this.onRegistered(link, ack),
       lost: (link, why) => this.log.warn(`lost supernode ${link.label}: ${why}; registering again`),
       refused: (link, why) => this.log.warn(`supernode ${link.label} refused registration: ${why}`),
+      peerGone: (edgeId) => this.forgetPeer(edgeId),
     }
     this.links = config.supernodes.map((target) => new SupernodeLink(target, host))
   }
@@ -323,6 +324,19 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
       if (peer.move('peer-info')) this.pathChanged(peer)
       this.puncher.start(peer, now)
     }
+  }
+
+  /**
+   * A supernode says a peer is gone. Unless a direct path still works, forget it: its MAC becomes
+   * unknown again, so the next frame is flooded and asked for, and finds the device if it came
+   * back under a new edge ID.
+   */
+  private forgetPeer(edgeId: number): void {
+    const peer = this.peers.get(edgeId)
+    if (peer === undefined || peer.path === 'direct') return
+    this.log.info(`peer ${formatEdgeId(edgeId)} is gone (the supernode no longer knows it)`)
+    this.birthday.release(peer)
+    this.peers.remove(peer)
   }
 
   pathChanged(peer: Peer): void {

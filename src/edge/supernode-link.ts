@@ -17,6 +17,7 @@ import {
   encodeRegister,
   errorCodeName,
   u53Bytes,
+  u53From,
   type Cookie,
   type Endpoint,
   type ErrorPacket,
@@ -47,6 +48,8 @@ export interface LinkHost {
   registered(link: SupernodeLink, ack: RegisterAck): void
   lost(link: SupernodeLink, why: string): void
   refused(link: SupernodeLink, why: string): void
+  /** the supernode no longer knows this peer (it left or restarted with a new edge ID) */
+  peerGone(edgeId: number): void
 }
 
 export class SupernodeLink {
@@ -163,6 +166,12 @@ export class SupernodeLink {
   /** An ERROR counts only when it answers something we sent (its reference matches). */
   onError(packet: ErrorPacket): void {
     const ref = packet.ref
+    if (packet.code === ErrorCode.UnknownPeer) {
+      // the reference is the peer's edge ID (an answer to a relayed frame or a query)
+      const edgeId = u53From(ref)
+      if (edgeId > 0) this.host.peerGone(edgeId)
+      return
+    }
     const ours = ref.equals(this.nonce) || (this.edgeId !== 0 && ref.equals(u53Bytes(this.edgeId))) || (this.keepaliveSeq > 0 && ref.equals(u53Bytes(this.keepaliveSeq)))
     if (!ours) return
     const why = errorCodeName(packet.code)

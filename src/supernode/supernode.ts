@@ -383,6 +383,9 @@ export class Supernode {
     const dest = this.registry.edges.get(this.header.destId)
     if (dest === undefined || dest.community !== sender.community) {
       this.drops['relay-unknown-dest']++
+      // the sender holds a peer that is gone (restarted with a new edge ID): tell it, so that it
+      // asks again; at most once a second per source, 12 bytes for a frame of 44 or more
+      if (this.errorLimiter.allow(address, now)) this.send(encodeError(ErrorCode.UnknownPeer, u53Bytes(this.header.destId)), address, port)
       return
     }
     this.forward(msg, dest)

@@ -146,6 +146,11 @@ export class Writer {
   }
 }
 
+/** The u64 in 8 bytes as a number; -1 when it is not a safe integer (or not 8 bytes). */
+export function u53From(buf: Buffer): number {
+  return buf.length === 8 ? readU53(buf, 0) : -1
+}
+
 /** 8 bytes holding `value` as a u64: the reference field of ERROR, for one. */
 export function u53Bytes(value: number): Buffer {
   const buf = Buffer.alloc(8)

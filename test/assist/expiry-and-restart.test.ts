@@ -49,6 +49,7 @@ t.test('restart inside the session: same key, token and expiresAt; the edge come
   const status = await b.api('GET', '/api/assistance')
   t.match(status.json, { enabled: true, expiresAt: on.json.expiresAt, remainingSeconds: 3600 })
   t.equal(b.taps.length, 1, 'the device edge started again')
+  t.same(b.taps[0]!.mac, a.taps[0]!.mac, 'with the same MAC: technicians\' ARP caches stay right')
   t.equal((await b.api('POST', '/api/assistance', { enabled: true })).json.token, on.json.token, 'the same token')
   clock.jump(3600_000)
   t.ok(await settle(clock, async () => (await b.api('GET', '/api/assistance')).json.enabled === false), 'and it still ends on time')

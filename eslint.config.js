@@ -19,6 +19,12 @@ export default tseslint.config(
     },
   },
   {
+    // the console page: plain browser JavaScript served as-is, outside the TypeScript project
+    files: ['web/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { globals: globals.browser, parserOptions: { projectService: false } },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-floating-promises': 'off',

@@ -11,7 +11,7 @@ export const AUDIT_FILE = 'audit.log'
 export const AUDIT_HEAD_FILE = 'audit.head'
 const GENESIS = '0'.repeat(64)
 
-export type AuditEvent = 'enable' | 'disable' | 'expire' | 'technician-joined' | 'technician-left' | 'connection-test' | 'login-failed' | 'state-unreadable' | 'start'
+export type AuditEvent = 'enable' | 'enable-failed' | 'disable' | 'expire' | 'technician-joined' | 'technician-left' | 'connection-test' | 'login-failed' | 'state-unreadable'
 
 export interface AuditRecord {
   seq: number

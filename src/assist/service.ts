@@ -166,7 +166,7 @@ export class AssistanceService {
       try {
         await this.runSession(session)
       } catch (err) {
-        await this.endSession('disable', { reason: `the device's edge did not start: ${(err as Error).message}` })
+        await this.endSession('enable-failed', { reason: `the device's edge did not start: ${(err as Error).message}` })
         this.lastError = (err as Error).message
         throw err
       }
@@ -259,13 +259,13 @@ export class AssistanceService {
     this.log.info('assistance expired: disabled')
   }
 
-  private async endSession(event: 'disable' | 'expire', details: Record<string, unknown>): Promise<void> {
+  private async endSession(event: 'disable' | 'expire' | 'enable-failed', details: Record<string, unknown>): Promise<void> {
     const session = this.session!
     this.stopTimers()
     const edge = this.edge
     this.edge = null
     await edge?.stop(event === 'expire' ? 'expired' : 'disabled').catch(() => {})
-    for (const [id, t] of this.present) await this.record('technician-left', { id, ip: t.ip, endpoint: t.endpoint, reason: `session ${event === 'expire' ? 'expired' : 'disabled'}` })
+    for (const [id, t] of this.present) await this.record('technician-left', { id, ip: t.ip, endpoint: t.endpoint, reason: event === 'expire' ? 'session expired' : 'session ended' })
     this.present.clear()
     await saveState(this.config.stateDir, { version: 1, session: null })
     // the key and everything made from it are gone from memory with the session

@@ -2,17 +2,15 @@
 // device edge on a TAP device; a technician behind another NAT joins with nothing but the token the
 // API gave and pings the device; when the short session ends, the technician is cut off: its edge
 // exits, the device's TAP device is gone, pings fail.
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { natLab, SUPERNODE_IP, SUPERNODE_PORT, waitFor } from '../fixtures/lab.js'
+import { natLab, waitFor } from '../fixtures/lab.js'
+import { DEVICE_IP, assistApi, joinAsTechnician, startAssist } from '../fixtures/lab-assist.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
 
-const BIN = fileURLToPath(new URL('../../bin/overlan.js', import.meta.url))
 const SESSION_SECONDS = 10
-const DEVICE_IP = '10.99.0.1'
 
 t.test('a technician joins with the token, reaches the device, and is cut off at expiry', async (t) => {
   if (skipUnlessRoot(t, 'remote assistance across two NATs with real TAP devices')) return
@@ -23,22 +21,16 @@ t.test('a technician joins with the token, reaches the device, and is cut off at
   const technician = await lab.addNatSite('cone')
   await lab.startSupernode()
 
-  const service = lab.spawn('assist', device.ns, process.execPath, [BIN, 'assist', '--listen', '127.0.0.1:8765', '--state-dir', stateDir, '-l', `${SUPERNODE_IP}:${SUPERNODE_PORT}`, '-d', 'ovl0', '--ip', `${DEVICE_IP}/24`])
+  const service = startAssist(lab, device, stateDir)
   t.ok(await service.waitForLine(/console on http/, 10_000), 'the service is up')
-  const token = (await readFile(join(stateDir, 'api-token'), 'utf8')).trim()
-  const api = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
-    const args = ['-sS', '--max-time', '5', '-X', method, '-H', `Authorization: Bearer ${token}`, `http://127.0.0.1:8765${path}`]
-    if (body !== undefined) args.push('-H', 'Content-Type: application/json', '-d', JSON.stringify(body))
-    const { stdout } = await lab.exec(device.ns, 'curl', args)
-    return JSON.parse(stdout) as Record<string, unknown>
-  }
+  const api = assistApi(lab, device, stateDir)
 
   const on = await api('POST', '/api/assistance', { enabled: true, durationSeconds: SESSION_SECONDS })
   t.match(on, { enabled: true, token: /^ovl1\./, overlayIp: `${DEVICE_IP}/24` })
   const expiresAt = Date.parse(on.expiresAt as string)
 
   // the technician's whole command line: the token and a name
-  const tech = lab.spawn('technician', technician.ns, process.execPath, [BIN, 'edge', '--join', on.token as string, '--name', 'alice', '-d', 'ovl0'])
+  const tech = joinAsTechnician(lab, technician, on.token as string, 'alice')
   const first = await lab.firstReply(technician.ns, DEVICE_IP, 8_000)
   t.ok(first.ok, `the technician pings the device (${first.ms} ms after joining)`)
   const listed = await waitFor(

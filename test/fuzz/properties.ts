@@ -1,0 +1,73 @@
+// Property-based fuzz targets (fast-check), shared by the short run in `npm test` and the long one
+// in `npm run fuzz`: arbitrary bytes and structured-but-wrong inputs never make the codec or the
+// assistance API's validation throw anything but their own refusals.
+import fc from 'fast-check'
+import { HttpError, parseAssistanceRequest } from '../../src/assist/api.js'
+import { decodeJoinToken } from '../../src/assist/join-token.js'
+import { CODEC_REASONS, HEADER_BYTES, MAX_PACKET_BYTES, PacketType, WIRE_VERSION, decodePacket } from '../../src/wire/index.js'
+import { reencode } from '../fixtures/reencode.js'
+import { allSamples } from '../fixtures/sample-packets.js'
+
+const reasons = new Set<string>(CODEC_REASONS)
+const samples = [...allSamples().values()]
+const types = Object.values(PacketType)
+
+/** Datagrams that mostly get past the first checks: a valid version and type, then anything. */
+const plausibleDatagram = fc
+  .tuple(fc.constantFrom(...types), fc.uint8Array({ minLength: 0, maxLength: 400 }))
+  .map(([type, body]) => Buffer.concat([Buffer.from([WIRE_VERSION, type, 0, 0]), Buffer.from(body)]))
+
+/** A real packet with a few bytes changed, cut or extended. */
+const mutatedSample = fc
+  .tuple(fc.constantFrom(...samples), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.integer({ min: -40, max: 40 }))
+  .map(([sample, edits, resize]) => {
+    const buf = Buffer.from(sample)
+    for (const [at, value] of edits) buf[at % buf.length] = value
+    if (resize < 0) return buf.subarray(0, Math.max(0, buf.length + resize))
+    return Buffer.concat([buf, Buffer.alloc(resize, 0xaa)])
+  })
+
+const anyDatagram = fc.oneof(fc.uint8Array({ maxLength: MAX_PACKET_BYTES + 16 }).map((a) => Buffer.from(a)), plausibleDatagram, mutatedSample)
+
+/** The codec: never throws; refuses with a known reason; whatever it accepts re-encodes to the same bytes. */
+export const codecProperty = fc.property(anyDatagram, (buf) => {
+  const result = decodePacket(buf)
+  if (!result.ok) return reasons.has(result.reason) && (buf.length >= HEADER_BYTES || result.reason === 'truncated' || result.reason === 'bad-version' || result.reason === 'unknown-type')
+  return reencode(result.value).equals(buf)
+})
+
+/** JSON values of every shape, including the fields the API knows with wrong types. */
+const jsonish = fc.oneof(
+  fc.jsonValue(),
+  fc.record({ enabled: fc.jsonValue(), durationSeconds: fc.jsonValue(), adminAccess: fc.jsonValue() }, { requiredKeys: [] }),
+  fc.record({ enabled: fc.boolean(), durationSeconds: fc.oneof(fc.integer(), fc.double(), fc.string()), adminAccess: fc.oneof(fc.boolean(), fc.integer()) }, { requiredKeys: ['enabled'] }),
+  fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue(), { maxKeys: 5 }),
+)
+
+/** The API's validation: accepts exactly the documented shape, refuses anything else with a 400 naming a field. */
+export const apiValidationProperty = fc.property(jsonish, (value) => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return true // refused earlier by readJson
+  try {
+    const parsed = parseAssistanceRequest(value)
+    const body = value as Record<string, unknown>
+    const keysOk = Object.keys(body).every((k) => ['enabled', 'durationSeconds', 'adminAccess'].includes(k))
+    if (!keysOk || typeof body.enabled !== 'boolean') return false
+    if (!parsed.enabled) return !('durationSeconds' in body) && !('adminAccess' in body)
+    return Number.isInteger(parsed.durationSeconds) && parsed.durationSeconds >= 1 && parsed.durationSeconds <= 86_400 && typeof parsed.adminAccess === 'boolean'
+  } catch (err) {
+    return err instanceof HttpError && err.status === 400 && typeof err.field === 'string' && err.message.length > 0
+  }
+})
+
+/** Join tokens pasted by people: anything either decodes or gets a one-line Error, never a crash. */
+export const joinTokenProperty = fc.property(
+  fc.oneof(fc.string(), fc.jsonValue().map((v) => 'ovl1.' + Buffer.from(JSON.stringify(v)).toString('base64url'))),
+  (text) => {
+    try {
+      decodeJoinToken(text)
+      return true
+    } catch (err) {
+      return err instanceof Error && !err.message.includes('\n')
+    }
+  },
+)

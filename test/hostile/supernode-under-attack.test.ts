@@ -1,0 +1,92 @@
+// The supernode under attack from a second process, for a bounded time, while two members keep
+// exchanging frames through it: nothing crashes, members lose under 1 %, memory stays bounded,
+// no unverified source gets more bytes back than it sent, and every refusal is counted by reason.
+import { fork, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { setTimeout as delay } from 'node:timers/promises'
+import t from 'tap'
+import { ipv4Frame } from '../fixtures/frames.js'
+import { registered, startEdge } from '../fixtures/overlay.js'
+
+const BIN = fileURLToPath(new URL('../../bin/overlan.js', import.meta.url))
+const GENERATOR = fileURLToPath(new URL('./generator.ts', import.meta.url))
+const ATTACK_SECONDS = 4
+const MAX_ATTACK_PACKETS = 400_000
+/** What the supernode may grow by during the attack: its tables are bounded; this is heap slack. */
+const RSS_GROWTH_LIMIT = 64 * 1024 * 1024
+/** Members' frames: one every 10 ms for the whole attack. */
+const FRAME_INTERVAL_MS = 10
+
+function rssOf(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
+}
+
+t.test('attacked for a bounded time, the supernode keeps serving its members', async (t) => {
+  const sn = spawn(process.execPath, [BIN, 'supernode', '-p', '0', '--bind', '127.0.0.1', '--mgmt', '127.0.0.1:0', '--max-communities', '1000'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  t.teardown(() => {
+    if (sn.exitCode === null) sn.kill('SIGKILL')
+  })
+  let log = ''
+  const mgmt = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no management line: ${log}`)), 10_000)
+    sn.stderr.on('data', (c: Buffer) => {
+      log += c.toString()
+      const m = /management on (http:\/\/[^/]+)\//.exec(log)
+      if (m) {
+        clearTimeout(timer)
+        resolve(m[1]!)
+      }
+    })
+  })
+  const status = async (): Promise<{ port: number; drops: Record<string, number>; counters: Record<string, number> }> => (await fetch(`${mgmt}/status`)).json() as never
+  const port = (await status()).port
+
+  const a = await startEdge(t, [port], { relayOnly: true })
+  const b = await startEdge(t, [port], { relayOnly: true })
+  await Promise.all([registered(a), registered(b)])
+  a.tap.inject(ipv4Frame(b.tap.mac, a.tap.mac, a.edge.overlay!.address, b.edge.overlay!.address))
+  await b.tap.waitForWritten(1)
+  const rssBefore = rssOf(sn.pid!)
+
+  const generator = fork(GENERATOR, [String(port), String(ATTACK_SECONDS), String(MAX_ATTACK_PACKETS), String(b.edge.edgeId)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  t.teardown(() => {
+    if (generator.exitCode === null) generator.kill('SIGKILL')
+  })
+  const report = new Promise<Record<string, number>>((resolve) => generator.once('message', (m: Record<string, number>) => resolve(m)))
+
+  // the members' traffic during the attack, through the supernode (relay only)
+  let sent = 0
+  const before = b.tap.written.length
+  const until = Date.now() + ATTACK_SECONDS * 1000
+  while (Date.now() < until) {
+    a.tap.inject(ipv4Frame(b.tap.mac, a.tap.mac, a.edge.overlay!.address, b.edge.overlay!.address, 200))
+    sent++
+    await delay(FRAME_INTERVAL_MS)
+  }
+  const attack = await report
+  await delay(500)
+  const delivered = b.tap.written.length - before
+  const rssAfter = rssOf(sn.pid!)
+  const after = await status()
+  const metrics = await (await fetch(`${mgmt}/metrics`)).text()
+
+  const loss = 1 - delivered / sent
+  const amplification = attack.unverifiedIn! / attack.unverifiedOut!
+  t.comment(`attack: ${attack.sent} packets, ${(attack.sentBytes! / 1e6).toFixed(1)} MB in ${attack.seconds!.toFixed(1)} s; ${attack.madeUpCommunities} made-up communities; ${attack.received} answers`)
+  t.comment(`members: ${delivered} of ${sent} frames delivered (loss ${(loss * 100).toFixed(2)} %)`)
+  t.comment(`supernode RSS ${(rssBefore / 1e6).toFixed(1)} MB before, ${(rssAfter / 1e6).toFixed(1)} MB after`)
+  t.comment(`unverified sources: ${attack.unverifiedIn} bytes back for ${attack.unverifiedOut} sent (amplification ${amplification.toFixed(4)})`)
+  t.comment(`drops: ${JSON.stringify(Object.fromEntries(Object.entries(after.drops).filter(([, n]) => n > 0)))}`)
+
+  t.equal(sn.exitCode, null, 'the supernode is still running (no crash)')
+  t.notMatch(log, /Unhandled|TypeError|RangeError|at .*\.js:\d+/, 'no exception or unhandled rejection in its log')
+  t.ok(loss < 0.01, 'members lose under 1 % of their frames')
+  t.ok(rssAfter - rssBefore < RSS_GROWTH_LIMIT, `memory bounded: +${((rssAfter - rssBefore) / 1e6).toFixed(1)} MB (limit ${RSS_GROWTH_LIMIT / 1e6} MB)`)
+  t.ok(amplification <= 1, 'no unverified source got more bytes than it sent')
+  for (const reason of ['truncated', 'oversized', 'bad-version', 'unknown-type', 'trailing-bytes', 'bad-cookie', 'bad-signature', 'rate-limited', 'relay-unknown-sender', 'unknown-edge']) {
+    t.match(metrics, new RegExp(`overlan_supernode_dropped_total\\{reason="${reason}"\\} [1-9]`), `${reason} refusals are counted in /metrics`)
+  }
+  const totalDrops = Object.values(after.drops).reduce((x, y) => x + y, 0)
+  t.ok(totalDrops > attack.sent! * 0.5, `refusals counted: ${totalDrops} for ${attack.sent} hostile packets (the rest lost in the kernel's socket queue)`)
+})

@@ -22,10 +22,19 @@ export interface Community {
   subnet: Subnet | null
 }
 
+/**
+ * One registered edge. Kept small (100,000 of them must fit in ~2 KiB each): the signed record is
+ * copied into a Buffer of its own (the datagram it came in is not kept alive through views), and
+ * what the supernode reads often is in plain fields.
+ */
 export interface EdgeEntry {
   edgeId: number
   community: Community
-  record: PeerRecord
+  /** the signed record, as the edge sent it: handed to peers unchanged */
+  recordBytes: Buffer
+  /** the record's timestamp: a newer record replaces an older one */
+  timestamp: number
+  name: string
   /** MAC as a 48-bit number: a map key without a string per lookup */
   macKey: number
   overlay: OverlayAddress | null
@@ -33,7 +42,6 @@ export interface EdgeEntry {
   /** source address and port it registered from; relay and keepalives must come from here */
   address: string
   port: number
-  endpoint: Endpoint
   registeredAt: number
   lastSeen: number
   relayBucket: TokenBucket
@@ -42,6 +50,16 @@ export interface EdgeEntry {
 }
 
 export type RegisterOutcome = { ok: true; edge: EdgeEntry; isNew: boolean } | { ok: false; code: ErrorCode }
+
+/** The edge public key inside a stored record (after the 32-byte community key). */
+export function edgeKeyOf(edge: EdgeEntry): Buffer {
+  return edge.recordBytes.subarray(32, 64)
+}
+
+/** Where the edge is, as the wire's Endpoint (built when a packet needs it, not kept per edge). */
+export function endpointOf(edge: EdgeEntry): Endpoint {
+  return { family: edge.address.includes(':') ? 6 : 4, address: edge.address, port: edge.port }
+}
 
 export function macKeyOf(mac: Buffer): number {
   return macKeyAt(mac, 0)
@@ -61,7 +79,7 @@ export class Registry {
   register(input: { edgeId: number; communityId: Buffer; record: PeerRecord; endpoint: Endpoint; now: number; silentAfterMs: number }): RegisterOutcome {
     const { edgeId, record, endpoint, now } = input
     const existing = this.edges.get(edgeId)
-    if (existing !== undefined && record.timestamp < existing.record.timestamp) return { ok: false, code: ErrorCode.StaleRecord }
+    if (existing !== undefined && record.timestamp < existing.timestamp) return { ok: false, code: ErrorCode.StaleRecord }
 
     const idHex = input.communityId.toString('hex')
     let community = this.communities.get(idHex)
@@ -102,13 +120,14 @@ export class Registry {
     const edge: EdgeEntry = {
       edgeId,
       community,
-      record,
+      recordBytes: existing !== undefined && existing.recordBytes.equals(record.bytes) ? existing.recordBytes : Buffer.from(record.bytes),
+      timestamp: record.timestamp,
+      name: record.name,
       macKey,
       overlay,
       ipKey: ipv4ToNumber(overlay.address),
       address: endpoint.address,
       port: endpoint.port,
-      endpoint,
       registeredAt: existing?.registeredAt ?? now,
       lastSeen: now,
       relayBucket: existing?.relayBucket ?? new TokenBucket(this.limits.relayRate.perSecond, this.limits.relayRate.burst, now),

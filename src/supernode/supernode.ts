@@ -23,6 +23,7 @@ import {
   encodeRegisterAck,
   formatEdgeId,
   formatMac,
+  macBytesOf,
   ipFamily,
   readSealedHeader,
   encodeEndpoint,
@@ -37,7 +38,7 @@ import {
 } from '../wire/index.js'
 import { parseSubnet } from './auto-ip.js'
 import { RateLimiter, type RateLimit } from './rate-limit.js'
-import { Registry, type EdgeEntry } from './registry.js'
+import { Registry, edgeKeyOf, endpointOf, type EdgeEntry } from './registry.js'
 
 export const DEFAULT_SUPERNODE_PORT = 7654
 export const DEFAULT_SUPERNODE_MGMT: HostPort = { host: '127.0.0.1', port: 5645 }
@@ -263,14 +264,14 @@ export class Supernode {
   }
 
   private hello(packet: Hello, address: string, port: number): void {
-    const endpoint = endpointOf(address, port)
+    const endpoint = endpointAt(address, port)
     const cookie = this.cookies.mint(this.nowSeconds(), packet.clientNonce, encodeEndpoint(endpoint))
     // 51 bytes back for 64 received: never an amplifier for a spoofed source
     this.send(encodeCookie(packet.clientNonce, cookie, endpoint), address, port)
   }
 
   private register(packet: Register, address: string, port: number): void {
-    const endpoint = endpointOf(address, port)
+    const endpoint = endpointAt(address, port)
     if (!this.cookies.check(this.nowSeconds(), packet.cookie, packet.clientNonce, encodeEndpoint(endpoint))) {
       this.refuse(ErrorCode.BadCookie, packet.clientNonce, address, port, `bad or expired cookie from ${formatHostPort({ host: address, port })}`)
       return
@@ -296,7 +297,7 @@ export class Supernode {
     this.counters.registrations++
     if (outcome.isNew) {
       this.log.info(
-        `registered edge ${formatEdgeId(edge.edgeId)} community ${edge.community.idHex.slice(0, 8)} mac ${formatMac(edge.record.mac)} ip ${edge.overlay?.address ?? '-'} from ${formatHostPort({ host: address, port })}`,
+        `registered edge ${formatEdgeId(edge.edgeId)} community ${edge.community.idHex.slice(0, 8)} mac ${formatMac(macBytesOf(edge.macKey))} ip ${edge.overlay?.address ?? '-'} from ${formatHostPort({ host: address, port })}`,
       )
     }
     this.send(
@@ -337,13 +338,13 @@ export class Supernode {
       return
     }
     // both at once: the asker learns the peer, the peer learns the asker and starts probing too
-    this.send(encodePeerInfo(PacketType.PeerInfo, peer.endpoint, peer.overlay, peer.record.bytes), address, port)
-    this.send(encodePeerInfo(PacketType.PunchRequest, asker.endpoint, asker.overlay, asker.record.bytes), peer.address, peer.port)
+    this.send(encodePeerInfo(PacketType.PeerInfo, endpointOf(peer), peer.overlay, peer.recordBytes), address, port)
+    this.send(encodePeerInfo(PacketType.PunchRequest, endpointOf(asker), asker.overlay, asker.recordBytes), peer.address, peer.port)
   }
 
   private deregister(packet: Deregister, address: string, port: number): void {
     const edge = this.registeredAt(packet.edgeId, address, port)
-    if (edge === undefined || !verify('deregister', deregisterSignedBytes(packet.edgeId, packet.timestamp), packet.signature, edge.record.edgeKey)) {
+    if (edge === undefined || !verify('deregister', deregisterSignedBytes(packet.edgeId, packet.timestamp), packet.signature, edgeKeyOf(edge))) {
       this.drops['bad-deregister']++
       return
     }
@@ -441,9 +442,9 @@ export class Supernode {
       edges: [...this.registry.edges.values()].map((e) => ({
         id: formatEdgeId(e.edgeId),
         community: e.community.idHex,
-        mac: formatMac(e.record.mac),
+        mac: formatMac(macBytesOf(e.macKey)),
         ip: e.overlay ? `${e.overlay.address}/${e.overlay.prefix}` : null,
-        name: e.record.name,
+        name: e.name,
         endpoint: formatHostPort({ host: e.address, port: e.port }),
         lastSeenMs: now - e.lastSeen,
         registeredAt: new Date(e.registeredAt).toISOString(),
@@ -473,7 +474,7 @@ export class Supernode {
   }
 }
 
-function endpointOf(address: string, port: number): Endpoint {
+function endpointAt(address: string, port: number): Endpoint {
   return { family: ipFamily(address) === 6 ? 6 : 4, address, port }
 }
 

@@ -8,12 +8,16 @@ import { capacitySection } from './sections/capacity.js'
 import { codecSection } from './sections/codec.js'
 import { cryptoSection } from './sections/crypto.js'
 import { datapathSection } from './sections/datapath.js'
+import { labSection } from './sections/lab.js'
+import { setupSection } from './sections/setup.js'
 
 const SECTIONS: Record<string, { needsRoot: boolean; run: () => Promise<Figure[]> }> = {
   crypto: { needsRoot: false, run: cryptoSection },
   codec: { needsRoot: false, run: codecSection },
   datapath: { needsRoot: false, run: datapathSection },
   capacity: { needsRoot: false, run: capacitySection },
+  lab: { needsRoot: true, run: labSection },
+  setup: { needsRoot: true, run: setupSection },
 }
 
 function parseOnly(argv: string[]): string[] {

@@ -50,6 +50,13 @@ export const TICK_MS = 50
 export const PEER_IDLE_MS = 10 * 60_000
 /** Ask again for the record of a peer whose frames are waiting, this often. */
 const PENDING_QUERY_MS = 1_000
+/**
+ * Frames from the host before any supernode has registered us (the kernel's first ARP request,
+ * say) wait this long, this many, instead of being dropped: losing that ARP costs the user a
+ * second (the kernel's retransmit time) on the first ping.
+ */
+const UNREGISTERED_HOLD_MS = 5_000
+const UNREGISTERED_HOLD_FRAMES = 64
 
 export interface EdgeConfig {
   community: string
@@ -139,6 +146,8 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
   private readonly inbound: Inbound
   private readonly outbound: Outbound
   private cachedRecord: { bytes: Buffer; timestamp: number } | null = null
+  /** frames for the relay that came before the first registration (copies: TAP buffers are reused) */
+  private held: { destId: number; frame: Buffer; at: number }[] = []
   private lastRecordTimestamp = 0
   private ticker: TimerHandle | null = null
   private expiry: TimerHandle | null = null
@@ -267,7 +276,8 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
   relay(destId: number, frame: Buffer): void {
     const link = this.relayLink()
     if (link === undefined || link.address === null) {
-      this.drops['no-supernode']++
+      if (this.held.length < UNREGISTERED_HOLD_FRAMES) this.held.push({ destId, frame: Buffer.from(frame), at: this.clock.now() })
+      else this.drops['no-supernode']++
       return
     }
     const result = this.sender.send(PacketType.Relay, destId, frame, link.address, link.port)
@@ -370,6 +380,18 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
       this.emit('overlay', ack.overlay)
     }
     this.emit('registered', link.label)
+    this.releaseHeld()
+  }
+
+  /** Sends what waited for a registration; what waited too long is dropped and counted. */
+  private releaseHeld(): void {
+    const held = this.held
+    this.held = []
+    const now = this.clock.now()
+    for (const h of held) {
+      if (now - h.at > UNREGISTERED_HOLD_MS) this.drops['no-supernode']++
+      else this.relay(h.destId, h.frame)
+    }
   }
 
   /** Whether our NAT and the peer's rewrite ports decides who opens sockets and who sprays. */

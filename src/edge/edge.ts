@@ -11,7 +11,7 @@ import { silentLogger, type Logger } from '../log/logger.js'
 import { MetricsText } from '../mgmt/prometheus.js'
 import { MgmtServer } from '../mgmt/server.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
-import { DgramTransport } from '../net/dgram-transport.js'
+import { bindUdp } from '../net/bind.js'
 import type { Transport } from '../net/transport.js'
 import type { TapDevice } from '../tap/device.js'
 import { systemClock, type Clock, type TimerHandle } from '../time/clock.js'
@@ -201,8 +201,9 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
     // IPv4 unless a supernode is IPv6: libuv sets only the IPv6 hop limit on a dual-stack socket,
     // and the punching TTL ladder must apply to IPv4 datagrams
     const bindAddress = config.bind?.address ?? (config.supernodes.some((s) => ipFamily(s.host) === 6) ? '::' : '0.0.0.0')
-    const transport = deps.transport ?? (await DgramTransport.bind({ address: bindAddress, port: config.bind?.port ?? 0 }))
-    const openTransport = deps.openTransport ?? (() => DgramTransport.bind({ address: bindAddress, port: 0 }))
+    const transport = deps.transport ?? (await bindUdp({ address: bindAddress, port: config.bind?.port ?? 0 }))
+    // birthday punching opens 256 sockets for a few seconds: dgram's, which hold no send ring
+    const openTransport = deps.openTransport ?? (() => bindUdp({ address: bindAddress, port: 0 }, 'dgram'))
     const edge = new Edge(config, keys, generateEdgeIdentity(), deps.tap, transport, deps.clock ?? systemClock, deps.logger ?? silentLogger, deps.hostStatus ?? (() => ({})), openTransport)
     transport.onDatagram(edge.inbound.onDatagram)
     deps.tap.onFrame(edge.outbound.onFrame)

@@ -48,17 +48,6 @@ export class DgramTransport implements Transport {
     return new DgramTransport(socket, v6)
   }
 
-  /** Binds dual-stack on '::' when the host has IPv6, else on 0.0.0.0 (or the given address). */
-  static async bindAny(port: number, address?: string): Promise<DgramTransport> {
-    if (address !== undefined) return DgramTransport.bind({ address, port })
-    try {
-      return await DgramTransport.bind({ address: '::', port })
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT' && (err as NodeJS.ErrnoException).code !== 'EADDRNOTAVAIL') throw err
-      return DgramTransport.bind({ address: '0.0.0.0', port })
-    }
-  }
-
   send(buf: Buffer, offset: number, length: number, port: number, address: string): void {
     // while a low-TTL send is on its way, the socket's TTL is low: an ordinary datagram waits
     if (this.lowTtlUntilReset) this.held.push({ buf, offset, length, port, address })

@@ -1,7 +1,11 @@
-// The UDP socket as edges and supernodes see it. DgramTransport is the real one (node:dgram);
-// tests put edges behind a simulated NAT with a Transport of their own (test/fixtures/nat.ts).
+// The UDP socket as edges and supernodes see it. BatchUdpTransport is the real one (the batched
+// addon), DgramTransport the fallback (node:dgram); tests put edges behind a simulated NAT with a
+// Transport of their own (src/net/simulated-nat.ts).
 
-/** Called once per datagram; `msg` is owned by the receiver (dgram allocates one per datagram). */
+/**
+ * Called once per datagram. `msg` is valid only until the call returns (the batched socket reuses
+ * its receive slots): whatever outlives the call must be copied.
+ */
 export type DatagramReceiver = (msg: Buffer, address: string, port: number) => void
 
 export interface Transport {
@@ -11,8 +15,9 @@ export interface Transport {
   /** the local address and port this transport is bound to */
   local(): { address: string; port: number }
   /**
-   * Sends still queued in the kernel's way (not yet handed to it). A sender that reuses a ring
-   * of N buffers may reuse the oldest only while this is below N: sends complete in order.
+   * Sends that still read from their caller's buffer (dgram's queue; always 0 where send()
+   * copies). A sender that reuses a ring of N buffers may reuse the oldest only while this is
+   * below N: sends complete in order.
    */
   pendingSends(): number
   /**

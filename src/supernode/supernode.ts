@@ -6,7 +6,7 @@ import { LogThrottle, silentLogger, type Logger } from '../log/logger.js'
 import { MgmtServer } from '../mgmt/server.js'
 import { MetricsText } from '../mgmt/prometheus.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
-import { DgramTransport } from '../net/dgram-transport.js'
+import { bindUdpAny } from '../net/bind.js'
 import type { Transport } from '../net/transport.js'
 import { systemClock, type Clock, type TimerHandle } from '../time/clock.js'
 import {
@@ -193,7 +193,7 @@ export class Supernode {
   static async start(options: Partial<SupernodeConfig> = {}, deps: SupernodeDeps = {}): Promise<Supernode> {
     const config = { ...DEFAULT_SUPERNODE_CONFIG, ...options }
     parseSubnet(config.autoIpRange) // refuse a bad range before binding anything
-    const transport = deps.transport ?? (await DgramTransport.bindAny(config.port, config.bindAddress))
+    const transport = deps.transport ?? (await bindUdpAny(config.port, config.bindAddress))
     const node = new Supernode(config, transport, deps.clock ?? systemClock, deps.logger ?? silentLogger)
     transport.onDatagram((msg, address, port) => node.receive(msg, address, port))
     node.sweeper = node.clock.every(config.keepaliveSeconds * 500, () => node.expireSilent())

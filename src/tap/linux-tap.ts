@@ -2,9 +2,8 @@
 // reads frames in batches on libuv's poll and writes them straight to the fd.
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createRequire } from 'node:module'
 import { isIP } from 'node:net'
-import { fileURLToPath } from 'node:url'
+import { addonPath, loadAddon } from '../native/addon.js'
 import type { FrameReceiver, TapDevice } from './device.js'
 
 /** What went wrong, so that the CLI can print one line and exit 2. */
@@ -55,8 +54,6 @@ const MIN_FRAME_BYTES = 14
 // Linux's IFNAMSIZ less the terminating NUL; the kernel also refuses '/', ':' and whitespace.
 const VALID_NAME = /^[^\s/:]{1,15}$/
 
-const ADDON_PATH = fileURLToPath(new URL('../../src/tap/native/build/Release/overlan_tap.node', import.meta.url))
-
 interface NativeTap {
   handle: unknown
   name: string
@@ -77,14 +74,13 @@ let addon: NativeAddon | null = null
 
 // Loaded on first use, so that importing this module never fails where the addon was not built
 // (macOS, a checkout without g++): only opening a device does.
-function loadAddon(): NativeAddon {
+function loadTapAddon(): NativeAddon {
   if (addon !== null) return addon
+  const path = addonPath('overlan_tap')
+  if (path === null) throw new TapError('other', 'the TAP addon is not built: run npm ci (needs python3, make, g++)')
   try {
-    addon = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon
+    addon = loadAddon<NativeAddon>(path)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
-      throw new TapError('other', 'the TAP addon is not built: run npm ci (needs python3, make, g++)', { cause: error })
-    }
     throw new TapError('other', `the TAP addon does not load (${(error as Error).message}): rebuild it with npm run install`, {
       cause: error,
     })
@@ -134,7 +130,7 @@ function openNow(options: LinuxTapOptions): LinuxTap {
   if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > MAX_MTU) {
     throw new TapError('other', `invalid TAP MTU ${mtu}: it must be an integer from ${MIN_MTU} to ${MAX_MTU}`)
   }
-  const native = loadAddon()
+  const native = loadTapAddon()
   return new LinuxTap(native, native.open(name, mac, mtu), mac, mtu)
 }
 

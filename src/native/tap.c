@@ -2,11 +2,7 @@
 // ioctls, and hands frames to JavaScript in batches read on libuv's poll (no thread pool, no
 // allocation per frame). The wrapper owns every policy; this file only does the system calls.
 
-#ifndef NAPI_VERSION
-#define NAPI_VERSION 8
-#endif
-#include <node_api.h>
-#include <uv.h>
+#include "poller.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,48 +27,16 @@
 #define TUN_PATH "/dev/net/tun"
 
 typedef struct tap {
-  napi_env env;
-  int fd;  // -1 once closed
+  poller_t base;  // first: the poller's finalizer frees the whole struct
   char name[IFNAMSIZ];
-
-  uv_poll_t poll;
-  bool poll_initialized;  // uv_poll_init done: the handle must go through uv_close
-  bool poll_closed;       // uv_close's callback ran
-  bool polling;
-
-  napi_ref callback;  // the wrapper's batch callback, held while the device is open
-  napi_async_context async_context;
-  napi_ref frames_ref;   // Buffer of BATCH_FRAMES slots, allocated once
-  napi_ref lengths_ref;  // Int32Array of BATCH_FRAMES lengths, allocated once
-  uint8_t* frames;
-  int32_t* lengths;
+  uint8_t* frames;  // BATCH_FRAMES slots, allocated once (refs[0])
+  int32_t* lengths; // BATCH_FRAMES lengths, allocated once (refs[1])
   size_t slot;
   double oversize;  // frames larger than a slot (the MTU was raised behind our back), dropped
-
-  napi_async_cleanup_hook_handle cleanup_hook;  // NULL once removed
-  bool env_teardown;  // the environment is going away: leave its references to it
-  bool js_gone;       // the external that owns this struct was finalized
-  bool in_callback;   // inside napi_make_callback: the async context must outlive the call
 } tap_t;
 
 // ---------------------------------------------------------------------------------------------
 // Errors
-
-static napi_value throw_error(napi_env env, const char* code, const char* syscall, const char* message) {
-  napi_value code_value, message_value, error, syscall_value;
-  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value);
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &message_value);
-  napi_create_error(env, code_value, message_value, &error);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value);
-  napi_set_named_property(env, error, "syscall", syscall_value);
-  napi_throw(env, error);
-  return NULL;
-}
-
-static const char* errno_name(int err) {
-  // libuv's error codes are negated errno values on Unix, so its table names every errno we meet.
-  return uv_err_name(-err);
-}
 
 // Explains a failed open of /dev/net/tun or TUNSETIFF in terms of what the user must do.
 static napi_value throw_open_error(napi_env env, int err, const char* syscall, const char* name) {
@@ -115,147 +79,20 @@ static napi_value throw_config_error(napi_env env, int err, const char* syscall,
   return throw_error(env, errno_name(err), syscall, message);
 }
 
-#define CHECK_NAPI(env, call)                                                    \
-  do {                                                                           \
-    if ((call) != napi_ok) return throw_error((env), "EINVAL", #call, "N-API call failed: " #call); \
-  } while (0)
-
-// ---------------------------------------------------------------------------------------------
-// Lifetime: the struct lives until both the JavaScript external is finalized and the poll
-// handle (if any) has been closed by libuv.
-
-static void maybe_free(tap_t* tap) {
-  if (!tap->js_gone) return;
-  if (tap->poll_initialized && !tap->poll_closed) return;
-  free(tap);
-}
-
-static void on_poll_closed(uv_handle_t* handle) {
-  tap_t* tap = handle->data;
-  tap->poll_closed = true;
-  if (tap->env_teardown && tap->cleanup_hook != NULL) {
-    napi_async_cleanup_hook_handle hook = tap->cleanup_hook;
-    tap->cleanup_hook = NULL;
-    napi_remove_async_cleanup_hook(hook);
-  }
-  maybe_free(tap);
-}
-
-// Stops reading and closes the fd (which removes a non-persistent TAP device). Idempotent.
-static void stop_device(tap_t* tap) {
-  if (tap->polling) {
-    uv_poll_stop(&tap->poll);
-    tap->polling = false;
-  }
-  if (tap->fd >= 0) {
-    close(tap->fd);
-    tap->fd = -1;
-  }
-  if (tap->poll_initialized && !uv_is_closing((uv_handle_t*)&tap->poll)) {
-    uv_close((uv_handle_t*)&tap->poll, on_poll_closed);
-  }
-}
-
-// Drops what this struct holds in the JavaScript heap; only while the environment is alive.
-static void release_js(tap_t* tap) {
-  if (tap->env_teardown) return;
-  napi_env env = tap->env;
-  if (tap->callback != NULL) napi_delete_reference(env, tap->callback);
-  if (tap->frames_ref != NULL) napi_delete_reference(env, tap->frames_ref);
-  if (tap->lengths_ref != NULL) napi_delete_reference(env, tap->lengths_ref);
-  tap->callback = NULL;
-  tap->frames_ref = NULL;
-  tap->lengths_ref = NULL;
-  // closed from inside the batch callback: deliver() destroys the context once the call returns
-  if (tap->async_context != NULL && !tap->in_callback) {
-    napi_async_destroy(env, tap->async_context);
-    tap->async_context = NULL;
-  }
-}
-
-static void remove_cleanup_hook(tap_t* tap) {
-  if (tap->cleanup_hook == NULL) return;
-  napi_async_cleanup_hook_handle hook = tap->cleanup_hook;
-  tap->cleanup_hook = NULL;
-  napi_remove_async_cleanup_hook(hook);
-}
-
-// The environment (main thread at exit, or a worker) is going away with the device still open:
-// the poll handle must be closed before the loop is, or a worker's teardown aborts.
-static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void* arg) {
-  tap_t* tap = arg;
-  (void)handle;
-  tap->env_teardown = true;
-  stop_device(tap);
-  if (!tap->poll_initialized) remove_cleanup_hook(tap);
-  // otherwise on_poll_closed removes the hook once libuv is done with the handle
-}
-
-static void on_external_finalized(napi_env env, void* data, void* hint) {
-  tap_t* tap = data;
-  (void)env;
-  (void)hint;
-  stop_device(tap);
-  if (!tap->env_teardown) remove_cleanup_hook(tap);
-  release_js(tap);
-  tap->js_gone = true;
-  maybe_free(tap);
-}
-
 static tap_t* get_tap(napi_env env, napi_value handle) {
-  void* data = NULL;
-  if (napi_get_value_external(env, handle, &data) != napi_ok || data == NULL) {
-    throw_error(env, "EINVAL", "tap", "expected a TAP handle");
-    return NULL;
-  }
-  return data;
+  return (tap_t*)poller_from(env, handle, "tap");
 }
 
 // ---------------------------------------------------------------------------------------------
 // Reading: one batch per wake-up, one JavaScript call per batch.
 
-static void deliver(tap_t* tap, int count, int err) {
-  napi_env env = tap->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-
-  napi_value callback, recv, argv[2];
-  if (napi_get_reference_value(env, tap->callback, &callback) == napi_ok && callback != NULL) {
-    napi_get_global(env, &recv);
-    napi_create_int32(env, count, &argv[0]);
-    if (err != 0) {
-      napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &argv[1]);
-    } else {
-      napi_get_undefined(env, &argv[1]);
-    }
-    // napi_make_callback, not napi_call_function: it runs process.nextTick and promise jobs
-    // queued by the receiver, as for any other I/O callback.
-    tap->in_callback = true;
-    napi_status status = napi_make_callback(env, tap->async_context, recv, callback, 2, argv, NULL);
-    tap->in_callback = false;
-    if (status == napi_pending_exception) {
-      // A receiver that throws is a bug: surface it as an uncaught exception, as an event would.
-      napi_value exception;
-      napi_get_and_clear_last_exception(env, &exception);
-      napi_fatal_exception(env, exception);
-    }
-    if (tap->fd < 0 && tap->async_context != NULL && !tap->env_teardown) {
-      napi_async_destroy(env, tap->async_context);
-      tap->async_context = NULL;
-    }
-  }
-  napi_close_handle_scope(env, scope);
-}
-
-static void on_readable(uv_poll_t* poll, int status, int events) {
-  tap_t* tap = poll->data;
+static void on_readable(poller_t* poller, int status, int events) {
+  tap_t* tap = (tap_t*)poller;
   (void)events;
-  if (tap->fd < 0 || tap->callback == NULL) return;
-
   int count = 0;
   int err = status < 0 ? -status : 0;
   for (int reads = 0; err == 0 && reads < BATCH_FRAMES; reads++) {
-    ssize_t n = read(tap->fd, tap->frames + (size_t)count * tap->slot, tap->slot);
+    ssize_t n = read(poller->fd, tap->frames + (size_t)count * tap->slot, tap->slot);
     if (n < 0) {
       if (errno == EINTR) {
         reads--;
@@ -273,11 +110,8 @@ static void on_readable(uv_poll_t* poll, int status, int events) {
     if (n == 0) continue;
     tap->lengths[count++] = (int32_t)n;
   }
-  if (err != 0 && tap->polling) {
-    uv_poll_stop(&tap->poll);
-    tap->polling = false;
-  }
-  if (count > 0 || err != 0) deliver(tap, count, err);
+  if (err != 0) poller_set_events(poller, 0);
+  if (count > 0 || err != 0) poller_deliver(poller, count, err);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -373,8 +207,7 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_error(env, "ENOMEM", "open", "out of memory");
   }
-  tap->env = env;
-  tap->fd = fd;
+  tap->base.fd = fd;
   memcpy(tap->name, name, IFNAMSIZ);
   tap->slot = (size_t)mtu + FRAME_OVERHEAD;
 
@@ -384,20 +217,19 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
   bool ok = napi_create_buffer(env, BATCH_FRAMES * tap->slot, &frames_data, &frames) == napi_ok &&
             napi_create_arraybuffer(env, BATCH_FRAMES * sizeof(int32_t), &lengths_data, &lengths_buffer) == napi_ok &&
             napi_create_typedarray(env, napi_int32_array, BATCH_FRAMES, lengths_buffer, 0, &lengths) == napi_ok &&
-            napi_create_reference(env, frames, 1, &tap->frames_ref) == napi_ok &&
-            napi_create_reference(env, lengths, 1, &tap->lengths_ref) == napi_ok &&
-            napi_create_external(env, tap, on_external_finalized, NULL, &handle) == napi_ok;
-  if (!ok) {
-    close(fd);
-    if (tap->frames_ref != NULL) napi_delete_reference(env, tap->frames_ref);
-    if (tap->lengths_ref != NULL) napi_delete_reference(env, tap->lengths_ref);
-    free(tap);
-    return throw_error(env, "ENOMEM", "open", "cannot allocate the TAP device's buffers");
-  }
-  // From here on the external's finalizer owns the struct.
+            napi_create_reference(env, frames, 1, &tap->base.refs[0]) == napi_ok &&
+            napi_create_reference(env, lengths, 1, &tap->base.refs[1]) == napi_ok;
   tap->frames = frames_data;
   tap->lengths = lengths_data;
-  napi_add_async_cleanup_hook(env, on_env_cleanup, tap, &tap->cleanup_hook);
+  // From here on the poller owns the struct: its finalizer frees it (or poller_discard, or
+  // poller_wrap when it fails).
+  if (!ok) {
+    poller_discard(env, &tap->base);
+    return throw_error(env, "ENOMEM", "open", "cannot allocate the TAP device's buffers");
+  }
+  if (!poller_wrap(env, &tap->base, on_readable, "overlan:TapRead", &handle)) {
+    return throw_error(env, "ENOMEM", "open", "cannot allocate the TAP device's handle");
+  }
 
   CHECK_NAPI(env, napi_create_object(env, &result));
   CHECK_NAPI(env, napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &name_value));
@@ -418,34 +250,7 @@ static napi_value tap_start(napi_env env, napi_callback_info info) {
   if (argc < 2) return throw_error(env, "EINVAL", "start", "start(handle, callback) takes two arguments");
   tap_t* tap = get_tap(env, argv[0]);
   if (tap == NULL) return NULL;
-  napi_valuetype type;
-  CHECK_NAPI(env, napi_typeof(env, argv[1], &type));
-  if (type != napi_function) return throw_error(env, "EINVAL", "start", "the batch callback must be a function");
-  if (tap->fd < 0) return throw_error(env, "EBADF", "start", "the TAP device is closed");
-
-  if (tap->callback != NULL) napi_delete_reference(env, tap->callback);
-  tap->callback = NULL;
-  CHECK_NAPI(env, napi_create_reference(env, argv[1], 1, &tap->callback));
-  if (tap->async_context == NULL) {
-    napi_value resource, resource_name;
-    CHECK_NAPI(env, napi_create_object(env, &resource));
-    CHECK_NAPI(env, napi_create_string_utf8(env, "overlan:TapRead", NAPI_AUTO_LENGTH, &resource_name));
-    CHECK_NAPI(env, napi_async_init(env, resource, resource_name, &tap->async_context));
-  }
-  if (!tap->poll_initialized) {
-    uv_loop_t* loop = NULL;
-    CHECK_NAPI(env, napi_get_uv_event_loop(env, &loop));
-    int rc = uv_poll_init(loop, &tap->poll, tap->fd);
-    if (rc < 0) return throw_error(env, uv_err_name(rc), "uv_poll_init", uv_strerror(rc));
-    tap->poll.data = tap;
-    tap->poll_initialized = true;
-  }
-  if (!tap->polling) {
-    int rc = uv_poll_start(&tap->poll, UV_READABLE, on_readable);
-    if (rc < 0) return throw_error(env, uv_err_name(rc), "uv_poll_start", uv_strerror(rc));
-    tap->polling = true;
-  }
-  return NULL;
+  return poller_start(env, &tap->base, argv[1], UV_READABLE);
 }
 
 // write(handle, frame): true when the kernel took the frame, false when it refused it for now.
@@ -462,10 +267,10 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
     return throw_error(env, "EINVAL", "write", "the frame must be a Buffer");
   }
   bool written = false;
-  if (tap->fd >= 0) {
+  if (tap->base.fd >= 0) {
     ssize_t n;
     do {
-      n = write(tap->fd, data, len);
+      n = write(tap->base.fd, data, len);
     } while (n < 0 && errno == EINTR);
     if (n >= 0) {
       written = (size_t)n == len;
@@ -494,9 +299,7 @@ static napi_value tap_close(napi_env env, napi_callback_info info) {
   if (argc < 1) return throw_error(env, "EINVAL", "close", "close(handle) takes one argument");
   tap_t* tap = get_tap(env, argv[0]);
   if (tap == NULL) return NULL;
-  stop_device(tap);
-  remove_cleanup_hook(tap);
-  release_js(tap);
+  poller_close(&tap->base);
   return NULL;
 }
 

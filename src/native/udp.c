@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +20,18 @@
 // Datagrams read per wake-up: one JavaScript call per batch; uv_poll is level-triggered, so a
 // longer queue wakes us again after the TAP and timers had their turn.
 #define RECV_BATCH 64
-// Datagrams per sendmmsg call (the wrapper's ring may hold more; they go in several calls).
+// Messages per sendmmsg call (the wrapper's ring may hold more; they go in several calls).
 #define SEND_BATCH 64
+// Datagrams per sendmmsg call: a message may carry a run of them (UDP GSO, below).
+#define SEND_SLOTS_PER_CALL 256
+// UDP GSO (UDP_SEGMENT): a run of same-sized datagrams to one destination goes down the stack as
+// one, and is cut into datagrams at the device (or by its hardware): one route lookup, one pass
+// through netfilter, one skb for the run. The kernel takes at most 64 KB and 64 segments a run.
+#define GSO_MAX_SEGMENTS 64
+#define GSO_MAX_BYTES 65000
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
 // Per datagram, in the shared Int32Arrays: length (-1: truncated), port, family (4 or 6), TTL
 // (sends only; 0 = the socket's default), then 16 address bytes (IPv4: the first 4).
 #define META_INTS 8
@@ -43,8 +54,11 @@ typedef struct udp {
   struct iovec riov[RECV_BATCH];
   struct sockaddr_in6 raddr[RECV_BATCH];
   struct mmsghdr smsg[SEND_BATCH];
-  struct iovec siov[SEND_BATCH];
+  struct iovec siov[SEND_SLOTS_PER_CALL];
   struct sockaddr_in6 saddr[SEND_BATCH];
+  uint32_t sslots[SEND_BATCH];  // ring slots each message carries
+  char scontrol[SEND_BATCH][CMSG_SPACE(sizeof(uint16_t))];
+  bool gso;  // off once the kernel refused a run (no checksum offload on the way, an old kernel)
   double truncated;    // datagrams larger than a slot, dropped
   double send_errors;  // datagrams the kernel refused (no route, firewall, bad address), dropped
   int last_send_error;
@@ -132,15 +146,12 @@ static void set_ttl(udp_t* u, int ttl) {
   setsockopt(u->base.fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
 }
 
-static void fill_message(udp_t* u, int k, uint32_t slot) {
-  const int32_t* meta = u->send_meta + (size_t)slot * META_INTS;
-  struct msghdr* h = &u->smsg[k].msg_hdr;
-  memset(h, 0, sizeof *h);
-  u->siov[k].iov_base = u->send + (size_t)slot * u->slot;
-  u->siov[k].iov_len = (size_t)meta[META_LENGTH];
-  h->msg_iov = &u->siov[k];
-  h->msg_iovlen = 1;
-  struct sockaddr_in6* to = &u->saddr[k];
+static bool same_destination(const int32_t* a, const int32_t* b) {
+  return a[META_PORT] == b[META_PORT] && a[META_FAMILY] == b[META_FAMILY] &&
+         memcmp(a + META_ADDRESS, b + META_ADDRESS, a[META_FAMILY] == 6 ? 16 : 4) == 0;
+}
+
+static void set_destination(struct msghdr* h, struct sockaddr_in6* to, const int32_t* meta) {
   memset(to, 0, sizeof *to);
   if (meta[META_FAMILY] == 6) {
     to->sin6_family = AF_INET6;
@@ -157,8 +168,58 @@ static void fill_message(udp_t* u, int k, uint32_t slot) {
   h->msg_name = to;
 }
 
-// Sends messages [from, from + k) of the batch; returns how many the kernel took, or -errno for
-// the first one.
+// Builds messages from ring slots [first, first + available) into smsg; returns how many. A
+// datagram with a TTL goes alone (and only as the first message: set_ttl applies to the call).
+// With GSO, each message takes the longest run of datagrams to one destination whose sizes are
+// all equal, but for a shorter last one.
+static int build_messages(udp_t* u, uint32_t first, uint32_t available, bool* with_ttl) {
+  int k = 0;
+  uint32_t used = 0;
+  *with_ttl = u->send_meta[(size_t)first * META_INTS + META_TTL] != 0;
+  while (k < SEND_BATCH && used < available && used < SEND_SLOTS_PER_CALL) {
+    const int32_t* meta = u->send_meta + (size_t)(first + used) * META_INTS;
+    if (meta[META_TTL] != 0 && k > 0) break;
+    struct msghdr* h = &u->smsg[k].msg_hdr;
+    memset(h, 0, sizeof *h);
+    set_destination(h, &u->saddr[k], meta);
+    h->msg_iov = &u->siov[used];
+    size_t segment = (size_t)meta[META_LENGTH];
+    size_t bytes = 0;
+    uint32_t n = 0;
+    do {
+      const int32_t* m = u->send_meta + (size_t)(first + used + n) * META_INTS;
+      u->siov[used + n].iov_base = u->send + (size_t)(first + used + n) * u->slot;
+      u->siov[used + n].iov_len = (size_t)m[META_LENGTH];
+      bytes += (size_t)m[META_LENGTH];
+      n++;
+      if (!u->gso || *with_ttl || (size_t)m[META_LENGTH] != segment) break;  // a shorter one ends a run
+      if (used + n >= available || used + n >= SEND_SLOTS_PER_CALL || n >= GSO_MAX_SEGMENTS) break;
+      const int32_t* next = m + META_INTS;
+      if (next[META_TTL] != 0 || !same_destination(meta, next) || (size_t)next[META_LENGTH] > segment ||
+          bytes + (size_t)next[META_LENGTH] > GSO_MAX_BYTES) {
+        break;
+      }
+    } while (true);
+    h->msg_iovlen = n;
+    if (n > 1) {
+      h->msg_control = u->scontrol[k];
+      h->msg_controllen = sizeof u->scontrol[k];
+      struct cmsghdr* c = CMSG_FIRSTHDR(h);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      uint16_t size = (uint16_t)segment;
+      memcpy(CMSG_DATA(c), &size, sizeof size);
+    }
+    u->sslots[k] = n;
+    used += n;
+    k++;
+    if (*with_ttl) break;
+  }
+  return k;
+}
+
+// Sends the k messages built; returns how many the kernel took, or -errno for the first one.
 static int send_messages(udp_t* u, int k) {
   int n;
   do {
@@ -185,32 +246,27 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
   uint32_t done = 0;
   bool blocked = false;
   while (done < count && u->base.fd >= 0) {
-    int ttl = u->send_meta[(size_t)(start + done) * META_INTS + META_TTL];
-    int k = 0;
-    if (ttl != 0) {
-      fill_message(u, k++, start + done);
-      set_ttl(u, ttl);
-    } else {
-      while (k < SEND_BATCH && done + (uint32_t)k < count &&
-             u->send_meta[(size_t)(start + done + (uint32_t)k) * META_INTS + META_TTL] == 0) {
-        fill_message(u, k, start + done + (uint32_t)k);
-        k++;
-      }
-    }
+    bool with_ttl = false;
+    int k = build_messages(u, start + done, count - done, &with_ttl);
+    if (with_ttl) set_ttl(u, u->send_meta[(size_t)(start + done) * META_INTS + META_TTL]);
     int n = send_messages(u, k);
-    if (ttl != 0) set_ttl(u, -1);
+    if (with_ttl) set_ttl(u, -1);
     if (n == -EAGAIN || n == -EWOULDBLOCK) {
       blocked = true;
       break;
     }
-    if (n < 0) {
-      // the first message was refused (no route, a firewall, a bad address): drop it, go on
-      u->send_errors++;
-      u->last_send_error = -n;
-      done++;
+    if (n < 0 && u->sslots[0] > 1 && (n == -EIO || n == -EINVAL || n == -EOPNOTSUPP || n == -ENOPROTOOPT)) {
+      u->gso = false;  // the run was refused as a run: send datagram by datagram from now on
       continue;
     }
-    done += (uint32_t)n;  // fewer than k: the next call says why the next one failed
+    if (n < 0) {
+      // the first message was refused (no route, a firewall, a bad address): drop it, go on
+      u->send_errors += u->sslots[0];
+      u->last_send_error = -n;
+      done += u->sslots[0];
+      continue;
+    }
+    for (int i = 0; i < n; i++) done += u->sslots[i];  // fewer than k: the next call says why
   }
   if (blocked) poller_set_events(&u->base, UV_READABLE | UV_WRITABLE);
   CHECK_NAPI(env, napi_create_uint32(env, done, &result));
@@ -293,6 +349,7 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   u->v6 = v6;
   u->slot = slot;
   u->send_slots = send_slots;
+  u->gso = true;
 
   napi_value result, handle, recv, recv_meta, recv_meta_buffer, send, send_meta, send_meta_buffer, value;
   void *recv_data = NULL, *recv_meta_data = NULL, *send_data = NULL, *send_meta_data = NULL;
@@ -367,7 +424,7 @@ static napi_value udp_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// stats(handle) -> { truncated, sendErrors, lastSendError }
+// stats(handle) -> { truncated, sendErrors, lastSendError, gso }
 static napi_value udp_stats(napi_env env, napi_callback_info info) {
   napi_value argv[1], result, value;
   udp_t* u = udp_arg(env, info, argv, 1, "stats");
@@ -383,6 +440,8 @@ static napi_value udp_stats(napi_env env, napi_callback_info info) {
     CHECK_NAPI(env, napi_get_null(env, &value));
   }
   CHECK_NAPI(env, napi_set_named_property(env, result, "lastSendError", value));
+  CHECK_NAPI(env, napi_get_boolean(env, u->gso, &value));
+  CHECK_NAPI(env, napi_set_named_property(env, result, "gso", value));
   return result;
 }
 

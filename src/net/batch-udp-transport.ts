@@ -31,7 +31,7 @@ interface NativeUdp {
   start(handle: unknown, onBatch: (count: number, error: string | undefined) => void): void
   send(handle: unknown, start: number, count: number): number
   close(handle: unknown): void
-  stats(handle: unknown): { truncated: number; sendErrors: number; lastSendError: string | null }
+  stats(handle: unknown): { truncated: number; sendErrors: number; lastSendError: string | null; gso: boolean }
   metaInts: number
 }
 
@@ -56,6 +56,8 @@ export interface BatchUdpStats {
   ringFull: number
   /** the most datagrams one receive call delivered */
   largestBatch: number
+  /** runs of datagrams to one peer go to the kernel as one (UDP GSO); false once the kernel refused it */
+  gso: boolean
 }
 
 export class BatchUdpTransport implements Transport {
@@ -222,8 +224,8 @@ export class BatchUdpTransport implements Transport {
   }
 
   stats(): BatchUdpStats {
-    const { truncated, sendErrors } = this.native.stats(this.socket.handle)
-    return { truncated, sendErrors, ringFull: this.ringFull, largestBatch: this.largestBatch }
+    const { truncated, sendErrors, gso } = this.native.stats(this.socket.handle)
+    return { truncated, sendErrors, ringFull: this.ringFull, largestBatch: this.largestBatch, gso }
   }
 
   flush(): Promise<void> {

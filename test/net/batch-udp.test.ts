@@ -56,6 +56,29 @@ t.test('2,000 datagrams sent in one burst arrive whole, in order, 64 to a receiv
   t.ok(got.every((g) => g.address === '127.0.0.1' && g.port === a.local().port), 'source named as dgram names it')
   t.equal(b.stats().largestBatch, 64, 'a full batch per receive call')
   t.equal(a.stats().ringFull, 0, 'the ring went to the kernel when it filled, nothing dropped')
+  t.equal(a.stats().gso, true, 'runs went down as one (UDP GSO) and the kernel took them')
+})
+
+t.test('runs of equal datagrams to one peer (UDP GSO) arrive as the datagrams they were', async (t) => {
+  const a = open('::')
+  const b = open('127.0.0.1')
+  const c = open('::1')
+  const atB = collect(b, 300)
+  const atC = collect(c, 100)
+  const sizes: number[] = []
+  for (let i = 0; i < 300; i++) {
+    // runs of 1,444-byte datagrams, a shorter one now and then, a datagram to another peer between
+    const bytes = Buffer.alloc(i % 50 === 49 ? 100 : 1444, i & 0xff)
+    bytes.writeUInt32BE(i, 0)
+    sizes.push(bytes.length)
+    a.send(bytes, 0, bytes.length, b.local().port, '127.0.0.1')
+    if (i % 3 === 0) a.send(bytes, 0, 64, c.local().port, '::1')
+  }
+  const got = await atB
+  t.same(got.map((g) => g.bytes.length), sizes, 'each datagram its own size, in order')
+  t.ok(got.every((g, i) => g.bytes.readUInt32BE(0) === i && g.bytes[100 - 1] === (i & 0xff)), 'each with its own bytes')
+  t.equal((await atC).length, 100, 'the other peer got its own')
+  t.equal(a.stats().gso, true)
 })
 
 t.test('a dual-stack socket names IPv4 sources without ::ffff: and answers them, and speaks IPv6', async (t) => {

@@ -95,7 +95,7 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
         tap,
         logger,
         // read live: a later `sysctl net.ipv4.ip_forward=1` resets it, and /status must show that
-        hostStatus: () => ({ forwarding: lastForwarding }),
+        hostStatus: () => ({ forwarding: lastForwarding, tap: { ...tap.stats } }),
       },
     ).catch(async (err: unknown) => {
       await tap.close()

@@ -18,6 +18,8 @@
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
+#include <sys/uio.h>
 
 // Frames read per wake-up: enough to amortise one JavaScript call, few enough that the UDP
 // sockets sharing the loop get their turn (uv_poll is level-triggered, so leftovers wake us again).
@@ -25,6 +27,10 @@
 // Ethernet header plus one 802.1Q tag on top of the MTU.
 #define FRAME_OVERHEAD (14 + 4)
 #define TUN_PATH "/dev/net/tun"
+// Every frame read or written carries a virtio-net header first (IFF_VNET_HDR): on reads it is
+// all zeros (no offloads are offered, so the kernel hands over whole, checksummed frames); on
+// writes it lets a run of TCP segments merged by the wrapper go up the stack as one (as GRO does).
+#define VNET_HDR_BYTES ((ssize_t)sizeof(struct virtio_net_hdr))
 
 typedef struct tap {
   poller_t base;  // first: the poller's finalizer frees the whole struct
@@ -92,7 +98,9 @@ static void on_readable(poller_t* poller, int status, int events) {
   int count = 0;
   int err = status < 0 ? -status : 0;
   for (int reads = 0; err == 0 && reads < BATCH_FRAMES; reads++) {
-    ssize_t n = read(poller->fd, tap->frames + (size_t)count * tap->slot, tap->slot);
+    struct virtio_net_hdr header;
+    struct iovec iov[2] = {{&header, sizeof header}, {tap->frames + (size_t)count * tap->slot, tap->slot}};
+    ssize_t n = readv(poller->fd, iov, 2);
     if (n < 0) {
       if (errno == EINTR) {
         reads--;
@@ -102,12 +110,13 @@ static void on_readable(poller_t* poller, int status, int events) {
       err = errno;  // e.g. EBADFD: the device was deleted under us
       break;
     }
+    n -= VNET_HDR_BYTES;
     // The kernel reports the full length of a frame it truncated to fit the slot.
-    if ((size_t)n > tap->slot) {
+    if (n > 0 && (size_t)n > tap->slot) {
       tap->oversize++;
       continue;
     }
-    if (n == 0) continue;
+    if (n <= 0) continue;
     tap->lengths[count++] = (int32_t)n;
   }
   if (err != 0) poller_set_events(poller, 0);
@@ -151,7 +160,7 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
 
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
   memcpy(ifr.ifr_name, name, name_len);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
@@ -253,10 +262,13 @@ static napi_value tap_start(napi_env env, napi_callback_info info) {
   return poller_start(env, &tap->base, argv[1], UV_READABLE);
 }
 
-// write(handle, frame): true when the kernel took the frame, false when it refused it for now.
+// write(handle, frame[, segmentBytes, headerBytes, checksumStart]): true when the kernel took the
+// frame, false when it refused it for now. With segmentBytes > 0 the frame is a run of TCP/IPv4
+// segments merged into one (headers of the first, the TCP checksum field holding the
+// pseudo-header sum): the kernel takes it as one GRO packet of segmentBytes-sized segments.
 static napi_value tap_write(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], result;
+  size_t argc = 5;
+  napi_value argv[5], result;
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 2) return throw_error(env, "EINVAL", "write", "write(handle, frame) takes two arguments");
   tap_t* tap = get_tap(env, argv[0]);
@@ -266,14 +278,30 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
   if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
     return throw_error(env, "EINVAL", "write", "the frame must be a Buffer");
   }
+  struct virtio_net_hdr header;
+  memset(&header, 0, sizeof header);
+  uint32_t segment = 0, header_bytes = 0, checksum_start = 0;
+  if (argc >= 5 && napi_get_value_uint32(env, argv[2], &segment) == napi_ok && segment > 0) {
+    if (napi_get_value_uint32(env, argv[3], &header_bytes) != napi_ok || napi_get_value_uint32(env, argv[4], &checksum_start) != napi_ok ||
+        header_bytes >= len || checksum_start + 18 > header_bytes || segment > 0xffff) {
+      return throw_error(env, "EINVAL", "write", "write: bad segment, header or checksum offsets");
+    }
+    header.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    header.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+    header.hdr_len = (uint16_t)header_bytes;
+    header.gso_size = (uint16_t)segment;
+    header.csum_start = (uint16_t)checksum_start;
+    header.csum_offset = 16;  // the checksum field's place in a TCP header
+  }
   bool written = false;
   if (tap->base.fd >= 0) {
+    struct iovec iov[2] = {{&header, sizeof header}, {data, len}};
     ssize_t n;
     do {
-      n = write(tap->base.fd, data, len);
+      n = writev(tap->base.fd, iov, 2);
     } while (n < 0 && errno == EINTR);
     if (n >= 0) {
-      written = (size_t)n == len;
+      written = n == VNET_HDR_BYTES + (ssize_t)len;
     } else {
       int err = errno;
       // Refusals the caller can count and live with: a full queue or no memory, the link set

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
 import { addonPath, loadAddon } from '../native/addon.js'
 import type { FrameReceiver, TapDevice } from './device.js'
+import { TcpCoalescer } from './tcp-coalescer.js'
 
 /** What went wrong, so that the CLI can print one line and exit 2. */
 export type TapErrorKind = 'no-tun' | 'permission' | 'busy' | 'other'
@@ -40,8 +41,10 @@ export interface LinuxTapStats {
   /** wake-ups that delivered at least one frame */
   batches: number
   largestBatch: number
-  /** writes the kernel refused (queue full, no memory, link down, device gone) */
+  /** writes the kernel refused (queue full, no memory, link down, device gone), in frames */
   writeRefused: number
+  /** runs of TCP segments handed to the kernel as one (receive coalescing) */
+  mergedRuns: number
 }
 
 export const DEFAULT_TAP_NAME = 'overlan%d'
@@ -65,7 +68,7 @@ interface NativeTap {
 interface NativeAddon {
   open(name: string, mac: Buffer, mtu: number): NativeTap
   start(handle: unknown, onBatch: (count: number, error: string | undefined) => void): void
-  write(handle: unknown, frame: Uint8Array): boolean
+  write(handle: unknown, frame: Uint8Array, segmentBytes?: number, headerBytes?: number, checksumStart?: number): boolean
   close(handle: unknown): void
   oversize(handle: unknown): number
 }
@@ -140,7 +143,7 @@ function openNow(options: LinuxTapOptions): LinuxTap {
  */
 export class LinuxTap implements TapDevice {
   readonly name: string
-  readonly stats: LinuxTapStats = { frames: 0, batches: 0, largestBatch: 0, writeRefused: 0 }
+  readonly stats: LinuxTapStats = { frames: 0, batches: 0, largestBatch: 0, writeRefused: 0, mergedRuns: 0 }
   private receiver: FrameReceiver | null = null
   private errorHandler: ((error: TapError) => void) | null = null
   private started = false
@@ -150,6 +153,8 @@ export class LinuxTap implements TapDevice {
   private readonly frames: Buffer
   private readonly lengths: Int32Array
   private readonly slot: number
+  private readonly coalescer: TcpCoalescer
+  private flushScheduled = false
 
   /** Use openLinuxTap(). */
   constructor(
@@ -163,6 +168,10 @@ export class LinuxTap implements TapDevice {
     this.frames = device.frames
     this.lengths = device.lengths
     this.slot = device.slot
+    this.coalescer = new TcpCoalescer({
+      writeFrame: (frame) => this.native.write(this.handle, frame),
+      writeRun: (frame, segmentBytes, headerBytes, checksumStart) => this.native.write(this.handle, frame, segmentBytes, headerBytes, checksumStart),
+    })
   }
 
   /**
@@ -192,21 +201,39 @@ export class LinuxTap implements TapDevice {
   }
 
   /**
-   * Writes one Ethernet frame to the host. False when the kernel refused it for now (counted in
-   * stats.writeRefused) or the device is closed. Throws RangeError for a frame shorter than an
-   * Ethernet header: the caller should never have passed it on.
+   * Writes one Ethernet frame to the host. A TCP segment may be held (copied) until the end of
+   * this turn of the event loop, to go up with the next ones of its flow as one packet
+   * (tcp-coalescer.ts). False when the kernel refused the frame for now or the device is closed;
+   * frames of a held run that the kernel refuses are counted in stats.writeRefused. Throws
+   * RangeError for a frame shorter than an Ethernet header: the caller should never have passed it on.
    */
   write(frame: Buffer): boolean {
     if (this.closed) return false
     if (frame.length < MIN_FRAME_BYTES) throw new RangeError(`a frame of ${frame.length} bytes is shorter than an Ethernet header`)
-    if (this.native.write(this.handle, frame)) return true
-    this.stats.writeRefused++
-    return false
+    const accepted = this.coalescer.write(frame)
+    if (!accepted) this.stats.writeRefused++
+    // a run held goes to the kernel when this turn's work is over (a batch of datagrams, say)
+    if (this.coalescer.holding && !this.flushScheduled) {
+      this.flushScheduled = true
+      queueMicrotask(this.flushRun)
+    }
+    return accepted
+  }
+
+  private readonly flushRun = (): void => {
+    this.flushScheduled = false
+    if (this.closed) return
+    const refusedBefore = this.coalescer.refused
+    const mergedBefore = this.coalescer.merged
+    this.coalescer.flush()
+    this.stats.writeRefused += this.coalescer.refused - refusedBefore
+    this.stats.mergedRuns += this.coalescer.merged - mergedBefore
   }
 
   /** Removes the device. Safe to call twice. */
   close(): Promise<void> {
     if (!this.closed) {
+      this.flushRun()
       this.closed = true
       this.native.close(this.handle)
     }

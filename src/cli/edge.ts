@@ -95,7 +95,7 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
         tap,
         logger,
         // read live: a later `sysctl net.ipv4.ip_forward=1` resets it, and /status must show that
-        hostStatus: () => ({ forwarding: lastForwarding, tap: { ...tap.stats } }),
+        hostStatus: () => ({ forwarding: lastForwarding, tap: { ...tap.stats, superFrames: tap.superFrames } }),
       },
     ).catch(async (err: unknown) => {
       await tap.close()

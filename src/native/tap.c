@@ -4,6 +4,7 @@
 
 #include "poller.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -32,13 +33,23 @@
 // writes it lets a run of TCP segments merged by the wrapper go up the stack as one (as GRO does).
 #define VNET_HDR_BYTES ((ssize_t)sizeof(struct virtio_net_hdr))
 
+// The largest frame the host's TCP may hand us with segmentation offload (TSO): 64 KB of IP.
+#define SUPER_FRAME_BYTES (65536 + FRAME_OVERHEAD)
+
 typedef struct tap {
   poller_t base;  // first: the poller's finalizer frees the whole struct
   char name[IFNAMSIZ];
+  // A TSO super-frame being cut into segments: it may take more slots than a batch has left,
+  // and then the rest is cut into the next batch.
+  size_t super_len;  // 0: none held
+  size_t super_next;  // payload offset of the next segment to cut
+  uint16_t super_mss;
+  double super_frames;  // super-frames cut (the host's TCP sent us runs of segments as one)
   uint8_t* frames;  // BATCH_FRAMES slots, allocated once (refs[0])
   int32_t* lengths; // BATCH_FRAMES lengths, allocated once (refs[1])
   size_t slot;
   double oversize;  // frames larger than a slot (the MTU was raised behind our back), dropped
+  uint8_t super[SUPER_FRAME_BYTES];  // inside the struct, so that it is freed with it
 } tap_t;
 
 // ---------------------------------------------------------------------------------------------
@@ -90,37 +101,169 @@ static tap_t* get_tap(napi_env env, napi_value handle) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reading: one batch per wake-up, one JavaScript call per batch.
+// Checksums, for segments cut from a super-frame and for frames whose checksum the host left to
+// the "device" (us). Summed in memory order: the ones' complement sum is byte-order independent.
+
+static uint64_t sum_words(const uint8_t* p, size_t len, uint64_t sum) {
+  for (; len >= 4; p += 4, len -= 4) {
+    uint32_t word;
+    memcpy(&word, p, 4);
+    sum += word;
+  }
+  if (len >= 2) {
+    uint16_t word;
+    memcpy(&word, p, 2);
+    sum += word;
+    p += 2;
+    len -= 2;
+  }
+  if (len == 1) {
+    uint16_t word = 0;
+    memcpy(&word, p, 1);
+    sum += word;
+  }
+  return sum;
+}
+
+static uint16_t fold(uint64_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return (uint16_t)sum;
+}
+
+static void store_checksum(uint8_t* at, uint64_t sum) {
+  uint16_t checksum = (uint16_t)~fold(sum);
+  memcpy(at, &checksum, 2);
+}
+
+// Completes a checksum the host left partial: the field holds the pseudo-header sum, the rest is
+// summed from csum_start to the end.
+static void complete_checksum(uint8_t* frame, size_t len, const struct virtio_net_hdr* h) {
+  size_t start = h->csum_start, field = (size_t)h->csum_start + h->csum_offset;
+  if (start >= len || field + 2 > len) return;
+  uint16_t checksum = (uint16_t)~fold(sum_words(frame + start, len - start, 0));
+  if (checksum == 0 && h->csum_offset == 6) checksum = 0xffff;  // UDP: 0 means "no checksum"
+  memcpy(frame + field, &checksum, 2);
+}
+
+static uint16_t get16(const uint8_t* p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static void put16(uint8_t* p, uint32_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
+static uint32_t get32(const uint8_t* p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static void put32(uint8_t* p, uint32_t v) { put16(p, v >> 16), put16(p + 2, v); }
+
+#define TCP_FIN 0x01
+#define TCP_PSH 0x08
+#define TCP_CWR 0x80
+
+// Cuts the held super-frame into TCP segments of super_mss payload bytes, as the device would
+// have, into slots from `count` on; returns how many it made. Each gets its own IP length (and
+// IPv4 ID and header checksum), sequence number and full TCP checksum; FIN and PSH stay on the
+// last, CWR on the first.
+static int cut_segments(tap_t* tap, int count) {
+  const uint8_t* f = tap->super;
+  size_t len = tap->super_len, l3 = 14;
+  uint16_t ethertype = get16(f + 12);
+  bool v4 = ethertype == 0x0800;
+  size_t l4 = v4 ? l3 + (size_t)(f[l3] & 0x0f) * 4 : l3 + 40;
+  size_t headers = len > l4 + 13 ? l4 + (size_t)(f[l4 + 12] >> 4) * 4 : len;
+  size_t mss = tap->super_mss;
+  if ((!v4 && ethertype != 0x86dd) || headers >= len || mss == 0 || headers + mss > tap->slot ||
+      (!v4 && f[l3 + 6] != 6) || (v4 && f[l3 + 9] != 6)) {
+    tap->oversize++;  // not a TCP super-frame we can cut: dropped, as one too large
+    tap->super_len = 0;
+    return 0;
+  }
+  size_t payload = len - headers;
+  uint32_t seq = get32(f + l4 + 4);
+  uint16_t id = v4 ? get16(f + l3 + 4) : 0;
+  int made = 0;
+  while (tap->super_next < payload && count + made < BATCH_FRAMES) {
+    size_t offset = tap->super_next, chunk = payload - offset < mss ? payload - offset : mss;
+    uint8_t* s = tap->frames + (size_t)(count + made) * tap->slot;
+    size_t segment_len = headers + chunk;
+    memcpy(s, f, headers);
+    memcpy(s + headers, f + headers + offset, chunk);
+    if (v4) {
+      put16(s + l3 + 2, (uint32_t)(segment_len - l3));
+      put16(s + l3 + 4, (uint32_t)(id + offset / mss));
+      put16(s + l3 + 10, 0);
+      store_checksum(s + l3 + 10, sum_words(s + l3, l4 - l3, 0));
+    } else {
+      put16(s + l3 + 4, (uint32_t)(segment_len - l4));
+    }
+    put32(s + l4 + 4, seq + (uint32_t)offset);
+    uint8_t flags = f[l4 + 13];
+    if (offset + chunk < payload) flags &= (uint8_t)~(TCP_FIN | TCP_PSH);
+    if (offset > 0) flags &= (uint8_t)~TCP_CWR;
+    s[l4 + 13] = flags;
+    put16(s + l4 + 16, 0);
+    // pseudo-header: addresses, protocol, TCP length
+    uint64_t sum = v4 ? sum_words(s + l3 + 12, 8, 0) : sum_words(s + l3 + 8, 32, 0);
+    sum += htons(6) + htons((uint16_t)(segment_len - l4));
+    store_checksum(s + l4 + 16, sum_words(s + l4, segment_len - l4, sum));
+    tap->lengths[count + made] = (int32_t)segment_len;
+    made++;
+    tap->super_next += chunk;
+  }
+  if (tap->super_next >= payload) tap->super_len = 0;
+  return made;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading: a batch per JavaScript call; one call per wake-up, unless a super-frame's segments
+// spill over, which then go in further calls at once.
+
+// Reads one frame into slot `count`; returns how many slots it filled (a super-frame's
+// segments: possibly more than one), 0 when there was nothing to use, -errno on failure.
+static int read_frame(tap_t* tap, int count) {
+  struct virtio_net_hdr h;
+  uint8_t* s = tap->frames + (size_t)count * tap->slot;
+  struct iovec iov[3] = {{&h, sizeof h}, {s, tap->slot}, {tap->super + tap->slot, SUPER_FRAME_BYTES - tap->slot}};
+  ssize_t n;
+  do {
+    n = readv(tap->base.fd, iov, 3);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return -errno;
+  n -= VNET_HDR_BYTES;
+  if (n <= 0) return 0;
+  uint8_t gso = h.gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+  if (gso == VIRTIO_NET_HDR_GSO_NONE) {
+    if ((size_t)n > tap->slot) {
+      tap->oversize++;  // larger than the MTU (it was raised behind our back): dropped
+      return 0;
+    }
+    if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) complete_checksum(s, (size_t)n, &h);
+    tap->lengths[count] = (int32_t)n;
+    return 1;
+  }
+  if (gso != VIRTIO_NET_HDR_GSO_TCPV4 && gso != VIRTIO_NET_HDR_GSO_TCPV6) {
+    tap->oversize++;  // a kind of offload we did not offer
+    return 0;
+  }
+  // the head landed in the slot, the rest in the super-frame buffer after it: make it whole
+  memcpy(tap->super, s, (size_t)n < tap->slot ? (size_t)n : tap->slot);
+  tap->super_len = (size_t)n;
+  tap->super_next = 0;
+  tap->super_mss = h.gso_size;
+  tap->super_frames++;
+  return cut_segments(tap, count);
+}
 
 static void on_readable(poller_t* poller, int status, int events) {
   tap_t* tap = (tap_t*)poller;
   (void)events;
-  int count = 0;
   int err = status < 0 ? -status : 0;
-  for (int reads = 0; err == 0 && reads < BATCH_FRAMES; reads++) {
-    struct virtio_net_hdr header;
-    struct iovec iov[2] = {{&header, sizeof header}, {tap->frames + (size_t)count * tap->slot, tap->slot}};
-    ssize_t n = readv(poller->fd, iov, 2);
-    if (n < 0) {
-      if (errno == EINTR) {
-        reads--;
-        continue;
-      }
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      err = errno;  // e.g. EBADFD: the device was deleted under us
-      break;
+  do {
+    int count = 0;
+    if (tap->super_len > 0) count = cut_segments(tap, 0);
+    for (int reads = 0; err == 0 && tap->super_len == 0 && count < BATCH_FRAMES && reads < BATCH_FRAMES; reads++) {
+      int got = read_frame(tap, count);
+      if (got == -EAGAIN || got == -EWOULDBLOCK) break;
+      if (got < 0) err = -got;  // e.g. EBADFD: the device was deleted under us
+      else count += got;
     }
-    n -= VNET_HDR_BYTES;
-    // The kernel reports the full length of a frame it truncated to fit the slot.
-    if (n > 0 && (size_t)n > tap->slot) {
-      tap->oversize++;
-      continue;
-    }
-    if (n <= 0) continue;
-    tap->lengths[count++] = (int32_t)n;
-  }
-  if (err != 0) poller_set_events(poller, 0);
-  if (count > 0 || err != 0) poller_deliver(poller, count, err);
+    if (err != 0) poller_set_events(poller, 0);
+    if (count > 0 || err != 0) poller_deliver(poller, count, err);
+  } while (err == 0 && tap->super_len > 0 && poller->fd >= 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -167,6 +310,9 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_open_error(env, err, "ioctl(TUNSETIFF)", name);
   }
+  // Offer checksum and TCP segmentation offload: the host's TCP then hands us up to 64 KB at a
+  // time (cut into segments here, in C, before the wrapper sees them). Without it, no harm done.
+  ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6);
   // the kernel filled in the name it chose for a pattern such as "overlan%d"
   memcpy(name, ifr.ifr_name, IFNAMSIZ);
   name[IFNAMSIZ - 1] = '\0';
@@ -343,6 +489,18 @@ static napi_value tap_oversize(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// superFrames(handle): TSO super-frames cut into segments.
+static napi_value tap_super_frames(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) return throw_error(env, "EINVAL", "superFrames", "superFrames(handle) takes one argument");
+  tap_t* tap = get_tap(env, argv[0]);
+  if (tap == NULL) return NULL;
+  CHECK_NAPI(env, napi_create_double(env, tap->super_frames, &result));
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"open", NULL, tap_open, NULL, NULL, NULL, napi_default, NULL},
@@ -350,6 +508,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"write", NULL, tap_write, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, tap_close, NULL, NULL, NULL, napi_default, NULL},
       {"oversize", NULL, tap_oversize, NULL, NULL, NULL, napi_default, NULL},
+      {"superFrames", NULL, tap_super_frames, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties));
   napi_value batch;

@@ -71,6 +71,7 @@ interface NativeAddon {
   write(handle: unknown, frame: Uint8Array, segmentBytes?: number, headerBytes?: number, checksumStart?: number): boolean
   close(handle: unknown): void
   oversize(handle: unknown): number
+  superFrames(handle: unknown): number
 }
 
 let addon: NativeAddon | null = null
@@ -193,6 +194,11 @@ export class LinuxTap implements TapDevice {
    */
   onError(handler: (error: TapError) => void): void {
     this.errorHandler = handler
+  }
+
+  /** Runs of TCP segments the host handed over as one (segmentation offload), cut into segments by the addon. */
+  get superFrames(): number {
+    return this.native.superFrames(this.handle)
   }
 
   /** Frames dropped because they were larger than MTU + 18 bytes (the MTU was raised behind our back). */

@@ -166,6 +166,9 @@ export async function verifyAuditLog(path: string): Promise<VerifyResult> {
     prev = hashLine(line)
   }
   const head = await readHead(dirname(path))
+  if (head !== null && head.seq === lines.length - 1) {
+    return { ok: false, line: lines.length, problem: `record ${lines.length} is past the head: an append the service did not finish (its next start completes it) or a line added since` }
+  }
   if (head !== null && head.seq !== lines.length) {
     return { ok: false, line: Math.min(head.seq, lines.length), problem: `the log ends at record ${lines.length} but ${head.seq} were written (its last lines were removed or edited)` }
   }

@@ -29,6 +29,7 @@ const EVENT_LABELS = {
   'connection-test': 'Connection test',
   'login-failed': 'Failed login',
   'state-unreadable': 'State file unreadable',
+  'session-lost': 'Session lost with the state file',
 }
 
 const $ = (id) => {

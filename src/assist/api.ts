@@ -6,11 +6,14 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { extname, join } from 'node:path'
 import Koa, { type Context } from 'koa'
 import type { Clock } from '../time/clock.js'
+import { nestsDeeperThan } from './json-depth.js'
 import { MAX_DURATION_SECONDS, type AssistanceService } from './service.js'
 
 export const SESSION_COOKIE = 'overlan_session'
 export const SESSION_TTL_MS = 12 * 3600_000
 export const MAX_BODY_BYTES = 4096
+/** The API's bodies are flat objects (depth 1); room to grow, and far from anything a parser or a walk of the value would choke on. */
+export const MAX_JSON_DEPTH = 8
 /** Failed logins per client before it is locked out, and for how long. */
 export const LOGIN_FAILURES_ALLOWED = 5
 export const LOGIN_LOCK_MS = 60_000
@@ -217,7 +220,7 @@ export function parseAssistanceRequest(body: Record<string, unknown>): Assistanc
   return { enabled: true, durationSeconds: duration, adminAccess }
 }
 
-/** A JSON object body of at most MAX_BODY_BYTES; 415, 413 or 400 otherwise. */
+/** A JSON object body of at most MAX_BODY_BYTES, nested MAX_JSON_DEPTH deep at most; 415, 413 or 400 otherwise. */
 async function readJson(ctx: Context): Promise<Record<string, unknown>> {
   if (!ctx.is('application/json')) throw new HttpError(415, 'send JSON (Content-Type: application/json)')
   const declared = Number(ctx.get('content-length') || 0)
@@ -229,9 +232,15 @@ async function readJson(ctx: Context): Promise<Record<string, unknown>> {
     if (size > MAX_BODY_BYTES) throw new HttpError(413, `the body is larger than ${MAX_BODY_BYTES} bytes`)
     chunks.push(chunk)
   }
+  return parseJsonBody(Buffer.concat(chunks).toString('utf8'))
+}
+
+/** A body's text as a JSON object: its depth checked before it is parsed; 400 naming the problem otherwise. */
+export function parseJsonBody(text: string): Record<string, unknown> {
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw new HttpError(400, `the body nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels`)
   let body: unknown
   try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    body = JSON.parse(text)
   } catch {
     throw new HttpError(400, 'the body is not valid JSON')
   }

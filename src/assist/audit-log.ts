@@ -5,13 +5,24 @@ import { appendFile, open, readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import sodium from 'sodium-native'
 import { writeAtomically } from './state-file.js'
+import { auditLineWritten, type StepObserver } from './steps.js'
 
 export const AUDIT_FILE = 'audit.log'
 /** The last line's number and hash: a chain alone cannot show that its last lines were cut or edited. */
 export const AUDIT_HEAD_FILE = 'audit.head'
 const GENESIS = '0'.repeat(64)
 
-export type AuditEvent = 'enable' | 'enable-failed' | 'disable' | 'expire' | 'technician-joined' | 'technician-left' | 'connection-test' | 'login-failed' | 'state-unreadable'
+export type AuditEvent =
+  | 'enable'
+  | 'enable-failed'
+  | 'disable'
+  | 'expire'
+  | 'session-lost'
+  | 'technician-joined'
+  | 'technician-left'
+  | 'connection-test'
+  | 'login-failed'
+  | 'state-unreadable'
 
 export interface AuditRecord {
   seq: number
@@ -35,11 +46,17 @@ export class AuditLog {
   /** appends go one after another, in call order */
   private tail: Promise<void> = Promise.resolve()
 
-  private constructor(readonly path: string) {}
+  private constructor(
+    readonly path: string,
+    private readonly onStep: StepObserver,
+  ) {}
 
-  /** Opens the log in `dir`, continuing its chain (a broken chain is continued from its last line: verify reports it). */
-  static async open(dir: string): Promise<AuditLog> {
-    const log = new AuditLog(join(dir, AUDIT_FILE))
+  /**
+   * Opens the log in `dir`, continuing its chain (a broken chain is continued from its last line:
+   * verify reports it). An append the process did not finish is finished first.
+   */
+  static async open(dir: string, options: { onStep?: StepObserver } = {}): Promise<AuditLog> {
+    const log = new AuditLog(join(dir, AUDIT_FILE), options.onStep ?? (() => {}))
     const handle = await open(log.path, 'a', 0o600)
     await handle.close()
     const lines = (await readFile(log.path, 'utf8')).split('\n').filter((l) => l.length > 0)
@@ -51,6 +68,7 @@ export class AuditLog {
       } catch {
         log.seq = lines.length
       }
+      await completeInterruptedAppend(dir, lines)
     }
     return log
   }
@@ -62,7 +80,8 @@ export class AuditLog {
       await appendFile(this.path, line + '\n', { mode: 0o600 })
       this.seq = record.seq
       this.prev = hashLine(line)
-      await writeAtomically(join(dirname(this.path), AUDIT_HEAD_FILE), JSON.stringify({ seq: this.seq, hash: this.prev }) + '\n')
+      await this.onStep(auditLineWritten(event))
+      await writeHead(dirname(this.path), { seq: this.seq, hash: this.prev })
       return record
     })
     this.tail = result.then(
@@ -88,6 +107,45 @@ export class AuditLog {
   }
 }
 
+interface AuditHead {
+  seq: number
+  hash: string
+}
+
+function writeHead(dir: string, head: AuditHead): Promise<void> {
+  return writeAtomically(join(dir, AUDIT_HEAD_FILE), JSON.stringify(head) + '\n')
+}
+
+async function readHead(dir: string): Promise<AuditHead | null> {
+  try {
+    return JSON.parse(await readFile(join(dir, AUDIT_HEAD_FILE), 'utf8')) as AuditHead
+  } catch {
+    // no head yet (an empty log, or a first append stopped before its head): nothing to compare
+    return null
+  }
+}
+
+/**
+ * A process killed between appending a line and writing the head leaves the head one record
+ * behind. When the head matches the line before the last, and the last follows it, the last line
+ * is that unfinished append: the head is brought up to it. Anything else is left for verify to
+ * report. (The head guards against cut lines; whoever can write the directory can rewrite it.)
+ */
+async function completeInterruptedAppend(dir: string, lines: string[]): Promise<void> {
+  const head = await readHead(dir)
+  const before = lines.length >= 2 ? hashLine(lines.at(-2)!) : GENESIS
+  const headIsOneBehind = head === null ? lines.length === 1 : head.seq === lines.length - 1 && head.hash === before
+  if (!headIsOneBehind) return
+  let last: AuditRecord
+  try {
+    last = JSON.parse(lines.at(-1)!) as AuditRecord
+  } catch {
+    return
+  }
+  if (last.seq !== lines.length || last.prev !== before) return
+  await writeHead(dir, { seq: lines.length, hash: hashLine(lines.at(-1)!) })
+}
+
 export type VerifyResult = { ok: true; records: number } | { ok: false; line: number; problem: string }
 
 /** Checks every line's hash link and sequence number; names the first line where the chain breaks. */
@@ -107,11 +165,9 @@ export async function verifyAuditLog(path: string): Promise<VerifyResult> {
     if (record.seq !== i + 1) return { ok: false, line: i + 1, problem: `sequence ${record.seq} where ${i + 1} was expected` }
     prev = hashLine(line)
   }
-  let head: { seq: number; hash: string } | null = null
-  try {
-    head = JSON.parse(await readFile(join(dirname(path), AUDIT_HEAD_FILE), 'utf8')) as { seq: number; hash: string }
-  } catch {
-    // no head yet (an empty log): nothing more to compare
+  const head = await readHead(dirname(path))
+  if (head !== null && head.seq === lines.length - 1) {
+    return { ok: false, line: lines.length, problem: `record ${lines.length} is past the head: an append the service did not finish (its next start completes it) or a line added since` }
   }
   if (head !== null && head.seq !== lines.length) {
     return { ok: false, line: Math.min(head.seq, lines.length), problem: `the log ends at record ${lines.length} but ${head.seq} were written (its last lines were removed or edited)` }

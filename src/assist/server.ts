@@ -12,6 +12,7 @@ import type { OverlayAddress } from '../wire/index.js'
 import { createApi } from './api.js'
 import { AuditLog } from './audit-log.js'
 import { AssistanceService, newApiToken, type StartDeviceEdge } from './service.js'
+import type { StepObserver } from './steps.js'
 
 export const API_TOKEN_FILE = 'api-token'
 export const DEFAULT_ASSIST_LISTEN: HostPort = { host: '127.0.0.1', port: 8765 }
@@ -50,13 +51,21 @@ export async function apiToken(stateDir: string): Promise<string> {
   return token
 }
 
-export async function startAssistServer(config: AssistServerConfig, deps: { startEdge: StartDeviceEdge; clock?: Clock; logger?: Logger }): Promise<AssistServer> {
+export interface AssistServerDeps {
+  startEdge: StartDeviceEdge
+  clock?: Clock
+  logger?: Logger
+  /** told of each step of a state change (steps.ts), in the service and the audit log */
+  onStep?: StepObserver
+}
+
+export async function startAssistServer(config: AssistServerConfig, deps: AssistServerDeps): Promise<AssistServer> {
   const clock = deps.clock ?? systemClock
   const logger = deps.logger ?? silentLogger
   await mkdir(config.stateDir, { recursive: true, mode: 0o700 })
   await chmod(config.stateDir, 0o700)
   const token = await apiToken(config.stateDir)
-  const audit = await AuditLog.open(config.stateDir)
+  const audit = await AuditLog.open(config.stateDir, { onStep: deps.onStep })
 
   let supernode: Supernode | null = null
   let supernodes = config.supernodes
@@ -67,7 +76,7 @@ export async function startAssistServer(config: AssistServerConfig, deps: { star
     logger.info(`embedded supernode on UDP ${formatHostPort(supernodes[0]!)} (give -l HOST:PORT to use real ones)`)
   }
 
-  const service = await AssistanceService.start({ stateDir: config.stateDir, supernodes, deviceIp: config.deviceIp }, { audit, startEdge: deps.startEdge, clock, logger })
+  const service = await AssistanceService.start({ stateDir: config.stateDir, supernodes, deviceIp: config.deviceIp }, { audit, startEdge: deps.startEdge, clock, logger, onStep: deps.onStep })
   const app = createApi({ apiToken: token, webDir: config.webDir, service, clock })
   app.on('error', (err: Error) => logger.error(`console: ${err.message}`))
   const handle = app.callback()

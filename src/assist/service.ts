@@ -1,7 +1,8 @@
 // The remote-assistance service: one session at a time. Enabling makes a fresh community and key,
 // starts the device's edge and hands out a join token; disabling, or the expiry timer (24 h at
 // most), stops the edge and destroys the key. The state survives restarts (state-file.ts), and every
-// change goes to the hash-chained audit log.
+// change goes to the hash-chained audit log, whose record commits it: a restart after a stop at any
+// step makes the state file agree with the log's last word (see reconcile()).
 import { randomBytes } from 'node:crypto'
 import { randomMac } from '../tap/linux-tap.js'
 import { customAlphabet } from 'nanoid'
@@ -14,7 +15,8 @@ import { formatMac, parseMac, type OverlayAddress } from '../wire/index.js'
 import type { AuditEvent, AuditLog, AuditRecord } from './audit-log.js'
 import { encodeJoinToken } from './join-token.js'
 import { probeSupernode, type SupernodeProbe } from './probe.js'
-import { loadState, saveState, type SessionState } from './state-file.js'
+import { STATE_FILE, loadState, saveState, type SessionState } from './state-file.js'
+import type { StepObserver } from './steps.js'
 
 export const MAX_DURATION_SECONDS = 86_400
 /** A technician not heard from for this long has left (direct paths send a probe every 5 s). */
@@ -59,7 +61,12 @@ export interface AssistDeps {
   startEdge: StartDeviceEdge
   clock?: Clock
   logger?: Logger
+  /** told of each step of a state change (steps.ts); fault tests stop the service there */
+  onStep?: StepObserver
 }
+
+/** The audit events that switch assistance on or off; the last of them says which it is. */
+const SESSION_ENDS: ReadonlySet<AuditEvent> = new Set<AuditEvent>(['disable', 'expire', 'enable-failed', 'session-lost'])
 
 export interface Technician {
   id: string
@@ -109,34 +116,13 @@ export class AssistanceService {
     private readonly startEdge: StartDeviceEdge,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly onStep: StepObserver,
   ) {}
 
   /** Loads the state: a session still running comes back (same key and token), an expired one is closed. */
   static async start(config: AssistConfig, deps: AssistDeps): Promise<AssistanceService> {
-    const service = new AssistanceService(config, deps.audit, deps.startEdge, deps.clock ?? systemClock, deps.logger ?? silentLogger)
-    const loaded = await loadState(config.stateDir)
-    if (!loaded.ok) {
-      service.log.error(`assistance state unreadable (${loaded.reason}): starting disabled`)
-      await service.record('state-unreadable', { reason: loaded.reason })
-      await saveState(config.stateDir, { version: 1, session: null })
-      return service
-    }
-    const session = loaded.state.session
-    if (session === null) return service
-    if (session.expiresAt <= service.clock.now()) {
-      await saveState(config.stateDir, { version: 1, session: null })
-      await service.record('expire', { community: session.community, expiresAt: new Date(session.expiresAt).toISOString(), note: 'expired while the service was stopped' })
-      service.log.info('the assistance session expired while the service was stopped: disabled')
-      return service
-    }
-    service.session = session
-    service.log.info(`restoring the assistance session until ${new Date(session.expiresAt).toISOString()}`)
-    try {
-      await service.runSession(session)
-    } catch (err) {
-      service.lastError = (err as Error).message
-      service.log.error(`cannot restart the device's edge: ${service.lastError}`)
-    }
+    const service = new AssistanceService(config, deps.audit, deps.startEdge, deps.clock ?? systemClock, deps.logger ?? silentLogger, deps.onStep ?? (() => {}))
+    await service.reconcile()
     return service
   }
 
@@ -160,9 +146,12 @@ export class AssistanceService {
         deviceMac: formatMac(randomMac()),
         token: encodeJoinToken({ community, key, supernodes, expiresAt, deviceIp }),
       }
-      // the state file first: whatever happens after, a restart finds the session and resumes it
+      await this.onStep('enable:begin')
+      // the state file first (the key lives only there), the audit record last: it commits the
+      // enable, and a restart rolls back a session the log does not show as enabled
       await saveState(this.config.stateDir, { version: 1, session })
       this.session = session
+      await this.onStep('enable:state-written')
       try {
         await this.runSession(session)
       } catch (err) {
@@ -170,8 +159,10 @@ export class AssistanceService {
         this.lastError = (err as Error).message
         throw err
       }
+      await this.onStep('enable:edge-started')
       this.lastError = null
       await this.record('enable', { community, expiresAt: new Date(expiresAt).toISOString(), durationSeconds: options.durationSeconds, adminAccess: options.adminAccess, overlayIp: session.overlayIp })
+      await this.onStep('enable:recorded')
       this.log.info(`assistance enabled until ${new Date(expiresAt).toISOString()}`)
       return this.enableResult(session, true)
     })
@@ -228,6 +219,60 @@ export class AssistanceService {
 
   // ---- internals ------------------------------------------------------------------------------
 
+  /**
+   * Makes the state file and the audit log agree, whatever step the last run stopped at. The audit
+   * record commits each change, so the log's last session event decides:
+   * - the state holds a session the log shows enabled: it resumes (or ends, if it has expired);
+   * - the state holds a session the log has already ended: the end is finished (state cleared);
+   * - the state holds a session the log never shows enabled: the enable stopped before it answered,
+   *   nobody holds its token, and it is rolled back (audited as enable-failed);
+   * - the state holds none while the log shows one enabled (the state was removed or replaced):
+   *   its key is gone with it, so it is recorded as lost.
+   */
+  private async reconcile(): Promise<void> {
+    const loaded = await loadState(this.config.stateDir)
+    if (!loaded.ok) {
+      this.log.error(`assistance state unreadable (${loaded.reason}): starting disabled`)
+      await this.record('state-unreadable', { reason: loaded.reason })
+      await saveState(this.config.stateDir, { version: 1, session: null })
+      return
+    }
+    const session = loaded.state.session
+    const last = lastSessionEvent(await this.audit.records())
+    const lastCommunity = last?.details.community
+    if (session === null) {
+      if (last?.event === 'enable') {
+        this.log.error(`the audit log says assistance is on (${String(lastCommunity)}) but the state holds no session: recorded as lost`)
+        await this.record('session-lost', { community: lastCommunity, reason: `${STATE_FILE} holds no session: the key is gone, the session cannot resume` })
+      }
+      return
+    }
+    this.session = session
+    if (last !== undefined && lastCommunity === session.community && SESSION_ENDS.has(last.event)) {
+      await saveState(this.config.stateDir, { version: 1, session: null })
+      this.forgetSession(session)
+      this.log.info(`finished ending the assistance session (${last.event}) that the last run had recorded`)
+      return
+    }
+    if (last?.event !== 'enable' || lastCommunity !== session.community) {
+      this.log.info('the last run stopped while enabling assistance, before it answered: rolled back')
+      await this.endSession('enable-failed', { reason: 'the service stopped during the enable, before recording it: rolled back at restart (nobody received its token)' })
+      return
+    }
+    if (session.expiresAt <= this.clock.now()) {
+      await this.endSession('expire', { expiresAt: new Date(session.expiresAt).toISOString(), note: 'expired while the service was stopped' })
+      this.log.info('the assistance session expired while the service was stopped: disabled')
+      return
+    }
+    this.log.info(`restoring the assistance session until ${new Date(session.expiresAt).toISOString()}`)
+    try {
+      await this.runSession(session)
+    } catch (err) {
+      this.lastError = (err as Error).message
+      this.log.error(`cannot restart the device's edge: ${this.lastError}`)
+    }
+  }
+
   private async runSession(session: SessionState): Promise<void> {
     const [address, prefix] = session.overlayIp.split('/') as [string, string]
     const edge = await this.startEdge({
@@ -259,21 +304,30 @@ export class AssistanceService {
     this.log.info('assistance expired: disabled')
   }
 
+  /** Steps: stop the edge, record the end (which commits it), then clear the state file. */
   private async endSession(event: 'disable' | 'expire' | 'enable-failed', details: Record<string, unknown>): Promise<void> {
     const session = this.session!
+    await this.onStep(`${event}:begin`)
     this.stopTimers()
     const edge = this.edge
     this.edge = null
     await edge?.stop(event === 'expire' ? 'expired' : 'disabled').catch(() => {})
+    await this.onStep(`${event}:edge-stopped`)
     for (const [id, t] of this.present) await this.record('technician-left', { id, ip: t.ip, endpoint: t.endpoint, reason: event === 'expire' ? 'session expired' : 'session ended' })
     this.present.clear()
+    await this.record(event, { community: session.community, ...details })
+    await this.onStep(`${event}:recorded`)
     await saveState(this.config.stateDir, { version: 1, session: null })
-    // the key and everything made from it are gone from memory with the session
+    this.forgetSession(session)
+    await this.onStep(`${event}:state-written`)
+  }
+
+  /** The key and everything made from it are gone from memory with the session. */
+  private forgetSession(session: SessionState): void {
     session.key = ''
     session.token = ''
     session.adminPassword = null
     this.session = null
-    await this.record(event, { community: session.community, ...details })
   }
 
   private stopTimers(): void {
@@ -333,6 +387,11 @@ export class AssistanceService {
     this.queue = result.catch(() => {})
     return result
   }
+}
+
+/** The last record that switched assistance on or off (state-unreadable switched it off too). */
+function lastSessionEvent(records: AuditRecord[]): AuditRecord | undefined {
+  return records.findLast((r) => r.event === 'enable' || r.event === 'state-unreadable' || SESSION_ENDS.has(r.event))
 }
 
 /** A random 256-bit bearer token for the API, as text. */

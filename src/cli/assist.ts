@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import type { CommandModule } from 'yargs'
 import { linuxDeviceEdge } from '../assist/device-edge.js'
 import { DEFAULT_ASSIST_LISTEN, startAssistServer } from '../assist/server.js'
+import { ALL_STEPS, type StepObserver } from '../assist/steps.js'
 import { streamLogger } from '../log/logger.js'
 import { formatHostPort } from '../net/address.js'
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
@@ -11,6 +12,8 @@ import { CliError } from './errors.js'
 import { allowOption, listenAddress, logLevel, overlayAddress, stopOnSignals, supernodeList } from './options.js'
 
 export const DEFAULT_DEVICE_IP = '10.99.0.1/24'
+/** For fault tests only: the service kills itself with SIGKILL at this step (steps.ts). */
+export const CRASH_AT_ENV = 'OVERLAN_CRASH_AT'
 const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url))
 
 interface AssistArgs {
@@ -42,9 +45,10 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
     const deviceIp = overlayAddress('--ip', args.ip)
     const allow = allowOption(args.allow)
     const supernodes = supernodeList(args.supernode ?? [])
+    const onStep = crashAtStep(process.env[CRASH_AT_ENV])
     const server = await startAssistServer(
       { listen, stateDir: args['state-dir'], supernodes, deviceIp, webDir: WEB_DIR },
-      { startEdge: linuxDeviceEdge({ tapName: args.device, mtu: DEFAULT_EDGE_MTU, allow, logger }), logger },
+      { startEdge: linuxDeviceEdge({ tapName: args.device, mtu: DEFAULT_EDGE_MTU, allow, logger }), logger, onStep },
     ).catch((err: unknown) => {
       const code = (err as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE') throw new CliError(`cannot listen: ${formatHostPort(listen)} or the embedded supernode's UDP 7654 is in use`)
@@ -55,4 +59,13 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
     logger.info(`API token in ${server.tokenPath} (send it as Authorization: Bearer <token>; the console asks for it once)`)
     stopOnSignals(() => server.close())
   },
+}
+
+/** The step observer for OVERLAN_CRASH_AT: a kill -9 exactly there, as the OOM killer or a stop timeout would. */
+function crashAtStep(step: string | undefined): StepObserver | undefined {
+  if (step === undefined || step === '') return undefined
+  if (!ALL_STEPS.includes(step)) throw new CliError(`${CRASH_AT_ENV}: no step named ${JSON.stringify(step)} (one of ${ALL_STEPS.join(', ')})`)
+  return (reached) => {
+    if (reached === step) process.kill(process.pid, 'SIGKILL')
+  }
 }

@@ -1,6 +1,7 @@
 // The assistance API exactly as a monitoring GUI uses it: every route, the shapes, and every
 // refusal with its status and a JSON {error} that names the field.
 import t from 'tap'
+import { MAX_BODY_BYTES, MAX_JSON_DEPTH } from '../../src/assist/api.js'
 import { decodeJoinToken } from '../../src/assist/join-token.js'
 import { startTestAssist } from '../fixtures/assist.js'
 
@@ -87,6 +88,33 @@ t.test('bodies: 413 when huge, 415 when not JSON', async (t) => {
   const form = await fetch(`${a.base}/api/assistance`, { method: 'POST', headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'enabled=true' })
   t.equal(form.status, 415)
   t.match(await form.json(), { error: /JSON/ })
+})
+
+t.test('bodies nested deeper than 8 levels: 400 naming the depth, quickly, within the size limit; nothing crashes', async (t) => {
+  const a = await startTestAssist(t)
+  const nest = (levels: number): string => '['.repeat(levels) + ']'.repeat(levels)
+  const deepest = Math.floor((MAX_BODY_BYTES - '{"enabled":}'.length) / 2)
+  const bodies: [string, string][] = [
+    [`${deepest} levels of [ (${deepest * 2 + 12} bytes, under the ${MAX_BODY_BYTES}-byte limit)`, `{"enabled":${nest(deepest)}}`],
+    ['4,000 unclosed [', `{"enabled":${'['.repeat(4000)}`],
+    ['9 levels of objects', `{"enabled":${'{"a":'.repeat(8)}1${'}'.repeat(8)}}`],
+  ]
+  for (const [what, body] of bodies) {
+    t.ok(Buffer.byteLength(body) <= MAX_BODY_BYTES, `${what}: within the size limit`)
+    const started = performance.now()
+    const res = await a.api('POST', '/api/assistance', body)
+    const ms = performance.now() - started
+    t.equal(res.status, 400, what)
+    t.match(res.json, { error: `the body nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels` }, `${what}: the error names the problem`)
+    t.ok(ms < 1000, `${what}: refused in ${ms.toFixed(1)} ms`)
+  }
+  const login = await fetch(`${a.base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"token":${nest(2000)}}` })
+  t.equal(login.status, 400, 'the login refuses it too')
+  const eight = await a.api('POST', '/api/assistance', `{"enabled":${nest(7)}}`)
+  t.match(eight, { status: 400, json: { field: 'enabled' } }, '8 levels pass the depth check and reach the field check')
+  t.equal((await a.api('POST', '/api/assistance', '{"enabled":false,"note":"[[[[[[[[[[[[[[["}')).json.field, 'note', 'brackets inside strings are not nesting')
+  t.equal((await fetch(`${a.base}/healthz`)).status, 200, 'the service still answers')
+  t.equal((await a.api('GET', '/api/assistance')).json.enabled, false, 'and nothing was enabled')
 })
 
 t.test('console login: HttpOnly SameSite=Strict cookie; changes need the console’s own Origin', async (t) => {

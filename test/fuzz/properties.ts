@@ -2,7 +2,7 @@
 // in `npm run fuzz`: arbitrary bytes and structured-but-wrong inputs never make the codec or the
 // assistance API's validation throw anything but their own refusals.
 import fc from 'fast-check'
-import { HttpError, parseAssistanceRequest } from '../../src/assist/api.js'
+import { HttpError, MAX_BODY_BYTES, MAX_JSON_DEPTH, parseAssistanceRequest, parseJsonBody } from '../../src/assist/api.js'
 import { decodeJoinToken } from '../../src/assist/join-token.js'
 import { CODEC_REASONS, HEADER_BYTES, MAX_PACKET_BYTES, PacketType, WIRE_VERSION, decodePacket } from '../../src/wire/index.js'
 import { reencode } from '../fixtures/reencode.js'
@@ -56,6 +56,43 @@ export const apiValidationProperty = fc.property(jsonish, (value) => {
     return Number.isInteger(parsed.durationSeconds) && parsed.durationSeconds >= 1 && parsed.durationSeconds <= 86_400 && typeof parsed.adminAccess === 'boolean'
   } catch (err) {
     return err instanceof HttpError && err.status === 400 && typeof err.field === 'string' && err.message.length > 0
+  }
+})
+
+/** How deep a parsed JSON value nests arrays and objects (a scalar: 0). */
+function depthOf(value: unknown): number {
+  if (typeof value !== 'object' || value === null) return 0
+  return 1 + Math.max(0, ...Object.values(value).map(depthOf))
+}
+
+/** Bodies as they arrive: any text, any JSON, and JSON nested to every depth a body of MAX_BODY_BYTES allows, closed or not, with brackets inside strings. */
+const bodyText = fc.oneof(
+  fc.string({ maxLength: 200 }),
+  fc.jsonValue({ maxDepth: 12 }).map((v) => JSON.stringify(v)),
+  fc
+    .tuple(fc.integer({ min: 1, max: MAX_BODY_BYTES / 2 }), fc.constantFrom('[', '{"a":', '["[",', '{"}{":'), fc.boolean(), fc.jsonValue({ maxDepth: 2 }))
+    .map(([levels, opener, closed, inner]) => {
+      const closer = opener.startsWith('[') ? ']' : '}'
+      return `{"enabled":${opener.repeat(levels)}${JSON.stringify(inner)}${closed ? closer.repeat(levels) : ''}}`
+    }),
+)
+
+/** The API's body parsing: an object nested MAX_JSON_DEPTH deep at most, exactly as JSON.parse reads it, or a 400 that says why. */
+export const jsonBodyProperty = fc.property(bodyText, (text) => {
+  let expected: unknown
+  try {
+    expected = JSON.parse(text)
+  } catch {
+    expected = undefined
+  }
+  try {
+    const body = parseJsonBody(text)
+    return depthOf(body) <= MAX_JSON_DEPTH && JSON.stringify(body) === JSON.stringify(expected)
+  } catch (err) {
+    if (!(err instanceof HttpError) || err.status !== 400 || err.message.length === 0) return false
+    // valid JSON objects are refused only for their depth
+    const isObject = typeof expected === 'object' && expected !== null && !Array.isArray(expected)
+    return !isObject || (depthOf(expected) > MAX_JSON_DEPTH && /deeper than/.test(err.message))
   }
 })
 

@@ -2,7 +2,7 @@
 // runs them much longer (FUZZ_RUNS).
 import fc from 'fast-check'
 import t from 'tap'
-import { apiValidationProperty, codecProperty, joinTokenProperty } from './properties.js'
+import { apiValidationProperty, codecProperty, joinTokenProperty, jsonBodyProperty } from './properties.js'
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 20_000)
 const SEED = Number(process.env.FUZZ_SEED ?? 424242)
@@ -10,6 +10,7 @@ const SEED = Number(process.env.FUZZ_SEED ?? 424242)
 for (const [name, property] of [
   ['the wire codec', codecProperty],
   ["the assistance API's request validation", apiValidationProperty],
+  ["the assistance API's JSON body parsing (depth limit)", jsonBodyProperty],
   ['join token parsing', joinTokenProperty],
 ] as const) {
   t.test(`${name}: ${RUNS} generated inputs (seed ${SEED})`, (t) => {

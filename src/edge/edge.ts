@@ -37,6 +37,7 @@ import { BIRTHDAY_PORTS, BirthdayPuncher, birthdayRole, type BirthdayRole, type 
 import { FrameFilter } from './frame-filter.js'
 import { Outbound } from './inside.js'
 import { Inbound } from './outside.js'
+import { hasDirectEndpoint } from './path.js'
 import { PENDING_TIMEOUT_MS, PeerTable, type Peer } from './peers.js'
 import { PUNCH_RETRY_MS, Puncher } from './punch.js'
 import { edgeDropCounters, type EdgeReason } from './reasons.js'
@@ -186,7 +187,7 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
       now: () => this.clock.now(),
       send: (buf, address, port) => this.transport.send(buf, 0, buf.length, port, address),
       record: () => this.record(),
-      registered: (link, ack) => this.onRegistered(link, ack),
+      registered: (link, ack, moved) => this.onRegistered(link, ack, moved),
       lost: (link, why) => this.log.warn(`lost supernode ${link.label}: ${why}; registering again`),
       refused: (link, why) => this.log.warn(`supernode ${link.label} refused registration: ${why}`),
       peerGone: (edgeId) => this.forgetPeer(edgeId),
@@ -350,7 +351,7 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
   }
 
   pathChanged(peer: Peer): void {
-    const where = peer.direct && peer.path === 'direct' ? ` at ${formatHostPort({ host: peer.direct.address, port: peer.direct.port })}` : ''
+    const where = peer.direct && hasDirectEndpoint(peer.path) ? ` at ${formatHostPort({ host: peer.direct.address, port: peer.direct.port })}` : ''
     this.log.info(`peer ${formatEdgeId(peer.edgeId)} path ${peer.path}${where}`)
     this.emit('path', peer.edgeId, peer.path)
   }
@@ -369,8 +370,14 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
     return this.cachedRecord
   }
 
-  private onRegistered(link: SupernodeLink, ack: RegisterAck): void {
+  private onRegistered(link: SupernodeLink, ack: RegisterAck, moved: boolean): void {
     this.log.info(`registered with supernode ${link.label}: public address ${formatHostPort({ host: ack.reflexive.address, port: ack.reflexive.port })}${ack.overlay ? `, overlay ${ack.overlay.address}/${ack.overlay.prefix}` : ''}`)
+    if (moved && !this.relayOnly) {
+      // our NAT gave us a new public port (its conntrack was flushed, say): the peers we reach
+      // directly still send to the old one. A query for each makes the supernode send it a
+      // PUNCH_REQUEST with where we are now, and both sides punch again.
+      for (const peer of this.peers.byId.values()) if (peer.verified && peer.path !== 'relay') this.queryPeer({ kind: 'edge', edgeId: peer.edgeId })
+    }
     if (this.overlay === null && ack.overlay !== null) {
       // n2n-style auto-IP: keep the first address given, and tell every supernode we hold it
       this.overlay = ack.overlay
@@ -417,12 +424,16 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
         event = null
       }
       if (event !== null && peer.move(event)) {
-        if (event === 'direct-silent') {
+        if (peer.path === 'relay') {
           peer.direct = null
           peer.directVia = null
           this.birthday.release(peer)
+          peer.retryAt = now + PUNCH_RETRY_MS
+        } else if (peer.path === 'suspect') {
+          // its NAT may have moved it to another port: the supernode knows where it is now, and
+          // its answer (and the peer's PUNCH_REQUEST) starts punching on both sides at once
+          this.queryPeer({ kind: 'edge', edgeId: peer.edgeId })
         }
-        peer.retryAt = now + PUNCH_RETRY_MS
         this.pathChanged(peer)
       }
       if (peer.path === 'relay' && peer.retryAt !== 0 && now >= peer.retryAt && !this.relayOnly) {
@@ -470,7 +481,7 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
         ip: p.overlay?.address ?? null,
         name: p.name,
         path: p.path,
-        endpoint: p.path === 'direct' && p.direct ? formatHostPort({ host: p.direct.address, port: p.direct.port }) : null,
+        endpoint: hasDirectEndpoint(p.path) && p.direct ? formatHostPort({ host: p.direct.address, port: p.direct.port }) : null,
         rttMs: p.rttMs,
         lastSeenMs: now - p.lastSeen,
         rxPackets: p.rxPackets,

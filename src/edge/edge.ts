@@ -19,6 +19,7 @@ import {
   PacketType,
   deregisterSignedBytes,
   encodeDeregister,
+  encodeGratuitousArp,
   encodePeerQuery,
   formatEdgeId,
   formatMac,
@@ -79,6 +80,12 @@ export interface EdgeConfig {
   expiresAt?: number
   /** --allow: only these reach the host from the overlay (plus replies to its own connections) */
   allow?: AllowRules | null
+  /**
+   * Announce the overlay address with a gratuitous ARP after the first registration, as a host does
+   * when an address comes up: a real host's neighbours may still hold the MAC of this device's
+   * previous run (killed, restarted with a new random MAC). The CLI turns it on.
+   */
+  announce?: boolean
   /** the public ports birthday punching sprays (default 1024-65535; tests narrow it) */
   birthdayPorts?: { from: number; to: number }
 }
@@ -150,6 +157,8 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
   /** frames for the relay that came before the first registration (copies: TAP buffers are reused) */
   private held: { destId: number; frame: Buffer; at: number }[] = []
   private lastRecordTimestamp = 0
+  /** whether the overlay address was announced (gratuitous ARP) after the first registration */
+  private announced = false
   private ticker: TimerHandle | null = null
   private expiry: TimerHandle | null = null
   private mgmt: MgmtServer | null = null
@@ -388,6 +397,13 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
     }
     this.emit('registered', link.label)
     this.releaseHeld()
+    if (this.config.announce === true && !this.announced && this.overlay !== null) {
+      // a peer's kernel may still map our address to the MAC of this device's previous run (killed,
+      // restarted with a new random MAC) and send there until its neighbour entry expires, a minute
+      // or so: announce the address now, as Linux does on link-up with arp_notify
+      this.announced = true
+      this.relay(0, encodeGratuitousArp(this.tap.mac, ipv4ToNumber(this.overlay.address)))
+    }
   }
 
   /** Sends what waited for a registration; what waited too long is dropped and counted. */

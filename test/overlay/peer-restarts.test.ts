@@ -4,6 +4,7 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import t from 'tap'
 import { CONFLICT_RETRY_MS } from '../../src/edge/supernode-link.js'
+import { ETHERTYPE_ARP } from '../../src/wire/index.js'
 import { SimulatedNat } from '../../src/net/simulated-nat.js'
 import { DEFAULT_SUPERNODE_CONFIG } from '../../src/supernode/supernode.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
@@ -63,3 +64,23 @@ t.test('a device killed and restarted with a new MAC: its address is handed over
   t.comment(`from another public address: registered ${elsewhere} ms after the holder went silent`)
   t.ok(elsewhere >= keepaliveMs + 5000 && elsewhere <= keepaliveMs + 5000 + CONFLICT_RETRY_MS + 1000, 'only after a whole interval and 5 s: it may be another device misconfigured with the same address')
 })
+
+t.test('a restarted device announces its address (gratuitous ARP) once registered: peers learn its new MAC at once', async (t) => {
+  const sn = await startSupernode(t)
+  const tech = await startEdge(t, [sn], { relayOnly: true, overlay: { address: '10.9.0.2', prefix: 24 } })
+  await registered(tech)
+  const device = await startEdge(t, [sn], { relayOnly: true, macByte: 0x42, overlay: { address: '10.9.0.1', prefix: 24 }, announce: true })
+  await registered(device)
+  await tech.tap.waitForWritten(1)
+  const arp = tech.tap.written.find((f) => f.readUInt16BE(12) === ETHERTYPE_ARP)
+  t.ok(arp, 'the technician host received an ARP frame from the device')
+  t.same(arp?.subarray(0, 6), Buffer.alloc(6, 0xff), 'to broadcast')
+  t.same(arp?.subarray(22, 28), device.tap.mac, "the sender's MAC is the device's new one")
+  t.equal(arp && ipv4At(arp, 28), '10.9.0.1', 'for its overlay address')
+  t.equal(arp && ipv4At(arp, 38), '10.9.0.1', 'sender and target address alike (gratuitous)')
+  t.equal(arp?.readUInt16BE(20), 1, 'a request, which Linux takes to update an existing neighbour entry')
+})
+
+function ipv4At(frame: Buffer, offset: number): string {
+  return [...frame.subarray(offset, offset + 4)].join('.')
+}

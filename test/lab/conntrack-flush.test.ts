@@ -1,8 +1,9 @@
 // The NAT routers forget every mapping (`conntrack -F`) under two edges on a direct path, while
-// A pings B five times a second. Flushing B's NAT is the hard case: A's next datagram reaches it
-// first and makes an inbound conntrack entry that forces B's own mapping toward A onto another
-// port, so the direct path dies both ways. Pings come back by themselves within 15 s (the path
-// turns suspect after 6 s of quiet and frames take the relay); the outage and the path are printed.
+// A pings B five times a second. Flushing B's NAT is the hard case: when A's next datagram
+// reaches it first (most runs), it makes an inbound conntrack entry that forces B's own mapping
+// toward A onto another port, and the direct path dies both ways; when B's crosses first, nothing
+// is lost. Either way pings come back by themselves within 15 s (a path quiet for 6 s turns
+// suspect and frames take the relay); the outage and the paths are printed.
 import t, { type Test } from 'tap'
 import { natLab, waitFor, type NatLab, type Site } from '../fixtures/lab.js'
 import { recoveryAfter } from '../fixtures/ping-series.js'

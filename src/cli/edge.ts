@@ -127,7 +127,8 @@ export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig &
     if (expiresAt <= Date.now()) throw new CliError(`--expires-at: ${args['expires-at']} is already past`)
   }
   const allow = allowOption(args.allow)
-  const common = { relayOnly: args['relay-only'], allow, name: args.name, mgmt, bind: { port: port('port', args.port) } }
+  // announce: the host's neighbours on the overlay may remember the MAC of this device's previous run
+  const common = { relayOnly: args['relay-only'], allow, name: args.name, mgmt, bind: { port: port('port', args.port) }, announce: true }
 
   if (args.join !== undefined) {
     if (args.community !== undefined || args.key !== undefined || args['key-file'] !== undefined) throw new CliError('--join carries community and key: give no -c, -k or --key-file with it')

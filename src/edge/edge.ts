@@ -19,6 +19,7 @@ import {
   PacketType,
   deregisterSignedBytes,
   encodeDeregister,
+  encodeGratuitousArp,
   encodePeerQuery,
   formatEdgeId,
   formatMac,
@@ -37,6 +38,7 @@ import { BIRTHDAY_PORTS, BirthdayPuncher, birthdayRole, type BirthdayRole, type 
 import { FrameFilter } from './frame-filter.js'
 import { Outbound } from './inside.js'
 import { Inbound } from './outside.js'
+import { hasDirectEndpoint } from './path.js'
 import { PENDING_TIMEOUT_MS, PeerTable, type Peer } from './peers.js'
 import { PUNCH_RETRY_MS, Puncher } from './punch.js'
 import { edgeDropCounters, type EdgeReason } from './reasons.js'
@@ -78,6 +80,12 @@ export interface EdgeConfig {
   expiresAt?: number
   /** --allow: only these reach the host from the overlay (plus replies to its own connections) */
   allow?: AllowRules | null
+  /**
+   * Announce the overlay address with a gratuitous ARP after the first registration, as a host does
+   * when an address comes up: a real host's neighbours may still hold the MAC of this device's
+   * previous run (killed, restarted with a new random MAC). The CLI turns it on.
+   */
+  announce?: boolean
   /** the public ports birthday punching sprays (default 1024-65535; tests narrow it) */
   birthdayPorts?: { from: number; to: number }
 }
@@ -149,6 +157,8 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
   /** frames for the relay that came before the first registration (copies: TAP buffers are reused) */
   private held: { destId: number; frame: Buffer; at: number }[] = []
   private lastRecordTimestamp = 0
+  /** whether the overlay address was announced (gratuitous ARP) after the first registration */
+  private announced = false
   private ticker: TimerHandle | null = null
   private expiry: TimerHandle | null = null
   private mgmt: MgmtServer | null = null
@@ -186,7 +196,7 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
       now: () => this.clock.now(),
       send: (buf, address, port) => this.transport.send(buf, 0, buf.length, port, address),
       record: () => this.record(),
-      registered: (link, ack) => this.onRegistered(link, ack),
+      registered: (link, ack, moved) => this.onRegistered(link, ack, moved),
       lost: (link, why) => this.log.warn(`lost supernode ${link.label}: ${why}; registering again`),
       refused: (link, why) => this.log.warn(`supernode ${link.label} refused registration: ${why}`),
       peerGone: (edgeId) => this.forgetPeer(edgeId),
@@ -351,7 +361,7 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
   }
 
   pathChanged(peer: Peer): void {
-    const where = peer.direct && peer.path === 'direct' ? ` at ${formatHostPort({ host: peer.direct.address, port: peer.direct.port })}` : ''
+    const where = peer.direct && hasDirectEndpoint(peer.path) ? ` at ${formatHostPort({ host: peer.direct.address, port: peer.direct.port })}` : ''
     this.log.info(`peer ${formatEdgeId(peer.edgeId)} path ${peer.path}${where}`)
     this.emit('path', peer.edgeId, peer.path)
   }
@@ -370,8 +380,14 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
     return this.cachedRecord
   }
 
-  private onRegistered(link: SupernodeLink, ack: RegisterAck): void {
+  private onRegistered(link: SupernodeLink, ack: RegisterAck, moved: boolean): void {
     this.log.info(`registered with supernode ${link.label}: public address ${formatHostPort({ host: ack.reflexive.address, port: ack.reflexive.port })}${ack.overlay ? `, overlay ${ack.overlay.address}/${ack.overlay.prefix}` : ''}`)
+    if (moved && !this.relayOnly) {
+      // our NAT gave us a new public port (its conntrack was flushed, say): the peers we reach
+      // directly still send to the old one. A query for each makes the supernode send it a
+      // PUNCH_REQUEST with where we are now, and both sides punch again.
+      for (const peer of this.peers.byId.values()) if (peer.verified && peer.path !== 'relay') this.queryPeer({ kind: 'edge', edgeId: peer.edgeId })
+    }
     if (this.overlay === null && ack.overlay !== null) {
       // n2n-style auto-IP: keep the first address given, and tell every supernode we hold it
       this.overlay = ack.overlay
@@ -382,6 +398,13 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
     }
     this.emit('registered', link.label)
     this.releaseHeld()
+    if (this.config.announce === true && !this.announced && this.overlay !== null) {
+      // a peer's kernel may still map our address to the MAC of this device's previous run (killed,
+      // restarted with a new random MAC) and send there until its neighbour entry expires, a minute
+      // or so: announce the address now, as Linux does on link-up with arp_notify
+      this.announced = true
+      this.relay(0, encodeGratuitousArp(this.tap.mac, ipv4ToNumber(this.overlay.address)))
+    }
   }
 
   /** Sends what waited for a registration; what waited too long is dropped and counted. */
@@ -418,12 +441,16 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
         event = null
       }
       if (event !== null && peer.move(event)) {
-        if (event === 'direct-silent') {
+        if (peer.path === 'relay') {
           peer.direct = null
           peer.directVia = null
           this.birthday.release(peer)
+          peer.retryAt = now + PUNCH_RETRY_MS
+        } else if (peer.path === 'suspect') {
+          // its NAT may have moved it to another port: the supernode knows where it is now, and
+          // its answer (and the peer's PUNCH_REQUEST) starts punching on both sides at once
+          this.queryPeer({ kind: 'edge', edgeId: peer.edgeId })
         }
-        peer.retryAt = now + PUNCH_RETRY_MS
         this.pathChanged(peer)
       }
       if (peer.path === 'relay' && peer.retryAt !== 0 && now >= peer.retryAt && !this.relayOnly) {
@@ -471,7 +498,7 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
         ip: p.overlay?.address ?? null,
         name: p.name,
         path: p.path,
-        endpoint: p.path === 'direct' && p.direct ? formatHostPort({ host: p.direct.address, port: p.direct.port }) : null,
+        endpoint: hasDirectEndpoint(p.path) && p.direct ? formatHostPort({ host: p.direct.address, port: p.direct.port }) : null,
         rttMs: p.rttMs,
         lastSeenMs: now - p.lastSeen,
         rxPackets: p.rxPackets,

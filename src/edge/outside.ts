@@ -17,6 +17,7 @@ import {
 } from '../wire/index.js'
 import type { EdgeCore } from './core.js'
 import { PENDING_FRAMES_PER_PEER, type Peer } from './peers.js'
+import { hasDirectEndpoint } from './path.js'
 import { DIRECT_KEEPALIVE_MS } from './punch.js'
 
 /** A probe ID more than this far from our clock is not an answer to a recent probe of ours. */
@@ -144,10 +145,14 @@ export class Inbound {
     const family = ipFamily(address) === 6 ? 6 : 4
     // answer through the socket it came in on: that is the NAT mapping the peer found
     core.sender.send(PacketType.ProbeAck, peer.edgeId, encodeProbeAckPayload(probe.value, { family, address, port }), address, port, 0, via)
-    if (peer.path === 'direct' || core.relayOnly) return
+    if (core.relayOnly) return
+    const fromDirect = peer.direct !== null && peer.direct.address === address && peer.direct.port === port && peer.directVia === via
+    if (hasDirectEndpoint(peer.path) && fromDirect) return
     // the address it came from is a candidate too (peer-reflexive): a NAT may have given the peer a
     // port nobody could predict; probing it back is what opens our side toward it. A probe that
     // reached a birthday socket is probed back through that socket, whatever we knew of the address.
+    // On a direct path, a probe from elsewhere says the peer's NAT moved it (its conntrack was
+    // flushed, say): the answer to probing it back moves the path there.
     const isNew = peer.addCandidate({ family, address, port })
     if (isNew || via !== null) core.puncher.probe(peer, address, port, now, 0, via)
   }

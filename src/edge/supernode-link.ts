@@ -35,8 +35,14 @@ export const MISSED_KEEPALIVES = 3
 export const KEEPALIVE_RETRY_MS = 3_000
 /** A keepalive unanswered this long makes the supernode suspect: the relay prefers another one. */
 export const SUSPECT_AFTER_MS = 1_000
-/** Refusals that retrying soon will not fix (MAC or address taken, community full). */
+/** Refusals that retrying soon will not fix (community full, bad signature). */
 const SLOW_RETRY_MS = 5_000
+/**
+ * A MAC or address another edge holds: when that one is this device's previous run (killed, it
+ * never said goodbye), the supernode hands it over once it has been silent for a while (10 s from
+ * the same public address by default), so ask again soon to get it back without waiting long.
+ */
+export const CONFLICT_RETRY_MS = 2_000
 
 export type LinkState = 'hello' | 'registering' | 'registered'
 
@@ -45,7 +51,8 @@ export interface LinkHost {
   send(buf: Buffer, address: string, port: number): void
   /** the signed record to register with, and its timestamp */
   record(): { bytes: Buffer; timestamp: number }
-  registered(link: SupernodeLink, ack: RegisterAck): void
+  /** `moved`: registered again, and the supernode now sees us at another public endpoint (our NAT moved us) */
+  registered(link: SupernodeLink, ack: RegisterAck, moved: boolean): void
   lost(link: SupernodeLink, why: string): void
   refused(link: SupernodeLink, why: string): void
   /** the supernode no longer knows this peer (it left or restarted with a new edge ID) */
@@ -143,6 +150,8 @@ export class SupernodeLink {
   onRegisterAck(packet: RegisterAck): void {
     if (this.state !== 'registering' || packet.timestamp !== this.recordTimestamp) return
     const now = this.host.now()
+    const before = this.reflexive
+    const moved = before !== null && (before.address !== packet.reflexive.address || before.port !== packet.reflexive.port)
     this.state = 'registered'
     this.edgeId = packet.edgeId
     this.reflexive = packet.reflexive
@@ -153,7 +162,7 @@ export class SupernodeLink {
     // restarted supernode (which answers our next keepalive with unknown-edge) has us back in seconds
     this.keepaliveMs = Math.max(1000, Math.floor((packet.keepaliveSeconds * 1000) / 3))
     this.nextActionAt = now + this.keepaliveMs
-    this.host.registered(this, packet)
+    this.host.registered(this, packet, moved)
   }
 
   onKeepaliveAck(packet: Keepalive): void {
@@ -186,6 +195,12 @@ export class SupernodeLink {
         return
       case ErrorCode.RateLimited:
         this.nextActionAt = now + HELLO_RETRY_MAX_MS
+        return
+      case ErrorCode.MacInUse:
+      case ErrorCode.AddressInUse:
+        this.host.refused(this, why)
+        this.state = 'hello'
+        this.nextActionAt = now + CONFLICT_RETRY_MS
         return
       default:
         this.host.refused(this, why)

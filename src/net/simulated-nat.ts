@@ -71,6 +71,21 @@ export class SimulatedNat {
     else void mapping.ready.then((socket) => socket?.send(copy, port, address))
   }
 
+  /**
+   * Forgets every mapping, as `conntrack -F` does on a Linux router: each host's next datagram out
+   * gets a new public port, and what still arrives at an old one is lost.
+   */
+  async forgetMappings(): Promise<void> {
+    const forgotten = [...this.mappings.values()]
+    this.mappings.clear()
+    await Promise.all(
+      forgotten.map(async (m) => {
+        const socket = await m.ready
+        if (socket !== null) await new Promise<void>((resolve) => socket.close(() => resolve()))
+      }),
+    )
+  }
+
   pendingSends(host: NattedTransport): number {
     let total = 0
     for (const m of this.mappings.values()) if (m.host === host && m.socket !== null) total += m.socket.getSendQueueCount()

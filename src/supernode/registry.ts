@@ -72,11 +72,20 @@ export class Registry {
   constructor(private readonly limits: RegistryLimits) {}
 
   /**
-   * Adds or refreshes an edge whose record the caller has verified. `silentAfterMs`: an edge that
-   * holds the same MAC or address but has not been heard from for this long may be replaced (the
-   * same device restarted with a new edge key).
+   * Adds or refreshes an edge whose record the caller has verified. An edge that holds the same MAC
+   * or address but has not been heard from for `silentAfterMs` may be replaced (the same device
+   * restarted with a new edge key), or for `sameAddressSilentMs` when the newcomer registers from
+   * the holder's own public address (restarted behind the same NAT: most likely the same device).
    */
-  register(input: { edgeId: number; communityId: Buffer; record: PeerRecord; endpoint: Endpoint; now: number; silentAfterMs: number }): RegisterOutcome {
+  register(input: {
+    edgeId: number
+    communityId: Buffer
+    record: PeerRecord
+    endpoint: Endpoint
+    now: number
+    silentAfterMs: number
+    sameAddressSilentMs: number
+  }): RegisterOutcome {
     const { edgeId, record, endpoint, now } = input
     const existing = this.edges.get(edgeId)
     if (existing !== undefined && record.timestamp < existing.timestamp) return { ok: false, code: ErrorCode.StaleRecord }
@@ -92,7 +101,7 @@ export class Registry {
     const macKey = macKeyOf(record.mac)
     const macHolder = community.byMac.get(macKey)
     if (macHolder !== undefined && macHolder.edgeId !== edgeId) {
-      if (!this.replaceable(macHolder, record, now, input.silentAfterMs)) return { ok: false, code: ErrorCode.MacInUse }
+      if (!this.replaceable(macHolder, input)) return { ok: false, code: ErrorCode.MacInUse }
       this.remove(macHolder)
     }
 
@@ -100,7 +109,7 @@ export class Registry {
     if (overlay !== null) {
       const holder = community.byIp.get(ipv4ToNumber(overlay.address))
       if (holder !== undefined && holder.edgeId !== edgeId) {
-        if (!this.replaceable(holder, record, now, input.silentAfterMs)) return { ok: false, code: ErrorCode.AddressInUse }
+        if (!this.replaceable(holder, input)) return { ok: false, code: ErrorCode.AddressInUse }
         this.remove(holder)
       }
     } else if (existing?.overlay) {
@@ -166,10 +175,14 @@ export class Registry {
     return community.byIp.get(address.readUInt32BE(0))
   }
 
-  private replaceable(holder: EdgeEntry, record: PeerRecord, now: number, silentAfterMs: number): boolean {
+  private replaceable(
+    holder: EdgeEntry,
+    { record, endpoint, now, silentAfterMs, sameAddressSilentMs }: { record: PeerRecord; endpoint: Endpoint; now: number; silentAfterMs: number; sameAddressSilentMs: number },
+  ): boolean {
     // the same MAC asking for the same (or any) address: the device restarted with a new edge key
     const sameDevice = holder.macKey === macKeyOf(record.mac) && (record.overlay === null || holder.overlay?.address === record.overlay.address)
-    return sameDevice || now - holder.lastSeen >= silentAfterMs
+    const silentMs = now - holder.lastSeen
+    return sameDevice || silentMs >= silentAfterMs || (endpoint.address === holder.address && silentMs >= sameAddressSilentMs)
   }
 
   private unindex(edge: EdgeEntry): void {

@@ -288,6 +288,9 @@ export class Supernode {
       endpoint,
       now: this.clock.now(),
       silentAfterMs: (this.config.keepaliveSeconds + 5) * 1000,
+      // a live edge sends a keepalive every third of the interval, and again 3 s after one goes
+      // unanswered: half an interval of silence from the newcomer's own address means it restarted
+      sameAddressSilentMs: this.config.keepaliveSeconds * 500,
     })
     if (!outcome.ok) {
       this.refuse(outcome.code, packet.clientNonce, address, port, `edge ${formatEdgeId(verdict.edgeId)} from ${formatHostPort({ host: address, port })}`)

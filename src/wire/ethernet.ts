@@ -6,6 +6,7 @@
 //   IPv4:     version/IHL (1) | … | protocol (@9) | … | src (@12, 4) | dst (@16, 4) | options | L4
 //   IPv6:     version (4 bits) | … | next header (@6) | hop limit | src (@8, 16) | dst (@24, 16) | L4
 //   TCP/UDP:  src port (2) | dst port (2) | … TCP flags (@13)
+//   ARP:      htype 1 (2) | ptype 0x0800 (2) | hlen 6 | plen 4 | op (2) | sha (6) | spa (4) | tha (6) | tpa (4)
 
 export const ETHERNET_HEADER_BYTES = 14
 export const ETHERTYPE_IPV4 = 0x0800
@@ -59,6 +60,30 @@ export function macBytesOf(key: number): Buffer {
 /** Group (broadcast or multicast) MACs have the lowest bit of the first byte set. */
 export function isGroupMacKey(key: number): boolean {
   return Math.floor(key / 0x10000000000) % 2 === 1
+}
+
+/** Ethernet frames shorter than this are padded (the 64-byte minimum less the 4-byte FCS). */
+const MIN_FRAME_BYTES = 60
+const ARP_REQUEST = 1
+
+/**
+ * A gratuitous ARP request (sender and target both `ipv4`, to broadcast): what a host sends when an
+ * address comes up on an interface, so that neighbours replace the MAC they remember for it.
+ */
+export function encodeGratuitousArp(mac: Uint8Array, ipv4: number): Buffer {
+  const frame = Buffer.alloc(MIN_FRAME_BYTES)
+  frame.fill(0xff, 0, 6)
+  frame.set(mac, 6)
+  frame.writeUInt16BE(ETHERTYPE_ARP, 12)
+  frame.writeUInt16BE(1, 14) // Ethernet
+  frame.writeUInt16BE(ETHERTYPE_IPV4, 16)
+  frame[18] = 6
+  frame[19] = 4
+  frame.writeUInt16BE(ARP_REQUEST, 20)
+  frame.set(mac, 22)
+  frame.writeUInt32BE(ipv4 >>> 0, 28)
+  frame.writeUInt32BE(ipv4 >>> 0, 38)
+  return frame
 }
 
 export function readFrameInfo(frame: Buffer, length: number, out: FrameInfo): FrameReason | null {

@@ -6,11 +6,6 @@ import t from 'tap'
 import { natLab, TAP, waitFor, type LabEdgeStatus } from '../fixtures/lab.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
 
-interface IperfJson {
-  end?: { sum_received?: { bits_per_second: number; bytes: number }; sum_sent?: { retransmits?: number } }
-  error?: string
-}
-
 const TRANSFER_PORT = 5300
 /** Listens on the overlay address, hashes everything one connection sends, prints "received N HASH". */
 const HASHING_SINK = `
@@ -44,20 +39,10 @@ t.test('iperf3 over the overlay, and IPv6 link-local ping', async (t) => {
   const direct = await waitFor('direct', async () => ((await a.pathTo(b.ip)) === 'direct' ? true : undefined), 10_000)
   t.comment(`path A → B before iperf3: ${await a.pathTo(b.ip)} (${direct.ms} ms after the first ping)`)
 
-  const server = lab.spawn('iperf3 -s', siteB.ns, 'iperf3', ['-s', '-1', '-B', b.ip, '--forceflush'])
-  t.ok(await server.waitForLine(/Server listening/, 10_000), 'iperf3 server listening on the overlay address')
-  const client = await lab.exec(siteA.ns, 'iperf3', ['-c', b.ip, '-t', '3', '-J', '--connect-timeout', '3000'], 20_000)
-  let result: IperfJson = {}
-  try {
-    result = JSON.parse(client.stdout) as IperfJson
-  } catch {
-    t.comment(`iperf3 output: ${client.stdout} ${client.stderr}`)
-  }
-  t.equal(client.code, 0, `iperf3 -c -t 3 completes${result.error ? `: ${result.error}` : ''}`)
-  const received = result.end?.sum_received
-  const mbits = (received?.bits_per_second ?? 0) / 1e6
-  t.comment(`iperf3 A → B, 3 s: ${mbits.toFixed(1)} Mbit/s, ${((received?.bytes ?? 0) / 1e6).toFixed(1)} MB, retransmits ${result.end?.sum_sent?.retransmits ?? '-'}`)
-  t.ok(mbits > 0, 'data arrived')
+  const iperf = await lab.iperf3(siteA.ns, siteB.ns, b.ip, 3)
+  t.ok(iperf.ok, `iperf3 -c -t 3 completes${iperf.error ? `: ${iperf.error}` : ''}`)
+  t.comment(`iperf3 A → B, 3 s: ${iperf.mbits.toFixed(1)} Mbit/s, ${iperf.megabytes.toFixed(1)} MB, retransmits ${iperf.retransmits ?? '-'}`)
+  t.ok(iperf.mbits > 0, 'data arrived')
   // B's TAP merged runs of A's segments into GRO packets (tcp-coalescer.ts) and the kernel took them
   type TapCounters = { frames: number; mergedRuns: number; writeRefused: number; superFrames: number }
   const tapA = ((await a.status()) as LabEdgeStatus & { tap?: TapCounters }).tap

@@ -1,11 +1,13 @@
 // Faults the overlay heals by itself, with an injected clock so that minutes pass in milliseconds:
-// a supernode restart, a silent edge, a direct path that dies, the loss of one of two supernodes.
-import t from 'tap'
-import { DIRECT_TIMEOUT_MS, PUNCH_RETRY_MS } from '../../src/edge/punch.js'
+// a supernode restart, a silent edge, a direct path that dies, a NAT that forgets its mappings,
+// the loss of one of two supernodes.
+import t, { type Test } from 'tap'
+import { TICK_MS } from '../../src/edge/edge.js'
+import { DIRECT_QUIET_MS, DIRECT_TIMEOUT_MS, PUNCH_RETRY_MS } from '../../src/edge/punch.js'
 import { Supernode } from '../../src/supernode/supernode.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
 import { ipv4Frame } from '../fixtures/frames.js'
-import { pathOf, registered, startEdge, startSupernode, until, type TestEdge } from '../fixtures/overlay.js'
+import { pathOf, peerOf, registered, startEdge, startSupernode, until, type TestEdge } from '../fixtures/overlay.js'
 
 /** Sends one frame a → b and moves the clock in 50 ms steps until it arrives; returns the ms it took, or -1. */
 async function frameArrives(clock: ManualClock, from: TestEdge, to: TestEdge, withinMs: number): Promise<number> {
@@ -64,21 +66,34 @@ t.test('an edge that goes silent is expired after 3 missed keepalives; one that 
   t.equal(sn.counters.expirations, 1)
 })
 
-t.test('a direct path that goes silent falls back to the relay by itself, then becomes direct again', async (t) => {
+/** A direct path that stops answering costs at most this: DIRECT_QUIET_MS of quiet, then the next frame (one a second, as ping sends) takes the relay, give or take a tick. */
+const OUTAGE_MS = DIRECT_QUIET_MS + 1000 + 2 * TICK_MS
+
+/** Registers both and sends a frame, which makes the path direct both ways. */
+async function directBothWays(t: Test, clock: ManualClock, a: TestEdge, b: TestEdge): Promise<void> {
+  await Promise.all([registered(a), registered(b)])
+  await frameArrives(clock, a, b, 2000)
+  for (let i = 0; i < 40 && !(pathOf(a, b) === 'direct' && pathOf(b, a) === 'direct'); i++) await clock.advance(50)
+  t.ok(pathOf(a, b) === 'direct' && pathOf(b, a) === 'direct', 'direct both ways')
+}
+
+t.test('a direct path that goes silent: frames take the relay within seconds, it falls back to the relay, then becomes direct again', async (t) => {
   const clock = new ManualClock()
   const sn = await startSupernode(t, {}, clock)
   const a = await startEdge(t, [sn], { clock, nat: 'cone' })
   const b = await startEdge(t, [sn], { clock, nat: 'cone' })
-  await Promise.all([registered(a), registered(b)])
-  await frameArrives(clock, a, b, 2000)
-  for (let i = 0; i < 40 && !(pathOf(a, b) === 'direct' && pathOf(b, a) === 'direct'); i++) await clock.advance(50)
-  t.equal(pathOf(a, b), 'direct')
+  await directBothWays(t, clock, a, b)
 
   // cut the path between the two NATs; both still reach the supernode
   const snPort = sn.port
   a.nat!.block = (_addr, port) => port !== snPort
   b.nat!.block = (_addr, port) => port !== snPort
-  await clock.advance(DIRECT_TIMEOUT_MS + 1000, 250)
+  const took = await frameArrives(clock, a, b, DIRECT_TIMEOUT_MS)
+  t.comment(`after the cut, a frame a → b arrived in ${took} ms (through the relay: the path is ${pathOf(a, b)})`)
+  t.ok(took >= 0 && took <= OUTAGE_MS, `frames flow again within ${OUTAGE_MS} ms, long before the path counts as dead`)
+  t.not(pathOf(a, b), 'direct', 'meanwhile the path is no longer direct')
+  // punching toward the fresh endpoints the supernode gave (then birthday punching) finds nothing
+  for (let i = 0; i < 60 && !(pathOf(a, b) === 'relay' && pathOf(b, a) === 'relay'); i++) await clock.advance(500, 250)
   t.equal(pathOf(a, b), 'relay', 'a fell back to the relay')
   t.equal(pathOf(b, a), 'relay', 'b fell back to the relay')
   t.ok((await frameArrives(clock, a, b, 1000)) >= 0, 'frames flow through the relay meanwhile')
@@ -87,6 +102,53 @@ t.test('a direct path that goes silent falls back to the relay by itself, then b
   b.nat!.block = null
   await clock.advance(PUNCH_RETRY_MS + 2000, 250)
   t.equal(pathOf(a, b), 'direct', 'punching was retried and the path is direct again')
+})
+
+t.test('a NAT forgets its mappings (conntrack flushed): a peer on a public address follows the new port at once', async (t) => {
+  const clock = new ManualClock()
+  const sn = await startSupernode(t, {}, clock)
+  const a = await startEdge(t, [sn], { clock, nat: 'cone' })
+  const b = await startEdge(t, [sn], { clock })
+  await directBothWays(t, clock, a, b)
+  const before = peerOf(b, a)!.direct!.port
+
+  // a's next datagrams leave from a new public port; b still sends to the old one, where they are lost
+  await a.nat!.forgetMappings()
+  let moved = false
+  const wasPath = new Set<string>()
+  for (let i = 0; i < 80 && !moved; i++) {
+    await clock.advance(100)
+    wasPath.add(pathOf(b, a))
+    moved = pathOf(b, a) === 'direct' && peerOf(b, a)!.direct!.port !== before
+  }
+  t.ok(moved, `b is direct to a's new port (${before} → ${peerOf(b, a)?.direct?.port}), probed back when a's probe came from it`)
+  t.same([...wasPath], ['direct'], 'and never left the direct path')
+  t.ok((await frameArrives(clock, b, a, 1000)) >= 0, 'frames b → a arrive')
+  t.equal(pathOf(a, b), 'direct', 'a never left the direct path')
+})
+
+t.test('a NAT forgets its mappings (conntrack flushed), both sides behind cone NATs: relay at once, then direct to the new port', async (t) => {
+  const clock = new ManualClock()
+  const sn = await startSupernode(t, {}, clock)
+  const a = await startEdge(t, [sn], { clock, nat: 'cone' })
+  const b = await startEdge(t, [sn], { clock, nat: 'cone' })
+  await directBothWays(t, clock, a, b)
+  const before = peerOf(b, a)!.direct!.port
+  const flushedAt = clock.now()
+
+  // b's NAT lets in only the endpoints b has sent to: a's new port is a stranger there until b probes it
+  await a.nat!.forgetMappings()
+  const took = await frameArrives(clock, b, a, DIRECT_TIMEOUT_MS)
+  t.comment(`after the flush, a frame b → a arrived in ${took} ms (b's path ${pathOf(b, a)})`)
+  t.ok(took >= 0 && took <= OUTAGE_MS, `frames b → a flow again within ${OUTAGE_MS} ms`)
+  let direct = false
+  for (let i = 0; i < 400 && !direct; i++) {
+    await clock.advance(100)
+    direct = pathOf(a, b) === 'direct' && pathOf(b, a) === 'direct' && peerOf(b, a)!.direct!.port !== before
+  }
+  const where = sn.registry.edges.get(a.edge.edgeId)
+  t.ok(direct, `direct both ways again ${clock.now() - flushedAt} ms after the flush, b to a's new port (${before} → ${peerOf(b, a)?.direct?.port})`)
+  t.equal(peerOf(b, a)?.direct?.port, where?.port, 'the port the supernode sees a at')
 })
 
 t.test('two supernodes: edges register with both and survive the loss of one', async (t) => {

@@ -8,9 +8,10 @@ import { arpBroadcast, ipv4Frame, ipv6Frame, mac } from '../fixtures/frames.js'
 
 t.test('path: every state and event', (t) => {
   const expected: Record<PathState, Record<PathEvent, PathState>> = {
-    relay: { 'peer-info': 'punching', 'probe-ack': 'direct', 'punch-exhausted': 'relay', 'direct-silent': 'relay' },
-    punching: { 'peer-info': 'punching', 'probe-ack': 'direct', 'punch-exhausted': 'relay', 'direct-silent': 'punching' },
-    direct: { 'peer-info': 'direct', 'probe-ack': 'direct', 'punch-exhausted': 'direct', 'direct-silent': 'relay' },
+    relay: { 'peer-info': 'punching', 'probe-ack': 'direct', 'punch-exhausted': 'relay', 'direct-quiet': 'relay', 'direct-silent': 'relay' },
+    punching: { 'peer-info': 'punching', 'probe-ack': 'direct', 'punch-exhausted': 'relay', 'direct-quiet': 'punching', 'direct-silent': 'punching' },
+    direct: { 'peer-info': 'direct', 'probe-ack': 'direct', 'punch-exhausted': 'direct', 'direct-quiet': 'suspect', 'direct-silent': 'relay' },
+    suspect: { 'peer-info': 'punching', 'probe-ack': 'direct', 'punch-exhausted': 'suspect', 'direct-quiet': 'suspect', 'direct-silent': 'relay' },
   }
   for (const [state, events] of Object.entries(expected)) {
     for (const [event, next] of Object.entries(events)) t.equal(nextPath(state as PathState, event as PathEvent), next, `${state} + ${event}`)

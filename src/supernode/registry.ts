@@ -34,6 +34,11 @@ export interface EdgeEntry {
   recordBytes: Buffer
   /** the record's timestamp: a newer record replaces an older one */
   timestamp: number
+  /**
+   * whether the record's edge signature has been checked (the community signature always is):
+   * the supernode checks it once, when it first relies on the edge ID (supernode.ts, trusted())
+   */
+  edgeSignatureChecked: boolean
   name: string
   /** MAC as a 48-bit number: a map key without a string per lookup */
   macKey: number
@@ -72,11 +77,20 @@ export class Registry {
   constructor(private readonly limits: RegistryLimits) {}
 
   /**
-   * Adds or refreshes an edge whose record the caller has verified. `silentAfterMs`: an edge that
-   * holds the same MAC or address but has not been heard from for this long may be replaced (the
-   * same device restarted with a new edge key).
+   * Adds or refreshes an edge whose record the caller has verified (the community signature, and
+   * the edge signature when `edgeSignatureChecked`). `silentAfterMs`: an edge that holds the same
+   * MAC or address but has not been heard from for this long may be replaced (the same device
+   * restarted with a new edge key).
    */
-  register(input: { edgeId: number; communityId: Buffer; record: PeerRecord; endpoint: Endpoint; now: number; silentAfterMs: number }): RegisterOutcome {
+  register(input: {
+    edgeId: number
+    communityId: Buffer
+    record: PeerRecord
+    edgeSignatureChecked: boolean
+    endpoint: Endpoint
+    now: number
+    silentAfterMs: number
+  }): RegisterOutcome {
     const { edgeId, record, endpoint, now } = input
     const existing = this.edges.get(edgeId)
     if (existing !== undefined && record.timestamp < existing.timestamp) return { ok: false, code: ErrorCode.StaleRecord }
@@ -122,6 +136,7 @@ export class Registry {
       community,
       recordBytes: existing !== undefined && existing.recordBytes.equals(record.bytes) ? existing.recordBytes : Buffer.from(record.bytes),
       timestamp: record.timestamp,
+      edgeSignatureChecked: input.edgeSignatureChecked,
       name: record.name,
       macKey,
       overlay,

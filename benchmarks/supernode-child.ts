@@ -1,6 +1,6 @@
-// A supernode alone in its own process, for the capacity benchmark: its RSS is its own, and the
-// parent asks for a measurement (after a full GC) over IPC. Rate limits are lifted: this measures
-// how much the supernode can process, not its limiter.
+// A supernode alone in its own process, for the capacity benchmark: its RSS and CPU time are its
+// own, and the parent asks for them (RSS after a full GC) over IPC. Rate limits are lifted: this
+// measures how much the supernode can process, not its limiter.
 import { Supernode } from '../src/supernode/supernode.js'
 
 const node = await Supernode.start({
@@ -19,6 +19,9 @@ process.on('message', (msg: { cmd: string }) => {
   if (msg.cmd === 'rss') {
     ;(globalThis as { gc?: () => void }).gc?.()
     process.send!({ rss: process.memoryUsage().rss, edges: node.registry.edges.size, drops: node.drops, counters: node.counters })
+  } else if (msg.cmd === 'cpu') {
+    const cpu = process.cpuUsage()
+    process.send!({ cpuMicros: cpu.user + cpu.system })
   } else if (msg.cmd === 'stop') {
     void node.stop().then(() => process.exit(0))
   }

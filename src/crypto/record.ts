@@ -18,9 +18,23 @@ export type RecordVerdict = { ok: true; edgeId: number; communityId: Buffer } | 
  */
 export function verifyRecord(record: PeerRecord, expectedCommunityKey?: Buffer): RecordVerdict {
   if (expectedCommunityKey !== undefined && !record.communityKey.equals(expectedCommunityKey)) return { ok: false, reason: 'foreign-community' }
+  const verdict = verifyMembership(record)
+  if (verdict.ok && !verifyEdgeSignature(record)) return { ok: false, reason: 'bad-signature' }
+  return verdict
+}
+
+/**
+ * The community signature alone: the record was made by a member. The supernode checks this on
+ * every REGISTER and the edge signature only once it relies on the edge ID (see supernode.ts).
+ */
+export function verifyMembership(record: PeerRecord): RecordVerdict {
   if (!verify('record', record.body, record.communitySignature, record.communityKey)) return { ok: false, reason: 'bad-signature' }
-  if (!verify('record', record.body, record.edgeSignature, record.edgeKey)) return { ok: false, reason: 'bad-signature' }
   const edgeId = edgeIdOf(record.edgeKey)
   if (edgeId === 0) return { ok: false, reason: 'bad-edge-id' }
   return { ok: true, edgeId, communityId: communityIdOf(record.communityKey) }
+}
+
+/** The edge signature: the record was made by whoever holds the edge key, so the edge ID is theirs. */
+export function verifyEdgeSignature(record: PeerRecord): boolean {
+  return verify('record', record.body, record.edgeSignature, record.edgeKey)
 }

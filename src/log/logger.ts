@@ -37,6 +37,14 @@ export class LogThrottle {
 
   /** Calls `log` with the message (and a note of what was suppressed) unless over the limit. */
   pass(message: string, log: (message: string) => void): void {
+    if (this.admit(log)) log(message)
+  }
+
+  /**
+   * Whether one more message may go out now (logging first what was suppressed, when a new second
+   * starts): for a message worth building only when it will be written.
+   */
+  admit(log: (message: string) => void): boolean {
     const now = this.now()
     if (now - this.windowStart >= 1000) {
       if (this.suppressed > 0) log(`(${this.suppressed} similar messages suppressed)`)
@@ -46,9 +54,9 @@ export class LogThrottle {
     }
     if (this.inWindow < this.perSecond) {
       this.inWindow++
-      log(message)
-    } else {
-      this.suppressed++
+      return true
     }
+    this.suppressed++
+    return false
   }
 }

@@ -3,6 +3,7 @@
 // without one, a /24 chosen by hashing the community ID out of the supernode's range. Inside the
 // subnet an edge's address is picked from a start point derived from its edge ID, so that the same
 // edge gets the same address again from this or another supernode.
+import { ipv4Value } from '../wire/index.js'
 
 export interface Subnet {
   /** network address as a 32-bit unsigned number */
@@ -11,8 +12,7 @@ export interface Subnet {
 }
 
 export function ipv4ToNumber(address: string): number {
-  const [a, b, c, d] = address.split('.').map(Number) as [number, number, number, number]
-  return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0
+  return ipv4Value(address)
 }
 
 export function numberToIpv4(n: number): string {

@@ -34,6 +34,11 @@ export interface EdgeEntry {
   recordBytes: Buffer
   /** the record's timestamp: a newer record replaces an older one */
   timestamp: number
+  /**
+   * whether the record's edge signature has been checked (the community signature always is):
+   * the supernode checks it once, when it first relies on the edge ID (supernode.ts, trusted())
+   */
+  edgeSignatureChecked: boolean
   name: string
   /** MAC as a 48-bit number: a map key without a string per lookup */
   macKey: number
@@ -72,15 +77,17 @@ export class Registry {
   constructor(private readonly limits: RegistryLimits) {}
 
   /**
-   * Adds or refreshes an edge whose record the caller has verified. An edge that holds the same MAC
-   * or address but has not been heard from for `silentAfterMs` may be replaced (the same device
-   * restarted with a new edge key), or for `sameAddressSilentMs` when the newcomer registers from
-   * the holder's own public address (restarted behind the same NAT: most likely the same device).
+   * Adds or refreshes an edge whose record the caller has verified (the community signature, and
+   * the edge signature when `edgeSignatureChecked`). An edge that holds the same MAC or address but
+   * has not been heard from for `silentAfterMs` may be replaced (the same device restarted with a
+   * new edge key), or for `sameAddressSilentMs` when the newcomer registers from the holder's own
+   * public address (restarted behind the same NAT: most likely the same device).
    */
   register(input: {
     edgeId: number
     communityId: Buffer
     record: PeerRecord
+    edgeSignatureChecked: boolean
     endpoint: Endpoint
     now: number
     silentAfterMs: number
@@ -131,6 +138,7 @@ export class Registry {
       community,
       recordBytes: existing !== undefined && existing.recordBytes.equals(record.bytes) ? existing.recordBytes : Buffer.from(record.bytes),
       timestamp: record.timestamp,
+      edgeSignatureChecked: input.edgeSignatureChecked,
       name: record.name,
       macKey,
       overlay,

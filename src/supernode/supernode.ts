@@ -1,7 +1,7 @@
 // The supernode: one UDP socket that registers edges (cookie first, then signed records), answers
 // keepalives, introduces peers to each other for hole punching, and relays sealed frames it cannot
 // open between members of one community. Every refused packet is counted by reason.
-import { CookieMinter, verify, verifyRecord } from '../crypto/index.js'
+import { CookieMinter, verify, verifyEdgeSignature, verifyMembership } from '../crypto/index.js'
 import { LogThrottle, silentLogger, type Logger } from '../log/logger.js'
 import { MgmtServer } from '../mgmt/server.js'
 import { MetricsText } from '../mgmt/prometheus.js'
@@ -15,6 +15,7 @@ import {
   PacketType,
   SealedHeader,
   decodePacket,
+  decodeRecord,
   deregisterSignedBytes,
   encodeCookie,
   encodeError,
@@ -41,6 +42,8 @@ import { RateLimiter, type RateLimit } from './rate-limit.js'
 import { Registry, edgeKeyOf, endpointOf, type EdgeEntry } from './registry.js'
 
 export const DEFAULT_SUPERNODE_PORT = 7654
+/** per kind of line (refusals, new edges): enough to follow by eye, bounded under a flood */
+const LOG_LINES_PER_SECOND = 10
 export const DEFAULT_SUPERNODE_MGMT: HostPort = { host: '127.0.0.1', port: 5645 }
 
 export interface SupernodeConfig {
@@ -159,6 +162,7 @@ export class Supernode {
     relayedFrames: 0,
     relayedBytes: 0,
     peerQueries: 0,
+    forgedEdgesRemoved: 0,
   }
   readonly registry: Registry
   private readonly cookies: CookieMinter
@@ -168,6 +172,10 @@ export class Supernode {
   private readonly errorLimiter: RateLimiter
   private readonly header = new SealedHeader()
   private readonly refusalLog: LogThrottle
+  /** a line per new edge, but not 10,000 a second when every edge comes back after a restart */
+  private readonly joinLog: LogThrottle
+  private readonly warn = (message: string): void => this.log.warn(message)
+  private readonly info = (message: string): void => this.log.info(message)
   private sweeper: TimerHandle | null = null
   private mgmt: MgmtServer | null = null
 
@@ -187,7 +195,8 @@ export class Supernode {
     this.controlLimiter = new RateLimiter(config.controlRate, config.maxTrackedSources)
     this.addressLimiter = new RateLimiter(config.controlRatePerAddress, config.maxTrackedSources)
     this.errorLimiter = new RateLimiter({ perSecond: 1, burst: 1 }, config.maxTrackedSources)
-    this.refusalLog = new LogThrottle(10, () => clock.now())
+    this.refusalLog = new LogThrottle(LOG_LINES_PER_SECOND, () => clock.now())
+    this.joinLog = new LogThrottle(LOG_LINES_PER_SECOND, () => clock.now())
   }
 
   static async start(options: Partial<SupernodeConfig> = {}, deps: SupernodeDeps = {}): Promise<Supernode> {
@@ -276,15 +285,28 @@ export class Supernode {
       this.refuse(ErrorCode.BadCookie, packet.clientNonce, address, port, `bad or expired cookie from ${formatHostPort({ host: address, port })}`)
       return
     }
-    const verdict = verifyRecord(packet.record)
+    const verdict = verifyMembership(packet.record)
     if (!verdict.ok) {
       this.refuse(ErrorCode.BadSignature, packet.clientNonce, address, port, `bad record signature from ${formatHostPort({ host: address, port })}`)
       return
+    }
+    // A new edge ID waits for its edge signature check until something relies on it (trusted()):
+    // edge keys are fresh per start, so nobody else holds this ID here. An ID already held is
+    // relied on now: only its key holder may refresh or move it, and a holder that was itself
+    // registered under someone else's key goes.
+    const holder = this.registry.edges.get(verdict.edgeId)
+    if (holder !== undefined) {
+      if (!verifyEdgeSignature(packet.record)) {
+        this.refuse(ErrorCode.BadSignature, packet.clientNonce, address, port, `bad edge signature for ${formatEdgeId(verdict.edgeId)} from ${formatHostPort({ host: address, port })}`)
+        return
+      }
+      this.trusted(holder)
     }
     const outcome = this.registry.register({
       edgeId: verdict.edgeId,
       communityId: verdict.communityId,
       record: packet.record,
+      edgeSignatureChecked: holder !== undefined,
       endpoint,
       now: this.clock.now(),
       silentAfterMs: (this.config.keepaliveSeconds + 5) * 1000,
@@ -298,7 +320,7 @@ export class Supernode {
     }
     const edge = outcome.edge
     this.counters.registrations++
-    if (outcome.isNew) {
+    if (outcome.isNew && this.joinLog.admit(this.info)) {
       this.log.info(
         `registered edge ${formatEdgeId(edge.edgeId)} community ${edge.community.idHex.slice(0, 8)} mac ${formatMac(macBytesOf(edge.macKey))} ip ${edge.overlay?.address ?? '-'} from ${formatHostPort({ host: address, port })}`,
       )
@@ -322,19 +344,20 @@ export class Supernode {
 
   private peerQuery(packet: PeerQuery, address: string, port: number): void {
     this.counters.peerQueries++
-    const asker = this.registeredAt(packet.senderId, address, port)
+    const asker = this.trusted(this.registeredAt(packet.senderId, address, port))
     if (asker === undefined) {
       this.refuse(ErrorCode.UnknownEdge, u53Bytes(packet.senderId), address, port, null)
       return
     }
     asker.lastSeen = this.clock.now()
     const target = packet.target
-    const peer =
+    const peer = this.trusted(
       target.kind === 'edge'
         ? this.registry.edges.get(target.edgeId)
         : target.kind === 'mac'
           ? this.registry.findByMac(asker.community, target.mac)
-          : this.registry.findByIp(asker.community, target.address)
+          : this.registry.findByIp(asker.community, target.address),
+    )
     if (peer === undefined || peer.community !== asker.community || peer === asker) {
       const ref = target.kind === 'edge' ? u53Bytes(target.edgeId) : Buffer.concat([target.kind === 'mac' ? target.mac : target.address], 8)
       this.refuse(ErrorCode.UnknownPeer, ref, address, port, null)
@@ -362,7 +385,7 @@ export class Supernode {
       this.drops[reason]++
       return
     }
-    const sender = this.registry.edges.get(this.header.senderId)
+    const sender = this.trusted(this.registry.edges.get(this.header.senderId))
     if (sender === undefined || sender.port !== port || sender.address !== address) {
       this.drops[sender === undefined ? 'relay-unknown-sender' : 'relay-wrong-source']++
       // after a restart of ours (or a NAT that moved the edge), this is how the edge learns to
@@ -380,11 +403,11 @@ export class Supernode {
     sender.relayedBytes += msg.length
     if (this.header.destId === 0) {
       for (const member of sender.community.members.values()) {
-        if (member !== sender) this.forward(msg, member)
+        if (member !== sender && this.trusted(member) !== undefined) this.forward(msg, member)
       }
       return
     }
-    const dest = this.registry.edges.get(this.header.destId)
+    const dest = this.trusted(this.registry.edges.get(this.header.destId))
     if (dest === undefined || dest.community !== sender.community) {
       this.drops['relay-unknown-dest']++
       // the sender holds a peer that is gone (restarted with a new edge ID): tell it, so that it
@@ -403,6 +426,25 @@ export class Supernode {
 
   // ---- helpers -----------------------------------------------------------------------------
 
+  /**
+   * The edge, once its record's edge signature is known good: checked the first time the
+   * supernode relies on the edge ID (relaying from or to it, introducing it to a peer, another
+   * REGISTER for it), then never again. One that fails was registered by a member under someone
+   * else's edge key: removed, and undefined as if it had never been there.
+   */
+  private trusted(edge: EdgeEntry | undefined): EdgeEntry | undefined {
+    if (edge === undefined || edge.edgeSignatureChecked) return edge
+    const record = decodeRecord(edge.recordBytes)
+    if (record.ok && verifyEdgeSignature(record.value)) {
+      edge.edgeSignatureChecked = true
+      return edge
+    }
+    this.counters.forgedEdgesRemoved++
+    this.registry.remove(edge)
+    this.refusalLog.pass(`removed edge ${formatEdgeId(edge.edgeId)} at ${formatHostPort({ host: edge.address, port: edge.port })}: its edge signature does not verify`, this.warn)
+    return undefined
+  }
+
   private registeredAt(edgeId: number, address: string, port: number): EdgeEntry | undefined {
     const edge = this.registry.edges.get(edgeId)
     return edge !== undefined && edge.port === port && edge.address === address ? edge : undefined
@@ -412,7 +454,7 @@ export class Supernode {
   private refuse(code: ErrorCode, ref: Buffer, address: string, port: number, what: string | null): void {
     const reason = REASON_OF_ERROR[code]
     if (code !== ErrorCode.RateLimited) this.drops[reason]++
-    if (what !== null) this.refusalLog.pass(`refused (${reason}): ${what}`, (m) => this.log.warn(m))
+    if (what !== null) this.refusalLog.pass(`refused (${reason}): ${what}`, this.warn)
     if (code === ErrorCode.RateLimited && !this.errorLimiter.allow(`${address}:${port}`, this.clock.now())) return
     this.send(encodeError(code, ref), address, port)
   }
@@ -472,6 +514,7 @@ export class Supernode {
     m.counter('overlan_supernode_relayed_frames_total', 'Sealed frames forwarded to an edge', this.counters.relayedFrames)
     m.counter('overlan_supernode_relayed_bytes_total', 'Bytes of sealed frames forwarded', this.counters.relayedBytes)
     m.counter('overlan_supernode_peer_queries_total', 'Peer queries received', this.counters.peerQueries)
+    m.counter('overlan_supernode_forged_edges_removed_total', 'Edges removed when first relied on: registered under an edge key whose signature does not verify', this.counters.forgedEdgesRemoved)
     m.counters('overlan_supernode_dropped_total', 'Packets refused, by reason', 'reason', this.drops)
     return m.toString()
   }

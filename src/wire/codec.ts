@@ -13,6 +13,7 @@ import {
   readRegisterAck,
   type ControlPacket,
 } from './control.js'
+import { readRecord, type PeerRecord } from './fields.js'
 import { HEADER_BYTES, MAX_PACKET_BYTES, PacketType, WIRE_VERSION, isPacketType, isSealedType } from './header.js'
 import type { Decoded } from './reasons.js'
 import { SEALED_HEADER_BYTES, SealedHeader, readSealedHeader, type SealedType } from './sealed.js'
@@ -44,6 +45,14 @@ export function decodePacket(buf: Buffer): Decoded<Packet> {
   r.zero(1)
   if (flags !== 0 && type !== PacketType.PeerQuery && type !== PacketType.Error) r.fail('nonzero-reserved')
   const value = readControl(r, type, flags)
+  const reason = r.finish()
+  return reason === null ? { ok: true, value } : { ok: false, reason }
+}
+
+/** A peer record alone (the copy a supernode stores), which must fill `buf` exactly. */
+export function decodeRecord(buf: Buffer): Decoded<PeerRecord> {
+  const r = new Reader(buf)
+  const value = readRecord(r)
   const reason = r.finish()
   return reason === null ? { ok: true, value } : { ok: false, reason }
 }

@@ -153,7 +153,6 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
   overlay: OverlayAddress | null
   private readonly inbound: Inbound
   private readonly outbound: Outbound
-  private cachedRecord: { bytes: Buffer; timestamp: number } | null = null
   /** frames for the relay that came before the first registration (copies: TAP buffers are reused) */
   private held: { destId: number; frame: Buffer; at: number }[] = []
   private lastRecordTimestamp = 0
@@ -368,16 +367,18 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
 
   // ---- registration --------------------------------------------------------------------------
 
+  /**
+   * A record signed afresh for each registration: its newer timestamp is what lets a supernode
+   * move our edge ID to a new address (our NAT moved us), while a copy of an earlier record, re-sent
+   * by someone else from elsewhere, cannot (two signatures, ~40 µs, once per registration).
+   */
   private record(): { bytes: Buffer; timestamp: number } {
-    if (this.cachedRecord === null) {
-      const timestamp = Math.max(this.clock.now(), this.lastRecordTimestamp + 1)
-      this.lastRecordTimestamp = timestamp
-      const port = this.transport.local().port
-      const candidates: Endpoint[] = (this.config.localAddresses ?? []).slice(0, 4).map((address) => ({ family: ipFamily(address) === 6 ? 6 : 4, address, port }))
-      const bytes = signRecord({ timestamp, mac: this.tap.mac, overlay: this.overlay, name: this.config.name ?? '', candidates }, this.keys, this.identity)
-      this.cachedRecord = { bytes, timestamp }
-    }
-    return this.cachedRecord
+    const timestamp = Math.max(this.clock.now(), this.lastRecordTimestamp + 1)
+    this.lastRecordTimestamp = timestamp
+    const port = this.transport.local().port
+    const candidates: Endpoint[] = (this.config.localAddresses ?? []).slice(0, 4).map((address) => ({ family: ipFamily(address) === 6 ? 6 : 4, address, port }))
+    const bytes = signRecord({ timestamp, mac: this.tap.mac, overlay: this.overlay, name: this.config.name ?? '', candidates }, this.keys, this.identity)
+    return { bytes, timestamp }
   }
 
   private onRegistered(link: SupernodeLink, ack: RegisterAck, moved: boolean): void {
@@ -392,7 +393,6 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
       // n2n-style auto-IP: keep the first address given, and tell every supernode we hold it
       this.overlay = ack.overlay
       this.filter.setIpv4(ipv4ToNumber(ack.overlay.address), ack.overlay.prefix)
-      this.cachedRecord = null
       for (const other of this.links) if (other !== link) other.reregister()
       this.emit('overlay', ack.overlay)
     }

@@ -32,7 +32,7 @@
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
-// Per datagram, in the shared Int32Arrays: length (-1: truncated), port, family (4 or 6), TTL
+// Per datagram, in the shared Int32Arrays: length, port, family (4 or 6), TTL
 // (sends only; 0 = the socket's default), then 16 address bytes (IPv4: the first 4).
 #define META_INTS 8
 #define META_LENGTH 0
@@ -111,12 +111,10 @@ static void receive_batch(udp_t* u) {
   for (int i = 0; i < n; i++) {
     int32_t* meta = u->recv_meta + i * META_INTS;
     describe_source(meta, &u->raddr[i]);
-    if (u->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) {
-      u->truncated++;
-      meta[META_LENGTH] = -1;
-    } else {
-      meta[META_LENGTH] = (int32_t)u->rmsg[i].msg_len;
-    }
+    // a datagram larger than a slot arrives cut to the slot: the wrapper's slot is larger than
+    // any datagram of ours, so the codec still refuses it (and counts it) as oversized
+    if (u->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) u->truncated++;
+    meta[META_LENGTH] = (int32_t)u->rmsg[i].msg_len;
   }
   if (n > 0) poller_deliver(p, n, 0);
 }

@@ -3,13 +3,17 @@
 // the current batch of work is over (a microtask), instead of one dgram send and system call each.
 // Copying at send() means a caller's buffer is free again at once (pendingSends() is always 0).
 import { addonPath, loadAddon } from '../native/addon.js'
+import { MAX_PACKET_BYTES } from '../wire/header.js'
 import { formatIPv4, formatIPv6, ipFamily, writeIPv4, writeIPv6 } from '../wire/ip.js'
 import type { DatagramReceiver, Transport } from './transport.js'
 
 /** Large socket buffers keep bursts (a TAP batch of 64 frames, a relay fan-out) from being dropped. */
 const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
-/** A slot holds the largest datagram overlan sends or accepts (wire/header.ts's MAX_PACKET_BYTES, with room to spare for foreign traffic to be told apart from truncation). */
-const SLOT_BYTES = 2048
+/**
+ * A slot holds the largest datagram overlan sends or accepts, and more: a larger datagram arrives
+ * cut to the slot, still too large for the codec, which refuses and counts it as oversized.
+ */
+const SLOT_BYTES = MAX_PACKET_BYTES + 64
 /** Sends queued between two flushes: four relay fan-outs of a full receive batch, or a TAP batch many times over. */
 const SEND_SLOTS = 1024
 /** Bound on the address text caches (peers and supernodes: a handful per edge, one per edge on a supernode). */
@@ -48,7 +52,7 @@ export function loadUdpAddon(): NativeUdp | null {
 
 /** What the socket counted; plain numbers, as the data path's other counters. */
 export interface BatchUdpStats {
-  /** datagrams larger than a slot, dropped on arrival */
+  /** datagrams larger than a slot, delivered cut to the slot (and refused by the codec) */
   truncated: number
   /** datagrams the kernel refused to send (no route, a firewall), dropped */
   sendErrors: number
@@ -110,7 +114,6 @@ export class BatchUdpTransport implements Transport {
     for (let i = 0; i < count; i++) {
       const m = i * stride
       const length = recvMeta[m + META.length]!
-      if (length < 0) continue // truncated: larger than any datagram of ours
       const address = this.sourceText(m)
       const start = i * SLOT_BYTES
       // a view into the receive slots: valid until this call returns (Transport's contract)

@@ -96,6 +96,10 @@ export class Registry {
     const { edgeId, record, endpoint, now } = input
     const existing = this.edges.get(edgeId)
     if (existing !== undefined && record.timestamp < existing.timestamp) return { ok: false, code: ErrorCode.StaleRecord }
+    // an edge signs a fresh record for every registration: the record it registered with, arriving
+    // from another address, is a copy re-sent by someone else (records travel in the clear)
+    const moved = existing !== undefined && (existing.address !== endpoint.address || existing.port !== endpoint.port)
+    if (moved && record.timestamp === existing.timestamp) return { ok: false, code: ErrorCode.StaleRecord }
 
     const idHex = input.communityId.toString('hex')
     let community = this.communities.get(idHex)

@@ -11,6 +11,7 @@ import type { Transport } from '../net/transport.js'
 import { systemClock, type Clock, type TimerHandle } from '../time/clock.js'
 import {
   CODEC_REASONS,
+  MAX_PACKET_BYTES,
   ErrorCode,
   PacketType,
   SealedHeader,
@@ -242,6 +243,11 @@ export class Supernode {
     // relay is the hot path: no decodePacket, no allocation, no rate limiter lookup by string
     if (msg.length > 1 && msg[1] === PacketType.Relay) {
       this.relay(msg, address, port)
+      return
+    }
+    if (msg.length > MAX_PACKET_BYTES) {
+      // refused for its size alone, before it costs a rate-limiter lookup
+      this.drops.oversized++
       return
     }
     const now = this.clock.now()

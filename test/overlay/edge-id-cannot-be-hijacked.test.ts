@@ -235,3 +235,31 @@ t.test('the owner of a squatted edge ID takes it back by registering', async (t)
   const again = await attacker.register(forgedRecord(keys, victimKey, 71, 'garbage'))
   t.equal(again.type, PacketType.Error, 'and cannot squat while the owner holds the ID')
 })
+
+t.test("a copy of an edge's current record, re-sent from another address, does not move the edge", async (t) => {
+  const sn = await startSupernode(t)
+  const victim = await startEdge(t, [sn], { relayOnly: true })
+  const peer = await startEdge(t, [sn], { relayOnly: true })
+  await Promise.all([registered(victim), registered(peer)])
+  const attacker = await RawMember.open(t, sn.port, ATTACKER_ADDRESS)
+  const before = { ...sn.registry.edges.get(victim.edge.edgeId)! }
+
+  // what anyone on the path (or any member, from PEER_INFO) can copy: the record as registered
+  const answer = await attacker.register(before.recordBytes)
+  t.equal(answer.type, PacketType.Error, 'the copy is refused')
+  if (answer.type === PacketType.Error) t.equal(answer.code, ErrorCode.StaleRecord, 'ERROR stale-record')
+  const held = sn.registry.edges.get(victim.edge.edgeId)!
+  t.same([held.address, held.port], [before.address, before.port], 'the edge ID still points at its owner')
+
+  // the owner registers again (as after its NAT moved it): a fresh record, newer, accepted
+  const registrations = sn.counters.registrations
+  victim.edge.links[0]!.reregister()
+  await until('victim re-registered', () => sn.counters.registrations > registrations && victim.edge.links[0]!.registered)
+  t.ok(sn.registry.edges.get(victim.edge.edgeId)!.timestamp > before.timestamp, "the owner's new registration carries a newer record")
+  peer.tap.inject(ipv4Frame(victim.tap.mac, peer.tap.mac, peer.edge.overlay!.address, victim.edge.overlay!.address))
+  await until('frame relayed to the victim', () => victim.tap.written.length > 0)
+  t.notOk(
+    attacker.received.some((m) => m[1] === PacketType.Relay),
+    'the attacker received no relayed frame',
+  )
+})

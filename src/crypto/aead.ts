@@ -10,6 +10,9 @@ const AUTH_FAILURE = 'could not verify data'
 
 export class FrameCipher {
   private readonly nonce = Buffer.alloc(NONCE_BYTES)
+  /** views of the caller's output buffer, one per payload length: opening allocates none of them */
+  private outViews: Uint8Array[] = []
+  private outFor: Buffer | null = null
 
   constructor(private readonly key: Buffer) {
     if (key.length !== sodium.crypto_aead_xchacha20poly1305_ietf_KEYBYTES) throw new RangeError('data key must be 32 bytes')
@@ -22,10 +25,11 @@ export class FrameCipher {
   seal(packet: Buffer, payload: Uint8Array): number {
     const length = SEALED_HEADER_BYTES + payload.length + AEAD_TAG_BYTES
     this.nonceFrom(packet)
+    // plain Uint8Array views: cheaper to make than Buffer views, and all sodium needs
     sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
-      packet.subarray(SEALED_HEADER_BYTES, length),
+      new Uint8Array(packet.buffer, packet.byteOffset + SEALED_HEADER_BYTES, length - SEALED_HEADER_BYTES),
       payload,
-      packet.subarray(0, SEALED_HEADER_BYTES),
+      new Uint8Array(packet.buffer, packet.byteOffset, SEALED_HEADER_BYTES),
       null,
       this.nonce,
       this.key,
@@ -44,10 +48,10 @@ export class FrameCipher {
     this.nonceFrom(packet)
     try {
       sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
-        out.subarray(0, length),
+        this.outView(out, length),
         null,
-        packet.subarray(SEALED_HEADER_BYTES),
-        packet.subarray(0, SEALED_HEADER_BYTES),
+        new Uint8Array(packet.buffer, packet.byteOffset + SEALED_HEADER_BYTES, packet.length - SEALED_HEADER_BYTES),
+        new Uint8Array(packet.buffer, packet.byteOffset, SEALED_HEADER_BYTES),
         this.nonce,
         this.key,
       )
@@ -57,6 +61,19 @@ export class FrameCipher {
       throw err
     }
     return length
+  }
+
+  private outView(out: Buffer, length: number): Uint8Array {
+    if (out !== this.outFor) {
+      this.outFor = out
+      this.outViews = []
+    }
+    let view = this.outViews[length]
+    if (view === undefined) {
+      view = new Uint8Array(out.buffer, out.byteOffset, length)
+      this.outViews[length] = view
+    }
+    return view
   }
 
   private nonceFrom(packet: Buffer): void {

@@ -49,7 +49,8 @@ export interface EdgeEntry {
   port: number
   registeredAt: number
   lastSeen: number
-  relayBucket: TokenBucket
+  /** made at the edge's first relayed frame: most edges talk directly and never need one */
+  relayBucket: TokenBucket | null
   relayedFrames: number
   relayedBytes: number
 }
@@ -151,7 +152,7 @@ export class Registry {
       port: endpoint.port,
       registeredAt: existing?.registeredAt ?? now,
       lastSeen: now,
-      relayBucket: existing?.relayBucket ?? new TokenBucket(this.limits.relayRate.perSecond, this.limits.relayRate.burst, now),
+      relayBucket: existing?.relayBucket ?? null,
       relayedFrames: existing?.relayedFrames ?? 0,
       relayedBytes: existing?.relayedBytes ?? 0,
     }
@@ -185,6 +186,12 @@ export class Registry {
 
   findByIp(community: Community, address: Buffer): EdgeEntry | undefined {
     return community.byIp.get(address.readUInt32BE(0))
+  }
+
+  /** Takes a token from the edge's relay budget (limits.relayRate); false when it is spent. */
+  relayAllowed(edge: EdgeEntry, now: number): boolean {
+    edge.relayBucket ??= new TokenBucket(this.limits.relayRate.perSecond, this.limits.relayRate.burst, now)
+    return edge.relayBucket.take(now)
   }
 
   private replaceable(

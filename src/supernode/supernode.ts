@@ -400,7 +400,7 @@ export class Supernode {
       return
     }
     const now = this.clock.now()
-    if (!sender.relayBucket.take(now)) {
+    if (!this.registry.relayAllowed(sender, now)) {
       this.drops['relay-rate-limited']++
       return
     }

@@ -1,16 +1,18 @@
 // The supernode under attack from a second process, for a bounded time, while two members keep
 // exchanging frames through it: nothing crashes, members lose under 1 %, memory stays bounded,
 // no unverified source gets more bytes back than it sent, and every refusal is counted by reason.
-import { fork, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as delay } from 'node:timers/promises'
 import t from 'tap'
+import { AttackProcess } from '../fixtures/attack-process.js'
 import { ipv4Frame } from '../fixtures/frames.js'
 import { registered, startEdge } from '../fixtures/overlay.js'
+import type { SupernodeAttackReport } from '../fixtures/supernode-attacker.js'
 
 const BIN = fileURLToPath(new URL('../../bin/overlan.js', import.meta.url))
-const GENERATOR = fileURLToPath(new URL('./generator.ts', import.meta.url))
+const ATTACKER = fileURLToPath(new URL('../fixtures/supernode-attacker.ts', import.meta.url))
 const ATTACK_SECONDS = 4
 const MAX_ATTACK_PACKETS = 400_000
 /** What the supernode may grow by during the attack: its tables are bounded; this is heap slack. */
@@ -49,11 +51,8 @@ t.test('attacked for a bounded time, the supernode keeps serving its members', a
   await b.tap.waitForWritten(1)
   const rssBefore = rssOf(sn.pid!)
 
-  const generator = fork(GENERATOR, [String(port), String(ATTACK_SECONDS), String(MAX_ATTACK_PACKETS), String(b.edge.edgeId)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  t.teardown(() => {
-    if (generator.exitCode === null) generator.kill('SIGKILL')
-  })
-  const report = new Promise<Record<string, number>>((resolve) => generator.once('message', (m: Record<string, number>) => resolve(m)))
+  const attacker = AttackProcess.start<never, SupernodeAttackReport>(t, ATTACKER, [String(port), String(ATTACK_SECONDS), String(MAX_ATTACK_PACKETS), String(b.edge.edgeId)])
+  const report = attacker.next('report')
 
   // the members' traffic during the attack, through the supernode (relay only)
   let sent = 0
@@ -72,8 +71,8 @@ t.test('attacked for a bounded time, the supernode keeps serving its members', a
   const metrics = await (await fetch(`${mgmt}/metrics`)).text()
 
   const loss = 1 - delivered / sent
-  const amplification = attack.unverifiedIn! / attack.unverifiedOut!
-  t.comment(`attack: ${attack.sent} packets, ${(attack.sentBytes! / 1e6).toFixed(1)} MB in ${attack.seconds!.toFixed(1)} s; ${attack.madeUpCommunities} made-up communities; ${attack.received} answers`)
+  const amplification = attack.unverifiedIn / attack.unverifiedOut
+  t.comment(`attack: ${attack.sent} packets, ${(attack.sentBytes / 1e6).toFixed(1)} MB in ${attack.seconds.toFixed(1)} s; ${attack.madeUpCommunities} made-up communities; ${attack.received} answers`)
   t.comment(`members: ${delivered} of ${sent} frames delivered (loss ${(loss * 100).toFixed(2)} %)`)
   t.comment(`supernode RSS ${(rssBefore / 1e6).toFixed(1)} MB before, ${(rssAfter / 1e6).toFixed(1)} MB after`)
   t.comment(`unverified sources: ${attack.unverifiedIn} bytes back for ${attack.unverifiedOut} sent (amplification ${amplification.toFixed(4)})`)
@@ -88,5 +87,5 @@ t.test('attacked for a bounded time, the supernode keeps serving its members', a
     t.match(metrics, new RegExp(`overlan_supernode_dropped_total\\{reason="${reason}"\\} [1-9]`), `${reason} refusals are counted in /metrics`)
   }
   const totalDrops = Object.values(after.drops).reduce((x, y) => x + y, 0)
-  t.ok(totalDrops > attack.sent! * 0.5, `refusals counted: ${totalDrops} for ${attack.sent} hostile packets (the rest lost in the kernel's socket queue)`)
+  t.ok(totalDrops > attack.sent * 0.5, `refusals counted: ${totalDrops} for ${attack.sent} hostile packets (the rest lost in the kernel's socket queue)`)
 })

@@ -38,6 +38,16 @@ export class ReplayWindow {
     this.bits[slot >>> 5]! |= 1 << (slot & 31)
   }
 
+  /**
+   * Refuses every counter up to `counter` from now on: the window of a sender we forgot and meet
+   * again (its own counter only grows, so what it sends next is above).
+   */
+  refuseUpTo(counter: number): void {
+    if (counter <= this.top) return
+    this.top = counter
+    this.bits.fill(0xffffffff)
+  }
+
   get highest(): number {
     return this.top
   }

@@ -84,7 +84,16 @@ export class Inbound {
       core.drops['peer-table-full']++
       return
     }
-    if (known === undefined) core.queryPeer({ kind: 'edge', edgeId: h.senderId })
+    if (known === undefined) {
+      // a peer we forgot and meet again keeps its old counters refused (peers.ts)
+      const verdict = peer.replay.check(h.counter)
+      if (verdict !== 'fresh') {
+        core.drops[verdict]++
+        core.peers.remove(peer) // forgotten again, with its floor: a replay creates no state
+        return
+      }
+      core.queryPeer({ kind: 'edge', edgeId: h.senderId })
+    }
     peer.replay.accept(h.counter)
     peer.lastSeen = now
     const viaSupernode = core.linkFrom(address, port) !== undefined

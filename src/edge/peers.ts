@@ -11,6 +11,8 @@ export const PENDING_FRAMES_PER_PEER = 16
 export const PENDING_TIMEOUT_MS = 3_000
 /** A bound on the table: a community member cannot make us hold unbounded state. */
 export const MAX_PEERS = 4096
+/** Forgotten peers whose replay window we keep (edge ID and highest counter: ~50 bytes each). */
+const MAX_FORGOTTEN = 4096
 
 export class Peer {
   verified = false
@@ -73,6 +75,12 @@ export class Peer {
 export class PeerTable {
   readonly byId = new Map<number, Peer>()
   readonly byMac = new Map<number, Peer>()
+  /**
+   * The highest counter of peers removed from the table (idle, or gone by the supernode's word),
+   * so that their old datagrams, replayed once we have forgotten them, are still refused when we
+   * meet them again; the oldest go first beyond MAX_FORGOTTEN.
+   */
+  private readonly forgotten = new Map<number, number>()
 
   get(edgeId: number): Peer | undefined {
     return this.byId.get(edgeId)
@@ -84,6 +92,11 @@ export class PeerTable {
     if (peer === undefined) {
       if (this.byId.size >= MAX_PEERS) return undefined
       peer = new Peer(edgeId, now)
+      const highest = this.forgotten.get(edgeId)
+      if (highest !== undefined) {
+        peer.replay.refuseUpTo(highest)
+        this.forgotten.delete(edgeId)
+      }
       this.byId.set(edgeId, peer)
     }
     return peer
@@ -101,6 +114,11 @@ export class PeerTable {
   }
 
   remove(peer: Peer): void {
+    if (this.byId.get(peer.edgeId) === peer && peer.replay.highest > 0) {
+      this.forgotten.delete(peer.edgeId)
+      this.forgotten.set(peer.edgeId, peer.replay.highest)
+      if (this.forgotten.size > MAX_FORGOTTEN) this.forgotten.delete(this.forgotten.keys().next().value!)
+    }
     this.byId.delete(peer.edgeId)
     if (this.byMac.get(peer.macKey) === peer) this.byMac.delete(peer.macKey)
   }

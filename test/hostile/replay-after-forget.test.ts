@@ -1,0 +1,54 @@
+// A datagram captured on the way and replayed after the receiving edge forgot its sender (idle for
+// longer than PEER_IDLE_MS, or gone by the supernode's word) must not reach the host again: the
+// edge keeps the highest counter of the peers it forgets and refuses what is not above it.
+import { createSocket } from 'node:dgram'
+import t from 'tap'
+import { bindUdp } from '../../src/net/bind.js'
+import { ManualClock } from '../../src/time/manual-clock.js'
+import { PacketType } from '../../src/wire/index.js'
+import { ipv4Frame } from '../fixtures/frames.js'
+import { registered, startEdge, startSupernode } from '../fixtures/overlay.js'
+
+const MARKER = 0x72
+const IDLE_FOR_MS = 11 * 60_000
+
+t.test('a datagram replayed after the edge forgot its sender is refused; the sender still gets through', async (t) => {
+  const clock = new ManualClock(Date.now())
+  const sn = await startSupernode(t, {}, clock)
+  const victimSocket = await bindUdp({ address: '127.0.0.1', port: 0 })
+  const victim = await startEdge(t, [sn], { relayOnly: true, clock, transport: victimSocket })
+  // the sender's socket keeps a copy of every relayed datagram it sends: what a wiretap would see
+  const senderSocket = await bindUdp({ address: '127.0.0.1', port: 0 })
+  const captured: Buffer[] = []
+  const send = senderSocket.send.bind(senderSocket)
+  senderSocket.send = (buf, offset, length, port, address): void => {
+    if (buf[offset + 1] === PacketType.Relay) captured.push(Buffer.from(buf.subarray(offset, offset + length)))
+    send(buf, offset, length, port, address)
+  }
+  const sender = await startEdge(t, [sn], { relayOnly: true, clock, transport: senderSocket })
+  while (!(victim.edge.links[0]!.registered && sender.edge.links[0]!.registered)) await clock.advance(50)
+  await Promise.all([registered(victim), registered(sender)])
+  const delivered = (): number => victim.tap.written.filter((f) => f[40] === MARKER).length
+
+  sender.tap.inject(ipv4Frame(victim.tap.mac, sender.tap.mac, sender.edge.overlay!.address, victim.edge.overlay!.address, 98, MARKER))
+  for (let i = 0; i < 40 && delivered() < 1; i++) await clock.advance(50)
+  t.equal(delivered(), 1, 'the frame reaches the host once')
+  const datagram = captured.at(-1)
+  t.ok(datagram, 'a relayed datagram was captured')
+
+  await clock.advance(IDLE_FOR_MS, 1000)
+  t.equal(victim.edge.peers.get(sender.edge.edgeId), undefined, 'the victim forgot its idle peer')
+
+  const wiretap = createSocket('udp4')
+  t.teardown(() => wiretap.close())
+  await new Promise<void>((resolve) => wiretap.bind(0, '127.0.0.1', resolve))
+  wiretap.send(datagram!, victimSocket.local().port, '127.0.0.1')
+  for (let i = 0; i < 40; i++) await clock.advance(50)
+  t.equal(delivered(), 1, 'the replayed datagram does not reach the host again')
+  t.ok((victim.edge.drops.replayed ?? 0) + (victim.edge.drops['too-old'] ?? 0) >= 1, `counted: ${JSON.stringify(Object.fromEntries(Object.entries(victim.edge.drops).filter(([, n]) => n > 0)))}`)
+
+  // the sender's own next frames are above what was seen: they pass
+  sender.tap.inject(ipv4Frame(victim.tap.mac, sender.tap.mac, sender.edge.overlay!.address, victim.edge.overlay!.address, 98, MARKER))
+  for (let i = 0; i < 60 && delivered() < 2; i++) await clock.advance(50)
+  t.equal(delivered(), 2, "the sender's next frame reaches the host")
+})

@@ -132,6 +132,15 @@ poller_t* poller_from(napi_env env, napi_value handle, const char* what) {
   return data;
 }
 
+poller_t* poller_args(napi_env env, napi_callback_info info, napi_value* argv, size_t want, const char* what) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
+    throw_error(env, "EINVAL", what, "missing arguments");
+    return NULL;
+  }
+  return poller_from(env, argv[0], what);
+}
+
 static void on_poll(uv_poll_t* poll, int status, int events) {
   poller_t* p = poll->data;
   if (p->fd < 0 || p->callback == NULL) return;

@@ -55,6 +55,8 @@ bool poller_wrap(napi_env env, poller_t* poller, poller_event_fn on_event, const
 // Closes the fd, drops the refs and frees a struct that poller_wrap never took.
 void poller_discard(napi_env env, poller_t* poller);
 poller_t* poller_from(napi_env env, napi_value handle, const char* what);
+// Reads `want` arguments into argv, the first a device handle; throws (returns NULL) otherwise.
+poller_t* poller_args(napi_env env, napi_callback_info info, napi_value* argv, size_t want, const char* what);
 // Sets the batch callback and polls for `events`; throws (returns NULL) on failure.
 napi_value poller_start(napi_env env, poller_t* poller, napi_value callback, int events);
 // Changes what is polled (e.g. adds UV_WRITABLE while sends wait); 0 or a libuv error.

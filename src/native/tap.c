@@ -467,37 +467,24 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
 
 // close(handle): removes the device; harmless when already closed.
 static napi_value tap_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) return throw_error(env, "EINVAL", "close", "close(handle) takes one argument");
-  tap_t* tap = get_tap(env, argv[0]);
+  tap_t* tap = (tap_t*)poller_args(env, info, argv, 1, "close");
   if (tap == NULL) return NULL;
   poller_close(&tap->base);
   return NULL;
 }
 
-// oversize(handle): frames dropped because they did not fit a slot.
-static napi_value tap_oversize(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], result;
-  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) return throw_error(env, "EINVAL", "oversize", "oversize(handle) takes one argument");
-  tap_t* tap = get_tap(env, argv[0]);
+// counters(handle) -> { oversize, superFrames }: frames dropped because they did not fit a slot
+// (or were offloads we did not offer), and TSO super-frames cut into segments.
+static napi_value tap_counters(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result, value;
+  tap_t* tap = (tap_t*)poller_args(env, info, argv, 1, "counters");
   if (tap == NULL) return NULL;
-  CHECK_NAPI(env, napi_create_double(env, tap->oversize, &result));
-  return result;
-}
-
-// superFrames(handle): TSO super-frames cut into segments.
-static napi_value tap_super_frames(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], result;
-  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) return throw_error(env, "EINVAL", "superFrames", "superFrames(handle) takes one argument");
-  tap_t* tap = get_tap(env, argv[0]);
-  if (tap == NULL) return NULL;
-  CHECK_NAPI(env, napi_create_double(env, tap->super_frames, &result));
+  CHECK_NAPI(env, napi_create_object(env, &result));
+  CHECK_NAPI(env, napi_create_double(env, tap->oversize, &value));
+  CHECK_NAPI(env, napi_set_named_property(env, result, "oversize", value));
+  CHECK_NAPI(env, napi_create_double(env, tap->super_frames, &value));
+  CHECK_NAPI(env, napi_set_named_property(env, result, "superFrames", value));
   return result;
 }
 
@@ -507,8 +494,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"start", NULL, tap_start, NULL, NULL, NULL, napi_default, NULL},
       {"write", NULL, tap_write, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, tap_close, NULL, NULL, NULL, napi_default, NULL},
-      {"oversize", NULL, tap_oversize, NULL, NULL, NULL, napi_default, NULL},
-      {"superFrames", NULL, tap_super_frames, NULL, NULL, NULL, napi_default, NULL},
+      {"counters", NULL, tap_counters, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties));
   napi_value batch;

@@ -396,19 +396,10 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
 // ---------------------------------------------------------------------------------------------
 // The rest of the JavaScript API
 
-static udp_t* udp_arg(napi_env env, napi_callback_info info, napi_value* argv, size_t want, const char* what) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
-    throw_error(env, "EINVAL", what, "missing arguments");
-    return NULL;
-  }
-  return (udp_t*)poller_from(env, argv[0], what);
-}
-
 // start(handle, onBatch: (count: number, error?: string) => void); count -1: writable again.
 static napi_value udp_start(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  udp_t* u = udp_arg(env, info, argv, 2, "start");
+  udp_t* u = (udp_t*)poller_args(env, info, argv, 2, "start");
   if (u == NULL) return NULL;
   return poller_start(env, &u->base, argv[1], UV_READABLE);
 }
@@ -416,7 +407,7 @@ static napi_value udp_start(napi_env env, napi_callback_info info) {
 // close(handle): harmless when already closed.
 static napi_value udp_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  udp_t* u = udp_arg(env, info, argv, 1, "close");
+  udp_t* u = (udp_t*)poller_args(env, info, argv, 1, "close");
   if (u == NULL) return NULL;
   poller_close(&u->base);
   return NULL;
@@ -425,7 +416,7 @@ static napi_value udp_close(napi_env env, napi_callback_info info) {
 // stats(handle) -> { truncated, sendErrors, lastSendError, gso }
 static napi_value udp_stats(napi_env env, napi_callback_info info) {
   napi_value argv[1], result, value;
-  udp_t* u = udp_arg(env, info, argv, 1, "stats");
+  udp_t* u = (udp_t*)poller_args(env, info, argv, 1, "stats");
   if (u == NULL) return NULL;
   CHECK_NAPI(env, napi_create_object(env, &result));
   CHECK_NAPI(env, napi_create_double(env, u->truncated, &value));

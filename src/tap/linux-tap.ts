@@ -70,8 +70,7 @@ interface NativeAddon {
   start(handle: unknown, onBatch: (count: number, error: string | undefined) => void): void
   write(handle: unknown, frame: Uint8Array, segmentBytes?: number, headerBytes?: number, checksumStart?: number): boolean
   close(handle: unknown): void
-  oversize(handle: unknown): number
-  superFrames(handle: unknown): number
+  counters(handle: unknown): { oversize: number; superFrames: number }
 }
 
 let addon: NativeAddon | null = null
@@ -198,12 +197,12 @@ export class LinuxTap implements TapDevice {
 
   /** Runs of TCP segments the host handed over as one (segmentation offload), cut into segments by the addon. */
   get superFrames(): number {
-    return this.native.superFrames(this.handle)
+    return this.native.counters(this.handle).superFrames
   }
 
   /** Frames dropped because they were larger than MTU + 18 bytes (the MTU was raised behind our back). */
   get oversizeDropped(): number {
-    return this.native.oversize(this.handle)
+    return this.native.counters(this.handle).oversize
   }
 
   /**

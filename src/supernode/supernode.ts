@@ -4,6 +4,7 @@
 import { CookieMinter, verify, verifyEdgeSignature, verifyMembership } from '../crypto/index.js'
 import { LogThrottle, silentLogger, type Logger } from '../log/logger.js'
 import { MgmtServer } from '../mgmt/server.js'
+import { defineCounters, newCounters, writeCounterMetrics } from '../mgmt/counter-table.js'
 import { MetricsText } from '../mgmt/prometheus.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
 import { bindUdpAny } from '../net/bind.js'
@@ -150,21 +151,28 @@ export interface SupernodeStatus {
   drops: Record<string, number>
 }
 
+/** The supernode's counters: fields, /status `counters` and /metrics are all made from this table. */
+export const SUPERNODE_COUNTERS = defineCounters({
+  packetsIn: { metric: 'overlan_supernode_packets_in_total', help: 'Datagrams received', kind: 'counter' },
+  bytesIn: { metric: 'overlan_supernode_bytes_in_total', help: 'Bytes received', kind: 'counter' },
+  packetsOut: { metric: 'overlan_supernode_packets_out_total', help: 'Datagrams sent', kind: 'counter' },
+  bytesOut: { metric: 'overlan_supernode_bytes_out_total', help: 'Bytes sent', kind: 'counter' },
+  registrations: { metric: 'overlan_supernode_registrations_total', help: 'Registrations accepted (new and refreshed)', kind: 'counter' },
+  expirations: { metric: 'overlan_supernode_expirations_total', help: 'Edges expired after missed keepalives', kind: 'counter' },
+  deregistrations: { metric: 'overlan_supernode_deregistrations_total', help: 'Edges that deregistered', kind: 'counter' },
+  relayedFrames: { metric: 'overlan_supernode_relayed_frames_total', help: 'Sealed frames forwarded to an edge', kind: 'counter' },
+  relayedBytes: { metric: 'overlan_supernode_relayed_bytes_total', help: 'Bytes of sealed frames forwarded', kind: 'counter' },
+  peerQueries: { metric: 'overlan_supernode_peer_queries_total', help: 'Peer queries received', kind: 'counter' },
+  forgedEdgesRemoved: {
+    metric: 'overlan_supernode_forged_edges_removed_total',
+    help: 'Edges removed when first relied on: registered under an edge key whose signature does not verify',
+    kind: 'counter',
+  },
+})
+
 export class Supernode {
   readonly drops = zeroCounters(SUPERNODE_REASONS)
-  readonly counters = {
-    packetsIn: 0,
-    bytesIn: 0,
-    packetsOut: 0,
-    bytesOut: 0,
-    registrations: 0,
-    expirations: 0,
-    deregistrations: 0,
-    relayedFrames: 0,
-    relayedBytes: 0,
-    peerQueries: 0,
-    forgedEdgesRemoved: 0,
-  }
+  readonly counters = newCounters(SUPERNODE_COUNTERS)
   readonly registry: Registry
   private readonly cookies: CookieMinter
   private readonly controlLimiter: RateLimiter
@@ -510,17 +518,7 @@ export class Supernode {
     const m = new MetricsText()
     m.gauge('overlan_supernode_communities', 'Communities with at least one registered edge', this.registry.communities.size)
     m.gauge('overlan_supernode_edges', 'Registered edges', this.registry.edges.size)
-    m.counter('overlan_supernode_packets_in_total', 'Datagrams received', this.counters.packetsIn)
-    m.counter('overlan_supernode_bytes_in_total', 'Bytes received', this.counters.bytesIn)
-    m.counter('overlan_supernode_packets_out_total', 'Datagrams sent', this.counters.packetsOut)
-    m.counter('overlan_supernode_bytes_out_total', 'Bytes sent', this.counters.bytesOut)
-    m.counter('overlan_supernode_registrations_total', 'Registrations accepted (new and refreshed)', this.counters.registrations)
-    m.counter('overlan_supernode_expirations_total', 'Edges expired after missed keepalives', this.counters.expirations)
-    m.counter('overlan_supernode_deregistrations_total', 'Edges that deregistered', this.counters.deregistrations)
-    m.counter('overlan_supernode_relayed_frames_total', 'Sealed frames forwarded to an edge', this.counters.relayedFrames)
-    m.counter('overlan_supernode_relayed_bytes_total', 'Bytes of sealed frames forwarded', this.counters.relayedBytes)
-    m.counter('overlan_supernode_peer_queries_total', 'Peer queries received', this.counters.peerQueries)
-    m.counter('overlan_supernode_forged_edges_removed_total', 'Edges removed when first relied on: registered under an edge key whose signature does not verify', this.counters.forgedEdgesRemoved)
+    writeCounterMetrics(m, SUPERNODE_COUNTERS, this.counters)
     m.counters('overlan_supernode_dropped_total', 'Packets refused, by reason', 'reason', this.drops)
     return m.toString()
   }

@@ -27,13 +27,12 @@ import {
   formatEdgeId,
   formatMac,
   macBytesOf,
-  ipFamily,
+  endpointOf,
   readSealedHeader,
   encodeEndpoint,
   u53Bytes,
   zeroCounters,
   type Deregister,
-  type Endpoint,
   type Hello,
   type Keepalive,
   type PeerQuery,
@@ -41,7 +40,7 @@ import {
 } from '../wire/index.js'
 import { parseSubnet } from './auto-ip.js'
 import { RateLimiter, type RateLimit } from './rate-limit.js'
-import { Registry, edgeKeyOf, endpointOf, type EdgeEntry } from './registry.js'
+import { Registry, edgeKeyOf, type EdgeEntry } from './registry.js'
 
 export const DEFAULT_SUPERNODE_PORT = 7654
 /** per kind of line (refusals, new edges): enough to follow by eye, bounded under a flood */
@@ -287,14 +286,14 @@ export class Supernode {
   }
 
   private hello(packet: Hello, address: string, port: number): void {
-    const endpoint = endpointAt(address, port)
+    const endpoint = endpointOf(address, port)
     const cookie = this.cookies.mint(this.nowSeconds(), packet.clientNonce, encodeEndpoint(endpoint))
     // 51 bytes back for 64 received: never an amplifier for a spoofed source
     this.send(encodeCookie(packet.clientNonce, cookie, endpoint), address, port)
   }
 
   private register(packet: Register, address: string, port: number): void {
-    const endpoint = endpointAt(address, port)
+    const endpoint = endpointOf(address, port)
     if (!this.cookies.check(this.nowSeconds(), packet.cookie, packet.clientNonce, encodeEndpoint(endpoint))) {
       this.refuse(ErrorCode.BadCookie, packet.clientNonce, address, port, `bad or expired cookie from ${formatHostPort({ host: address, port })}`)
       return
@@ -378,8 +377,8 @@ export class Supernode {
       return
     }
     // both at once: the asker learns the peer, the peer learns the asker and starts probing too
-    this.send(encodePeerInfo(PacketType.PeerInfo, endpointOf(peer), peer.overlay, peer.recordBytes), address, port)
-    this.send(encodePeerInfo(PacketType.PunchRequest, endpointOf(asker), asker.overlay, asker.recordBytes), peer.address, peer.port)
+    this.send(encodePeerInfo(PacketType.PeerInfo, endpointOf(peer.address, peer.port), peer.overlay, peer.recordBytes), address, port)
+    this.send(encodePeerInfo(PacketType.PunchRequest, endpointOf(asker.address, asker.port), asker.overlay, asker.recordBytes), peer.address, peer.port)
   }
 
   private deregister(packet: Deregister, address: string, port: number): void {
@@ -523,8 +522,3 @@ export class Supernode {
     return m.toString()
   }
 }
-
-function endpointAt(address: string, port: number): Endpoint {
-  return { family: ipFamily(address) === 6 ? 6 : 4, address, port }
-}
-

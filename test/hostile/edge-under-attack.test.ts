@@ -6,7 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import t from 'tap'
 import { AttackProcess } from '../fixtures/attack-process.js'
 import { ipv4Frame } from '../fixtures/frames.js'
-import { pathOf, registered, startEdge, startSupernode, until } from '../fixtures/overlay.js'
+import { directEndpointOf, pathOf, peerOf, registered, startEdge, startSupernode, until } from '../fixtures/overlay.js'
 import type { EdgeAttackConfig, EdgeAttackReply, EdgeAttackRequest } from '../fixtures/edge-attacker.js'
 
 const ATTACKER = fileURLToPath(new URL('../fixtures/edge-attacker.ts', import.meta.url))
@@ -38,7 +38,7 @@ t.test('forgeries, replays, spoofed MACs and a flood from another process: dropp
   await Promise.all([registered(victim), registered(honest)])
   honest.tap.inject(ipv4Frame(victim.tap.mac, honest.tap.mac, '10.9.0.2', '10.9.0.1'))
   await until('a direct path from the honest peer', () => pathOf(honest, victim) === 'direct')
-  const victimAt = honest.edge.peers.get(victim.edge.edgeId)!.direct!
+  const victimAt = directEndpointOf(honest, victim)!
 
   const config: EdgeAttackConfig = {
     supernodePort: sn.port,
@@ -51,23 +51,23 @@ t.test('forgeries, replays, spoofed MACs and a flood from another process: dropp
   const ready = await attacker.next('ready')
   // the victim judges the member's frames by its record: wait until it has it, and a direct path back
   await until('the victim knows the member', () => {
-    const member = victim.edge.peers.get(ready.memberId)
-    return member?.verified === true && member.path === 'direct'
+    const member = peerOf(victim, ready.memberId)
+    return member?.mac != null && member.path === 'direct'
   })
   const baseline = victim.tap.written.length
 
   // 1. a non-member: sealed with a wrong key, claiming to be the honest peer, from an address of its own
   const forged = await attacker.ask({ kind: 'forge', count: FORGERIES })
-  await until('forgeries counted', () => victim.edge.drops['auth-failed'] >= FORGERIES)
+  await until('forgeries counted', () => victim.edge.status().drops['auth-failed'] >= FORGERIES)
 
   // 2. the member posing as the honest peer's MAC, and writing to a MAC that is not the victim's
   const spoofed = await attacker.ask({ kind: 'spoof' })
-  await until('spoofing counted', () => victim.edge.drops['foreign-src-mac'] >= spoofed.foreignSrcMac && victim.edge.drops['not-our-mac'] >= spoofed.otherMac)
+  await until('spoofing counted', () => victim.edge.status().drops['foreign-src-mac'] >= spoofed.foreignSrcMac && victim.edge.status().drops['not-our-mac'] >= spoofed.otherMac)
   t.equal(victim.tap.written.length, baseline, 'none of it reached the host')
 
   // 3. the member's flood, while the honest peer keeps sending and the management API is asked
-  const memberPeer = victim.edge.peers.get(ready.memberId)!
-  const floodBefore = { written: victim.tap.written.length, rx: memberPeer.rxPackets }
+  const memberRx = (): number => peerOf(victim, ready.memberId)!.rxPackets
+  const floodBefore = { written: victim.tap.written.length, rx: memberRx() }
   let honestSent = 0
   const statusMs: number[] = []
   const honestTraffic = (async () => {
@@ -88,31 +88,31 @@ t.test('forgeries, replays, spoofed MACs and a flood from another process: dropp
   const [flood] = await Promise.all([attacker.ask({ kind: 'flood', ...FLOOD }), honestTraffic, mgmt])
   // the flood's last datagrams may still wait in the victim's socket queue (or have been dropped there)
   const drainedBy = Date.now() + DRAIN_MS
-  while (memberPeer.rxPackets - floodBefore.rx < flood.sent && Date.now() < drainedBy) await delay(10)
+  while (memberRx() - floodBefore.rx < flood.sent && Date.now() < drainedBy) await delay(10)
   const delivered = victim.tap.written.slice(floodBefore.written)
   const honestDelivered = delivered.filter((f) => f[40] === HONEST_FILL).length
   const floodDelivered = delivered.length - honestDelivered
-  const floodReceived = memberPeer.rxPackets - floodBefore.rx
+  const floodReceived = memberRx() - floodBefore.rx
 
   // 4. the member's datagrams replayed and reordered, from an address of the attacker's own
   const replayBefore = victim.tap.written.length
   const replayed = await attacker.ask({ kind: 'replay', fill: REPLAY_FILL })
   const replayDelivered = (): number => victim.tap.written.slice(replayBefore).filter((f) => f[40] === REPLAY_FILL).length
   // each replayed datagram is either refused as a replay or delivered: wait until all are one or the other
-  await until('replays judged', () => victim.edge.drops.replayed + replayDelivered() >= replayed.sent)
+  await until('replays judged', () => victim.edge.status().drops.replayed + replayDelivered() >= replayed.sent)
   const exitCode = await attacker.end()
 
-  const drops = Object.fromEntries(Object.entries(victim.edge.drops).filter(([, n]) => n > 0))
+  const drops = Object.fromEntries(Object.entries(victim.edge.status().drops).filter(([, n]) => n > 0))
   t.comment(`attacker sent: ${forged.sent} forgeries, ${replayed.sent} replayed/reordered datagrams (${replayed.repeats} repeats), ${spoofed.foreignSrcMac} foreign-source-MAC and ${spoofed.otherMac} other-MAC frames`)
   t.comment(`flood: ${flood.frames} frames of ${flood.frameBytes} bytes in ${flood.seconds.toFixed(1)} s (${Math.round(flood.frames / flood.seconds)}/s), ${flood.sent} datagrams sent; the victim received ${floodReceived} (${pct(floodReceived, flood.sent)}) and delivered ${floodDelivered} to its host (${pct(floodDelivered, flood.sent)})`)
   t.comment(`honest peer: ${honestDelivered} of ${honestSent} frames delivered (${pct(honestDelivered, honestSent)}); /status answered in ${Math.min(...statusMs)}-${Math.max(...statusMs)} ms`)
   t.comment(`victim drops: ${JSON.stringify(drops)}`)
 
-  t.ok(victim.edge.drops['auth-failed'] >= FORGERIES, `the ${FORGERIES} forgeries are refused as auth-failed`)
-  t.equal(victim.edge.drops.replayed, replayed.repeats, 'the repeats are refused as replayed')
+  t.ok(victim.edge.status().drops['auth-failed'] >= FORGERIES, `the ${FORGERIES} forgeries are refused as auth-failed`)
+  t.equal(victim.edge.status().drops.replayed, replayed.repeats, 'the repeats are refused as replayed')
   t.equal(replayDelivered(), replayed.sent - replayed.repeats, 'the reordered ones reach the host once each')
-  t.equal(victim.edge.drops['foreign-src-mac'], spoofed.foreignSrcMac, 'the frame with a foreign source MAC is refused as foreign-src-mac')
-  t.equal(victim.edge.drops['not-our-mac'], spoofed.otherMac, 'the frame to another MAC is refused as not-our-mac')
+  t.equal(victim.edge.status().drops['foreign-src-mac'], spoofed.foreignSrcMac, 'the frame with a foreign source MAC is refused as foreign-src-mac')
+  t.equal(victim.edge.status().drops['not-our-mac'], spoofed.otherMac, 'the frame to another MAC is refused as not-our-mac')
   t.ok(flood.sent >= FLOOD.max / 2, `the member flooded: ${flood.sent} datagrams (at least half the planned rate, even on a loaded machine)`)
   t.ok(floodDelivered >= flood.sent * FLOOD_DELIVERED_SHARE, `the flood reached the victim's host: ${floodDelivered} of ${flood.sent} frames`)
   // every peer shares the victim's one UDP socket: under a flood the kernel's queue may drop a few honest

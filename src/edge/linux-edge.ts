@@ -1,10 +1,11 @@
 // An edge on a real Linux TAP device, started the one way both `overlan edge` and the assistance
-// service's device use: open the TAP → forwarding off → overlay address → Edge.start, then keep
+// service's device use: open the TAP → forwarding off, router advertisements, redirects and ARP for
+// other interfaces off (tap/forwarding.ts) → overlay address → Edge.start, then keep
 // /status's forwarding figures live and put an address the supernode assigns on the device. Every
 // failure before the edge runs removes the TAP device again and is a DeviceError (the CLI's exit 2).
 import { networkInterfaces } from 'node:os'
 import type { Logger } from '../log/logger.js'
-import { disableForwarding, readForwarding, type ForwardingState } from '../tap/forwarding.js'
+import { disableForwarding, hardenTap, readForwarding, type ForwardingState } from '../tap/forwarding.js'
 import { TapError, openLinuxTap, type LinuxTap } from '../tap/linux-tap.js'
 import type { OverlayAddress } from '../wire/index.js'
 import { Edge, type EdgeConfig } from './edge.js'
@@ -41,12 +42,13 @@ export async function startLinuxEdge(config: EdgeConfig, options: LinuxEdgeOptio
   let forwarding: ForwardingState
   try {
     forwarding = await disableForwarding(tap.name)
+    await hardenTap(tap.name)
     if (config.overlay) await tap.addAddress(`${config.overlay.address}/${config.overlay.prefix}`)
   } catch (err) {
     await tap.close()
     throw new DeviceError((err as Error).message, { cause: err })
   }
-  logger.info(`${tap.name}: forwarding disabled (ipv4 ${forwarding.ipv4}, ipv6 ${forwarding.ipv6 ?? 'n/a'})`)
+  logger.info(`${tap.name}: forwarding disabled (ipv4 ${forwarding.ipv4}, ipv6 ${forwarding.ipv6 ?? 'n/a'}); no router advertisements or redirects accepted, ARP answered for its own address only`)
 
   const edge = await Edge.start(options.offerLanAddresses ? { ...config, localAddresses: lanAddresses(tap.name) } : config, {
     tap,

@@ -18,8 +18,24 @@ const FORGERIES = 50
  * as it can would measure how the machine shares its CPUs, not the edge; the test stays within seconds.
  */
 const FLOOD = { seconds: 3, max: 60_000, perSecond: 20_000, burst: 64 }
-/** Of the flood's frames, this share at least must reach the victim's host: the flood is real, not lost on the way. */
-const FLOOD_DELIVERED_SHARE = 0.9
+/**
+ * A flood whatever the machine's load: far more than the victim's socket queue holds (~200 KB, some
+ * 140 of these datagrams), so the kernel drops some and the edge runs flat out. How much more the
+ * attacker manages depends on how busy the machine is (60,000 on a quiet one, ~17,000 at a load of 14).
+ */
+const MIN_FLOOD_DATAGRAMS = 5_000
+/**
+ * Of the flood's datagrams, this many at least must reach the victim's edge: the edge worked through a
+ * flood, not a trickle. What the kernel's socket queue drops depends on the machine's load (a share of
+ * 42-100 % was seen); what reaches the edge must all reach the host (checked exactly).
+ */
+const MIN_FLOOD_RECEIVED = MIN_FLOOD_DATAGRAMS / 2
+/**
+ * The honest peer shares the victim's one UDP socket with the flood: the kernel's queue drops its
+ * datagrams as blindly as the flood's, so it can fare no better than the flood; the edge must not make
+ * it fare worse (by more than this many percentage points, the noise of 150 frames).
+ */
+const HONEST_MARGIN = 0.1
 const HONEST_FRAMES = 150
 /** Marks the honest peer's frames among the flood's in what the victim delivered. */
 const HONEST_FILL = 0x68
@@ -113,11 +129,12 @@ t.test('forgeries, replays, spoofed MACs and a flood from another process: dropp
   t.equal(replayDelivered(), replayed.sent - replayed.repeats, 'the reordered ones reach the host once each')
   t.equal(victim.edge.status().drops['foreign-src-mac'], spoofed.foreignSrcMac, 'the frame with a foreign source MAC is refused as foreign-src-mac')
   t.equal(victim.edge.status().drops['not-our-mac'], spoofed.otherMac, 'the frame to another MAC is refused as not-our-mac')
-  t.ok(flood.sent >= FLOOD.max / 2, `the member flooded: ${flood.sent} datagrams (at least half the planned rate, even on a loaded machine)`)
-  t.ok(floodDelivered >= flood.sent * FLOOD_DELIVERED_SHARE, `the flood reached the victim's host: ${floodDelivered} of ${flood.sent} frames`)
-  // every peer shares the victim's one UDP socket: under a flood the kernel's queue may drop a few honest
-  // datagrams before the edge could prefer them; "responsive" means most get through, and promptly
-  t.ok(honestDelivered >= honestSent * 0.95, `the honest peer's frames still arrive (${honestDelivered} of ${honestSent})`)
+  t.ok(flood.sent >= MIN_FLOOD_DATAGRAMS, `the member flooded: ${flood.sent} datagrams (${MIN_FLOOD_DATAGRAMS} at least)`)
+  t.ok(floodReceived >= MIN_FLOOD_RECEIVED, `the flood reached the victim's edge: ${floodReceived} of ${flood.sent} datagrams (${MIN_FLOOD_RECEIVED} at least)`)
+  t.equal(floodDelivered, floodReceived, 'every flood frame the edge received reached the host (the edge itself lost none)')
+  // every peer shares the victim's one UDP socket: under a flood the kernel's queue drops honest
+  // datagrams as it drops the flood's; "responsive" means the honest peer fares as well as the flood
+  t.ok(honestDelivered / honestSent >= floodReceived / flood.sent - HONEST_MARGIN, `the honest peer's frames still arrive (${honestDelivered} of ${honestSent}, ${pct(honestDelivered, honestSent)} against the flood's ${pct(floodReceived, flood.sent)})`)
   t.ok(Math.max(...statusMs) < 1000, 'the management API answers within a second throughout')
   t.equal(statusMs.length, STATUS_QUERIES, 'every /status query was answered')
   t.equal(exitCode, 0, 'the attack process ran to its end (bounded, no crash)')

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
 import { addonPath, loadAddon } from '../native/addon.js'
-import { formatMac } from '../wire/index.js'
+import { formatMac } from '../wire/fields.js'
 import type { FrameReceiver, TapDevice } from './device.js'
 import { TcpCoalescer } from './tcp-coalescer.js'
 

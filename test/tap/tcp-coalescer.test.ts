@@ -30,6 +30,8 @@ function ipChecksumValid(frame: Buffer): boolean {
 }
 
 const payloadOf = (frame: Buffer): Buffer => frame.subarray(14 + 20 + 32)
+/** what was written, frame by frame: sequence number, payload length, GRO segment size (0: alone) */
+const shapeOf = (written: Written[]): number[][] => written.map((w) => [w.frame.readUInt32BE(38), payloadOf(w.frame).length, w.segmentBytes])
 const bytes = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff))
 
 t.test('a run of one flow becomes one frame: payloads in order, IPv4 headers true, GRO segment size', (t) => {
@@ -70,8 +72,7 @@ t.test('what does not continue the run goes through in order, and starts a run o
   c.write(segment({ seq: 4500, payload: Buffer.alloc(0), srcPort: 40001, timestamp: 2 })) // a bare ACK
   c.write(segment({ seq: 4500, payload: p, srcPort: 40001, timestamp: 2, flags: 0x11 })) // FIN
   c.flush()
-  const shape = out.written.map((w) => [w.frame.readUInt32BE(38), payloadOf(w.frame).length, w.segmentBytes])
-  t.same(shape, [
+  t.same(shapeOf(out.written), [
     [0, 1000, 500],
     [2000, 500, 0],
     [2500, 500, 0],
@@ -149,8 +150,7 @@ t.test('without DF, segments merge only with consecutive IPv4 identifications, a
   c.write(segment({ seq: 1500, payload: p, dontFragment: true, ipId: 900 })) // DF set: IDs mean nothing, but DF differs from the run
   c.write(segment({ seq: 1800, payload: p, dontFragment: true, ipId: 17 })) // DF on both: merged whatever the ID
   c.flush()
-  const shape = out.written.map((w) => [w.frame.readUInt32BE(38), payloadOf(w.frame).length, w.segmentBytes])
-  t.same(shape, [
+  t.same(shapeOf(out.written), [
     [0, 900, 300],
     [900, 600, 300],
     [1500, 600, 300],

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { networkInterfaces } from 'node:os'
 import type { CommandModule } from 'yargs'
 import { decodeJoinToken } from '../assist/join-token.js'
+import { secretMemory } from '../crypto/secure-memory.js'
 import { DEFAULT_EDGE_MGMT, Edge, type EdgeConfig } from '../edge/edge.js'
 import { streamLogger } from '../log/logger.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
@@ -65,6 +66,7 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
       .example('$0 edge --join ovl1.eyJj...', 'a technician joining a remote-assistance session'),
   handler: async (args) => {
     const logger = streamLogger(logLevel(args['log-level']))
+    secretMemory.reportTo(logger.warn)
     const config = edgeConfig(args, process.env)
     const tapName = args.device
     const mac = args.mac === undefined ? undefined : parseMac(args.mac)

@@ -41,7 +41,7 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
       .option('log-level', { type: 'string', default: 'info', describe: 'debug, info, warn, error or silent' }),
   handler: async (args) => {
     const logger = streamLogger(logLevel(args['log-level']))
-    secretMemory.reportTo(logger.warn)
+    secretMemory.reportTo(logger)
     const listen = listenAddress('listen', args.listen, DEFAULT_ASSIST_LISTEN)
     if (listen === null) throw new CliError('--listen cannot be off: the service is its API')
     const deviceIp = overlayAddress('--ip', args.ip)

@@ -66,7 +66,7 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
       .example('$0 edge --join ovl1.eyJj...', 'a technician joining a remote-assistance session'),
   handler: async (args) => {
     const logger = streamLogger(logLevel(args['log-level']))
-    secretMemory.reportTo(logger.warn)
+    secretMemory.reportTo(logger)
     const config = edgeConfig(args, process.env)
     const tapName = args.device
     const mac = args.mac === undefined ? undefined : parseMac(args.mac)

@@ -52,7 +52,7 @@ export const supernodeCommand: CommandModule<object, SupernodeArgs> = {
       throw new Error(`--auto-ip: ${(err as Error).message}`, { cause: err })
     }
     const logger = streamLogger(logLevel(args['log-level']))
-    secretMemory.reportTo(logger.warn)
+    secretMemory.reportTo(logger)
     let node: Supernode
     try {
       node = await Supernode.start(config, { logger })

@@ -5,6 +5,7 @@
 // lives in ordinary memory instead, still zeroed by destroySecret: said once, not per key.
 // Callers ask for secret buffers here and never call sodium_malloc themselves.
 import sodium from 'sodium-native'
+import type { Logger } from '../log/logger.js'
 
 export interface SecretAllocatorDeps {
   /** locks a sodium_malloc'ed buffer's pages in RAM; false when the OS refuses (tests make it refuse) */
@@ -41,9 +42,9 @@ export class SecretAllocator {
     this.report = deps.report ?? ((message) => process.emitWarning(message))
   }
 
-  /** Where the one fallback message goes (the CLI's logger). */
-  reportTo(report: (message: string) => void): void {
-    this.report = report
+  /** Where the one fallback message goes: the CLI's log, as a warning. */
+  reportTo(logger: Pick<Logger, 'warn'>): void {
+    this.report = (message) => logger.warn(message)
   }
 
   /** `size` zero bytes for a secret. */

@@ -4,9 +4,9 @@
 import { formatTime } from './format.js'
 
 /** A session that ends within this much of its expiry ended by expiring (timers are not exact). */
-export const EXPIRY_SLACK_MS = 1_500
+const EXPIRY_SLACK_MS = 1_500
 /** Beyond this difference between the server's remainingSeconds and expiresAt, the clocks differ. */
-export const CLOCK_SKEW_MS = 1_500
+const CLOCK_SKEW_MS = 1_500
 
 /**
  * Everything the page knows, as it is before anyone logs in; logging in and out start again from it.

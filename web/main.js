@@ -1,7 +1,5 @@
-// The console page: log in with the API token, switch remote assistance on and off, hand the join
-// token to a technician, and watch who is connected. This module wires the others together and owns
-// the timers: api.js (calls), state.js (the page's state, pure), view.js (the DOM), and the values
-// the service shares with the page (server-constants.js, written by the service). No build step.
+// The console page (log in, switch assistance on and off, hand out the join token, watch who is
+// connected): wires api.js, state.js, view.js and the service's server-constants.js; owns the timers.
 import { call, onSessionEnded, request } from './api.js'
 import { auditEventLabels, loginLockSeconds, maxDurationSeconds, presenceCheckMs } from './server-constants.js'
 import { canSwitch, INITIAL_PAGE, loggedIn, loggedOut, msLeft, switching, viewState, withAuditVerdict, withStatus } from './state.js'

@@ -1,6 +1,5 @@
-// The console's state as plain data: the page's one initial value, what an answer from the service
-// does to it, and the view state (what each part of the page shows) made from it. Pure functions of
-// their arguments, the current time included: no DOM, no fetch, no timers (main.js holds those).
+// The console's state as plain data: its one initial value, what a status answer does to it, and the
+// view state drawn from it. Pure functions of their arguments and the time: no DOM, fetch or timers.
 import { formatTime } from './format.js'
 
 /** A session that ends within this much of its expiry ended by expiring (timers are not exact). */

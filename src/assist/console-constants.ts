@@ -29,9 +29,12 @@ export interface ConsoleConstants {
   auditEventLabels: Readonly<Record<string, string>>
 }
 
-/** The module's text: one named export per constant, each a JSON value (data only, nothing runs). */
+/** The module's text: one named export per constant, each a JSON value, objects frozen (data only). */
 export function consoleConstantsModule(constants: ConsoleConstants): string {
   const lines = ['// Written by the assistance service (src/assist/console-constants.ts): the values the console shares with it.']
-  for (const [name, value] of Object.entries(constants)) lines.push(`export const ${name} = Object.freeze(${JSON.stringify(value)})`)
+  for (const [name, value] of Object.entries(constants)) {
+    const json = JSON.stringify(value)
+    lines.push(`export const ${name} = ${typeof value === 'object' ? `Object.freeze(${json})` : json}`)
+  }
   return lines.join('\n') + '\n'
 }

@@ -1,7 +1,7 @@
 // A console session that the service no longer knows (it restarted, or the session was logged out
 // elsewhere): whichever call meets the 401 first, a status poll or a button's request, the page goes
 // back to its login form with one message, and takes the session's secrets off the page.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { Page } from 'playwright-core'
 import { startTestAssist, type TestAssist } from '../fixtures/assist.js'
 import { isRefusedRequest, launchChromium, waitForState, watchConsole, WAIT_MS } from './chromium.js'
@@ -14,6 +14,17 @@ async function logIn(page: Page, a: TestAssist): Promise<void> {
   await page.click('#login-submit')
 }
 
+/** A service and a browser page logged in to its console (off). */
+async function openConsole(t: Test): Promise<{ a: TestAssist; page: Page }> {
+  const a = await startTestAssist(t)
+  const browser = await launchChromium(t)
+  const page = await (await browser.newContext()).newPage()
+  await page.goto(`${a.base}/`)
+  await logIn(page, a)
+  await waitForState(page, 'off')
+  return { a, page }
+}
+
 /** Ends the page's console session on the service's side, as a restart of the service would. */
 async function endSessionOnService(page: Page): Promise<void> {
   // the page's own origin, so the cookie goes along; the page itself is not told
@@ -22,12 +33,7 @@ async function endSessionOnService(page: Page): Promise<void> {
 }
 
 t.test('a status poll that meets a 401 goes back to the login form, and the token leaves the page', async (t) => {
-  const a = await startTestAssist(t)
-  const browser = await launchChromium(t)
-  const page = await (await browser.newContext()).newPage()
-  await page.goto(`${a.base}/`)
-  await logIn(page, a)
-  await waitForState(page, 'off')
+  const { a, page } = await openConsole(t)
   await page.click('#toggle')
   await waitForState(page, 'on')
   const token = ((await page.locator('#join-token').textContent()) ?? '').trim()
@@ -54,12 +60,7 @@ t.test('a status poll that meets a 401 goes back to the login form, and the toke
 })
 
 t.test('a button whose request meets a 401 goes back to the same login form', async (t) => {
-  const a = await startTestAssist(t)
-  const browser = await launchChromium(t)
-  const page = await (await browser.newContext()).newPage()
-  await page.goto(`${a.base}/`)
-  await logIn(page, a)
-  await waitForState(page, 'off')
+  const { a, page } = await openConsole(t)
   // status polls are held back, so that the connection test is the call that meets the 401
   await page.route('**/api/assistance', () => {})
   await endSessionOnService(page)
@@ -68,5 +69,7 @@ t.test('a button whose request meets a 401 goes back to the same login form', as
   t.equal(await page.locator('#login-error').textContent(), SESSION_ENDED, 'the same message as for a poll')
   t.equal(await page.locator('#test-connection').textContent(), 'Test connection', 'the test button is ready again for the next session')
   t.ok(await page.locator('#test-error').isHidden(), 'and the refusal is not shown as a failed test')
+  const audit = (await a.api('GET', '/api/audit')).json as unknown as { event: string }[]
+  t.notOk(audit.some((r) => r.event === 'connection-test'), 'the service ran no test for the lost session')
   await page.unroute('**/api/assistance')
 })

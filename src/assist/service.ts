@@ -22,7 +22,7 @@ import type { StepObserver } from './steps.js'
 export const MAX_DURATION_SECONDS = 86_400
 /** A technician not heard from for this long has left (direct paths send a probe every 5 s). */
 export const TECHNICIAN_GONE_MS = 60_000
-const PRESENCE_CHECK_MS = 1_000
+export const PRESENCE_CHECK_MS = 1_000
 /** Readable, unambiguous, 12 symbols from 55: ~69 bits, for a password typed by hand once. */
 const adminPassword = customAlphabet('23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ', 16)
 const communitySuffix = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 12)

@@ -7,12 +7,21 @@ import type { AllowRules } from '../edge/allow-filter.js'
 import { Edge, type EdgeConfig, type EdgeDeps } from '../edge/edge.js'
 import { startLinuxEdge } from '../edge/linux-edge.js'
 import type { Logger } from '../log/logger.js'
+import type { HostPort } from '../net/address.js'
 import type { DeviceEdge, DeviceEdgeConfig, StartDeviceEdge } from './service.js'
+
+/**
+ * The device edge's management listener (GET /status, /metrics; `overlan status` reads it): not
+ * 5644, so that an `overlan edge` on the same host keeps its own, nor 5645 (the supernode's).
+ */
+export const DEFAULT_ASSIST_EDGE_MGMT: HostPort = { host: '127.0.0.1', port: 5646 }
 
 export interface LinuxDeviceEdgeOptions {
   tapName: string
   mtu: number
   allow: AllowRules | null
+  /** the edge's management listener, or null for none */
+  mgmt: HostPort | null
   logger: Logger
 }
 
@@ -20,7 +29,7 @@ export function linuxDeviceEdge(options: LinuxDeviceEdgeOptions): StartDeviceEdg
   return async (config) => {
     const edge = await withSessionKeys(config, (keys) =>
       startLinuxEdge(
-        { ...sessionEdgeConfig(config, keys), allow: options.allow, mgmt: null },
+        { ...sessionEdgeConfig(config, keys), allow: options.allow, mgmt: options.mgmt },
         // the device's LAN addresses stay private: technicians reach it through the supernode's view of it
         { tapName: options.tapName, mac: config.mac, mtu: options.mtu, logger: options.logger, offerLanAddresses: false },
       ),

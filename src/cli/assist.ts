@@ -1,7 +1,7 @@
 // `overlan assist`: the remote-assistance service and its console.
 import { fileURLToPath } from 'node:url'
 import type { CommandModule } from 'yargs'
-import { linuxDeviceEdge } from '../assist/device-edge.js'
+import { DEFAULT_ASSIST_EDGE_MGMT, linuxDeviceEdge } from '../assist/device-edge.js'
 import { DEFAULT_ASSIST_LISTEN, startAssistServer } from '../assist/server.js'
 import { ALL_STEPS, type StepObserver } from '../assist/steps.js'
 import { secretMemory } from '../crypto/secure-memory.js'
@@ -24,6 +24,7 @@ interface AssistArgs {
   device: string
   ip: string
   allow?: string
+  'edge-mgmt': string
   'log-level': string
 }
 
@@ -38,6 +39,7 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
       .option('device', { alias: 'd', type: 'string', default: 'overlan%d', describe: "the device edge's TAP device name" })
       .option('ip', { type: 'string', default: DEFAULT_DEVICE_IP, describe: "the device's overlay address IP/PREFIX" })
       .option('allow', { type: 'string', describe: 'only these reach the device from technicians, e.g. tcp/22,tcp/443,icmp' })
+      .option('edge-mgmt', { type: 'string', default: formatHostPort(DEFAULT_ASSIST_EDGE_MGMT), describe: "the device edge's management HTTP (GET /status, /metrics; read by `overlan status`) host:port, or \"off\"" })
       .option('log-level', { type: 'string', default: 'info', describe: 'debug, info, warn, error or silent' }),
   handler: async (args) => {
     const logger = streamLogger(logLevel(args['log-level']))
@@ -46,11 +48,12 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
     if (listen === null) throw new CliError('--listen cannot be off: the service is its API')
     const deviceIp = overlayAddress('--ip', args.ip)
     const allow = allowOption(args.allow)
+    const edgeMgmt = listenAddress('edge-mgmt', args['edge-mgmt'], DEFAULT_ASSIST_EDGE_MGMT)
     const supernodes = supernodeList(args.supernode ?? [])
     const onStep = crashAtStep(process.env[CRASH_AT_ENV])
     const server = await startAssistServer(
       { listen, stateDir: args['state-dir'], supernodes, deviceIp, webDir: WEB_DIR },
-      { startEdge: linuxDeviceEdge({ tapName: args.device, mtu: DEFAULT_EDGE_MTU, allow, logger }), logger, onStep },
+      { startEdge: linuxDeviceEdge({ tapName: args.device, mtu: DEFAULT_EDGE_MTU, allow, mgmt: edgeMgmt, logger }), logger, onStep },
     ).catch((err: unknown) => {
       const code = (err as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE') throw new CliError(`cannot listen: ${formatHostPort(listen)} or the embedded supernode's UDP 7654 is in use`)

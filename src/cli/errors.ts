@@ -4,6 +4,11 @@
 export const EXIT_USAGE = 1
 /** The TAP device or the host's network settings (no /dev/net/tun, no CAP_NET_ADMIN, ...). */
 export const EXIT_DEVICE = 2
+// 3: `overlan audit verify` found the audit log's chain broken (src/cli/audit.ts).
+/** `overlan status`: nothing listens at the management address (no edge is running there). */
+export const EXIT_NO_EDGE = 4
+/** `overlan status`: something answered at the management address, but not with an edge's status. */
+export const EXIT_NOT_AN_EDGE = 5
 
 export class CliError extends Error {
   constructor(

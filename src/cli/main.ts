@@ -7,6 +7,7 @@ import { auditCommand } from './audit.js'
 import { edgeCommand } from './edge.js'
 import { EXIT_USAGE } from './errors.js'
 import { keygenCommand } from './keygen.js'
+import { statusCommand } from './status.js'
 import { supernodeCommand } from './supernode.js'
 
 
@@ -17,6 +18,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(keygenCommand)
     .command(supernodeCommand)
     .command(edgeCommand)
+    .command(statusCommand)
     .command(assistCommand)
     .command(auditCommand)
     .demandCommand(1, 'name a command')

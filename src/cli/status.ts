@@ -1,0 +1,121 @@
+// `overlan status`: reads the local edge's management API (GET /status) and prints it as text,
+// or as the edge's JSON with --json. Without --mgmt it looks where `overlan edge` and then
+// `overlan assist` put their edge's management listener.
+import { get } from 'node:http'
+import type { CommandModule } from 'yargs'
+import { DEFAULT_ASSIST_EDGE_MGMT } from '../assist/device-edge.js'
+import { DEFAULT_EDGE_MGMT, type EdgeStatus } from '../edge/edge.js'
+import { formatHostPort, parseHostPort, type HostPort } from '../net/address.js'
+import { CliError, EXIT_NO_EDGE, EXIT_NOT_AN_EDGE } from './errors.js'
+import { isEdgeStatus, isSupernodeStatus, statusLines } from './status-text.js'
+
+/** A loopback edge answers in milliseconds; this much only on a machine that is very busy. */
+export const STATUS_TIMEOUT_MS = 3000
+/** An edge's status with a thousand peers is under 1 MB: more is not an edge talking. */
+const MAX_STATUS_BYTES = 8 * 1024 * 1024
+
+/** Where `overlan status` looks when --mgmt is not given, in this order. */
+const DEFAULT_PLACES: { address: HostPort; what: string }[] = [
+  { address: DEFAULT_EDGE_MGMT, what: 'the edge of `overlan edge`' },
+  { address: DEFAULT_ASSIST_EDGE_MGMT, what: "the assistance service's device edge (`overlan assist`)" },
+]
+
+interface StatusArgs {
+  json: boolean
+  mgmt?: string
+}
+
+/** What one management address gave: an edge's status, nothing (no listener), or something else. */
+export type StatusAnswer = { kind: 'edge'; body: string; status: EdgeStatus } | { kind: 'nothing'; reason: string } | { kind: 'other'; reason: string }
+
+export const statusCommand: CommandModule<object, StatusArgs> = {
+  command: 'status',
+  describe: "Show the local edge's state: peers with their path, RTT and traffic, supernodes, session expiry",
+  builder: (y) =>
+    y
+      .option('json', { type: 'boolean', default: false, describe: "print the edge's /status JSON as it is (for scripts)" })
+      .option('mgmt', {
+        type: 'string',
+        describe: `the edge's management host:port (default: ${formatHostPort(DEFAULT_EDGE_MGMT)}, then the assistance service's ${formatHostPort(DEFAULT_ASSIST_EDGE_MGMT)})`,
+      })
+      .example('$0 status', 'peers, paths and supernodes of the edge running on this host')
+      .example('$0 status --mgmt 127.0.0.1:5650 --json', 'the status JSON of an edge started with --mgmt 127.0.0.1:5650')
+      .epilog(`Exit codes: 0 shown; ${EXIT_NO_EDGE} no edge is running at the management address; ${EXIT_NOT_AN_EDGE} something else answered there.`),
+  handler: async (args) => {
+    const places = args.mgmt === undefined ? DEFAULT_PLACES : [{ address: mgmtOption(args.mgmt), what: 'the edge' }]
+    const misses: { address: HostPort; answer: Exclude<StatusAnswer, { kind: 'edge' }> }[] = []
+    for (const place of places) {
+      const answer = await fetchStatus(place.address)
+      if (answer.kind === 'edge') {
+        if (args.json) process.stdout.write(answer.body.endsWith('\n') ? answer.body : `${answer.body}\n`)
+        else {
+          const lines = [`${place.what}, management on ${formatHostPort(place.address)}`, ...statusLines(answer.status, Date.now())]
+          process.stdout.write(lines.join('\n') + '\n')
+        }
+        return
+      }
+      misses.push({ address: place.address, answer })
+    }
+    const other = misses.find((m) => m.answer.kind === 'other')
+    if (other) throw new CliError(`${formatHostPort(other.address)} answered, but ${other.answer.reason}; give the edge's --mgmt address with --mgmt`, EXIT_NOT_AN_EDGE)
+    const where = misses.map((m) => `${formatHostPort(m.address)} (${m.answer.reason})`).join(' or ')
+    throw new CliError(`no overlan edge is running on ${where}; start one with \`overlan edge\`, or give --mgmt`, EXIT_NO_EDGE)
+  },
+}
+
+function mgmtOption(value: string): HostPort {
+  try {
+    return parseHostPort(value, { host: DEFAULT_EDGE_MGMT.host })
+  } catch (err) {
+    throw new CliError(`--mgmt: ${(err as Error).message}`)
+  }
+}
+
+/**
+ * GET /status at one management address. The request's Host is that address, which the management
+ * server accepts (it refuses other Host names, against DNS rebinding).
+ */
+export function fetchStatus(address: HostPort, timeoutMs = STATUS_TIMEOUT_MS): Promise<StatusAnswer> {
+  return new Promise((resolve) => {
+    const req = get({ host: address.host, port: address.port, path: '/status', agent: false, timeout: timeoutMs, headers: { accept: 'application/json' } }, (res) => {
+      const chunks: Buffer[] = []
+      let size = 0
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length
+        if (size > MAX_STATUS_BYTES) {
+          req.destroy()
+          resolve({ kind: 'other', reason: `with more than ${MAX_STATUS_BYTES} bytes, not an edge's status` })
+        } else chunks.push(chunk)
+      })
+      res.on('end', () => resolve(classify(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'))))
+      res.on('error', (err) => resolve({ kind: 'other', reason: `the answer broke off (${errorText(err)})` }))
+    })
+    req.on('timeout', () => {
+      req.destroy()
+      resolve({ kind: 'other', reason: `sent no answer within ${timeoutMs / 1000} s` })
+    })
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      // a connection accepted and then dropped is something listening, just not an edge
+      if (err.code === 'ECONNRESET') resolve({ kind: 'other', reason: `the answer broke off (${errorText(err)})` })
+      else resolve({ kind: 'nothing', reason: errorText(err) })
+    })
+  })
+}
+
+function classify(httpStatus: number, body: string): StatusAnswer {
+  if (httpStatus !== 200) return { kind: 'other', reason: `with HTTP ${httpStatus}, not an edge's status` }
+  let value: unknown
+  try {
+    value = JSON.parse(body)
+  } catch {
+    return { kind: 'other', reason: "not with JSON, so not an edge's status" }
+  }
+  if (isEdgeStatus(value)) return { kind: 'edge', body, status: value }
+  if (isSupernodeStatus(value)) return { kind: 'other', reason: "with a supernode's status, not an edge's" }
+  return { kind: 'other', reason: "with JSON that is not an edge's status" }
+}
+
+function errorText(err: NodeJS.ErrnoException): string {
+  if (err.code === 'ECONNREFUSED') return 'connection refused'
+  return err.code ?? err.message
+}

@@ -1,0 +1,100 @@
+// `overlan status` as a person reads it: which peers, by which path and how fast, whether the
+// supernodes took the registration, when the session ends; and which answers are not an edge's.
+import t from 'tap'
+import { statusLines, isEdgeStatus, isSupernodeStatus } from '../../src/cli/status-text.js'
+import { edgeCounters } from '../../src/edge/counters.js'
+import type { EdgeStatus } from '../../src/edge/edge.js'
+import { edgeDropCounters } from '../../src/edge/reasons.js'
+
+const NOW = Date.parse('2026-11-30T10:00:00Z')
+
+function status(overrides: Partial<EdgeStatus> = {}): EdgeStatus {
+  return {
+    edgeId: '0a1b2c3d4e5f60',
+    name: 'device',
+    mac: '02:00:00:00:00:01',
+    ip: '10.99.0.1/24',
+    tap: 'overlan0',
+    relayOnly: false,
+    expiresAt: null,
+    allow: null,
+    supernodes: [{ address: '127.0.0.1:7654', registered: true, rttMs: 3.25, publicEndpoint: '127.0.0.1:40000' }],
+    peers: [],
+    counters: edgeCounters(),
+    drops: edgeDropCounters(),
+    ...overrides,
+  }
+}
+
+type Peer = EdgeStatus['peers'][number]
+function peer(overrides: Partial<Peer>): Peer {
+  return { id: '11223344556677', mac: null, ip: null, name: '', path: 'relay', endpoint: null, rttMs: null, lastSeenMs: 0, rxPackets: 0, txPackets: 0, rxBytes: 0, txBytes: 0, ...overrides }
+}
+
+t.test('an edge without peers: who it is, its registered supernode over UDP, and "none yet"', (t) => {
+  const lines = statusLines(status(), NOW)
+  t.same(lines, [
+    'edge device (0a1b2c3d4e5f60), 10.99.0.1/24 on overlan0',
+    '',
+    'supernodes',
+    '  SUPERNODE       STATE       TRANSPORT  RTT',
+    '  127.0.0.1:7654  registered  udp        3.3 ms',
+    '',
+    'peers (0)',
+    '  none yet: no other member has sent anything',
+  ])
+  t.notMatch(lines.join('\n'), /expires|ends/, 'no expiry line when the edge has none')
+  t.end()
+})
+
+t.test('a direct and a relayed peer: one aligned line each, path with endpoint, RTT, traffic, last seen', (t) => {
+  const lines = statusLines(
+    status({
+      peers: [
+        peer({ id: 'aaaaaaaaaaaaaa', name: 'alice', ip: '10.99.0.2', path: 'direct', endpoint: '192.0.2.7:50000', rttMs: 12.4, lastSeenMs: 1500, rxBytes: 1_234_567, txBytes: 980 }),
+        peer({ id: 'bbbbbbbbbbbbbb', ip: '10.99.0.3', path: 'punching', endpoint: null, rttMs: null, lastSeenMs: 185_000, rxBytes: 0, txBytes: 45_000 }),
+      ],
+    }),
+    NOW,
+  )
+  const table = lines.slice(lines.indexOf('peers (2)') + 1)
+  t.same(table, [
+    '  PEER            OVERLAY IP  PATH                                 RTT    RX      TX     LAST SEEN',
+    '  alice           10.99.0.2   direct to 192.0.2.7:50000            12 ms  1.2 MB  980 B  1 s ago',
+    '  bbbbbbbbbbbbbb  10.99.0.3   relay via supernode (trying direct)  -      0 B     45 kB  3 min ago',
+  ])
+  t.end()
+})
+
+t.test('a quiet direct path reads as relayed while it is checked; a plain relay names the supernode', (t) => {
+  const lines = statusLines(status({ peers: [peer({ name: 'bob', path: 'suspect', endpoint: '192.0.2.8:4000' }), peer({ name: 'carol', path: 'relay' })] }), NOW)
+  t.match(lines.join('\n'), /bob .* relay via supernode \(direct went quiet, checking\)/)
+  t.match(lines.join('\n'), /carol .* relay via supernode {2}/)
+  t.end()
+})
+
+t.test('a supernode that has not answered reads "not registered" with no RTT', (t) => {
+  const lines = statusLines(status({ supernodes: [{ address: 'sn.example:7654', registered: false, rttMs: null, publicEndpoint: null }], ip: null }), NOW)
+  t.ok(lines.includes('  sn.example:7654  not registered  udp        -'), lines.join('\n'))
+  t.match(lines[0], /no overlay address yet/)
+  t.end()
+})
+
+t.test("a session's expiry: the time and how long is left", (t) => {
+  const lines = statusLines(status({ expiresAt: '2026-11-30T13:25:00.000Z', relayOnly: true }), NOW)
+  t.equal(lines[0], 'edge device (0a1b2c3d4e5f60), 10.99.0.1/24 on overlan0, relay only')
+  t.equal(lines[1], 'session ends 2026-11-30T13:25:00.000Z (in 3 h 25 min)')
+  t.equal(statusLines(status({ expiresAt: '2026-11-30T09:00:00.000Z' }), NOW)[1], 'session ends 2026-11-30T09:00:00.000Z (already past)')
+  t.end()
+})
+
+t.test("only an edge's status passes as one", (t) => {
+  t.ok(isEdgeStatus(JSON.parse(JSON.stringify(status({ peers: [peer({})] })))), "an edge's /status")
+  t.notOk(isEdgeStatus({ port: 7654, edges: [] }), "a supernode's /status")
+  t.ok(isSupernodeStatus({ port: 7654, edges: [] }), 'named as a supernode')
+  t.notOk(isEdgeStatus({ edgeId: 'x', supernodes: [], peers: [{ id: 'y' }] }), 'a peer without its fields')
+  t.notOk(isEdgeStatus([]), 'an array')
+  t.notOk(isEdgeStatus(null), 'null')
+  t.notOk(isEdgeStatus({ error: 'no such path' }), 'an error object')
+  t.end()
+})

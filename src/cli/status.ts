@@ -14,8 +14,14 @@ export const STATUS_TIMEOUT_MS = 3000
 /** An edge's status with a thousand peers is under 1 MB: more is not an edge talking. */
 const MAX_STATUS_BYTES = 8 * 1024 * 1024
 
+/** A management address to ask, and what runs there in words (the first line of the text says it). */
+export interface StatusPlace {
+  address: HostPort
+  what: string
+}
+
 /** Where `overlan status` looks when --mgmt is not given, in this order. */
-const DEFAULT_PLACES: { address: HostPort; what: string }[] = [
+export const DEFAULT_PLACES: readonly StatusPlace[] = [
   { address: DEFAULT_EDGE_MGMT, what: 'the edge of `overlan edge`' },
   { address: DEFAULT_ASSIST_EDGE_MGMT, what: "the assistance service's device edge (`overlan assist`)" },
 ]
@@ -43,24 +49,27 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
       .epilog(`Exit codes: 0 shown; ${EXIT_NO_EDGE} no edge is running at the management address; ${EXIT_NOT_AN_EDGE} something else answered there.`),
   handler: async (args) => {
     const places = args.mgmt === undefined ? DEFAULT_PLACES : [{ address: mgmtOption(args.mgmt), what: 'the edge' }]
-    const misses: { address: HostPort; answer: Exclude<StatusAnswer, { kind: 'edge' }> }[] = []
-    for (const place of places) {
-      const answer = await fetchStatus(place.address)
-      if (answer.kind === 'edge') {
-        if (args.json) process.stdout.write(answer.body.endsWith('\n') ? answer.body : `${answer.body}\n`)
-        else {
-          const lines = [`${place.what}, management on ${formatHostPort(place.address)}`, ...statusLines(answer.status, Date.now())]
-          process.stdout.write(lines.join('\n') + '\n')
-        }
-        return
-      }
-      misses.push({ address: place.address, answer })
-    }
-    const other = misses.find((m) => m.answer.kind === 'other')
-    if (other) throw new CliError(`${formatHostPort(other.address)} answered, but ${other.answer.reason}; give the edge's --mgmt address with --mgmt`, EXIT_NOT_AN_EDGE)
-    const where = misses.map((m) => `${formatHostPort(m.address)} (${m.answer.reason})`).join(' or ')
-    throw new CliError(`no overlan edge is running on ${where}; start one with \`overlan edge\`, or give --mgmt`, EXIT_NO_EDGE)
+    const found = await findEdgeStatus(places)
+    if (args.json) process.stdout.write(found.body.endsWith('\n') ? found.body : `${found.body}\n`)
+    else process.stdout.write([`${found.place.what}, management on ${formatHostPort(found.place.address)}`, ...statusLines(found.status, Date.now())].join('\n') + '\n')
   },
+}
+
+/**
+ * Asks each place in turn and returns the first edge's status. None: a CliError, EXIT_NOT_AN_EDGE
+ * when something else answered somewhere, else EXIT_NO_EDGE naming every address and why.
+ */
+export async function findEdgeStatus(places: readonly StatusPlace[], timeoutMs = STATUS_TIMEOUT_MS): Promise<{ place: StatusPlace; body: string; status: EdgeStatus }> {
+  const misses: { address: HostPort; answer: Exclude<StatusAnswer, { kind: 'edge' }> }[] = []
+  for (const place of places) {
+    const answer = await fetchStatus(place.address, timeoutMs)
+    if (answer.kind === 'edge') return { place, body: answer.body, status: answer.status }
+    misses.push({ address: place.address, answer })
+  }
+  const other = misses.find((m) => m.answer.kind === 'other')
+  if (other) throw new CliError(`${formatHostPort(other.address)} ${other.answer.reason}; give the edge's management address with --mgmt`, EXIT_NOT_AN_EDGE)
+  const where = misses.map((m) => `${formatHostPort(m.address)} (${m.answer.reason})`).join(' or ')
+  throw new CliError(`no overlan edge is running on ${where}; start one with \`overlan edge\`, or give --mgmt`, EXIT_NO_EDGE)
 }
 
 function mgmtOption(value: string): HostPort {
@@ -84,35 +93,35 @@ export function fetchStatus(address: HostPort, timeoutMs = STATUS_TIMEOUT_MS): P
         size += chunk.length
         if (size > MAX_STATUS_BYTES) {
           req.destroy()
-          resolve({ kind: 'other', reason: `with more than ${MAX_STATUS_BYTES} bytes, not an edge's status` })
+          resolve({ kind: 'other', reason: `answered with more than ${MAX_STATUS_BYTES} bytes, not with an edge's status` })
         } else chunks.push(chunk)
       })
       res.on('end', () => resolve(classify(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'))))
-      res.on('error', (err) => resolve({ kind: 'other', reason: `the answer broke off (${errorText(err)})` }))
+      res.on('error', (err) => resolve({ kind: 'other', reason: `broke off its answer (${errorText(err)})` }))
     })
     req.on('timeout', () => {
       req.destroy()
-      resolve({ kind: 'other', reason: `sent no answer within ${timeoutMs / 1000} s` })
+      resolve({ kind: 'other', reason: `accepted the connection but sent no answer within ${timeoutMs / 1000} s` })
     })
     req.on('error', (err: NodeJS.ErrnoException) => {
       // a connection accepted and then dropped is something listening, just not an edge
-      if (err.code === 'ECONNRESET') resolve({ kind: 'other', reason: `the answer broke off (${errorText(err)})` })
+      if (err.code === 'ECONNRESET') resolve({ kind: 'other', reason: `closed the connection without an answer (${errorText(err)})` })
       else resolve({ kind: 'nothing', reason: errorText(err) })
     })
   })
 }
 
 function classify(httpStatus: number, body: string): StatusAnswer {
-  if (httpStatus !== 200) return { kind: 'other', reason: `with HTTP ${httpStatus}, not an edge's status` }
+  if (httpStatus !== 200) return { kind: 'other', reason: `answered with HTTP ${httpStatus}, not with an edge's status` }
   let value: unknown
   try {
     value = JSON.parse(body)
   } catch {
-    return { kind: 'other', reason: "not with JSON, so not an edge's status" }
+    return { kind: 'other', reason: "answered with something that is not JSON, not with an edge's status" }
   }
   if (isEdgeStatus(value)) return { kind: 'edge', body, status: value }
-  if (isSupernodeStatus(value)) return { kind: 'other', reason: "with a supernode's status, not an edge's" }
-  return { kind: 'other', reason: "with JSON that is not an edge's status" }
+  if (isSupernodeStatus(value)) return { kind: 'other', reason: "is a supernode's management API, not an edge's" }
+  return { kind: 'other', reason: "answered with JSON that is not an edge's status" }
 }
 
 function errorText(err: NodeJS.ErrnoException): string {

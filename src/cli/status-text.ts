@@ -36,7 +36,9 @@ export function statusLines(status: EdgeStatus, now: number): string[] {
   const lines: string[] = []
   const who = status.name ? `${status.name} (${status.edgeId})` : status.edgeId
   const where = status.ip ?? 'no overlay address yet'
-  lines.push(`edge ${who}, ${where} on ${status.tap}${status.relayOnly ? ', relay only' : ''}`)
+  // a Linux edge's /status puts its TAP counters under `tap` (src/edge/linux-edge.ts), without the name
+  const device = typeof status.tap === 'string' ? ` on ${status.tap}` : ''
+  lines.push(`edge ${who}, ${where}${device}${status.relayOnly ? ', relay only' : ''}`)
   if (status.expiresAt !== null) lines.push(`session ends ${status.expiresAt} (${untilText(Date.parse(status.expiresAt) - now)})`)
 
   lines.push('', 'supernodes')

@@ -73,6 +73,12 @@ t.test('a quiet direct path reads as relayed while it is checked; a plain relay 
   t.end()
 })
 
+t.test("a Linux edge's status, whose `tap` holds the device's counters, reads without a device name", (t) => {
+  const linux = { ...status(), tap: { framesRead: 10, superFrames: 0 } } as unknown as EdgeStatus
+  t.equal(statusLines(linux, NOW)[0], 'edge device (0a1b2c3d4e5f60), 10.99.0.1/24')
+  t.end()
+})
+
 t.test('a supernode that has not answered reads "not registered" with no RTT', (t) => {
   const lines = statusLines(status({ supernodes: [{ address: 'sn.example:7654', registered: false, rttMs: null, publicEndpoint: null }], ip: null }), NOW)
   t.ok(lines.includes('  sn.example:7654  not registered  udp        -'), lines.join('\n'))

@@ -1,0 +1,39 @@
+// `overlan status` with no options on a host where only `overlan assist` runs: the real CLI, in a
+// namespace of its own with a real TAP device, finds the service's device edge on its management
+// port (127.0.0.1:5646, after nothing answered on the edge's 5644) and says which edge it shows.
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { EXIT_NO_EDGE } from '../../src/cli/errors.js'
+import { LoneAssist } from '../fixtures/lab-assist.js'
+import { netnsLab } from '../fixtures/netns.js'
+import { skipUnlessRoot } from '../fixtures/require-root.js'
+
+const BIN = fileURLToPath(new URL('../../bin/overlan.js', import.meta.url))
+
+t.test("overlan status finds the assistance service's device edge by itself", async (t) => {
+  if (skipUnlessRoot(t, 'overlan assist with a real TAP device in a namespace, read by overlan status')) return
+  const netns = netnsLab(t, 'os')
+  const a = await LoneAssist.create(t, netns)
+  // PATH only: tap's NODE_OPTIONS (loader, coverage) must not follow the CLI
+  const status = (...args: string[]) => netns.exec(a.ns, 'env', ['-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, process.execPath, BIN, 'status', ...args], { allowFailure: true })
+  await a.startAndWait('assist')
+
+  const off = await status()
+  t.equal(off.code, EXIT_NO_EDGE, 'no session: no edge')
+  t.equal(off.stderr, 'overlan: no overlan edge is running on 127.0.0.1:5644 (connection refused) or 127.0.0.1:5646 (connection refused); start one with `overlan edge`, or give --mgmt\n')
+
+  const on = await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 600 })
+  t.equal(on.status, 200)
+  const text = await status()
+  t.comment(text.stdout)
+  t.equal(text.code, 0, text.stderr)
+  const lines = text.stdout.split('\n')
+  t.equal(lines[0], "the assistance service's device edge (`overlan assist`), management on 127.0.0.1:5646")
+  t.match(lines[1], /^edge device \([0-9a-f]{14}\), 10\.99\.0\.1\/24$/)
+  t.match(lines[2], new RegExp(`^session ends ${(on.json.expiresAt as string).replace(/\./g, '\\.')} \\(in (9|10) min\\)$`))
+  t.match(text.stdout, /^ {2}127\.0\.0\.1:7654 +(registered|not registered) +udp /m, 'the embedded supernode, over UDP')
+
+  const json = await status('--json')
+  t.equal(json.code, 0, json.stderr)
+  t.match(JSON.parse(json.stdout), { name: 'device', ip: '10.99.0.1/24', expiresAt: on.json.expiresAt as string })
+})

@@ -1,6 +1,7 @@
 // The assistance service's device edge answers on its own management address while a session is
 // on (what `overlan status` reads, with the session's address and expiry) and stops answering when
-// the session ends.
+// the session ends; a port already taken makes switching on fail with one line naming it.
+import { createServer } from 'node:net'
 import t from 'tap'
 import { fetchStatus, findEdgeStatus } from '../../src/cli/status.js'
 import { startTestAssist } from '../fixtures/assist.js'
@@ -19,4 +20,16 @@ t.test("the device edge's /status is served during the session and gone after it
 
   await a.api('POST', '/api/assistance', { enabled: false })
   t.match(await fetchStatus(edgeMgmt), { kind: 'nothing', reason: 'connection refused' }, 'the listener closes with the session')
+})
+
+t.test('a management port already taken: switching on fails and names the port', async (t) => {
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())))
+  const edgeMgmt = { host: '127.0.0.1', port: (taken.address() as { port: number }).port }
+  const a = await startTestAssist(t, { edgeMgmt })
+  const on = await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 600 })
+  t.equal(on.status, 503)
+  t.equal(on.json.error, `cannot start the device's edge: cannot listen for management on 127.0.0.1:${edgeMgmt.port}: listen EADDRINUSE: address already in use 127.0.0.1:${edgeMgmt.port}`)
+  t.equal((await a.api('GET', '/api/assistance')).json.enabled, false, 'assistance stays off')
 })

@@ -94,3 +94,11 @@ t.test("without --mgmt the places are asked in order: the first is empty, the se
     message: `no overlan edge is running on 127.0.0.1:${empty.address.port} (connection refused) or 127.0.0.1:${other.address.port} (connection refused); start one with \`overlan edge\`, or give --mgmt`,
   })
 })
+
+t.test('--help shows an example and the exit codes', async (t) => {
+  const r = await overlan('status', '--help')
+  t.equal(r.code, 0)
+  t.match(r.stdout, /overlan status --mgmt 127\.0\.0\.1:5650 --json/)
+  t.match(r.stdout, /Exit codes: 0 shown; 4 no edge is running at the management address; 5 something else answered\s+there\./)
+  t.match((await overlan('--help')).stdout, /overlan status +Show the local edge's state/)
+})

@@ -69,7 +69,11 @@ t.test('something else answers: one line saying so, exit code 5', async (t) => {
   t.equal(r.code, EXIT_NOT_AN_EDGE)
   t.equal(r.stderr, `overlan: ${snMgmt} is a supernode's management API, not an edge's; give the edge's management address with --mgmt\n`)
 
-  const web = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html></html>'))
+  const hosts: (string | undefined)[] = []
+  const web = createServer((req, res) => {
+    hosts.push(req.headers.host)
+    res.writeHead(200, { 'content-type': 'text/html' }).end('<html></html>')
+  })
   await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => web.close(() => resolve())))
   const webAddress = `127.0.0.1:${(web.address() as { port: number }).port}`
@@ -77,6 +81,7 @@ t.test('something else answers: one line saying so, exit code 5', async (t) => {
   t.equal(other.code, EXIT_NOT_AN_EDGE)
   t.equal(other.stdout, '', 'no JSON printed for an answer that is not an edge')
   t.match(other.stderr, /^overlan: 127\.0\.0\.1:\d+ answered with something that is not JSON, not with an edge's status; give the edge's management address with --mgmt\n$/)
+  t.same(hosts, [webAddress], 'one request, with the address it connects to as Host (what the management servers accept)')
 })
 
 t.test("without --mgmt the places are asked in order: the first is empty, the second's edge is shown and named", async (t) => {

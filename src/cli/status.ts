@@ -11,7 +11,7 @@ import { isEdgeStatus, isSupernodeStatus, statusLines } from './status-text.js'
 
 /** A loopback edge answers in milliseconds; this much only on a machine that is very busy. */
 export const STATUS_TIMEOUT_MS = 3000
-/** An edge's status with a thousand peers is under 1 MB: more is not an edge talking. */
+/** An edge's status lists at most 1,024 peers (a supernode's --max-edges), well under 1 MB: more is not an edge talking. */
 const MAX_STATUS_BYTES = 8 * 1024 * 1024
 
 /** A management address to ask, and what runs there in words (the first line of the text says it). */
@@ -101,7 +101,7 @@ export function fetchStatus(address: HostPort, timeoutMs = STATUS_TIMEOUT_MS): P
     })
     req.on('timeout', () => {
       req.destroy()
-      resolve({ kind: 'other', reason: `accepted the connection but sent no answer within ${timeoutMs / 1000} s` })
+      resolve({ kind: 'other', reason: `sent no answer within ${timeoutMs / 1000} s` })
     })
     req.on('error', (err: NodeJS.ErrnoException) => {
       // a connection accepted and then dropped is something listening, just not an edge

@@ -3,10 +3,11 @@
 // where no edge runs, or where something else answers, each ends with one line and its own code.
 import { execFile } from 'node:child_process'
 import { createServer } from 'node:http'
+import { createServer as createTcpServer, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { EXIT_NO_EDGE, EXIT_NOT_AN_EDGE } from '../../src/cli/errors.js'
-import { findEdgeStatus } from '../../src/cli/status.js'
+import { fetchStatus, findEdgeStatus } from '../../src/cli/status.js'
 import { ipv4Frame } from '../fixtures/frames.js'
 import { freeTcpPort } from '../fixtures/free-port.js'
 import { pathOf, registered, startEdge, startSupernode, until } from '../fixtures/overlay.js'
@@ -106,4 +107,22 @@ t.test('--help shows an example and the exit codes', async (t) => {
   t.match(r.stdout, /overlan status --mgmt 127\.0\.0\.1:5650 --json/)
   t.match(r.stdout, /Exit codes: 0 shown; 4 no edge is running at the management address; 5 something else answered\s+there\./)
   t.match((await overlan('--help')).stdout, /overlan status +Show the local edge's state/)
+})
+
+t.test('a listener that says nothing, or hangs up, is something else, not a missing edge', async (t) => {
+  const held: Socket[] = []
+  // the first connection is held open without a word, the second closed at once
+  const silent = createTcpServer((socket) => void (held.length === 0 ? held.push(socket) : socket.resetAndDestroy()))
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const s of held) s.destroy()
+    return new Promise<void>((resolve) => silent.close(() => resolve()))
+  })
+  const address = { host: '127.0.0.1', port: (silent.address() as { port: number }).port }
+  t.same(await fetchStatus(address, 200), { kind: 'other', reason: 'sent no answer within 0.2 s' })
+  t.same(await fetchStatus(address, 200), { kind: 'other', reason: 'closed the connection without an answer (ECONNRESET)' })
+  await t.rejects(findEdgeStatus([{ address: { host: '127.0.0.1', port: await freeTcpPort() }, what: 'empty' }, { address, what: 'silent' }], 200), {
+    exitCode: EXIT_NOT_AN_EDGE,
+    message: `127.0.0.1:${address.port} closed the connection without an answer (ECONNRESET); give the edge's management address with --mgmt`,
+  })
 })

@@ -26,6 +26,8 @@ export interface AssistServerConfig {
   deviceIp: OverlayAddress
   webDir: string
   embeddedSupernodePort?: number
+  /** names the console and API answer to (Host header), besides the listen address and localhost on loopback */
+  hostNames?: string[]
 }
 
 export interface AssistServer {

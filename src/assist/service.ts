@@ -1,5 +1,5 @@
 // The remote-assistance service: one session at a time. Enabling makes a fresh community and key,
-// starts the device's edge and hands out a join token; disabling, or the expiry timer (24 h at
+// starts the device's edge and hands out a join token; disabling, or the expiry deadline (24 h at
 // most), stops the edge and destroys the key. The state survives restarts (state-file.ts), and every
 // change goes to the hash-chained audit log, whose record commits it: a restart after a stop at any
 // step makes the state file agree with the log's last word (see reconcile()).
@@ -11,6 +11,7 @@ import type { EdgeStatus } from '../edge/edge.js'
 import { silentLogger, type Logger } from '../log/logger.js'
 import type { HostPort } from '../net/address.js'
 import { systemClock, type Clock, type TimerHandle } from '../time/clock.js'
+import { deadline } from '../time/deadline.js'
 import { formatMac, parseMac, type OverlayAddress } from '../wire/index.js'
 import type { AuditEvent, AuditLog, AuditRecord } from './audit-log.js'
 import { encodeJoinToken } from './join-token.js'
@@ -291,8 +292,8 @@ export class AssistanceService {
     edge.onStopped((why) => {
       if (this.edge === edge && why === 'expired') expire()
     })
-    // an exact timer for the end (not a periodic check)
-    this.expiryTimer = this.clock.after(session.expiresAt - this.clock.now(), expire)
+    // on the wall clock: a system suspend must not stretch the session (deadline.ts)
+    this.expiryTimer = deadline(this.clock, session.expiresAt, expire)
     this.presenceTimer = this.clock.every(PRESENCE_CHECK_MS, () => {
       this.checkPresence().catch((err: unknown) => this.log.error(`technician audit: ${(err as Error).message}`))
     })

@@ -15,6 +15,7 @@ import { bindUdp } from '../net/bind.js'
 import type { Transport } from '../net/transport.js'
 import type { TapDevice } from '../tap/device.js'
 import { systemClock, type Clock, type TimerHandle } from '../time/clock.js'
+import { deadline } from '../time/deadline.js'
 import {
   PacketType,
   deregisterSignedBytes,
@@ -225,7 +226,7 @@ export class Edge extends EventEmitter<EdgeEvents> implements EdgeCore {
       }
     }
     if (config.expiresAt !== undefined) {
-      edge.expiry = edge.clock.after(config.expiresAt - edge.clock.now(), () => void edge.stop('expired'))
+      edge.expiry = deadline(edge.clock, config.expiresAt, () => void edge.stop('expired'))
     }
     edge.ticker = edge.clock.every(TICK_MS, () => edge.tick())
     edge.log.info(`edge ${formatEdgeId(edge.edgeId)} on ${deps.tap.name} (mac ${formatMac(deps.tap.mac)}) using UDP port ${transport.local().port}`)

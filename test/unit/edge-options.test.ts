@@ -16,6 +16,12 @@ t.test('n2n-style options', (t) => {
   t.end()
 })
 
+t.test('--expires-at months ahead is accepted as given (the expiry is a wall-clock deadline, no 24.8-day timer limit)', (t) => {
+  const at = new Date(Date.now() + 90 * 86_400_000).toISOString()
+  t.equal(edgeConfig({ ...base, community: 'lab', key: 'k', supernode: ['x:1'], 'expires-at': at }, {}).expiresAt, Date.parse(at))
+  t.end()
+})
+
 t.test('refusals name the option', (t) => {
   const cases: [Record<string, unknown>, RegExp][] = [
     [{ supernode: ['x:1'], key: 'k' }, /-c/],

@@ -9,7 +9,7 @@ import { formatHostPort } from '../net/address.js'
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
 import { DEFAULT_EDGE_MTU } from './edge.js'
 import { CliError } from './errors.js'
-import { allowOption, listenAddress, logLevel, overlayAddress, stopOnSignals, supernodeList } from './options.js'
+import { allowOption, hostNameList, listenAddress, logLevel, overlayAddress, stopOnSignals, supernodeList } from './options.js'
 
 export const DEFAULT_DEVICE_IP = '10.99.0.1/24'
 /** For fault tests only: the service kills itself with SIGKILL at this step (steps.ts). */
@@ -24,6 +24,7 @@ interface AssistArgs {
   ip: string
   allow?: string
   'log-level': string
+  'host-name'?: string[]
 }
 
 export const assistCommand: CommandModule<object, AssistArgs> = {
@@ -37,6 +38,7 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
       .option('device', { alias: 'd', type: 'string', default: 'overlan%d', describe: "the device edge's TAP device name" })
       .option('ip', { type: 'string', default: DEFAULT_DEVICE_IP, describe: "the device's overlay address IP/PREFIX" })
       .option('allow', { type: 'string', describe: 'only these reach the device from technicians, e.g. tcp/22,tcp/443,icmp' })
+      .option('host-name', { type: 'string', array: true, describe: 'a further name the console and API answer to in the Host header (repeat for several); the listen address, and localhost on loopback, always work' })
       .option('log-level', { type: 'string', default: 'info', describe: 'debug, info, warn, error or silent' }),
   handler: async (args) => {
     const logger = streamLogger(logLevel(args['log-level']))
@@ -45,9 +47,10 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
     const deviceIp = overlayAddress('--ip', args.ip)
     const allow = allowOption(args.allow)
     const supernodes = supernodeList(args.supernode ?? [])
+    const hostNames = hostNameList('--host-name', args['host-name'])
     const onStep = crashAtStep(process.env[CRASH_AT_ENV])
     const server = await startAssistServer(
-      { listen, stateDir: args['state-dir'], supernodes, deviceIp, webDir: WEB_DIR },
+      { listen, stateDir: args['state-dir'], supernodes, deviceIp, webDir: WEB_DIR, hostNames },
       { startEdge: linuxDeviceEdge({ tapName: args.device, mtu: DEFAULT_EDGE_MTU, allow, logger }), logger, onStep },
     ).catch((err: unknown) => {
       const code = (err as NodeJS.ErrnoException).code

@@ -105,8 +105,12 @@ export class AssistanceService {
   private edge: DeviceEdge | null = null
   private expiryTimer: TimerHandle | null = null
   private presenceTimer: TimerHandle | null = null
-  /** technicians seen this session: edge ID → first seen */
-  private readonly present = new Map<string, { since: number; ip: string | null; endpoint: string | null; name: string }>()
+  /**
+   * Technicians seen this session: edge ID → first seen, and the last endpoint authenticated by
+   * the peer's session (a direct path's). The audit records that endpoint, never the overlay
+   * address: a peer's record claims that itself, unsigned (until member certificates bind it).
+   */
+  private readonly present = new Map<string, { since: number; endpoint: string | null; name: string }>()
   private lastError: string | null = null
   /** one state change at a time: enable, disable and expiry never interleave */
   private queue: Promise<unknown> = Promise.resolve()
@@ -314,7 +318,7 @@ export class AssistanceService {
     this.edge = null
     await edge?.stop(event === 'expire' ? 'expired' : 'disabled').catch(() => {})
     await this.onStep(`${event}:edge-stopped`)
-    for (const [id, t] of this.present) await this.record('technician-left', { id, ip: t.ip, endpoint: t.endpoint, reason: event === 'expire' ? 'session expired' : 'session ended' })
+    for (const [id, t] of this.present) await this.record('technician-left', { id, endpoint: t.endpoint, reason: event === 'expire' ? 'session expired' : 'session ended' })
     this.present.clear()
     await this.record(event, { community: session.community, ...details })
     await this.onStep(`${event}:recorded`)
@@ -359,15 +363,21 @@ export class AssistanceService {
     const now = this.clock.now()
     const here = new Map(edge.status().peers.filter((p) => p.mac !== null && p.lastSeenMs < TECHNICIAN_GONE_MS).map((p) => [p.id, p]))
     for (const [id, p] of here) {
-      if (this.present.has(id)) continue
-      this.present.set(id, { since: now, ip: p.ip, endpoint: p.endpoint, name: p.name })
-      await this.record('technician-joined', { id, ip: p.ip, endpoint: p.endpoint, ...(p.name ? { name: p.name } : {}) })
+      const known = this.present.get(id)
+      if (known !== undefined) {
+        // a relayed technician's endpoint is known once a direct path is authenticated; keep the last one
+        if (p.endpoint !== null) known.endpoint = p.endpoint
+        continue
+      }
+      this.present.set(id, { since: now, endpoint: p.endpoint, name: p.name })
+      // endpoint: null while the technician is reached through the relay
+      await this.record('technician-joined', { id, endpoint: p.endpoint, path: p.path, ...(p.name ? { name: p.name } : {}) })
       this.log.info(`technician ${id}${p.name ? ` (${p.name})` : ''} joined from ${p.endpoint ?? 'the relay'}`)
     }
     for (const [id, t] of this.present) {
       if (here.has(id)) continue
       this.present.delete(id)
-      await this.record('technician-left', { id, ip: t.ip, endpoint: t.endpoint })
+      await this.record('technician-left', { id, endpoint: t.endpoint })
       this.log.info(`technician ${id} left`)
     }
   }

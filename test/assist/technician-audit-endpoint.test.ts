@@ -34,7 +34,7 @@ t.test('technician-joined and -left carry the authenticated endpoint, not the cl
   const device = a.taps[0]!
   const audit = async (): Promise<Audit> => (await a.api('GET', '/api/audit')).json as unknown as Audit
   // the technician's socket as the supernode sees it: the only address it cannot make up
-  const own = await poll(async () => tech.status().supernodes[0]?.publicEndpoint ?? null, (e) => e !== null)
+  const own = await poll(() => Promise.resolve(tech.status().supernodes[0]?.publicEndpoint ?? null), (e) => e !== null)
   t.match(own, /^127\.0\.0\.1:\d+$/, `the technician's endpoint: ${own}`)
 
   tap.inject(ipv4Frame(device.mac, tap.mac, CLAIMED, '10.99.0.1'))

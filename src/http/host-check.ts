@@ -30,8 +30,7 @@ const WILDCARDS = new Set(['', '0.0.0.0', '::', '::0'])
  * forward changes the port, and a rebinding page cannot choose the name, whatever the port.
  */
 export function hostCheck(config: HostCheckConfig): (host: string | undefined, localAddress: string | undefined) => HostVerdict {
-  const fixed = new Set(config.names.map((n) => n.toLowerCase()))
-  if (!WILDCARDS.has(config.listenHost)) fixed.add(config.listenHost.toLowerCase())
+  const fixed = new Set([...(WILDCARDS.has(config.listenHost) ? [] : [config.listenHost]), ...config.names].map((n) => n.toLowerCase()))
   return (host, localAddress) => {
     if (host === undefined || host === '') return refuse('the request has no Host header: send one naming this server')
     const name = hostName(host)

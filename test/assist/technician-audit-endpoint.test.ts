@@ -2,27 +2,19 @@
 // authenticated (the direct path's source, proven by a probe it answered), never the overlay
 // address its record claims: that field is the peer's own word, unsigned until member
 // certificates bind it. A technician claiming an address that is not its own leaves no trace of it.
-import { setTimeout as delay } from 'node:timers/promises'
 import t from 'tap'
 import { decodeJoinToken } from '../../src/assist/join-token.js'
 import { Edge } from '../../src/edge/edge.js'
 import { MemoryTap } from '../../src/tap/memory-tap.js'
-import { startTestAssist } from '../fixtures/assist.js'
+import { poll, startTestAssist } from '../fixtures/assist.js'
 import { ipv4Frame, mac } from '../fixtures/frames.js'
 
 const CLAIMED = '192.0.2.66'
 
 type Audit = { event: string; details: Record<string, unknown> }[]
 
-/** Asks every 100 ms until `done`; at most ~20 s (the service checks presence once a second; punching on a busy machine is slow). */
-async function poll<T>(ask: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  let value = await ask()
-  for (let i = 0; i < 200 && !done(value); i++) {
-    await delay(100)
-    value = await ask()
-  }
-  return value
-}
+/** Polls (100 ms apart) this many times at most: ~20 s, as punching on a busy machine is slow. */
+const TRIES = 200
 
 t.test('technician-joined and -left carry the authenticated endpoint, not the claimed overlay address', async (t) => {
   const a = await startTestAssist(t)
@@ -34,15 +26,15 @@ t.test('technician-joined and -left carry the authenticated endpoint, not the cl
   const device = a.taps[0]!
   const audit = async (): Promise<Audit> => (await a.api('GET', '/api/audit')).json as unknown as Audit
   // the technician's socket as the supernode sees it: the only address it cannot make up
-  const own = await poll(() => Promise.resolve(tech.status().supernodes[0]?.publicEndpoint ?? null), (e) => e !== null)
+  const own = await poll(() => Promise.resolve(tech.status().supernodes[0]?.publicEndpoint ?? null), (e) => e !== null, TRIES)
   t.match(own, /^127\.0\.0\.1:\d+$/, `the technician's endpoint: ${own}`)
 
   tap.inject(ipv4Frame(device.mac, tap.mac, CLAIMED, '10.99.0.1'))
   type Listed = { technicians: { path: string; endpoint: string | null; ip: string | null }[] }
-  const direct = await poll(async () => (await a.api('GET', '/api/assistance')).json as unknown as Listed, (l) => l.technicians[0]?.path === 'direct')
+  const direct = await poll(async () => (await a.api('GET', '/api/assistance')).json as unknown as Listed, (l) => l.technicians[0]?.path === 'direct', TRIES)
   t.match(direct.technicians, [{ path: 'direct', endpoint: own }], 'a direct path, authenticated from that endpoint')
 
-  const joined = (await poll(audit, (l) => l.some((r) => r.event === 'technician-joined'))).find((r) => r.event === 'technician-joined')!
+  const joined = (await poll(audit, (l) => l.some((r) => r.event === 'technician-joined'), TRIES)).find((r) => r.event === 'technician-joined')!
   t.notOk('ip' in joined.details, 'no overlay address in the join record')
   t.ok(joined.details.endpoint === null || joined.details.endpoint === own, `its endpoint is the authenticated one, or null while relayed (${String(joined.details.endpoint)}, path ${String(joined.details.path)})`)
   t.match(joined.details, { name: 'mallory', path: String })

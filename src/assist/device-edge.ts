@@ -1,10 +1,10 @@
 // The device's edge for the assistance service: a real TAP device with forwarding disabled, the
-// session's overlay address, and --allow if given; the edge runs in the service's process.
+// session's overlay address, and --allow if given, started as `overlan edge` starts one
+// (startLinuxEdge); the edge runs in the service's process.
 import type { AllowRules } from '../edge/allow-filter.js'
-import { Edge } from '../edge/edge.js'
+import type { Edge } from '../edge/edge.js'
+import { startLinuxEdge } from '../edge/linux-edge.js'
 import type { Logger } from '../log/logger.js'
-import { disableForwarding, readForwarding, type ForwardingState } from '../tap/forwarding.js'
-import { openLinuxTap } from '../tap/linux-tap.js'
 import type { DeviceEdge, StartDeviceEdge } from './service.js'
 
 export interface LinuxDeviceEdgeOptions {
@@ -16,25 +16,11 @@ export interface LinuxDeviceEdgeOptions {
 
 export function linuxDeviceEdge(options: LinuxDeviceEdgeOptions): StartDeviceEdge {
   return async (config) => {
-    const tap = await openLinuxTap({ name: options.tapName, mtu: options.mtu, mac: config.mac })
-    let forwarding: ForwardingState
-    try {
-      forwarding = await disableForwarding(tap.name)
-      await tap.addAddress(`${config.overlay.address}/${config.overlay.prefix}`)
-    } catch (err) {
-      await tap.close()
-      throw err
-    }
-    const edge = await Edge.start(
+    const edge = await startLinuxEdge(
       { community: config.community, key: config.key, supernodes: config.supernodes, overlay: config.overlay, expiresAt: config.expiresAt, allow: options.allow, mgmt: null, name: 'device' },
-      { tap, logger: options.logger, hostStatus: () => ({ forwarding }) },
-    ).catch(async (err: unknown) => {
-      await tap.close()
-      throw err
-    })
-    const refresh = setInterval(() => void readForwarding(tap.name).then((f) => (forwarding = f)), 1000)
-    refresh.unref()
-    edge.on('stopped', () => clearInterval(refresh))
+      // the device's LAN addresses stay private: technicians reach it through the supernode's view of it
+      { tapName: options.tapName, mac: config.mac, mtu: options.mtu, logger: options.logger, offerLanAddresses: false },
+    )
     return wrapEdge(edge)
   }
 }

@@ -4,6 +4,7 @@
 import { CookieMinter, verify, verifyEdgeSignature, verifyMembership } from '../crypto/index.js'
 import { LogThrottle, silentLogger, type Logger } from '../log/logger.js'
 import { MgmtServer } from '../mgmt/server.js'
+import { defineCounters, newCounters, writeCounterMetrics } from '../mgmt/counter-table.js'
 import { MetricsText } from '../mgmt/prometheus.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
 import { bindUdpAny } from '../net/bind.js'
@@ -26,13 +27,12 @@ import {
   formatEdgeId,
   formatMac,
   macBytesOf,
-  ipFamily,
+  endpointOf,
   readSealedHeader,
   encodeEndpoint,
   u53Bytes,
   zeroCounters,
   type Deregister,
-  type Endpoint,
   type Hello,
   type Keepalive,
   type PeerQuery,
@@ -40,7 +40,7 @@ import {
 } from '../wire/index.js'
 import { parseSubnet } from './auto-ip.js'
 import { RateLimiter, type RateLimit } from './rate-limit.js'
-import { Registry, edgeKeyOf, endpointOf, type EdgeEntry } from './registry.js'
+import { Registry, edgeKeyOf, type EdgeEntry } from './registry.js'
 
 export const DEFAULT_SUPERNODE_PORT = 7654
 /** per kind of line (refusals, new edges): enough to follow by eye, bounded under a flood */
@@ -150,21 +150,28 @@ export interface SupernodeStatus {
   drops: Record<string, number>
 }
 
+/** The supernode's counters: fields, /status `counters` and /metrics are all made from this table. */
+export const SUPERNODE_COUNTERS = defineCounters({
+  packetsIn: { metric: 'overlan_supernode_packets_in_total', help: 'Datagrams received', kind: 'counter' },
+  bytesIn: { metric: 'overlan_supernode_bytes_in_total', help: 'Bytes received', kind: 'counter' },
+  packetsOut: { metric: 'overlan_supernode_packets_out_total', help: 'Datagrams sent', kind: 'counter' },
+  bytesOut: { metric: 'overlan_supernode_bytes_out_total', help: 'Bytes sent', kind: 'counter' },
+  registrations: { metric: 'overlan_supernode_registrations_total', help: 'Registrations accepted (new and refreshed)', kind: 'counter' },
+  expirations: { metric: 'overlan_supernode_expirations_total', help: 'Edges expired after missed keepalives', kind: 'counter' },
+  deregistrations: { metric: 'overlan_supernode_deregistrations_total', help: 'Edges that deregistered', kind: 'counter' },
+  relayedFrames: { metric: 'overlan_supernode_relayed_frames_total', help: 'Sealed frames forwarded to an edge', kind: 'counter' },
+  relayedBytes: { metric: 'overlan_supernode_relayed_bytes_total', help: 'Bytes of sealed frames forwarded', kind: 'counter' },
+  peerQueries: { metric: 'overlan_supernode_peer_queries_total', help: 'Peer queries received', kind: 'counter' },
+  forgedEdgesRemoved: {
+    metric: 'overlan_supernode_forged_edges_removed_total',
+    help: 'Edges removed when first relied on: registered under an edge key whose signature does not verify',
+    kind: 'counter',
+  },
+})
+
 export class Supernode {
   readonly drops = zeroCounters(SUPERNODE_REASONS)
-  readonly counters = {
-    packetsIn: 0,
-    bytesIn: 0,
-    packetsOut: 0,
-    bytesOut: 0,
-    registrations: 0,
-    expirations: 0,
-    deregistrations: 0,
-    relayedFrames: 0,
-    relayedBytes: 0,
-    peerQueries: 0,
-    forgedEdgesRemoved: 0,
-  }
+  readonly counters = newCounters(SUPERNODE_COUNTERS)
   readonly registry: Registry
   private readonly cookies: CookieMinter
   private readonly controlLimiter: RateLimiter
@@ -279,14 +286,14 @@ export class Supernode {
   }
 
   private hello(packet: Hello, address: string, port: number): void {
-    const endpoint = endpointAt(address, port)
+    const endpoint = endpointOf(address, port)
     const cookie = this.cookies.mint(this.nowSeconds(), packet.clientNonce, encodeEndpoint(endpoint))
     // 51 bytes back for 64 received: never an amplifier for a spoofed source
     this.send(encodeCookie(packet.clientNonce, cookie, endpoint), address, port)
   }
 
   private register(packet: Register, address: string, port: number): void {
-    const endpoint = endpointAt(address, port)
+    const endpoint = endpointOf(address, port)
     if (!this.cookies.check(this.nowSeconds(), packet.cookie, packet.clientNonce, encodeEndpoint(endpoint))) {
       this.refuse(ErrorCode.BadCookie, packet.clientNonce, address, port, `bad or expired cookie from ${formatHostPort({ host: address, port })}`)
       return
@@ -370,8 +377,8 @@ export class Supernode {
       return
     }
     // both at once: the asker learns the peer, the peer learns the asker and starts probing too
-    this.send(encodePeerInfo(PacketType.PeerInfo, endpointOf(peer), peer.overlay, peer.recordBytes), address, port)
-    this.send(encodePeerInfo(PacketType.PunchRequest, endpointOf(asker), asker.overlay, asker.recordBytes), peer.address, peer.port)
+    this.send(encodePeerInfo(PacketType.PeerInfo, endpointOf(peer.address, peer.port), peer.overlay, peer.recordBytes), address, port)
+    this.send(encodePeerInfo(PacketType.PunchRequest, endpointOf(asker.address, asker.port), asker.overlay, asker.recordBytes), peer.address, peer.port)
   }
 
   private deregister(packet: Deregister, address: string, port: number): void {
@@ -510,23 +517,8 @@ export class Supernode {
     const m = new MetricsText()
     m.gauge('overlan_supernode_communities', 'Communities with at least one registered edge', this.registry.communities.size)
     m.gauge('overlan_supernode_edges', 'Registered edges', this.registry.edges.size)
-    m.counter('overlan_supernode_packets_in_total', 'Datagrams received', this.counters.packetsIn)
-    m.counter('overlan_supernode_bytes_in_total', 'Bytes received', this.counters.bytesIn)
-    m.counter('overlan_supernode_packets_out_total', 'Datagrams sent', this.counters.packetsOut)
-    m.counter('overlan_supernode_bytes_out_total', 'Bytes sent', this.counters.bytesOut)
-    m.counter('overlan_supernode_registrations_total', 'Registrations accepted (new and refreshed)', this.counters.registrations)
-    m.counter('overlan_supernode_expirations_total', 'Edges expired after missed keepalives', this.counters.expirations)
-    m.counter('overlan_supernode_deregistrations_total', 'Edges that deregistered', this.counters.deregistrations)
-    m.counter('overlan_supernode_relayed_frames_total', 'Sealed frames forwarded to an edge', this.counters.relayedFrames)
-    m.counter('overlan_supernode_relayed_bytes_total', 'Bytes of sealed frames forwarded', this.counters.relayedBytes)
-    m.counter('overlan_supernode_peer_queries_total', 'Peer queries received', this.counters.peerQueries)
-    m.counter('overlan_supernode_forged_edges_removed_total', 'Edges removed when first relied on: registered under an edge key whose signature does not verify', this.counters.forgedEdgesRemoved)
+    writeCounterMetrics(m, SUPERNODE_COUNTERS, this.counters)
     m.counters('overlan_supernode_dropped_total', 'Packets refused, by reason', 'reason', this.drops)
     return m.toString()
   }
 }
-
-function endpointAt(address: string, port: number): Endpoint {
-  return { family: ipFamily(address) === 6 ? 6 : 4, address, port }
-}
-

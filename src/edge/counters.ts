@@ -1,0 +1,23 @@
+// The edge's counters: the fields the data path increments, /status `counters` and /metrics are all
+// made from this one table (drop reasons are reasons.ts's table).
+import { defineCounters, newCounters, type CounterValues } from '../mgmt/counter-table.js'
+
+export const EDGE_COUNTERS = defineCounters({
+  tapFramesIn: { metric: 'overlan_edge_tap_frames_in_total', help: 'Frames read from the TAP device', kind: 'counter' },
+  tapFramesOut: { metric: 'overlan_edge_tap_frames_out_total', help: 'Frames written to the TAP device', kind: 'counter' },
+  packetsIn: { metric: 'overlan_edge_packets_in_total', help: 'Datagrams received', kind: 'counter' },
+  bytesIn: { metric: 'overlan_edge_bytes_in_total', help: 'Bytes received', kind: 'counter' },
+  relayedOut: { metric: 'overlan_edge_relayed_out_total', help: 'Frames sent through the supernode', kind: 'counter' },
+  directOut: { metric: 'overlan_edge_direct_out_total', help: 'Frames sent straight to a peer', kind: 'counter' },
+  peerQueries: { metric: 'overlan_edge_peer_queries_total', help: 'Peer queries sent', kind: 'counter' },
+  probesSent: { metric: 'overlan_edge_probes_sent_total', help: 'Hole-punching and keepalive probes sent', kind: 'counter' },
+  birthdaySessions: { metric: null, help: 'Birthday-punching sessions started', kind: 'counter' },
+  birthdaySockets: { metric: null, help: 'Birthday-punching sockets open now', kind: 'gauge' },
+})
+
+export type EdgeCounterName = keyof typeof EDGE_COUNTERS
+export type EdgeCounters = CounterValues<EdgeCounterName>
+
+export function edgeCounters(): EdgeCounters {
+  return newCounters(EDGE_COUNTERS)
+}

@@ -1,6 +1,9 @@
-// The edge's counters: the fields the data path increments, /status `counters` and /metrics are all
-// made from this one table (drop reasons are reasons.ts's table).
-import { defineCounters, newCounters, type CounterValues } from '../mgmt/counter-table.js'
+// The edge's counters and everything its /metrics exports. The fields the data path increments,
+// /status `counters` and the counter lines of /metrics are all made from EDGE_COUNTERS; the drop
+// reasons are reasons.ts's table; the gauges are computed from the edge's tables when asked.
+import { defineCounters, newCounters, writeCounterMetrics, type CounterValues } from '../mgmt/counter-table.js'
+import { MetricsText } from '../mgmt/prometheus.js'
+import type { EdgeReason } from './reasons.js'
 
 export const EDGE_COUNTERS = defineCounters({
   tapFramesIn: { metric: 'overlan_edge_tap_frames_in_total', help: 'Frames read from the TAP device', kind: 'counter' },
@@ -20,4 +23,22 @@ export type EdgeCounters = CounterValues<EdgeCounterName>
 
 export function edgeCounters(): EdgeCounters {
   return newCounters(EDGE_COUNTERS)
+}
+
+/** What the edge's tables say now, for the gauges of /metrics. */
+export interface EdgeGauges {
+  supernodesRegistered: number
+  peersDirect: number
+  peersOther: number
+}
+
+/** The whole of the edge's /metrics (Prometheus text). */
+export function edgeMetrics(counters: EdgeCounters, drops: Record<EdgeReason, number>, gauges: EdgeGauges): string {
+  const m = new MetricsText()
+  m.gauge('overlan_edge_supernodes_registered', 'Supernodes this edge is registered with', gauges.supernodesRegistered)
+  m.gauge('overlan_edge_peers', 'Peers by path', gauges.peersDirect, { path: 'direct' })
+  m.gauge('overlan_edge_peers', 'Peers by path', gauges.peersOther, { path: 'relay' })
+  writeCounterMetrics(m, EDGE_COUNTERS, counters)
+  m.counters('overlan_edge_dropped_total', 'Packets and frames dropped, by reason', 'reason', drops)
+  return m.toString()
 }

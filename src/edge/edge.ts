@@ -8,8 +8,6 @@ import { deriveCommunityKeys, generateEdgeIdentity, type CommunityKeys, type Edg
 import { signRecord } from '../crypto/record.js'
 import { sign } from '../crypto/sign.js'
 import { silentLogger, type Logger } from '../log/logger.js'
-import { writeCounterMetrics } from '../mgmt/counter-table.js'
-import { MetricsText } from '../mgmt/prometheus.js'
 import { MgmtServer } from '../mgmt/server.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
 import { bindUdp } from '../net/bind.js'
@@ -35,7 +33,7 @@ import {
 import { AllowFilter, type AllowRules } from './allow-filter.js'
 import { BIRTHDAY_PORTS, BirthdayPuncher, birthdayRole, type OpenTransport } from './birthday.js'
 import type { EdgeCore } from './core.js'
-import { EDGE_COUNTERS, edgeCounters, type EdgeCounters } from './counters.js'
+import { edgeCounters, edgeMetrics, type EdgeCounters } from './counters.js'
 import { FrameFilter } from './frame-filter.js'
 import { Outbound } from './inside.js'
 import { Inbound } from './outside.js'
@@ -405,14 +403,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   metrics(): string {
-    const m = new MetricsText()
     let direct = 0
     for (const p of this.peers.values()) if (p.path.isDirect) direct++
-    m.gauge('overlan_edge_supernodes_registered', 'Supernodes this edge is registered with', this.supernodes.registeredCount)
-    m.gauge('overlan_edge_peers', 'Peers by path', direct, { path: 'direct' })
-    m.gauge('overlan_edge_peers', 'Peers by path', this.peers.size - direct, { path: 'relay' })
-    writeCounterMetrics(m, EDGE_COUNTERS, this.counters)
-    m.counters('overlan_edge_dropped_total', 'Packets and frames dropped, by reason', 'reason', this.drops)
-    return m.toString()
+    return edgeMetrics(this.counters, this.drops, { supernodesRegistered: this.supernodes.registeredCount, peersDirect: direct, peersOther: this.peers.size - direct })
   }
 }

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs'
 import type { CommandModule } from 'yargs'
 import { decodeJoinToken } from '../assist/join-token.js'
+import { secretMemory } from '../crypto/secure-memory.js'
 import { DEFAULT_EDGE_MGMT, type EdgeConfig } from '../edge/edge.js'
 import { DeviceError, startLinuxEdge } from '../edge/linux-edge.js'
 import { streamLogger } from '../log/logger.js'
@@ -67,6 +68,7 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
       .example('$0 edge --join ovl1.eyJj...', 'a technician joining a remote-assistance session'),
   handler: async (args) => {
     const logger = streamLogger(logLevel(args['log-level']))
+    secretMemory.reportTo(logger)
     const config = edgeConfig(args, process.env)
     const tapName = args.device
     const mac = args.mac === undefined ? undefined : parseMac(args.mac)

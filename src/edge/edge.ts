@@ -4,7 +4,7 @@
 // The data path is split by direction: inside.ts (TAP → network), outside.ts (network → TAP).
 import { EventEmitter } from 'node:events'
 import { FrameCipher } from '../crypto/aead.js'
-import { deriveCommunityKeys, generateEdgeIdentity, type CommunityKeys, type EdgeIdentity } from '../crypto/keys.js'
+import { deriveCommunityKeys, destroyEdgeKeys, generateEdgeIdentity, type CommunityKeys, type EdgeIdentity } from '../crypto/keys.js'
 import { signRecord } from '../crypto/record.js'
 import { sign } from '../crypto/sign.js'
 import { silentLogger, type Logger } from '../log/logger.js'
@@ -268,6 +268,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
     await this.mgmt?.close()
     await this.transport.close()
     await this.tap.close()
+    // nothing can seal, open or sign any more: the keys go with the session
+    destroyEdgeKeys(this.identity, this.keys, this.config.keys)
     this.log.info(`edge ${formatEdgeId(this.edgeId)} stopped: ${why}`)
     this.emit('stopped', why)
   }

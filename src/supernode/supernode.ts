@@ -45,6 +45,12 @@ import { Registry, edgeKeyOf, type EdgeEntry } from './registry.js'
 export const DEFAULT_SUPERNODE_PORT = 7654
 /** per kind of line (refusals, new edges): enough to follow by eye, bounded under a flood */
 const LOG_LINES_PER_SECOND = 10
+/**
+ * ERRORs per source address and port, whatever the refusal: a few at once (an edge may be refused
+ * twice in a row while it registers, and should hear both), then one a second: never a reflector.
+ */
+export const ERROR_BURST = 4
+export const ERRORS_PER_SECOND = 1
 export const DEFAULT_SUPERNODE_MGMT: HostPort = { host: '127.0.0.1', port: 5645 }
 
 export interface SupernodeConfig {
@@ -176,7 +182,7 @@ export class Supernode {
   private readonly cookies: CookieMinter
   private readonly controlLimiter: RateLimiter
   private readonly addressLimiter: RateLimiter
-  /** refusals answered with ERROR at most once a second per source */
+  /** every ERROR, ERROR_BURST then ERRORS_PER_SECOND per source address and port (sendError) */
   private readonly errorLimiter: RateLimiter
   private readonly header = new SealedHeader()
   private readonly refusalLog: LogThrottle
@@ -202,7 +208,7 @@ export class Supernode {
     this.cookies = new CookieMinter(config.cookieLifetimeSeconds)
     this.controlLimiter = new RateLimiter(config.controlRate, config.maxTrackedSources)
     this.addressLimiter = new RateLimiter(config.controlRatePerAddress, config.maxTrackedSources)
-    this.errorLimiter = new RateLimiter({ perSecond: 1, burst: 1 }, config.maxTrackedSources)
+    this.errorLimiter = new RateLimiter({ perSecond: ERRORS_PER_SECOND, burst: ERROR_BURST }, config.maxTrackedSources)
     this.refusalLog = new LogThrottle(LOG_LINES_PER_SECOND, () => clock.now())
     this.joinLog = new LogThrottle(LOG_LINES_PER_SECOND, () => clock.now())
   }
@@ -240,6 +246,7 @@ export class Supernode {
     await this.mgmt?.close()
     this.mgmt = null
     await this.transport.close()
+    this.cookies.destroy()
   }
 
   // ---- receive path ------------------------------------------------------------------------
@@ -402,8 +409,8 @@ export class Supernode {
     if (sender === undefined || sender.port !== port || sender.address !== address) {
       this.drops[sender === undefined ? 'relay-unknown-sender' : 'relay-wrong-source']++
       // after a restart of ours (or a NAT that moved the edge), this is how the edge learns to
-      // register again at once: one 12-byte ERROR a second at most, never more than it sent
-      if (this.errorLimiter.allow(address, this.clock.now())) this.send(encodeError(ErrorCode.UnknownEdge, u53Bytes(this.header.senderId)), address, port)
+      // register again at once: a 12-byte ERROR, rate-limited per source (sendError), never more than it sent
+      this.sendError(ErrorCode.UnknownEdge, u53Bytes(this.header.senderId), address, port)
       return
     }
     const now = this.clock.now()
@@ -424,8 +431,8 @@ export class Supernode {
     if (dest === undefined || dest.community !== sender.community) {
       this.drops['relay-unknown-dest']++
       // the sender holds a peer that is gone (restarted with a new edge ID): tell it, so that it
-      // asks again; at most once a second per source, 12 bytes for a frame of 44 or more
-      if (this.errorLimiter.allow(address, now)) this.send(encodeError(ErrorCode.UnknownPeer, u53Bytes(this.header.destId)), address, port)
+      // asks again; rate-limited per source (sendError), 12 bytes for a frame of 44 or more
+      this.sendError(ErrorCode.UnknownPeer, u53Bytes(this.header.destId), address, port)
       return
     }
     this.forward(msg, dest)
@@ -463,13 +470,17 @@ export class Supernode {
     return edge !== undefined && edge.port === port && edge.address === address ? edge : undefined
   }
 
-  /** Counts a refusal, logs it (throttled) when `what` is given, and answers with a 12-byte ERROR. */
+  /** Counts a refusal, logs it (throttled) when `what` is given, and answers with a 12-byte ERROR (rate-limited). */
   private refuse(code: ErrorCode, ref: Buffer, address: string, port: number, what: string | null): void {
     const reason = REASON_OF_ERROR[code]
     if (code !== ErrorCode.RateLimited) this.drops[reason]++
     if (what !== null) this.refusalLog.pass(`refused (${reason}): ${what}`, this.warn)
-    if (code === ErrorCode.RateLimited && !this.errorLimiter.allow(`${address}:${port}`, this.clock.now())) return
-    this.send(encodeError(code, ref), address, port)
+    this.sendError(code, ref, address, port)
+  }
+
+  /** The only way an ERROR leaves: rate-limited per source, so a burst of bad packets gets few answers. */
+  private sendError(code: ErrorCode, ref: Buffer, address: string, port: number): void {
+    if (this.errorLimiter.allow(`${address}:${port}`, this.clock.now())) this.send(encodeError(code, ref), address, port)
   }
 
   private send(buf: Buffer, address: string, port: number): void {

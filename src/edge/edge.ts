@@ -8,7 +8,7 @@ import { deriveCommunityKeys, destroyEdgeKeys, generateEdgeIdentity, type Commun
 import { signRecord } from '../crypto/record.js'
 import { sign } from '../crypto/sign.js'
 import { silentLogger, type Logger } from '../log/logger.js'
-import { MgmtServer } from '../mgmt/server.js'
+import { MgmtServer, type MgmtListen } from '../mgmt/server.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
 import { bindUdp } from '../net/bind.js'
 import type { Transport } from '../net/transport.js'
@@ -65,7 +65,8 @@ export interface EdgeConfig {
   localAddresses?: string[]
   /** UDP bind; port 0 = any */
   bind?: { address?: string; port: number }
-  mgmt?: HostPort | null
+  /** management HTTP (GET /status, /metrics): where it listens and the Host names it answers to */
+  mgmt?: MgmtListen | null
   /** ms since the epoch at which the edge stops by itself, whatever else happens */
   expiresAt?: number
   /** --allow: only these reach the host from the overlay (plus replies to its own connections) */

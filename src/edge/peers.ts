@@ -71,10 +71,6 @@ export class PendingFrames {
     this.lastQueryAt = now
   }
 
-  get waiting(): number {
-    return this.frames.length
-  }
-
   /** Holds a copy of the frame; null when held, else why not (nothing held). */
   hold(frame: Uint8Array): HoldRefusal | null {
     const cost = frame.length + PENDING_FRAME_OVERHEAD_BYTES

@@ -19,7 +19,7 @@ function show(list: readonly Endpoint[]): string[] {
   return list.map((e) => `${e.address}:${e.port}`)
 }
 
-t.test('own subnets: hosts inside our interfaces\' subnets only, never their network or broadcast address', async (t) => {
+t.test('own subnets: hosts inside our interfaces\' subnets only, never their network or broadcast address', (t) => {
   t.ok(OURS.contains('192.168.1.77'), 'a host on our /24')
   t.ok(OURS.contains('10.20.200.1'), 'a host on our /16')
   t.ok(OURS.contains('2001:db8:1::99'), 'a host on our IPv6 /64')
@@ -29,16 +29,18 @@ t.test('own subnets: hosts inside our interfaces\' subnets only, never their net
   t.notOk(OURS.contains('10.20.255.255'), "not the /16's broadcast address")
   t.notOk(new OwnSubnets([]).contains('192.168.1.77'), 'no subnets given: nothing is ours')
   t.ok(new OwnSubnets([{ address: '0.0.0.0', prefix: 0 }]).contains('8.8.8.8'), 'a /0 holds every address but its network and broadcast one')
+  t.end()
 })
 
-t.test('localAddresses is checked, the error naming the field and the entry', async (t) => {
+t.test('localAddresses is checked, the error naming the field and the entry', (t) => {
   t.throws(() => checkLocalAddresses([{ address: '192.168.1.5', prefix: 24 }, { address: 'lan', prefix: 24 }]), /^localAddresses\[1\]: not an IP address: lan$/)
   t.throws(() => checkLocalAddresses([{ address: '192.168.1.5', prefix: 33 }]), /^localAddresses\[0\]: prefix must be 0 to 32: 33$/)
   t.throws(() => checkLocalAddresses([{ address: 'fd00::1', prefix: 129 }]), /prefix must be 0 to 128/)
   t.doesNotThrow(() => checkLocalAddresses([{ address: 'fd00::1', prefix: 64 }]))
+  t.end()
 })
 
-t.test('LAN candidates outside our subnets are never candidates, and counted', async (t) => {
+t.test('LAN candidates outside our subnets are never candidates, and counted', (t) => {
   const r = rules()
   const c = new Candidates(r)
   const reflexive = endpointOf('203.0.113.7', 40000)
@@ -48,9 +50,10 @@ t.test('LAN candidates outside our subnets are never candidates, and counted', a
   const none = new Candidates(rules(new OwnSubnets([])))
   none.fromSupernode(reflexive, [endpointOf('192.168.1.50', 7000)], null, 0)
   t.same(show(none.all), ['203.0.113.7:40000'], 'an edge given no subnets probes no LAN candidate')
+  t.end()
 })
 
-t.test('300 peer-reflexive sources: the first few become candidates, the rest are refused; never more than the bound', async (t) => {
+t.test('300 peer-reflexive sources: the first few become candidates, the rest are refused; never more than the bound', (t) => {
   const r = rules()
   const c = new Candidates(r)
   c.fromSupernode(endpointOf('203.0.113.7', 40000), [endpointOf('192.168.1.50', 7000)], null, 0)
@@ -64,18 +67,20 @@ t.test('300 peer-reflexive sources: the first few become candidates, the rest ar
   t.equal(c.addPeerReflexive(endpointOf('203.0.113.7', 40000), 20), 'known', 'so is the reflexive endpoint')
   t.same(show(c.all).slice(0, 2), ['203.0.113.7:40000', '203.0.113.7:1000'], 'reflexive first, peer-reflexive next, LAN last')
   t.equal(show(c.all).at(-1), '192.168.1.50:7000')
+  t.end()
 })
 
-t.test('before the supernode\'s word, a place stays free for the reflexive endpoint', async (t) => {
+t.test('before the supernode\'s word, a place stays free for the reflexive endpoint', (t) => {
   const c = new Candidates(rules())
   for (let port = 1000; port < 1020; port++) c.addPeerReflexive(endpointOf('198.51.100.1', port), 0)
   t.equal(c.all.length, MAX_CANDIDATES_PER_PEER - 1, 'peer-reflexive ones take all but one place')
   c.fromSupernode(endpointOf('203.0.113.7', 40000), [endpointOf('192.168.1.50', 7000)], null, 100)
   t.equal(show(c.all)[0], '203.0.113.7:40000', 'the reflexive endpoint comes first')
   t.equal(c.all.length, MAX_CANDIDATES_PER_PEER, 'no LAN candidate fits beyond the bound')
+  t.end()
 })
 
-t.test('a fresh attempt keeps peer-reflexive endpoints heard recently, and the direct one; older ones make room', async (t) => {
+t.test('a fresh attempt keeps peer-reflexive endpoints heard recently, and the direct one; older ones make room', (t) => {
   const r = rules()
   const c = new Candidates(r)
   const reflexive = endpointOf('203.0.113.7', 40000)
@@ -87,4 +92,5 @@ t.test('a fresh attempt keeps peer-reflexive endpoints heard recently, and the d
   c.fromSupernode(reflexive, [endpointOf('192.168.1.50', 7000)], direct, later)
   t.same(show(c.all), ['203.0.113.7:40000', '203.0.113.7:1001', '203.0.113.7:1005', '192.168.1.50:7000'], 'the reflexive, the direct endpoint, the one heard again, the LAN candidate')
   t.equal(c.addPeerReflexive(endpointOf('203.0.113.7', 5000), later), 'new', 'a NAT that moved the peer is heard again')
+  t.end()
 })

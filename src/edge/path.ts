@@ -178,7 +178,7 @@ export class PeerPath {
    * An authenticated PROBE from address:port on `via` (already answered). The address it came from
    * is a candidate too (peer-reflexive): a NAT may have given the peer a port nobody could predict;
    * probing it back is what opens our side toward it. A probe that reached a birthday socket is
-   * probed back through that socket, whatever we knew of the address. On a direct path, a probe
+   * probed back through that socket, even from an address we knew. On a direct path, a probe
    * from elsewhere says the peer's NAT moved it (its conntrack was flushed, say): the answer to
    * probing it back moves the path there. Candidates are bounded (candidates.ts): a source beyond
    * the bound is answered but never probed. `verified`: the peer's record is known; until then its

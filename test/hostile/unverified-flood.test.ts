@@ -10,7 +10,7 @@ import { PENDING_BYTES_PER_PEER, PENDING_BYTES_TOTAL, PENDING_FRAME_OVERHEAD_BYT
 import { RECORD_QUERIES_PER_SECOND } from '../../src/edge/peer-directory.js'
 import { TICK_MS } from '../../src/edge/edge.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
-import { PacketType, formatMac } from '../../src/wire/index.js'
+import { PacketType, PROBE_PAYLOAD_BYTES, formatMac, writeProbePayload } from '../../src/wire/index.js'
 import { ipv4Frame, mac } from '../fixtures/frames.js'
 import { isRegistered, keysFor, peerOf, startEdge, startSupernode, until } from '../fixtures/overlay.js'
 import { sealedDatagram } from '../fixtures/raw-member.js'
@@ -47,11 +47,12 @@ t.test('frames under made-up edge IDs: held bytes stay bounded, the table makes 
   let sent = 0
   let nextId = FIRST_ID
   const read = (): number => socket.receivedFrom(FLOODER_ADDRESS)
-  /** Sends `frames` frames from each of `ids`, pausing every BATCH until the device has read what was sent. */
-  const flood = async (ids: number[], frames: number): Promise<void> => {
+  /** Sends `count` datagrams of `type` from each of `ids`, pausing every BATCH until the device has read what was sent. */
+  const flood = async (ids: number[], count: number, type: typeof PacketType.Data | typeof PacketType.Probe = PacketType.Data): Promise<void> => {
+    const payload = type === PacketType.Data ? frame : writeProbePayload(Buffer.alloc(PROBE_PAYLOAD_BYTES), clock.now())
     for (const id of ids) {
-      for (let counter = 1; counter <= frames; counter++) {
-        flooder.send(sealedDatagram(keys.dataKey, PacketType.Data, id, victim.edge.edgeId, counter, frame), socket.local().port, '127.0.0.1')
+      for (let counter = 1; counter <= count; counter++) {
+        flooder.send(sealedDatagram(keys.dataKey, type, id, victim.edge.edgeId, counter, payload), socket.local().port, '127.0.0.1')
         if (++sent % BATCH === 0) await until('the device reads the flood', () => read() >= sent)
       }
     }
@@ -61,6 +62,11 @@ t.test('frames under made-up edge IDs: held bytes stay bounded, the table makes 
   const status = (): ReturnType<typeof victim.edge.status> => victim.edge.status()
 
   const queriesBefore = status().counters.peerQueries
+  // 0. a probe from each of 20 made-up IDs spends this second's record queries (the clock stands
+  // still): the supernode's "unknown peer" answer would remove the next one at a moment of its own
+  await flood(madeUp(RECORD_QUERIES_PER_SECOND), 1, PacketType.Probe)
+  await until('record queries spent', () => status().counters.peerQueries - queriesBefore >= RECORD_QUERIES_PER_SECOND)
+
   // 1. one made-up ID, more frames than a peer may hold
   await flood(madeUp(1), ONE_PEER_FRAMES)
   const perFrame = FRAME_BYTES + PENDING_FRAME_OVERHEAD_BYTES
@@ -76,7 +82,7 @@ t.test('frames under made-up edge IDs: held bytes stay bounded, the table makes 
   }
   const filled = status()
   const queries = filled.counters.peerQueries - queriesBefore
-  t.comment(`flood: ${FILL_IDS + 1} made-up IDs, ${sent} datagrams of ${FRAME_BYTES + 44} bytes; the device read ${read()}`)
+  t.comment(`flood: ${RECORD_QUERIES_PER_SECOND + 1 + FILL_IDS} made-up IDs, ${sent} datagrams of ${FRAME_BYTES + 44} bytes; the device read ${read()}`)
   t.comment(`held: ${filled.counters.pendingBytes} bytes (at most ${maxPending} seen; bound ${PENDING_BYTES_TOTAL}; before: 16 × ${MAX_PEERS} × ${FRAME_BYTES} = ${16 * MAX_PEERS * FRAME_BYTES}); peers ${filled.peers.length}; evicted ${filled.counters.peersEvicted}; drops ${JSON.stringify({ 'unverified-peer': filled.drops['unverified-peer'], 'pending-full': filled.drops['pending-full'], 'peer-table-full': filled.drops['peer-table-full'] })}; record queries ${queries}`)
   t.ok(maxPending <= PENDING_BYTES_TOTAL, `held frames never passed ${PENDING_BYTES_TOTAL} bytes (${maxPending})`)
   t.ok(filled.counters.pendingBytes > PENDING_BYTES_TOTAL - perFrame, 'and the flood did fill them (the bound is what stopped it)')
@@ -84,10 +90,10 @@ t.test('frames under made-up edge IDs: held bytes stay bounded, the table makes 
   t.equal(filled.peers.length, MAX_PEERS, `the table is full at ${MAX_PEERS}`)
   // the supernode answers each record query for a made-up ID with "unknown peer", which removes it:
   // every other made-up ID beyond the table's size made room by evicting one
-  const beyond = FILL_IDS + 1 - MAX_PEERS
+  const beyond = RECORD_QUERIES_PER_SECOND + 1 + FILL_IDS - MAX_PEERS
   t.ok(filled.counters.peersEvicted >= beyond - queries && filled.counters.peersEvicted <= beyond, `made-up IDs beyond the size evicted unverified ones (${filled.counters.peersEvicted}; ${beyond} beyond, ${queries} asked for)`)
   t.equal(filled.drops['peer-table-full'], 0, 'no sender was turned away')
-  t.ok(queries <= RECORD_QUERIES_PER_SECOND, `record queries within one second's budget (${queries} for ${FILL_IDS + 1} made-up IDs)`)
+  t.ok(queries <= RECORD_QUERIES_PER_SECOND, `record queries within one second's budget (${queries} for ${RECORD_QUERIES_PER_SECOND + 1 + FILL_IDS} made-up IDs)`)
 
   // 3. an honest technician joins while the flood goes on and the clock moves
   const tech = await startEdge(t, [sn], { clock, overlay: { address: '10.9.0.2', prefix: 24 }, name: 'technician' })

@@ -1,13 +1,17 @@
 // The assistance service's HTTP API and console, on Koa: a few routes as plain functions, checked
 // at the edge. A monitoring GUI calls it with the bearer token; the console page logs in with the
 // token once and then uses an HttpOnly, SameSite=Strict cookie, its changes guarded by Origin.
+// In front of the routes: the Host check (DNS rebinding); failed logins are slowed down and locked
+// per presented token (login-guard.ts), so a valid token is always answered at once.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { extname, join } from 'node:path'
 import Koa, { type Context } from 'koa'
+import { hostCheck } from '../http/host-check.js'
 import type { Clock } from '../time/clock.js'
 import { AUDIT_EVENT_LABELS, CONSOLE_CONSTANTS_PATH, consoleConstantsModule } from './console-constants.js'
 import { nestsDeeperThan } from './json-depth.js'
+import { LOGIN_LOCK_MS, LoginGuard } from './login-guard.js'
 import { MAX_DURATION_SECONDS, PRESENCE_CHECK_MS, type AssistanceService } from './service.js'
 
 export const SESSION_COOKIE = 'overlan_session'
@@ -15,9 +19,8 @@ export const SESSION_TTL_MS = 12 * 3600_000
 export const MAX_BODY_BYTES = 4096
 /** The API's bodies are flat objects (depth 1); room to grow, and far from anything a parser or a walk of the value would choke on. */
 export const MAX_JSON_DEPTH = 8
-/** Failed logins per client before it is locked out, and for how long. */
-export const LOGIN_FAILURES_ALLOWED = 5
-export const LOGIN_LOCK_MS = 60_000
+/** The command-line option that adds a name the console and API answer to. */
+export const HOST_NAME_OPTION = '--host-name'
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -50,6 +53,9 @@ export interface ApiOptions {
   webDir: string
   service: AssistanceService
   clock: Clock
+  /** the listen host as configured, and further names (Host header) to answer to */
+  listenHost: string
+  hostNames?: readonly string[]
 }
 
 type Auth = 'bearer' | 'cookie'
@@ -58,7 +64,8 @@ export function createApi(options: ApiOptions): Koa {
   const { service, clock } = options
   const tokenDigest = digest(options.apiToken)
   const sessions = new Map<string, number>()
-  const failures = new Map<string, { count: number; lockedUntil: number }>()
+  const guard = new LoginGuard(clock)
+  const checkHost = hostCheck({ listenHost: options.listenHost, names: options.hostNames ?? [], option: HOST_NAME_OPTION })
   const files = loadStaticFiles(options.webDir)
   files.set(CONSOLE_CONSTANTS_PATH, {
     type: CONTENT_TYPES['.js']!,
@@ -67,14 +74,26 @@ export function createApi(options: ApiOptions): Koa {
   const app = new Koa()
   app.proxy = false
 
-  /** Who is calling: the bearer token or a console session; otherwise 401. */
-  const authenticate = (ctx: Context): Auth => {
+  /** A token that is not the API token: audited, answered 401 after a delay, or 429 at once (login-guard.ts). */
+  const refuseToken = async (ctx: Context, presented: string, why: string, message: string): Promise<never> => {
+    const verdict = guard.fail(presented)
+    if (verdict.kind !== 'failed') {
+      ctx.set('retry-after', String(verdict.retryAfterSeconds))
+      throw new HttpError(429, verdict.kind === 'locked' ? 'this token failed too often: wait a minute (other tokens are not affected)' : 'too many failed logins at once: try again in a second')
+    }
+    const client = ctx.request.socket.remoteAddress ?? 'unknown'
+    await service.record('login-failed', { client, why, failures: verdict.failures, ...(verdict.refusedWhileBusy > 0 ? { refusedWhileBusy: verdict.refusedWhileBusy } : {}) })
+    await verdict.answer
+    throw new HttpError(401, message)
+  }
+
+  /** Who is calling: the bearer token or a console session; otherwise 401 (or 429 for a token that keeps failing). */
+  const authenticate = async (ctx: Context): Promise<Auth> => {
     const header = ctx.get('authorization')
     if (header !== '') {
       const match = /^Bearer (.+)$/.exec(header)
       if (match && safeEqual(digest(match[1]!), tokenDigest)) return 'bearer'
-      failedLogin(ctx, 'bad bearer token').catch((err: unknown) => ctx.app.emit('error', err, ctx))
-      throw new HttpError(401, 'bad API token')
+      return refuseToken(ctx, match?.[1] ?? header, 'bad bearer token', 'bad API token')
     }
     const id = ctx.cookies.get(SESSION_COOKIE)
     const expires = id !== undefined ? sessions.get(id) : undefined
@@ -88,24 +107,6 @@ export function createApi(options: ApiOptions): Koa {
     if (auth === 'bearer') return
     const origin = ctx.get('origin')
     if (origin !== `${ctx.protocol}://${ctx.host}` || ctx.get('sec-fetch-site') === 'cross-site') throw new HttpError(403, 'cross-site request refused (Origin does not match)')
-  }
-
-  const failedLogin = async (ctx: Context, why: string): Promise<void> => {
-    const client = ctx.request.socket.remoteAddress ?? 'unknown'
-    const entry = failures.get(client) ?? { count: 0, lockedUntil: 0 }
-    entry.count++
-    if (entry.count >= LOGIN_FAILURES_ALLOWED) entry.lockedUntil = clock.now() + LOGIN_LOCK_MS
-    failures.set(client, entry)
-    await service.record('login-failed', { client, why, failures: entry.count })
-  }
-
-  const checkLock = (ctx: Context): void => {
-    const client = ctx.request.socket.remoteAddress ?? 'unknown'
-    const entry = failures.get(client)
-    if (entry !== undefined && entry.lockedUntil > clock.now()) {
-      ctx.set('retry-after', String(Math.ceil((entry.lockedUntil - clock.now()) / 1000)))
-      throw new HttpError(429, 'too many failed logins from this address: wait a minute')
-    }
   }
 
   app.use(async (ctx, next) => {
@@ -125,6 +126,13 @@ export function createApi(options: ApiOptions): Koa {
     if (ctx.path.startsWith('/api/')) ctx.set('cache-control', 'no-store')
   })
 
+  // before any route: a request whose Host names someone else is a DNS rebinding attempt
+  app.use(async (ctx, next) => {
+    const host = checkHost(ctx.get('host') || undefined, ctx.request.socket.localAddress)
+    if (!host.ok) throw new HttpError(host.status, host.error)
+    await next()
+  })
+
   app.use(async (ctx) => {
     const route = `${ctx.method} ${ctx.path}`
     switch (route) {
@@ -133,14 +141,9 @@ export function createApi(options: ApiOptions): Koa {
         ctx.body = { ok: true }
         return
       case 'POST /api/login': {
-        checkLock(ctx)
         const body = await readJson(ctx)
         if (typeof body.token !== 'string') throw new HttpError(400, 'token must be a string', 'token')
-        if (!safeEqual(digest(body.token), tokenDigest)) {
-          await failedLogin(ctx, 'bad token at login')
-          throw new HttpError(401, 'wrong token')
-        }
-        failures.delete(ctx.request.socket.remoteAddress ?? 'unknown')
+        if (!safeEqual(digest(body.token), tokenDigest)) await refuseToken(ctx, body.token, 'bad token at login', 'wrong token')
         const id = randomBytes(32).toString('base64url')
         sessions.set(id, clock.now() + SESSION_TTL_MS)
         ctx.cookies.set(SESSION_COOKIE, id, { httpOnly: true, sameSite: 'strict', path: '/', maxAge: SESSION_TTL_MS, overwrite: true })
@@ -155,13 +158,11 @@ export function createApi(options: ApiOptions): Koa {
         return
       }
       case 'GET /api/assistance':
-        checkLock(ctx)
-        authenticate(ctx)
+        await authenticate(ctx)
         ctx.body = service.status()
         return
       case 'POST /api/assistance': {
-        checkLock(ctx)
-        checkOrigin(ctx, authenticate(ctx))
+        checkOrigin(ctx, await authenticate(ctx))
         const request = parseAssistanceRequest(await readJson(ctx))
         if (!request.enabled) {
           await service.disable()
@@ -176,13 +177,11 @@ export function createApi(options: ApiOptions): Koa {
         return
       }
       case 'POST /api/connection-test':
-        checkLock(ctx)
-        checkOrigin(ctx, authenticate(ctx))
+        checkOrigin(ctx, await authenticate(ctx))
         ctx.body = await service.connectionTest()
         return
       case 'GET /api/audit':
-        checkLock(ctx)
-        authenticate(ctx)
+        await authenticate(ctx)
         ctx.body = await service.auditRecords()
         return
     }

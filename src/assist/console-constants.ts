@@ -24,7 +24,7 @@ export interface ConsoleConstants {
   maxDurationSeconds: number
   /** how often the service looks for technicians who joined or left, and audits it */
   presenceCheckMs: number
-  /** how long a client is locked out after too many failed logins */
+  /** how long a token that keeps failing is refused (429), the wait the page names when no Retry-After came */
   loginLockSeconds: number
   auditEventLabels: Readonly<Record<string, string>>
 }

@@ -26,6 +26,8 @@ export interface AssistServerConfig {
   deviceIp: OverlayAddress
   webDir: string
   embeddedSupernodePort?: number
+  /** names the console and API answer to (Host header), besides the listen address and localhost on loopback */
+  hostNames?: string[]
 }
 
 export interface AssistServer {
@@ -77,7 +79,7 @@ export async function startAssistServer(config: AssistServerConfig, deps: Assist
   }
 
   const service = await AssistanceService.start({ stateDir: config.stateDir, supernodes, deviceIp: config.deviceIp }, { audit, startEdge: deps.startEdge, clock, logger, onStep: deps.onStep })
-  const app = createApi({ apiToken: token, webDir: config.webDir, service, clock })
+  const app = createApi({ apiToken: token, webDir: config.webDir, service, clock, listenHost: config.listen.host, hostNames: config.hostNames })
   app.on('error', (err: Error) => logger.error(`console: ${err.message}`))
   const handle = app.callback()
   const server: Server = createServer((req, res) => void handle(req, res))

@@ -1,5 +1,5 @@
 // The remote-assistance service: one session at a time. Enabling makes a fresh community and key,
-// starts the device's edge and hands out a join token; disabling, or the expiry timer (24 h at
+// starts the device's edge and hands out a join token; disabling, or the expiry deadline (24 h at
 // most), stops the edge and destroys the key. The state survives restarts (state-file.ts), and every
 // change goes to the hash-chained audit log, whose record commits it: a restart after a stop at any
 // step makes the state file agree with the log's last word (see reconcile()).
@@ -11,6 +11,7 @@ import type { EdgeStatus } from '../edge/edge.js'
 import { silentLogger, type Logger } from '../log/logger.js'
 import type { HostPort } from '../net/address.js'
 import { systemClock, type Clock, type TimerHandle } from '../time/clock.js'
+import { deadline } from '../time/deadline.js'
 import { formatMac, parseMac, type OverlayAddress } from '../wire/index.js'
 import type { AuditEvent, AuditLog, AuditRecord } from './audit-log.js'
 import { encodeJoinToken } from './join-token.js'
@@ -114,8 +115,12 @@ export class AssistanceService {
   private edge: DeviceEdge | null = null
   private expiryTimer: TimerHandle | null = null
   private presenceTimer: TimerHandle | null = null
-  /** technicians seen this session: edge ID → first seen */
-  private readonly present = new Map<string, { since: number; ip: string | null; endpoint: string | null; name: string }>()
+  /**
+   * Technicians seen this session: edge ID → first seen, and the last endpoint authenticated by
+   * the peer's session (a direct path's). The audit records that endpoint, never the overlay
+   * address: a peer's record claims that itself, unsigned (until member certificates bind it).
+   */
+  private readonly present = new Map<string, { since: number; endpoint: string | null; name: string }>()
   private lastError: string | null = null
   /** one state change at a time: enable, disable and expiry never interleave */
   private queue: Promise<unknown> = Promise.resolve()
@@ -307,8 +312,8 @@ export class AssistanceService {
     edge.onStopped((why) => {
       if (this.edge === edge && why === 'expired') expire()
     })
-    // an exact timer for the end (not a periodic check)
-    this.expiryTimer = this.clock.after(session.expiresAt - this.clock.now(), expire)
+    // on the wall clock: a system suspend must not stretch the session (deadline.ts)
+    this.expiryTimer = deadline(this.clock, session.expiresAt, expire)
     this.presenceTimer = this.clock.every(PRESENCE_CHECK_MS, () => {
       this.checkPresence().catch((err: unknown) => this.log.error(`technician audit: ${(err as Error).message}`))
     })
@@ -329,7 +334,7 @@ export class AssistanceService {
     this.edge = null
     await edge?.stop(event === 'expire' ? 'expired' : 'disabled').catch(() => {})
     await this.onStep(`${event}:edge-stopped`)
-    for (const [id, t] of this.present) await this.record('technician-left', { id, ip: t.ip, endpoint: t.endpoint, reason: event === 'expire' ? 'session expired' : 'session ended' })
+    for (const [id, t] of this.present) await this.record('technician-left', { id, endpoint: t.endpoint, reason: event === 'expire' ? 'session expired' : 'session ended' })
     this.present.clear()
     await this.record(event, { community: session.community, ...details })
     await this.onStep(`${event}:recorded`)
@@ -372,15 +377,21 @@ export class AssistanceService {
     const now = this.clock.now()
     const here = new Map(edge.status().peers.filter((p) => p.mac !== null && p.lastSeenMs < TECHNICIAN_GONE_MS).map((p) => [p.id, p]))
     for (const [id, p] of here) {
-      if (this.present.has(id)) continue
-      this.present.set(id, { since: now, ip: p.ip, endpoint: p.endpoint, name: p.name })
-      await this.record('technician-joined', { id, ip: p.ip, endpoint: p.endpoint, ...(p.name ? { name: p.name } : {}) })
+      const known = this.present.get(id)
+      if (known !== undefined) {
+        // a relayed technician's endpoint is known once a direct path is authenticated; keep the last one
+        if (p.endpoint !== null) known.endpoint = p.endpoint
+        continue
+      }
+      this.present.set(id, { since: now, endpoint: p.endpoint, name: p.name })
+      // endpoint: null while the technician is reached through the relay
+      await this.record('technician-joined', { id, endpoint: p.endpoint, path: p.path, ...(p.name ? { name: p.name } : {}) })
       this.log.info(`technician ${id}${p.name ? ` (${p.name})` : ''} joined from ${p.endpoint ?? 'the relay'}`)
     }
     for (const [id, t] of this.present) {
       if (here.has(id)) continue
       this.present.delete(id)
-      await this.record('technician-left', { id, ip: t.ip, endpoint: t.endpoint })
+      await this.record('technician-left', { id, endpoint: t.endpoint })
       this.log.info(`technician ${id} left`)
     }
   }

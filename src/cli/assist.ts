@@ -10,7 +10,7 @@ import { formatHostPort } from '../net/address.js'
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
 import { DEFAULT_EDGE_MTU } from './edge.js'
 import { CliError } from './errors.js'
-import { allowOption, listenAddress, logLevel, overlayAddress, stopOnSignals, supernodeList } from './options.js'
+import { allowOption, hostNameList, listenAddress, logLevel, overlayAddress, stopOnSignals, supernodeList } from './options.js'
 
 export const DEFAULT_DEVICE_IP = '10.99.0.1/24'
 /** For fault tests only: the service kills itself with SIGKILL at this step (steps.ts). */
@@ -26,6 +26,7 @@ interface AssistArgs {
   allow?: string
   'edge-mgmt': string
   'log-level': string
+  'host-name'?: string[]
 }
 
 export const assistCommand: CommandModule<object, AssistArgs> = {
@@ -39,6 +40,7 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
       .option('device', { alias: 'd', type: 'string', default: 'overlan%d', describe: "the device edge's TAP device name" })
       .option('ip', { type: 'string', default: DEFAULT_DEVICE_IP, describe: "the device's overlay address IP/PREFIX" })
       .option('allow', { type: 'string', describe: 'only these reach the device from technicians, e.g. tcp/22,tcp/443,icmp' })
+      .option('host-name', { type: 'string', array: true, describe: 'a further name the console and API answer to in the Host header (repeat for several); the listen address, and localhost on loopback, always work' })
       .option('edge-mgmt', { type: 'string', default: formatHostPort(DEFAULT_ASSIST_EDGE_MGMT), describe: "the device edge's management HTTP (GET /status, /metrics; read by `overlan status`) host:port, or \"off\"" })
       .option('log-level', { type: 'string', default: 'info', describe: 'debug, info, warn, error or silent' }),
   handler: async (args) => {
@@ -50,9 +52,10 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
     const allow = allowOption(args.allow)
     const edgeMgmt = listenAddress('edge-mgmt', args['edge-mgmt'], DEFAULT_ASSIST_EDGE_MGMT)
     const supernodes = supernodeList(args.supernode ?? [])
+    const hostNames = hostNameList('--host-name', args['host-name'])
     const onStep = crashAtStep(process.env[CRASH_AT_ENV])
     const server = await startAssistServer(
-      { listen, stateDir: args['state-dir'], supernodes, deviceIp, webDir: WEB_DIR },
+      { listen, stateDir: args['state-dir'], supernodes, deviceIp, webDir: WEB_DIR, hostNames },
       { startEdge: linuxDeviceEdge({ tapName: args.device, mtu: DEFAULT_EDGE_MTU, allow, mgmt: edgeMgmt, logger }), logger, onStep },
     ).catch((err: unknown) => {
       const code = (err as NodeJS.ErrnoException).code

@@ -7,12 +7,13 @@ import { secretMemory } from '../crypto/secure-memory.js'
 import { DEFAULT_EDGE_MGMT, type EdgeConfig } from '../edge/edge.js'
 import { DeviceError, startLinuxEdge } from '../edge/linux-edge.js'
 import { streamLogger } from '../log/logger.js'
-import { formatHostPort, type HostPort } from '../net/address.js'
+import type { MgmtListen } from '../mgmt/server.js'
+import { formatHostPort } from '../net/address.js'
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
 import { DEFAULT_TAP_NAME } from '../tap/linux-tap.js'
 import { isUnicastMac, parseMac } from '../wire/index.js'
 import { CliError, EXIT_DEVICE } from './errors.js'
-import { allowOption, listenAddress, logLevel, overlayAddress, port, stopOnSignals, supernodeList } from './options.js'
+import { allowOption, logLevel, mgmtListen, overlayAddress, port, stopOnSignals, supernodeList } from './options.js'
 
 /**
  * Fits a 1500-byte underlay, IPv6 included: 1390 + 14 Ethernet + 44 overlay + 8 UDP + 40 IPv6 = 1496,
@@ -31,6 +32,7 @@ interface EdgeArgs {
   mtu: number
   port: number
   mgmt: string
+  'mgmt-host-name'?: string[]
   'relay-only': boolean
   'expires-at'?: string
   allow?: string
@@ -54,6 +56,7 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
       .option('mtu', { alias: 'M', type: 'number', default: DEFAULT_EDGE_MTU, describe: 'MTU of the TAP device' })
       .option('port', { alias: 'p', type: 'number', default: 0, describe: 'local UDP port (0: any)' })
       .option('mgmt', { type: 'string', default: formatHostPort(DEFAULT_EDGE_MGMT), describe: 'management HTTP (GET /status, /metrics) host:port, or "off"' })
+      .option('mgmt-host-name', { type: 'string', array: true, describe: 'a further name the management listener answers to in the Host header (repeat for several); its address, and localhost on loopback, always work' })
       .option('relay-only', { type: 'boolean', default: false, describe: 'never try a direct path; everything through the supernode' })
       .option('expires-at', { type: 'string', describe: 'ISO 8601 time at which the edge removes its TAP and exits' })
       .option('allow', { type: 'string', describe: 'only these reach this host from the overlay, e.g. tcp/22,tcp/443,udp/53,icmp (replies to its own connections always pass)' })
@@ -87,8 +90,9 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
 }
 
 /** Turns the options (and OVERLAN_KEY) into an EdgeConfig; every refusal is one line naming the option. */
-export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig & { mgmt: HostPort | null } {
-  const mgmt = listenAddress('mgmt', args.mgmt, DEFAULT_EDGE_MGMT)
+export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig & { mgmt: MgmtListen | null } {
+  // the names ride along in the listen address: the edge hands it to MgmtServer as it is
+  const mgmt = mgmtListen(args.mgmt, args['mgmt-host-name'], DEFAULT_EDGE_MGMT)
   let expiresAt: number | undefined
   if (args['expires-at'] !== undefined) {
     expiresAt = Date.parse(args['expires-at'])

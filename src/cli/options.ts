@@ -1,6 +1,8 @@
 // Option parsing shared by the commands: turns argv strings into checked values, each failure a
 // one-line message that names the option.
+import { isIP } from 'node:net'
 import { parseAllow, type AllowRules } from '../edge/allow-filter.js'
+import { MGMT_HOST_NAME_OPTION, type MgmtListen } from '../mgmt/server.js'
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js'
 import { parseHostPort, type HostPort } from '../net/address.js'
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
@@ -27,6 +29,22 @@ export function listenAddress(name: string, value: string, defaults: HostPort): 
   } catch (err) {
     throw new Error(`--${name}: ${(err as Error).message}`, { cause: err })
   }
+}
+
+/** --mgmt HOST:PORT (or "off") with --mgmt-host-name NAME...: the management listener, or null. */
+export function mgmtListen(value: string, names: string[] | undefined, defaults: HostPort): MgmtListen | null {
+  const listen = listenAddress('mgmt', value, defaults)
+  const hostNames = hostNameList(MGMT_HOST_NAME_OPTION, names)
+  return listen === null ? null : { ...listen, hostNames }
+}
+
+/** --host-name NAME (or --mgmt-host-name), repeated: names an HTTP listener answers to in the Host header. */
+export function hostNameList(option: string, values: string[] | undefined): string[] {
+  return (values ?? []).map((value) => {
+    const name = value.trim()
+    if (isIP(name) === 0 && !/^[A-Za-z0-9.-]+$/.test(name)) throw new CliError(`${option}: "${value}" is not a host name or address (give no port: any port is accepted)`)
+    return name.toLowerCase()
+  })
 }
 
 /** An overlay address option: "10.9.0.1/24". */

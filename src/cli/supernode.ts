@@ -5,12 +5,13 @@ import { secretMemory } from '../crypto/secure-memory.js'
 import { streamLogger } from '../log/logger.js'
 import { DEFAULT_SUPERNODE_CONFIG, DEFAULT_SUPERNODE_MGMT, DEFAULT_SUPERNODE_PORT, Supernode } from '../supernode/supernode.js'
 import { parseSubnet } from '../supernode/auto-ip.js'
-import { listenAddress, logLevel, port, positiveInt, stopOnSignals } from './options.js'
+import { logLevel, mgmtListen, port, positiveInt, stopOnSignals } from './options.js'
 
 interface SupernodeArgs {
   port: number
   bind?: string
   mgmt: string
+  'mgmt-host-name'?: string[]
   'max-edges': number
   'max-communities': number
   'auto-ip': string
@@ -27,6 +28,7 @@ export const supernodeCommand: CommandModule<object, SupernodeArgs> = {
       .option('port', { alias: 'p', type: 'number', default: DEFAULT_SUPERNODE_PORT, describe: 'UDP port to listen on' })
       .option('bind', { type: 'string', describe: 'address to bind (default: every address, IPv4 and IPv6)' })
       .option('mgmt', { type: 'string', default: formatHostPort(DEFAULT_SUPERNODE_MGMT), describe: 'management HTTP (GET /status, /metrics) host:port, or "off"' })
+      .option('mgmt-host-name', { type: 'string', array: true, describe: 'a further name the management listener answers to in the Host header (repeat for several); its address, and localhost on loopback, always work' })
       .option('max-edges', { type: 'number', default: DEFAULT_SUPERNODE_CONFIG.maxEdgesPerCommunity, describe: 'most edges per community' })
       .option('max-communities', { type: 'number', default: DEFAULT_SUPERNODE_CONFIG.maxCommunities, describe: 'most communities at once' })
       .option('auto-ip', { type: 'string', default: DEFAULT_SUPERNODE_CONFIG.autoIpRange, describe: 'range for automatic overlay addresses (a /24 per community)' })
@@ -35,7 +37,7 @@ export const supernodeCommand: CommandModule<object, SupernodeArgs> = {
       .option('log-level', { type: 'string', default: 'info', describe: 'debug, info, warn, error or silent' })
       .example('$0 supernode -p 7654', 'listen on UDP 7654, management on 127.0.0.1:5645'),
   handler: async (args) => {
-    const mgmt = listenAddress('mgmt', args.mgmt, DEFAULT_SUPERNODE_MGMT)
+    const mgmt = mgmtListen(args.mgmt, args['mgmt-host-name'], DEFAULT_SUPERNODE_MGMT)
     const config = {
       port: port('port', args.port),
       bindAddress: args.bind,

@@ -16,6 +16,10 @@ export const EDGE_COUNTERS = defineCounters({
   probesSent: { metric: 'overlan_edge_probes_sent_total', help: 'Hole-punching and keepalive probes sent', kind: 'counter' },
   birthdaySessions: { metric: null, help: 'Birthday-punching sessions started', kind: 'counter' },
   birthdaySockets: { metric: null, help: 'Birthday-punching sockets open now', kind: 'gauge' },
+  candidatesOverLimit: { metric: 'overlan_edge_candidates_over_limit_total', help: 'Peer endpoints not probed: the peer already had as many candidates as it may', kind: 'counter' },
+  candidatesOffLan: { metric: 'overlan_edge_candidates_off_lan_total', help: "Peer LAN endpoints not probed: outside every subnet of this host's own", kind: 'counter' },
+  pendingBytes: { metric: 'overlan_edge_pending_bytes', help: 'Bytes of frames held for peers whose record has not arrived', kind: 'gauge' },
+  peersEvicted: { metric: 'overlan_edge_peers_evicted_total', help: 'Peers removed from a full table to make room (unverified ones first)', kind: 'counter' },
 })
 
 export type EdgeCounterName = keyof typeof EDGE_COUNTERS

@@ -8,12 +8,13 @@ import { deriveCommunityKeys, destroyEdgeKeys, generateEdgeIdentity, type Commun
 import { signRecord } from '../crypto/record.js'
 import { sign } from '../crypto/sign.js'
 import { silentLogger, type Logger } from '../log/logger.js'
-import { MgmtServer } from '../mgmt/server.js'
+import { MgmtServer, type MgmtListen } from '../mgmt/server.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
 import { bindUdp } from '../net/bind.js'
 import type { Transport } from '../net/transport.js'
 import type { TapDevice } from '../tap/device.js'
 import { systemClock, type Clock, type TimerHandle } from '../time/clock.js'
+import { deadline } from '../time/deadline.js'
 import {
   DEREGISTER_BYTES,
   deregisterSignedBytes,
@@ -25,6 +26,7 @@ import {
   ipFamily,
   ipv4Value,
   isUnicastMac,
+  MAX_CANDIDATES,
   type Endpoint,
   type OverlayAddress,
   type RegisterAck,
@@ -37,6 +39,7 @@ import { FrameFilter } from './frame-filter.js'
 import { Outbound } from './inside.js'
 import { Inbound } from './outside.js'
 import type { PathActions, PathOwner, PathState } from './path.js'
+import { checkLocalAddresses, OwnSubnets, type LocalAddress } from './own-subnets.js'
 import { PeerDirectory } from './peer-directory.js'
 import { PeerTable } from './peers.js'
 import { Prober } from './punch.js'
@@ -60,11 +63,16 @@ export interface EdgeConfig {
   /** shown to peers and in consoles (e.g. a technician's name) */
   name?: string
   relayOnly?: boolean
-  /** LAN addresses of this host to offer peers as direct candidates (with our UDP port) */
-  localAddresses?: string[]
+  /**
+   * This host's own LAN addresses with their prefixes. The first four are offered to peers as direct
+   * candidates (with our UDP port); and a peer's LAN candidate is probed only inside one of these
+   * subnets (none given: never).
+   */
+  localAddresses?: LocalAddress[]
   /** UDP bind; port 0 = any */
   bind?: { address?: string; port: number }
-  mgmt?: HostPort | null
+  /** management HTTP (GET /status, /metrics): where it listens and the Host names it answers to */
+  mgmt?: MgmtListen | null
   /** ms since the epoch at which the edge stops by itself, whatever else happens */
   expiresAt?: number
   /** --allow: only these reach the host from the overlay (plus replies to its own connections) */
@@ -178,7 +186,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       (socket) => socket.onDatagram((msg, address, port) => this.inbound.receive(msg, address, port, socket)),
       config.birthdayPorts ?? BIRTHDAY_PORTS,
     )
-    this.peers = new PeerTable(this.pathActions())
+    this.peers = new PeerTable(this.pathActions(new OwnSubnets(config.localAddresses ?? [])), this.counters, this.drops)
     const core: EdgeCore = { edgeId: identity.edgeId, relayOnly: this.relayOnly, peers: this.peers, drops: this.drops, counters: this.counters, now: () => clock.now() }
     const host: LinkHost = {
       now: () => this.clock.now(),
@@ -203,6 +211,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   static async start(config: EdgeConfig, deps: EdgeDeps): Promise<Edge> {
     if (config.supernodes.length === 0) throw new RangeError('give at least one supernode')
     if (!isUnicastMac(deps.tap.mac)) throw new RangeError(`the TAP device's MAC must be unicast: ${formatMac(deps.tap.mac)}`)
+    checkLocalAddresses(config.localAddresses ?? [])
     const keys = config.keys ?? (await deriveCommunityKeys(config.community, config.key ?? ''))
     // IPv4 unless a supernode is IPv6: libuv sets only the IPv6 hop limit on a dual-stack socket,
     // and the punching TTL ladder must apply to IPv4 datagrams
@@ -222,7 +231,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       }
     }
     if (config.expiresAt !== undefined) {
-      edge.expiry = edge.clock.after(config.expiresAt - edge.clock.now(), () => void edge.stop('expired'))
+      edge.expiry = deadline(edge.clock, config.expiresAt, () => void edge.stop('expired'))
     }
     edge.ticker = edge.clock.every(TICK_MS, () => edge.tick())
     edge.log.info(`edge ${formatEdgeId(edge.edgeId)} on ${deps.tap.name} (mac ${formatMac(deps.tap.mac)}) using UDP port ${transport.local().port}`)
@@ -274,9 +283,10 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   /** What a peer's path does outside itself: probes, queries, birthday punching, telling listeners. */
-  private pathActions(): PathActions {
+  private pathActions(subnets: OwnSubnets): PathActions {
     return {
       relayOnly: this.relayOnly,
+      candidateRules: { subnets, counters: this.counters },
       probe: (owner, address, port, ttl, via) => this.prober.probe(owner.edgeId, address, port, this.clock.now(), ttl, via),
       query: (owner) => this.supernodes.query({ kind: 'edge', edgeId: owner.edgeId }, this.clock.now()),
       birthdayActive: (owner) => this.birthday.active(owner),
@@ -323,7 +333,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     const timestamp = Math.max(this.clock.now(), this.lastRecordTimestamp + 1)
     this.lastRecordTimestamp = timestamp
     const port = this.transport.local().port
-    const candidates: Endpoint[] = (this.config.localAddresses ?? []).slice(0, 4).map((address) => endpointOf(address, port))
+    const candidates: Endpoint[] = (this.config.localAddresses ?? []).slice(0, MAX_CANDIDATES).map((a) => endpointOf(a.address, port))
     const bytes = signRecord({ timestamp, mac: this.tap.mac, overlay: this.overlay, name: this.config.name ?? '', candidates }, this.keys, this.identity)
     return { bytes, timestamp }
   }

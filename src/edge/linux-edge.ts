@@ -9,11 +9,10 @@ import { disableForwarding, hardenTap, readForwarding, type ForwardingState } fr
 import { TapError, openLinuxTap, type LinuxTap } from '../tap/linux-tap.js'
 import type { OverlayAddress } from '../wire/index.js'
 import { Edge, type EdgeConfig } from './edge.js'
+import type { LocalAddress } from './own-subnets.js'
 
 /** /status re-reads the forwarding sysctls this often: a later `sysctl net.ipv4.ip_forward=1` resets them, and /status must show that. */
 const FORWARDING_REFRESH_MS = 1_000
-/** LAN addresses offered to peers as direct candidates (a record holds at most four). */
-const MAX_LAN_ADDRESSES = 4
 
 /** The device could not be set up (no TAP, a sysctl or an address refused): the message names the fix. */
 export class DeviceError extends Error {
@@ -67,15 +66,18 @@ export async function startLinuxEdge(config: EdgeConfig, options: LinuxEdgeOptio
   return edge
 }
 
-/** This host's own addresses, but the TAP's, loopback and IPv6 link-local ones. */
-function lanAddresses(tapName: string): string[] {
-  const result: string[] = []
+/**
+ * This host's own addresses with their prefixes, but the TAP's, loopback and IPv6 link-local ones:
+ * the edge offers the first four to peers, and probes a peer's LAN candidates only inside these subnets.
+ */
+function lanAddresses(tapName: string): LocalAddress[] {
+  const result: LocalAddress[] = []
   for (const [name, addresses] of Object.entries(networkInterfaces())) {
     if (name === tapName) continue
     for (const a of addresses ?? []) {
-      if (a.internal || (a.family === 'IPv6' && a.address.startsWith('fe80'))) continue
-      result.push(a.address)
+      if (a.internal || (a.family === 'IPv6' && a.address.startsWith('fe80')) || a.cidr === null) continue
+      result.push({ address: a.address, prefix: Number(a.cidr.slice(a.cidr.indexOf('/') + 1)) })
     }
   }
-  return result.slice(0, MAX_LAN_ADDRESSES)
+  return result
 }

@@ -112,7 +112,7 @@ export class Inbound {
         core.peers.remove(peer) // forgotten again, with its floor: a replay creates no state
         return
       }
-      this.parts.supernodes.query({ kind: 'edge', edgeId: h.senderId }, now)
+      this.parts.directory.askForRecord(h.senderId, now)
     }
     peer.replay.accept(h.counter)
     peer.lastSeen = now
@@ -124,23 +124,24 @@ export class Inbound {
     switch (h.type) {
       case PacketType.Data:
       case PacketType.Relay:
-        this.frame(peer, length, now)
+        this.frame(peer, length)
         return
       case PacketType.Probe:
-        this.probe(peer, length, address, port, viaSupernode, via)
+        this.probe(peer, length, address, port, viaSupernode, now, via)
         return
       case PacketType.ProbeAck:
         this.probeAck(peer, length, address, port, viaSupernode, now, via)
     }
   }
 
-  private frame(peer: Peer, length: number, now: number): void {
+  private frame(peer: Peer, length: number): void {
     const core = this.core
     peer.rxPackets++
     peer.rxBytes += length
     if (!peer.verified) {
       // its record says which MAC is its own; until it arrives, hold a few frames
-      if (!peer.pending.hold(this.plain.subarray(0, length), now)) core.drops['unverified-peer']++
+      const refused = peer.pending.hold(this.plain.subarray(0, length))
+      if (refused !== null) core.drops[refused]++
       return
     }
     this.deliver(peer, this.plain, length)
@@ -163,7 +164,7 @@ export class Inbound {
     else core.drops['tap-write-failed']++
   }
 
-  private probe(peer: Peer, length: number, address: string, port: number, viaSupernode: boolean, via: Transport | null): void {
+  private probe(peer: Peer, length: number, address: string, port: number, viaSupernode: boolean, now: number, via: Transport | null): void {
     const core = this.core
     const probe = readProbePayload(this.plain.subarray(0, length))
     if (!probe.ok || viaSupernode) {
@@ -173,7 +174,7 @@ export class Inbound {
     const from = endpointOf(address, port)
     // answer through the socket it came in on: that is the NAT mapping the peer found
     this.parts.sender.send(PacketType.ProbeAck, peer.edgeId, encodeProbeAckPayload(probe.value, from), address, port, 0, via)
-    peer.path.onProbeFrom(from, via)
+    peer.path.onProbeFrom(from, via, peer.verified, now)
   }
 
   private probeAck(peer: Peer, length: number, address: string, port: number, viaSupernode: boolean, now: number, via: Transport | null): void {

@@ -20,6 +20,7 @@
 // calls runTimers() on each tick; it decides which one is due and calls it.
 import type { Transport } from '../net/transport.js'
 import { endpointOf, type Endpoint } from '../wire/index.js'
+import { Candidates, type CandidateRules } from './candidates.js'
 import { PUNCH_SCHEDULE_MS, PUNCH_TTLS } from './punch.js'
 
 export type PathState = 'relay' | 'punching' | 'direct' | 'suspect'
@@ -69,6 +70,8 @@ export interface PathOwner {
  */
 export interface PathActions {
   readonly relayOnly: boolean
+  /** our subnets, and where refused candidates are counted (candidates.ts) */
+  readonly candidateRules: CandidateRules
   /** a PROBE to one endpoint; `ttl` 0: the socket's default; `via`: a birthday socket, or null for the main one */
   probe(owner: PathOwner, address: string, port: number, ttl: number, via: Transport | null): void
   /** asks the supernode for the peer again: its answer (and the peer's PUNCH_REQUEST) starts punching */
@@ -93,8 +96,8 @@ export class PeerPath {
   private direct: Endpoint | null = null
   /** the socket the direct path uses: null for the main one, else a birthday-punching socket */
   private directVia: Transport | null = null
-  /** addresses to probe: reflexive (from the supernode), the peer's LAN addresses, and peer-reflexive */
-  private readonly candidates: Endpoint[] = []
+  /** where to probe: reflexive (from the supernode), peer-reflexive, the peer's LAN addresses; bounded */
+  private readonly candidates: Candidates
   /** the peer's public endpoint as its supernode sees it */
   private reflexiveEndpoint: Endpoint | null = null
   /** the peer's own UDP port (its LAN candidates carry it): compared with `reflexive`, says whether its NAT rewrites ports */
@@ -110,7 +113,9 @@ export class PeerPath {
   constructor(
     private readonly owner: PathOwner,
     private readonly actions: PathActions,
-  ) {}
+  ) {
+    this.candidates = new Candidates(actions.candidateRules)
+  }
 
   get state(): PathState {
     return this.current
@@ -148,10 +153,11 @@ export class PeerPath {
   /** The supernode told us where the peer is (PEER_INFO or PUNCH_REQUEST): punch toward it. */
   onPeerInfo(reflexive: Endpoint, lanCandidates: readonly Endpoint[], now: number): void {
     this.reflexiveEndpoint = reflexive
+    // read, never probed as such: its port says whether the peer's NAT rewrites ports (birthday roles)
     this.ownPort = lanCandidates[0]?.port ?? null
-    this.addCandidate(reflexive)
-    for (const candidate of lanCandidates) this.addCandidate(candidate)
-    if (!this.actions.relayOnly) this.apply('peer-info', now)
+    if (this.actions.relayOnly) return
+    this.candidates.fromSupernode(reflexive, lanCandidates, this.endpoint, now)
+    this.apply('peer-info', now)
   }
 
   /**
@@ -172,15 +178,18 @@ export class PeerPath {
    * An authenticated PROBE from address:port on `via` (already answered). The address it came from
    * is a candidate too (peer-reflexive): a NAT may have given the peer a port nobody could predict;
    * probing it back is what opens our side toward it. A probe that reached a birthday socket is
-   * probed back through that socket, whatever we knew of the address. On a direct path, a probe
+   * probed back through that socket, even from an address we knew. On a direct path, a probe
    * from elsewhere says the peer's NAT moved it (its conntrack was flushed, say): the answer to
-   * probing it back moves the path there.
+   * probing it back moves the path there. Candidates are bounded (candidates.ts): a source beyond
+   * the bound is answered but never probed. `verified`: the peer's record is known; until then its
+   * sources are only remembered (a path moves only toward a verified peer, and an edge ID nobody
+   * registered must not make us send), and the punch rounds its record starts probe them.
    */
-  onProbeFrom(from: Endpoint, via: Transport | null): void {
+  onProbeFrom(from: Endpoint, via: Transport | null, verified: boolean, now: number): void {
     if (this.actions.relayOnly) return
     if (hasDirectEndpoint(this.current) && this.isDirectEndpoint(from.address, from.port) && this.directVia === via) return
-    const isNew = this.addCandidate(from)
-    if (isNew || via !== null) this.actions.probe(this.owner, from.address, from.port, 0, via)
+    const verdict = this.candidates.addPeerReflexive(from, now)
+    if (verified && (verdict === 'new' || (verdict === 'known' && via !== null))) this.actions.probe(this.owner, from.address, from.port, 0, via)
   }
 
   /** Any authenticated packet from address:port (not via the supernode): the direct path, if it is that one, lives. Per packet: no allocation. */
@@ -222,7 +231,7 @@ export class PeerPath {
   /** The next round of probes to every candidate, with the TTL ladder's next step. */
   private onPunchRoundDue(now: number): void {
     const ttl = PUNCH_TTLS[this.punchRound] ?? 0
-    for (const candidate of this.candidates) this.actions.probe(this.owner, candidate.address, candidate.port, ttl, null)
+    for (const candidate of this.candidates.all) this.actions.probe(this.owner, candidate.address, candidate.port, ttl, null)
     this.nextProbeAt = now + (PUNCH_SCHEDULE_MS[this.punchRound] ?? 0)
     this.punchRound++
   }
@@ -290,12 +299,6 @@ export class PeerPath {
         this.retryAt = now + PUNCH_RETRY_MS
     }
     if (changed || moved) this.actions.changed(this.owner)
-  }
-
-  private addCandidate(endpoint: Endpoint): boolean {
-    if (this.candidates.some((c) => c.address === endpoint.address && c.port === endpoint.port)) return false
-    this.candidates.push(endpoint)
-    return true
   }
 
   private isDirectEndpoint(address: string, port: number): boolean {

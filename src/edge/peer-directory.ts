@@ -1,20 +1,33 @@
 // What the supernodes tell an edge about its peers, and the peers' own timers. A PEER_INFO or
 // PUNCH_REQUEST carries a peer's signed record (checked here against the community's key) and where
 // the supernode sees it: the peer becomes verified, its MAC is bound, and its path starts punching.
-// "Gone" from a supernode forgets a peer; an idle one is forgotten too. The frames that waited for
-// a record are handed back to the caller (the inbound path delivers them), so that nothing here
-// writes to the TAP device.
+// "Gone" from a supernode forgets a peer; an idle one is forgotten too, and one whose record never
+// came sooner. Records are asked for here, within a budget. The frames that waited for a record are
+// handed back to the caller (the inbound path delivers them), so that nothing here writes to the
+// TAP device.
 import { verifyRecord } from '../crypto/record.js'
 import type { Logger } from '../log/logger.js'
 import { formatHostPort } from '../net/address.js'
 import { formatEdgeId, formatMac, type PeerInfo, type PeerTarget } from '../wire/index.js'
 import type { EdgeCore } from './core.js'
-import type { Peer } from './peers.js'
+import { PENDING_TIMEOUT_MS, type Peer } from './peers.js'
 
 /** A peer nobody has heard from for this long is forgotten (it is asked for again when needed). */
 export const PEER_IDLE_MS = 10 * 60_000
+/**
+ * PEER_QUERYs for the records of senders we do not know, at most this many a second. A member can
+ * send under as many made-up edge IDs as it likes, and the supernode allows each source 50 control
+ * packets a second (its default controlRate): past that it would refuse our keepalives and our
+ * queries for real peers too. Real newcomers are few; one whose query waits still gets its record
+ * when it asks for us (the supernode's PUNCH_REQUEST).
+ */
+export const RECORD_QUERIES_PER_SECOND = 20
+const QUERY_WINDOW_MS = 1_000
 
 export class PeerDirectory {
+  private queryWindowStart = 0
+  private queriesInWindow = 0
+
   constructor(
     private readonly core: EdgeCore,
     /** the community's record-signing public key */
@@ -67,19 +80,30 @@ export class PeerDirectory {
     for (const peer of this.core.peers.values()) if (peer.verified && peer.path.state !== 'relay') this.query({ kind: 'edge', edgeId: peer.edgeId })
   }
 
+  /** Asks the supernode for the record of a sender we do not know, unless this second's budget is spent. */
+  askForRecord(edgeId: number, now: number): void {
+    if (now - this.queryWindowStart >= QUERY_WINDOW_MS) {
+      this.queryWindowStart = now
+      this.queriesInWindow = 0
+    }
+    if (this.queriesInWindow >= RECORD_QUERIES_PER_SECOND) return
+    this.queriesInWindow++
+    this.query({ kind: 'edge', edgeId })
+  }
+
   /** Each scheduler tick: every peer's path timers, its waiting frames, and whether it went idle. */
   runTimers(now: number): void {
     const core = this.core
     for (const peer of core.peers.values()) {
       peer.path.runTimers(now)
-      if (!peer.verified) this.pendingTimers(peer, now)
-      if (now - peer.lastSeen > PEER_IDLE_MS && !peer.path.isDirect) core.peers.remove(peer)
+      if (!peer.verified) this.recordTimers(peer, now)
+      else if (now - peer.lastSeen > PEER_IDLE_MS && !peer.path.isDirect) core.peers.remove(peer)
     }
   }
 
-  /** Frames waiting for a record that never came are dropped; until then the record is asked for again. */
-  private pendingTimers(peer: Peer, now: number): void {
-    if (peer.pending.expired(now)) this.core.drops['unverified-peer'] += peer.pending.take().length
-    else if (peer.pending.queryDue(now)) this.query({ kind: 'edge', edgeId: peer.edgeId })
+  /** A peer whose record never came goes (its frames are dropped and counted); until then the record is asked for again. */
+  private recordTimers(peer: Peer, now: number): void {
+    if (now - peer.createdAt > PENDING_TIMEOUT_MS) this.core.peers.remove(peer)
+    else if (peer.pending.queryDue(now)) this.askForRecord(peer.edgeId, now)
   }
 }

@@ -12,7 +12,8 @@ export const EDGE_REASONS = [
   'too-old', // behind the replay window
   ...FILTER_REASONS,
   'not-allowed', // refused by --allow (not a listed port, not a reply to the host's own traffic)
-  'unverified-peer', // frames of a peer whose record never arrived
+  'unverified-peer', // frames of a peer whose record never arrived, or beyond what one such peer may hold
+  'pending-full', // frames of a peer whose record has not arrived, beyond what all such peers together may hold
   'peer-table-full',
   'bad-record', // a peer record with a bad signature or of another community
   'unexpected-type', // a packet type an edge never receives, or one at the wrong time

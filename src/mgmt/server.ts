@@ -1,8 +1,18 @@
 // The small read-only management HTTP server of edges and supernodes: GET /status (JSON) and
-// GET /metrics (Prometheus). Bound to loopback by default; it never serves keys.
-import { createServer, type Server } from 'node:http'
+// GET /metrics (Prometheus). Bound to loopback by default; it never serves keys, and answers only
+// requests whose Host names it (host-check.ts), so a web page cannot read it by DNS rebinding.
+import { createServer, type ServerResponse, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { hostCheck } from '../http/host-check.js'
 import type { HostPort } from '../net/address.js'
+
+/** The command-line option that adds a name (the same on `overlan edge` and `overlan supernode`). */
+export const MGMT_HOST_NAME_OPTION = '--mgmt-host-name'
+
+/** Where to listen, and the names (Host header) to answer to besides the listen address and localhost on loopback. */
+export interface MgmtListen extends HostPort {
+  hostNames?: readonly string[]
+}
 
 export interface MgmtHandlers {
   status(): unknown
@@ -12,19 +22,23 @@ export interface MgmtHandlers {
 export class MgmtServer {
   private constructor(private readonly server: Server) {}
 
-  static async start(listen: HostPort, handlers: MgmtHandlers): Promise<MgmtServer> {
+  static async start(listen: MgmtListen, handlers: MgmtHandlers): Promise<MgmtServer> {
+    const checkHost = hostCheck({ listenHost: listen.host, names: listen.hostNames ?? [], option: MGMT_HOST_NAME_OPTION })
     const server = createServer((req, res) => {
+      // in front of every route, as middleware would be
+      const host = checkHost(req.headers.host, req.socket.localAddress)
+      if (!host.ok) return void sendError(res, host.status, host.error)
       const path = (req.url ?? '/').split('?')[0]
       if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.writeHead(405, { 'content-type': 'application/json', allow: 'GET' }).end(JSON.stringify({ error: 'only GET is supported' }))
-        return
+        res.setHeader('allow', 'GET')
+        return void sendError(res, 405, 'only GET is supported')
       }
       if (path === '/status') {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(handlers.status(), null, 2) + '\n')
       } else if (path === '/metrics') {
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(handlers.metrics())
       } else {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no such path: ${path}; try /status or /metrics` }))
+        sendError(res, 404, `no such path: ${path}; try /status or /metrics`)
       }
     })
     await new Promise<void>((resolve, reject) => {
@@ -48,4 +62,8 @@ export class MgmtServer {
       this.server.close(() => resolve())
     })
   }
+}
+
+function sendError(res: ServerResponse, status: number, error: string): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error }))
 }

@@ -1,5 +1,6 @@
 // A clock that moves only when told: advance(ms) runs every timer due, in time order, and lets
-// I/O that those timers started (loopback UDP) complete between steps.
+// I/O that those timers started (loopback UDP) complete between steps; suspend(ms) moves the wall
+// clock alone, as a system suspend does.
 import { setImmediate as yieldToIo } from 'node:timers/promises'
 import type { Clock, TimerHandle } from './clock.js'
 
@@ -41,6 +42,15 @@ export class ManualClock implements Clock {
   jump(ms: number): void {
     this.current += ms
     this.runDue()
+  }
+
+  /**
+   * The machine sleeps for `ms`: the wall clock (now()) moves, the monotonic clock that timers run on
+   * does not, so nothing runs and every pending timer is still as far away as before.
+   */
+  suspend(ms: number): void {
+    this.current += ms
+    for (const timer of this.timers) timer.at += ms
   }
 
   get pendingTimers(): number {

@@ -3,7 +3,7 @@
 // the page holds no copies of them.
 import { readdir, readFile } from 'node:fs/promises'
 import t from 'tap'
-import { LOGIN_LOCK_MS } from '../../src/assist/api.js'
+import { LOGIN_LOCK_MS } from '../../src/assist/login-guard.js'
 import { AUDIT_EVENT_LABELS, CONSOLE_CONSTANTS_PATH } from '../../src/assist/console-constants.js'
 import { MAX_DURATION_SECONDS, PRESENCE_CHECK_MS } from '../../src/assist/service.js'
 import { startTestAssist, WEB_DIR } from '../fixtures/assist.js'

@@ -1,26 +1,13 @@
 // The whole assistance flow in one process: enable, a technician edge joins with nothing but the
 // token, reaches the device, shows up (with its name) in the status and the audit; disabling cuts
 // it off and makes the token useless.
-import { setTimeout as delay } from 'node:timers/promises'
 import t from 'tap'
 import { decodeJoinToken } from '../../src/assist/join-token.js'
 import { Edge } from '../../src/edge/edge.js'
 import { MemoryTap } from '../../src/tap/memory-tap.js'
-import { startTestAssist } from '../fixtures/assist.js'
+import { poll, startTestAssist } from '../fixtures/assist.js'
 import { ipv4Frame, mac } from '../fixtures/frames.js'
 import { until } from '../fixtures/overlay.js'
-
-const POLL_MS = 100
-
-/** Asks again every POLL_MS (the service checks presence once a second) until `done`; at most ~5 s. */
-async function poll<T>(ask: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  let value = await ask()
-  for (let i = 0; i < 50 && !done(value); i++) {
-    await delay(POLL_MS)
-    value = await ask()
-  }
-  return value
-}
 
 t.test('join with the token, be seen, be cut off', async (t) => {
   const a = await startTestAssist(t)

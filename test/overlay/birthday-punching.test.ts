@@ -23,8 +23,8 @@ t.test('cone / symmetric: direct after birthday punching', async (t) => {
   const conePrivatePort = window.from + 7
   // each announces its LAN address, as real edges do: its port tells the other side whether the NAT rewrote it
   // (the simulated NATs drop the probes to those private addresses: nothing leaves loopback)
-  const a = await startEdge(t, [sn], { clock, nat: coneNat, transport: coneNat.attach('10.0.1.2', conePrivatePort), birthdayPorts: window, localAddresses: ['10.0.1.2'] })
-  const b = await startEdge(t, [sn], { clock, nat: symmetricNat, birthdayPorts: window, localAddresses: ['10.0.2.2'] })
+  const a = await startEdge(t, [sn], { clock, nat: coneNat, transport: coneNat.attach('10.0.1.2', conePrivatePort), birthdayPorts: window, localAddresses: [{ address: '10.0.1.2', prefix: 24 }] })
+  const b = await startEdge(t, [sn], { clock, nat: symmetricNat, birthdayPorts: window, localAddresses: [{ address: '10.0.2.2', prefix: 24 }] })
   await Promise.all([registered(a), registered(b)])
 
   a.tap.inject(ipv4Frame(b.tap.mac, a.tap.mac, a.edge.overlay!.address, b.edge.overlay!.address))

@@ -16,6 +16,20 @@ t.test('n2n-style options', (t) => {
   t.end()
 })
 
+t.test('--expires-at months ahead is accepted as given (the expiry is a wall-clock deadline, no 24.8-day timer limit)', (t) => {
+  const at = new Date(Date.now() + 90 * 86_400_000).toISOString()
+  t.equal(edgeConfig({ ...base, community: 'lab', key: 'k', supernode: ['x:1'], 'expires-at': at }, {}).expiresAt, Date.parse(at))
+  t.end()
+})
+
+t.test('--mgmt-host-name: names the management listener answers to, carried in its listen address', (t) => {
+  const c = edgeConfig({ ...base, community: 'lab', key: 'k', supernode: ['x:1'], 'mgmt-host-name': ['Mon.LAN', '::1'] }, {})
+  t.match(c.mgmt, { host: '127.0.0.1', port: 5644, hostNames: ['mon.lan', '::1'] })
+  t.throws(() => edgeConfig({ ...base, community: 'lab', key: 'k', supernode: ['x:1'], 'mgmt-host-name': ['mon.lan:5644'] }, {}), { message: /^--mgmt-host-name: "mon\.lan:5644" is not a host name or address \(give no port/ })
+  t.throws(() => edgeConfig({ ...base, community: 'lab', key: 'k', supernode: ['x:1'], 'mgmt-host-name': ['a b'] }, {}), { message: /^--mgmt-host-name/ })
+  t.end()
+})
+
 t.test('refusals name the option', (t) => {
   const cases: [Record<string, unknown>, RegExp][] = [
     [{ supernode: ['x:1'], key: 'k' }, /-c/],

@@ -1,5 +1,6 @@
 // Token buckets: one per source address for control packets (a bounded map, so that packets from
-// a million spoofed sources cost bounded memory), and a lone bucket per registered edge for relay.
+// a million spoofed sources cost bounded memory), a lone bucket per registered edge for relayed
+// frames, and buckets of bytes for what the relay sends per source address and per community.
 
 export class TokenBucket {
   tokens: number
@@ -15,13 +16,22 @@ export class TokenBucket {
   }
 
   take(now: number): boolean {
+    if (!this.has(now, 1)) return false
+    this.tokens -= 1
+    return true
+  }
+
+  /** Refills up to `now`; true when `n` tokens are there (then spend(n) takes them). */
+  has(now: number, n: number): boolean {
     if (now > this.last) {
       this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.perSecond) / 1000)
       this.last = now
     }
-    if (this.tokens < 1) return false
-    this.tokens -= 1
-    return true
+    return this.tokens >= n
+  }
+
+  spend(n: number): void {
+    this.tokens -= n
   }
 }
 
@@ -44,13 +54,18 @@ export class RateLimiter {
   ) {}
 
   allow(key: string, now: number): boolean {
+    return this.bucketFor(key, now).take(now)
+  }
+
+  /** The key's bucket, made full when the key is new (or was dropped with a full table). */
+  bucketFor(key: string, now: number): TokenBucket {
     let bucket = this.buckets.get(key)
     if (bucket === undefined) {
       if (this.buckets.size >= this.maxKeys) this.buckets = new Map()
       bucket = new TokenBucket(this.limit.perSecond, this.limit.burst, now)
       this.buckets.set(key, bucket)
     }
-    return bucket.take(now)
+    return bucket
   }
 
   get size(): number {

@@ -35,6 +35,7 @@ interface SupernodeArgs {
   'max-edges-per-address': number
   'relay-budget-source': string
   'relay-budget-community': string
+  'max-tracked-sources': number
   'auto-ip': string
   keepalive: number
   'expire-after': number
@@ -72,6 +73,11 @@ export const supernodeCommand: CommandModule<object, SupernodeArgs> = {
         default: mebibytes(DEFAULT_SUPERNODE_CONFIG.relayBytesPerCommunity.perSecond),
         describe: 'bytes per second the relay sends to one community, broadcasts counted once per receiver; bursts of 1/8 s; K, M, G allowed',
       })
+      .option('max-tracked-sources', {
+        type: 'number',
+        default: DEFAULT_SUPERNODE_CONFIG.maxTrackedSources,
+        describe: 'source addresses each rate limiter and relay budget table keeps (part of the memory bound)',
+      })
       .option('auto-ip', { type: 'string', default: DEFAULT_SUPERNODE_CONFIG.autoIpRange, describe: 'range for automatic overlay addresses (a /24 per community)' })
       .option('keepalive', { type: 'number', default: DEFAULT_SUPERNODE_CONFIG.keepaliveSeconds, describe: 'seconds between keepalives that edges are told to keep' })
       .option('expire-after', { type: 'number', default: DEFAULT_SUPERNODE_CONFIG.missedKeepalives, describe: 'expire an edge after this many keepalive intervals of silence' })
@@ -90,6 +96,7 @@ export const supernodeCommand: CommandModule<object, SupernodeArgs> = {
       maxEdgesPerAddress: positiveInt('max-edges-per-address', args['max-edges-per-address'], 10_000_000),
       relayBytesPerSource: byteRate('relay-budget-source', args['relay-budget-source']),
       relayBytesPerCommunity: byteRate('relay-budget-community', args['relay-budget-community']),
+      maxTrackedSources: positiveInt('max-tracked-sources', args['max-tracked-sources'], 10_000_000),
       autoIpRange: args['auto-ip'],
       keepaliveSeconds: positiveInt('keepalive', args.keepalive, 3600),
       missedKeepalives: positiveInt('expire-after', args['expire-after'], 100),

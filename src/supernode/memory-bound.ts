@@ -12,17 +12,20 @@ const MiB = 1024 * KiB
 export const DEFAULT_MEMORY_BOUND = 512 * MiB
 
 export const MEMORY_COSTS = {
-  /** node with the code loaded, the socket's receive and send rings, the heap's young generation, nothing registered */
-  processBytes: 96 * MiB,
+  /**
+   * node with the code loaded, the socket's receive and send rings and the heap's young generation
+   * at its largest, nothing registered (80 MB idle, 115-120 MB relaying and under attack, measured)
+   */
+  processBytes: 160 * MiB,
   /**
    * one registered edge at its largest (a 321-byte record, a 32-byte name, a source address and
    * endpoint of its own, its relay bucket) in the registry's maps, with the heap's slack
    */
   edgeBytes: 3 * KiB,
   /** one community (its maps, ID, subnet) beyond its members */
-  communityBytes: 1 * KiB,
+  communityBytes: 2 * KiB,
   /** one key of a rate limiter or budget table: an IPv6 address and port as text, a token bucket */
-  trackedKeyBytes: 256,
+  trackedKeyBytes: 320,
 }
 
 /**
@@ -66,7 +69,7 @@ export function describeMemoryBound(bound: MemoryBound): string {
   return (
     `memory bound ${mib(bound.bytes)}: process ${mib(c.processBytes)} + ${n(bound.edges)} edges × ${n(c.edgeBytes)} B + ` +
     `${n(bound.communities)} communities × ${n(c.communityBytes)} B + ${n(bound.trackedKeys)} tracked source keys × ${n(c.trackedKeyBytes)} B ` +
-    `(--max-edges-total, --max-communities, --max-edges)`
+    `(--max-edges-total, --max-communities, --max-edges, --max-tracked-sources)`
   )
 }
 

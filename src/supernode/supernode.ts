@@ -96,8 +96,8 @@ export const DEFAULT_SUPERNODE_CONFIG: SupernodeConfig = {
   mgmt: DEFAULT_SUPERNODE_MGMT,
   maxCommunities: 10_000,
   maxEdgesPerCommunity: 1024,
-  // with the other defaults, the worst case fits DEFAULT_MEMORY_BOUND (memory-bound.ts)
-  maxEdges: 100_000,
+  // with the other defaults, the worst case fits DEFAULT_MEMORY_BOUND (memory-bound.ts): 490 MiB
+  maxEdges: 80_000,
   // a socket is one edge; a few more for an edge restarted on a fixed port (-p) before its old run expired
   maxEdgesPerEndpoint: 4,
   // a NAT or a carrier-grade NAT puts many edges behind one address; an attacker gets no more than this
@@ -114,7 +114,9 @@ export const DEFAULT_SUPERNODE_CONFIG: SupernodeConfig = {
   // the bursts (1/8 s) hold one 2,048-byte broadcast to 1,024 members (2 MiB) with room to spare
   relayBytesPerSource: { perSecond: 128 * MiB, burst: 16 * MiB },
   relayBytesPerCommunity: { perSecond: 256 * MiB, burst: 32 * MiB },
-  maxTrackedSources: 100_000,
+  // five tables keyed by source (memory-bound.ts); past this many keys a table starts again, and a
+  // flood from more sources than that gets one burst per source per restart, which is bounded
+  maxTrackedSources: 50_000,
   cookieLifetimeSeconds: 60,
   autoIpRange: '10.128.0.0/9',
 }

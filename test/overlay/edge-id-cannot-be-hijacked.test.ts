@@ -3,9 +3,7 @@
 // edge ID nobody holds there. These tests prove what that buys it: nothing. It cannot take an ID
 // that is held, an ID it squats is never introduced or relayed to or from, and the owner takes it
 // back by registering.
-import { createSocket, type Socket } from 'node:dgram'
-import sodium from 'sodium-native'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { generateEdgeIdentity, sign, type CommunityKeys } from '../../src/crypto/index.js'
 import { Supernode } from '../../src/supernode/supernode.js'
 import {
@@ -24,66 +22,9 @@ import {
 } from '../../src/wire/index.js'
 import { ipv4Frame, mac } from '../fixtures/frames.js'
 import { keysFor, registered, startEdge, startSupernode, until } from '../fixtures/overlay.js'
+import { RawMember } from '../fixtures/raw-member.js'
 
 const ATTACKER_ADDRESS = '127.0.0.2'
-const ANSWER_MS = 2000
-
-/** A member of the community speaking raw packets from its own address; keeps what it receives. */
-class RawMember {
-  readonly received: Buffer[] = []
-  private waiting: ((packet: Packet) => void) | null = null
-
-  private constructor(
-    private readonly socket: Socket,
-    private readonly supernodePort: number,
-  ) {
-    socket.on('message', (msg) => {
-      this.received.push(msg)
-      const decoded = decodePacket(msg)
-      if (decoded.ok && this.waiting !== null) this.waiting(decoded.value)
-    })
-  }
-
-  static async open(t: Test, supernodePort: number, address: string): Promise<RawMember> {
-    const socket = createSocket('udp4')
-    t.teardown(() => socket.close())
-    await new Promise<void>((resolve) => socket.bind(0, address, resolve))
-    return new RawMember(socket, supernodePort)
-  }
-
-  send(packet: Buffer): void {
-    this.socket.send(packet, this.supernodePort, '127.0.0.1')
-  }
-
-  /** The next packet of one of `types`, or a rejection after ANSWER_MS. */
-  answer(types: number[]): Promise<Packet> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting = null
-        reject(new Error(`no answer of type ${types.join('/')} within ${ANSWER_MS} ms`))
-      }, ANSWER_MS)
-      this.waiting = (packet) => {
-        if (!types.includes(packet.type)) return
-        clearTimeout(timer)
-        this.waiting = null
-        resolve(packet)
-      }
-    })
-  }
-
-  /** HELLO, COOKIE, REGISTER: resolves with REGISTER_ACK or ERROR. */
-  async register(record: Buffer): Promise<Packet> {
-    const nonce = Buffer.alloc(8)
-    sodium.randombytes_buf(nonce)
-    const cookie = this.answer([PacketType.Cookie])
-    this.send(encodeHello(nonce))
-    const c = await cookie
-    if (c.type !== PacketType.Cookie) throw new Error('not a cookie')
-    const outcome = this.answer([PacketType.RegisterAck, PacketType.Error])
-    this.send(encodeRegister(nonce, c.cookie, record))
-    return outcome
-  }
-}
 
 /**
  * A record a member can make for someone else's edge key: a good community signature, and an edge

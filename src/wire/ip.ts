@@ -90,7 +90,6 @@ export function formatIPv6(buf: Buffer, offset: number): string {
 }
 
 const COLON = 0x3a
-const PERCENT = 0x25
 const HEAD = new Uint16Array(8)
 const TAIL = new Uint16Array(8)
 

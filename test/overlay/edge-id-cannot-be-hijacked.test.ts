@@ -10,13 +10,10 @@ import {
   ErrorCode,
   PacketType,
   SEALED_OVERHEAD,
-  decodePacket,
   decodeRecord,
-  encodeHello,
   encodePeerQuery,
   encodeRecord,
   encodeRecordBody,
-  encodeRegister,
   writeSealedHeader,
   type Packet,
 } from '../../src/wire/index.js'

@@ -2,14 +2,13 @@
 // in it and broadcasts through the relay, each frame asking to be fanned out 999 times. The bytes
 // the supernode sends on that source's behalf stay within the source's relay budget; what it would
 // not send is counted; a fifth edge on one endpoint is refused.
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { ErrorCode } from '../../src/wire/index.js'
 import { AttackProcess } from '../fixtures/attack-process.js'
 import type { FanOutReport } from '../fixtures/fan-out-attacker.js'
+import { startSupernodeProcess } from '../fixtures/supernode-process.js'
 
-const BIN = fileURLToPath(new URL('../../bin/overlan.js', import.meta.url))
 const ATTACKER = fileURLToPath(new URL('../fixtures/fan-out-attacker.ts', import.meta.url))
 const EDGES = 1000
 const SECONDS = 3
@@ -28,25 +27,8 @@ interface Status {
 }
 
 t.test('1,000 fake edges and a broadcast flood: bytes out stay within the source budget', async (t) => {
-  const sn = spawn(process.execPath, [BIN, 'supernode', '-p', '0', '--bind', '127.0.0.1', '--mgmt', '127.0.0.1:0', '--relay-budget-source', '4M', '--relay-budget-community', '8M'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
-  t.teardown(() => {
-    if (sn.exitCode === null) sn.kill('SIGKILL')
-  })
-  let log = ''
-  const mgmt = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no management line: ${log}`)), 10_000)
-    sn.stderr.on('data', (c: Buffer) => {
-      log += c.toString()
-      const m = /management on (http:\/\/[^/]+)\//.exec(log)
-      if (m) {
-        clearTimeout(timer)
-        resolve(m[1]!)
-      }
-    })
-  })
-  const status = async (): Promise<Status> => (await fetch(`${mgmt}/status`)).json() as never
+  const sn = await startSupernodeProcess(t, ['--relay-budget-source', '4M', '--relay-budget-community', '8M'])
+  const status = (): Promise<Status> => sn.status<Status>()
   const port = (await status()).port
 
   const attacker = AttackProcess.start<never, FanOutReport>(t, ATTACKER, [String(port), String(EDGES), String(SECONDS), String(BROADCASTS_PER_SECOND), String(PAYLOAD)])

@@ -4,7 +4,7 @@
 // limiters before anything else and relies on nothing; relayed frames never keep a registration
 // alive; relayed bytes out (fan-out included) are held to the source's and community's budgets.
 import { createSocket } from 'node:dgram'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { generateEdgeIdentity, signRecord, type CommunityKeys } from '../../src/crypto/index.js'
 import { ErrorCode, NO_PROOF, PacketType, SEALED_OVERHEAD, encodeKeepalive, writeSealedHeader, type Packet } from '../../src/wire/index.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
@@ -25,6 +25,23 @@ function relayFrame(senderId: number, destId: number, counter: number, payload =
   const frame = Buffer.alloc(SEALED_OVERHEAD + payload)
   writeSealedHeader(frame, PacketType.Relay, senderId, destId, counter)
   return frame
+}
+
+interface Member {
+  raw: RawMember
+  edgeId: number
+}
+
+/** Members of `keys`' community registered with the supernode on `port`, one per loopback address given. */
+async function registerMembers(t: Test, port: number, keys: CommunityKeys, addresses: string[]): Promise<Member[]> {
+  const members: Member[] = []
+  for (const address of addresses) {
+    const raw = await RawMember.open(t, port, address)
+    const { record, edgeId } = newRecord(keys)
+    t.equal((await raw.register(record)).type, PacketType.RegisterAck, `${address} registered`)
+    members.push({ raw, edgeId })
+  }
+  return members
 }
 
 function isError(packet: Packet, code: ErrorCode): boolean {
@@ -137,14 +154,7 @@ t.test('relayed bytes out, fan-out included, are held to the source and communit
   const budget = { perSecond: 10_000, burst: 10_000 }
   const sn = await startSupernode(t, { relayBytesPerSource: budget, relayBytesPerCommunity: { perSecond: 1e9, burst: 1e9 } }, clock)
   const keys = fakeCommunityKeys(15)
-  const members: { raw: RawMember; edgeId: number }[] = []
-  for (let i = 0; i < 3; i++) {
-    const raw = await RawMember.open(t, sn.port, `127.0.0.${51 + i}`)
-    const { record, edgeId } = newRecord(keys)
-    t.equal((await raw.register(record)).type, PacketType.RegisterAck)
-    members.push({ raw, edgeId })
-  }
-  const [a, b, c] = members as [(typeof members)[0], (typeof members)[0], (typeof members)[0]]
+  const [a, b, c] = (await registerMembers(t, sn.port, keys, ['127.0.0.51', '127.0.0.52', '127.0.0.53'])) as [Member, Member, Member]
   // a broadcast of 1,000 bytes to two others costs 2,000: five fit in 10,000
   const frame = 1000 - SEALED_OVERHEAD
   for (let i = 0; i < 8; i++) a.raw.send(relayFrame(a.edgeId, 0, i + 1, frame))
@@ -163,14 +173,7 @@ t.test('relayed bytes out, fan-out included, are held to the source and communit
   // a community's budget holds all its sources together
   const tight = await startSupernode(t, { relayBytesPerSource: { perSecond: 1e9, burst: 1e9 }, relayBytesPerCommunity: budget }, clock)
   const keys2 = fakeCommunityKeys(16)
-  const senders: { raw: RawMember; edgeId: number }[] = []
-  for (let i = 0; i < 2; i++) {
-    const raw = await RawMember.open(t, tight.port, `127.0.0.${61 + i}`)
-    const { record, edgeId } = newRecord(keys2)
-    t.equal((await raw.register(record)).type, PacketType.RegisterAck)
-    senders.push({ raw, edgeId })
-  }
-  const [x, y] = senders as [(typeof senders)[0], (typeof senders)[0]]
+  const [x, y] = (await registerMembers(t, tight.port, keys2, ['127.0.0.61', '127.0.0.62'])) as [Member, Member]
   for (let i = 0; i < 6; i++) x.raw.send(relayFrame(x.edgeId, y.edgeId, i + 1, frame))
   for (let i = 0; i < 6; i++) y.raw.send(relayFrame(y.edgeId, x.edgeId, i + 1, frame))
   await until('frames received', () => tight.counters.relayFramesIn === 12)

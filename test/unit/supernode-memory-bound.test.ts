@@ -4,13 +4,13 @@
 // the per-entry figures the bound is computed from.
 import { runInNewContext } from 'node:vm'
 import { setFlagsFromString } from 'node:v8'
-import sodium from 'sodium-native'
 import t from 'tap'
 import { generateEdgeIdentity, signRecord, type CommunityKeys } from '../../src/crypto/index.js'
 import type { Transport } from '../../src/net/transport.js'
 import { DEFAULT_MEMORY_BOUND, MEMORY_COSTS, TRACKED_TABLES, memoryBound } from '../../src/supernode/memory-bound.js'
 import { DEFAULT_SUPERNODE_CONFIG, Supernode } from '../../src/supernode/supernode.js'
 import { PacketType, decodePacket, encodeHello, encodeRegister } from '../../src/wire/index.js'
+import { communityKeysFromSeed } from '../fixtures/sample-packets.js'
 
 const EDGES = 2000
 const HELLO_SOURCES = 10_000
@@ -60,13 +60,11 @@ async function supernodeInProcess(): Promise<{ node: Supernode; receive: (msg: B
   }
 }
 
-function communityKeys(): CommunityKeys {
-  const signPublicKey = Buffer.alloc(32)
-  const signSecretKey = Buffer.alloc(64)
-  sodium.crypto_sign_keypair(signPublicKey, signSecretKey)
-  const communityId = Buffer.alloc(16)
-  sodium.crypto_generichash(communityId, signPublicKey)
-  return { communityId, signPublicKey, signSecretKey, dataKey: Buffer.alloc(32) }
+/** The keys of made-up community i. */
+function communityKeys(i: number): CommunityKeys {
+  const seed = Buffer.alloc(32, 0x6d)
+  seed.writeUInt32BE(i)
+  return communityKeysFromSeed(seed)
 }
 
 /** The full-length IPv6 address of host i, alone in its /64. */
@@ -91,7 +89,7 @@ t.test('what a worst-case edge and a tracked source really cost stays within the
   const records = Array.from({ length: EDGES }, (_, i) =>
     signRecord(
       { timestamp: Date.now(), mac: Buffer.from([2, 0, 0, 0, i >> 8, i & 255]), overlay: null, name: 'n'.repeat(32), candidates },
-      communityKeys(),
+      communityKeys(i),
       generateEdgeIdentity(),
     ),
   )

@@ -5,7 +5,7 @@ import t from 'tap'
 import { generateEdgeIdentity, signRecord, type CommunityKeys } from '../../src/crypto/index.js'
 import { parseSubnet } from '../../src/supernode/auto-ip.js'
 import { Registry, type RegistryLimits } from '../../src/supernode/registry.js'
-import { ErrorCode, decodeRecord, type Endpoint } from '../../src/wire/index.js'
+import { ErrorCode, decodeRecord, type Endpoint, type PeerRecord } from '../../src/wire/index.js'
 import { fakeCommunityKeys } from '../fixtures/sample-packets.js'
 
 const LIMITS: RegistryLimits = {
@@ -23,21 +23,26 @@ const LIMITS: RegistryLimits = {
 
 let host = 0
 /** One more edge of `keys`' community, with a MAC and address of its own, registering from address:port. */
-function register(registry: Registry, keys: CommunityKeys, address: string, port: number, now = 0): ReturnType<Registry['register']> {
+function register(registry: Registry, keys: CommunityKeys, address: string, port: number): ReturnType<Registry['register']> {
   host++
   const identity = generateEdgeIdentity()
   const bytes = signRecord({ timestamp: 1000, mac: Buffer.from([2, 0, 0, 0, host >> 8, host & 255]), overlay: { address: `10.9.${host >> 8}.${host & 255}`, prefix: 16 }, name: '', candidates: [] }, keys, identity)
   const record = decodeRecord(bytes)
   if (!record.ok) throw new Error(record.reason)
+  return registerRecord(registry, keys, identity.edgeId, record.value, address, port)
+}
+
+/** Hands the registry a record it is to take as verified, from address:port. */
+function registerRecord(registry: Registry, keys: CommunityKeys, edgeId: number, record: PeerRecord, address: string, port: number): ReturnType<Registry['register']> {
   const endpoint: Endpoint = { family: address.includes(':') ? 6 : 4, address, port }
   return registry.register({
-    edgeId: identity.edgeId,
+    edgeId,
     communityId: keys.communityId,
-    record: record.value,
+    record,
     edgeSignatureChecked: true,
     endpoint,
     nonce: Buffer.alloc(8, 1),
-    now,
+    now: 0,
     silentAfterMs: 25_000,
     sameAddressSilentMs: 10_000,
   })
@@ -93,18 +98,7 @@ t.test('an edge that moves to another port of its address costs the new endpoint
   const record = decodeRecord(Buffer.from(edge.recordBytes))
   if (!record.ok) return t.fail(record.reason)
   // the same edge, a newer record, from another port (its NAT moved it)
-  const newer = { ...record.value, timestamp: 2000 }
-  const moved = registry.register({
-    edgeId: edge.edgeId,
-    communityId: keys.communityId,
-    record: newer,
-    edgeSignatureChecked: true,
-    endpoint: { family: 4, address: '192.0.2.20', port: 2000 },
-    nonce: Buffer.alloc(8, 2),
-    now: 1,
-    silentAfterMs: 25_000,
-    sameAddressSilentMs: 10_000,
-  })
+  const moved = registerRecord(registry, keys, edge.edgeId, { ...record.value, timestamp: 2000 }, '192.0.2.20', 2000)
   t.ok(moved.ok, 'moved within its address although the address holds its maximum')
   t.equal(registry.sources.edgesAt('192.0.2.20', 1000), 0, 'the old endpoint is released')
   t.equal(registry.sources.edgesAt('192.0.2.20', 2000), 1)

@@ -3,8 +3,11 @@
 // frames, and buckets of bytes for what the relay sends per source address and per community.
 
 export class TokenBucket {
-  tokens: number
-  private last: number
+  // `declare`: assigned first in the constructor, not defined as undefined before it (what an
+  // ES2022 class field does), so that V8 keeps them as numbers it updates in place; as tagged
+  // fields every fractional value written would allocate a HeapNumber, several per relayed frame
+  declare tokens: number
+  private declare last: number
 
   constructor(
     private readonly perSecond: number,

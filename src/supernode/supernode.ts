@@ -313,9 +313,10 @@ export class Supernode {
     const now = this.clock.now()
     if (!this.controlLimiter.allow(`${address}:${port}`, now) || !this.addressLimiter.allow(sourceKeyOf(address), now)) {
       this.drops['rate-limited']++
-      // what the edge sent is echoed as the proof, so that it can believe it: once a second at most
-      if ((msg[1] === PacketType.Register || msg[1] === PacketType.Keepalive) && this.errorLimiter.allow(`${address}:${port}`, now)) {
-        this.send(encodeError(ErrorCode.RateLimited, rateLimitedProof(msg), NO_SUBJECT), address, port)
+      if (msg[1] === PacketType.Register || msg[1] === PacketType.Keepalive) {
+        this.refusalLog.pass('refused (rate-limited): a registration or keepalive over its source rate', this.warn)
+        // what the edge sent is echoed as the proof, so that it can believe it: once a second at most
+        if (this.errorLimiter.allow(`${address}:${port}`, now)) this.send(encodeError(ErrorCode.RateLimited, rateLimitedProof(msg), NO_SUBJECT), address, port)
       }
       return
     }

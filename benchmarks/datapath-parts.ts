@@ -4,6 +4,7 @@ import { setImmediate as turn } from 'node:timers/promises'
 import { deriveCommunityKeys } from '../src/crypto/keys.js'
 import { Edge } from '../src/edge/edge.js'
 import type { FrameReceiver, TapDevice } from '../src/tap/device.js'
+import { formatEdgeId } from '../src/wire/index.js'
 
 /** Frames per sender turn: as the TAP addon delivers them. */
 export const BATCH = 64
@@ -71,7 +72,7 @@ export async function startBenchEdge(supernodePort: number, tap: CountingTap, ad
 export async function untilDirect(edge: Edge, tap: CountingTap, peerId: () => number | undefined, f: Buffer): Promise<boolean> {
   for (let i = 0; i < 400; i++) {
     const id = peerId()
-    if (id !== undefined && edge.peers.get(id)?.path === 'direct') return true
+    if (id !== undefined && edge.status().peers.find((p) => p.id === formatEdgeId(id))?.path === 'direct') return true
     if (i % 20 === 0) tap.receiver?.(f)
     await new Promise((r) => setTimeout(r, 5))
   }

@@ -2,11 +2,13 @@
 // wraps, on the same buffers, in the same run. Target: ≥ 0.9 of raw.
 import sodium from 'sodium-native'
 import { FrameCipher } from '../../src/crypto/aead.js'
+import { secretBuffer } from '../../src/crypto/secure-memory.js'
 import { PacketType, SEALED_HEADER_BYTES, SEALED_OVERHEAD, writeSealedHeader } from '../../src/wire/index.js'
 import { opsPerSecond, summarize, withBaseline, type Figure } from '../measure.js'
 
 export function cryptoSection(): Promise<Figure[]> {
-  const key = Buffer.alloc(32, 7)
+  // in secret memory, as the edge's data key is (src/crypto/secure-memory.ts)
+  const key = secretBuffer(32).fill(7)
   const cipher = new FrameCipher(key)
   const figures: Figure[] = []
   for (const size of [64, 512, 1400]) {

@@ -6,8 +6,9 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { extname, join } from 'node:path'
 import Koa, { type Context } from 'koa'
 import type { Clock } from '../time/clock.js'
+import { AUDIT_EVENT_LABELS, CONSOLE_CONSTANTS_PATH, consoleConstantsModule } from './console-constants.js'
 import { nestsDeeperThan } from './json-depth.js'
-import { MAX_DURATION_SECONDS, type AssistanceService } from './service.js'
+import { MAX_DURATION_SECONDS, PRESENCE_CHECK_MS, type AssistanceService } from './service.js'
 
 export const SESSION_COOKIE = 'overlan_session'
 export const SESSION_TTL_MS = 12 * 3600_000
@@ -59,6 +60,10 @@ export function createApi(options: ApiOptions): Koa {
   const sessions = new Map<string, number>()
   const failures = new Map<string, { count: number; lockedUntil: number }>()
   const files = loadStaticFiles(options.webDir)
+  files.set(CONSOLE_CONSTANTS_PATH, {
+    type: CONTENT_TYPES['.js']!,
+    body: Buffer.from(consoleConstantsModule({ maxDurationSeconds: MAX_DURATION_SECONDS, presenceCheckMs: PRESENCE_CHECK_MS, loginLockSeconds: LOGIN_LOCK_MS / 1000, auditEventLabels: AUDIT_EVENT_LABELS })),
+  })
   const app = new Koa()
   app.proxy = false
 

@@ -1,11 +1,13 @@
 // The device's edge for the assistance service: a real TAP device with forwarding disabled, the
-// session's overlay address, and --allow if given; the edge runs in the service's process.
+// session's overlay address, and --allow if given, started as `overlan edge` starts one
+// (startLinuxEdge); the edge runs in the service's process. Its keys are derived from the session
+// key's bytes (no key string is made) and zeroed when the edge stops.
+import { deriveCommunityKeys, destroyKeys, type CommunityKeys } from '../crypto/keys.js'
 import type { AllowRules } from '../edge/allow-filter.js'
-import { Edge } from '../edge/edge.js'
+import { Edge, type EdgeConfig, type EdgeDeps } from '../edge/edge.js'
+import { startLinuxEdge } from '../edge/linux-edge.js'
 import type { Logger } from '../log/logger.js'
-import { disableForwarding, readForwarding, type ForwardingState } from '../tap/forwarding.js'
-import { openLinuxTap } from '../tap/linux-tap.js'
-import type { DeviceEdge, StartDeviceEdge } from './service.js'
+import type { DeviceEdge, DeviceEdgeConfig, StartDeviceEdge } from './service.js'
 
 export interface LinuxDeviceEdgeOptions {
   tapName: string
@@ -16,27 +18,37 @@ export interface LinuxDeviceEdgeOptions {
 
 export function linuxDeviceEdge(options: LinuxDeviceEdgeOptions): StartDeviceEdge {
   return async (config) => {
-    const tap = await openLinuxTap({ name: options.tapName, mtu: options.mtu, mac: config.mac })
-    let forwarding: ForwardingState
-    try {
-      forwarding = await disableForwarding(tap.name)
-      await tap.addAddress(`${config.overlay.address}/${config.overlay.prefix}`)
-    } catch (err) {
-      await tap.close()
-      throw err
-    }
-    const edge = await Edge.start(
-      { community: config.community, key: config.key, supernodes: config.supernodes, overlay: config.overlay, expiresAt: config.expiresAt, allow: options.allow, mgmt: null, name: 'device' },
-      { tap, logger: options.logger, hostStatus: () => ({ forwarding }) },
-    ).catch(async (err: unknown) => {
-      await tap.close()
-      throw err
-    })
-    const refresh = setInterval(() => void readForwarding(tap.name).then((f) => (forwarding = f)), 1000)
-    refresh.unref()
-    edge.on('stopped', () => clearInterval(refresh))
+    const edge = await withSessionKeys(config, (keys) =>
+      startLinuxEdge(
+        { ...sessionEdgeConfig(config, keys), allow: options.allow, mgmt: null },
+        // the device's LAN addresses stay private: technicians reach it through the supernode's view of it
+        { tapName: options.tapName, mac: config.mac, mtu: options.mtu, logger: options.logger, offerLanAddresses: false },
+      ),
+    )
     return wrapEdge(edge)
   }
+}
+
+/** The session's edge on a TAP device the caller made (tests: a MemoryTap), keys handled as on the device. */
+export function startSessionEdge(config: DeviceEdgeConfig, options: Partial<EdgeConfig>, deps: EdgeDeps): Promise<Edge> {
+  return withSessionKeys(config, (keys) => Edge.start({ ...sessionEdgeConfig(config, keys), ...options }, deps))
+}
+
+/** Derives the session's keys, starts the edge with them, and zeroes them when it stops or fails to start. */
+async function withSessionKeys(config: DeviceEdgeConfig, start: (keys: CommunityKeys) => Promise<Edge>): Promise<Edge> {
+  const keys = await deriveCommunityKeys(config.community, config.key)
+  try {
+    const edge = await start(keys)
+    edge.on('stopped', () => destroyKeys(keys))
+    return edge
+  } catch (err) {
+    destroyKeys(keys)
+    throw err
+  }
+}
+
+function sessionEdgeConfig(config: DeviceEdgeConfig, keys: CommunityKeys): EdgeConfig {
+  return { community: config.community, keys, supernodes: config.supernodes, overlay: config.overlay, expiresAt: config.expiresAt, name: 'device' }
 }
 
 /** An Edge as the service sees it. */

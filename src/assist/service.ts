@@ -15,13 +15,14 @@ import { formatMac, parseMac, type OverlayAddress } from '../wire/index.js'
 import type { AuditEvent, AuditLog, AuditRecord } from './audit-log.js'
 import { encodeJoinToken } from './join-token.js'
 import { probeSupernode, type SupernodeProbe } from './probe.js'
+import { SessionSecrets } from './session-secrets.js'
 import { STATE_FILE, loadState, saveState, type SessionState } from './state-file.js'
 import type { StepObserver } from './steps.js'
 
 export const MAX_DURATION_SECONDS = 86_400
 /** A technician not heard from for this long has left (direct paths send a probe every 5 s). */
 export const TECHNICIAN_GONE_MS = 60_000
-const PRESENCE_CHECK_MS = 1_000
+export const PRESENCE_CHECK_MS = 1_000
 /** Readable, unambiguous, 12 symbols from 55: ~69 bits, for a password typed by hand once. */
 const adminPassword = customAlphabet('23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ', 16)
 const communitySuffix = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 12)
@@ -36,7 +37,8 @@ export interface DeviceEdge {
 
 export interface DeviceEdgeConfig {
   community: string
-  key: string
+  /** the community secret, in secret memory: the service owns it and zeroes it when the session ends */
+  key: Buffer
   /** the TAP device's MAC, kept for the whole session */
   mac: Buffer
   supernodes: HostPort[]
@@ -99,8 +101,16 @@ export interface EnableResult {
   adminPassword?: string
 }
 
+/** A session in memory: what the state file holds, with its secrets in secret memory rather than in strings. */
+type LiveSession = Omit<SessionState, 'key' | 'token' | 'adminPassword'> & { secrets: SessionSecrets }
+
+function liveSession(state: SessionState): LiveSession {
+  const { key, token, adminPassword, ...rest } = state
+  return { ...rest, secrets: new SessionSecrets({ key, token, adminPassword }) }
+}
+
 export class AssistanceService {
-  private session: SessionState | null = null
+  private session: LiveSession | null = null
   private edge: DeviceEdge | null = null
   private expiryTimer: TimerHandle | null = null
   private presenceTimer: TimerHandle | null = null
@@ -135,7 +145,7 @@ export class AssistanceService {
       const key = generateSecret()
       const supernodes = this.config.tokenSupernodes ?? this.config.supernodes
       const deviceIp = this.config.deviceIp
-      const session: SessionState = {
+      const persisted: SessionState = {
         community,
         key,
         since: now,
@@ -149,7 +159,8 @@ export class AssistanceService {
       await this.onStep('enable:begin')
       // the state file first (the key lives only there), the audit record last: it commits the
       // enable, and a restart rolls back a session the log does not show as enabled
-      await saveState(this.config.stateDir, { version: 1, session })
+      await saveState(this.config.stateDir, { version: 1, session: persisted })
+      const session = liveSession(persisted)
       this.session = session
       await this.onStep('enable:state-written')
       try {
@@ -200,12 +211,16 @@ export class AssistanceService {
     return { supernodes }
   }
 
-  /** Stops timers and the edge without ending the session (the service is shutting down; it resumes at the next start). */
+  /**
+   * Stops timers and the edge without ending the session (the service is shutting down; it resumes
+   * at the next start, from the state file): this object's copies of the secrets are zeroed.
+   */
   async shutdown(): Promise<void> {
     await this.serialize(async () => {
       this.stopTimers()
       await this.edge?.stop('service stopping')
       this.edge = null
+      this.session?.secrets.destroy()
     })
   }
 
@@ -237,16 +252,17 @@ export class AssistanceService {
       await saveState(this.config.stateDir, { version: 1, session: null })
       return
     }
-    const session = loaded.state.session
+    const stored = loaded.state.session
     const last = lastSessionEvent(await this.audit.records())
     const lastCommunity = last?.details.community
-    if (session === null) {
+    if (stored === null) {
       if (last?.event === 'enable') {
         this.log.error(`the audit log says assistance is on (${String(lastCommunity)}) but the state holds no session: recorded as lost`)
         await this.record('session-lost', { community: lastCommunity, reason: `${STATE_FILE} holds no session: the key is gone, the session cannot resume` })
       }
       return
     }
+    const session = liveSession(stored)
     this.session = session
     if (last !== undefined && lastCommunity === session.community && SESSION_ENDS.has(last.event)) {
       await saveState(this.config.stateDir, { version: 1, session: null })
@@ -273,11 +289,11 @@ export class AssistanceService {
     }
   }
 
-  private async runSession(session: SessionState): Promise<void> {
+  private async runSession(session: LiveSession): Promise<void> {
     const [address, prefix] = session.overlayIp.split('/') as [string, string]
     const edge = await this.startEdge({
       community: session.community,
-      key: session.key,
+      key: session.secrets.key,
       mac: parseMac(session.deviceMac)!,
       supernodes: this.config.supernodes,
       overlay: { address, prefix: Number(prefix) },
@@ -322,11 +338,9 @@ export class AssistanceService {
     await this.onStep(`${event}:state-written`)
   }
 
-  /** The key and everything made from it are gone from memory with the session. */
-  private forgetSession(session: SessionState): void {
-    session.key = ''
-    session.token = ''
-    session.adminPassword = null
+  /** The service's copies of the key, the token and the admin password are zeroed with the session. */
+  private forgetSession(session: LiveSession): void {
+    session.secrets.destroy()
     this.session = null
   }
 
@@ -371,14 +385,15 @@ export class AssistanceService {
     }
   }
 
-  private enableResult(session: SessionState, fresh: boolean): EnableResult {
+  private enableResult(session: LiveSession, fresh: boolean): EnableResult {
+    const adminPassword = fresh ? session.secrets.adminPasswordText() : null
     return {
       enabled: true,
-      token: session.token,
+      token: session.secrets.tokenText(),
       expiresAt: new Date(session.expiresAt).toISOString(),
       overlayIp: session.overlayIp,
       // the admin password is shown once, in the answer to the enable that made it
-      ...(fresh && session.adminPassword !== null ? { adminPassword: session.adminPassword } : {}),
+      ...(adminPassword !== null ? { adminPassword } : {}),
     }
   }
 

@@ -4,6 +4,7 @@ import type { CommandModule } from 'yargs'
 import { linuxDeviceEdge } from '../assist/device-edge.js'
 import { DEFAULT_ASSIST_LISTEN, startAssistServer } from '../assist/server.js'
 import { ALL_STEPS, type StepObserver } from '../assist/steps.js'
+import { secretMemory } from '../crypto/secure-memory.js'
 import { streamLogger } from '../log/logger.js'
 import { formatHostPort } from '../net/address.js'
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
@@ -40,6 +41,7 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
       .option('log-level', { type: 'string', default: 'info', describe: 'debug, info, warn, error or silent' }),
   handler: async (args) => {
     const logger = streamLogger(logLevel(args['log-level']))
+    secretMemory.reportTo(logger)
     const listen = listenAddress('listen', args.listen, DEFAULT_ASSIST_LISTEN)
     if (listen === null) throw new CliError('--listen cannot be off: the service is its API')
     const deviceIp = overlayAddress('--ip', args.ip)

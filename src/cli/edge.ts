@@ -1,16 +1,16 @@
 // `overlan edge`: join a virtual LAN on a TAP device, as with n2n's `edge`; or, with --join TOKEN,
 // a remote-assistance session in one command.
 import { readFileSync } from 'node:fs'
-import { networkInterfaces } from 'node:os'
 import type { CommandModule } from 'yargs'
 import { decodeJoinToken } from '../assist/join-token.js'
-import { DEFAULT_EDGE_MGMT, Edge, type EdgeConfig } from '../edge/edge.js'
+import { secretMemory } from '../crypto/secure-memory.js'
+import { DEFAULT_EDGE_MGMT, type EdgeConfig } from '../edge/edge.js'
+import { DeviceError, startLinuxEdge } from '../edge/linux-edge.js'
 import { streamLogger } from '../log/logger.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
-import { disableForwarding, readForwarding, type ForwardingState } from '../tap/forwarding.js'
-import { DEFAULT_TAP_NAME, TapError, openLinuxTap, type LinuxTap } from '../tap/linux-tap.js'
-import { isUnicastMac, parseMac, type OverlayAddress } from '../wire/index.js'
+import { DEFAULT_TAP_NAME } from '../tap/linux-tap.js'
+import { isUnicastMac, parseMac } from '../wire/index.js'
 import { CliError, EXIT_DEVICE } from './errors.js'
 import { allowOption, listenAddress, logLevel, overlayAddress, port, stopOnSignals, supernodeList } from './options.js'
 
@@ -65,6 +65,7 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
       .example('$0 edge --join ovl1.eyJj...', 'a technician joining a remote-assistance session'),
   handler: async (args) => {
     const logger = streamLogger(logLevel(args['log-level']))
+    secretMemory.reportTo(logger)
     const config = edgeConfig(args, process.env)
     const tapName = args.device
     const mac = args.mac === undefined ? undefined : parseMac(args.mac)
@@ -72,43 +73,11 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
     const mtu = Number(args.mtu)
     if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9000) throw new CliError(`--mtu must be an integer from 576 to 9000, got ${args.mtu}`)
 
-    let tap: LinuxTap
-    try {
-      tap = await openLinuxTap({ name: tapName, mac, mtu })
-    } catch (err) {
-      if (err instanceof TapError) throw new CliError(err.message, EXIT_DEVICE)
+    const edge = await startLinuxEdge(config, { tapName, mac, mtu, logger, offerLanAddresses: true }).catch((err: unknown) => {
+      if (err instanceof DeviceError) throw new CliError(err.message, EXIT_DEVICE)
       throw err
-    }
-    let forwarding: ForwardingState
-    try {
-      forwarding = await disableForwarding(tap.name)
-      if (config.overlay) await tap.addAddress(`${config.overlay.address}/${config.overlay.prefix}`)
-    } catch (err) {
-      await tap.close()
-      throw new CliError((err as Error).message, EXIT_DEVICE)
-    }
-    logger.info(`${tap.name}: forwarding disabled (ipv4 ${forwarding.ipv4}, ipv6 ${forwarding.ipv6 ?? 'n/a'})`)
-
-    const edge = await Edge.start(
-      { ...config, localAddresses: localAddresses(tap.name) },
-      {
-        tap,
-        logger,
-        // read live: a later `sysctl net.ipv4.ip_forward=1` resets it, and /status must show that
-        hostStatus: () => ({ forwarding: lastForwarding, tap: { ...tap.stats, superFrames: tap.superFrames } }),
-      },
-    ).catch(async (err: unknown) => {
-      await tap.close()
-      throw err
-    })
-    let lastForwarding = forwarding
-    const refresh = setInterval(() => void readForwarding(tap.name).then((f) => (lastForwarding = f)), 1000)
-    refresh.unref()
-    edge.on('overlay', (overlay: OverlayAddress) => {
-      tap.addAddress(`${overlay.address}/${overlay.prefix}`).catch((err: unknown) => logger.error(`cannot set ${overlay.address} on ${tap.name}: ${(err as Error).message}`))
     })
     edge.on('stopped', (why) => {
-      clearInterval(refresh)
       if (why === 'expired') logger.info('expired: the TAP device is removed and the edge exits')
       process.exit(0)
     })
@@ -171,17 +140,4 @@ export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig &
     overlay: args.address !== undefined ? overlayAddress('-a', args.address) : null,
     expiresAt,
   }
-}
-
-/** This host's own addresses, offered to peers as direct candidates (edges on the same LAN). */
-function localAddresses(tapName: string): string[] {
-  const result: string[] = []
-  for (const [name, addresses] of Object.entries(networkInterfaces())) {
-    if (name === tapName) continue
-    for (const a of addresses ?? []) {
-      if (a.internal || (a.family === 'IPv6' && a.address.startsWith('fe80'))) continue
-      result.push(a.address)
-    }
-  }
-  return result.slice(0, 4)
 }

@@ -1,5 +1,5 @@
 // The overlan command line: parses argv, hands plain config to the library, maps failures to
-// one-line errors and exit codes. Commands register themselves in COMMANDS as they are built.
+// one-line errors and exit codes. Each command is a module of its own, listed once below.
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { assistCommand } from './assist.js'

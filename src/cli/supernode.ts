@@ -1,6 +1,7 @@
 // `overlan supernode`: the rendezvous and relay server, as with n2n's `supernode`.
 import type { CommandModule } from 'yargs'
 import { formatHostPort } from '../net/address.js'
+import { secretMemory } from '../crypto/secure-memory.js'
 import { streamLogger } from '../log/logger.js'
 import { DEFAULT_SUPERNODE_CONFIG, DEFAULT_SUPERNODE_MGMT, DEFAULT_SUPERNODE_PORT, Supernode } from '../supernode/supernode.js'
 import { parseSubnet } from '../supernode/auto-ip.js'
@@ -107,6 +108,7 @@ export const supernodeCommand: CommandModule<object, SupernodeArgs> = {
       throw new Error(`--auto-ip: ${(err as Error).message}`, { cause: err })
     }
     const logger = streamLogger(logLevel(args['log-level']))
+    secretMemory.reportTo(logger)
     let node: Supernode
     try {
       node = await Supernode.start(config, { logger })

@@ -3,12 +3,15 @@
 // The supernode keeps no state per HELLO; only someone who receives packets at that address can
 // present a valid cookie, which is what stops registrations from spoofed sources.
 import sodium from 'sodium-native'
+import { destroySecret, secretBuffer } from './secure-memory.js'
 
 export const COOKIE_SECRET_BYTES = 32
 const COOKIE_MAC_BYTES = 16
 
 export class CookieMinter {
-  private readonly secret = Buffer.alloc(COOKIE_SECRET_BYTES)
+  /** lives as long as the supernode: in secret memory, zeroed by destroy() at its stop */
+  private readonly secret = secretBuffer(COOKIE_SECRET_BYTES)
+  private destroyed = false
 
   /** @param lifetimeSeconds how long a cookie stays valid after it is made */
   constructor(private readonly lifetimeSeconds: number) {
@@ -23,12 +26,20 @@ export class CookieMinter {
   }
 
   check(nowSeconds: number, cookie: Buffer, clientNonce: Buffer, endpoint: Buffer): boolean {
+    // a zeroed secret is one anybody knows: nothing passes once it is gone
+    if (this.destroyed) return false
     if (cookie.length !== 4 + COOKIE_MAC_BYTES) return false
     const age = (nowSeconds >>> 0) - cookie.readUInt32BE(0)
     if (age < 0 || age > this.lifetimeSeconds) return false
     const expected = Buffer.alloc(COOKIE_MAC_BYTES)
     this.mac(expected, cookie.subarray(0, 4), clientNonce, endpoint)
     return sodium.sodium_memcmp(expected, cookie.subarray(4))
+  }
+
+  /** Zeroes the secret (the supernode stops); every cookie is refused from then on. */
+  destroy(): void {
+    this.destroyed = true
+    destroySecret(this.secret)
   }
 
   private mac(out: Buffer, timestamp: Buffer, clientNonce: Buffer, endpoint: Buffer): void {

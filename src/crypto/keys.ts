@@ -1,8 +1,10 @@
 // Key derivation. From a community name and its secret (a generated key or a passphrase), every
 // edge derives the same three things: the community signing key pair (whose public key hashes to
 // the community ID the supernode sees), and the data key that only edges hold. Each edge also has
-// a key pair of its own, made fresh at start, whose hash is its edge ID.
+// a key pair of its own, made fresh at start, whose hash is its edge ID. Every secret here lives in
+// secret memory (secure-memory.ts) and is zeroed when its session ends.
 import sodium from 'sodium-native'
+import { destroySecret, secretBuffer, secretMemory } from './secure-memory.js'
 
 export const COMMUNITY_ID_BYTES = 16
 export const DATA_KEY_BYTES = 32
@@ -22,13 +24,15 @@ export interface CommunityKeys {
   /** BLAKE2b-128 of signPublicKey: the only name the supernode knows the community by */
   communityId: Buffer
   signPublicKey: Buffer
+  /** in secret memory */
   signSecretKey: Buffer
-  /** XChaCha20-Poly1305 key for edge-to-edge packets; never leaves the edges */
+  /** XChaCha20-Poly1305 key for edge-to-edge packets; never leaves the edges; in secret memory */
   dataKey: Buffer
 }
 
 export interface EdgeIdentity {
   publicKey: Buffer
+  /** in secret memory */
   secretKey: Buffer
   edgeId: number
 }
@@ -36,29 +40,34 @@ export interface EdgeIdentity {
 /**
  * Derives a community's keys. The community name is the Argon2id salt (through BLAKE2b), so the same
  * secret in two communities gives unrelated keys. Throws RangeError on an empty name or secret.
+ * A secret given as bytes is left as it is (its owner destroys it); one given as a string is copied
+ * into secret memory for the derivation and that copy zeroed, but the string itself cannot be.
  */
-export async function deriveCommunityKeys(community: string, secret: string): Promise<CommunityKeys> {
+export async function deriveCommunityKeys(community: string, secret: string | Uint8Array): Promise<CommunityKeys> {
   if (community.length === 0 || Buffer.byteLength(community) > MAX_COMMUNITY_BYTES) {
     throw new RangeError(`community name must be 1 to ${MAX_COMMUNITY_BYTES} bytes`)
   }
   if (secret.length === 0) throw new RangeError('the key must not be empty')
   const salt = Buffer.alloc(sodium.crypto_pwhash_SALTBYTES)
   sodium.crypto_generichash(salt, Buffer.from(SALT_CONTEXT + community))
-  const root = Buffer.alloc(sodium.crypto_kdf_KEYBYTES)
-  const passwd = Buffer.from(secret)
-  await sodium.crypto_pwhash_async(root, passwd, salt, PWHASH_OPSLIMIT, PWHASH_MEMLIMIT, sodium.crypto_pwhash_ALG_ARGON2ID13)
-  sodium.sodium_memzero(passwd)
+  const root = secretBuffer(sodium.crypto_kdf_KEYBYTES)
+  const passwd = typeof secret === 'string' ? secretMemory.copyOf(secret) : secret
+  try {
+    await sodium.crypto_pwhash_async(root, passwd, salt, PWHASH_OPSLIMIT, PWHASH_MEMLIMIT, sodium.crypto_pwhash_ALG_ARGON2ID13)
+  } finally {
+    if (passwd !== secret) destroySecret(passwd)
+  }
 
-  const seed = Buffer.alloc(sodium.crypto_sign_SEEDBYTES)
+  const seed = secretBuffer(sodium.crypto_sign_SEEDBYTES)
   sodium.crypto_kdf_derive_from_key(seed, SUBKEY_SIGN_SEED, KDF_CONTEXT, root)
-  const dataKey = Buffer.alloc(DATA_KEY_BYTES)
+  const dataKey = secretBuffer(DATA_KEY_BYTES)
   sodium.crypto_kdf_derive_from_key(dataKey, SUBKEY_DATA, KDF_CONTEXT, root)
-  sodium.sodium_memzero(root)
+  destroySecret(root)
 
   const signPublicKey = Buffer.alloc(sodium.crypto_sign_PUBLICKEYBYTES)
-  const signSecretKey = Buffer.alloc(sodium.crypto_sign_SECRETKEYBYTES)
+  const signSecretKey = secretBuffer(sodium.crypto_sign_SECRETKEYBYTES)
   sodium.crypto_sign_seed_keypair(signPublicKey, signSecretKey, seed)
-  sodium.sodium_memzero(seed)
+  destroySecret(seed)
   return { communityId: communityIdOf(signPublicKey), signPublicKey, signSecretKey, dataKey }
 }
 
@@ -78,16 +87,27 @@ export function edgeIdOf(edgePublicKey: Buffer): number {
 export function generateEdgeIdentity(): EdgeIdentity {
   for (;;) {
     const publicKey = Buffer.alloc(sodium.crypto_sign_PUBLICKEYBYTES)
-    const secretKey = Buffer.alloc(sodium.crypto_sign_SECRETKEYBYTES)
+    const secretKey = secretBuffer(sodium.crypto_sign_SECRETKEYBYTES)
     sodium.crypto_sign_keypair(publicKey, secretKey)
     const edgeId = edgeIdOf(publicKey)
     // 0 means "every member" on the wire; the chance is 2^-53, but it must never be an edge's ID
     if (edgeId !== 0) return { publicKey, secretKey, edgeId }
+    destroySecret(secretKey)
   }
 }
 
-/** Overwrites key material that must not outlive its session (the assistance service's disable). */
+/** Zeroes a community's secret keys when the session that used them ends. */
 export function destroyKeys(keys: CommunityKeys): void {
-  sodium.sodium_memzero(keys.signSecretKey)
-  sodium.sodium_memzero(keys.dataKey)
+  destroySecret(keys.signSecretKey)
+  destroySecret(keys.dataKey)
+}
+
+/**
+ * What an edge destroys when it stops: its identity key, and the community keys it derived itself.
+ * Keys it was handed (`handedIn`, EdgeConfig.keys) belong to whoever derived them, who may share
+ * them with other edges: that owner destroys them.
+ */
+export function destroyEdgeKeys(identity: EdgeIdentity, keys: CommunityKeys, handedIn: CommunityKeys | undefined): void {
+  destroySecret(identity.secretKey)
+  if (keys !== handedIn) destroyKeys(keys)
 }

@@ -5,6 +5,12 @@ declare module 'sodium-native' {
     randombytes_buf(out: Bytes): void
     sodium_memzero(buf: Bytes): void
     sodium_memcmp(a: Bytes, b: Bytes): boolean
+    /** guarded memory (libsodium fills it with 0xdb); sodium-native marks the Buffer `secure` */
+    sodium_malloc(size: number): Buffer & { secure: true }
+    /** detaches a sodium_malloc'ed Buffer; libsodium frees (and zeroes) the memory when it is collected */
+    sodium_free(buf: Buffer): void
+    /** throws when the OS refuses to lock the pages */
+    sodium_mlock(buf: Bytes): void
     crypto_generichash(out: Bytes, input: Bytes, key?: Bytes): void
     crypto_generichash_KEYBYTES_MIN: number
     crypto_pwhash_async(out: Bytes, passwd: Bytes, salt: Bytes, opslimit: number, memlimit: number, alg: number): Promise<void>

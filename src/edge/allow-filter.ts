@@ -2,6 +2,7 @@
 // forwarding-disabled filter. Connections the host opens itself are tracked from its outbound
 // frames, so their replies pass whatever the list says. ARP and IPv6 neighbour discovery always
 // pass (without them nothing works), as do ICMP errors (they answer the host's own traffic).
+// Router advertisements and redirects never get here: the forwarding-disabled filter drops them.
 import {
   ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,
@@ -26,8 +27,8 @@ const ICMPV6_ECHO_REQUEST = 128
 const ICMPV6_ECHO_REPLY = 129
 /** destination unreachable, time exceeded, parameter problem */
 const ICMP_ERRORS = new Set([3, 11, 12])
-/** ICMPv6 errors 1-4; MLD 130-132 and 143; router/neighbour discovery 133-136 */
-const ICMPV6_ALWAYS = new Set([1, 2, 3, 4, 130, 131, 132, 133, 134, 135, 136, 143])
+/** ICMPv6 errors 1-4; MLD 130-132 and 143; router solicitation 133, neighbour solicitation and advertisement 135-136 */
+const ICMPV6_ALWAYS = new Set([1, 2, 3, 4, 130, 131, 132, 133, 135, 136, 143])
 
 export interface PortRange {
   from: number

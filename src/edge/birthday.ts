@@ -12,7 +12,7 @@
 // ≈ 98 %. The idea, and the socket count, are hyperdht's.
 import type { Transport } from '../net/transport.js'
 import { PacketType, writeProbePayload, PROBE_PAYLOAD_BYTES, type Endpoint } from '../wire/index.js'
-import type { Peer } from './peers.js'
+import type { PathOwner } from './path.js'
 import { PUNCH_TTLS } from './punch.js'
 import type { SealedSender } from './sealed-sender.js'
 
@@ -70,35 +70,35 @@ export class BirthdayPuncher {
   /** sockets the peer reached, kept open for as long as its direct path lives */
   private readonly kept = new Map<number, Set<Transport>>()
   private readonly payload = Buffer.alloc(PROBE_PAYLOAD_BYTES)
-  socketsOpen = 0
-  sessionsStarted = 0
-  /** totals since the start, for /status and tests */
+  /** totals since the start (sessions started and sockets open now are the edge's counters) */
   socketsOpened = 0
   probesSprayed = 0
 
   constructor(
     private readonly sender: SealedSender,
+    /** the edge's counters: sessions started, sockets open now */
+    private readonly counters: { birthdaySessions: number; birthdaySockets: number },
     private readonly open: OpenTransport,
     /** hooks a new socket's datagrams into the edge's inbound path */
     private readonly attach: (transport: Transport) => void,
     private readonly ports = BIRTHDAY_PORTS,
   ) {}
 
-  active(peer: Peer): boolean {
+  active(peer: PathOwner): boolean {
     return this.sessions.has(peer.edgeId)
   }
 
   /** Whether a session may start for this peer now (one at a time per edge, one per peer per BIRTHDAY_RETRY_MS). */
-  mayStart(peer: Peer, now: number): boolean {
+  mayStart(peer: PathOwner, now: number): boolean {
     const last = this.lastTried.get(peer.edgeId)
-    return this.sessions.size === 0 && peer.reflexive !== null && (last === undefined || now - last >= BIRTHDAY_RETRY_MS)
+    return this.sessions.size === 0 && peer.path.reflexive !== null && (last === undefined || now - last >= BIRTHDAY_RETRY_MS)
   }
 
   /** Opens the sockets (if our role is to open) and sends their opening probes; the spray follows from tick(). */
-  async start(peer: Peer, now: number, role: BirthdayRole): Promise<void> {
-    const target = peer.reflexive!
+  async start(peer: PathOwner, now: number, role: BirthdayRole): Promise<void> {
+    const target = peer.path.reflexive!
     this.lastTried.set(peer.edgeId, now)
-    this.sessionsStarted++
+    this.counters.birthdaySessions++
     const session: Session = { target, role, sockets: [], reached: new Set(), ports: shuffledPorts(this.ports.from, this.ports.to, BIRTHDAY_SPRAY), sprayed: 0, startedAt: now, openedAt: now }
     this.sessions.set(peer.edgeId, session)
     if (!role.open) return
@@ -110,7 +110,7 @@ export class BirthdayPuncher {
         continue
       }
       session.sockets.push(result.value)
-      this.socketsOpen++
+      this.counters.birthdaySockets++
       this.socketsOpened++
       this.attach(result.value)
       this.sender.send(PacketType.Probe, peer.edgeId, writeProbePayload(this.payload, now), target.address, target.port, PUNCH_TTLS[0], result.value)
@@ -118,7 +118,7 @@ export class BirthdayPuncher {
   }
 
   /** Sprays what is due; returns true when the session has run its time without a hit. */
-  tick(peer: Peer, now: number): boolean {
+  tick(peer: PathOwner, now: number): boolean {
     const session = this.sessions.get(peer.edgeId)
     if (session === undefined) return false
     if (now - session.startedAt >= BIRTHDAY_DURATION_MS) {
@@ -135,7 +135,7 @@ export class BirthdayPuncher {
   }
 
   /** An authenticated packet from the peer arrived on `via` (one of this peer's sockets, or the main one). */
-  reached(peer: Peer, via: Transport | null): void {
+  reached(peer: PathOwner, via: Transport | null): void {
     if (via === null) return
     const session = this.sessions.get(peer.edgeId)
     if (session !== undefined && session.sockets.includes(via)) session.reached.add(via)
@@ -146,7 +146,7 @@ export class BirthdayPuncher {
    * open (the peer may send to any of their public ports, and we may answer through any); the
    * others close.
    */
-  adopt(peer: Peer): void {
+  adopt(peer: PathOwner): void {
     const session = this.sessions.get(peer.edgeId)
     if (session === undefined) return
     this.sessions.delete(peer.edgeId)
@@ -159,7 +159,7 @@ export class BirthdayPuncher {
   }
 
   /** The peer's direct path is gone (or the peer is): its sockets go too. */
-  release(peer: Peer): void {
+  release(peer: PathOwner): void {
     this.end(peer.edgeId)
     for (const socket of this.kept.get(peer.edgeId) ?? []) this.closeSocket(socket)
     this.kept.delete(peer.edgeId)
@@ -169,7 +169,7 @@ export class BirthdayPuncher {
     const all = [...this.sessions.values()].flatMap((s) => s.sockets).concat([...this.kept.values()].flatMap((k) => [...k]))
     this.sessions.clear()
     this.kept.clear()
-    this.socketsOpen = 0
+    this.counters.birthdaySockets = 0
     for (const socket of all) this.sender.forget(socket)
     await Promise.allSettled(all.map((s) => s.close()))
   }
@@ -182,7 +182,7 @@ export class BirthdayPuncher {
   }
 
   private closeSocket(socket: Transport): void {
-    this.socketsOpen--
+    this.counters.birthdaySockets--
     this.sender.forget(socket)
     void socket.close()
   }

@@ -3,10 +3,22 @@
 // them, and at layer 3 only packets for this edge's own addresses. A technician who sends a packet
 // for another network to this edge's MAC is dropped here, before the host's routing sees it,
 // whatever net.ipv4.ip_forward says.
+//
+// No member is ever this host's router: ICMPv6 Router Advertisements and Redirects, and ICMP
+// Redirects, are dropped whatever --allow says (the TAP's accept_ra=0 and accept_redirects=0 are
+// the second line; for IPv4 the kernel still honours redirects when conf/all/accept_redirects is 1).
+// ARP passes only when it is about this host's overlay address (or a peer announcing its own), so
+// the host never tells a member the addresses of its other interfaces. Only IPv4, ARP and IPv6
+// pass: other EtherTypes (LLDP, 802.1X, MPLS, PPPoE, IPX, raw 802.3…) have no addresses this
+// filter could check, and remote assistance needs none of them.
 import {
+  ARP_FRAME_BYTES,
+  ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,
   FrameInfo,
+  IPPROTO_ICMP,
+  IPPROTO_ICMPV6,
   VLAN_ETHERTYPES,
   isGroupMacKey,
   isIpv6LinkLocal,
@@ -15,16 +27,20 @@ import {
   readFrameInfo,
 } from '../wire/index.js'
 
-export const FILTER_REASONS = ['runt', 'bad-ip-header', 'not-our-mac', 'foreign-src-mac', 'not-our-ip', 'vlan-tagged'] as const
+export const FILTER_REASONS = ['runt', 'bad-ip-header', 'not-our-mac', 'foreign-src-mac', 'not-our-ip', 'vlan-tagged', 'router-message', 'not-ip'] as const
 export type FilterReason = (typeof FILTER_REASONS)[number]
 
 const IPV4_BROADCAST = 0xffffffff
+const ICMP_REDIRECT = 5
+const ICMPV6_ROUTER_ADVERTISEMENT = 134
+const ICMPV6_REDIRECT = 137
 
 export class FrameFilter {
   readonly info = new FrameInfo()
   readonly ownMac: number
   private ipv4 = -1
   private ipv4Broadcast = -1
+  private ipv4Mask = 0
   private readonly ipv6: Buffer[] = []
 
   constructor(mac: Buffer) {
@@ -35,6 +51,7 @@ export class FrameFilter {
   setIpv4(address: number, prefix: number): void {
     this.ipv4 = address
     const hostBits = 32 - prefix
+    this.ipv4Mask = hostBits === 32 ? 0 : (0xffffffff << hostBits) >>> 0
     this.ipv4Broadcast = hostBits === 0 ? address : (address | (2 ** hostBits - 1)) >>> 0
   }
 
@@ -55,16 +72,35 @@ export class FrameFilter {
     if (info.srcMac !== senderMac) return 'foreign-src-mac'
     if (VLAN_ETHERTYPES.has(info.etherType)) return 'vlan-tagged'
     if (info.etherType === ETHERTYPE_IPV4) {
-      const dst = info.ipv4Dst
-      if (dst === this.ipv4 || dst === IPV4_BROADCAST || dst === this.ipv4Broadcast || dst >>> 28 === 0xe) return null
-      return 'not-our-ip'
+      if (!this.isOurIpv4(info.ipv4Dst)) return 'not-our-ip'
+      return info.protocol === IPPROTO_ICMP && info.icmpType === ICMP_REDIRECT ? 'router-message' : null
     }
     if (info.etherType === ETHERTYPE_IPV6) {
-      const at = info.ipv6DstOffset
-      if (isIpv6Multicast(frame, at) || isIpv6LinkLocal(frame, at)) return null
-      for (const own of this.ipv6) if (frame.compare(own, 0, 16, at, at + 16) === 0) return null
+      if (!this.isOurIpv6(frame, info.ipv6DstOffset)) return 'not-our-ip'
+      if (info.protocol === IPPROTO_ICMPV6 && (info.icmpType === ICMPV6_ROUTER_ADVERTISEMENT || info.icmpType === ICMPV6_REDIRECT)) return 'router-message'
+      return null
+    }
+    if (info.etherType === ETHERTYPE_ARP) {
+      if (length < ARP_FRAME_BYTES) return 'runt'
+      // a request or reply about our address, or a peer announcing an overlay address (gratuitous: sender = target)
+      if (this.ipv4 === -1) return 'not-our-ip'
+      if (info.arpTarget === this.ipv4 || (info.arpSender === info.arpTarget && this.inOurSubnet(info.arpTarget))) return null
       return 'not-our-ip'
     }
-    return null
+    return 'not-ip'
+  }
+
+  private inOurSubnet(address: number): boolean {
+    return (address & this.ipv4Mask) >>> 0 === (this.ipv4 & this.ipv4Mask) >>> 0
+  }
+
+  private isOurIpv4(dst: number): boolean {
+    return dst === this.ipv4 || dst === IPV4_BROADCAST || dst === this.ipv4Broadcast || dst >>> 28 === 0xe
+  }
+
+  private isOurIpv6(frame: Buffer, at: number): boolean {
+    if (isIpv6Multicast(frame, at) || isIpv6LinkLocal(frame, at)) return true
+    for (const own of this.ipv6) if (frame.compare(own, 0, 16, at, at + 16) === 0) return true
+    return false
   }
 }

@@ -1,24 +1,44 @@
 // Datagrams coming in: receive → check the header → replay window → open → filter → TAP.
-// Reads top to bottom as a packet travels. Control packets from our supernodes go to their link;
-// anything else that is not sealed is dropped and counted.
+// Reads top to bottom as a packet travels. Control packets from our supernodes go to their link,
+// or to the peer directory (what they say about peers); anything else that is not sealed is
+// dropped and counted.
 import type { FrameCipher } from '../crypto/aead.js'
 import type { Transport } from '../net/transport.js'
+import type { TapDevice } from '../tap/device.js'
 import {
   MAX_PACKET_BYTES,
   PacketType,
   SealedHeader,
   decodePacket,
   encodeProbeAckPayload,
-  ipFamily,
+  endpointOf,
   isSealedType,
   readProbeAckPayload,
   readProbePayload,
   readSealedHeader,
 } from '../wire/index.js'
+import type { AllowFilter } from './allow-filter.js'
+import type { BirthdayPuncher } from './birthday.js'
 import type { EdgeCore } from './core.js'
-import { PENDING_FRAMES_PER_PEER, type Peer } from './peers.js'
-import { hasDirectEndpoint } from './path.js'
-import { DIRECT_KEEPALIVE_MS } from './punch.js'
+import type { FrameFilter } from './frame-filter.js'
+import type { PeerDirectory } from './peer-directory.js'
+import type { Peer } from './peers.js'
+import type { SealedSender } from './sealed-sender.js'
+import type { Supernodes } from './supernodes.js'
+
+/** What the inbound half is given: the shared core and what only it uses. */
+export interface InboundParts {
+  cipher: FrameCipher
+  /** answers probes */
+  sender: SealedSender
+  filter: FrameFilter
+  /** the --allow rules, or null when everything addressed to the host may pass */
+  allow: AllowFilter | null
+  tap: TapDevice
+  supernodes: Supernodes
+  directory: PeerDirectory
+  birthday: BirthdayPuncher
+}
 
 /** A probe ID more than this far from our clock is not an answer to a recent probe of ours. */
 const MAX_PROBE_AGE_MS = 60_000
@@ -30,7 +50,7 @@ export class Inbound {
 
   constructor(
     private readonly core: EdgeCore,
-    private readonly cipher: FrameCipher,
+    private readonly parts: InboundParts,
   ) {}
 
   /** Datagrams on the main socket. */
@@ -72,7 +92,7 @@ export class Inbound {
         return
       }
     }
-    const length = this.cipher.open(msg, this.plain)
+    const length = this.parts.cipher.open(msg, this.plain)
     if (length < 0) {
       core.drops['auth-failed']++
       return
@@ -92,14 +112,14 @@ export class Inbound {
         core.peers.remove(peer) // forgotten again, with its floor: a replay creates no state
         return
       }
-      core.queryPeer({ kind: 'edge', edgeId: h.senderId })
+      this.parts.supernodes.query({ kind: 'edge', edgeId: h.senderId }, now)
     }
     peer.replay.accept(h.counter)
     peer.lastSeen = now
-    const viaSupernode = core.linkFrom(address, port) !== undefined
-    if (via !== null) core.birthday.reached(peer, via)
+    const viaSupernode = this.parts.supernodes.from(address, port) !== undefined
+    if (via !== null) this.parts.birthday.reached(peer, via)
     // from the peer's direct endpoint, on any socket of ours: the path is alive
-    if (!viaSupernode && peer.direct !== null && peer.direct.address === address && peer.direct.port === port) peer.lastDirectRx = now
+    if (!viaSupernode) peer.path.heardFrom(address, port, now)
 
     switch (h.type) {
       case PacketType.Data:
@@ -107,7 +127,7 @@ export class Inbound {
         this.frame(peer, length, now)
         return
       case PacketType.Probe:
-        this.probe(peer, length, address, port, viaSupernode, now, via)
+        this.probe(peer, length, address, port, viaSupernode, via)
         return
       case PacketType.ProbeAck:
         this.probeAck(peer, length, address, port, viaSupernode, now, via)
@@ -120,50 +140,40 @@ export class Inbound {
     peer.rxBytes += length
     if (!peer.verified) {
       // its record says which MAC is its own; until it arrives, hold a few frames
-      if (peer.pending.length === 0) peer.pendingSince = now
-      if (peer.pending.length < PENDING_FRAMES_PER_PEER) peer.pending.push(Buffer.from(this.plain.subarray(0, length)))
-      else core.drops['unverified-peer']++
+      if (!peer.pending.hold(this.plain.subarray(0, length), now)) core.drops['unverified-peer']++
       return
     }
     this.deliver(peer, this.plain, length)
   }
 
-  /** The forwarding-disabled filter, then the host. Also used for frames that waited for a record. */
-  deliver(peer: Peer, frame: Buffer, length: number): void {
+  /** The forwarding-disabled filter, then the host. */
+  private deliver(peer: Peer, frame: Buffer, length: number): void {
     const core = this.core
-    const reason = core.filter.check(frame, length, peer.macKey)
+    const { filter, allow } = this.parts
+    const reason = filter.check(frame, length, peer.macKey)
     if (reason !== null) {
       core.drops[reason]++
       return
     }
-    if (core.allow !== null && core.allow.inbound(frame, core.filter.info, core.now()) !== null) {
+    if (allow !== null && allow.inbound(frame, filter.info, core.now()) !== null) {
       core.drops['not-allowed']++
       return
     }
-    if (core.tap.write(frame.subarray(0, length))) core.counters.tapFramesOut++
+    if (this.parts.tap.write(frame.subarray(0, length))) core.counters.tapFramesOut++
     else core.drops['tap-write-failed']++
   }
 
-  private probe(peer: Peer, length: number, address: string, port: number, viaSupernode: boolean, now: number, via: Transport | null): void {
+  private probe(peer: Peer, length: number, address: string, port: number, viaSupernode: boolean, via: Transport | null): void {
     const core = this.core
     const probe = readProbePayload(this.plain.subarray(0, length))
     if (!probe.ok || viaSupernode) {
       core.drops['bad-probe']++
       return
     }
-    const family = ipFamily(address) === 6 ? 6 : 4
+    const from = endpointOf(address, port)
     // answer through the socket it came in on: that is the NAT mapping the peer found
-    core.sender.send(PacketType.ProbeAck, peer.edgeId, encodeProbeAckPayload(probe.value, { family, address, port }), address, port, 0, via)
-    if (core.relayOnly) return
-    const fromDirect = peer.direct !== null && peer.direct.address === address && peer.direct.port === port && peer.directVia === via
-    if (hasDirectEndpoint(peer.path) && fromDirect) return
-    // the address it came from is a candidate too (peer-reflexive): a NAT may have given the peer a
-    // port nobody could predict; probing it back is what opens our side toward it. A probe that
-    // reached a birthday socket is probed back through that socket, whatever we knew of the address.
-    // On a direct path, a probe from elsewhere says the peer's NAT moved it (its conntrack was
-    // flushed, say): the answer to probing it back moves the path there.
-    const isNew = peer.addCandidate({ family, address, port })
-    if (isNew || via !== null) core.puncher.probe(peer, address, port, now, 0, via)
+    this.parts.sender.send(PacketType.ProbeAck, peer.edgeId, encodeProbeAckPayload(probe.value, from), address, port, 0, via)
+    peer.path.onProbeFrom(from, via)
   }
 
   private probeAck(peer: Peer, length: number, address: string, port: number, viaSupernode: boolean, now: number, via: Transport | null): void {
@@ -173,23 +183,12 @@ export class Inbound {
       core.drops['bad-probe']++
       return
     }
-    peer.rttMs = now - ack.value.probeId
-    if (core.relayOnly || !peer.verified) return
-    const family = ipFamily(address) === 6 ? 6 : 4
-    const moved = peer.direct === null || peer.direct.address !== address || peer.direct.port !== port || peer.directVia !== via
-    if (peer.path !== 'direct' || moved) {
-      peer.direct = { family, address, port }
-      peer.directVia = via
-      peer.lastDirectRx = now
-      peer.nextProbeAt = now + DIRECT_KEEPALIVE_MS
-      core.birthday.adopt(peer)
-      if (peer.move('probe-ack') || moved) core.pathChanged(peer)
-    }
+    peer.path.onProbeAck(address, port, via, now - ack.value.probeId, peer.verified, now)
   }
 
   private control(msg: Buffer, address: string, port: number): void {
     const core = this.core
-    const link = core.linkFrom(address, port)
+    const link = this.parts.supernodes.from(address, port)
     if (link === undefined) {
       core.drops['unexpected-source']++
       return
@@ -210,8 +209,11 @@ export class Inbound {
       case PacketType.Error:
         return link.onError(packet)
       case PacketType.PeerInfo:
-      case PacketType.PunchRequest:
-        return core.onPeerInfo(packet)
+      case PacketType.PunchRequest: {
+        const peer = this.parts.directory.onPeerInfo(packet)
+        if (peer !== null) for (const frame of peer.pending.take()) this.deliver(peer, frame, frame.length)
+        return
+      }
       default:
         core.drops['unexpected-type']++
     }

@@ -28,13 +28,18 @@
 // Ethernet header plus one 802.1Q tag on top of the MTU.
 #define FRAME_OVERHEAD (14 + 4)
 #define TUN_PATH "/dev/net/tun"
-// Every frame read or written carries a virtio-net header first (IFF_VNET_HDR): on reads it is
-// all zeros (no offloads are offered, so the kernel hands over whole, checksummed frames); on
-// writes it lets a run of TCP segments merged by the wrapper go up the stack as one (as GRO does).
+// Every frame read or written carries a virtio-net header first (IFF_VNET_HDR). We offer checksum
+// and TCP segmentation offload (TUNSETOFFLOAD in tap_open), so on reads it may say that a
+// checksum is left to us (NEEDS_CSUM) or that the frame is a TSO super-frame to cut into segments
+// (cut_segments); on writes it lets a run of TCP segments merged by the wrapper, each verified
+// first (src/tap/tcp-coalescer.ts), go up the stack as one (as GRO does).
 #define VNET_HDR_BYTES ((ssize_t)sizeof(struct virtio_net_hdr))
 
 // The largest frame the host's TCP may hand us with segmentation offload (TSO): 64 KB of IP.
 #define SUPER_FRAME_BYTES (65536 + FRAME_OVERHEAD)
+// The kernel's largest MTU for a TAP device (65535 less the Ethernet header), as linux-tap.ts
+// checks; a slot must never be larger than the super-frame buffer that the rest of a read fills.
+#define MAX_MTU 65521
 
 typedef struct tap {
   poller_t base;  // first: the poller's finalizer frees the whole struct
@@ -153,6 +158,58 @@ static void put32(uint8_t* p, uint32_t v) { put16(p, v >> 16), put16(p + 2, v); 
 #define TCP_FIN 0x01
 #define TCP_PSH 0x08
 #define TCP_CWR 0x80
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_IPV6 0x86dd
+#define ETHERTYPE_VLAN 0x8100
+#define PROTO_TCP 6
+#define IPV6_HOP_BY_HOP 0
+#define IPV6_DEST_OPTIONS 60
+// More would be no real stack's doing; the bound keeps a hostile chain from costing anything.
+#define MAX_IPV6_EXTENSIONS 4
+
+// Where the headers of a TCP super-frame end: the IP header (l3), TCP's (l4), and the payload.
+typedef struct layout {
+  size_t l3, l4, headers;
+  bool v4;
+} layout_t;
+
+// Finds the layout of `len` bytes of `f`, reading only within them; false when they are not a
+// TCP segment we can cut. One 802.1Q tag may come first (a VLAN on the overlay device: the slot
+// has room for it). IPv4 may carry options; IPv6 hop-by-hop and destination options headers are
+// walked, as they change nothing that a segment's TCP checksum covers; a routing header would (the
+// pseudo-header then holds the final destination), and fragment, AH and ESP headers are never in
+// a TSO frame, so anything else is refused.
+static bool find_layout(const uint8_t* f, size_t len, layout_t* out) {
+  size_t l3 = 14;
+  if (len < l3) return false;
+  uint16_t ethertype = get16(f + 12);
+  if (ethertype == ETHERTYPE_VLAN) {
+    l3 += 4;
+    if (len < l3) return false;
+    ethertype = get16(f + 16);
+  }
+  size_t l4;
+  if (ethertype == ETHERTYPE_IPV4) {
+    if (len < l3 + 20 || f[l3] >> 4 != 4 || (f[l3] & 0x0f) < 5 || f[l3 + 9] != PROTO_TCP) return false;
+    l4 = l3 + (size_t)(f[l3] & 0x0f) * 4;
+  } else if (ethertype == ETHERTYPE_IPV6) {
+    if (len < l3 + 40 || f[l3] >> 4 != 6) return false;
+    uint8_t next = f[l3 + 6];
+    l4 = l3 + 40;
+    for (int walked = 0; next != PROTO_TCP; walked++) {
+      if ((next != IPV6_HOP_BY_HOP && next != IPV6_DEST_OPTIONS) || walked == MAX_IPV6_EXTENSIONS || len < l4 + 8) return false;
+      next = f[l4];
+      l4 += ((size_t)f[l4 + 1] + 1) * 8;
+    }
+  } else {
+    return false;
+  }
+  if (len < l4 + 20) return false;
+  size_t headers = l4 + (size_t)(f[l4 + 12] >> 4) * 4;
+  if (headers < l4 + 20 || headers >= len) return false;
+  out->l3 = l3, out->l4 = l4, out->headers = headers, out->v4 = ethertype == ETHERTYPE_IPV4;
+  return true;
+}
 
 // Cuts the held super-frame into TCP segments of super_mss payload bytes, as the device would
 // have, into slots from `count` on; returns how many it made. Each gets its own IP length (and
@@ -160,21 +217,17 @@ static void put32(uint8_t* p, uint32_t v) { put16(p, v >> 16), put16(p + 2, v); 
 // last, CWR on the first.
 static int cut_segments(tap_t* tap, int count) {
   const uint8_t* f = tap->super;
-  size_t len = tap->super_len, l3 = 14;
-  uint16_t ethertype = get16(f + 12);
-  bool v4 = ethertype == 0x0800;
-  size_t l4 = v4 ? l3 + (size_t)(f[l3] & 0x0f) * 4 : l3 + 40;
-  size_t headers = len > l4 + 13 ? l4 + (size_t)(f[l4 + 12] >> 4) * 4 : len;
-  size_t mss = tap->super_mss;
-  if ((!v4 && ethertype != 0x86dd) || headers >= len || mss == 0 || headers + mss > tap->slot ||
-      (!v4 && f[l3 + 6] != 6) || (v4 && f[l3 + 9] != 6)) {
+  size_t len = tap->super_len, mss = tap->super_mss;
+  layout_t at;
+  if (!find_layout(f, len, &at) || mss == 0 || at.headers + mss > tap->slot) {
     tap->oversize++;  // not a TCP super-frame we can cut: dropped, as one too large
     tap->super_len = 0;
     return 0;
   }
+  size_t l3 = at.l3, l4 = at.l4, headers = at.headers;
   size_t payload = len - headers;
   uint32_t seq = get32(f + l4 + 4);
-  uint16_t id = v4 ? get16(f + l3 + 4) : 0;
+  uint16_t id = at.v4 ? get16(f + l3 + 4) : 0;
   int made = 0;
   while (tap->super_next < payload && count + made < BATCH_FRAMES) {
     size_t offset = tap->super_next, chunk = payload - offset < mss ? payload - offset : mss;
@@ -182,13 +235,13 @@ static int cut_segments(tap_t* tap, int count) {
     size_t segment_len = headers + chunk;
     memcpy(s, f, headers);
     memcpy(s + headers, f + headers + offset, chunk);
-    if (v4) {
+    if (at.v4) {
       put16(s + l3 + 2, (uint32_t)(segment_len - l3));
       put16(s + l3 + 4, (uint32_t)(id + offset / mss));
       put16(s + l3 + 10, 0);
       store_checksum(s + l3 + 10, sum_words(s + l3, l4 - l3, 0));
     } else {
-      put16(s + l3 + 4, (uint32_t)(segment_len - l4));
+      put16(s + l3 + 4, (uint32_t)(segment_len - l3 - 40));  // extension headers included
     }
     put32(s + l4 + 4, seq + (uint32_t)offset);
     uint8_t flags = f[l4 + 13];
@@ -197,8 +250,8 @@ static int cut_segments(tap_t* tap, int count) {
     s[l4 + 13] = flags;
     put16(s + l4 + 16, 0);
     // pseudo-header: addresses, protocol, TCP length
-    uint64_t sum = v4 ? sum_words(s + l3 + 12, 8, 0) : sum_words(s + l3 + 8, 32, 0);
-    sum += htons(6) + htons((uint16_t)(segment_len - l4));
+    uint64_t sum = at.v4 ? sum_words(s + l3 + 12, 8, 0) : sum_words(s + l3 + 8, 32, 0);
+    sum += htons(PROTO_TCP) + htons((uint16_t)(segment_len - l4));
     store_checksum(s + l4 + 16, sum_words(s + l4, segment_len - l4, sum));
     tap->lengths[count + made] = (int32_t)segment_len;
     made++;
@@ -206,6 +259,22 @@ static int cut_segments(tap_t* tap, int count) {
   }
   if (tap->super_next >= payload) tap->super_len = 0;
   return made;
+}
+
+// Takes the super-frame now in tap->super, `len` bytes as the read reported them, and cuts what
+// fits from slot `count` on. A length beyond the buffer cannot come from readv (it never returns
+// more than it was given room for), but nothing past the buffer may ever be read, whatever the
+// caller says.
+static int take_super_frame(tap_t* tap, int count, size_t len, uint16_t mss) {
+  tap->super_frames++;
+  if (len > SUPER_FRAME_BYTES) {
+    tap->oversize++;
+    return 0;
+  }
+  tap->super_len = len;
+  tap->super_next = 0;
+  tap->super_mss = mss;
+  return cut_segments(tap, count);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,6 +286,7 @@ static int cut_segments(tap_t* tap, int count) {
 static int read_frame(tap_t* tap, int count) {
   struct virtio_net_hdr h;
   uint8_t* s = tap->frames + (size_t)count * tap->slot;
+  // tap_open keeps slot <= SUPER_FRAME_BYTES: what does not fit the slot lands after the head
   struct iovec iov[3] = {{&h, sizeof h}, {s, tap->slot}, {tap->super + tap->slot, SUPER_FRAME_BYTES - tap->slot}};
   ssize_t n;
   do {
@@ -241,11 +311,7 @@ static int read_frame(tap_t* tap, int count) {
   }
   // the head landed in the slot, the rest in the super-frame buffer after it: make it whole
   memcpy(tap->super, s, (size_t)n < tap->slot ? (size_t)n : tap->slot);
-  tap->super_len = (size_t)n;
-  tap->super_next = 0;
-  tap->super_mss = h.gso_size;
-  tap->super_frames++;
-  return cut_segments(tap, count);
+  return take_super_frame(tap, count, (size_t)n, h.gso_size);
 }
 
 static void on_readable(poller_t* poller, int status, int events) {
@@ -294,8 +360,8 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
     return throw_error(env, "EINVAL", "open", "the MAC address must be a 6-byte Buffer");
   }
   int32_t mtu = 0;
-  if (napi_get_value_int32(env, argv[2], &mtu) != napi_ok || mtu <= 0) {
-    return throw_error(env, "EINVAL", "open", "the MTU must be a positive integer");
+  if (napi_get_value_int32(env, argv[2], &mtu) != napi_ok || mtu <= 0 || mtu > MAX_MTU) {
+    return throw_error(env, "EINVAL", "open", "the MTU must be an integer from 1 to 65521");
   }
 
   int fd = open(TUN_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -488,6 +554,65 @@ static napi_value tap_counters(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// cutSegments(frame: Buffer, mss, mtu, firstSlot, reportedLength)
+//   -> { segments: Buffer[], batches: number[], dropped: number }
+// For tests only (test/tap/cut-segments.test.ts): LinuxTap never calls it, and its NativeAddon
+// type does not name it. It runs take_super_frame and cut_segments, exactly as a read does, on a
+// tap_t with no device behind it, so that cutting can be checked on inputs no kernel sends on
+// demand (a length beyond the buffer, broken headers) and on a batch that fills up mid-frame
+// (firstSlot: the slots already taken). `batches`: how many segments each call made.
+static napi_value tap_cut_segments(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void* data = NULL;
+  size_t len = 0;
+  uint32_t mss = 0, mtu = 0, first = 0, reported = 0;
+  if (argc < 5 || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok || napi_get_value_uint32(env, argv[1], &mss) != napi_ok ||
+      napi_get_value_uint32(env, argv[2], &mtu) != napi_ok || napi_get_value_uint32(env, argv[3], &first) != napi_ok ||
+      napi_get_value_uint32(env, argv[4], &reported) != napi_ok || mss > 0xffff || mtu == 0 || mtu > MAX_MTU || first >= BATCH_FRAMES) {
+    return throw_error(env, "EINVAL", "cutSegments", "cutSegments(frame, mss <= 65535, mtu 1-65521, firstSlot < batchFrames, reportedLength)");
+  }
+  tap_t* tap = calloc(1, sizeof *tap);
+  uint8_t* frames = tap == NULL ? NULL : malloc(BATCH_FRAMES * ((size_t)mtu + FRAME_OVERHEAD));
+  int32_t* lengths = frames == NULL ? NULL : malloc(BATCH_FRAMES * sizeof(int32_t));
+  if (lengths == NULL) {
+    free(frames);
+    free(tap);
+    return throw_error(env, "ENOMEM", "cutSegments", "out of memory");
+  }
+  tap->slot = (size_t)mtu + FRAME_OVERHEAD;
+  tap->frames = frames;
+  tap->lengths = lengths;
+  memcpy(tap->super, data, len < SUPER_FRAME_BYTES ? len : SUPER_FRAME_BYTES);
+
+  napi_value result, segments, batches, value;
+  bool ok = napi_create_object(env, &result) == napi_ok && napi_create_array(env, &segments) == napi_ok &&
+            napi_create_array(env, &batches) == napi_ok;
+  uint32_t made_all = 0, calls = 0;
+  int from = (int)first;
+  int made = take_super_frame(tap, from, reported, (uint16_t)mss);
+  for (;;) {
+    for (int i = 0; ok && i < made; i++) {
+      size_t slot = (size_t)(from + i);
+      ok = napi_create_buffer_copy(env, (size_t)tap->lengths[slot], tap->frames + slot * tap->slot, NULL, &value) == napi_ok &&
+           napi_set_element(env, segments, made_all++, value) == napi_ok;
+    }
+    ok = ok && napi_create_int32(env, made, &value) == napi_ok && napi_set_element(env, batches, calls++, value) == napi_ok;
+    if (!ok || tap->super_len == 0) break;
+    from = 0;
+    made = cut_segments(tap, 0);
+  }
+  ok = ok && napi_set_named_property(env, result, "segments", segments) == napi_ok &&
+       napi_set_named_property(env, result, "batches", batches) == napi_ok &&
+       napi_create_double(env, tap->oversize, &value) == napi_ok && napi_set_named_property(env, result, "dropped", value) == napi_ok;
+  free(lengths);
+  free(frames);
+  free(tap);
+  if (!ok) return throw_error(env, "ENOMEM", "cutSegments", "cannot build the result");
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"open", NULL, tap_open, NULL, NULL, NULL, napi_default, NULL},
@@ -495,6 +620,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"write", NULL, tap_write, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, tap_close, NULL, NULL, NULL, napi_default, NULL},
       {"counters", NULL, tap_counters, NULL, NULL, NULL, napi_default, NULL},
+      {"cutSegments", NULL, tap_cut_segments, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK_NAPI(env, napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties));
   napi_value batch;

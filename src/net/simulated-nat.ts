@@ -44,6 +44,12 @@ export class SimulatedNat {
     return new NattedTransport(this, privateAddress, privatePort)
   }
 
+  /** The private port of the host behind a public port of this NAT (null: no mapping there): which socket a peer reaches. */
+  privatePortBehind(publicPort: number): number | null {
+    for (const mapping of this.mappings.values()) if (mapping.publicPort === publicPort) return mapping.host.privatePort
+    return null
+  }
+
   /** Public ports in use: one per mapping. */
   get mappingCount(): number {
     return this.mappings.size

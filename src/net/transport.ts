@@ -9,7 +9,10 @@
 export type DatagramReceiver = (msg: Buffer, address: string, port: number) => void
 
 export interface Transport {
-  /** Sends `length` bytes of `buf` from `offset`. The bytes must stay untouched until canReuse() says so. */
+  /**
+   * Sends `length` bytes of `buf` from `offset`. The bytes must stay untouched until the send has
+   * completed: see pendingSends().
+   */
   send(buf: Buffer, offset: number, length: number, port: number, address: string): void
   onDatagram(receiver: DatagramReceiver): void
   /** the local address and port this transport is bound to */

@@ -74,11 +74,6 @@ export function edgeKeyOf(edge: EdgeEntry): Buffer {
   return edge.recordBytes.subarray(32, 64)
 }
 
-/** Where the edge is, as the wire's Endpoint (built when a packet needs it, not kept per edge). */
-export function endpointOf(edge: EdgeEntry): Endpoint {
-  return { family: edge.address.includes(':') ? 6 : 4, address: edge.address, port: edge.port }
-}
-
 export function macKeyOf(mac: Buffer): number {
   return macKeyAt(mac, 0)
 }

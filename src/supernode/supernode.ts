@@ -31,13 +31,12 @@ import {
   formatEdgeId,
   formatMac,
   macBytesOf,
-  ipFamily,
+  endpointOf,
   readSealedHeader,
   encodeEndpoint,
   u53Bytes,
   zeroCounters,
   type Deregister,
-  type Endpoint,
   type Hello,
   type Keepalive,
   type PeerQuery,
@@ -46,12 +45,18 @@ import {
 import { parseSubnet } from './auto-ip.js'
 import { checkMemoryLimits, describeMemoryBound, memoryBound, type MemoryBound } from './memory-bound.js'
 import { RateLimiter, type RateLimit } from './rate-limit.js'
-import { Registry, edgeKeyOf, endpointOf, type EdgeEntry } from './registry.js'
+import { Registry, edgeKeyOf, type EdgeEntry } from './registry.js'
 import { sourceKeyOf } from './sources.js'
 
 export const DEFAULT_SUPERNODE_PORT = 7654
 /** per kind of line (refusals, new edges): enough to follow by eye, bounded under a flood */
 const LOG_LINES_PER_SECOND = 10
+/**
+ * ERRORs per source address and port, whatever the refusal: a few at once (an edge may be refused
+ * twice in a row while it registers, and should hear both), then one a second: never a reflector.
+ */
+export const ERROR_BURST = 4
+export const ERRORS_PER_SECOND = 1
 export const DEFAULT_SUPERNODE_MGMT: HostPort = { host: '127.0.0.1', port: 5645 }
 
 export interface SupernodeConfig {
@@ -230,7 +235,7 @@ export class Supernode {
   private readonly cookies: CookieMinter
   private readonly controlLimiter: RateLimiter
   private readonly addressLimiter: RateLimiter
-  /** refusals answered with ERROR at most once a second per source */
+  /** every ERROR, ERROR_BURST then ERRORS_PER_SECOND per source address and port (sendError) */
   private readonly errorLimiter: RateLimiter
   private readonly header = new SealedHeader()
   private readonly refusalLog: LogThrottle
@@ -252,7 +257,7 @@ export class Supernode {
     this.cookies = new CookieMinter(config.cookieLifetimeSeconds)
     this.controlLimiter = new RateLimiter(config.controlRate, config.maxTrackedSources)
     this.addressLimiter = new RateLimiter(config.controlRatePerAddress, config.maxTrackedSources)
-    this.errorLimiter = new RateLimiter({ perSecond: 1, burst: 1 }, config.maxTrackedSources)
+    this.errorLimiter = new RateLimiter({ perSecond: ERRORS_PER_SECOND, burst: ERROR_BURST }, config.maxTrackedSources)
     this.refusalLog = new LogThrottle(LOG_LINES_PER_SECOND, () => clock.now())
     this.joinLog = new LogThrottle(LOG_LINES_PER_SECOND, () => clock.now())
   }
@@ -293,6 +298,7 @@ export class Supernode {
     await this.mgmt?.close()
     this.mgmt = null
     await this.transport.close()
+    this.cookies.destroy()
   }
 
   // ---- receive path ------------------------------------------------------------------------
@@ -315,7 +321,8 @@ export class Supernode {
       this.drops['rate-limited']++
       if (msg[1] === PacketType.Register || msg[1] === PacketType.Keepalive) {
         this.refusalLog.pass('refused (rate-limited): a registration or keepalive over its source rate', this.warn)
-        // what the edge sent is echoed as the proof, so that it can believe it: once a second at most
+        // what the edge sent is echoed as the proof, so that it can believe it; the limiter of
+        // sendError is asked first here, so that a flood costs no copy of a proof per packet
         if (this.errorLimiter.allow(`${address}:${port}`, now)) this.send(encodeError(ErrorCode.RateLimited, rateLimitedProof(msg), NO_SUBJECT), address, port)
       }
       return
@@ -344,14 +351,14 @@ export class Supernode {
   }
 
   private hello(packet: Hello, address: string, port: number): void {
-    const endpoint = endpointAt(address, port)
+    const endpoint = endpointOf(address, port)
     const cookie = this.cookies.mint(this.nowSeconds(), packet.clientNonce, encodeEndpoint(endpoint))
     // 51 bytes back for 64 received: never an amplifier for a spoofed source
     this.send(encodeCookie(packet.clientNonce, cookie, endpoint), address, port)
   }
 
   private register(packet: Register, address: string, port: number): void {
-    const endpoint = endpointAt(address, port)
+    const endpoint = endpointOf(address, port)
     if (!this.cookies.check(this.nowSeconds(), packet.cookie, packet.clientNonce, encodeEndpoint(endpoint))) {
       this.refuse(ErrorCode.BadCookie, packet.clientNonce, NO_SUBJECT, address, port, `bad or expired cookie from ${formatHostPort({ host: address, port })}`)
       return
@@ -420,7 +427,8 @@ export class Supernode {
     const asker = this.trusted(this.registeredAt(packet.senderId, address, port))
     if (asker === undefined) {
       // nothing the asker sent is secret: a hint, which the edge checks with a keepalive
-      this.refuse(ErrorCode.UnknownEdge, NO_PROOF, u53Bytes(packet.senderId), address, port, null)
+      this.drops['unknown-edge']++
+      this.sendHint(u53Bytes(packet.senderId), address, port, this.clock.now())
       return
     }
     asker.lastSeen = this.clock.now()
@@ -438,8 +446,8 @@ export class Supernode {
       return
     }
     // both at once: the asker learns the peer, the peer learns the asker and starts probing too
-    this.send(encodePeerInfo(PacketType.PeerInfo, endpointOf(peer), peer.overlay, peer.recordBytes), address, port)
-    this.send(encodePeerInfo(PacketType.PunchRequest, endpointOf(asker), asker.overlay, asker.recordBytes), peer.address, peer.port)
+    this.send(encodePeerInfo(PacketType.PeerInfo, endpointOf(peer.address, peer.port), peer.overlay, peer.recordBytes), address, port)
+    this.send(encodePeerInfo(PacketType.PunchRequest, endpointOf(asker.address, asker.port), asker.overlay, asker.recordBytes), peer.address, peer.port)
   }
 
   private deregister(packet: Deregister, address: string, port: number): void {
@@ -490,9 +498,9 @@ export class Supernode {
     if (dest === undefined || dest.community !== community) {
       this.drops['relay-unknown-dest']++
       // the sender holds a peer that is gone (restarted with a new edge ID): tell it, so that it
-      // asks again; at most once a second per source, 20 bytes for a frame of 44 or more, with its
-      // registration's nonce as the proof
-      if (this.errorLimiter.allow(sender.source.key, now)) this.send(encodeError(ErrorCode.UnknownPeer, u64Bytes(sender.nonce), u53Bytes(this.header.destId)), address, port)
+      // asks again; rate-limited per source (sendError), 20 bytes for a frame of 44 or more, with
+      // its registration's nonce as the proof
+      this.sendError(ErrorCode.UnknownPeer, u64Bytes(sender.nonce), u53Bytes(this.header.destId), address, port, now)
       return true
     }
     if (this.spendRelayBudget(sender, msg.length, now)) this.forward(msg, dest)
@@ -526,8 +534,8 @@ export class Supernode {
     this.drops[this.registry.edges.has(this.header.senderId) ? 'relay-wrong-source' : 'relay-unknown-sender']++
     // after a restart of ours (or a NAT that moved the edge), this is how the edge learns to
     // register again at once: a hint (nothing in a RELAY is secret) that it checks with a
-    // keepalive; one 20-byte ERROR a second at most, never more than it sent
-    if (this.errorLimiter.allow(sourceKeyOf(address), now)) this.send(encodeError(ErrorCode.UnknownEdge, NO_PROOF, u53Bytes(this.header.senderId)), address, port)
+    // keepalive; a 20-byte ERROR, rate-limited per source (sendError), never more than it sent
+    this.sendHint(u53Bytes(this.header.senderId), address, port, now)
   }
 
   private forward(msg: Buffer, to: EdgeEntry): void {
@@ -562,12 +570,30 @@ export class Supernode {
     return edge !== undefined && edge.port === port && edge.address === address ? edge : undefined
   }
 
-  /** Counts a refusal, logs it (throttled) when `what` is given, and answers with a 20-byte ERROR. */
+  /** Counts a refusal, logs it (throttled) when `what` is given, and answers with a 20-byte ERROR (rate-limited). */
   private refuse(code: ErrorCode, proof: Buffer, subject: Buffer, address: string, port: number, what: string | null): void {
     const reason = REASON_OF_ERROR[code]
     this.drops[reason]++
     if (what !== null) this.refusalLog.pass(`refused (${reason}): ${what}`, this.warn)
-    this.send(encodeError(code, proof, subject), address, port)
+    this.sendError(code, proof, subject, address, port, this.clock.now())
+  }
+
+  /**
+   * An unknown-edge without proof (a hint): it goes out only while it leaves a token of the ERROR
+   * limit for the proven answer it prompts (the edge's keepalive, answered with its sequence).
+   * Otherwise an edge that keeps relaying into a restarted supernode would have its hints take every
+   * token, and the answer that lets it register again would never get out.
+   */
+  private sendHint(subject: Buffer, address: string, port: number, now: number): void {
+    const bucket = this.errorLimiter.bucketFor(`${address}:${port}`, now)
+    if (!bucket.has(now, 2)) return
+    bucket.spend(1)
+    this.send(encodeError(ErrorCode.UnknownEdge, NO_PROOF, subject), address, port)
+  }
+
+  /** How ERRORs leave (a rate-limited packet asks the limiter itself): rate-limited per source, so a burst of bad packets gets few answers. */
+  private sendError(code: ErrorCode, proof: Buffer, subject: Buffer, address: string, port: number, now: number): void {
+    if (this.errorLimiter.allow(`${address}:${port}`, now)) this.send(encodeError(code, proof, subject), address, port)
   }
 
   private send(buf: Buffer, address: string, port: number): void {
@@ -622,8 +648,3 @@ export class Supernode {
     return m.toString()
   }
 }
-
-function endpointAt(address: string, port: number): Endpoint {
-  return { family: ipFamily(address) === 6 ? 6 : 4, address, port }
-}
-

@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
 import { addonPath, loadAddon } from '../native/addon.js'
+import { formatMac } from '../wire/fields.js'
 import type { FrameReceiver, TapDevice } from './device.js'
 import { TcpCoalescer } from './tcp-coalescer.js'
 
@@ -45,6 +46,8 @@ export interface LinuxTapStats {
   writeRefused: number
   /** runs of TCP segments handed to the kernel as one (receive coalescing) */
   mergedRuns: number
+  /** TCP segments kept out of a run because a checksum was wrong: written alone, for the kernel to drop */
+  badChecksums: number
 }
 
 export const DEFAULT_TAP_NAME = 'overlan%d'
@@ -143,7 +146,7 @@ function openNow(options: LinuxTapOptions): LinuxTap {
  */
 export class LinuxTap implements TapDevice {
   readonly name: string
-  readonly stats: LinuxTapStats = { frames: 0, batches: 0, largestBatch: 0, writeRefused: 0, mergedRuns: 0 }
+  readonly stats: LinuxTapStats = { frames: 0, batches: 0, largestBatch: 0, writeRefused: 0, mergedRuns: 0, badChecksums: 0 }
   private receiver: FrameReceiver | null = null
   private errorHandler: ((error: TapError) => void) | null = null
   private started = false
@@ -217,6 +220,7 @@ export class LinuxTap implements TapDevice {
     if (frame.length < MIN_FRAME_BYTES) throw new RangeError(`a frame of ${frame.length} bytes is shorter than an Ethernet header`)
     const accepted = this.coalescer.write(frame)
     if (!accepted) this.stats.writeRefused++
+    this.stats.badChecksums = this.coalescer.badChecksums
     // a run held goes to the kernel when this turn's work is over (a batch of datagrams, say)
     if (this.coalescer.holding && !this.flushScheduled) {
       this.flushScheduled = true
@@ -314,8 +318,4 @@ export class LinuxTap implements TapDevice {
       })
     })
   }
-}
-
-function formatMac(mac: Buffer): string {
-  return [...mac].map((b) => b.toString(16).padStart(2, '0')).join(':')
 }

@@ -4,10 +4,30 @@
 // packet. The host's TCP stack then does its per-packet work once per run instead of once per
 // frame: that work, done inside the TAP write, was most of the receiving edge's time.
 // Everything else (and any frame that does not continue the run) goes through as it is, in order.
-import { TCP_FLAG_ACK, TCP_FLAG_PSH, TcpSegment, finishMergedHeaders, readTcpSegment, sameRunHeaders, setTcpFlags, TCP_HEADER_OFFSET } from '../wire/tcp-segment.js'
+//
+// A merged run reaches the host with its checksum left to the "device" (us): the host trusts it.
+// So, as GRO does, every segment that joins a run has its IPv4 and TCP checksums verified first
+// (the first one when a second joins it, so that a segment written alone costs nothing); one
+// that fails goes through alone, for the kernel to check, drop and count, and TCP to retransmit.
+import {
+  MAX_IPV4_FRAME_BYTES,
+  TCP_FLAG_ACK,
+  TCP_FLAG_PSH,
+  TCP_HEADER_OFFSET,
+  TcpSegment,
+  finishMergedHeaders,
+  readTcpSegment,
+  sameRunHeaders,
+  setTcpFlags,
+  tcpChecksumsValid,
+} from '../wire/tcp-segment.js'
 
-/** A merged frame stays within an IPv4 packet's 64 KB. */
-const MAX_RUN_BYTES = 65_000
+/**
+ * Room for the largest IPv4 frame there is (MTU up to 65,521), so a segment is never cut short
+ * when it is copied in; a run stops growing when the next segment would not fit, which also keeps
+ * the merged packet within IPv4's 64 KB.
+ */
+const MAX_RUN_BYTES = MAX_IPV4_FRAME_BYTES
 /** At most this many segments in one run, as GRO (MAX_GSO_SEGS is larger, but nothing gains beyond). */
 const MAX_RUN_SEGMENTS = 64
 
@@ -24,6 +44,8 @@ export class TcpCoalescer {
   private segmentBytes = 0
   private headerBytes = 0
   private nextSeq = 0
+  /** the IPv4 identification the next segment must carry (unless DF is set) */
+  private nextIpId = 0
   /** the run's last segment was short or pushed: nothing may follow it */
   private ended = false
   private readonly segment = new TcpSegment()
@@ -31,6 +53,8 @@ export class TcpCoalescer {
   refused = 0
   /** runs of two or more segments written as one */
   merged = 0
+  /** segments kept out of a run because their IPv4 or TCP checksum was wrong (written alone) */
+  badChecksums = 0
 
   constructor(private readonly sink: CoalescedSink) {}
 
@@ -41,22 +65,46 @@ export class TcpCoalescer {
       this.flush()
       return this.sink.writeFrame(frame)
     }
+    const length = s.headerBytes + s.payloadBytes
     if (!this.continuesRun(frame, s)) {
       this.flush()
-      frame.copy(this.run, 0, 0, s.headerBytes + s.payloadBytes)
-      this.runLength = s.headerBytes + s.payloadBytes
-      this.segments = 1
-      this.segmentBytes = s.payloadBytes
-      this.headerBytes = s.headerBytes
-    } else {
-      frame.copy(this.run, this.runLength, s.headerBytes, s.headerBytes + s.payloadBytes)
-      this.runLength += s.payloadBytes
-      this.segments++
-      if ((s.flags & TCP_FLAG_PSH) !== 0) setTcpFlags(this.run, TCP_FLAG_ACK | TCP_FLAG_PSH)
+      this.startRun(frame, s)
+      return true
     }
-    this.nextSeq = (s.seq + s.payloadBytes) >>> 0
-    this.ended = s.payloadBytes < this.segmentBytes || (s.flags & TCP_FLAG_PSH) !== 0
+    if (this.segments === 1 && !tcpChecksumsValid(this.run, this.runLength)) {
+      // the held segment was about to become the head of a merged run: it goes alone instead
+      this.badChecksums++
+      this.flush()
+      this.startRun(frame, s)
+      return true
+    }
+    if (!tcpChecksumsValid(frame, length)) {
+      this.badChecksums++
+      this.flush()
+      return this.sink.writeFrame(frame)
+    }
+    frame.copy(this.run, this.runLength, s.headerBytes, length)
+    this.runLength += s.payloadBytes
+    this.segments++
+    if ((s.flags & TCP_FLAG_PSH) !== 0) setTcpFlags(this.run, TCP_FLAG_ACK | TCP_FLAG_PSH)
+    this.advance(s)
     return true
+  }
+
+  private startRun(frame: Buffer, s: TcpSegment): void {
+    const length = s.headerBytes + s.payloadBytes
+    frame.copy(this.run, 0, 0, length)
+    this.runLength = length
+    this.segments = 1
+    this.segmentBytes = s.payloadBytes
+    this.headerBytes = s.headerBytes
+    this.advance(s)
+  }
+
+  private advance(s: TcpSegment): void {
+    this.nextSeq = (s.seq + s.payloadBytes) >>> 0
+    this.nextIpId = (s.ipId + 1) & 0xffff
+    this.ended = s.payloadBytes < this.segmentBytes || (s.flags & TCP_FLAG_PSH) !== 0
   }
 
   private continuesRun(frame: Buffer, s: TcpSegment): boolean {
@@ -65,6 +113,9 @@ export class TcpCoalescer {
       !this.ended &&
       this.segments < MAX_RUN_SEGMENTS &&
       s.seq === this.nextSeq &&
+      // as GRO: the kernel gives the segments of a merged packet consecutive IDs again if it
+      // ever cuts it, and without DF the ID is what fragments are put back together by
+      (s.dontFragment || s.ipId === this.nextIpId) &&
       s.headerBytes === this.headerBytes &&
       s.payloadBytes <= this.segmentBytes &&
       this.runLength + s.payloadBytes <= MAX_RUN_BYTES &&

@@ -33,8 +33,13 @@ export class FrameInfo {
   /** offset of the 16-byte IPv6 destination (or source) in the frame */
   ipv6DstOffset = 0
   ipv6SrcOffset = 0
-  /** upper-layer protocol (IPv6: the first next-header; extension headers are not walked) */
+  /** upper-layer protocol (IPv6: after the extension headers, which are walked) */
   protocol = 0
+  /** a fragment: IPv4 with MF or an offset, IPv6 with a Fragment header */
+  fragment = false
+  /** ARP: sender and target IPv4 addresses as unsigned 32-bit numbers (0 when not ARP) */
+  arpSender = 0
+  arpTarget = 0
   /** TCP/UDP ports, 0 when not TCP/UDP or not in the first fragment */
   srcPort = 0
   dstPort = 0
@@ -46,6 +51,16 @@ export class FrameInfo {
 }
 
 export type FrameReason = 'runt' | 'bad-ip-header'
+
+/** IPv6 extension headers that come before the upper layer (RFC 8200): walked to find it. */
+const IPV6_HOP_BY_HOP = 0
+const IPV6_ROUTING = 43
+const IPV6_FRAGMENT = 44
+const IPV6_DESTINATION_OPTIONS = 60
+/** more extension headers than any real packet carries: a chain this long is refused */
+const MAX_IPV6_EXTENSION_HEADERS = 8
+/** Ethernet + ARP for IPv4 over Ethernet */
+export const ARP_FRAME_BYTES = ETHERNET_HEADER_BYTES + 28
 
 export function macKeyAt(frame: Uint8Array, offset: number): number {
   return (frame[offset]! * 0x10000000000 + frame[offset + 1]! * 0x100000000 + ((frame[offset + 2]! << 24) >>> 0) + (frame[offset + 3]! << 16) + (frame[offset + 4]! << 8) + frame[offset + 5]!)
@@ -98,6 +113,9 @@ export function readFrameInfo(frame: Buffer, length: number, out: FrameInfo): Fr
   out.tcpFlags = 0
   out.icmpType = -1
   out.icmpId = 0
+  out.fragment = false
+  out.arpSender = 0
+  out.arpTarget = 0
   const ip = ETHERNET_HEADER_BYTES
   let l4: number
   let fragmentOffset = 0
@@ -109,16 +127,37 @@ export function readFrameInfo(frame: Buffer, length: number, out: FrameInfo): Fr
     out.protocol = frame[ip + 9]!
     out.ipv4Src = frame.readUInt32BE(ip + 12)
     out.ipv4Dst = frame.readUInt32BE(ip + 16)
-    fragmentOffset = frame.readUInt16BE(ip + 6) & 0x1fff
+    const flagsAndOffset = frame.readUInt16BE(ip + 6)
+    fragmentOffset = flagsAndOffset & 0x1fff
+    out.fragment = (flagsAndOffset & 0x2000) !== 0 || fragmentOffset !== 0
     l4 = ip + headerBytes
   } else if (out.etherType === ETHERTYPE_IPV6) {
     if (length < ip + 40 || frame[ip]! >> 4 !== 6) return 'bad-ip-header'
     out.ipVersion = 6
-    out.protocol = frame[ip + 6]!
     out.ipv6SrcOffset = ip + 8
     out.ipv6DstOffset = ip + 24
+    // the upper layer (ICMPv6 router messages, TCP ports for --allow) may sit behind extension
+    // headers; a chain that does not fit in the frame is refused rather than guessed at
+    let next = frame[ip + 6]!
     l4 = ip + 40
+    for (let n = 0; ; n++) {
+      if (next !== IPV6_HOP_BY_HOP && next !== IPV6_ROUTING && next !== IPV6_FRAGMENT && next !== IPV6_DESTINATION_OPTIONS) break
+      if (n === MAX_IPV6_EXTENSION_HEADERS || length < l4 + 8) return 'bad-ip-header'
+      if (next === IPV6_FRAGMENT) {
+        out.fragment = true
+        fragmentOffset = frame.readUInt16BE(l4 + 2) >> 3
+      }
+      const headerBytes = next === IPV6_FRAGMENT ? 8 : (frame[l4 + 1]! + 1) * 8
+      next = frame[l4]!
+      l4 += headerBytes
+      if (fragmentOffset !== 0) break // a later fragment: what follows is not a header
+    }
+    out.protocol = next
   } else {
+    if (out.etherType === ETHERTYPE_ARP && length >= ARP_FRAME_BYTES) {
+      out.arpSender = frame.readUInt32BE(ETHERNET_HEADER_BYTES + 14)
+      out.arpTarget = frame.readUInt32BE(ETHERNET_HEADER_BYTES + 24)
+    }
     return null
   }
   if (fragmentOffset !== 0) return null

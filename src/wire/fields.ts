@@ -17,6 +17,11 @@ export interface Endpoint {
   port: number
 }
 
+/** The endpoint of a datagram's source (an address node's sockets report: valid IPv4 or IPv6 text). */
+export function endpointOf(address: string, port: number): Endpoint {
+  return { family: ipFamily(address) === 6 ? 6 : 4, address, port }
+}
+
 export function writeEndpoint(w: Writer, endpoint: Endpoint): void {
   const family = ipFamily(endpoint.address)
   if (family === null || family !== endpoint.family) throw new RangeError(`not an IPv${endpoint.family} address: ${endpoint.address}`)

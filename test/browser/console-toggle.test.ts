@@ -17,9 +17,13 @@ import { artifactPath, isRefusedRequest, launchChromium, waitForState, watchCons
 
 const LAPTOP = { width: 1280, height: 800 }
 const PHONE = { width: 360, height: 740 }
-/** The expiring session's length, and how long the page may take to show it expired. */
-const SHORT_SESSION_SECONDS = 3
-const EXPIRY_SEEN_WITHIN_MS = 8_000
+/**
+ * The expiring session's length, and how long the page may take to show it expired. Long enough that
+ * the page still sees several seconds tick after a reload on a busy machine (the enable call alone
+ * was seen taking 2.7 s at a load of 20 on 2 cores: a 3 s session had ended before the page loaded).
+ */
+const SHORT_SESSION_SECONDS = 10
+const EXPIRY_SEEN_WITHIN_MS = SHORT_SESSION_SECONDS * 1000 + 5_000
 
 /** The countdown as a user reads it, "H:MM:SS", in seconds. */
 async function countdownSeconds(page: Page): Promise<number> {
@@ -185,11 +189,11 @@ t.test('a short session expires while the page watches', async (t) => {
   const problems = watchConsole(page)
 
   const on = await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: SHORT_SESSION_SECONDS })
-  t.equal(on.status, 200, 'enabled through the API for 3 s')
+  t.equal(on.status, 200, `enabled through the API for ${SHORT_SESSION_SECONDS} s`)
   await page.reload()
   await waitForState(page, 'on')
   const left = await countdownSeconds(page)
-  t.ok(left >= 1 && left <= SHORT_SESSION_SECONDS, `the countdown shows at most 3 s (${left} s)`)
+  t.ok(left >= 1 && left <= SHORT_SESSION_SECONDS, `the countdown shows at most ${SHORT_SESSION_SECONDS} s (${left} s)`)
   t.ok(await page.locator('#token-missing').isVisible(), 'after a reload the page says where the token went')
   t.match(await page.locator('#token-missing').textContent(), /switch off and on again for a new one/)
   t.ok(await page.locator('#join-token').isHidden())

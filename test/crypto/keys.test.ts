@@ -31,6 +31,14 @@ t.test('destroyKeys wipes the secret parts', async (t) => {
   t.ok(keys.signSecretKey.every((b) => b === 0))
 })
 
+t.test("community keys and identity keys are made in sodium's guarded memory", async (t) => {
+  const secure = (buf: Buffer): boolean => (buf as Buffer & { secure?: boolean }).secure === true
+  const keys = await deriveCommunityKeys('lab', Buffer.from('secret'))
+  t.ok(secure(keys.dataKey) && secure(keys.signSecretKey), 'data key and signing key')
+  t.ok(secure(generateEdgeIdentity().secretKey), 'identity key')
+  t.same(keys.dataKey, (await deriveCommunityKeys('lab', 'secret')).dataKey, 'a secret given as bytes derives what the same text does')
+})
+
 t.test('edge identities: fresh each time, ID is a nonzero 53-bit number derived from the key', (t) => {
   const a = generateEdgeIdentity()
   const b = generateEdgeIdentity()

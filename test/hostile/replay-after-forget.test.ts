@@ -7,7 +7,7 @@ import { bindUdp } from '../../src/net/bind.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
 import { PacketType } from '../../src/wire/index.js'
 import { ipv4Frame } from '../fixtures/frames.js'
-import { registered, startEdge, startSupernode } from '../fixtures/overlay.js'
+import { isRegistered, peerOf, registered, startEdge, startSupernode } from '../fixtures/overlay.js'
 
 const MARKER = 0x72
 const IDLE_FOR_MS = 11 * 60_000
@@ -26,7 +26,7 @@ t.test('a datagram replayed after the edge forgot its sender is refused; the sen
     send(buf, offset, length, port, address)
   }
   const sender = await startEdge(t, [sn], { relayOnly: true, clock, transport: senderSocket })
-  while (!(victim.edge.links[0]!.registered && sender.edge.links[0]!.registered)) await clock.advance(50)
+  while (!(isRegistered(victim) && isRegistered(sender))) await clock.advance(50)
   await Promise.all([registered(victim), registered(sender)])
   const delivered = (): number => victim.tap.written.filter((f) => f[40] === MARKER).length
 
@@ -37,7 +37,7 @@ t.test('a datagram replayed after the edge forgot its sender is refused; the sen
   t.ok(datagram, 'a relayed datagram was captured')
 
   await clock.advance(IDLE_FOR_MS, 1000)
-  t.equal(victim.edge.peers.get(sender.edge.edgeId), undefined, 'the victim forgot its idle peer')
+  t.equal(peerOf(victim, sender), undefined, 'the victim forgot its idle peer')
 
   const wiretap = createSocket('udp4')
   t.teardown(() => wiretap.close())
@@ -45,7 +45,7 @@ t.test('a datagram replayed after the edge forgot its sender is refused; the sen
   wiretap.send(datagram!, victimSocket.local().port, '127.0.0.1')
   for (let i = 0; i < 40; i++) await clock.advance(50)
   t.equal(delivered(), 1, 'the replayed datagram does not reach the host again')
-  t.ok((victim.edge.drops.replayed ?? 0) + (victim.edge.drops['too-old'] ?? 0) >= 1, `counted: ${JSON.stringify(Object.fromEntries(Object.entries(victim.edge.drops).filter(([, n]) => n > 0)))}`)
+  t.ok((victim.edge.status().drops.replayed ?? 0) + (victim.edge.status().drops['too-old'] ?? 0) >= 1, `counted: ${JSON.stringify(Object.fromEntries(Object.entries(victim.edge.status().drops).filter(([, n]) => n > 0)))}`)
 
   // the sender's own next frames are above what was seen: they pass
   sender.tap.inject(ipv4Frame(victim.tap.mac, sender.tap.mac, sender.edge.overlay!.address, victim.edge.overlay!.address, 98, MARKER))

@@ -6,12 +6,13 @@
 // register again within seconds.
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import type { SupernodeLink } from '../../src/edge/supernode-link.js'
 import { bindUdp } from '../../src/net/bind.js'
 import { Supernode } from '../../src/supernode/supernode.js'
 import { AttackProcess } from '../fixtures/attack-process.js'
 import type { SpoofReply, SpoofRequest } from '../fixtures/error-spoofer.js'
 import { ipv4Frame } from '../fixtures/frames.js'
-import { registered, startEdge, startSupernode, until, type TestEdge } from '../fixtures/overlay.js'
+import { isRegistered, peerOf, registered, startEdge, startSupernode, until, type TestEdge } from '../fixtures/overlay.js'
 
 const SPOOFER = fileURLToPath(new URL('../fixtures/error-spoofer.ts', import.meta.url))
 const SEQUENCES = 500
@@ -45,7 +46,8 @@ t.test('spoofed ERRORs from a second process cannot unregister an edge; the real
   const peer = await startEdge(t, [spoofedPort], { relayOnly: true })
   await Promise.all([registered(victim), registered(peer)])
   t.ok(await frameArrives(victim, peer, 5000), 'relayed frames flow (the victim holds its peer)')
-  const link = victim.edge.links[0]!
+  // the link's count of unproven ERRORs is not in the edge's /status yet (edge.ts): read it inside
+  const link = (victim.edge as unknown as { supernodes: { links: readonly SupernodeLink[] } }).supernodes.links[0]!
   const registrations = sn.counters.registrations
   const victimAt = sn.registry.edges.get(victim.edge.edgeId)!
   let lost = 0
@@ -56,11 +58,11 @@ t.test('spoofed ERRORs from a second process cannot unregister an edge; the real
   await until('spoofed ERRORs received', () => link.unprovenErrors >= (spoofed.sent - 1) * 0.9, 10_000)
   t.comment(`${spoofed.sent} spoofed ERRORs sent, ${link.unprovenErrors} refused by the victim as unproven`)
   t.ok(link.unprovenErrors >= (spoofed.sent - 1) * 0.9, 'the victim refused them (at most the kernel lost a few)')
-  t.ok(link.registered, 'the victim is still registered')
+  t.ok(isRegistered(victim), 'the victim is still registered')
   t.equal(sn.counters.registrations, registrations, 'and never registered again: no ERROR made it drop its registration')
   t.equal(lost, 0, 'no new registration event')
   t.equal(sn.registry.edges.get(victim.edge.edgeId), victimAt, "the supernode's entry is the same")
-  t.ok(victim.edge.peers.get(peer.edge.edgeId) !== undefined, 'the victim still holds its peer (no spoofed unknown-peer made it forget)')
+  t.ok(peerOf(victim, peer) !== undefined, 'the victim still holds its peer (no spoofed unknown-peer made it forget)')
   t.ok(await frameArrives(victim, peer, 5000), 'relayed frames still flow')
 
   // the real supernode restarts on its port: it knows nobody, and its ERRORs are genuine

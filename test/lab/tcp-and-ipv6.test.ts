@@ -5,26 +5,10 @@
 import t from 'tap'
 import { natLab, TAP, waitFor, type LabEdgeStatus } from '../fixtures/lab.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
+import { HASHING_SINK, PATTERN_SOURCE, hashIn } from '../fixtures/tcp-transfer.js'
 
 const TRANSFER_PORT = 5300
-/** Listens on the overlay address, hashes everything one connection sends, prints "received N HASH". */
-const HASHING_SINK = `
-const net = require('node:net'), crypto = require('node:crypto')
-const server = net.createServer((socket) => {
-  const hash = crypto.createHash('sha256'); let n = 0
-  socket.on('data', (d) => { hash.update(d); n += d.length })
-  socket.on('end', () => { console.log('received ' + n + ' ' + hash.digest('hex')); server.close() })
-})
-server.listen(${TRANSFER_PORT}, process.argv[1], () => console.log('listening'))`
-/** Sends 32 MB of varied bytes (SHA-256 chains, so a misplaced block shows), prints "sent N HASH". */
-const PATTERN_SOURCE = `
-const net = require('node:net'), crypto = require('node:crypto')
-const hash = crypto.createHash('sha256'); let block = crypto.createHash('sha256').update('overlan').digest(); let n = 0
-const socket = net.connect(${TRANSFER_PORT}, process.argv[1], () => {
-  const chunk = () => { const parts = []; for (let i = 0; i < 2048; i++) { block = crypto.createHash('sha256').update(block).digest(); parts.push(block) } return Buffer.concat(parts) }
-  const pump = () => { while (n < 32 * 1024 * 1024) { const c = chunk(); hash.update(c); n += c.length; if (!socket.write(c)) return socket.once('drain', pump) } socket.end(() => console.log('sent ' + n + ' ' + hash.digest('hex'))) }
-  pump()
-})`
+const TRANSFER_BYTES = 32 * 1024 * 1024
 
 t.test('iperf3 over the overlay, and IPv6 link-local ping', async (t) => {
   if (skipUnlessRoot(t, 'TCP throughput and IPv6 over the overlay')) return
@@ -53,12 +37,12 @@ t.test('iperf3 over the overlay, and IPv6 link-local ping', async (t) => {
 
   // the bytes themselves: merged segments reach the host with their checksum left to the "device",
   // so TCP would not catch a payload put in the wrong place; a hash of 32 MB does
-  const sink = lab.spawn('tcp sink', siteB.ns, process.execPath, ['-e', HASHING_SINK, b.ip])
+  const sink = lab.spawn('tcp sink', siteB.ns, process.execPath, ['-e', HASHING_SINK, b.ip, String(TRANSFER_PORT)])
   t.ok(await sink.waitForLine(/listening/, 10_000), 'hashing sink listening on the overlay address')
-  const sent = await lab.exec(siteA.ns, process.execPath, ['-e', PATTERN_SOURCE, b.ip], 30_000)
+  const sent = await lab.exec(siteA.ns, process.execPath, ['-e', PATTERN_SOURCE, b.ip, String(TRANSFER_PORT), String(TRANSFER_BYTES)], 30_000)
   const arrived = await sink.waitForLine(/received \d+ [0-9a-f]{64}/, 30_000)
   t.comment(`${sent.stdout.trim()}; ${arrived ?? 'nothing received'}`)
-  t.equal(/[0-9a-f]{64}/.exec(arrived ?? '')?.[0], /[0-9a-f]{64}/.exec(sent.stdout)?.[0] ?? 'no hash sent', 'the 32 MB arrived byte for byte (same SHA-256)')
+  t.equal(hashIn(arrived, 'received'), hashIn(sent.stdout, 'sent'), 'the 32 MB arrived byte for byte (same SHA-256)')
 
   const linkLocalB = await lab.linkLocal(siteB.ns, 10_000)
   t.ok(linkLocalB, `B's ${TAP} link-local address: ${linkLocalB}`)

@@ -18,7 +18,7 @@ import {
   type Packet,
 } from '../../src/wire/index.js'
 import { ipv4Frame, mac } from '../fixtures/frames.js'
-import { keysFor, registered, startEdge, startSupernode, until } from '../fixtures/overlay.js'
+import { isRegistered, keysFor, registered, startEdge, startSupernode, until } from '../fixtures/overlay.js'
 import { RawMember } from '../fixtures/raw-member.js'
 
 const ATTACKER_ADDRESS = '127.0.0.2'
@@ -90,8 +90,8 @@ t.test('a member cannot take over a registered edge ID; the owner re-registers a
 
   // the owner's own re-registration (same record, same key) goes through, and traffic still flows
   const registrations = sn.counters.registrations
-  victim.edge.links[0]!.reregister()
-  await until('victim re-registered', () => sn.counters.registrations > registrations && victim.edge.links[0]!.registered)
+  victim.edge.reregister()
+  await until('victim re-registered', () => sn.counters.registrations > registrations && isRegistered(victim))
   t.pass('the victim re-registers')
   peer.tap.inject(ipv4Frame(victim.tap.mac, peer.tap.mac, peer.edge.overlay!.address, victim.edge.overlay!.address))
   await until('frame relayed to the victim', () => victim.tap.written.length > 0)
@@ -191,8 +191,8 @@ t.test("a copy of an edge's current record, re-sent from another address, does n
 
   // the owner registers again (as after its NAT moved it): a fresh record, newer, accepted
   const registrations = sn.counters.registrations
-  victim.edge.links[0]!.reregister()
-  await until('victim re-registered', () => sn.counters.registrations > registrations && victim.edge.links[0]!.registered)
+  victim.edge.reregister()
+  await until('victim re-registered', () => sn.counters.registrations > registrations && isRegistered(victim))
   t.ok(sn.registry.edges.get(victim.edge.edgeId)!.timestamp > before.timestamp, "the owner's new registration carries a newer record")
   peer.tap.inject(ipv4Frame(victim.tap.mac, peer.tap.mac, peer.edge.overlay!.address, victim.edge.overlay!.address))
   await until('frame relayed to the victim', () => victim.tap.written.length > 0)

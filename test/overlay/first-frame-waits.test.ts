@@ -4,7 +4,7 @@ import t from 'tap'
 import { Supernode } from '../../src/supernode/supernode.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
 import { arpBroadcast } from '../fixtures/frames.js'
-import { registered, startEdge } from '../fixtures/overlay.js'
+import { isRegistered, registered, startEdge } from '../fixtures/overlay.js'
 
 t.test('a broadcast sent before registration reaches the peer once registered', async (t) => {
   // a port where no supernode answers yet: a's first frame certainly comes before its registration
@@ -14,7 +14,7 @@ t.test('a broadcast sent before registration reaches the peer once registered', 
   const clock = new ManualClock()
   const a = await startEdge(t, [port], { clock })
   a.tap.inject(arpBroadcast(a.tap.mac))
-  t.notOk(a.edge.links[0]!.registered, 'not registered when the frame came')
+  t.notOk(isRegistered(a), 'not registered when the frame came')
 
   const sn = await Supernode.start({ port, bindAddress: '127.0.0.1', mgmt: null })
   t.teardown(() => sn.stop())
@@ -24,7 +24,7 @@ t.test('a broadcast sent before registration reaches the peer once registered', 
   await registered(a)
   await b.tap.waitForWritten(1)
   t.same(b.tap.written[0]!.subarray(6, 12), a.tap.mac, 'the early frame arrived')
-  t.equal(a.edge.drops['no-supernode'], 0, 'nothing was dropped for lack of a supernode')
+  t.equal(a.edge.status().drops['no-supernode'], 0, 'nothing was dropped for lack of a supernode')
 })
 
 t.test('frames held longer than 5 s are dropped and counted, not sent late', async (t) => {
@@ -40,6 +40,6 @@ t.test('frames held longer than 5 s are dropped and counted, not sent late', asy
   t.teardown(() => sn.stop())
   await clock.advance(5_000, 100)
   await registered(a)
-  t.equal(a.edge.drops['no-supernode'], 1, 'the stale frame was counted as dropped')
+  t.equal(a.edge.status().drops['no-supernode'], 1, 'the stale frame was counted as dropped')
   t.equal(sn.counters.relayedFrames, 0, 'and not relayed')
 })

@@ -5,7 +5,7 @@ import t from 'tap'
 import { deriveCommunityKeys, FrameCipher, generateEdgeIdentity, signRecord } from '../../src/crypto/index.js'
 import { PacketType, SEALED_OVERHEAD, decodePacket, encodeHello, encodeRegister, writeSealedHeader, ErrorCode } from '../../src/wire/index.js'
 import { arpBroadcast, ipv4Frame, ipv6Frame, mac } from '../fixtures/frames.js'
-import { keysFor, pathOf, registered, startEdge, startSupernode, until } from '../fixtures/overlay.js'
+import { directEndpointOf, keysFor, pathOf, peerOf, registered, startEdge, startSupernode, until } from '../fixtures/overlay.js'
 
 t.test('a wrong key can neither register into the community nor inject a frame', async (t) => {
   const sn = await startSupernode(t)
@@ -43,12 +43,12 @@ t.test('a wrong key can neither register into the community nor inject a frame',
   const packet = Buffer.alloc(frame.length + SEALED_OVERHEAD)
   writeSealedHeader(packet, PacketType.Data, 12345, b.edge.edgeId, 1)
   new FrameCipher(wrong.dataKey).seal(packet, frame)
-  const bDirect = a.edge.peers.get(b.edge.edgeId)!.direct!
+  const bDirect = directEndpointOf(a, b)!
   const before = b.tap.written.length
   for (let i = 0; i < 5; i++) socket.send(packet, bDirect.port, bDirect.address)
-  await until('b counted the forgeries', () => b.edge.drops['auth-failed'] === 5)
+  await until('b counted the forgeries', () => b.edge.status().drops['auth-failed'] === 5)
   t.equal(b.tap.written.length, before, 'nothing reached b’s host')
-  t.equal(b.edge.peers.get(12345), undefined, 'and no peer state was created for the forger')
+  t.equal(peerOf(b, 12345), undefined, 'and no peer state was created for the forger')
 })
 
 t.test('a frame from b claiming a’s MAC is dropped', async (t) => {
@@ -64,7 +64,7 @@ t.test('a frame from b claiming a’s MAC is dropped', async (t) => {
   // b now sends with a's MAC as its source, as unicast and as broadcast
   b.tap.inject(ipv4Frame(c.tap.mac, a.tap.mac, '10.9.0.1', c.edge.overlay!.address))
   b.tap.inject(arpBroadcast(a.tap.mac))
-  await until('dropped', () => c.edge.drops['foreign-src-mac'] === 2)
+  await until('dropped', () => c.edge.status().drops['foreign-src-mac'] === 2)
   t.equal(c.tap.written.length, 2, 'only the two honest frames reached c')
 })
 
@@ -98,14 +98,14 @@ t.test('forwarding disabled: frames for other MACs, other IPs or VLANs never rea
   ]
   for (const frame of allowed) send(frame)
   for (const [frame] of refused) send(frame)
-  await until('all handled', () => device.edge.counters.tapFramesOut + Object.values(device.edge.drops).reduce((x, y) => x + y, 0) >= allowed.length + refused.length)
+  await until('all handled', () => device.edge.status().counters.tapFramesOut + Object.values(device.edge.status().drops).reduce((x, y) => x + y, 0) >= allowed.length + refused.length)
   t.equal(device.tap.written.length, allowed.length, 'exactly the frames addressed to the device reached it')
   t.same(
     device.tap.written.map((f) => f.toString('hex')),
     allowed.map((f) => f.toString('hex')),
   )
-  t.equal(device.edge.drops['not-our-ip'], 4)
-  t.equal(device.edge.drops['vlan-tagged'], 1)
+  t.equal(device.edge.status().drops['not-our-ip'], 4)
+  t.equal(device.edge.status().drops['vlan-tagged'], 1)
   // the frame to a ghost MAC is flooded; the device drops it as not its own
-  t.equal(device.edge.drops['not-our-mac'], 1)
+  t.equal(device.edge.status().drops['not-our-mac'], 1)
 })

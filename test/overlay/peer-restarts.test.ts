@@ -9,7 +9,7 @@ import { SimulatedNat } from '../../src/net/simulated-nat.js'
 import { DEFAULT_SUPERNODE_CONFIG } from '../../src/supernode/supernode.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
 import { ipv4Frame } from '../fixtures/frames.js'
-import { registered, startEdge, startSupernode, until } from '../fixtures/overlay.js'
+import { isRegistered, peerOf, registered, startEdge, startSupernode, until } from '../fixtures/overlay.js'
 
 t.test('frames reach a restarted device (new edge ID, same MAC and address)', async (t) => {
   const sn = await startSupernode(t)
@@ -19,7 +19,7 @@ t.test('frames reach a restarted device (new edge ID, same MAC and address)', as
   const toDevice = (): Buffer => ipv4Frame(first.tap.mac, tech.tap.mac, '10.9.0.2', '10.9.0.1')
   tech.tap.inject(toDevice())
   await first.tap.waitForWritten(1)
-  await until('the technician knows the device', () => tech.edge.peers.get(first.edge.edgeId)?.verified === true)
+  await until('the technician knows the device', () => peerOf(tech, first)?.mac != null)
 
   await first.edge.stop()
   const second = await startEdge(t, [sn], { relayOnly: true, macByte: 0xde, overlay: { address: '10.9.0.1', prefix: 24 } })
@@ -32,7 +32,7 @@ t.test('frames reach a restarted device (new edge ID, same MAC and address)', as
   }
   t.ok(second.tap.written.length > 0, 'frames reach the restarted device')
   t.ok(sn.drops['relay-unknown-dest'] >= 1, 'the first went to the old ID and was refused')
-  t.equal(tech.edge.peers.get(first.edge.edgeId), undefined, 'the old peer is forgotten')
+  t.equal(peerOf(tech, first), undefined, 'the old peer is forgotten')
 })
 
 t.test('a device killed and restarted with a new MAC: its address is handed over after half a keepalive interval from the same public address, a whole one from elsewhere', async (t) => {
@@ -48,8 +48,8 @@ t.test('a device killed and restarted with a new MAC: its address is handed over
     killed.nat!.block = () => true // SIGKILL: no goodbye, nothing more from it
     const killedAt = clock.now()
     const restarted = await startEdge(t, [sn], { clock, nat, macByte: macByte + 1, overlay })
-    while (!restarted.edge.links[0]!.registered && clock.now() - killedAt < 2 * keepaliveMs) await clock.advance(100)
-    t.ok(restarted.edge.links[0]!.registered, 'registered')
+    while (!isRegistered(restarted) && clock.now() - killedAt < 2 * keepaliveMs) await clock.advance(100)
+    t.ok(isRegistered(restarted), 'registered')
     await restarted.edge.stop() // leaves 10.9.0.1 free for the next case
     return clock.now() - killedAt
   }

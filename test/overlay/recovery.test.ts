@@ -3,11 +3,11 @@
 // the loss of one of two supernodes.
 import t, { type Test } from 'tap'
 import { TICK_MS } from '../../src/edge/edge.js'
-import { DIRECT_QUIET_MS, DIRECT_TIMEOUT_MS, PUNCH_RETRY_MS } from '../../src/edge/punch.js'
+import { DIRECT_QUIET_MS, DIRECT_TIMEOUT_MS, PUNCH_RETRY_MS } from '../../src/edge/path.js'
 import { Supernode } from '../../src/supernode/supernode.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
 import { ipv4Frame } from '../fixtures/frames.js'
-import { pathOf, peerOf, registered, startEdge, startSupernode, until, type TestEdge } from '../fixtures/overlay.js'
+import { directEndpointOf, pathOf, registered, startEdge, startSupernode, until, type TestEdge } from '../fixtures/overlay.js'
 
 /** Sends one frame a → b and moves the clock in 50 ms steps until it arrives; returns the ms it took, or -1. */
 async function frameArrives(clock: ManualClock, from: TestEdge, to: TestEdge, withinMs: number): Promise<number> {
@@ -110,7 +110,7 @@ t.test('a NAT forgets its mappings (conntrack flushed): a peer on a public addre
   const a = await startEdge(t, [sn], { clock, nat: 'cone' })
   const b = await startEdge(t, [sn], { clock })
   await directBothWays(t, clock, a, b)
-  const before = peerOf(b, a)!.direct!.port
+  const before = directEndpointOf(b, a)!.port
 
   // a's next datagrams leave from a new public port; b still sends to the old one, where they are lost
   await a.nat!.forgetMappings()
@@ -119,9 +119,9 @@ t.test('a NAT forgets its mappings (conntrack flushed): a peer on a public addre
   for (let i = 0; i < 80 && !moved; i++) {
     await clock.advance(100)
     wasPath.add(pathOf(b, a))
-    moved = pathOf(b, a) === 'direct' && peerOf(b, a)!.direct!.port !== before
+    moved = pathOf(b, a) === 'direct' && directEndpointOf(b, a)!.port !== before
   }
-  t.ok(moved, `b is direct to a's new port (${before} → ${peerOf(b, a)?.direct?.port}), probed back when a's probe came from it`)
+  t.ok(moved, `b is direct to a's new port (${before} → ${directEndpointOf(b, a)?.port}), probed back when a's probe came from it`)
   t.same([...wasPath], ['direct'], 'and never left the direct path')
   t.ok((await frameArrives(clock, b, a, 1000)) >= 0, 'frames b → a arrive')
   t.equal(pathOf(a, b), 'direct', 'a never left the direct path')
@@ -133,7 +133,7 @@ t.test('a NAT forgets its mappings (conntrack flushed), both sides behind cone N
   const a = await startEdge(t, [sn], { clock, nat: 'cone' })
   const b = await startEdge(t, [sn], { clock, nat: 'cone' })
   await directBothWays(t, clock, a, b)
-  const before = peerOf(b, a)!.direct!.port
+  const before = directEndpointOf(b, a)!.port
   const flushedAt = clock.now()
 
   // b's NAT lets in only the endpoints b has sent to: a's new port is a stranger there until b probes it
@@ -144,11 +144,11 @@ t.test('a NAT forgets its mappings (conntrack flushed), both sides behind cone N
   let direct = false
   for (let i = 0; i < 400 && !direct; i++) {
     await clock.advance(100)
-    direct = pathOf(a, b) === 'direct' && pathOf(b, a) === 'direct' && peerOf(b, a)!.direct!.port !== before
+    direct = pathOf(a, b) === 'direct' && pathOf(b, a) === 'direct' && directEndpointOf(b, a)!.port !== before
   }
   const where = sn.registry.edges.get(a.edge.edgeId)
-  t.ok(direct, `direct both ways again ${clock.now() - flushedAt} ms after the flush, b to a's new port (${before} → ${peerOf(b, a)?.direct?.port})`)
-  t.equal(peerOf(b, a)?.direct?.port, where?.port, 'the port the supernode sees a at')
+  t.ok(direct, `direct both ways again ${clock.now() - flushedAt} ms after the flush, b to a's new port (${before} → ${directEndpointOf(b, a)?.port})`)
+  t.equal(directEndpointOf(b, a)?.port, where?.port, 'the port the supernode sees a at')
 })
 
 t.test('two supernodes: edges register with both and survive the loss of one', async (t) => {

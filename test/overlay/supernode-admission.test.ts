@@ -7,6 +7,7 @@ import { createSocket } from 'node:dgram'
 import t, { type Test } from 'tap'
 import { generateEdgeIdentity, signRecord, type CommunityKeys } from '../../src/crypto/index.js'
 import { ErrorCode, NO_PROOF, PacketType, SEALED_OVERHEAD, encodeKeepalive, writeSealedHeader, type Packet } from '../../src/wire/index.js'
+import { ERROR_BURST } from '../../src/supernode/supernode.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
 import { startSupernode, until } from '../fixtures/overlay.js'
 import { RawMember } from '../fixtures/raw-member.js'
@@ -111,9 +112,11 @@ t.test("a stranger's RELAY meets the control rate limiter first, relies on nothi
   t.notOk(entry.edgeSignatureChecked, "the stranger's frames did not make the supernode check (or rely on) the edge")
   t.equal(sn.counters.relayedFrames, 0, 'nothing relayed')
   await until('hint received', () => stranger.received.length >= 1)
-  t.equal(stranger.received.length, 1, 'one ERROR back in the same second')
-  t.equal(stranger.received[0]!.length, 20, 'of 20 bytes, for 300 frames of 144')
-  t.match(stranger.received.map((b) => b.subarray(4, 12)), [NO_PROOF], 'without proof: a hint')
+  t.ok(stranger.received.length <= ERROR_BURST, `${stranger.received.length} ERRORs back in the same second (the ERROR limit's burst is ${ERROR_BURST})`)
+  t.ok(
+    stranger.received.every((b) => b.length === 20 && b.subarray(4, 12).equals(NO_PROOF)),
+    'each of 20 bytes (for frames of 144) and without proof: a hint',
+  )
 
   owner.send(relayFrame(edgeId, 0, 1))
   await until('owner relayed', () => sn.counters.relayFramesIn === 1)

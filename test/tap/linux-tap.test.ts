@@ -8,6 +8,7 @@ import t from 'tap'
 import { openLinuxTap, TapError } from '../../src/tap/linux-tap.js'
 import { netnsLab, run } from '../fixtures/netns.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
+import { internetChecksum } from '../fixtures/tcp-frames.js'
 
 // The pretend host on the far side of the TAP, answering ARP and ping in the namespace's subnet.
 const TAP_CIDR = '10.77.0.1/24'
@@ -283,13 +284,4 @@ function echoReply(frame: Buffer, ip: Buffer, mac: Buffer): Buffer | null {
   reply.writeUInt16BE(0, icmpStart + 2)
   reply.writeUInt16BE(internetChecksum(reply.subarray(icmpStart, ipStart + totalBytes)), icmpStart + 2)
   return reply
-}
-
-/** RFC 1071: the one's complement of the one's complement sum of 16-bit words. */
-function internetChecksum(bytes: Buffer): number {
-  let sum = 0
-  for (let i = 0; i + 1 < bytes.length; i += 2) sum += bytes.readUInt16BE(i)
-  if (bytes.length % 2 === 1) sum += bytes[bytes.length - 1]! << 8
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16)
-  return ~sum & 0xffff
 }

@@ -2,8 +2,11 @@
 // frame whose payload is the segments' payloads in order, with true IPv4 headers and the
 // pseudo-header sum where a device-computed checksum starts; anything that does not continue the
 // run (another flow, a gap, a flag, a shorter segment before) goes through as it was, in order.
+// A segment whose IPv4 or TCP checksum is wrong never joins a run: it goes alone, for the host to
+// check and drop (a merged run is trusted by the host, as GRO's output is).
 import t from 'tap'
 import { TcpCoalescer, type CoalescedSink } from '../../src/tap/tcp-coalescer.js'
+import { checksumsHold, tcpSegment as segment } from '../fixtures/tcp-frames.js'
 
 interface Written {
   frame: Buffer
@@ -19,41 +22,6 @@ function sink(): CoalescedSink & { written: Written[] } {
   }
 }
 
-interface SegmentOptions {
-  seq: number
-  payload: Buffer
-  srcPort?: number
-  flags?: number
-  ack?: number
-  timestamp?: number
-}
-
-/** Ethernet + IPv4 (no options) + TCP with a 12-byte timestamp option. */
-function segment({ seq, payload, srcPort = 40000, flags = 0x10, ack = 7, timestamp = 1 }: SegmentOptions): Buffer {
-  const tcpHeader = 32
-  const f = Buffer.alloc(14 + 20 + tcpHeader + payload.length)
-  Buffer.from('020000000002020000000001', 'hex').copy(f, 0)
-  f.writeUInt16BE(0x0800, 12)
-  f[14] = 0x45
-  f.writeUInt16BE(20 + tcpHeader + payload.length, 16)
-  f.writeUInt16BE(seq & 0xffff, 18) // IP ID differs per segment
-  f.writeUInt16BE(0x4000, 20) // DF
-  f[22] = 64
-  f[23] = 6
-  Buffer.from([10, 9, 0, 1, 10, 9, 0, 2]).copy(f, 26)
-  f.writeUInt16BE(srcPort, 34)
-  f.writeUInt16BE(5201, 36)
-  f.writeUInt32BE(seq >>> 0, 38)
-  f.writeUInt32BE(ack, 42)
-  f[46] = (tcpHeader / 4) << 4
-  f[47] = flags
-  f.writeUInt16BE(502, 48)
-  f.set([1, 1, 8, 10], 54)
-  f.writeUInt32BE(timestamp, 58)
-  payload.copy(f, 14 + 20 + tcpHeader)
-  return f
-}
-
 function ipChecksumValid(frame: Buffer): boolean {
   let sum = 0
   for (let i = 14; i < 34; i += 2) sum += frame.readUInt16BE(i)
@@ -62,6 +30,8 @@ function ipChecksumValid(frame: Buffer): boolean {
 }
 
 const payloadOf = (frame: Buffer): Buffer => frame.subarray(14 + 20 + 32)
+/** what was written, frame by frame: sequence number, payload length, GRO segment size (0: alone) */
+const shapeOf = (written: Written[]): number[][] => written.map((w) => [w.frame.readUInt32BE(38), payloadOf(w.frame).length, w.segmentBytes])
 const bytes = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff))
 
 t.test('a run of one flow becomes one frame: payloads in order, IPv4 headers true, GRO segment size', (t) => {
@@ -102,8 +72,7 @@ t.test('what does not continue the run goes through in order, and starts a run o
   c.write(segment({ seq: 4500, payload: Buffer.alloc(0), srcPort: 40001, timestamp: 2 })) // a bare ACK
   c.write(segment({ seq: 4500, payload: p, srcPort: 40001, timestamp: 2, flags: 0x11 })) // FIN
   c.flush()
-  const shape = out.written.map((w) => [w.frame.readUInt32BE(38), payloadOf(w.frame).length, w.segmentBytes])
-  t.same(shape, [
+  t.same(shapeOf(out.written), [
     [0, 1000, 500],
     [2000, 500, 0],
     [2500, 500, 0],
@@ -127,5 +96,95 @@ t.test('non-TCP frames and a refused run are passed or counted, never held', (t)
   c.write(segment({ seq: 100, payload: bytes(100, 2) }))
   c.flush()
   t.equal(c.refused, 2, 'both frames of the refused run are counted')
+  t.end()
+})
+
+/** Where a flipped byte goes: only the checksum it breaks can tell (the headers still match the run). */
+const DAMAGE = [
+  { what: 'a payload byte (TCP checksum)', at: (f: Buffer) => f.length - 3 },
+  { what: 'the TCP checksum field', at: () => 50 },
+  { what: 'the IPv4 identification (IPv4 header checksum, DF set)', at: () => 19 },
+  { what: 'the IPv4 header checksum field', at: () => 24 },
+]
+
+t.test('a segment with a wrong checksum is never merged: first, middle or last of a run, it goes alone as it came', (t) => {
+  const payloads = [0, 1, 2, 3, 4].map((i) => bytes(600, 10 + i))
+  for (const damage of DAMAGE) {
+    for (const [where, bad] of [['first', 0], ['middle', 2], ['last', 4]] as const) {
+      const out = sink()
+      const c = new TcpCoalescer(out)
+      const frames = payloads.map((p, i) => segment({ seq: 1000 + i * 600, payload: p }))
+      frames[bad]![damage.at(frames[bad]!)]! ^= 0x5a
+      t.notOk(checksumsHold(frames[bad]!), `${damage.what}: the damaged frame fails the host's check`)
+      for (const f of frames) c.write(f)
+      c.flush()
+
+      const label = `${damage.what}, ${where} segment`
+      const alone = out.written.filter((w) => w.frame.equals(frames[bad]!))
+      t.equal(alone.length, 1, `${label}: written once, byte for byte as it came`)
+      t.equal(alone[0]?.segmentBytes, 0, `${label}: as a frame of its own, not a merged run`)
+      t.equal(c.badChecksums, 1, `${label}: counted`)
+      // the rest still merge around it, in order, and carry exactly the good segments' bytes
+      const runs = out.written.filter((w) => w.segmentBytes > 0)
+      const expectedRuns = where === 'middle' ? 2 : 1
+      t.equal(runs.length, expectedRuns, `${label}: the good segments on either side still merge (${expectedRuns} run(s))`)
+      const order = out.written.map((w) => w.frame.readUInt32BE(38))
+      t.same(order, [...order].sort((a, b) => a - b), `${label}: written in sequence order`)
+      const good = payloads.filter((_, i) => i !== bad)
+      const carried = out.written.filter((w) => !w.frame.equals(frames[bad]!)).map((w) => payloadOf(w.frame))
+      t.same(Buffer.concat(carried), Buffer.concat(good), `${label}: the other segments' payloads, in order, nothing else`)
+    }
+  }
+  t.end()
+})
+
+t.test('without DF, segments merge only with consecutive IPv4 identifications, as GRO requires', (t) => {
+  const out = sink()
+  const c = new TcpCoalescer(out)
+  const p = bytes(300, 3)
+  c.write(segment({ seq: 0, payload: p, dontFragment: false, ipId: 0xfffe }))
+  c.write(segment({ seq: 300, payload: p, dontFragment: false, ipId: 0xffff }))
+  c.write(segment({ seq: 600, payload: p, dontFragment: false, ipId: 0 })) // wraps: still consecutive
+  c.write(segment({ seq: 900, payload: p, dontFragment: false, ipId: 5 })) // a jump: a new run
+  c.write(segment({ seq: 1200, payload: p, dontFragment: false, ipId: 6 }))
+  c.write(segment({ seq: 1500, payload: p, dontFragment: true, ipId: 900 })) // DF set: IDs mean nothing, but DF differs from the run
+  c.write(segment({ seq: 1800, payload: p, dontFragment: true, ipId: 17 })) // DF on both: merged whatever the ID
+  c.flush()
+  t.same(shapeOf(out.written), [
+    [0, 900, 300],
+    [900, 600, 300],
+    [1500, 600, 300],
+  ])
+  t.equal(c.badChecksums, 0)
+  t.end()
+})
+
+t.test('a frame as large as IPv4 allows goes through whole, and a run never grows past 64 KB of IPv4', (t) => {
+  const out = sink()
+  const c = new TcpCoalescer(out)
+  // MTU 65,521 (the most a TAP takes): IPv4 total length 65,535
+  const huge = segment({ seq: 0, payload: bytes(65_535 - 20 - 32, 1) })
+  t.equal(huge.length, 14 + 65_535)
+  const second = segment({ seq: 65_483, payload: bytes(65_483, 2) })
+  c.write(huge)
+  c.write(second)
+  c.flush()
+  t.equal(out.written.length, 2, 'two frames: they would not fit one IPv4 packet together')
+  t.ok(out.written[0]!.frame.equals(huge), 'the first, byte for byte (not cut at a buffer size)')
+  t.ok(out.written[1]!.frame.equals(second), 'the second, byte for byte')
+
+  const big = sink()
+  const d = new TcpCoalescer(big)
+  const p = bytes(30_000, 3)
+  for (let i = 0; i < 3; i++) d.write(segment({ seq: i * 30_000, payload: p }))
+  d.flush()
+  t.same(
+    big.written.map((w) => [w.frame.readUInt16BE(16), w.segmentBytes]),
+    [
+      [20 + 32 + 60_000, 30_000],
+      [20 + 32 + 30_000, 0],
+    ],
+    'two segments of 30,000 merge (60,052 bytes of IPv4); a third would pass 65,535',
+  )
   t.end()
 })

@@ -32,7 +32,7 @@ t.test('filter: own MAC and group MACs only, source MAC must be the sender’s',
   t.equal(check(ipv4Frame(own, peer, '10.1.0.2', '239.1.2.3')), null, 'multicast')
   t.equal(check(ipv4Frame(mac(3), peer, '10.1.0.2', '10.1.0.1')), 'not-our-mac')
   t.equal(check(ipv4Frame(own, mac(3), '10.1.0.2', '10.1.0.1')), 'foreign-src-mac')
-  t.equal(check(arpBroadcast(peer)), null)
+  t.equal(check(arpBroadcast(peer, '10.1.0.2')), null)
   t.equal(check(Buffer.alloc(13)), 'runt')
   const badIhl = ipv4Frame(own, peer, '10.1.0.2', '10.1.0.1')
   badIhl[14] = 0x44
@@ -53,5 +53,72 @@ t.test('filter: IPv6 link-local and multicast pass, own global passes only once 
   t.equal(f.check(ipv6Frame(own, peer, Buffer.from('fe800000000000000000000000000002', 'hex')), 80, sender), null)
   t.equal(f.check(ipv6Frame(own, peer, Buffer.from('fd000000000000000000000000000002', 'hex')), 80, sender), 'not-our-ip')
   t.equal(f.check(ipv4Frame(own, peer, '10.1.0.2', '10.1.0.1'), 98, sender), 'not-our-ip', 'no IPv4 address yet: unicast IPv4 refused')
+  t.end()
+})
+
+/** An IPv6 ICMP message of `type` to `dstIp` (16 bytes), with `extensionHeaders` 8-byte headers (next header of each given) before it. */
+function icmpv6(dst: Buffer, src: Buffer, dstIp: Buffer, type: number, extensionHeaders: number[] = []): Buffer {
+  const frame = ipv6Frame(dst, src, dstIp, 54 + extensionHeaders.length * 8 + 16)
+  let next = 20 // the IPv6 header's next-header byte
+  let at = 54
+  for (const header of extensionHeaders) {
+    frame[next] = header
+    next = at // the extension header's own next-header byte
+    frame[at + 1] = 0 // length: 8 bytes
+    at += 8
+  }
+  frame[next] = 58
+  frame[at] = type
+  return frame
+}
+
+t.test('filter: no member is the host’s router: router advertisements and redirects are dropped, neighbour discovery passes', (t) => {
+  const own = mac(1)
+  const peer = mac(2)
+  const f = new FrameFilter(own)
+  f.setIpv4(ipv4ToNumber('10.1.0.1'), 16)
+  const sender = macKeyAt(peer, 0)
+  const check = (frame: Buffer): string | null => f.check(frame, frame.length, sender)
+  const allNodes = Buffer.from('ff020000000000000000000000000001', 'hex')
+  const allNodesMac = Buffer.from('333300000001', 'hex')
+  const linkLocal = Buffer.from('fe800000000000000000000000000001', 'hex')
+  t.equal(check(icmpv6(allNodesMac, peer, allNodes, 134)), 'router-message', 'router advertisement to ff02::1')
+  t.equal(check(icmpv6(own, peer, linkLocal, 134)), 'router-message', 'router advertisement to our link-local address')
+  t.equal(check(icmpv6(allNodesMac, peer, allNodes, 134, [0])), 'router-message', 'behind a hop-by-hop header')
+  t.equal(check(icmpv6(allNodesMac, peer, allNodes, 134, [60, 0, 43])), 'router-message', 'behind three extension headers')
+  t.equal(check(icmpv6(own, peer, linkLocal, 137)), 'router-message', 'redirect')
+  t.equal(check(icmpv6(allNodesMac, peer, allNodes, 134, [60, 60, 60, 60, 60, 60, 60, 60, 60])), 'bad-ip-header', 'a chain of nine extension headers is refused')
+  const cut = icmpv6(allNodesMac, peer, allNodes, 134, [0])
+  t.equal(f.check(cut, 60, sender), 'bad-ip-header', 'an extension header cut by the frame end is refused')
+  t.equal(check(icmpv6(allNodesMac, peer, allNodes, 135)), null, 'neighbour solicitation passes')
+  t.equal(check(icmpv6(own, peer, linkLocal, 136)), null, 'neighbour advertisement passes')
+  t.equal(check(icmpv6(allNodesMac, peer, allNodes, 133)), null, 'router solicitation passes (we never answer it)')
+  const redirect = ipv4Frame(own, peer, '10.1.0.2', '10.1.0.1')
+  redirect[23] = 1 // ICMP
+  redirect[34] = 5 // redirect
+  t.equal(check(redirect), 'router-message', 'an ICMP redirect')
+  t.end()
+})
+
+t.test('filter: ARP only about our overlay address or a peer announcing its own; non-IP EtherTypes never pass', (t) => {
+  const own = mac(1)
+  const peer = mac(2)
+  const f = new FrameFilter(own)
+  const sender = macKeyAt(peer, 0)
+  const check = (frame: Buffer): string | null => f.check(frame, frame.length, sender)
+  t.equal(check(arpBroadcast(peer, '10.1.0.2', '10.1.0.1')), 'not-our-ip', 'no overlay address yet: no ARP passes')
+  f.setIpv4(ipv4ToNumber('10.1.0.1'), 16)
+  t.equal(check(arpBroadcast(peer, '10.1.0.2', '10.1.0.1')), null, 'a request for our address')
+  t.equal(check(arpBroadcast(peer, '10.1.0.2')), null, 'a peer announcing its overlay address')
+  t.equal(check(arpBroadcast(peer, '10.1.0.2', '192.168.1.1')), 'not-our-ip', 'a request for an address of another interface of the host')
+  t.equal(check(arpBroadcast(peer, '192.168.1.1')), 'not-our-ip', 'a gratuitous request outside the overlay subnet')
+  t.equal(check(arpBroadcast(peer, '10.1.0.2', '10.1.0.1').subarray(0, 40)), 'runt', 'a cut ARP body')
+  for (const [etherType, name] of [[0x88cc, 'LLDP'], [0x888e, '802.1X'], [0x8847, 'MPLS'], [0x8864, 'PPPoE'], [0x0842, 'wake-on-LAN'], [0x0060, 'an 802.3 length']] as const) {
+    const frame = Buffer.alloc(60)
+    own.copy(frame, 0)
+    peer.copy(frame, 6)
+    frame.writeUInt16BE(etherType, 12)
+    t.equal(check(frame), 'not-ip', name)
+  }
   t.end()
 })

@@ -1,0 +1,60 @@
+// Keys do not outlive their session: an edge zeroes the keys it derived and its identity key when
+// it stops (keys it was handed are their owner's to destroy), and a supernode zeroes its cookie
+// secret at its stop. The objects' own key buffers are read after the stop: all zeros.
+import t, { type Test } from 'tap'
+import type { CommunityKeys, CookieMinter, EdgeIdentity } from '../../src/crypto/index.js'
+import type { Edge } from '../../src/edge/edge.js'
+import { keysFor, registered, startEdge, startSupernode } from '../fixtures/overlay.js'
+
+const allZero = (buf: Uint8Array): boolean => buf.length > 0 && buf.every((b) => b === 0)
+
+/** Checks each named buffer reads as all zeros (`zeroed`) or still holds a key. */
+function expectZeroed(t: Test, zeroed: boolean, buffers: Record<string, Uint8Array>, when: string): void {
+  for (const [name, buf] of Object.entries(buffers)) t.equal(allZero(buf), zeroed, `${name}: ${zeroed ? 'zeros' : 'a live key'} ${when}`)
+}
+
+/** The edge's private key fields: what it holds is what must be zeroed. */
+function secretsOf(edge: Edge): { keys: CommunityKeys; identity: EdgeIdentity } {
+  return edge as unknown as { keys: CommunityKeys; identity: EdgeIdentity }
+}
+
+t.test('an edge that derived its own keys zeroes them and its identity key when it stops', async (t) => {
+  const sn = await startSupernode(t)
+  // no `keys`: this edge derives them from the secret itself, so they are its own
+  const e = await startEdge(t, [sn], { keys: undefined, key: 'a secret of its own' })
+  await registered(e)
+  const { keys, identity } = secretsOf(e.edge)
+  // the data key is also the buffer the edge's FrameCipher holds
+  const held = { 'data key': keys.dataKey, 'community signing key': keys.signSecretKey, 'identity key': identity.secretKey }
+  expectZeroed(t, false, held, 'while the edge runs')
+  await e.edge.stop()
+  expectZeroed(t, true, held, 'after the stop')
+})
+
+t.test("keys handed to an edge are their owner's: its stop zeroes only its identity key", async (t) => {
+  const sn = await startSupernode(t)
+  const shared = await keysFor()
+  const a = await startEdge(t, [sn], { keys: shared })
+  const b = await startEdge(t, [sn], { keys: shared })
+  await Promise.all([registered(a), registered(b)])
+  const identity = secretsOf(a.edge).identity
+  await a.edge.stop()
+  expectZeroed(t, true, { "the stopped edge's identity key": identity.secretKey }, 'after its stop')
+  expectZeroed(t, false, { 'the shared data key': shared.dataKey, 'the shared signing key': shared.signSecretKey }, 'for the other edge')
+})
+
+t.test("a supernode zeroes its cookie secret when it stops: a cookie it made before no longer checks", async (t) => {
+  const sn = await startSupernode(t)
+  const cookies = (sn as unknown as { cookies: CookieMinter }).cookies
+  const secret = (cookies as unknown as { secret: Buffer }).secret
+  const nonce = Buffer.alloc(8, 1)
+  const endpoint = Buffer.from('127.0.0.1:1')
+  const now = Math.floor(Date.now() / 1000)
+  const cookie = cookies.mint(now, nonce, endpoint)
+  t.ok(cookies.check(now, cookie, nonce, endpoint), 'valid while the supernode runs')
+  expectZeroed(t, false, { 'cookie secret': secret }, 'while the supernode runs')
+  await sn.stop()
+  expectZeroed(t, true, { 'cookie secret': secret }, 'after the stop')
+  t.notOk(cookies.check(now, cookie, nonce, endpoint), 'the old cookie is refused')
+  t.notOk(cookies.check(now, cookies.mint(now, nonce, endpoint), nonce, endpoint), 'and so is one made with the zeroed secret')
+})

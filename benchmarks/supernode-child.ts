@@ -9,9 +9,17 @@ const node = await Supernode.start({
   mgmt: null,
   maxCommunities: 1_000_000,
   maxEdgesPerCommunity: 1_000_000,
+  // the load comes from 64 source addresses, each holding ~1,600 edges on one port
+  maxEdges: 10_000_000,
+  maxEdgesPerEndpoint: 1_000_000,
+  maxEdgesPerAddress: 1_000_000,
+  maxTrackedSources: 100_000,
   controlRate: { perSecond: 1e9, burst: 1e9 },
   controlRatePerAddress: { perSecond: 1e9, burst: 1e9 },
   relayRate: { perSecond: 1e9, burst: 1e9 },
+  // the budgets are checked on every relayed frame as usual, and never short
+  relayBytesPerSource: { perSecond: 1e15, burst: 1e15 },
+  relayBytesPerCommunity: { perSecond: 1e15, burst: 1e15 },
   keepaliveSeconds: 3600,
 })
 

@@ -2,15 +2,20 @@
 //
 //   hello ──COOKIE──▶ registering ──REGISTER_ACK──▶ registered
 //     ▲                   │                            │
-//     └──timeout/ERROR────┘◀──3 keepalives unanswered, ERROR unknown-edge/bad-cookie
+//     └──timeout/ERROR────┘◀──3 keepalives unanswered, ERROR unknown-edge answering a keepalive
 //
+// An ERROR moves the link only when it proves that it answers what this link sent (docs/PROTOCOL.md
+// §4, ERROR): the client nonce of the REGISTER it refuses, the sequence of the KEEPALIVE it answers
+// (random from a 48-bit start per registration), or the nonce of the registration it concerns.
+// Anyone who can send from the supernode's address can send an ERROR, but not guess those.
 // The edge keeps one link per supernode it was given, and survives the loss of any of them.
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomInt } from 'node:crypto'
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import { formatHostPort, type HostPort } from '../net/address.js'
 import {
   ErrorCode,
+  NO_PROOF,
   PacketType,
   encodeHello,
   encodeKeepalive,
@@ -43,6 +48,14 @@ const SLOW_RETRY_MS = 5_000
  * the same public address by default), so ask again soon to get it back without waiting long.
  */
 export const CONFLICT_RETRY_MS = 2_000
+/**
+ * An ERROR without proof (the supernode got a relayed frame or a query from us that it cannot place:
+ * it restarted, or our NAT moved us) is checked with a keepalive, at most this often: anyone can
+ * send such an ERROR, and it must not make us send more than this.
+ */
+export const HINT_CHECK_MS = 1_000
+/** Keepalive sequences start at a random value below this per registration (48 bits of guessing for a spoofer). */
+export const KEEPALIVE_SEQ_START_LIMIT = 2 ** 48
 
 export type LinkState = 'hello' | 'registering' | 'registered'
 
@@ -69,6 +82,8 @@ export class SupernodeLink {
   edgeId = 0
 
   private nonce = randomBytes(8)
+  /** the client nonce of the registration the supernode acknowledged: ERRORs about our traffic carry it */
+  private registrationNonce: Buffer | null = null
   private recordTimestamp = 0
   private retryMs = HELLO_RETRY_FIRST_MS
   private nextActionAt = 0
@@ -78,6 +93,9 @@ export class SupernodeLink {
   private helloSentAt = 0
   private unanswered = 0
   private resolving = false
+  private hintCheckedAt = -Infinity
+  /** ERRORs that proved nothing and changed nothing (spoofed, or answering something older) */
+  unprovenErrors = 0
 
   constructor(
     readonly target: HostPort,
@@ -129,12 +147,16 @@ export class SupernodeLink {
           this.tick(now)
           return
         }
-        this.keepaliveSeq++
-        this.keepaliveSentAt = now
-        this.unanswered++
-        this.host.send(encodeKeepalive(PacketType.Keepalive, this.edgeId, this.keepaliveSeq), this.address, this.port)
-        this.nextActionAt = now + Math.min(this.keepaliveMs, KEEPALIVE_RETRY_MS)
+        this.sendKeepalive(now, this.address)
     }
+  }
+
+  private sendKeepalive(now: number, address: string): void {
+    this.keepaliveSeq++
+    this.keepaliveSentAt = now
+    this.unanswered++
+    this.host.send(encodeKeepalive(PacketType.Keepalive, this.edgeId, this.keepaliveSeq), address, this.port)
+    this.nextActionAt = now + Math.min(this.keepaliveMs, KEEPALIVE_RETRY_MS)
   }
 
   onCookie(packet: Cookie): void {
@@ -156,6 +178,8 @@ export class SupernodeLink {
     this.edgeId = packet.edgeId
     this.reflexive = packet.reflexive
     this.overlay = packet.overlay
+    this.registrationNonce = this.nonce
+    this.keepaliveSeq = randomInt(1, KEEPALIVE_SEQ_START_LIMIT)
     this.retryMs = HELLO_RETRY_FIRST_MS
     this.unanswered = 0
     // three times per interval the supernode expects: a lost keepalive does not expire us, and a
@@ -172,41 +196,79 @@ export class SupernodeLink {
     this.nextActionAt = this.keepaliveSentAt + this.keepaliveMs
   }
 
-  /** An ERROR counts only when it answers something we sent (its reference matches). */
+  /**
+   * An ERROR changes something only when its proof is a value this link sent and nobody else could
+   * guess off the path; one without proof is a hint, checked with a keepalive; any other is counted
+   * in unprovenErrors and ignored.
+   */
   onError(packet: ErrorPacket): void {
-    const ref = packet.ref
-    if (packet.code === ErrorCode.UnknownPeer) {
-      // the reference is the peer's edge ID (an answer to a relayed frame or a query)
-      const edgeId = u53From(ref)
-      if (edgeId > 0) this.host.peerGone(edgeId)
-      return
-    }
-    const ours = ref.equals(this.nonce) || (this.edgeId !== 0 && ref.equals(u53Bytes(this.edgeId))) || (this.keepaliveSeq > 0 && ref.equals(u53Bytes(this.keepaliveSeq)))
-    if (!ours) return
-    const why = errorCodeName(packet.code)
+    const { proof } = packet
     const now = this.host.now()
     switch (packet.code) {
-      case ErrorCode.UnknownEdge:
-      case ErrorCode.BadCookie:
-        // the supernode restarted or our NAT moved us: register again at once
-        if (this.state === 'registered') this.lose(`supernode says ${why}`)
-        this.state = 'hello'
-        this.nextActionAt = now
+      case ErrorCode.UnknownPeer: {
+        // about our relayed frame or query: proved by the nonce of our registration here
+        if (this.registrationNonce === null || !proof.equals(this.registrationNonce)) return this.unproven()
+        const edgeId = u53From(packet.subject)
+        if (edgeId > 0) this.host.peerGone(edgeId)
         return
+      }
+      case ErrorCode.UnknownEdge:
+        if (this.state === 'registered' && this.answersKeepalive(proof)) {
+          // the supernode restarted or our NAT moved us: register again at once
+          this.lose(`supernode says ${errorCodeName(packet.code)}`)
+          return
+        }
+        if (this.state === 'registered' && proof.equals(NO_PROOF)) return this.checkHint(now)
+        return this.unproven()
       case ErrorCode.RateLimited:
-        this.nextActionAt = now + HELLO_RETRY_MAX_MS
+        if (this.answersKeepalive(proof) || this.answersRegister(proof)) this.nextActionAt = now + HELLO_RETRY_MAX_MS
+        else this.unproven()
+        return
+      default:
+        // a refused REGISTER: proved by its client nonce
+        if (!this.answersRegister(proof)) return this.unproven()
+        this.refusedRegistration(packet.code, now)
+    }
+  }
+
+  private refusedRegistration(code: ErrorCode, now: number): void {
+    const why = errorCodeName(code)
+    this.state = 'hello'
+    switch (code) {
+      case ErrorCode.BadCookie:
+        // our cookie expired on the way, or the supernode restarted in between: again at once
+        this.nextActionAt = now
         return
       case ErrorCode.MacInUse:
       case ErrorCode.AddressInUse:
         this.host.refused(this, why)
-        this.state = 'hello'
         this.nextActionAt = now + CONFLICT_RETRY_MS
         return
       default:
         this.host.refused(this, why)
-        this.state = 'hello'
         this.nextActionAt = now + SLOW_RETRY_MS
     }
+  }
+
+  /** The proof is the sequence of the keepalive we sent last. */
+  private answersKeepalive(proof: Buffer): boolean {
+    return this.keepaliveSeq > 0 && proof.equals(u53Bytes(this.keepaliveSeq))
+  }
+
+  /** The proof is the client nonce of the REGISTER we are waiting on. */
+  private answersRegister(proof: Buffer): boolean {
+    return this.state === 'registering' && proof.equals(this.nonce)
+  }
+
+  /** The supernode may have forgotten us: ask with a keepalive now, whose answer proves it either way. */
+  private checkHint(now: number): void {
+    if (now - this.hintCheckedAt < HINT_CHECK_MS || this.address === null) return
+    this.hintCheckedAt = now
+    this.sendKeepalive(now, this.address)
+  }
+
+  private unproven(): void {
+    this.unprovenErrors++
   }
 
   /** The edge re-registers everywhere when its record changes (an assigned address, say). */
@@ -220,6 +282,7 @@ export class SupernodeLink {
   private lose(why: string): void {
     const wasRegistered = this.state === 'registered'
     this.state = 'hello'
+    this.registrationNonce = null
     this.rttMs = null
     this.unanswered = 0
     this.retryMs = HELLO_RETRY_FIRST_MS

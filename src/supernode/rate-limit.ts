@@ -1,9 +1,13 @@
 // Token buckets: one per source address for control packets (a bounded map, so that packets from
-// a million spoofed sources cost bounded memory), and a lone bucket per registered edge for relay.
+// a million spoofed sources cost bounded memory), a lone bucket per registered edge for relayed
+// frames, and buckets of bytes for what the relay sends per source address and per community.
 
 export class TokenBucket {
-  tokens: number
-  private last: number
+  // `declare`: assigned first in the constructor, not defined as undefined before it (what an
+  // ES2022 class field does), so that V8 keeps them as numbers it updates in place; as tagged
+  // fields every fractional value written would allocate a HeapNumber, several per relayed frame
+  declare tokens: number
+  private declare last: number
 
   constructor(
     private readonly perSecond: number,
@@ -15,13 +19,22 @@ export class TokenBucket {
   }
 
   take(now: number): boolean {
+    if (!this.has(now, 1)) return false
+    this.tokens -= 1
+    return true
+  }
+
+  /** Refills up to `now`; true when `n` tokens are there (then spend(n) takes them). */
+  has(now: number, n: number): boolean {
     if (now > this.last) {
       this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.perSecond) / 1000)
       this.last = now
     }
-    if (this.tokens < 1) return false
-    this.tokens -= 1
-    return true
+    return this.tokens >= n
+  }
+
+  spend(n: number): void {
+    this.tokens -= n
   }
 }
 
@@ -44,13 +57,18 @@ export class RateLimiter {
   ) {}
 
   allow(key: string, now: number): boolean {
+    return this.bucketFor(key, now).take(now)
+  }
+
+  /** The key's bucket, made full when the key is new (or was dropped with a full table). */
+  bucketFor(key: string, now: number): TokenBucket {
     let bucket = this.buckets.get(key)
     if (bucket === undefined) {
       if (this.buckets.size >= this.maxKeys) this.buckets = new Map()
       bucket = new TokenBucket(this.limit.perSecond, this.limit.burst, now)
       this.buckets.set(key, bucket)
     }
-    return bucket.take(now)
+    return bucket
   }
 
   get size(): number {

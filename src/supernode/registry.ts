@@ -1,16 +1,22 @@
 // Who is registered: communities by community ID, edges by edge ID, and inside each community the
-// MAC and overlay-address indexes that keep them unique. Bounded by the configured limits. Knows
-// nothing about sockets; supernode.ts turns its answers into packets.
-import { ErrorCode, macKeyAt, type Endpoint, type OverlayAddress, type PeerRecord } from '../wire/index.js'
+// MAC and overlay-address indexes that keep them unique; where edges register from (sources.ts).
+// Bounded by the configured limits. Knows nothing about sockets; supernode.ts turns its answers
+// into packets.
+import { ErrorCode, macKeyAt, u64From, type Endpoint, type OverlayAddress, type PeerRecord } from '../wire/index.js'
 import { defaultSubnet, ipv4ToNumber, numberToIpv4, pickAddress, subnetOf, type Subnet } from './auto-ip.js'
-import { TokenBucket, type RateLimit } from './rate-limit.js'
+import { RateLimiter, TokenBucket, type RateLimit } from './rate-limit.js'
+import { Sources, sourceKeyOf, type Source, type SourceLimits } from './sources.js'
 
-export interface RegistryLimits {
+export interface RegistryLimits extends SourceLimits {
   maxCommunities: number
   maxEdgesPerCommunity: number
+  /** edges of all communities together */
+  maxEdges: number
   /** the range communities without an address of their own get a /24 from */
   autoIpRange: Subnet
   relayRate: RateLimit
+  /** relayed bytes out per community, per second and at once */
+  relayBytesPerCommunity: RateLimit
 }
 
 export interface Community {
@@ -20,6 +26,8 @@ export interface Community {
   byMac: Map<number, EdgeEntry>
   byIp: Map<number, EdgeEntry>
   subnet: Subnet | null
+  /** bytes the supernode may send to this community's members (fan-out included) */
+  relayBudget: TokenBucket
 }
 
 /**
@@ -47,6 +55,10 @@ export interface EdgeEntry {
   /** source address and port it registered from; relay and keepalives must come from here */
   address: string
   port: number
+  /** the source address (or IPv6 /64) it is counted under, with that source's relay budget */
+  source: Source
+  /** the client nonce of its registration: the proof of ERRORs about its traffic (unknown-peer) */
+  nonce: bigint
   registeredAt: number
   lastSeen: number
   /** made at the edge's first relayed frame: most edges talk directly and never need one */
@@ -69,8 +81,14 @@ export function macKeyOf(mac: Buffer): number {
 export class Registry {
   readonly communities = new Map<string, Community>()
   readonly edges = new Map<number, EdgeEntry>()
+  readonly sources: Sources
+  /** kept beyond a community's life, as the sources' budgets (sources.ts): coming back does not refill it */
+  private readonly communityBudgets: RateLimiter
 
-  constructor(private readonly limits: RegistryLimits) {}
+  constructor(private readonly limits: RegistryLimits) {
+    this.sources = new Sources(limits)
+    this.communityBudgets = new RateLimiter(limits.relayBytesPerCommunity, limits.maxTrackedSources)
+  }
 
   /**
    * Adds or refreshes an edge whose record the caller has verified (the community signature, and
@@ -85,6 +103,8 @@ export class Registry {
     record: PeerRecord
     edgeSignatureChecked: boolean
     endpoint: Endpoint
+    /** the client nonce of the REGISTER */
+    nonce: Buffer
     now: number
     silentAfterMs: number
     sameAddressSilentMs: number
@@ -96,12 +116,21 @@ export class Registry {
     // from another address, is a copy re-sent by someone else (records travel in the clear)
     const moved = existing !== undefined && (existing.address !== endpoint.address || existing.port !== endpoint.port)
     if (moved && record.timestamp === existing.timestamp) return { ok: false, code: ErrorCode.StaleRecord }
+    if (existing === undefined && this.edges.size >= this.limits.maxEdges) return { ok: false, code: ErrorCode.SupernodeFull }
+    // an edge that stays where it is costs its endpoint and address nothing more; one that moves
+    // within its address (a NAT gave it another port) costs only the new endpoint
+    const sourceKey = sourceKeyOf(endpoint.address)
+    if (existing === undefined || moved) {
+      const refusal = this.sources.refusal(sourceKey, endpoint.address, endpoint.port, existing?.source.key === sourceKey)
+      if (refusal !== null) return { ok: false, code: refusal === 'endpoint-full' ? ErrorCode.EndpointFull : ErrorCode.AddressFull }
+    }
 
     const idHex = input.communityId.toString('hex')
     let community = this.communities.get(idHex)
     if (community === undefined) {
       if (this.communities.size >= this.limits.maxCommunities) return { ok: false, code: ErrorCode.TooManyCommunities }
-      community = { id: input.communityId, idHex, members: new Map(), byMac: new Map(), byIp: new Map(), subnet: null }
+      const relayBudget = this.communityBudgets.bucketFor(idHex, now)
+      community = { id: input.communityId, idHex, members: new Map(), byMac: new Map(), byIp: new Map(), subnet: null, relayBudget }
     }
     if (existing === undefined && community.members.size >= this.limits.maxEdgesPerCommunity) return { ok: false, code: ErrorCode.CommunityFull }
 
@@ -133,6 +162,11 @@ export class Registry {
     else if (community.subnet === null) community.subnet = subnetOf(overlay.address, overlay.prefix)
 
     if (existing !== undefined) this.unindex(existing)
+    let source = existing?.source
+    if (existing === undefined || moved) {
+      if (existing !== undefined) this.sources.detach(existing.source, existing.address, existing.port)
+      source = this.sources.attach(sourceKey, endpoint.address, endpoint.port, now)
+    }
     const edge: EdgeEntry = {
       edgeId,
       community,
@@ -145,6 +179,8 @@ export class Registry {
       ipKey: ipv4ToNumber(overlay.address),
       address: endpoint.address,
       port: endpoint.port,
+      source: source!,
+      nonce: u64From(input.nonce),
       registeredAt: existing?.registeredAt ?? now,
       lastSeen: now,
       relayBucket: existing?.relayBucket ?? null,
@@ -163,6 +199,7 @@ export class Registry {
     if (this.edges.get(edge.edgeId) !== edge) return
     this.edges.delete(edge.edgeId)
     this.unindex(edge)
+    this.sources.detach(edge.source, edge.address, edge.port)
     edge.community.members.delete(edge.edgeId)
     if (edge.community.members.size === 0) this.communities.delete(edge.community.idHex)
   }

@@ -3,7 +3,7 @@
 // open between members of one community. Every refused packet is counted by reason.
 import { CookieMinter, verify, verifyEdgeSignature, verifyMembership } from '../crypto/index.js'
 import { LogThrottle, silentLogger, type Logger } from '../log/logger.js'
-import { MgmtServer } from '../mgmt/server.js'
+import { MgmtServer, type MgmtListen } from '../mgmt/server.js'
 import { defineCounters, newCounters, writeCounterMetrics } from '../mgmt/counter-table.js'
 import { MetricsText } from '../mgmt/prometheus.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
@@ -22,6 +22,10 @@ import {
   encodeCookie,
   encodeError,
   encodeKeepalive,
+  NO_PROOF,
+  NO_SUBJECT,
+  rateLimitedProof,
+  u64Bytes,
   encodePeerInfo,
   encodeRegisterAck,
   formatEdgeId,
@@ -39,8 +43,10 @@ import {
   type Register,
 } from '../wire/index.js'
 import { parseSubnet } from './auto-ip.js'
+import { checkMemoryLimits, describeMemoryBound, memoryBound, type MemoryBound } from './memory-bound.js'
 import { RateLimiter, type RateLimit } from './rate-limit.js'
 import { Registry, edgeKeyOf, type EdgeEntry } from './registry.js'
+import { sourceKeyOf } from './sources.js'
 
 export const DEFAULT_SUPERNODE_PORT = 7654
 /** per kind of line (refusals, new edges): enough to follow by eye, bounded under a flood */
@@ -58,9 +64,16 @@ export interface SupernodeConfig {
   /** address to bind; undefined: dual-stack '::' where the host has IPv6, else 0.0.0.0 */
   bindAddress?: string
   /** management HTTP listener, or null for none */
-  mgmt: HostPort | null
+  /** management HTTP (GET /status, /metrics): where it listens and the Host names it answers to */
+  mgmt: MgmtListen | null
   maxCommunities: number
   maxEdgesPerCommunity: number
+  /** edges of all communities together: with maxCommunities, what bounds the registry's memory */
+  maxEdges: number
+  /** edges registered from one source address and port (one socket: one edge, a few after restarts) */
+  maxEdgesPerEndpoint: number
+  /** edges registered from one source address, an IPv6 /64 counting as one (many edges behind one NAT) */
+  maxEdgesPerAddress: number
   /** how often edges must send a keepalive (told to them in REGISTER_ACK) */
   keepaliveSeconds: number
   /** an edge is expired after this many keepalive intervals of silence */
@@ -71,18 +84,30 @@ export interface SupernodeConfig {
   controlRatePerAddress: RateLimit
   /** relayed frames per edge */
   relayRate: RateLimit
-  /** how many source addresses the control rate limiter tracks at once */
+  /** bytes the relay sends per source address (fan-out included: a broadcast costs its size times its receivers) */
+  relayBytesPerSource: RateLimit
+  /** bytes the relay sends per community, fan-out included */
+  relayBytesPerCommunity: RateLimit
+  /** how many source addresses each rate limiter and budget table tracks at once */
   maxTrackedSources: number
   cookieLifetimeSeconds: number
   /** range for n2n-style automatic addresses (a /24 per community) */
   autoIpRange: string
 }
 
+const MiB = 1024 * 1024
+
 export const DEFAULT_SUPERNODE_CONFIG: SupernodeConfig = {
   port: DEFAULT_SUPERNODE_PORT,
   mgmt: DEFAULT_SUPERNODE_MGMT,
   maxCommunities: 10_000,
   maxEdgesPerCommunity: 1024,
+  // with the other defaults, the worst case fits DEFAULT_MEMORY_BOUND (memory-bound.ts): 490 MiB
+  maxEdges: 80_000,
+  // a socket is one edge; a few more for an edge restarted on a fixed port (-p) before its old run expired
+  maxEdgesPerEndpoint: 4,
+  // a NAT or a carrier-grade NAT puts many edges behind one address; an attacker gets no more than this
+  maxEdgesPerAddress: 256,
   // below the 30 s that many NATs keep an idle UDP mapping
   keepaliveSeconds: 20,
   missedKeepalives: 3,
@@ -90,7 +115,14 @@ export const DEFAULT_SUPERNODE_CONFIG: SupernodeConfig = {
   controlRate: { perSecond: 50, burst: 100 },
   controlRatePerAddress: { perSecond: 2_000, burst: 4_000 },
   relayRate: { perSecond: 200_000, burst: 20_000 },
-  maxTrackedSources: 100_000,
+  // ~1 Gbit/s per source address and ~2 Gbit/s per community: relayed TCP between two edges (about
+  // 1.1 Gbit/s on our lab) passes; a broadcast fanned out to 1,000 members is held to the same bytes;
+  // the bursts (1/8 s) hold one 2,048-byte broadcast to 1,024 members (2 MiB) with room to spare
+  relayBytesPerSource: { perSecond: 128 * MiB, burst: 16 * MiB },
+  relayBytesPerCommunity: { perSecond: 256 * MiB, burst: 32 * MiB },
+  // five tables keyed by source (memory-bound.ts); past this many keys a table starts again, and a
+  // flood from more sources than that gets one burst per source per restart, which is bounded
+  maxTrackedSources: 50_000,
   cookieLifetimeSeconds: 60,
   autoIpRange: '10.128.0.0/9',
 }
@@ -103,6 +135,9 @@ export const SUPERNODE_REASONS = [
   'stale-record',
   'too-many-communities',
   'community-full',
+  'supernode-full',
+  'endpoint-full',
+  'address-full',
   'mac-in-use',
   'address-in-use',
   'no-free-address',
@@ -113,6 +148,8 @@ export const SUPERNODE_REASONS = [
   'relay-wrong-source',
   'relay-unknown-dest',
   'relay-rate-limited',
+  'relay-source-over-budget',
+  'relay-community-over-budget',
   'bad-deregister',
 ] as const
 export type SupernodeReason = (typeof SUPERNODE_REASONS)[number]
@@ -129,6 +166,9 @@ const REASON_OF_ERROR: Record<ErrorCode, SupernodeReason> = {
   [ErrorCode.NoFreeAddress]: 'no-free-address',
   [ErrorCode.UnknownPeer]: 'unknown-peer',
   [ErrorCode.StaleRecord]: 'stale-record',
+  [ErrorCode.SupernodeFull]: 'supernode-full',
+  [ErrorCode.EndpointFull]: 'endpoint-full',
+  [ErrorCode.AddressFull]: 'address-full',
 }
 
 export interface SupernodeDeps {
@@ -154,6 +194,8 @@ export interface SupernodeStatus {
   }[]
   counters: Record<string, number>
   drops: Record<string, number>
+  /** the most memory the supernode's tables can take at its limits, with the process around them (memory-bound.ts) */
+  memoryBoundBytes: number
 }
 
 /** The supernode's counters: fields, /status `counters` and /metrics are all made from this table. */
@@ -167,6 +209,16 @@ export const SUPERNODE_COUNTERS = defineCounters({
   deregistrations: { metric: 'overlan_supernode_deregistrations_total', help: 'Edges that deregistered', kind: 'counter' },
   relayedFrames: { metric: 'overlan_supernode_relayed_frames_total', help: 'Sealed frames forwarded to an edge', kind: 'counter' },
   relayedBytes: { metric: 'overlan_supernode_relayed_bytes_total', help: 'Bytes of sealed frames forwarded', kind: 'counter' },
+  relayFramesIn: {
+    metric: 'overlan_supernode_relay_frames_in_total',
+    help: 'Sealed frames received for relay from registered senders at their endpoint, before the relay limits',
+    kind: 'counter',
+  },
+  relayBytesIn: {
+    metric: 'overlan_supernode_relay_bytes_in_total',
+    help: 'Bytes of sealed frames received for relay from registered senders: relayed bytes over these is the fan-out',
+    kind: 'counter',
+  },
   peerQueries: { metric: 'overlan_supernode_peer_queries_total', help: 'Peer queries received', kind: 'counter' },
   forgedEdgesRemoved: {
     metric: 'overlan_supernode_forged_edges_removed_total',
@@ -179,6 +231,8 @@ export class Supernode {
   readonly drops = zeroCounters(SUPERNODE_REASONS)
   readonly counters = newCounters(SUPERNODE_COUNTERS)
   readonly registry: Registry
+  /** the worst case of memory at the configured limits: logged at start, in /status */
+  readonly memoryBound: MemoryBound
   private readonly cookies: CookieMinter
   private readonly controlLimiter: RateLimiter
   private readonly addressLimiter: RateLimiter
@@ -199,12 +253,8 @@ export class Supernode {
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {
-    this.registry = new Registry({
-      maxCommunities: config.maxCommunities,
-      maxEdgesPerCommunity: config.maxEdgesPerCommunity,
-      autoIpRange: parseSubnet(config.autoIpRange),
-      relayRate: config.relayRate,
-    })
+    this.registry = new Registry({ ...config, autoIpRange: parseSubnet(config.autoIpRange) })
+    this.memoryBound = memoryBound(config)
     this.cookies = new CookieMinter(config.cookieLifetimeSeconds)
     this.controlLimiter = new RateLimiter(config.controlRate, config.maxTrackedSources)
     this.addressLimiter = new RateLimiter(config.controlRatePerAddress, config.maxTrackedSources)
@@ -215,7 +265,9 @@ export class Supernode {
 
   static async start(options: Partial<SupernodeConfig> = {}, deps: SupernodeDeps = {}): Promise<Supernode> {
     const config = { ...DEFAULT_SUPERNODE_CONFIG, ...options }
-    parseSubnet(config.autoIpRange) // refuse a bad range before binding anything
+    // refuse a bad range or impossible limits before binding anything
+    parseSubnet(config.autoIpRange)
+    checkMemoryLimits(config)
     const transport = deps.transport ?? (await bindUdpAny(config.port, config.bindAddress))
     const node = new Supernode(config, transport, deps.clock ?? systemClock, deps.logger ?? silentLogger)
     transport.onDatagram((msg, address, port) => node.receive(msg, address, port))
@@ -229,6 +281,7 @@ export class Supernode {
       }
     }
     node.log.info(`supernode listening on UDP ${formatHostPort({ host: transport.local().address, port: transport.local().port })}`)
+    node.log.info(describeMemoryBound(node.memoryBound))
     return node
   }
 
@@ -254,22 +307,28 @@ export class Supernode {
   private receive(msg: Buffer, address: string, port: number): void {
     this.counters.packetsIn++
     this.counters.bytesIn += msg.length
-    // relay is the hot path: no decodePacket, no allocation, no rate limiter lookup by string
-    if (msg.length > 1 && msg[1] === PacketType.Relay) {
-      this.relay(msg, address, port)
-      return
-    }
+    // relay from a member at its registered endpoint is the hot path, with limits of its own (frames
+    // per edge, bytes per source and per community): no decodePacket, no allocation, no rate-limiter
+    // lookup by string. Everything else, a RELAY from anywhere else included, is admitted by the
+    // control rate limiters first.
+    if (msg.length > 1 && msg[1] === PacketType.Relay && this.relayFromMember(msg, address, port)) return
     if (msg.length > MAX_PACKET_BYTES) {
       // refused for its size alone, before it costs a rate-limiter lookup
       this.drops.oversized++
       return
     }
     const now = this.clock.now()
-    if (!this.controlLimiter.allow(`${address}:${port}`, now) || !this.addressLimiter.allow(address, now)) {
+    if (!this.controlLimiter.allow(`${address}:${port}`, now) || !this.addressLimiter.allow(sourceKeyOf(address), now)) {
       this.drops['rate-limited']++
-      if (msg[1] === PacketType.Register || msg[1] === PacketType.Keepalive) this.refuse(ErrorCode.RateLimited, Buffer.alloc(8), address, port, 'rate limited')
+      if (msg[1] === PacketType.Register || msg[1] === PacketType.Keepalive) {
+        this.refusalLog.pass('refused (rate-limited): a registration or keepalive over its source rate', this.warn)
+        // what the edge sent is echoed as the proof, so that it can believe it; the limiter of
+        // sendError is asked first here, so that a flood costs no copy of a proof per packet
+        if (this.errorLimiter.allow(`${address}:${port}`, now)) this.send(encodeError(ErrorCode.RateLimited, rateLimitedProof(msg), NO_SUBJECT), address, port)
+      }
       return
     }
+    if (msg[1] === PacketType.Relay) return this.relayFromStranger(msg, address, port, now)
     const decoded = decodePacket(msg)
     if (!decoded.ok) {
       this.drops[decoded.reason]++
@@ -302,12 +361,12 @@ export class Supernode {
   private register(packet: Register, address: string, port: number): void {
     const endpoint = endpointOf(address, port)
     if (!this.cookies.check(this.nowSeconds(), packet.cookie, packet.clientNonce, encodeEndpoint(endpoint))) {
-      this.refuse(ErrorCode.BadCookie, packet.clientNonce, address, port, `bad or expired cookie from ${formatHostPort({ host: address, port })}`)
+      this.refuse(ErrorCode.BadCookie, packet.clientNonce, NO_SUBJECT, address, port, `bad or expired cookie from ${formatHostPort({ host: address, port })}`)
       return
     }
     const verdict = verifyMembership(packet.record)
     if (!verdict.ok) {
-      this.refuse(ErrorCode.BadSignature, packet.clientNonce, address, port, `bad record signature from ${formatHostPort({ host: address, port })}`)
+      this.refuse(ErrorCode.BadSignature, packet.clientNonce, NO_SUBJECT, address, port, `bad record signature from ${formatHostPort({ host: address, port })}`)
       return
     }
     // A new edge ID waits for its edge signature check until something relies on it (trusted()):
@@ -317,7 +376,7 @@ export class Supernode {
     const holder = this.registry.edges.get(verdict.edgeId)
     if (holder !== undefined) {
       if (!verifyEdgeSignature(packet.record)) {
-        this.refuse(ErrorCode.BadSignature, packet.clientNonce, address, port, `bad edge signature for ${formatEdgeId(verdict.edgeId)} from ${formatHostPort({ host: address, port })}`)
+        this.refuse(ErrorCode.BadSignature, packet.clientNonce, NO_SUBJECT, address, port, `bad edge signature for ${formatEdgeId(verdict.edgeId)} from ${formatHostPort({ host: address, port })}`)
         return
       }
       this.trusted(holder)
@@ -328,6 +387,7 @@ export class Supernode {
       record: packet.record,
       edgeSignatureChecked: holder !== undefined,
       endpoint,
+      nonce: packet.clientNonce,
       now: this.clock.now(),
       silentAfterMs: (this.config.keepaliveSeconds + 5) * 1000,
       // a live edge sends a keepalive every third of the interval, and again 3 s after one goes
@@ -335,7 +395,7 @@ export class Supernode {
       sameAddressSilentMs: this.config.keepaliveSeconds * 500,
     })
     if (!outcome.ok) {
-      this.refuse(outcome.code, packet.clientNonce, address, port, `edge ${formatEdgeId(verdict.edgeId)} from ${formatHostPort({ host: address, port })}`)
+      this.refuse(outcome.code, packet.clientNonce, NO_SUBJECT, address, port, `edge ${formatEdgeId(verdict.edgeId)} from ${formatHostPort({ host: address, port })}`)
       return
     }
     const edge = outcome.edge
@@ -355,7 +415,8 @@ export class Supernode {
   private keepalive(packet: Keepalive, address: string, port: number): void {
     const edge = this.registeredAt(packet.edgeId, address, port)
     if (edge === undefined) {
-      this.refuse(ErrorCode.UnknownEdge, u53Bytes(packet.seq), address, port, null)
+      // the sequence the edge sent proves this answer to it (it starts at a random 48-bit value)
+      this.refuse(ErrorCode.UnknownEdge, u53Bytes(packet.seq), u53Bytes(packet.edgeId), address, port, null)
       return
     }
     edge.lastSeen = this.clock.now()
@@ -366,7 +427,9 @@ export class Supernode {
     this.counters.peerQueries++
     const asker = this.trusted(this.registeredAt(packet.senderId, address, port))
     if (asker === undefined) {
-      this.refuse(ErrorCode.UnknownEdge, u53Bytes(packet.senderId), address, port, null)
+      // nothing the asker sent is secret: a hint, which the edge checks with a keepalive
+      this.drops['unknown-edge']++
+      this.sendHint(u53Bytes(packet.senderId), address, port, this.clock.now())
       return
     }
     asker.lastSeen = this.clock.now()
@@ -379,8 +442,8 @@ export class Supernode {
           : this.registry.findByIp(asker.community, target.address),
     )
     if (peer === undefined || peer.community !== asker.community || peer === asker) {
-      const ref = target.kind === 'edge' ? u53Bytes(target.edgeId) : Buffer.concat([target.kind === 'mac' ? target.mac : target.address], 8)
-      this.refuse(ErrorCode.UnknownPeer, ref, address, port, null)
+      const subject = target.kind === 'edge' ? u53Bytes(target.edgeId) : Buffer.concat([target.kind === 'mac' ? target.mac : target.address], 8)
+      this.refuse(ErrorCode.UnknownPeer, u64Bytes(asker.nonce), subject, address, port, null)
       return
     }
     // both at once: the asker learns the peer, the peer learns the asker and starts probing too
@@ -399,43 +462,81 @@ export class Supernode {
     this.log.info(`deregistered edge ${formatEdgeId(edge.edgeId)} community ${edge.community.idHex.slice(0, 8)}`)
   }
 
-  private relay(msg: Buffer, address: string, port: number): void {
+  /**
+   * A RELAY from the endpoint its sender registered from: limited per edge (frames), then per
+   * source address and per community (bytes out, a broadcast counting once per receiver), and
+   * forwarded. False when the sender is not registered from here (or the header is bad): then the
+   * datagram is a stranger's and goes through the control rate limiters first.
+   * It does not refresh the sender's lastSeen: the supernode cannot tell a relayed frame from one
+   * sent in the edge's name from its address, and edges keep sending keepalives while they relay.
+   */
+  private relayFromMember(msg: Buffer, address: string, port: number): boolean {
+    if (readSealedHeader(msg, this.header) !== null) return false
+    const sender = this.registry.edges.get(this.header.senderId)
+    if (sender === undefined || sender.port !== port || sender.address !== address) return false
+    this.counters.relayFramesIn++
+    this.counters.relayBytesIn += msg.length
+    const now = this.clock.now()
+    if (!this.registry.relayAllowed(sender, now)) {
+      this.drops['relay-rate-limited']++
+      return true
+    }
+    if (this.trusted(sender) === undefined) {
+      this.drops['relay-unknown-sender']++
+      return true
+    }
+    sender.relayedFrames++
+    sender.relayedBytes += msg.length
+    const community = sender.community
+    if (this.header.destId === 0) {
+      if (!this.spendRelayBudget(sender, msg.length * (community.members.size - 1), now)) return true
+      for (const member of community.members.values()) {
+        if (member !== sender && this.trusted(member) !== undefined) this.forward(msg, member)
+      }
+      return true
+    }
+    const dest = this.trusted(this.registry.edges.get(this.header.destId))
+    if (dest === undefined || dest.community !== community) {
+      this.drops['relay-unknown-dest']++
+      // the sender holds a peer that is gone (restarted with a new edge ID): tell it, so that it
+      // asks again; rate-limited per source (sendError), 20 bytes for a frame of 44 or more, with
+      // its registration's nonce as the proof
+      this.sendError(ErrorCode.UnknownPeer, u64Bytes(sender.nonce), u53Bytes(this.header.destId), address, port, now)
+      return true
+    }
+    if (this.spendRelayBudget(sender, msg.length, now)) this.forward(msg, dest)
+    return true
+  }
+
+  /** Takes `bytes` from the sender's source and community budgets, or nothing (and counts why) when either is short. */
+  private spendRelayBudget(sender: EdgeEntry, bytes: number, now: number): boolean {
+    const source = sender.source.relayBudget
+    const community = sender.community.relayBudget
+    if (!source.has(now, bytes)) {
+      this.drops['relay-source-over-budget']++
+      return false
+    }
+    if (!community.has(now, bytes)) {
+      this.drops['relay-community-over-budget']++
+      return false
+    }
+    source.spend(bytes)
+    community.spend(bytes)
+    return true
+  }
+
+  /** A RELAY that passed the control rate limiters but whose sender is not registered from here. */
+  private relayFromStranger(msg: Buffer, address: string, port: number, now: number): void {
     const reason = readSealedHeader(msg, this.header)
     if (reason !== null) {
       this.drops[reason]++
       return
     }
-    const sender = this.trusted(this.registry.edges.get(this.header.senderId))
-    if (sender === undefined || sender.port !== port || sender.address !== address) {
-      this.drops[sender === undefined ? 'relay-unknown-sender' : 'relay-wrong-source']++
-      // after a restart of ours (or a NAT that moved the edge), this is how the edge learns to
-      // register again at once: a 12-byte ERROR, rate-limited per source (sendError), never more than it sent
-      this.sendError(ErrorCode.UnknownEdge, u53Bytes(this.header.senderId), address, port)
-      return
-    }
-    const now = this.clock.now()
-    if (!this.registry.relayAllowed(sender, now)) {
-      this.drops['relay-rate-limited']++
-      return
-    }
-    sender.lastSeen = now
-    sender.relayedFrames++
-    sender.relayedBytes += msg.length
-    if (this.header.destId === 0) {
-      for (const member of sender.community.members.values()) {
-        if (member !== sender && this.trusted(member) !== undefined) this.forward(msg, member)
-      }
-      return
-    }
-    const dest = this.trusted(this.registry.edges.get(this.header.destId))
-    if (dest === undefined || dest.community !== sender.community) {
-      this.drops['relay-unknown-dest']++
-      // the sender holds a peer that is gone (restarted with a new edge ID): tell it, so that it
-      // asks again; rate-limited per source (sendError), 12 bytes for a frame of 44 or more
-      this.sendError(ErrorCode.UnknownPeer, u53Bytes(this.header.destId), address, port)
-      return
-    }
-    this.forward(msg, dest)
+    this.drops[this.registry.edges.has(this.header.senderId) ? 'relay-wrong-source' : 'relay-unknown-sender']++
+    // after a restart of ours (or a NAT that moved the edge), this is how the edge learns to
+    // register again at once: a hint (nothing in a RELAY is secret) that it checks with a
+    // keepalive; a 20-byte ERROR, rate-limited per source (sendError), never more than it sent
+    this.sendHint(u53Bytes(this.header.senderId), address, port, now)
   }
 
   private forward(msg: Buffer, to: EdgeEntry): void {
@@ -470,17 +571,30 @@ export class Supernode {
     return edge !== undefined && edge.port === port && edge.address === address ? edge : undefined
   }
 
-  /** Counts a refusal, logs it (throttled) when `what` is given, and answers with a 12-byte ERROR (rate-limited). */
-  private refuse(code: ErrorCode, ref: Buffer, address: string, port: number, what: string | null): void {
+  /** Counts a refusal, logs it (throttled) when `what` is given, and answers with a 20-byte ERROR (rate-limited). */
+  private refuse(code: ErrorCode, proof: Buffer, subject: Buffer, address: string, port: number, what: string | null): void {
     const reason = REASON_OF_ERROR[code]
-    if (code !== ErrorCode.RateLimited) this.drops[reason]++
+    this.drops[reason]++
     if (what !== null) this.refusalLog.pass(`refused (${reason}): ${what}`, this.warn)
-    this.sendError(code, ref, address, port)
+    this.sendError(code, proof, subject, address, port, this.clock.now())
   }
 
-  /** The only way an ERROR leaves: rate-limited per source, so a burst of bad packets gets few answers. */
-  private sendError(code: ErrorCode, ref: Buffer, address: string, port: number): void {
-    if (this.errorLimiter.allow(`${address}:${port}`, this.clock.now())) this.send(encodeError(code, ref), address, port)
+  /**
+   * An unknown-edge without proof (a hint): it goes out only while it leaves a token of the ERROR
+   * limit for the proven answer it prompts (the edge's keepalive, answered with its sequence).
+   * Otherwise an edge that keeps relaying into a restarted supernode would have its hints take every
+   * token, and the answer that lets it register again would never get out.
+   */
+  private sendHint(subject: Buffer, address: string, port: number, now: number): void {
+    const bucket = this.errorLimiter.bucketFor(`${address}:${port}`, now)
+    if (!bucket.has(now, 2)) return
+    bucket.spend(1)
+    this.send(encodeError(ErrorCode.UnknownEdge, NO_PROOF, subject), address, port)
+  }
+
+  /** How ERRORs leave (a rate-limited packet asks the limiter itself): rate-limited per source, so a burst of bad packets gets few answers. */
+  private sendError(code: ErrorCode, proof: Buffer, subject: Buffer, address: string, port: number, now: number): void {
+    if (this.errorLimiter.allow(`${address}:${port}`, now)) this.send(encodeError(code, proof, subject), address, port)
   }
 
   private send(buf: Buffer, address: string, port: number): void {
@@ -521,6 +635,7 @@ export class Supernode {
       })),
       counters: { ...this.counters },
       drops: { ...this.drops },
+      memoryBoundBytes: this.memoryBound.bytes,
     }
   }
 
@@ -528,6 +643,7 @@ export class Supernode {
     const m = new MetricsText()
     m.gauge('overlan_supernode_communities', 'Communities with at least one registered edge', this.registry.communities.size)
     m.gauge('overlan_supernode_edges', 'Registered edges', this.registry.edges.size)
+    m.gauge('overlan_supernode_memory_bound_bytes', 'The most memory the supernode can take at its configured limits', this.memoryBound.bytes)
     writeCounterMetrics(m, SUPERNODE_COUNTERS, this.counters)
     m.counters('overlan_supernode_dropped_total', 'Packets refused, by reason', 'reason', this.drops)
     return m.toString()

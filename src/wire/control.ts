@@ -29,7 +29,8 @@ export const COOKIE_PACKET_BYTES = HEADER_BYTES + NONCE_BYTES + COOKIE_BYTES + E
 export const KEEPALIVE_BYTES = HEADER_BYTES + 8 + 8
 export const PEER_QUERY_BYTES = HEADER_BYTES + 8 + 8
 export const DEREGISTER_BYTES = HEADER_BYTES + 8 + 8 + SIGNATURE_BYTES
-export const ERROR_BYTES = HEADER_BYTES + 8
+/** ERROR: the header, a proof (8) and a subject (8); see ErrorPacket. */
+export const ERROR_BYTES = HEADER_BYTES + 8 + 8
 export const REGISTER_ACK_BYTES = HEADER_BYTES + 8 + 8 + ENDPOINT_BYTES + OVERLAY_BYTES + 2
 
 export interface Hello {
@@ -100,6 +101,12 @@ export const ErrorCode = {
   NoFreeAddress: 9,
   UnknownPeer: 10,
   StaleRecord: 11,
+  /** the supernode holds its maximum of edges (all communities together) */
+  SupernodeFull: 12,
+  /** this source endpoint (address and port) holds its maximum of edges */
+  EndpointFull: 13,
+  /** this source address (an IPv6 /64 as one) holds its maximum of edges */
+  AddressFull: 14,
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 const ERROR_CODES = new Set<number>(Object.values(ErrorCode))
@@ -111,12 +118,27 @@ export function errorCodeName(code: ErrorCode): string {
   return String(code)
 }
 
+/**
+ * A refusal, tied to the packet it answers by a value an off-path sender cannot guess:
+ * `proof` is the client nonce of the REGISTER it refuses, the sequence of the KEEPALIVE it answers
+ * (edges start those at a random 48-bit value per registration), or for an edge registered from
+ * this endpoint the client nonce of its registration. All zero: the supernode has nothing to prove
+ * with (it does not know the sender); an edge takes such an ERROR as a hint to check, never as a
+ * reason to change state. `subject` says what it is about: the edge ID (unknown-edge), the peer
+ * asked for or relayed to (unknown-peer: an edge ID, or a MAC or IPv4 address as the query's
+ * target field), else zero.
+ */
 export interface ErrorPacket {
   type: typeof PacketType.Error
   code: ErrorCode
-  /** what it answers: a client nonce, an edge ID or a keepalive sequence, as 8 raw bytes */
-  ref: Buffer
+  proof: Buffer
+  subject: Buffer
 }
+
+/** The 8-byte proof that proves nothing: an ERROR carrying it is a hint (see ErrorPacket). */
+export const NO_PROOF: Buffer = Buffer.alloc(8)
+/** The subject of an ERROR about nothing in particular (a refused REGISTER). */
+export const NO_SUBJECT: Buffer = NO_PROOF
 
 export type ControlPacket = Hello | Cookie | Register | RegisterAck | Keepalive | PeerQuery | PeerInfo | Deregister | ErrorPacket
 
@@ -196,8 +218,19 @@ export function deregisterSignedBytes(edgeId: number, timestamp: number): Buffer
   return new Writer(16).u53(edgeId).u53(timestamp).done()
 }
 
-export function encodeError(code: ErrorCode, ref: Buffer): Buffer {
-  return header(new Writer(ERROR_BYTES), PacketType.Error, code).bytes(ref, 8).done()
+export function encodeError(code: ErrorCode, proof: Buffer, subject: Buffer): Buffer {
+  return header(new Writer(ERROR_BYTES), PacketType.Error, code).bytes(proof, 8).bytes(subject, 8).done()
+}
+
+/**
+ * The proof a rate-limited ERROR echoes, read from a datagram the supernode refuses before
+ * decoding it: the client nonce of a REGISTER, the sequence of a KEEPALIVE, else none (a copy: the
+ * datagram's buffer is reused once the receive call returns).
+ */
+export function rateLimitedProof(msg: Buffer): Buffer {
+  if (msg[1] === PacketType.Register && msg.length >= HEADER_BYTES + NONCE_BYTES) return Buffer.from(msg.subarray(HEADER_BYTES, HEADER_BYTES + NONCE_BYTES))
+  if (msg[1] === PacketType.Keepalive && msg.length >= KEEPALIVE_BYTES) return Buffer.from(msg.subarray(KEEPALIVE_BYTES - 8, KEEPALIVE_BYTES))
+  return NO_PROOF
 }
 
 // ---- decoders ----------------------------------------------------------------------------
@@ -267,7 +300,8 @@ export function readDeregister(r: Reader): Deregister {
 
 export function readError(r: Reader, code: number): ErrorPacket {
   if (!ERROR_CODES.has(code)) r.fail('bad-error-code')
-  return { type: PacketType.Error, code: code as ErrorCode, ref: r.bytes(8) }
+  const proof = r.bytes(8)
+  return { type: PacketType.Error, code: code as ErrorCode, proof, subject: r.bytes(8) }
 }
 
 function readEdgeId(r: Reader): number {

@@ -50,12 +50,13 @@ t.test('runs, serves /status and /metrics, registers an edge, stops cleanly on S
 })
 
 t.test('bad options: one line, non-zero exit, nothing bound', async (t) => {
-  for (const args of [['-p', '70000'], ['--max-edges', '0'], ['--mgmt', 'nonsense:port'], ['--log-level', 'loud'], ['--auto-ip', '300.1.1.1/24'], ['--keepalive', '0'], ['--expire-after', 'x']]) {
+  for (const args of [['-p', '70000'], ['--max-edges', '0'], ['--mgmt', 'nonsense:port'], ['--log-level', 'loud'], ['--auto-ip', '300.1.1.1/24'], ['--keepalive', '0'], ['--expire-after', 'x'], ['--max-edges-per-endpoint', '0'], ['--max-edges-total', '-1'], ['--relay-budget-source', '1K'], ['--relay-budget-community', 'fast'], ['--max-tracked-sources', '0']]) {
     const child = spawn(process.execPath, [bin, 'supernode', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
     const code = await exitCode(child)
     t.not(code, 0, `supernode ${args.join(' ')} fails`)
     t.equal(stderr.trim().split('\n').length, 1, `one line: ${stderr.trim()}`)
+    if (args[0]!.startsWith('--max-') || args[0]!.startsWith('--relay-')) t.match(stderr, args[0]!, 'naming the option')
   }
 })

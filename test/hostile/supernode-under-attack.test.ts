@@ -1,7 +1,8 @@
 // The supernode under attack from a second process, for a bounded time, while two members keep
 // exchanging frames through it: nothing crashes, members lose under 1 %, memory stays bounded,
 // no unverified source gets more bytes back than it sent, and every refusal is counted by reason.
-import { spawn } from 'node:child_process'
+// The attacker fills the supernode to its limits (edges in all, per endpoint): its RSS stays within
+// the memory bound the supernode states for those limits.
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as delay } from 'node:timers/promises'
@@ -10,13 +11,13 @@ import { AttackProcess } from '../fixtures/attack-process.js'
 import { ipv4Frame } from '../fixtures/frames.js'
 import { registered, startEdge } from '../fixtures/overlay.js'
 import type { SupernodeAttackReport } from '../fixtures/supernode-attacker.js'
+import { startSupernodeProcess } from '../fixtures/supernode-process.js'
 
-const BIN = fileURLToPath(new URL('../../bin/overlan.js', import.meta.url))
 const ATTACKER = fileURLToPath(new URL('../fixtures/supernode-attacker.ts', import.meta.url))
 const ATTACK_SECONDS = 4
 const MAX_ATTACK_PACKETS = 400_000
-/** What the supernode may grow by during the attack: its tables are bounded; this is heap slack. */
-const RSS_GROWTH_LIMIT = 64 * 1024 * 1024
+/** Limits the attack can reach in its few seconds; the memory bound is computed from them. */
+const LIMITS = ['--max-communities', '1000', '--max-edges-total', '150', '--max-tracked-sources', '5000']
 /** Members' frames: one every 10 ms for the whole attack. */
 const FRAME_INTERVAL_MS = 10
 
@@ -25,31 +26,17 @@ function rssOf(pid: number): number {
 }
 
 t.test('attacked for a bounded time, the supernode keeps serving its members', async (t) => {
-  const sn = spawn(process.execPath, [BIN, 'supernode', '-p', '0', '--bind', '127.0.0.1', '--mgmt', '127.0.0.1:0', '--max-communities', '1000'], { stdio: ['ignore', 'ignore', 'pipe'] })
-  t.teardown(() => {
-    if (sn.exitCode === null) sn.kill('SIGKILL')
-  })
-  let log = ''
-  const mgmt = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no management line: ${log}`)), 10_000)
-    sn.stderr.on('data', (c: Buffer) => {
-      log += c.toString()
-      const m = /management on (http:\/\/[^/]+)\//.exec(log)
-      if (m) {
-        clearTimeout(timer)
-        resolve(m[1]!)
-      }
-    })
-  })
-  const status = async (): Promise<{ port: number; drops: Record<string, number>; counters: Record<string, number> }> => (await fetch(`${mgmt}/status`)).json() as never
-  const port = (await status()).port
+  const sn = await startSupernodeProcess(t, LIMITS)
+  const status = (): Promise<{ port: number; drops: Record<string, number>; counters: Record<string, number>; memoryBoundBytes: number }> => sn.status()
+  const { port, memoryBoundBytes } = await status()
+  t.match(sn.log(), new RegExp(`memory bound ${Math.round(memoryBoundBytes / 2 ** 20)} MiB`), 'the bound is logged at start, as /status gives it')
 
   const a = await startEdge(t, [port], { relayOnly: true })
   const b = await startEdge(t, [port], { relayOnly: true })
   await Promise.all([registered(a), registered(b)])
   a.tap.inject(ipv4Frame(b.tap.mac, a.tap.mac, a.edge.overlay!.address, b.edge.overlay!.address))
   await b.tap.waitForWritten(1)
-  const rssBefore = rssOf(sn.pid!)
+  const rssBefore = rssOf(sn.child.pid!)
 
   const attacker = AttackProcess.start<never, SupernodeAttackReport>(t, ATTACKER, [String(port), String(ATTACK_SECONDS), String(MAX_ATTACK_PACKETS), String(b.edge.edgeId)])
   const report = attacker.next('report')
@@ -66,24 +53,24 @@ t.test('attacked for a bounded time, the supernode keeps serving its members', a
   const attack = await report
   await delay(500)
   const delivered = b.tap.written.length - before
-  const rssAfter = rssOf(sn.pid!)
+  const rssAfter = rssOf(sn.child.pid!)
   const after = await status()
-  const metrics = await (await fetch(`${mgmt}/metrics`)).text()
+  const metrics = await (await fetch(`${sn.mgmt}/metrics`)).text()
 
   const loss = 1 - delivered / sent
   const amplification = attack.unverifiedIn / attack.unverifiedOut
   t.comment(`attack: ${attack.sent} packets, ${(attack.sentBytes / 1e6).toFixed(1)} MB in ${attack.seconds.toFixed(1)} s; ${attack.madeUpCommunities} made-up communities; ${attack.received} answers`)
   t.comment(`members: ${delivered} of ${sent} frames delivered (loss ${(loss * 100).toFixed(2)} %)`)
-  t.comment(`supernode RSS ${(rssBefore / 1e6).toFixed(1)} MB before, ${(rssAfter / 1e6).toFixed(1)} MB after`)
+  t.comment(`supernode RSS ${(rssBefore / 1e6).toFixed(1)} MB before, ${(rssAfter / 1e6).toFixed(1)} MB after; stated bound ${(memoryBoundBytes / 1e6).toFixed(1)} MB; ${after.counters.registrations} registrations`)
   t.comment(`unverified sources: ${attack.unverifiedIn} bytes back for ${attack.unverifiedOut} sent (amplification ${amplification.toFixed(4)})`)
   t.comment(`drops: ${JSON.stringify(Object.fromEntries(Object.entries(after.drops).filter(([, n]) => n > 0)))}`)
 
-  t.equal(sn.exitCode, null, 'the supernode is still running (no crash)')
-  t.notMatch(log, /Unhandled|TypeError|RangeError|at .*\.js:\d+/, 'no exception or unhandled rejection in its log')
+  t.equal(sn.child.exitCode, null, 'the supernode is still running (no crash)')
+  t.notMatch(sn.log(), /Unhandled|TypeError|RangeError|at .*\.js:\d+/, 'no exception or unhandled rejection in its log')
   t.ok(loss < 0.01, 'members lose under 1 % of their frames')
-  t.ok(rssAfter - rssBefore < RSS_GROWTH_LIMIT, `memory bounded: +${((rssAfter - rssBefore) / 1e6).toFixed(1)} MB (limit ${RSS_GROWTH_LIMIT / 1e6} MB)`)
+  t.ok(rssAfter <= memoryBoundBytes, `RSS within the stated bound: ${(rssAfter / 1e6).toFixed(1)} MB ≤ ${(memoryBoundBytes / 1e6).toFixed(1)} MB`)
   t.ok(amplification <= 1, 'no unverified source got more bytes than it sent')
-  for (const reason of ['truncated', 'oversized', 'bad-version', 'unknown-type', 'trailing-bytes', 'bad-cookie', 'bad-signature', 'rate-limited', 'relay-unknown-sender', 'unknown-edge']) {
+  for (const reason of ['truncated', 'oversized', 'bad-version', 'unknown-type', 'trailing-bytes', 'bad-cookie', 'bad-signature', 'rate-limited', 'relay-unknown-sender', 'unknown-edge', 'endpoint-full', 'supernode-full']) {
     t.match(metrics, new RegExp(`overlan_supernode_dropped_total\\{reason="${reason}"\\} [1-9]`), `${reason} refusals are counted in /metrics`)
   }
   const totalDrops = Object.values(after.drops).reduce((x, y) => x + y, 0)

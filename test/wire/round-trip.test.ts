@@ -23,7 +23,9 @@ import {
   encodeRegister,
   encodeRegisterAck,
   formatMac,
+  NO_PROOF,
   packetTypeName,
+  rateLimitedProof,
   type Packet,
 } from '../../src/wire/index.js'
 import { allSamples, cookie, nonce, sampleRecord, sealedSample } from '../fixtures/sample-packets.js'
@@ -123,11 +125,23 @@ t.test('DEREGISTER and ERROR', (t) => {
   const d = encodeDeregister(8, 9, sig)
   t.equal(d.length, DEREGISTER_BYTES)
   t.same(decodeOk(d), { type: PacketType.Deregister, edgeId: 8, timestamp: 9, signature: sig })
+  const subject = Buffer.from('0000000000000063', 'hex')
   for (const code of Object.values(ErrorCode)) {
-    const e = encodeError(code, nonce)
+    const e = encodeError(code, nonce, subject)
     t.equal(e.length, ERROR_BYTES)
-    t.same(decodeOk(e), { type: PacketType.Error, code, ref: nonce })
+    t.same(decodeOk(e), { type: PacketType.Error, code, proof: nonce, subject })
   }
+  t.equal(ERROR_BYTES, 20, 'ERROR: header, proof (8), subject (8)')
+  t.equal(decodePacket(encodeError(ErrorCode.UnknownEdge, nonce, subject).subarray(0, 12)).ok, false, 'the 12-byte ERROR of before is refused (truncated)')
+  t.match(decodePacket(Buffer.from([1, 0x0b, 15, 0, ...Buffer.alloc(16)])), { ok: false, reason: 'bad-error-code' }, 'an unknown code is refused')
+  t.end()
+})
+
+t.test('a rate-limited ERROR echoes what the edge sent: the client nonce of a REGISTER, the sequence of a KEEPALIVE', (t) => {
+  t.same(rateLimitedProof(encodeRegister(nonce, cookie, sampleRecord())), nonce)
+  t.same(rateLimitedProof(encodeKeepalive(PacketType.Keepalive, 99, 0x1234_5678_9abc)), Buffer.from('0000123456789abc', 'hex'))
+  t.same(rateLimitedProof(encodeHello(nonce)), NO_PROOF, 'nothing to echo for other types')
+  t.same(rateLimitedProof(Buffer.from([1, PacketType.Register, 0, 0, 1])), NO_PROOF, 'nor for a cut REGISTER')
   t.end()
 })
 

@@ -1,0 +1,123 @@
+// The memory bound the supernode states (memory-bound.ts) holds: the defaults fit 512 MiB, and what
+// one entry really costs, measured on a supernode filled with worst-case edges (the largest record,
+// each edge in a community and an IPv6 /64 of its own) through its real receive path, stays within
+// the per-entry figures the bound is computed from.
+import { runInNewContext } from 'node:vm'
+import { setFlagsFromString } from 'node:v8'
+import t from 'tap'
+import { generateEdgeIdentity, signRecord, type CommunityKeys } from '../../src/crypto/index.js'
+import type { Transport } from '../../src/net/transport.js'
+import { DEFAULT_MEMORY_BOUND, MEMORY_COSTS, TRACKED_TABLES, memoryBound } from '../../src/supernode/memory-bound.js'
+import { DEFAULT_SUPERNODE_CONFIG, Supernode } from '../../src/supernode/supernode.js'
+import { PacketType, decodePacket, encodeHello, encodeRegister } from '../../src/wire/index.js'
+import { communityKeysFromSeed } from '../fixtures/sample-packets.js'
+
+const EDGES = 2000
+const HELLO_SOURCES = 10_000
+
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+
+/** Heap and external memory (record copies live outside the heap) once garbage is gone. */
+function liveBytes(): number {
+  gc()
+  gc()
+  const m = process.memoryUsage()
+  return m.heapUsed + m.external
+}
+
+/** A supernode on a transport that hands back what it sent last: driven synchronously, no socket. */
+async function supernodeInProcess(): Promise<{ node: Supernode; receive: (msg: Buffer, address: string, port: number) => Buffer | null }> {
+  let receiver: ((msg: Buffer, address: string, port: number) => void) | null = null
+  let last: Buffer | null = null
+  const transport: Transport = {
+    send: (buf) => void (last = buf),
+    onDatagram: (r) => void (receiver = r),
+    local: () => ({ address: '::', port: 7654 }),
+    pendingSends: () => 0,
+    sendWithTtl: () => {},
+    flush: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  }
+  const node = await Supernode.start(
+    {
+      mgmt: null,
+      maxEdges: 1_000_000,
+      maxCommunities: 1_000_000,
+      controlRate: { perSecond: 1e9, burst: 1e9 },
+      controlRatePerAddress: { perSecond: 1e9, burst: 1e9 },
+      maxTrackedSources: 1_000_000,
+    },
+    { transport },
+  )
+  return {
+    node,
+    receive: (msg, address, port) => {
+      last = null
+      receiver!(msg, address, port)
+      return last
+    },
+  }
+}
+
+/** The keys of made-up community i. */
+function communityKeys(i: number): CommunityKeys {
+  const seed = Buffer.alloc(32, 0x6d)
+  seed.writeUInt32BE(i)
+  return communityKeysFromSeed(seed)
+}
+
+/** The full-length IPv6 address of host i, alone in its /64. */
+function sourceAddress(prefix: string, i: number): string {
+  return `${prefix}:${(i >>> 16).toString(16)}:${(i & 0xffff).toString(16)}:aaaa:bbbb:cccc:dddd`
+}
+
+t.test('with the default limits the worst case fits the stated 512 MiB', (t) => {
+  const bound = memoryBound(DEFAULT_SUPERNODE_CONFIG)
+  t.comment(`default bound ${(bound.bytes / 2 ** 20).toFixed(1)} MiB: ${bound.edges} edges, ${bound.communities} communities, ${bound.trackedKeys} tracked keys`)
+  t.ok(bound.bytes <= DEFAULT_MEMORY_BOUND, `${bound.bytes} ≤ ${DEFAULT_MEMORY_BOUND}`)
+  t.equal(bound.edges, DEFAULT_SUPERNODE_CONFIG.maxEdges, 'edges are bounded by the total, not communities × edges per community (10 million)')
+  t.equal(bound.trackedKeys, TRACKED_TABLES * DEFAULT_SUPERNODE_CONFIG.maxTrackedSources)
+  t.end()
+})
+
+t.test('what a worst-case edge and a tracked source really cost stays within the figures of the bound', async (t) => {
+  const { node, receive } = await supernodeInProcess()
+  t.teardown(() => node.stop())
+  // records signed beforehand, so that only the supernode's tables grow while measuring
+  const candidates = [0, 1, 2, 3].map((k) => ({ family: 6 as const, address: `2001:db8:ffff:ffff:ffff:ffff:ffff:fff${k}`, port: 60000 + k }))
+  const records = Array.from({ length: EDGES }, (_, i) =>
+    signRecord(
+      { timestamp: Date.now(), mac: Buffer.from([2, 0, 0, 0, i >> 8, i & 255]), overlay: null, name: 'n'.repeat(32), candidates },
+      communityKeys(i),
+      generateEdgeIdentity(),
+    ),
+  )
+  const nonce = Buffer.alloc(8, 7)
+  // warm up: the code paths compiled, the heap at its working size
+  for (let i = 0; i < 2000; i++) receive(encodeHello(nonce), '2001:db8::1', 1000)
+
+  const before = liveBytes()
+  for (let i = 0; i < EDGES; i++) {
+    const address = sourceAddress('2001:db8', i)
+    const cookie = decodePacket(receive(encodeHello(nonce), address, 40000)!)
+    if (!cookie.ok || cookie.value.type !== PacketType.Cookie) return t.fail('no cookie')
+    const ack = decodePacket(receive(encodeRegister(nonce, cookie.value.cookie, records[i]!), address, 40000)!)
+    if (!ack.ok || ack.value.type !== PacketType.RegisterAck) return t.fail(`edge ${i} not registered: ${JSON.stringify(ack)}`)
+  }
+  const perEdge = (liveBytes() - before) / EDGES
+  t.equal(node.registry.edges.size, EDGES)
+  t.equal(node.registry.communities.size, EDGES, 'a community each')
+  t.equal(node.registry.sources.size, EDGES, 'a /64 each')
+  // each registration also made four tracked keys: its endpoint and its /64 in the control rate
+  // limiters, its /64's and its community's relay budgets
+  const stated = MEMORY_COSTS.edgeBytes + MEMORY_COSTS.communityBytes + 4 * MEMORY_COSTS.trackedKeyBytes
+  t.comment(`measured ${perEdge.toFixed(0)} B per edge with its community and tracked keys; the bound counts ${stated} B`)
+  t.ok(perEdge <= stated, `${perEdge.toFixed(0)} ≤ ${stated}`)
+
+  const beforeKeys = liveBytes()
+  for (let i = 0; i < HELLO_SOURCES; i++) receive(encodeHello(nonce), sourceAddress('2001:db9', i), 65535)
+  const perKey = (liveBytes() - beforeKeys) / (2 * HELLO_SOURCES)
+  t.comment(`measured ${perKey.toFixed(0)} B per tracked key (HELLOs from ${HELLO_SOURCES} endpoints, each in a /64 of its own); the bound counts ${MEMORY_COSTS.trackedKeyBytes} B`)
+  t.ok(perKey <= MEMORY_COSTS.trackedKeyBytes, `${perKey.toFixed(0)} ≤ ${MEMORY_COSTS.trackedKeyBytes}`)
+})

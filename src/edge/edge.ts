@@ -196,6 +196,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       lost: (link, why) => this.log.warn(`lost supernode ${link.label}: ${why}; registering again`),
       refused: (link, why) => this.log.warn(`supernode ${link.label} refused registration: ${why}`),
       peerGone: (edgeId) => this.directory.onPeerGone(edgeId),
+      unprovenError: () => this.drops['unproven-error']++,
     }
     this.supernodes = new Supernodes(
       config.supernodes.map((target) => new SupernodeLink(target, host)),

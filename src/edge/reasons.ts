@@ -18,6 +18,7 @@ export const EDGE_REASONS = [
   'bad-record', // a peer record with a bad signature or of another community
   'unexpected-type', // a packet type an edge never receives, or one at the wrong time
   'unexpected-source', // a control packet from an address that is none of our supernodes
+  'unproven-error', // an ERROR from a supernode's address that does not prove it answers us (spoofed)
   'bad-probe',
   'send-queue-full',
   'no-supernode', // a frame for the relay while no supernode is registered

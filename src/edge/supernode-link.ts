@@ -70,6 +70,8 @@ export interface LinkHost {
   refused(link: SupernodeLink, why: string): void
   /** the supernode no longer knows this peer (it left or restarted with a new edge ID) */
   peerGone(edgeId: number): void
+  /** an ERROR from the supernode's address without the proof that it answers us: ignored, counted */
+  unprovenError(): void
 }
 
 export class SupernodeLink {
@@ -269,6 +271,7 @@ export class SupernodeLink {
 
   private unproven(): void {
     this.unprovenErrors++
+    this.host.unprovenError()
   }
 
   /** The edge re-registers everywhere when its record changes (an assigned address, say). */

@@ -36,6 +36,7 @@ function registeredLink(): Harness {
     lost: (_link, why) => events.push(`lost: ${why}`),
     refused: (_link, why) => events.push(`refused: ${why}`),
     peerGone: (edgeId) => gone.push(edgeId),
+    unprovenError: () => undefined,
   }
   const link = new SupernodeLink(SUPERNODE, host)
   link.tick(clock.now)

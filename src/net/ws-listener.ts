@@ -168,9 +168,15 @@ export class WsListener {
     this.receiver = receiver
   }
 
-  /** Open WebSocket connections, and TCP connections still before their upgrade. */
-  counts(): { open: number; pending: number } {
-    return { open: this.open.size, pending: this.pending.size }
+  /** Open WebSocket connections, TCP connections still before their upgrade, and the bytes waiting on all of them (queues, and handed to the sockets). */
+  counts(): { open: number; pending: number; queuedBytes: number; bufferedBytes: number } {
+    let queuedBytes = 0
+    let bufferedBytes = 0
+    for (const conn of this.open.values()) {
+      queuedBytes += conn.queue.queuedBytes
+      bufferedBytes += conn.ws.bufferedAmount
+    }
+    return { open: this.open.size, pending: this.pending.size, queuedBytes, bufferedBytes }
   }
 
   /** Sends one datagram on connection `id` (a copy is queued); `isData`: a sealed frame, dropped first when the client reads slowly. */
@@ -180,12 +186,17 @@ export class WsListener {
       this.refusals.closed++
       return
     }
-    conn.queue.push(buf, buf[1] === PacketType.Relay, this.clock.now())
     if (!conn.pumpScheduled) {
-      // one write for everything sent to this connection in this turn (the relay sends in bursts)
+      // one write for everything sent to this connection in this turn (the relay sends in bursts):
+      // corked until the pump at the end of the turn
       conn.pumpScheduled = true
+      ;(conn.socket as Socket).cork?.()
       queueMicrotask(() => this.pump(conn))
     }
+    // straight to the socket while it has room and nothing waits (ws does not copy: the caller's
+    // buffer may be a reused receive slot); the queue only when the client is behind
+    if (conn.queue.length === 0 && conn.ws.bufferedAmount < BUFFERED_CAP_BYTES) conn.ws.send(Buffer.from(buf))
+    else conn.queue.push(buf, buf[1] === PacketType.Relay, this.clock.now())
   }
 
   /** The supernode registered an edge on connection `id`: it is no longer cut as 'unregistered'. */
@@ -292,17 +303,18 @@ export class WsListener {
 
   /** Hands the socket what waits, control first, while it holds less than BUFFERED_CAP_BYTES. */
   private pump(conn: Connection): void {
-    conn.pumpScheduled = false
+    const socket = conn.socket as Socket
+    if (conn.pumpScheduled) {
+      conn.pumpScheduled = false
+      socket.uncork?.()
+    }
     if (conn.ws.readyState !== conn.ws.OPEN) return
     const now = this.clock.now()
-    const socket = conn.socket as Socket
-    socket.cork?.()
     while (conn.ws.bufferedAmount < BUFFERED_CAP_BYTES) {
       const next = conn.queue.shift(now)
       if (next === null) break
       conn.ws.send(next)
     }
-    socket.uncork?.()
     conn.stalledSince = conn.ws.bufferedAmount >= BUFFERED_CAP_BYTES ? (conn.stalledSince ?? now) : null
   }
 

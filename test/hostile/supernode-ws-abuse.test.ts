@@ -177,6 +177,13 @@ t.test('a WebSocket that never registers is closed at REGISTER_WITHIN_MS; one th
   t.equal(tunnel.ws.readyState, WebSocket.OPEN, 'the registered edge keeps its connection')
   t.equal(l.sn.status().websocket!.connections, 1)
   await stillServesUdp(t, l)
+
+  // silence: the edge's keepalives run on the real clock, so a jump of the supernode's clock past
+  // the edge-expiry time looks to it like an edge that went quiet
+  const idleMs = l.sn.config.keepaliveSeconds * l.sn.config.missedKeepalives * 1000
+  await l.clock.advance(idleMs + 2 * SWEEP_MS, 1000)
+  await closed(tunnel.ws)
+  t.equal(refused(l.sn, 'idle'), 1, `a connection silent for the edge-expiry time (${idleMs} ms) is closed, counted as idle`)
 })
 
 t.test('a reader that stops reading: its queue stays bounded, data is dropped oldest first, and it is cut at STALLED_CUT_MS', async (t) => {

@@ -1,25 +1,19 @@
 // `overlan supernode` with several UDP ports and a WebSocket listener over TLS, as an operator
 // starts it: the options reach the running process (its /status), and wrong combinations fail with
 // one line naming the option.
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { WebSocket } from 'ws'
+import { selfSigned } from '../fixtures/self-signed.js'
 import { startSupernodeProcess } from '../fixtures/supernode-process.js'
 
 const bin = fileURLToPath(new URL('../../bin/overlan.js', import.meta.url))
 
 t.test('-p twice, --tcp-port with --tls-cert/--tls-key: two UDP ports and a wss:// listener in /status', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'overlan-cli-tls-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const cert = join(dir, 'cert.pem')
-  const key = join(dir, 'key.pem')
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', key, '-out', cert], { stdio: 'ignore' })
-  const sn = await startSupernodeProcess(t, ['-p', '0', '--tcp-port', '0', '--tls-cert', cert, '--tls-key', key])
+  const { certPath, keyPath } = selfSigned(t)
+  const sn = await startSupernodeProcess(t, ['-p', '0', '--tcp-port', '0', '--tls-cert', certPath, '--tls-key', keyPath])
   const status = await sn.status<{ udpPorts: number[]; websocket: { port: number; transport: string } }>()
   t.equal(status.udpPorts.length, 2, `UDP ports ${status.udpPorts.join(', ')}`)
   t.equal(status.websocket.transport, 'tls')

@@ -7,11 +7,7 @@
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
-import { execFileSync } from 'node:child_process'
 import { createSocket } from 'node:dgram'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t from 'tap'
 import type { Test } from 'tap'
 import { WebSocket } from 'ws'
@@ -30,16 +26,10 @@ import { ManualClock } from '../../src/time/manual-clock.js'
 import { MAX_PACKET_BYTES, PacketType, decodePacket, encodeHello } from '../../src/wire/index.js'
 import { ipv4Frame } from '../fixtures/frames.js'
 import { registered, startEdge, startSupernode, until, type TestEdge } from '../fixtures/overlay.js'
+import { selfSigned } from '../fixtures/self-signed.js'
 import { WsTunnelTransport } from '../fixtures/ws-tunnel-transport.js'
 
 const CLOSE_WAIT_MS = 5_000
-
-function selfSigned(t: Test): { cert: Buffer; key: Buffer } {
-  const dir = mkdtempSync(join(tmpdir(), 'overlan-ws-cert-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')], { stdio: 'ignore' })
-  return { cert: readFileSync(join(dir, 'c.pem')), key: readFileSync(join(dir, 'k.pem')) }
-}
 
 interface Lab {
   sn: Supernode
@@ -132,12 +122,20 @@ t.test('garbage, text frames, oversized and wrong paths are refused and counted;
   const response = (await Promise.race([once(wrongPath, 'unexpected-response'), once(wrongPath, 'error')])) as [unknown, { statusCode?: number }?]
   t.equal(response[1]?.statusCode ?? null, 404, 'an upgrade on another path: 404')
   t.ok(refused(l.sn, 'bad-path') >= 2 && refused(l.sn, 'not-upgrade') === 1, 'counted as bad-path and not-upgrade')
+  const noKey = await tcp(port)
+  let reply = ''
+  noKey.on('data', (c: Buffer) => (reply += c.toString()))
+  noKey.write('GET /overlan HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
+  await closed(noKey)
+  t.match(reply, /^HTTP\/1\.1 400 /, 'an upgrade without a valid WebSocket handshake (no key): 400, closed')
+  t.equal(refused(l.sn, 'bad-upgrade'), 1, 'counted as bad-upgrade')
   t.match(l.sn.metrics(), /^overlan_supernode_ws_refused_total\{reason="text-message"\} 1$/m, 'in /metrics by reason')
   await stillServesUdp(t, l)
 })
 
 t.test('half-open connections, slowloris headers and TLS handshakes that never start are cut at UPGRADE_WITHIN_MS', async (t) => {
-  const tls = selfSigned(t)
+  const { cert, key } = selfSigned(t)
+  const tls = { cert, key }
   for (const kind of ['plain', 'tls'] as const) {
     const l = await lab(t, kind === 'tls' ? tls : null)
     const port = l.sn.tcpPort!

@@ -2,11 +2,7 @@
 // over a WebSocket (plain, and over TLS with a certificate made here), and it and a UDP edge of the
 // same community reach each other through the relay, both ways. The supernode never hands the
 // WebSocket endpoint to the UDP edge as something to punch toward.
-import { execFileSync } from 'node:child_process'
 import { createSocket } from 'node:dgram'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t from 'tap'
 import type { Test } from 'tap'
 import { DEFAULT_WS_MAX_CONNECTIONS, DEFAULT_WS_MAX_PER_ADDRESS } from '../../src/net/ws-listener.js'
@@ -17,18 +13,8 @@ import { WebSocket } from 'ws'
 import { ipv4Frame } from '../fixtures/frames.js'
 import { peerOf, registered, startEdge, startSupernode, until, type TestEdge } from '../fixtures/overlay.js'
 import { RecordingTransport } from '../fixtures/recording-transport.js'
+import { selfSigned } from '../fixtures/self-signed.js'
 import { WsTunnelTransport } from '../fixtures/ws-tunnel-transport.js'
-
-/** A self-signed certificate for 127.0.0.1 and localhost, made with openssl in a temporary directory. */
-function selfSigned(t: Test): { cert: Buffer; key: Buffer } {
-  const dir = mkdtempSync(join(tmpdir(), 'overlan-ws-cert-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=overlan-test',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' })
-  return { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) }
-}
 
 function wsConfig(tls: { cert: Buffer; key: Buffer } | null) {
   return { port: 0, bindAddress: '127.0.0.1', tls, trustProxy: false, maxConnections: DEFAULT_WS_MAX_CONNECTIONS, maxPerAddress: DEFAULT_WS_MAX_PER_ADDRESS }
@@ -56,7 +42,8 @@ async function relayBothWays(t: Test, udp: TestEdge, ws: TestEdge, sn: Supernode
 
 for (const scheme of ['ws', 'wss'] as const) {
   t.test(`a ${scheme === 'ws' ? 'plain' : 'TLS'} WebSocket edge and a UDP edge reach each other through the relay`, async (t) => {
-    const tls = scheme === 'wss' ? selfSigned(t) : null
+    const cert = scheme === 'wss' ? selfSigned(t) : null
+    const tls = cert === null ? null : { cert: cert.cert, key: cert.key }
     const sn = await startSupernode(t, { ws: wsConfig(tls) })
     const recording = await RecordingTransport.open()
     const udp = await startEdge(t, [sn], { transport: recording })

@@ -41,6 +41,8 @@ declare module 'sodium-native' {
     crypto_hash_sha512(out: Bytes, input: Bytes): void
     /** throws when the scalar is 0 */
     crypto_scalarmult_ed25519_base_noclamp(q: Bytes, n: Bytes): void
+    /** throws on a small-order or invalid point */
+    crypto_scalarmult_ed25519_noclamp(q: Bytes, n: Bytes, p: Bytes): void
   }
   export default sodium
 }

@@ -11,6 +11,12 @@ const NONCE_BYTES = 12
 const TWO_TO_32 = 4294967296
 const AUTH_FAILURE = 'could not verify data'
 
+/**
+ * One nonce buffer for every seal and open in this thread: each call fills it and is done with it
+ * before returning, and one per set of keys would cost ~200 bytes a session for 12 bytes of use.
+ */
+const nonce = Buffer.alloc(NONCE_BYTES)
+
 /** The process's transport keys: 64 sessions' keys to a locked page (secret-slab.ts). */
 export const transportKeySlab = new SecretSlab(TRANSPORT_KEYS_BYTES)
 
@@ -23,8 +29,6 @@ export class SessionKeys {
   private slot: Buffer | null
   private readonly sendKey: Uint8Array
   private readonly recvKey: Uint8Array
-  private readonly sendNonce = Buffer.alloc(NONCE_BYTES)
-  private readonly recvNonce = Buffer.alloc(NONCE_BYTES)
 
   /**
    * `fill` writes send key ‖ receive key into the slot (IkHandshake.takeTransportKeys).
@@ -59,13 +63,13 @@ export class SessionKeys {
     const counter = ++this.sendCounter
     const length = SESSION_HEADER_BYTES + payload.length + SESSION_TAG_BYTES
     writeSessionDataHeader(out, this.remoteIndex, counter)
-    nonceFor(this.sendNonce, counter)
+    nonceFor(nonce, counter)
     sodium.crypto_aead_chacha20poly1305_ietf_encrypt(
       new Uint8Array(out.buffer, out.byteOffset + SESSION_HEADER_BYTES, length - SESSION_HEADER_BYTES),
       payload,
       new Uint8Array(out.buffer, out.byteOffset, SESSION_HEADER_BYTES),
       null,
-      this.sendNonce,
+      nonce,
       this.sendKey,
     )
     return length
@@ -79,14 +83,14 @@ export class SessionKeys {
   open(packet: Buffer, counter: number, out: Buffer): number {
     const length = packet.length - SESSION_HEADER_BYTES - SESSION_TAG_BYTES
     if (this.slot === null || length < 0 || out.length < length) return -1
-    nonceFor(this.recvNonce, counter)
+    nonceFor(nonce, counter)
     try {
       sodium.crypto_aead_chacha20poly1305_ietf_decrypt(
         new Uint8Array(out.buffer, out.byteOffset, length),
         null,
         new Uint8Array(packet.buffer, packet.byteOffset + SESSION_HEADER_BYTES, packet.length - SESSION_HEADER_BYTES),
         new Uint8Array(packet.buffer, packet.byteOffset, SESSION_HEADER_BYTES),
-        this.recvNonce,
+        nonce,
         this.recvKey,
       )
     } catch (err) {

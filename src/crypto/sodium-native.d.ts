@@ -43,6 +43,8 @@ declare module 'sodium-native' {
     crypto_scalarmult_ed25519_base_noclamp(q: Bytes, n: Bytes): void
     /** throws on a small-order or invalid point */
     crypto_scalarmult_ed25519_noclamp(q: Bytes, n: Bytes, p: Bytes): void
+    crypto_scalarmult(q: Bytes, n: Bytes, p: Bytes): void
+    crypto_scalarmult_base(q: Bytes, n: Bytes): void
   }
   export default sodium
 }

@@ -6,6 +6,7 @@ import fc from 'fast-check'
 import { SESSION_CODEC_REASONS, SESSION_WIRE_VERSION, SessionPacketType, decodeInitPayload, decodeSessionPacket, encodeInitPayload } from '../../src/wire/handshake.js'
 import { MAX_PACKET_BYTES } from '../../src/wire/header.js'
 import { reencodeSession, sessionSamples } from '../fixtures/session-samples.js'
+import { editedSample } from './properties.js'
 
 const reasons = new Set<string>(SESSION_CODEC_REASONS)
 const samples = sessionSamples()
@@ -14,14 +15,7 @@ const plausible = fc
   .tuple(fc.constantFrom(...Object.values(SessionPacketType)), fc.uint8Array({ maxLength: 500 }))
   .map(([type, body]) => Buffer.concat([Buffer.from([SESSION_WIRE_VERSION, type, 0, 0]), Buffer.from(body)]))
 
-const edited = fc
-  .tuple(fc.constantFrom(...samples), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.integer({ min: -40, max: 40 }))
-  .map(([sample, edits, resize]) => {
-    const buf = Buffer.from(sample)
-    for (const [at, value] of edits) buf[at % buf.length] = value
-    if (resize < 0) return buf.subarray(0, Math.max(0, buf.length + resize))
-    return Buffer.concat([buf, Buffer.alloc(resize, 0xaa)])
-  })
+const edited = editedSample(samples)
 
 const anyInput = fc.oneof(fc.uint8Array({ maxLength: MAX_PACKET_BYTES + 16 }).map((a) => Buffer.from(a)), plausible, edited)
 

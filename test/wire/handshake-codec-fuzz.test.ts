@@ -15,6 +15,7 @@ import {
 } from '../../src/wire/handshake.js'
 import { MAX_PACKET_BYTES } from '../../src/wire/header.js'
 import { zeroCounters } from '../../src/wire/reasons.js'
+import { mutator } from '../fixtures/mutate.js'
 import { prng } from '../fixtures/prng.js'
 import { payloadSamples, reencodeSession, sessionSamples } from '../fixtures/session-samples.js'
 
@@ -33,35 +34,8 @@ function randomBytes(length: number): Buffer {
   return buf
 }
 
-/** As in codec-fuzz.test.ts: bit flips, cuts, junk, edge values, type confusion, splices, runs of 00/ff. */
-function mutate(base: Buffer, others: Buffer[]): Buffer {
-  const buf = Buffer.from(base)
-  switch (int(7)) {
-    case 0:
-      for (let n = 1 + int(4); n > 0; n--) buf[int(buf.length)]! ^= 1 << int(8)
-      return buf
-    case 1:
-      return buf.subarray(0, int(buf.length))
-    case 2:
-      return Buffer.concat([buf, randomBytes(1 + int(400))])
-    case 3:
-      buf[int(buf.length)] = [0, 1, 2, 0x20, 0x21, 0x22, 127, 128, 255][int(9)]!
-      return buf
-    case 4:
-      if (buf.length > 1) buf[1] = [0x20, 0x21, 0x22, 0x10][int(4)]!
-      return buf
-    case 5: {
-      const other = others[int(others.length)]!
-      const cut = int(Math.min(buf.length, other.length))
-      return Buffer.concat([buf.subarray(0, cut), other.subarray(cut)])
-    }
-    default: {
-      const at = int(buf.length)
-      buf.fill(random() < 0.5 ? 0 : 0xff, at, Math.min(buf.length, at + 1 + int(8)))
-      return buf
-    }
-  }
-}
+const mutatePacket = mutator(random, { junkMax: 400, edgeValues: [0, 1, 2, 0x20, 0x21, 0x22, 127, 128, 255], typeByte: () => [0x20, 0x21, 0x22, 0x10][int(4)]!, others: packets })
+const mutatePayload = mutator(random, { junkMax: 400, edgeValues: [0, 1, 2, 0x20, 0x21, 0x22, 127, 128, 255], typeByte: () => [0x20, 0x21, 0x22, 0x10][int(4)]!, others: payloads })
 
 t.test(`session codec survives ${RANDOM_CASES + MUTATED_CASES} hostile datagrams and payloads (seed ${SEED})`, (t) => {
   const rejected = zeroCounters(SESSION_CODEC_REASONS)
@@ -115,8 +89,8 @@ t.test(`session codec survives ${RANDOM_CASES + MUTATED_CASES} hostile datagrams
     if (i % 4 === 0) feedPayload(buf.subarray(0, int(320)))
   }
   for (let i = 0; i < MUTATED_CASES; i++) {
-    feedPacket(mutate(packets[i % packets.length]!, packets))
-    if (i % 4 === 0) feedPayload(mutate(payloads[i % payloads.length]!, payloads))
+    feedPacket(mutatePacket(packets[i % packets.length]!))
+    if (i % 4 === 0) feedPayload(mutatePayload(payloads[i % payloads.length]!))
   }
 
   t.equal(escaped, 0, firstProblem || 'no exception escaped the codec')

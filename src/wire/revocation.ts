@@ -20,7 +20,8 @@ export const FINGERPRINT_BYTES = 20
 export const REVOCATION_BODY_BYTES = 4 + 8 + FINGERPRINT_BYTES + 8 + 8 + KEY_BYTES
 export const REVOCATION_BYTES = REVOCATION_BODY_BYTES + SIGNATURE_BYTES
 
-export const REVOCATION_REASONS = ['truncated', 'oversized', 'trailing-bytes', 'nonzero-reserved', 'bad-version', 'bad-serial', 'bad-timestamp'] as const
+// fixed size: anything longer is 'oversized', so there are no trailing bytes to name
+export const REVOCATION_REASONS = ['truncated', 'oversized', 'nonzero-reserved', 'bad-version', 'bad-serial', 'bad-timestamp'] as const
 export type RevocationReason = (typeof REVOCATION_REASONS)[number]
 
 export interface RevocationFields {

@@ -28,7 +28,7 @@ export const REVOKED_DIR = 'revoked'
 const MAX_LIFETIME_SECONDS = 3650 * 86_400
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 }
 
-interface InitArgs {
+export interface InitArgs {
   out: string
 }
 
@@ -39,27 +39,42 @@ const initCommand: CommandModule<object, InitArgs> = {
     y
       .option('out', { type: 'string', demandOption: true, describe: 'directory for the authority (made if missing; an existing authority there is never overwritten)' })
       .example('$0 ca init --out /etc/overlan/ca', 'a new authority; give its community ID and authority.pub to the supernodes and members'),
-  handler: (args) => {
-    makeDirectory('--out', args.out)
-    const authority = generateAuthority()
-    const seed = seedOf(authority)
-    const text = armor('authority', seed)
-    try {
-      writeNewFile('--out', join(args.out, AUTHORITY_KEY_FILE), text, SECRET_FILE_MODE)
-    } finally {
-      destroySecret(seed)
-      destroySecret(text)
-      destroySecret(authority.secretKey)
-    }
-    writeNewFile('--out', join(args.out, AUTHORITY_PUB_FILE), armor('publicKey', authority.publicKey), PUBLIC_FILE_MODE)
-    makeDirectory('--out', join(args.out, ISSUED_DIR))
-    makeDirectory('--out', join(args.out, REVOKED_DIR))
-    process.stdout.write(`community ID ${authority.communityId.toString('hex')}\n`)
-    process.stderr.write(`authority key in ${join(args.out, AUTHORITY_KEY_FILE)} (keep it secret), public key in ${join(args.out, AUTHORITY_PUB_FILE)}\n`)
-  },
+  handler: (args) => print(caInit(args)),
 }
 
-interface IssueArgs {
+/** What a ca command prints: the result on stdout (a certificate, a revocation, the community ID), a note for people on stderr. */
+export interface CaOutput {
+  stdout: string
+  stderr: string
+}
+
+function print(output: CaOutput): void {
+  process.stdout.write(output.stdout)
+  process.stderr.write(output.stderr)
+}
+
+export function caInit(args: InitArgs): CaOutput {
+  makeDirectory('--out', args.out)
+  const authority = generateAuthority()
+  const seed = seedOf(authority)
+  const text = armor('authority', seed)
+  try {
+    writeNewFile('--out', join(args.out, AUTHORITY_KEY_FILE), text, SECRET_FILE_MODE)
+  } finally {
+    destroySecret(seed)
+    destroySecret(text)
+    destroySecret(authority.secretKey)
+  }
+  writeNewFile('--out', join(args.out, AUTHORITY_PUB_FILE), armor('publicKey', authority.publicKey), PUBLIC_FILE_MODE)
+  makeDirectory('--out', join(args.out, ISSUED_DIR))
+  makeDirectory('--out', join(args.out, REVOKED_DIR))
+  return {
+    stdout: `community ID ${authority.communityId.toString('hex')}\n`,
+    stderr: `authority key in ${join(args.out, AUTHORITY_KEY_FILE)} (keep it secret), public key in ${join(args.out, AUTHORITY_PUB_FILE)}\n`,
+  }
+}
+
+export interface IssueArgs {
   ca: string
   name: string
   ip: string
@@ -85,50 +100,47 @@ const issueCommand: CommandModule<object, IssueArgs> = {
       .option('pub', { type: 'string', demandOption: true, describe: "the member's public key file (from overlan keygen --identity FILE: FILE.pub)" })
       .option('out', { type: 'string', describe: 'write the certificate here (never overwritten); default: standard output' })
       .example('$0 ca issue --ca ca --name anna --ip 10.9.0.5/24 --role technician --expires 8h --pub anna.key.pub --out anna.crt', "a technician's certificate for 8 hours"),
-  handler: (args) => {
-    const name = args.name
-    if (name === '' || !isValidName(name, MAX_CERTIFICATE_NAME_BYTES)) throw new CliError(`--name: 1 to ${MAX_CERTIFICATE_NAME_BYTES} bytes of UTF-8 without control characters, got ${JSON.stringify(name)}`)
-    const ipv4 = overlayAddress('--ip', args.ip)
-    const ipv6 = args.ip6 === undefined ? null : parseOverlay6(args.ip6)
-    if (ipv6 === null && args.ip6 !== undefined) throw new CliError(`--ip6: "${args.ip6}" is not an address like fd00:9::5/64`)
-    if (!(ROLES as readonly string[]).includes(args.role)) throw new CliError(`--role must be one of ${ROLES.join(', ')}, got ${args.role}`)
-    const lifetime = durationSeconds('--expires', args.expires)
-    const memberKey = readPublicKeyFile('--pub', args.pub)
-    let mac = macOfKey(memberKey)
-    if (args.mac !== undefined) {
-      const given = parseMac(args.mac)
-      if (given === null || !isUnicastMac(given)) throw new CliError(`--mac: "${args.mac}" is not a unicast MAC like 02:12:34:56:78:9a`)
-      mac = given
-    }
-    const authority = readAuthority(args.ca)
-    const now = nowSeconds()
-    const issuedDir = join(args.ca, ISSUED_DIR)
-    // the file name takes the serial: creating it exclusively is what makes the serial unique, even
-    // with two `ca issue` at once (the loser takes the next number)
-    let serial = lastSerial(issuedDir) + 1
-    let text: Buffer
-    try {
-      for (;;) {
-        const fields = { role: args.role as Role, serial, notBefore: now, notAfter: now + lifetime, memberKey, mac, ipv4, ipv6, name }
-        text = armor('certificate', issueCertificate(authority, fields))
-        if (createFile('--ca', join(issuedDir, `${serial}.crt`), text, PUBLIC_FILE_MODE)) break
-        serial++
-      }
-    } finally {
-      destroySecret(authority.secretKey)
-    }
-    const summary = `certificate serial ${serial} for ${JSON.stringify(name)} (${args.role}): ${args.ip}${ipv6 ? ` ${args.ip6}` : ''}, MAC ${formatMac(mac)}, until ${new Date((now + lifetime) * 1000).toISOString()}\n`
-    if (args.out === undefined) {
-      process.stdout.write(text)
-      process.stderr.write(summary)
-    } else {
-      writeNewFile('--out', args.out, text, PUBLIC_FILE_MODE)
-      process.stdout.write(summary)
-    }
-  },
+  handler: (args) => print(caIssue(args, nowSeconds())),
 }
 
-interface RevokeArgs {
+export function caIssue(args: IssueArgs, now: number): CaOutput {
+  const name = args.name
+  if (name === '' || !isValidName(name, MAX_CERTIFICATE_NAME_BYTES)) throw new CliError(`--name: 1 to ${MAX_CERTIFICATE_NAME_BYTES} bytes of UTF-8 without control characters, got ${JSON.stringify(name)}`)
+  const ipv4 = overlayAddress('--ip', args.ip)
+  const ipv6 = args.ip6 === undefined ? null : parseOverlay6(args.ip6)
+  if (ipv6 === null && args.ip6 !== undefined) throw new CliError(`--ip6: "${args.ip6}" is not an address like fd00:9::5/64`)
+  if (!(ROLES as readonly string[]).includes(args.role)) throw new CliError(`--role must be one of ${ROLES.join(', ')}, got ${args.role}`)
+  const lifetime = durationSeconds('--expires', args.expires)
+  const memberKey = readPublicKeyFile('--pub', args.pub)
+  let mac = macOfKey(memberKey)
+  if (args.mac !== undefined) {
+    const given = parseMac(args.mac)
+    if (given === null || !isUnicastMac(given)) throw new CliError(`--mac: "${args.mac}" is not a unicast MAC like 02:12:34:56:78:9a`)
+    mac = given
+  }
+  const authority = readAuthority(args.ca)
+  const issuedDir = join(args.ca, ISSUED_DIR)
+  // the file name takes the serial: creating it exclusively is what makes the serial unique, even
+  // with two `ca issue` at once (the loser takes the next number)
+  let serial = lastSerial(issuedDir) + 1
+  let text: Buffer
+  try {
+    for (;;) {
+      const fields = { role: args.role as Role, serial, notBefore: now, notAfter: now + lifetime, memberKey, mac, ipv4, ipv6, name }
+      text = armor('certificate', issueCertificate(authority, fields))
+      if (createFile('--ca', join(issuedDir, `${serial}.crt`), text, PUBLIC_FILE_MODE)) break
+      serial++
+    }
+  } finally {
+    destroySecret(authority.secretKey)
+  }
+  const summary = `certificate serial ${serial} for ${JSON.stringify(name)} (${args.role}): ${args.ip}${ipv6 ? ` ${args.ip6}` : ''}, MAC ${formatMac(mac)}, until ${new Date((now + lifetime) * 1000).toISOString()}\n`
+  if (args.out === undefined) return { stdout: text.toString(), stderr: summary }
+  writeNewFile('--out', args.out, text, PUBLIC_FILE_MODE)
+  return { stdout: summary, stderr: '' }
+}
+
+export interface RevokeArgs {
   ca: string
   cert?: string
   fingerprint?: string
@@ -142,28 +154,32 @@ const revokeCommand: CommandModule<object, RevokeArgs> = {
       .option('cert', { type: 'string', describe: 'the certificate file to revoke' })
       .option('fingerprint', { type: 'string', describe: 'the fingerprint of a certificate this authority issued (from its /status or audit log)' })
       .example('$0 ca revoke --ca ca --cert anna.crt', "revoke anna's certificate"),
-  handler: (args) => {
-    if ((args.cert === undefined) === (args.fingerprint === undefined)) throw new CliError('give the certificate to revoke once: --cert FILE or --fingerprint F')
-    const certificate = args.cert !== undefined ? certificateFromFile('--cert', args.cert) : issuedWithFingerprint(args.ca, args.fingerprint!)
-    const authority = readAuthority(args.ca)
-    const fingerprint = formatFingerprint(certificateFingerprint(certificate))
-    let text: Buffer
-    try {
-      if (!certificate.authorityKey.equals(authority.publicKey)) throw new CliError(`--cert: ${args.cert} was not issued by the authority in ${args.ca}`)
-      text = armor('revocation', signRevocation(authority, certificate, nowSeconds()))
-    } finally {
-      destroySecret(authority.secretKey)
-    }
-    const path = join(args.ca, REVOKED_DIR, `${fingerprint}.rev`)
-    // revoked before: the first revocation stands, and is printed again
-    const revocation = createFile('--ca', path, text, PUBLIC_FILE_MODE) ? text : armoredBytes('--ca', path, 'revocation')
-    process.stdout.write(revocation)
-    process.stderr.write(`revoked certificate ${fingerprint} (serial ${certificate.serial}, ${JSON.stringify(certificate.name)}); kept in ${path}; holders keep it until the certificate's end, ${new Date(certificate.notAfter * 1000).toISOString()}\n`)
-  },
+  handler: (args) => print(caRevoke(args, nowSeconds())),
+}
+
+export function caRevoke(args: RevokeArgs, now: number): CaOutput {
+  if ((args.cert === undefined) === (args.fingerprint === undefined)) throw new CliError('give the certificate to revoke once: --cert FILE or --fingerprint F')
+  const certificate = args.cert !== undefined ? certificateFromFile('--cert', args.cert) : issuedWithFingerprint(args.ca, args.fingerprint!)
+  const authority = readAuthority(args.ca)
+  const fingerprint = formatFingerprint(certificateFingerprint(certificate))
+  let text: Buffer
+  try {
+    if (!certificate.authorityKey.equals(authority.publicKey)) throw new CliError(`--cert: ${args.cert} was not issued by the authority in ${args.ca}`)
+    text = armor('revocation', signRevocation(authority, certificate, now))
+  } finally {
+    destroySecret(authority.secretKey)
+  }
+  const path = join(args.ca, REVOKED_DIR, `${fingerprint}.rev`)
+  // revoked before: the first revocation stands, and is printed again
+  const revocation = createFile('--ca', path, text, PUBLIC_FILE_MODE) ? text : armoredBytes('--ca', path, 'revocation')
+  return {
+    stdout: revocation.toString(),
+    stderr: `revoked certificate ${fingerprint} (serial ${certificate.serial}, ${JSON.stringify(certificate.name)}); kept in ${path}; holders keep it until the certificate's end, ${new Date(certificate.notAfter * 1000).toISOString()}\n`,
+  }
 }
 
 export const caCommand: CommandModule = {
-  command: 'ca <command>',
+  command: 'ca',
   describe: 'Run a community authority: make its key, issue member certificates, revoke them',
   builder: (y) => y.command(initCommand).command(issueCommand).command(revokeCommand).demandCommand(1, 'name a ca command: init, issue or revoke'),
   handler: () => undefined,

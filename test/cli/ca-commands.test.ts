@@ -1,31 +1,16 @@
 // `overlan ca` and `overlan keygen --identity` as a user runs them: files with the right modes,
 // nothing overwritten, secret files others can read refused, a certificate from `ca issue` verifies
 // for the community `ca init` printed, and a revocation names the certificate it revokes.
-import { execFile } from 'node:child_process'
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { caInit, caIssue, caRevoke, type IssueArgs } from '../../src/cli/ca.js'
 import { CliError } from '../../src/cli/errors.js'
 import { readIdentityFile } from '../../src/cli/key-files.js'
 import { certificateFingerprint, formatFingerprint, keyFingerprint, macOfKey, unarmor, verifyCertificate, verifyRevocation } from '../../src/crypto/index.js'
 import { decodeCertificate, decodeRevocation, type Certificate } from '../../src/wire/index.js'
-
-const bin = fileURLToPath(new URL('../../bin/overlan.js', import.meta.url))
-const run = promisify(execFile)
-
-async function overlan(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args])
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
+import { overlan } from '../fixtures/overlan-cli.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'overlan-ca-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))

@@ -12,6 +12,7 @@ import {
   MAX_CERTIFICATE_BYTES,
   MAX_PACKET_BYTES,
   PacketType,
+  REVOCATION_BYTES,
   REVOCATION_REASONS,
   WIRE_VERSION,
   decodeCertificate,
@@ -31,15 +32,19 @@ const plausibleDatagram = fc
   .tuple(fc.constantFrom(...types), fc.uint8Array({ minLength: 0, maxLength: 400 }))
   .map(([type, body]) => Buffer.concat([Buffer.from([WIRE_VERSION, type, 0, 0]), Buffer.from(body)]))
 
-/** A real packet with a few bytes changed, cut or extended. */
-const mutatedSample = fc
-  .tuple(fc.constantFrom(...samples), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.integer({ min: -40, max: 40 }))
-  .map(([sample, edits, resize]) => {
-    const buf = Buffer.from(sample)
-    for (const [at, value] of edits) buf[at % buf.length] = value
-    if (resize < 0) return buf.subarray(0, Math.max(0, buf.length + resize))
-    return Buffer.concat([buf, Buffer.alloc(resize, 0xaa)])
-  })
+/** A valid encoding (a packet, a certificate) with a few bytes changed, cut or extended. */
+function mutatedFrom(valid: Buffer[]): fc.Arbitrary<Buffer> {
+  return fc
+    .tuple(fc.constantFrom(...valid), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.integer({ min: -40, max: 40 }))
+    .map(([sample, edits, resize]) => {
+      const buf = Buffer.from(sample)
+      for (const [at, value] of edits) buf[at % buf.length] = value
+      if (resize < 0) return buf.subarray(0, Math.max(0, buf.length + resize))
+      return Buffer.concat([buf, Buffer.alloc(resize, 0xaa)])
+    })
+}
+
+const mutatedSample = mutatedFrom(samples)
 
 const anyDatagram = fc.oneof(fc.uint8Array({ maxLength: MAX_PACKET_BYTES + 16 }).map((a) => Buffer.from(a)), plausibleDatagram, mutatedSample)
 
@@ -123,30 +128,22 @@ export const joinTokenProperty = fc.property(
   },
 )
 
-/** A valid encoding with a few bytes changed, cut or extended. */
-function mutatedFrom(samples: Buffer[], maxBytes: number): fc.Arbitrary<Buffer> {
-  return fc
-    .tuple(fc.constantFrom(...samples), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.integer({ min: -40, max: 40 }))
-    .map(([sample, edits, resize]) => {
-      const buf = Buffer.from(sample)
-      for (const [at, value] of edits) buf[at % buf.length] = value
-      if (resize < 0) return buf.subarray(0, Math.max(0, buf.length + resize))
-      return Buffer.concat([buf, Buffer.alloc(resize, 0xaa)])
-    })
-    .chain((mutated) => fc.oneof(fc.constant(mutated), fc.uint8Array({ maxLength: maxBytes + 8 }).map((a) => Buffer.from(a))))
+/** Mutated valid encodings, and random bytes up to a little beyond the largest valid one. */
+function hostileFrom(valid: Buffer[], maxBytes: number): fc.Arbitrary<Buffer> {
+  return fc.oneof(mutatedFrom(valid), fc.uint8Array({ maxLength: maxBytes + 8 }).map((a) => Buffer.from(a)))
 }
 
 const certificateReasons = new Set<string>(CERTIFICATE_REASONS)
 const revocationReasons = new Set<string>(REVOCATION_REASONS)
 
 /** Certificates: never a throw; a refusal from the closed set; an accepted one re-encodes to its bytes. */
-export const certificateProperty = fc.property(mutatedFrom(sampleCertificates(), MAX_CERTIFICATE_BYTES), (buf) => {
+export const certificateProperty = fc.property(hostileFrom(sampleCertificates(), MAX_CERTIFICATE_BYTES), (buf) => {
   const result = decodeCertificate(buf)
   return result.ok ? reencodeCertificate(result.value).equals(buf) : certificateReasons.has(result.reason)
 })
 
 /** Revocations: the same. */
-export const revocationProperty = fc.property(mutatedFrom(sampleRevocations(), 144), (buf) => {
+export const revocationProperty = fc.property(hostileFrom(sampleRevocations(), REVOCATION_BYTES), (buf) => {
   const result = decodeRevocation(buf)
   return result.ok ? reencodeRevocation(result.value).equals(buf) : revocationReasons.has(result.reason)
 })

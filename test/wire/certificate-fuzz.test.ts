@@ -9,9 +9,9 @@ import {
   REVOCATION_REASONS,
   decodeCertificate,
   decodeRevocation,
-  zeroCounters,
   type Decoded,
 } from '../../src/wire/index.js'
+import { FuzzTally } from '../fixtures/fuzz-tally.js'
 import { prng } from '../fixtures/prng.js'
 import { reencodeCertificate, reencodeRevocation, sampleCertificates, sampleRevocations } from '../fixtures/sample-certificates.js'
 
@@ -64,43 +64,19 @@ function mutate(base: Buffer, others: Buffer[]): Buffer {
 
 function fuzz<T, R extends string>(t: Test, name: string, decode: (buf: Buffer) => Decoded<T, R>, reencode: (value: T) => Buffer, reasons: readonly R[], samples: Buffer[], maxBytes: number): void {
   t.test(`${name} decoder survives ${RANDOM_CASES + MUTATED_CASES} hostile inputs (seed ${SEED})`, (t) => {
-    const rejected = zeroCounters(reasons)
-    const known = new Set<string>(reasons)
-    let accepted = 0
-    let escaped = 0
-    let unknownReason = 0
-    let nonCanonical = 0
-    let firstProblem = ''
-    const feed = (buf: Buffer): void => {
-      let result: Decoded<T, R>
-      try {
-        result = decode(buf)
-      } catch (err) {
-        escaped++
-        firstProblem ||= `exception on ${buf.toString('hex')}: ${String(err)}`
-        return
-      }
-      if (!result.ok) {
-        if (known.has(result.reason)) rejected[result.reason]++
-        else unknownReason++
-        return
-      }
-      accepted++
-      if (!reencode(result.value).equals(buf)) {
-        nonCanonical++
-        firstProblem ||= `accepted but not canonical: ${buf.toString('hex')}`
-      }
-    }
+    const tally = new FuzzTally(decode, reencode, reasons)
+    const feed = (buf: Buffer): void => tally.feed(buf)
     for (let i = 0; i < RANDOM_CASES; i++) {
       const buf = randomBytes(int(maxBytes + 20))
       if (buf.length > 0 && random() < 0.7) buf[0] = 1
       feed(buf)
     }
     for (let i = 0; i < MUTATED_CASES; i++) feed(mutate(samples[i % samples.length]!, samples))
-    const reasonsSeen = reasons.filter((r) => rejected[r] > 0)
+    const { accepted, rejected, escaped, unknownReason, nonCanonical, firstProblem, totalRejected, reasonsSeen } = tally
     t.equal(escaped, 0, firstProblem || 'no exception escaped the decoder')
     t.equal(unknownReason, 0, 'every refusal names a reason from the closed set')
     t.equal(nonCanonical, 0, firstProblem || 'every accepted input re-encodes to the same bytes')
+    t.equal(accepted + totalRejected, RANDOM_CASES + MUTATED_CASES, 'every input was accepted or counted')
     t.same(reasonsSeen, reasons, `the mutations reach every refusal (${reasonsSeen.length} of ${reasons.length})`)
     t.ok(accepted > 500, `mutations that stay valid are accepted (${accepted})`)
     t.comment(`accepted ${accepted}; rejected by reason: ${JSON.stringify(rejected)}`)

@@ -181,7 +181,13 @@ export function caRevoke(args: RevokeArgs, now: number): CaOutput {
 export const caCommand: CommandModule = {
   command: 'ca',
   describe: 'Run a community authority: make its key, issue member certificates, revoke them',
-  builder: (y) => y.command(initCommand).command(issueCommand).command(revokeCommand).demandCommand(1, 'name a ca command: init, issue or revoke'),
+  builder: (y) =>
+    y
+      .command(initCommand)
+      .command(issueCommand)
+      .command(revokeCommand)
+      .demandCommand(1, 'name a ca command: init, issue or revoke')
+      .epilog('Certificates are protocol v2 (docs/PROTOCOL.md §8); overlan edge and the supernode do not use them yet.'),
   handler: () => undefined,
 }
 

@@ -187,7 +187,7 @@ export const caCommand: CommandModule = {
       .command(issueCommand)
       .command(revokeCommand)
       .demandCommand(1, 'name a ca command: init, issue or revoke')
-      .epilog('Certificates are protocol v2 (docs/PROTOCOL.md §8); overlan edge and the supernode do not use them yet.'),
+      .epilog('Certificates are protocol v2 (docs/PROTOCOL.md §9); overlan edge and the supernode do not use them yet.'),
   handler: () => undefined,
 }
 

@@ -1,7 +1,8 @@
 // Member identities (protocol v2): one static Ed25519 key pair per edge, kept across restarts in an
-// --identity file, named to people by a fingerprint. The same key, in its X25519 form, is the
-// edge's static key in its Noise sessions (sodium's ed25519 → curve25519 conversion, below), so
-// one key file and one certificate cover both signing and key agreement.
+// --identity file, named to people by a fingerprint. The same key is the edge's static key in its
+// Noise sessions (which do Diffie-Hellman on Ed25519 keys through noise-curve-ed), so one key file
+// and one certificate cover both signing and key agreement; its X25519 form (sodium's conversion,
+// below) is for anything that needs a Curve25519 key instead.
 import sodium from 'sodium-native'
 import { FINGERPRINT_BYTES } from '../wire/revocation.js'
 import { destroySecret, secretBuffer } from './secure-memory.js'

@@ -30,7 +30,6 @@ declare module 'sodium-native' {
     crypto_sign_SECRETKEYBYTES: number
     crypto_sign_SEEDBYTES: number
     crypto_sign_BYTES: number
-    crypto_scalarmult_base(q: Bytes, n: Bytes): void
     crypto_sign_ed25519_pk_to_curve25519(x25519pk: Bytes, ed25519pk: Bytes): void
     crypto_sign_ed25519_sk_to_curve25519(x25519sk: Bytes, ed25519sk: Bytes): void
     crypto_core_ed25519_is_valid_point(p: Bytes): boolean

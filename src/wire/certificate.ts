@@ -8,7 +8,7 @@
 //   notBefore (u53)                  seconds since the epoch
 //   notAfter (u53)                   seconds since the epoch, after notBefore
 //   authority public key (32)        Ed25519; BLAKE2b-128 of it is the community ID
-//   member public key (32)           Ed25519; its X25519 form is the member's Noise static key
+//   member public key (32)           Ed25519; also the member's Noise static key
 //   MAC (6)                          unicast, not zero
 //   IPv4 overlay (5)                 address (4) | prefix (1, 1..32); required
 //   IPv6 overlay (17)                address (16) | prefix (1, 1..128); all 17 bytes zero: none

@@ -5,7 +5,7 @@
 //   DIR/authority.pub    its public key
 //   DIR/issued/N.crt     every certificate issued, by serial: the highest name is the last serial
 //   DIR/revoked/F.rev    every revocation, by the revoked certificate's fingerprint
-import { mkdirSync, readdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Argv, CommandModule } from 'yargs'
 import { armor } from '../crypto/armor.js'
@@ -15,7 +15,7 @@ import type { Authority } from '../crypto/keys.js'
 import { signRevocation } from '../crypto/revocation.js'
 import { destroySecret } from '../crypto/secure-memory.js'
 import { MAX_CERTIFICATE_NAME_BYTES, ROLES, decodeCertificate, parseOverlay6, type Certificate, type Role } from '../wire/certificate.js'
-import { formatMac, isUnicastMac, isValidName, parseMac } from '../wire/fields.js'
+import { SIGNATURE_BYTES, formatMac, isUnicastMac, isValidName, parseMac } from '../wire/fields.js'
 import { CliError } from './errors.js'
 import { PUBLIC_FILE_MODE, SECRET_FILE_MODE, createFile, readArmoredFile, readIdentityFile, readPublicKeyFile, writeNewFile } from './key-files.js'
 import { overlayAddress } from './options.js'
@@ -118,23 +118,28 @@ export function caIssue(args: IssueArgs, now: number): CaOutput {
     if (given === null || !isUnicastMac(given)) throw new CliError(`--mac: "${args.mac}" is not a unicast MAC like 02:12:34:56:78:9a`)
     mac = given
   }
+  // refused before anything is signed: a certificate issued but never handed out is one to revoke
+  if (args.out !== undefined && existsSync(args.out)) throw new CliError(`--out: ${args.out} exists; refusing to overwrite it`)
   const authority = readAuthority(args.ca)
   const issuedDir = join(args.ca, ISSUED_DIR)
   // the file name takes the serial: creating it exclusively is what makes the serial unique, even
   // with two `ca issue` at once (the loser takes the next number)
   let serial = lastSerial(issuedDir) + 1
+  let bytes: Buffer
   let text: Buffer
   try {
     for (;;) {
       const fields = { role: args.role as Role, serial, notBefore: now, notAfter: now + lifetime, memberKey, mac, ipv4, ipv6, name }
-      text = armor('certificate', issueCertificate(authority, fields))
+      bytes = issueCertificate(authority, fields)
+      text = armor('certificate', bytes)
       if (createFile('--ca', join(issuedDir, `${serial}.crt`), text, PUBLIC_FILE_MODE)) break
       serial++
     }
   } finally {
     destroySecret(authority.secretKey)
   }
-  const summary = `certificate serial ${serial} for ${JSON.stringify(name)} (${args.role}): ${args.ip}${ipv6 ? ` ${args.ip6}` : ''}, MAC ${formatMac(mac)}, until ${new Date((now + lifetime) * 1000).toISOString()}\n`
+  const fingerprint = formatFingerprint(certificateFingerprint({ body: bytes.subarray(0, bytes.length - SIGNATURE_BYTES) }))
+  const summary = `certificate ${fingerprint} serial ${serial} for ${JSON.stringify(name)} (${args.role}): ${args.ip}${ipv6 ? ` ${args.ip6}` : ''}, MAC ${formatMac(mac)}, until ${new Date((now + lifetime) * 1000).toISOString()}\n`
   if (args.out === undefined) return { stdout: text.toString(), stderr: summary }
   writeNewFile('--out', args.out, text, PUBLIC_FILE_MODE)
   return { stdout: summary, stderr: '' }
@@ -152,7 +157,7 @@ const revokeCommand: CommandModule<object, RevokeArgs> = {
   builder: (y) =>
     caOption(y)
       .option('cert', { type: 'string', describe: 'the certificate file to revoke' })
-      .option('fingerprint', { type: 'string', describe: 'the fingerprint of a certificate this authority issued (from its /status or audit log)' })
+      .option('fingerprint', { type: 'string', describe: 'the fingerprint of a certificate this authority issued (ca issue prints it)' })
       .example('$0 ca revoke --ca ca --cert anna.crt', "revoke anna's certificate"),
   handler: (args) => print(caRevoke(args, nowSeconds())),
 }

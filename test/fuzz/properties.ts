@@ -32,10 +32,10 @@ const plausibleDatagram = fc
   .tuple(fc.constantFrom(...types), fc.uint8Array({ minLength: 0, maxLength: 400 }))
   .map(([type, body]) => Buffer.concat([Buffer.from([WIRE_VERSION, type, 0, 0]), Buffer.from(body)]))
 
-/** A valid encoding (a packet, a certificate) with a few bytes changed, cut or extended. */
-function mutatedFrom(valid: Buffer[]): fc.Arbitrary<Buffer> {
+/** One of `samples` (real packets) with a few bytes changed, cut or extended. */
+export function editedSample(samples: Buffer[]): fc.Arbitrary<Buffer> {
   return fc
-    .tuple(fc.constantFrom(...valid), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.integer({ min: -40, max: 40 }))
+    .tuple(fc.constantFrom(...samples), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.integer({ min: -40, max: 40 }))
     .map(([sample, edits, resize]) => {
       const buf = Buffer.from(sample)
       for (const [at, value] of edits) buf[at % buf.length] = value
@@ -44,7 +44,7 @@ function mutatedFrom(valid: Buffer[]): fc.Arbitrary<Buffer> {
     })
 }
 
-const mutatedSample = mutatedFrom(samples)
+const mutatedSample = editedSample(samples)
 
 const anyDatagram = fc.oneof(fc.uint8Array({ maxLength: MAX_PACKET_BYTES + 16 }).map((a) => Buffer.from(a)), plausibleDatagram, mutatedSample)
 
@@ -130,7 +130,7 @@ export const joinTokenProperty = fc.property(
 
 /** Mutated valid encodings, and random bytes up to a little beyond the largest valid one. */
 function hostileFrom(valid: Buffer[], maxBytes: number): fc.Arbitrary<Buffer> {
-  return fc.oneof(mutatedFrom(valid), fc.uint8Array({ maxLength: maxBytes + 8 }).map((a) => Buffer.from(a)))
+  return fc.oneof(editedSample(valid), fc.uint8Array({ maxLength: maxBytes + 8 }).map((a) => Buffer.from(a)))
 }
 
 const certificateReasons = new Set<string>(CERTIFICATE_REASONS)

@@ -12,6 +12,7 @@ import {
   type Decoded,
 } from '../../src/wire/index.js'
 import { FuzzTally } from '../fixtures/fuzz-tally.js'
+import { mutator } from '../fixtures/mutate.js'
 import { prng } from '../fixtures/prng.js'
 import { reencodeCertificate, reencodeRevocation, sampleCertificates, sampleRevocations } from '../fixtures/sample-certificates.js'
 
@@ -28,37 +29,17 @@ function randomBytes(length: number): Buffer {
   return buf
 }
 
-/** One of several mutations of a valid encoding, each aimed at a class of decoder bug. */
-function mutate(base: Buffer, others: Buffer[]): Buffer {
-  const buf = Buffer.from(base)
-  switch (int(7)) {
-    case 0:
-      for (let n = 1 + int(4); n > 0; n--) buf[int(buf.length)]! ^= 1 << int(8)
-      return buf
-    case 1:
-      return buf.subarray(0, int(buf.length))
-    case 2:
-      return Buffer.concat([buf, randomBytes(1 + int(80))])
-    case 3:
-      buf[int(buf.length)] = [0, 1, 2, 3, 4, 31, 32, 63, 64, 65, 127, 128, 255][int(13)]!
-      return buf
-    case 4: {
-      const other = others[int(others.length)]!
-      const cut = int(Math.min(buf.length, other.length))
-      return Buffer.concat([buf.subarray(0, cut), other.subarray(cut)])
-    }
-    case 5: {
-      // a time or serial field written as another one's value: notAfter before notBefore, serial 0
-      const at = 4 + 8 * int(3)
-      buf.fill(0, at, at + 8)
-      if (random() < 0.5) buf.writeUInt32BE(int(2 ** 31), at + 4)
-      return buf
-    }
-    default: {
-      const at = int(buf.length)
-      buf.fill(random() < 0.5 ? 0 : 0xff, at, Math.min(buf.length, at + 1 + int(8)))
-      return buf
-    }
+/** The shared mutations (bit flips, cuts, junk, edge values, splices, 0x00/0xff runs; byte 1 is the role), and one of our own. */
+function mutatorFor(samples: Buffer[]): (base: Buffer) => Buffer {
+  const shared = mutator(random, { junkMax: 80, edgeValues: [0, 1, 2, 3, 4, 31, 32, 63, 64, 65, 127, 128, 255], typeByte: () => int(5), others: samples })
+  return (base) => {
+    if (random() >= 1 / 8) return shared(base)
+    // a time or serial field zeroed or made small: notAfter before notBefore, serial 0
+    const buf = Buffer.from(base)
+    const at = 4 + 8 * int(3)
+    buf.fill(0, at, at + 8)
+    if (random() < 0.5) buf.writeUInt32BE(int(2 ** 31), at + 4)
+    return buf
   }
 }
 
@@ -71,7 +52,8 @@ function fuzz<T, R extends string>(t: Test, name: string, decode: (buf: Buffer) 
       if (buf.length > 0 && random() < 0.7) buf[0] = 1
       feed(buf)
     }
-    for (let i = 0; i < MUTATED_CASES; i++) feed(mutate(samples[i % samples.length]!, samples))
+    const mutate = mutatorFor(samples)
+    for (let i = 0; i < MUTATED_CASES; i++) feed(mutate(samples[i % samples.length]!))
     const { accepted, rejected, escaped, unknownReason, nonCanonical, firstProblem, totalRejected, reasonsSeen } = tally
     t.equal(escaped, 0, firstProblem || 'no exception escaped the decoder')
     t.equal(unknownReason, 0, 'every refusal names a reason from the closed set')

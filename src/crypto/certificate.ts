@@ -3,7 +3,7 @@
 // With a shared secret every holder derives that key pair (keys.ts authorityOf) and issues its own
 // certificate (selfIssue); with an authority (`overlan ca`) only the authority holds it.
 import sodium from 'sodium-native'
-import { encodeCertificate, encodeCertificateBody, type Certificate, type CertificateFields, type Role } from '../wire/certificate.js'
+import { decodeCertificate, encodeCertificate, encodeCertificateBody, type Certificate, type CertificateFields, type CertificateReason, type Role } from '../wire/certificate.js'
 import type { OverlayAddress } from '../wire/fields.js'
 import { fingerprintBytes, generateIdentity, isValidPublicKey, macOfKey, type Identity } from './identity.js'
 import { communityIdOf, type Authority } from './keys.js'
@@ -121,4 +121,20 @@ export function verifyCertificate(certificate: Certificate, options: VerifyOptio
   if (options.revocations?.isRevoked(fingerprint)) return { ok: false, reason: 'revoked' }
   if (!verify('certificate', certificate.body, certificate.signature, certificate.authorityKey)) return { ok: false, reason: 'bad-signature' }
   return { ok: true, fingerprint }
+}
+
+export type CheckedCertificate = { ok: true; certificate: Certificate; fingerprint: Buffer } | { ok: false; reason: CertificateReason | CertificateFailure }
+
+/**
+ * Certificate bytes from the network, decoded and verified in one step: what a supernode checks at
+ * registration and what a pair session's host answers (its verifyCertificate is
+ * `checked.ok ? checked.certificate.memberKey : null`). The certificate it returns owns its bytes
+ * (a copy, not a view into a receive buffer), so it may be cached. The reasons of both steps are
+ * distinct names, so one counter table covers them.
+ */
+export function checkCertificate(bytes: Buffer, options: VerifyOptions): CheckedCertificate {
+  const decoded = decodeCertificate(Buffer.from(bytes))
+  if (!decoded.ok) return decoded
+  const verdict = verifyCertificate(decoded.value, options)
+  return verdict.ok ? { ok: true, certificate: decoded.value, fingerprint: verdict.fingerprint } : verdict
 }

@@ -6,6 +6,7 @@ import {
   CLOCK_SKEW_SECONDS,
   authorityOf,
   certificateFingerprint,
+  checkCertificate,
   deriveCommunityKeys,
   generateAuthority,
   generateIdentity,
@@ -149,5 +150,18 @@ t.test('issuing refuses what no decoder would accept', (t) => {
     ['a member key that is not a curve point', { memberKey: Buffer.alloc(32, 0xff) }],
   ]
   for (const [what, overrides] of bad) t.throws(() => issueCertificate(authority, fields(overrides)), RangeError, what)
+  t.end()
+})
+
+t.test('checkCertificate: decode and verify in one step, a copy that outlives the buffer, one reason either way', (t) => {
+  const receive = Buffer.alloc(400)
+  const bytes = issueCertificate(authority, fields())
+  bytes.copy(receive)
+  const checked = checkCertificate(receive.subarray(0, bytes.length), { communityId: authority.communityId, nowSeconds: NOW })
+  receive.fill(0)
+  t.ok(checked.ok && checked.certificate.bytes.equals(bytes), 'the certificate is intact after the receive buffer is reused')
+  t.ok(checked.ok && checked.certificate.memberKey.equals(member.publicKey), 'the key it binds, for the pair session')
+  t.same(checkCertificate(bytes.subarray(0, 100), { communityId: authority.communityId, nowSeconds: NOW }), { ok: false, reason: 'truncated' }, 'a decoding reason')
+  t.same(checkCertificate(bytes, { communityId: authority.communityId, nowSeconds: NOW + 9 * 3600 }), { ok: false, reason: 'expired' }, 'a verification reason')
   t.end()
 })

@@ -5,6 +5,7 @@ import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { Figure } from './measure.js'
 import { capacitySection } from './sections/capacity.js'
+import { certificatesSection } from './sections/certificates.js'
 import { codecSection } from './sections/codec.js'
 import { cryptoSection } from './sections/crypto.js'
 import { datapathSection } from './sections/datapath.js'
@@ -17,6 +18,7 @@ const SECTIONS: Record<string, { needsRoot: boolean; run: () => Promise<Figure[]
   codec: { needsRoot: false, run: codecSection },
   datapath: { needsRoot: false, run: datapathSection },
   capacity: { needsRoot: false, run: capacitySection },
+  certificates: { needsRoot: false, run: certificatesSection },
   sessions: { needsRoot: false, run: sessionsSection },
   lab: { needsRoot: true, run: labSection },
   setup: { needsRoot: true, run: setupSection },

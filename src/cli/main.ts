@@ -4,6 +4,7 @@ import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { assistCommand } from './assist.js'
 import { auditCommand } from './audit.js'
+import { caCommand } from './ca.js'
 import { edgeCommand } from './edge.js'
 import { EXIT_USAGE } from './errors.js'
 import { keygenCommand } from './keygen.js'
@@ -21,6 +22,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(statusCommand)
     .command(assistCommand)
     .command(auditCommand)
+    .command(caCommand)
     .demandCommand(1, 'name a command')
     .strict()
     .recommendCommands()

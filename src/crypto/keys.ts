@@ -3,6 +3,9 @@
 // the community ID the supernode sees), and the data key that only edges hold. Each edge also has
 // a key pair of its own, made fresh at start, whose hash is its edge ID. Every secret here lives in
 // secret memory (secure-memory.ts) and is zeroed when its session ends.
+// Protocol v2: in a shared-secret community the community signing key pair is also the authority
+// that issues member certificates (authorityOf), so the community ID stays what v1 derives and is
+// the hash of the authority key in both kinds of community (certificate.ts checks that one way).
 import sodium from 'sodium-native'
 import { destroySecret, secretBuffer, secretMemory } from './secure-memory.js'
 
@@ -94,6 +97,22 @@ export function generateEdgeIdentity(): EdgeIdentity {
     if (edgeId !== 0) return { publicKey, secretKey, edgeId }
     destroySecret(secretKey)
   }
+}
+
+/**
+ * The authority of a shared-secret community: its signing key pair, which every holder of the
+ * secret derives, so every holder can issue certificates. Not a copy: destroyKeys zeroes it too.
+ */
+export function authorityOf(keys: CommunityKeys): Authority {
+  return { publicKey: keys.signPublicKey, secretKey: keys.signSecretKey, communityId: keys.communityId }
+}
+
+/** A key pair that signs member certificates and revocations; BLAKE2b-128 of its public key is the community ID. */
+export interface Authority {
+  publicKey: Buffer
+  /** in secret memory */
+  secretKey: Buffer
+  communityId: Buffer
 }
 
 /** Zeroes a community's secret keys when the session that used them ends. */

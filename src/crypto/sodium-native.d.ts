@@ -30,6 +30,9 @@ declare module 'sodium-native' {
     crypto_sign_SECRETKEYBYTES: number
     crypto_sign_SEEDBYTES: number
     crypto_sign_BYTES: number
+    crypto_sign_ed25519_pk_to_curve25519(x25519pk: Bytes, ed25519pk: Bytes): void
+    crypto_sign_ed25519_sk_to_curve25519(x25519sk: Bytes, ed25519sk: Bytes): void
+    crypto_core_ed25519_is_valid_point(p: Bytes): boolean
     crypto_aead_xchacha20poly1305_ietf_encrypt(c: Bytes, m: Bytes, ad: Bytes | null, nsec: null, npub: Bytes, k: Bytes): number
     crypto_aead_xchacha20poly1305_ietf_decrypt(m: Bytes, nsec: null, c: Bytes, ad: Bytes | null, npub: Bytes, k: Bytes): number
     crypto_aead_xchacha20poly1305_ietf_KEYBYTES: number

@@ -112,9 +112,9 @@ export function isUnicastMac(mac: Uint8Array): boolean {
 /** Names are shown in consoles and audit logs: short, UTF-8, no control characters. */
 export const MAX_NAME_BYTES = 32
 
-export function isValidName(name: string): boolean {
+export function isValidName(name: string, maxBytes = MAX_NAME_BYTES): boolean {
   // eslint-disable-next-line no-control-regex
-  return Buffer.byteLength(name) <= MAX_NAME_BYTES && !/[\u0000-\u001f\u007f]/.test(name)
+  return Buffer.byteLength(name) <= maxBytes && !/[\u0000-\u001f\u007f]/.test(name)
 }
 
 /** Local candidates an edge announces (its LAN addresses); more is rarely useful and costs bytes. */

@@ -10,3 +10,5 @@ export { formatIPv4, formatIPv6, ipFamily, ipv4Value, ipv6Prefix64, writeIPv4, w
 export * from './ethernet.js'
 export * from './probe.js'
 export { u53Bytes, u53From, u64Bytes, u64From } from './cursor.js'
+export * from './certificate.js'
+export * from './revocation.js'

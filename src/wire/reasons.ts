@@ -23,7 +23,8 @@ export const CODEC_REASONS = [
 
 export type CodecReason = (typeof CODEC_REASONS)[number]
 
-export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: CodecReason }
+/** A decoder's answer; decoders of things other than datagrams (certificates) name their own reason set. */
+export type Decoded<T, R extends string = CodecReason> = { ok: true; value: T } | { ok: false; reason: R }
 
 /** One counter per reason, as plain numbers: cheap enough to bump on the hot path. */
 export type ReasonCounters<R extends string> = Record<R, number>

@@ -1,22 +1,7 @@
 // The installed command as a user runs it: --help lists what works, keygen prints usable keys,
 // bad input gets one line on stderr and a non-zero exit.
-import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import t from 'tap'
-
-const bin = fileURLToPath(new URL('../../bin/overlan.js', import.meta.url))
-const run = promisify(execFile)
-
-async function overlan(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args])
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
+import { overlan } from '../fixtures/overlan-cli.js'
 
 t.test('--help lists the commands', async (t) => {
   const { code, stdout } = await overlan('--help')

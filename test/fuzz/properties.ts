@@ -4,8 +4,23 @@
 import fc from 'fast-check'
 import { HttpError, MAX_BODY_BYTES, MAX_JSON_DEPTH, parseAssistanceRequest, parseJsonBody } from '../../src/assist/api.js'
 import { decodeJoinToken } from '../../src/assist/join-token.js'
-import { CODEC_REASONS, HEADER_BYTES, MAX_PACKET_BYTES, PacketType, WIRE_VERSION, decodePacket } from '../../src/wire/index.js'
+import { unarmor } from '../../src/crypto/armor.js'
+import {
+  CERTIFICATE_REASONS,
+  CODEC_REASONS,
+  HEADER_BYTES,
+  MAX_CERTIFICATE_BYTES,
+  MAX_PACKET_BYTES,
+  PacketType,
+  REVOCATION_BYTES,
+  REVOCATION_REASONS,
+  WIRE_VERSION,
+  decodeCertificate,
+  decodePacket,
+  decodeRevocation,
+} from '../../src/wire/index.js'
 import { reencode } from '../fixtures/reencode.js'
+import { reencodeCertificate, reencodeRevocation, sampleCertificates, sampleRevocations } from '../fixtures/sample-certificates.js'
 import { allSamples } from '../fixtures/sample-packets.js'
 
 const reasons = new Set<string>(CODEC_REASONS)
@@ -110,5 +125,40 @@ export const joinTokenProperty = fc.property(
     } catch (err) {
       return err instanceof Error && !err.message.includes('\n')
     }
+  },
+)
+
+/** Mutated valid encodings, and random bytes up to a little beyond the largest valid one. */
+function hostileFrom(valid: Buffer[], maxBytes: number): fc.Arbitrary<Buffer> {
+  return fc.oneof(editedSample(valid), fc.uint8Array({ maxLength: maxBytes + 8 }).map((a) => Buffer.from(a)))
+}
+
+const certificateReasons = new Set<string>(CERTIFICATE_REASONS)
+const revocationReasons = new Set<string>(REVOCATION_REASONS)
+
+/** Certificates: never a throw; a refusal from the closed set; an accepted one re-encodes to its bytes. */
+export const certificateProperty = fc.property(hostileFrom(sampleCertificates(), MAX_CERTIFICATE_BYTES), (buf) => {
+  const result = decodeCertificate(buf)
+  return result.ok ? reencodeCertificate(result.value).equals(buf) : certificateReasons.has(result.reason)
+})
+
+/** Revocations: the same. */
+export const revocationProperty = fc.property(hostileFrom(sampleRevocations(), REVOCATION_BYTES), (buf) => {
+  const result = decodeRevocation(buf)
+  return result.ok ? reencodeRevocation(result.value).equals(buf) : revocationReasons.has(result.reason)
+})
+
+/** Key and certificate files as people edit them: read back or refused with a one-line problem, never a crash. */
+export const armorProperty = fc.property(
+  fc.oneof(
+    fc.string({ maxLength: 120 }).map((s) => Buffer.from(`overlan-certificate-v1 ${s}`)),
+    fc.uint8Array({ maxLength: 120 }).map((a) => Buffer.concat([Buffer.from('overlan-certificate-v1 '), Buffer.from(a)])),
+    fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(`overlan-certificate-v1 ${Buffer.from(a).toString('base64')}\n`)),
+  ),
+  (text) => {
+    const result = unarmor('certificate', text)
+    if (!result.ok) return result.problem.length > 0 && !result.problem.includes('\n')
+    // what is accepted is exactly Node's base64 of the bytes, nothing else
+    return text.toString().replace(/\n$/, '') === `overlan-certificate-v1 ${result.bytes.toString('base64')}`
   },
 )

@@ -1,7 +1,8 @@
 // Feeds the codec 200,000+ random and mutated datagrams: no exception may escape, every refusal
 // must carry a reason from the closed set, and anything accepted must re-encode to the same bytes.
 import t from 'tap'
-import { CODEC_REASONS, MAX_PACKET_BYTES, decodePacket, zeroCounters, type CodecReason } from '../../src/wire/index.js'
+import { CODEC_REASONS, MAX_PACKET_BYTES, decodePacket } from '../../src/wire/index.js'
+import { FuzzTally } from '../fixtures/fuzz-tally.js'
 import { mutator } from '../fixtures/mutate.js'
 import { prng } from '../fixtures/prng.js'
 import { reencode } from '../fixtures/reencode.js'
@@ -25,34 +26,8 @@ function randomBytes(length: number): Buffer {
 const mutate = mutator(random, { junkMax: 40, edgeValues: [0, 1, 4, 5, 31, 32, 33, 127, 128, 255], typeByte: () => samples[int(samples.length)]![1]!, others: samples })
 
 t.test(`codec survives ${RANDOM_CASES + MUTATED_CASES} hostile datagrams (seed ${SEED})`, (t) => {
-  const rejected = zeroCounters(CODEC_REASONS)
-  const known = new Set<string>(CODEC_REASONS)
-  let accepted = 0
-  let escaped = 0
-  let unknownReason = 0
-  let nonCanonical = 0
-  let firstProblem = ''
-
-  const feed = (buf: Buffer): void => {
-    let result
-    try {
-      result = decodePacket(buf)
-    } catch (err) {
-      escaped++
-      firstProblem ||= `exception on ${buf.toString('hex')}: ${String(err)}`
-      return
-    }
-    if (!result.ok) {
-      if (known.has(result.reason)) rejected[result.reason]++
-      else unknownReason++
-      return
-    }
-    accepted++
-    if (!reencode(result.value).equals(buf)) {
-      nonCanonical++
-      firstProblem ||= `accepted but not canonical: ${buf.toString('hex')}`
-    }
-  }
+  const tally = new FuzzTally(decodePacket, reencode, CODEC_REASONS)
+  const feed = (buf: Buffer): void => tally.feed(buf)
 
   for (let i = 0; i < RANDOM_CASES; i++) {
     // mostly short, some at and beyond the size limit; some with a valid version byte to get past the first check
@@ -63,12 +38,11 @@ t.test(`codec survives ${RANDOM_CASES + MUTATED_CASES} hostile datagrams (seed $
   }
   for (let i = 0; i < MUTATED_CASES; i++) feed(mutate(samples[i % samples.length]!))
 
-  const totalRejected = Object.values(rejected).reduce((a, b) => a + b, 0)
+  const { accepted, rejected, escaped, unknownReason, nonCanonical, firstProblem, totalRejected, reasonsSeen } = tally
   t.equal(escaped, 0, firstProblem || 'no exception escaped the codec')
   t.equal(unknownReason, 0, 'every refusal names a reason from the closed set')
   t.equal(nonCanonical, 0, firstProblem || 'every accepted datagram re-encodes to the same bytes')
   t.equal(accepted + totalRejected, RANDOM_CASES + MUTATED_CASES, 'every datagram was accepted or counted')
-  const reasonsSeen = (Object.keys(rejected) as CodecReason[]).filter((r) => rejected[r] > 0)
   t.equal(reasonsSeen.length, CODEC_REASONS.length, `the mutations reach every refusal path (${reasonsSeen.length} of ${CODEC_REASONS.length})`)
   t.ok(accepted > 1000, `mutations that stay valid are accepted (${accepted})`)
   t.comment(`accepted ${accepted}; rejected by reason: ${JSON.stringify(rejected)}`)

@@ -2,10 +2,9 @@
 // head start of UDP_HEAD_START_MS), exchanges frames with a UDP edge through the relay, and moves
 // back to UDP (then direct) when UDP works again, frames flowing throughout. Also: UDP that answers
 // in time wins and the fallback is closed; of several UDP ports the one that answers is kept; a
-// fallback connection that drops is dialled again. One in-process supernode on loopback, the
-// fallback a test-only WebSocket bridge to it (test/fixtures/ws-bridge.ts) over TLS with a CA
-// the test made, and an injected clock.
-import t from 'tap'
+// fallback connection that drops is dialled again. One in-process supernode on loopback with its
+// WebSocket endpoint over TLS (a certificate from a CA the test made), and an injected clock.
+import t, { type Test } from 'tap'
 import { TICK_MS, type EdgeStatus } from '../../src/edge/edge.js'
 import { FALLBACK_RETRY_FIRST_MS, UDP_HEAD_START_MS, UDP_RETRY_ON_FALLBACK_MS } from '../../src/edge/supernode-link.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
@@ -13,9 +12,18 @@ import { ipv4Frame } from '../fixtures/frames.js'
 import { freeTcpPort } from '../fixtures/free-port.js'
 import { peerOf, startEdge, startSupernode, type TestEdge } from '../fixtures/overlay.js'
 import { makePrivateCa } from '../fixtures/private-ca.js'
-import { startWsBridge } from '../fixtures/ws-bridge.js'
+import { startTcpCutter } from '../fixtures/tcp-cutter.js'
+import { DEFAULT_WS_MAX_CONNECTIONS, DEFAULT_WS_MAX_PER_ADDRESS } from '../../src/net/ws-listener.js'
+import type { Supernode } from '../../src/supernode/supernode.js'
 
 const ca = makePrivateCa(t, ['127.0.0.1'])
+
+/** A supernode with its TLS WebSocket endpoint (the fallback), on the manual clock. */
+async function supernodeWithFallback(t: Test, clock: ManualClock): Promise<{ sn: Supernode; url: string; open: () => number }> {
+  const tls = { cert: Buffer.from(ca.cert), key: Buffer.from(ca.key) }
+  const sn = await startSupernode(t, { ws: { port: 0, bindAddress: '127.0.0.1', tls, trustProxy: false, maxConnections: DEFAULT_WS_MAX_CONNECTIONS, maxPerAddress: DEFAULT_WS_MAX_PER_ADDRESS } }, clock)
+  return { sn, url: `wss://127.0.0.1:${sn.tcpPort}/overlan`, open: () => sn.status().websocket?.connections ?? 0 }
+}
 
 function link(e: TestEdge): EdgeStatus['supernodes'][number] {
   return e.edge.status().supernodes[0]!
@@ -58,14 +66,13 @@ async function steadyFrames(clock: ManualClock, from: TestEdge, to: TestEdge, fo
 
 t.test('UDP blocked: registered over TLS after the head start, relayed frames both ways, back on UDP and direct when UDP returns', async (t) => {
   const clock = new ManualClock()
-  const sn = await startSupernode(t, {}, clock)
-  const bridge = await startWsBridge(t, sn.port, ca)
+  const { sn, url, open } = await supernodeWithFallback(t, clock)
   const tech = await startEdge(t, [sn], { clock, nat: 'cone' })
   const start = clock.now()
   const device = await startEdge(t, [sn], {
     clock,
     nat: 'cone',
-    supernodes: [{ host: '127.0.0.1', port: sn.port, ports: [sn.port], fallback: new URL(bridge.url) }],
+    supernodes: [{ host: '127.0.0.1', port: sn.port, ports: [sn.port], fallback: new URL(url) }],
     fallback: { ca: ca.caPem },
   })
   device.nat!.block = () => true // the device's network drops all UDP
@@ -73,7 +80,8 @@ t.test('UDP blocked: registered over TLS after the head start, relayed frames bo
   await clockUntil(clock, 'the device registered', () => link(device).registered, 5_000)
   const took = clock.now() - start
   t.equal(link(device).transport, 'tls', '/status says tls')
-  t.equal(link(device).port, bridge.port, 'and the fallback port')
+  t.equal(link(device).port, sn.tcpPort, 'and the fallback port')
+  t.same(sn.status().edges.map((e) => e.transport).sort(), ['tls', 'udp'], 'the supernode sees one TLS edge and one UDP edge')
   t.ok(took >= UDP_HEAD_START_MS && took <= UDP_HEAD_START_MS + 1_000, `registered over TLS ${took} ms after start (UDP's head start is ${UDP_HEAD_START_MS} ms)`)
   await clockUntil(clock, 'the technician registered', () => link(tech).registered, 5_000)
   t.equal(link(tech).transport, 'udp')
@@ -98,7 +106,7 @@ t.test('UDP blocked: registered over TLS after the head start, relayed frames bo
   t.ok(during.longestGapMs <= 500, `no gap longer than 500 ms (${during.longestGapMs} ms)`)
   await clockUntil(clock, 'direct between the two', () => peerOf(device, tech)?.path === 'direct' && peerOf(tech, device)?.path === 'direct', 15_000)
   t.equal(peerOf(device, tech)!.via, 'udp')
-  t.equal(bridge.open(), 0, 'the fallback connection was closed')
+  await clockUntil(clock, 'the fallback connection closed at the supernode', () => open() === 0, 3_000)
 
   const { counters, drops } = device.edge.status()
   t.equal(counters.fallbackSwitches, 1, 'one registration over the fallback, counted')
@@ -110,13 +118,12 @@ t.test('UDP blocked: registered over TLS after the head start, relayed frames bo
 
 t.test('UDP that answers within its head start wins: registered over UDP, the fallback closed', async (t) => {
   const clock = new ManualClock()
-  const sn = await startSupernode(t, {}, clock)
-  const bridge = await startWsBridge(t, sn.port, ca)
-  const e = await startEdge(t, [sn], { clock, supernodes: [{ host: '127.0.0.1', port: sn.port, fallback: new URL(bridge.url) }], fallback: { ca: ca.caPem } })
+  const { sn, url, open } = await supernodeWithFallback(t, clock)
+  const e = await startEdge(t, [sn], { clock, supernodes: [{ host: '127.0.0.1', port: sn.port, fallback: new URL(url) }], fallback: { ca: ca.caPem } })
   const took = await clockUntil(clock, 'registered', () => link(e).registered, 2_000)
   t.ok(took < UDP_HEAD_START_MS, `registered in ${took} ms`)
   t.equal(link(e).transport, 'udp')
-  await clockUntil(clock, 'no fallback connection left', () => bridge.open() === 0, 3_000)
+  await clockUntil(clock, 'no fallback connection left', () => open() === 0, 3_000)
   await clock.advance(3 * UDP_HEAD_START_MS)
   t.equal(link(e).transport, 'udp', 'still on UDP after the head start has long passed')
   t.equal(e.edge.status().counters.fallbackSwitches, 0)
@@ -135,15 +142,16 @@ t.test('of several UDP ports the one that answers is kept', async (t) => {
 
 t.test('a fallback connection that drops is dialled again, and the edge registers over it again', async (t) => {
   const clock = new ManualClock()
-  const sn = await startSupernode(t, {}, clock)
-  const bridge = await startWsBridge(t, sn.port, ca)
-  const e = await startEdge(t, [sn], { clock, nat: 'cone', supernodes: [{ host: '127.0.0.1', port: sn.port, fallback: new URL(bridge.url) }], fallback: { ca: ca.caPem } })
+  const { sn } = await supernodeWithFallback(t, clock)
+  // a middlebox between the edge and the supernode's TLS port, which resets the connection
+  const middlebox = await startTcpCutter(t, sn.tcpPort!)
+  const e = await startEdge(t, [sn], { clock, nat: 'cone', supernodes: [{ host: '127.0.0.1', port: sn.port, fallback: new URL(`wss://127.0.0.1:${middlebox.port}/overlan`) }], fallback: { ca: ca.caPem } })
   e.nat!.block = () => true
   await clockUntil(clock, 'registered over the fallback', () => link(e).registered && link(e).transport === 'tls', 5_000)
-  bridge.kill()
+  middlebox.cut()
   await clockUntil(clock, 'the loss noticed', () => !link(e).registered, 5_000)
   const took = await clockUntil(clock, 'registered over the fallback again', () => link(e).registered && link(e).transport === 'tls', 10_000)
   t.ok(took >= FALLBACK_RETRY_FIRST_MS, `again after the dial backoff (${took} ms)`)
-  t.equal(bridge.accepted(), 2, 'a second connection')
+  t.equal(middlebox.accepted(), 2, 'a second connection')
   t.equal(e.edge.status().counters.fallbackCloses, 1)
 })

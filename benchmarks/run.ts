@@ -8,6 +8,7 @@ import { capacitySection } from './sections/capacity.js'
 import { codecSection } from './sections/codec.js'
 import { cryptoSection } from './sections/crypto.js'
 import { datapathSection } from './sections/datapath.js'
+import { fallbackSection } from './sections/fallback.js'
 import { labSection } from './sections/lab.js'
 import { setupSection } from './sections/setup.js'
 
@@ -18,6 +19,7 @@ const SECTIONS: Record<string, { needsRoot: boolean; run: () => Promise<Figure[]
   capacity: { needsRoot: false, run: capacitySection },
   lab: { needsRoot: true, run: labSection },
   setup: { needsRoot: true, run: setupSection },
+  fallback: { needsRoot: true, run: fallbackSection },
 }
 
 function parseOnly(argv: string[]): string[] {

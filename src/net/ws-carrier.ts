@@ -17,6 +17,9 @@ export const WS_DATA_QUEUE_BYTES = 128 * 1024
 /** Control messages waiting behind the cap (a handful per second in normal operation). */
 export const WS_CONTROL_QUEUE_MESSAGES = 64
 
+/** A stop waits this long at most for its DEREGISTER to be written (a stalled connection would hold it forever). */
+export const WS_FLUSH_LIMIT_MS = 1_000
+
 export type CarrierDrop = 'fallback-queue-full' | 'fallback-closed' | 'fallback-not-binary'
 
 /** How a supernode is reached over a stream: `tls` = WebSocket over TLS, `ws` = plain WebSocket. */
@@ -126,12 +129,14 @@ export class WsCarrier implements StreamCarrier {
     return this.inflight + this.dataBytes + this.control.reduce((n, b) => n + b.length, 0)
   }
 
+  /** Resolves once what was sent has been written to the socket, or after WS_FLUSH_LIMIT_MS (a stalled peer is not waited for). */
   async flush(): Promise<void> {
     if (this.closed || this.inflight === 0) return
+    const giveUpAt = Date.now() + WS_FLUSH_LIMIT_MS
     await new Promise<void>((resolve) => {
       const check = (): void => {
-        if (this.closed || (this.inflight === 0 && this.control.length === 0)) resolve()
-        else setImmediate(check)
+        if (this.closed || (this.inflight === 0 && this.control.length === 0) || Date.now() >= giveUpAt) resolve()
+        else setTimeout(check, 5)
       }
       check()
     })

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { COMMUNITY, EdgeProcess, LabProcess, NatLab, SUPERNODE_IP, SUPERNODE_PORT, TAP, type EdgeOptions, type Site } from '../test/fixtures/lab.js'
+import { EdgeProcess, LabProcess, NatLab, SUPERNODE_PORT, edgeArgs, type EdgeOptions, type Site } from '../test/fixtures/lab.js'
 
 export { COMMUNITY, EdgeProcess, LabProcess, NatLab, TAP, waitFor, type EdgeOptions, type Site } from '../test/fixtures/lab.js'
 
@@ -56,8 +56,8 @@ function cleanEnv(): NodeJS.ProcessEnv {
 
 /** The lab, with the CLI at the repository root and node flags for the edges. */
 export class BenchLab extends NatLab {
-  override async startSupernode(nodeArgs: string[] = []): Promise<LabProcess> {
-    const child = this.netns.spawn(this.supernodeNs, process.execPath, [...nodeArgs, BIN, 'supernode', '-p', String(SUPERNODE_PORT), '--mgmt', '127.0.0.1:5645'], { env: cleanEnv() })
+  override async startSupernode(nodeArgs: string[] = [], extraArgs: string[] = []): Promise<LabProcess> {
+    const child = this.netns.spawn(this.supernodeNs, process.execPath, [...nodeArgs, BIN, 'supernode', '-p', String(SUPERNODE_PORT), '--mgmt', '127.0.0.1:5645', ...extraArgs], { env: cleanEnv() })
     const sn = new LabProcess(`supernode#${this.processes.filter((p) => p.label.startsWith('supernode')).length + 1}`, child, this.started)
     this.processes.push(sn)
     this.supernode = sn
@@ -67,13 +67,7 @@ export class BenchLab extends NatLab {
 
   /** `overlan edge …` in `site`'s namespace (as the fixture does), `nodeArgs` before the script. */
   override startEdge(site: Site, options: EdgeOptions, label = site.label, nodeArgs: string[] = []): EdgeProcess {
-    const args = [...nodeArgs, BIN, 'edge', '-c', COMMUNITY, '-a', options.address, '-l', `${SUPERNODE_IP}:${SUPERNODE_PORT}`, '-d', TAP]
-    if (options.relayOnly === true) args.push('--relay-only')
-    if (options.allow !== undefined) args.push('--allow', options.allow)
-    if (options.expiresAt !== undefined) args.push('--expires-at', options.expiresAt.toISOString())
-    if (options.mac !== undefined) args.push('--mac', options.mac)
-    if (options.name !== undefined) args.push('--name', options.name)
-    const child = this.netns.spawn(site.ns, process.execPath, args, { env: { ...cleanEnv(), OVERLAN_KEY: this.key } })
+    const child = this.netns.spawn(site.ns, process.execPath, [...nodeArgs, BIN, ...edgeArgs(options)], { env: this.edgeEnv(options) })
     const edge = new EdgeProcess(label, child, this.started, site, options, this)
     this.processes.push(edge)
     return edge

@@ -9,6 +9,7 @@ import { certificatesSection } from './sections/certificates.js'
 import { codecSection } from './sections/codec.js'
 import { cryptoSection } from './sections/crypto.js'
 import { datapathSection } from './sections/datapath.js'
+import { fallbackSection } from './sections/fallback.js'
 import { labSection } from './sections/lab.js'
 import { sessionsSection } from './sections/sessions.js'
 import { setupSection } from './sections/setup.js'
@@ -22,6 +23,7 @@ const SECTIONS: Record<string, { needsRoot: boolean; run: () => Promise<Figure[]
   sessions: { needsRoot: false, run: sessionsSection },
   lab: { needsRoot: true, run: labSection },
   setup: { needsRoot: true, run: setupSection },
+  fallback: { needsRoot: true, run: fallbackSection },
 }
 
 function parseOnly(argv: string[]): string[] {

@@ -39,7 +39,7 @@ t.test('prints the peers, their path and the supernode of a running edge; --json
   t.equal(lines[0], `the edge, management on ${mgmt}`)
   t.match(lines[1], new RegExp(`^edge device \\([0-9a-f]{14}\\), ${a.edge.overlay!.address}/24 on mem\\d+$`))
   t.match(lines[2], /^session ends \d{4}-\d\d-\d\dT.*Z \(in (59|60) min\)$/, 'the expiry and the time left')
-  t.match(text.stdout, new RegExp(`^  127\\.0\\.0\\.1:${sn.port} +registered +udp +[\\d.]+ ms$`, 'm'), 'the supernode: registered, over UDP, with its RTT')
+  t.match(text.stdout, new RegExp(`^  127\\.0\\.0\\.1:${sn.port} +registered +udp ${sn.port} +[\\d.]+ ms$`, 'm'), 'the supernode: registered, over UDP on its port, with its RTT')
   t.match(text.stdout, /^peers \(1\)$/m)
   t.match(
     text.stdout,

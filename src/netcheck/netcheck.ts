@@ -13,27 +13,28 @@ import { probeUdp, type UdpProbeResult, type UdpTarget } from './udp-probe.js'
 
 /** A supernode that answers at all answers within this on any sane path (three HELLOs in it). */
 export const NETCHECK_TIMEOUT_MS = 2_000
+/** The fallback needs more round trips (TCP, a proxy's CONNECT, TLS, the upgrade) before its HELLO. */
+export const NETCHECK_TLS_TIMEOUT_MS = 5_000
 
 export interface SupernodeTarget {
   host: string
   ports: number[]
 }
 
-/** What one fallback URL gave: a COOKIE for our HELLO over the WebSocket, or why not. */
-export type TlsProbe = { ok: true; rttMs: number; supernodeTimeMs: number | null; sentAtMs: number; receivedAtMs: number } | { ok: false; error: string }
+/** What one fallback URL gave: a COOKIE for our HELLO over the WebSocket, or why not; `proxy`: the HTTP proxy it went through. */
+export type TlsProbe = ({ ok: true; rttMs: number; supernodeTimeMs: number | null; sentAtMs: number; receivedAtMs: number } | { ok: false; error: string }) & { proxy: string | null }
 
 export interface NetcheckConfig {
   supernodes: SupernodeTarget[]
   /** wss:// (or ws://) URLs of the supernodes' WebSocket listeners */
   fallbacks: string[]
+  /** for UDP; the fallback gets NETCHECK_TLS_TIMEOUT_MS or this, whichever is longer */
   timeoutMs?: number
 }
 
 export interface NetcheckDeps {
   /** one HELLO over a WebSocket to `url`, answered by a COOKIE */
   probeTls: (url: string, timeoutMs: number) => Promise<TlsProbe>
-  /** the HTTP CONNECT proxy the TLS probe goes through (display form, no credentials), or null */
-  proxy: string | null
   lookup?: (host: string) => Promise<{ address: string; family: number }[]>
   interfaces?: () => NodeJS.Dict<NetworkInterfaceInfo[]>
 }
@@ -60,7 +61,7 @@ export async function runNetcheck(config: NetcheckConfig, deps: NetcheckDeps): P
   const [v4, v6, tls] = await Promise.all([
     probeUdp(v4Targets.map((t) => t.udp), 4, timeoutMs),
     probeUdp(v6Targets.map((t) => t.udp), 6, timeoutMs),
-    probeFallbacks(config.fallbacks, deps, timeoutMs),
+    probeFallbacks(config.fallbacks, deps, Math.max(timeoutMs, NETCHECK_TLS_TIMEOUT_MS)),
   ])
 
   const ports: PortResult[] = []
@@ -121,7 +122,7 @@ function ipv6Result(hasGlobalAddress: boolean, tested: boolean, v6: UdpProbeResu
 
 /** Every fallback URL at once; the fastest that answers is the result, else the first's failure. */
 async function probeFallbacks(urls: string[], deps: NetcheckDeps, timeoutMs: number): Promise<{ result: TlsResult; skewMs: number | null }> {
-  if (urls.length === 0) return { result: { tested: false, reachable: false, rttMs: null, url: null, proxy: deps.proxy }, skewMs: null }
+  if (urls.length === 0) return { result: { tested: false, reachable: false, rttMs: null, url: null, proxy: null }, skewMs: null }
   const probes = await Promise.all(urls.map((url) => deps.probeTls(url, timeoutMs)))
   let best = -1
   probes.forEach((p, i) => {
@@ -130,11 +131,11 @@ async function probeFallbacks(urls: string[], deps: NetcheckDeps, timeoutMs: num
   })
   const winner = probes[best]
   if (winner === undefined || !winner.ok) {
-    const first = probes[0] as { ok: false; error: string }
-    return { result: { tested: true, reachable: false, rttMs: null, url: urls[0]!, proxy: deps.proxy, error: first.error }, skewMs: null }
+    const first = probes[0] as TlsProbe & { ok: false }
+    return { result: { tested: true, reachable: false, rttMs: null, url: urls[0]!, proxy: first.proxy, error: first.error }, skewMs: null }
   }
   const skewMs = winner.supernodeTimeMs === null ? null : clockSkewMs(winner.sentAtMs, winner.receivedAtMs, winner.supernodeTimeMs)
-  return { result: { tested: true, reachable: true, rttMs: round(winner.rttMs), url: urls[best]!, proxy: deps.proxy }, skewMs }
+  return { result: { tested: true, reachable: true, rttMs: round(winner.rttMs), url: urls[best]!, proxy: winner.proxy }, skewMs }
 }
 
 function unmapped(address: string): string {

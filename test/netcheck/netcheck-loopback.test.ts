@@ -1,0 +1,53 @@
+// netcheck against real supernodes on 127.0.0.1, in process: every port is asked from one socket,
+// the ones that answer say so with their round trip, a silent port is named, and two destinations
+// that see the same endpoint (our own: no NAT on loopback) make the mapping endpoint-independent.
+import { createSocket } from 'node:dgram'
+import t, { type Test } from 'tap'
+import { runNetcheck, type NetcheckDeps } from '../../src/netcheck/netcheck.js'
+import { Supernode } from '../../src/supernode/supernode.js'
+
+const lookup: NetcheckDeps['lookup'] = async (host) => [{ address: host, family: host.includes(':') ? 6 : 4 }]
+/** a host without IPv6 and without a fallback: the UDP parts alone */
+const udpOnly: NetcheckDeps = { probeTls: async () => ({ ok: false, error: 'not asked', proxy: null }), lookup, interfaces: () => ({ lo: [{ address: '127.0.0.1', family: 'IPv4', internal: true, netmask: '255.0.0.0', mac: '', cidr: null }] }) }
+
+/** A UDP port on 127.0.0.1 that is bound (so nothing else takes it) but never answers. */
+async function silentPort(t: Test): Promise<number> {
+  const socket = createSocket('udp4')
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
+  t.teardown(() => socket.close())
+  return socket.address().port
+}
+
+t.test('two supernodes and a silent port on loopback: reachable ports, RTT, no NAT, endpoint-independent', async (t) => {
+  const a = await Supernode.start({ port: 0, bindAddress: '127.0.0.1', mgmt: null })
+  const b = await Supernode.start({ port: 0, bindAddress: '127.0.0.1', mgmt: null })
+  t.teardown(() => Promise.all([a.stop(), b.stop()]))
+  const silent = await silentPort(t)
+  const report = await runNetcheck({ supernodes: [{ host: '127.0.0.1', ports: [a.port, b.port, silent] }], fallbacks: [], timeoutMs: 1_500 }, udpOnly)
+  t.match(report.udp, { reachable: true, rttMs: Number })
+  t.match(report.ports, [
+    { port: a.port, reachable: true, rttMs: Number, publicEndpoint: /^127\.0\.0\.1:\d+$/ },
+    { port: b.port, reachable: true, rttMs: Number, publicEndpoint: /^127\.0\.0\.1:\d+$/ },
+    { port: silent, reachable: false, rttMs: null, error: 'no answer within 1500 ms' },
+  ])
+  t.equal(report.ports[0]!.publicEndpoint, report.ports[1]!.publicEndpoint, 'both supernodes saw the same local socket')
+  t.match(report.nat, { mapping: 'endpoint-independent', behindNat: false, portPreserved: true, destinations: 2 })
+  t.equal(report.nat.publicEndpoints[0], `127.0.0.1:${report.nat.localPort}`, 'the endpoint seen is our own socket')
+  t.equal(report.canConnect, true)
+  t.match(report.sentences[0], new RegExp(`^UDP to the supernode 127\\.0\\.0\\.1 works on ports ${a.port} and ${b.port} \\((under 1|\\d+) ms\\); port ${silent} gets no answer\\.$`))
+  t.ok(report.sentences.includes('This device is not behind NAT (the supernode sees its own address): direct connections will work.'))
+  t.comment(report.sentences.join('\n'))
+})
+
+t.test('nothing answers and no fallback: cannot connect, and it says so', async (t) => {
+  const silent = await silentPort(t)
+  const report = await runNetcheck({ supernodes: [{ host: '127.0.0.1', ports: [silent] }], fallbacks: [], timeoutMs: 600 }, udpOnly)
+  t.equal(report.canConnect, false)
+  t.match(report.nat, { mapping: 'unknown', behindNat: null })
+  t.equal(report.sentences[0], `overlan cannot connect from this network: no supernode answers over UDP (127.0.0.1 port ${silent}), and no HTTPS fallback was given (--fallback).`)
+})
+
+t.test('a name that does not resolve is named in the port result', async (t) => {
+  const report = await runNetcheck({ supernodes: [{ host: 'nowhere.invalid', ports: [7654] }], fallbacks: [], timeoutMs: 300 }, { ...udpOnly, lookup: async () => Promise.reject(new Error('ENOTFOUND')) })
+  t.match(report.ports, [{ supernode: 'nowhere.invalid', reachable: false, error: 'cannot resolve nowhere.invalid' }])
+})

@@ -1,0 +1,239 @@
+// Opens the WebSocket an edge (or `overlan netcheck`) uses when UDP to a supernode is blocked:
+// wss://HOST[:PORT]/overlan with the system CAs or a private one, optionally through an HTTP proxy's
+// CONNECT tunnel. Each stage is done here, in order, so that a failure names the one that failed
+// (DNS, TCP, proxy, TLS, the HTTP upgrade) in one line with the URL; `ws` then speaks WebSocket on
+// the ready socket (no framing written here). The caller gives everything: this module reads no
+// environment and no file (proxyFor() turns an environment the caller hands in into a proxy).
+import { lookup } from 'node:dns/promises'
+import { request, STATUS_CODES } from 'node:http'
+import { connect as netConnect, isIP, type Socket } from 'node:net'
+import { connect as tlsConnect, type TLSSocket } from 'node:tls'
+import WebSocket from 'ws'
+import { formatHostPort } from './address.js'
+
+/** Connecting (every stage together) gives up after this long: a blocked port often drops silently. */
+export const WS_CONNECT_TIMEOUT_MS = 5_000
+/**
+ * Largest message accepted from the supernode: one datagram of the protocol (MAX_PACKET_BYTES) with
+ * room to spare; ws closes the connection on anything larger (close code 1009).
+ */
+export const WS_MAX_MESSAGE_BYTES = 4096
+
+export type WsConnectStage = 'dns' | 'tcp' | 'proxy' | 'tls' | 'upgrade' | 'timeout'
+
+export class WsConnectError extends Error {
+  constructor(
+    readonly stage: WsConnectStage,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'WsConnectError'
+  }
+}
+
+export interface ProxyConfig {
+  host: string
+  port: number
+  /** "user:password" from the proxy URL, sent as Proxy-Authorization: Basic */
+  auth: string | null
+  /** as given, without the credentials (for messages) */
+  label: string
+}
+
+export interface WsConnectOptions {
+  /** wss://HOST[:PORT]/overlan, or ws:// (the caller decides whether plain is allowed) */
+  url: URL
+  /** PEM of the CAs to trust instead of the system's (a private CA) */
+  ca?: string | Buffer
+  /** the HTTP proxy to tunnel through with CONNECT, or null/undefined for a direct connection */
+  proxy?: ProxyConfig | null
+  timeoutMs?: number
+}
+
+/** An open WebSocket, plus what the connection went through (for /status and netcheck). */
+export interface WsConnection {
+  socket: WebSocket
+  secure: boolean
+  /** the address the TCP connection went to (the proxy's when there is one) */
+  remote: string
+  viaProxy: string | null
+}
+
+/**
+ * The proxy for this URL from an environment (curl's rules): wss:// uses HTTPS_PROXY/https_proxy,
+ * ws:// uses http_proxy/HTTP_PROXY; NO_PROXY/no_proxy lists hosts ("*" for all, a domain matches
+ * its subdomains, an optional :port). Only http:// proxies (CONNECT over plain HTTP) are supported.
+ */
+export function proxyFor(url: URL, env: NodeJS.ProcessEnv): ProxyConfig | null {
+  const text = url.protocol === 'wss:' ? (env.HTTPS_PROXY ?? env.https_proxy) : (env.http_proxy ?? env.HTTP_PROXY)
+  if (text === undefined || text === '') return null
+  if (noProxy(url, env.NO_PROXY ?? env.no_proxy ?? '')) return null
+  return parseProxyUrl(text)
+}
+
+/** "http://[user:password@]host[:port]" → ProxyConfig; a one-line error otherwise. */
+export function parseProxyUrl(text: string): ProxyConfig {
+  let url: URL
+  try {
+    url = new URL(text.includes('://') ? text : `http://${text}`)
+  } catch {
+    throw new RangeError(`proxy "${text}" is not a URL like http://proxy.example:3128`)
+  }
+  if (url.protocol !== 'http:') throw new RangeError(`proxy "${url.protocol}//${url.host}": only http:// proxies are supported (CONNECT over plain HTTP)`)
+  if (url.hostname === '') throw new RangeError(`proxy "${text}" has no host`)
+  const host = unbracket(url.hostname)
+  const port = url.port === '' ? 80 : Number(url.port)
+  const auth = url.username !== '' || url.password !== '' ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` : null
+  return { host, port, auth, label: `http://${formatHostPort({ host, port })}` }
+}
+
+function noProxy(url: URL, list: string): boolean {
+  const host = unbracket(url.hostname).toLowerCase()
+  const port = url.port === '' ? (url.protocol === 'wss:' ? '443' : '80') : url.port
+  for (const raw of list.split(',')) {
+    let entry = raw.trim().toLowerCase()
+    if (entry === '') continue
+    if (entry === '*') return true
+    const portMatch = /^(.*):(\d+)$/.exec(entry)
+    if (portMatch && !entry.endsWith(']') && isIP(entry) === 0) {
+      if (portMatch[2] !== port) continue
+      entry = portMatch[1]!
+    }
+    entry = unbracket(entry.replace(/^\*?\./, '.'))
+    if (entry.startsWith('.') ? host.endsWith(entry) || host === entry.slice(1) : host === entry || host.endsWith(`.${entry}`)) return true
+  }
+  return false
+}
+
+function unbracket(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
+}
+
+/** Opens the WebSocket, or rejects with a WsConnectError naming the URL and the stage that failed. */
+export async function connectWebSocket(options: WsConnectOptions): Promise<WsConnection> {
+  const { url, proxy } = options
+  const secure = url.protocol === 'wss:'
+  const host = unbracket(url.hostname)
+  const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port)
+  const target = formatHostPort({ host, port })
+  const where = `${url.protocol}//${target}${url.pathname}`
+  const timeoutMs = options.timeoutMs ?? WS_CONNECT_TIMEOUT_MS
+  let stage: WsConnectStage = 'dns'
+  let current: Socket | null = null
+  let timer: NodeJS.Timeout | undefined
+  const fail = (s: WsConnectStage, what: string): WsConnectError => new WsConnectError(s, `${where}: ${what}`)
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      current?.destroy()
+      reject(fail('timeout', `no answer within ${timeoutMs / 1000} s (while at ${stage}${proxy ? `, through proxy ${proxy.label}` : ''})`))
+    }, timeoutMs)
+  })
+  const steps = async (): Promise<WsConnection> => {
+    const dialHost = proxy?.host ?? host
+    const dialPort = proxy?.port ?? port
+    const address = await resolve(dialHost).catch((err: NodeJS.ErrnoException) => {
+      throw fail('dns', `cannot resolve ${proxy ? `proxy ${dialHost}` : dialHost} (${err.code ?? err.message})`)
+    })
+    stage = 'tcp'
+    const remote = formatHostPort({ host: address, port: dialPort })
+    current = await tcp(address, dialPort).catch((err: NodeJS.ErrnoException) => {
+      throw fail('tcp', `TCP connection to ${proxy ? `proxy ${proxy.label} at ` : ''}${remote} failed (${err.code ?? err.message})`)
+    })
+    if (proxy) {
+      stage = 'proxy'
+      await tunnel(current, target, proxy.auth).catch((err: Error) => {
+        throw fail('proxy', `proxy ${proxy.label}: ${err.message}`)
+      })
+    }
+    if (secure) {
+      stage = 'tls'
+      current = await tls(current, host, options.ca).catch((err: NodeJS.ErrnoException) => {
+        throw fail('tls', `TLS with ${target} failed: ${err.message}${err.code ? ` (${err.code})` : ''}`)
+      })
+    }
+    stage = 'upgrade'
+    const socket = await upgrade(url, current).catch((err: Error) => {
+      throw fail('upgrade', err.message)
+    })
+    return { socket, secure, remote, viaProxy: proxy?.label ?? null }
+  }
+  try {
+    return await Promise.race([steps(), timeout])
+  } catch (err) {
+    // the loser of the race may still hold a socket
+    ;(current as Socket | null)?.destroy()
+    throw err
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+async function resolve(host: string): Promise<string> {
+  if (isIP(host) !== 0) return host
+  return (await lookup(host)).address
+}
+
+function tcp(address: string, port: number): Promise<Socket> {
+  return new Promise((resolveSocket, reject) => {
+    const socket = netConnect({ host: address, port })
+    socket.once('connect', () => {
+      socket.off('error', reject)
+      resolveSocket(socket)
+    })
+    socket.once('error', reject)
+  })
+}
+
+/** Asks the proxy for a tunnel to `target` ("host:port") over the socket already connected to it. */
+function tunnel(socket: Socket, target: string, auth: string | null): Promise<void> {
+  return new Promise((resolveTunnel, reject) => {
+    const headers: Record<string, string> = { Host: target }
+    if (auth !== null) headers['Proxy-Authorization'] = `Basic ${Buffer.from(auth).toString('base64')}`
+    const req = request({ method: 'CONNECT', path: target, headers, createConnection: () => socket })
+    req.once('connect', (res, tunnelled, head) => {
+      if (res.statusCode !== 200) {
+        reject(new Error(`refused CONNECT to ${target}: ${res.statusCode} ${res.statusMessage || STATUS_CODES[res.statusCode ?? 0] || ''}`.trim()))
+        return
+      }
+      // a proxy that sent bytes past its answer is not a clean tunnel: TLS would see garbage
+      if (head.length > 0) reject(new Error(`sent ${head.length} unexpected bytes after accepting CONNECT`))
+      else resolveTunnel()
+      void tunnelled
+    })
+    req.once('response', (res) => reject(new Error(`answered CONNECT with ${res.statusCode} instead of a tunnel`)))
+    req.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`connection failed during CONNECT (${err.code ?? err.message})`)))
+    req.end()
+  })
+}
+
+function tls(socket: Socket, host: string, ca: string | Buffer | undefined): Promise<TLSSocket> {
+  return new Promise((resolveTls, reject) => {
+    const secured = tlsConnect({ socket, servername: isIP(host) === 0 ? host : undefined, host, ca, ALPNProtocols: ['http/1.1'] })
+    secured.once('secureConnect', () => {
+      secured.off('error', reject)
+      resolveTls(secured)
+    })
+    secured.once('error', reject)
+  })
+}
+
+/** The HTTP upgrade to WebSocket, on a socket already connected (and tunnelled, and secured). */
+function upgrade(url: URL, socket: Socket): Promise<WebSocket> {
+  return new Promise((resolveWs, reject) => {
+    // ws's own TLS/TCP dialling is bypassed: it gets the socket made above (no agent is involved)
+    const ws = new WebSocket(url, { createConnection: () => socket, perMessageDeflate: false, maxPayload: WS_MAX_MESSAGE_BYTES, followRedirects: false })
+    ws.binaryType = 'nodebuffer'
+    const onError = (err: Error): void => reject(new Error(`WebSocket upgrade failed: ${err.message}`))
+    ws.once('unexpected-response', (_req, res) => {
+      const status = `${res.statusCode} ${res.statusMessage ?? STATUS_CODES[res.statusCode ?? 0] ?? ''}`.trim()
+      reject(new Error(`the server answered the WebSocket upgrade with HTTP ${status} (is this a supernode's WebSocket port and path?)`))
+      ws.terminate()
+    })
+    ws.once('open', () => {
+      ws.off('error', onError)
+      resolveWs(ws)
+    })
+    // on, not once: a refused upgrade can be followed by the error of the aborted handshake
+    ws.on('error', onError)
+  })
+}

@@ -8,6 +8,7 @@ import { silentLogger, type Logger } from '../log/logger.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
 import { Supernode } from '../supernode/supernode.js'
 import { systemClock, type Clock } from '../time/clock.js'
+import type { NetcheckDeps } from '../netcheck/netcheck.js'
 import type { OverlayAddress } from '../wire/index.js'
 import { createApi } from './api.js'
 import { AuditLog } from './audit-log.js'
@@ -28,6 +29,8 @@ export interface AssistServerConfig {
   embeddedSupernodePort?: number
   /** names the console and API answer to (Host header), besides the listen address and localhost on loopback */
   hostNames?: string[]
+  /** the supernodes' WebSocket URLs, for join tokens and the connection test (at most 2) */
+  fallbacks?: string[]
 }
 
 export interface AssistServer {
@@ -59,6 +62,8 @@ export interface AssistServerDeps {
   logger?: Logger
   /** told of each step of a state change (steps.ts), in the service and the audit log */
   onStep?: StepObserver
+  /** how the connection test reaches the fallback URLs (the CLI's CA file and proxy) */
+  netcheck?: NetcheckDeps
 }
 
 export async function startAssistServer(config: AssistServerConfig, deps: AssistServerDeps): Promise<AssistServer> {
@@ -78,7 +83,8 @@ export async function startAssistServer(config: AssistServerConfig, deps: Assist
     logger.info(`embedded supernode on UDP ${formatHostPort(supernodes[0]!)} (give -l HOST:PORT to use real ones)`)
   }
 
-  const service = await AssistanceService.start({ stateDir: config.stateDir, supernodes, deviceIp: config.deviceIp }, { audit, startEdge: deps.startEdge, clock, logger, onStep: deps.onStep })
+  const fallbacks = config.fallbacks ?? []
+  const service = await AssistanceService.start({ stateDir: config.stateDir, supernodes, deviceIp: config.deviceIp, fallbacks }, { audit, startEdge: deps.startEdge, clock, logger, onStep: deps.onStep, netcheck: deps.netcheck })
   const app = createApi({ apiToken: token, webDir: config.webDir, service, clock, listenHost: config.listen.host, hostNames: config.hostNames })
   app.on('error', (err: Error) => logger.error(`console: ${err.message}`))
   const handle = app.callback()

@@ -7,6 +7,7 @@ import { auditCommand } from './audit.js'
 import { edgeCommand } from './edge.js'
 import { EXIT_USAGE } from './errors.js'
 import { keygenCommand } from './keygen.js'
+import { netcheckCommand } from './netcheck.js'
 import { statusCommand } from './status.js'
 import { supernodeCommand } from './supernode.js'
 
@@ -19,6 +20,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(supernodeCommand)
     .command(edgeCommand)
     .command(statusCommand)
+    .command(netcheckCommand)
     .command(assistCommand)
     .command(auditCommand)
     .demandCommand(1, 'name a command')

@@ -1,10 +1,11 @@
 // Option parsing shared by the commands: turns argv strings into checked values, each failure a
 // one-line message that names the option.
+import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { parseAllow, type AllowRules } from '../edge/allow-filter.js'
 import { MGMT_HOST_NAME_OPTION, type MgmtListen } from '../mgmt/server.js'
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js'
-import { parseHostPort, type HostPort } from '../net/address.js'
+import { parseFallbackUrl, parseHostPort, type HostPort } from '../net/address.js'
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
 import { parseOverlayAddress, type OverlayAddress } from '../wire/index.js'
 import { CliError } from './errors.js'
@@ -96,4 +97,26 @@ export function stopOnSignals(stop: () => Promise<void>): void {
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+}
+
+/**
+ * --fallback URL: wss://HOST[:PORT]/overlan, or ws://. Accepted plain: netcheck sends only a HELLO
+ * over it, and the assistance service's tokens may name a plain listener (behind a TLS proxy, or
+ * the loopback demo); edges decide for themselves whether they use one.
+ */
+export function fallbackOption(text: string): string {
+  try {
+    return parseFallbackUrl(text, true).toString()
+  } catch (err) {
+    throw new CliError(`--fallback: ${(err as Error).message}`)
+  }
+}
+
+/** The bytes of a PEM file named by `option` (a CA, a certificate, a key); a one-line error naming it. */
+export function pemFile(option: string, path: string): Buffer {
+  try {
+    return readFileSync(path)
+  } catch (err) {
+    throw new CliError(`${option}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+  }
 }

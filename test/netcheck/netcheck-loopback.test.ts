@@ -6,9 +6,9 @@ import t, { type Test } from 'tap'
 import { runNetcheck, type NetcheckDeps } from '../../src/netcheck/netcheck.js'
 import { Supernode } from '../../src/supernode/supernode.js'
 
-const lookup: NetcheckDeps['lookup'] = async (host) => [{ address: host, family: host.includes(':') ? 6 : 4 }]
+const lookup: NetcheckDeps['lookup'] = (host) => Promise.resolve([{ address: host, family: host.includes(':') ? 6 : 4 }])
 /** a host without IPv6 and without a fallback: the UDP parts alone */
-const udpOnly: NetcheckDeps = { probeTls: async () => ({ ok: false, error: 'not asked', proxy: null }), lookup, interfaces: () => ({ lo: [{ address: '127.0.0.1', family: 'IPv4', internal: true, netmask: '255.0.0.0', mac: '', cidr: null }] }) }
+const udpOnly: NetcheckDeps = { probeTls: () => Promise.resolve({ ok: false, error: 'not asked', proxy: null }), lookup, interfaces: () => ({ lo: [{ address: '127.0.0.1', family: 'IPv4', internal: true, netmask: '255.0.0.0', mac: '', cidr: null }] }) }
 
 /** A UDP port on 127.0.0.1 that is bound (so nothing else takes it) but never answers. */
 async function silentPort(t: Test): Promise<number> {
@@ -48,6 +48,6 @@ t.test('nothing answers and no fallback: cannot connect, and it says so', async 
 })
 
 t.test('a name that does not resolve is named in the port result', async (t) => {
-  const report = await runNetcheck({ supernodes: [{ host: 'nowhere.invalid', ports: [7654] }], fallbacks: [], timeoutMs: 300 }, { ...udpOnly, lookup: async () => Promise.reject(new Error('ENOTFOUND')) })
+  const report = await runNetcheck({ supernodes: [{ host: 'nowhere.invalid', ports: [7654] }], fallbacks: [], timeoutMs: 300 }, { ...udpOnly, lookup: () => Promise.reject(new Error('ENOTFOUND')) })
   t.match(report.ports, [{ supernode: 'nowhere.invalid', reachable: false, error: 'cannot resolve nowhere.invalid' }])
 })

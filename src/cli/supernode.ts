@@ -1,12 +1,15 @@
 // `overlan supernode`: the rendezvous and relay server, as with n2n's `supernode`.
+import { readFileSync } from 'node:fs'
 import type { CommandModule } from 'yargs'
 import { formatHostPort } from '../net/address.js'
 import { secretMemory } from '../crypto/secure-memory.js'
 import { streamLogger } from '../log/logger.js'
-import { DEFAULT_SUPERNODE_CONFIG, DEFAULT_SUPERNODE_MGMT, DEFAULT_SUPERNODE_PORT, Supernode } from '../supernode/supernode.js'
+import { DEFAULT_WS_MAX_CONNECTIONS, DEFAULT_WS_MAX_PER_ADDRESS, WS_PATH } from '../net/ws-listener.js'
+import { DEFAULT_SUPERNODE_CONFIG, DEFAULT_SUPERNODE_MGMT, DEFAULT_SUPERNODE_PORT, Supernode, type SupernodeWsConfig } from '../supernode/supernode.js'
 import { parseSubnet } from '../supernode/auto-ip.js'
 import type { RateLimit } from '../supernode/rate-limit.js'
 import { MAX_PACKET_BYTES } from '../wire/index.js'
+import { CliError } from './errors.js'
 import { logLevel, mgmtListen, port, positiveInt, stopOnSignals } from './options.js'
 
 /** A relay budget's burst: an eighth of a second at its rate (never below one datagram). */
@@ -25,8 +28,50 @@ function mebibytes(bytes: number): string {
   return `${bytes / 1024 ** 2}M`
 }
 
+/** -p given once or more: every port checked, none twice (0, any free port, may repeat). */
+function udpPorts(values: unknown): number[] {
+  const ports = [values].flat().map((value) => port('port', value))
+  const twice = ports.find((p, i) => p !== 0 && ports.indexOf(p) !== i)
+  if (twice !== undefined) throw new CliError(`--port ${twice} is given twice`)
+  return ports
+}
+
+/** A PEM file the TLS listener needs, read now so that a wrong path fails at start with the option's name. */
+function pemFile(option: string, path: string): Buffer {
+  try {
+    return readFileSync(path)
+  } catch (err) {
+    throw new CliError(`--${option}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+}
+
+/** --tcp-port with --tls-cert/--tls-key and --trust-proxy: the WebSocket listener, or null. */
+function wsListen(args: SupernodeArgs): SupernodeWsConfig | null {
+  const cert = args['tls-cert']
+  const key = args['tls-key']
+  if ((cert === undefined) !== (key === undefined)) throw new CliError('--tls-cert and --tls-key go together: give both (PEM files) or neither')
+  if (args['tcp-port'] === undefined) {
+    if (cert !== undefined || args['trust-proxy'] === true) throw new CliError('--tls-cert, --tls-key and --trust-proxy need --tcp-port (the WebSocket listener)')
+    return null
+  }
+  return {
+    port: port('tcp-port', args['tcp-port']),
+    bindAddress: args.bind,
+    tls: cert === undefined || key === undefined ? null : { cert: pemFile('tls-cert', cert), key: pemFile('tls-key', key) },
+    trustProxy: args['trust-proxy'] === true,
+    maxConnections: positiveInt('ws-max-connections', args['ws-max-connections'], 1_000_000),
+    maxPerAddress: positiveInt('ws-max-per-address', args['ws-max-per-address'], 1_000_000),
+  }
+}
+
 interface SupernodeArgs {
-  port: number
+  port: number | number[]
+  'tcp-port'?: number
+  'tls-cert'?: string
+  'tls-key'?: string
+  'trust-proxy'?: boolean
+  'ws-max-connections': number
+  'ws-max-per-address': number
   bind?: string
   mgmt: string
   'mgmt-host-name'?: string[]
@@ -49,7 +94,28 @@ export const supernodeCommand: CommandModule<object, SupernodeArgs> = {
   describe: 'Run a supernode: registers edges, introduces them for hole punching, relays what cannot go direct',
   builder: (y) =>
     y
-      .option('port', { alias: 'p', type: 'number', default: DEFAULT_SUPERNODE_PORT, describe: 'UDP port to listen on' })
+      .option('port', {
+        alias: 'p',
+        type: 'number',
+        default: DEFAULT_SUPERNODE_PORT,
+        describe: 'UDP port to listen on; repeat for several (-p 7654 -p 443), one registry behind all, each edge answered from the port it came in on',
+      })
+      .option('tcp-port', {
+        type: 'number',
+        describe: `also accept edges over WebSocket on this TCP port, path ${WS_PATH} (for networks that block UDP): TLS with --tls-cert/--tls-key, else plain behind a reverse proxy that terminates TLS`,
+      })
+      .option('tls-cert', { type: 'string', describe: 'PEM certificate (chain) for the WebSocket listener: it speaks TLS (wss://) itself' })
+      .option('tls-key', { type: 'string', describe: 'PEM private key of --tls-cert' })
+      .option('trust-proxy', {
+        type: 'boolean',
+        describe: 'the WebSocket listener sits behind a reverse proxy: count per-address limits by the client address it forwards (last X-Forwarded-For entry, or X-Real-IP); never on a port the internet reaches directly',
+      })
+      .option('ws-max-connections', { type: 'number', default: DEFAULT_WS_MAX_CONNECTIONS, describe: 'most TCP connections to the WebSocket listener at once (part of the memory bound)' })
+      .option('ws-max-per-address', {
+        type: 'number',
+        default: DEFAULT_WS_MAX_PER_ADDRESS,
+        describe: 'most WebSocket connections from one client address (an IPv6 /64 counts as one)',
+      })
       .option('bind', { type: 'string', describe: 'address to bind (default: every address, IPv4 and IPv6)' })
       .option('mgmt', { type: 'string', default: formatHostPort(DEFAULT_SUPERNODE_MGMT), describe: 'management HTTP (GET /status, /metrics) host:port, or "off"' })
       .option('mgmt-host-name', { type: 'string', array: true, describe: 'a further name the management listener answers to in the Host header (repeat for several); its address, and localhost on loopback, always work' })
@@ -85,11 +151,15 @@ export const supernodeCommand: CommandModule<object, SupernodeArgs> = {
       .option('keepalive', { type: 'number', default: DEFAULT_SUPERNODE_CONFIG.keepaliveSeconds, describe: 'seconds between keepalives that edges are told to keep' })
       .option('expire-after', { type: 'number', default: DEFAULT_SUPERNODE_CONFIG.missedKeepalives, describe: 'expire an edge after this many keepalive intervals of silence' })
       .option('log-level', { type: 'string', default: 'info', describe: 'debug, info, warn, error or silent' })
-      .example('$0 supernode -p 7654', 'listen on UDP 7654, management on 127.0.0.1:5645'),
+      .example('$0 supernode -p 7654', 'listen on UDP 7654, management on 127.0.0.1:5645')
+      .example('$0 supernode -p 7654 -p 443 --tcp-port 443 --tls-cert cert.pem --tls-key key.pem', 'UDP 7654 and 443, and WebSocket over TLS on TCP 443 for edges whose network blocks UDP'),
   handler: async (args) => {
     const mgmt = mgmtListen(args.mgmt, args['mgmt-host-name'], DEFAULT_SUPERNODE_MGMT)
+    const [first, ...extraPorts] = udpPorts(args.port)
     const config = {
-      port: port('port', args.port),
+      port: first!,
+      extraPorts,
+      ws: wsListen(args),
       bindAddress: args.bind,
       mgmt,
       maxEdgesPerCommunity: positiveInt('max-edges', args['max-edges'], 1_000_000),
@@ -111,15 +181,8 @@ export const supernodeCommand: CommandModule<object, SupernodeArgs> = {
     }
     const logger = streamLogger(logLevel(args['log-level']))
     secretMemory.reportTo(logger)
-    let node: Supernode
-    try {
-      node = await Supernode.start(config, { logger })
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code === 'EADDRINUSE') throw new Error(`cannot listen on UDP port ${config.port}: already in use (another supernode?); choose another with -p`, { cause: err })
-      if (code === 'EACCES') throw new Error(`cannot listen on UDP port ${config.port}: permission denied (ports below 1024 need root)`, { cause: err })
-      throw err
-    }
+    // a port that cannot be had fails with one line naming it (Supernode.start says which)
+    const node = await Supernode.start(config, { logger })
     if (mgmt !== null) logger.info(`management on http://${formatHostPort(node.mgmtAddress!)}/status and /metrics`)
     stopOnSignals(async () => {
       logger.info('stopping')

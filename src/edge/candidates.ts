@@ -55,10 +55,10 @@ export class Candidates {
    * endpoints of its record. Peer-reflexive endpoints heard within PEER_REFLEXIVE_KEEP_MS stay, and
    * so does `keep` (the direct endpoint, when there is one); LAN endpoints fill what room is left.
    */
-  fromSupernode(reflexive: Endpoint, lan: readonly Endpoint[], keep: Endpoint | null, now: number): void {
+  fromSupernode(reflexive: Endpoint | null, lan: readonly Endpoint[], keep: Endpoint | null, now: number): void {
     this.reflexive = reflexive
     this.peerReflexive = this.peerReflexive.filter(
-      (c) => !same(c.endpoint, reflexive) && ((keep !== null && same(c.endpoint, keep)) || now - c.heardAt <= PEER_REFLEXIVE_KEEP_MS),
+      (c) => (reflexive === null || !same(c.endpoint, reflexive)) && ((keep !== null && same(c.endpoint, keep)) || now - c.heardAt <= PEER_REFLEXIVE_KEEP_MS),
     )
     this.lan = []
     for (const endpoint of lan) {

@@ -151,7 +151,7 @@ export class PeerPath {
   // ---- events --------------------------------------------------------------------------------
 
   /** The supernode told us where the peer is (PEER_INFO or PUNCH_REQUEST): punch toward it. */
-  onPeerInfo(reflexive: Endpoint, lanCandidates: readonly Endpoint[], now: number): void {
+  onPeerInfo(reflexive: Endpoint | null, lanCandidates: readonly Endpoint[], now: number): void {
     this.reflexiveEndpoint = reflexive
     // read, never probed as such: its port says whether the peer's NAT rewrites ports (birthday roles)
     this.ownPort = lanCandidates[0]?.port ?? null

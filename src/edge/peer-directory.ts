@@ -59,7 +59,8 @@ export class PeerDirectory {
     core.peers.verify(peer, { mac: packet.record.mac, overlay, name: packet.record.name })
     const name = packet.record.name
     if (isNew) this.log.info(`peer ${formatEdgeId(peer.edgeId)} ${name ? `"${name}" ` : ''}mac ${formatMac(packet.record.mac)} ip ${overlay?.address ?? '-'} at ${formatHostPort({ host: packet.reflexive.address, port: packet.reflexive.port })}`)
-    peer.path.onPeerInfo(packet.reflexive, packet.record.candidates, now)
+    // a peer on a WebSocket has no UDP endpoint the supernode knows: only its own LAN candidates are probed
+    peer.path.onPeerInfo(packet.relayOnly ? null : packet.reflexive, packet.record.candidates, now)
     return peer
   }
 

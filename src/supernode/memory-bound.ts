@@ -2,6 +2,7 @@
 // most, times what one entry costs at its largest (measured, with the heap's slack, by
 // test/unit/supernode-memory-bound.test.ts), plus the process around them. Logged at start and shown
 // in /status, so that an operator sizes the limits to the machine, not the other way round.
+import { WS_MEMORY_PER_CONNECTION } from '../net/ws-listener.js'
 import { MAX_PACKET_BYTES } from '../wire/index.js'
 import type { RateLimit } from './rate-limit.js'
 
@@ -43,6 +44,8 @@ export interface MemoryLimits {
   maxTrackedSources: number
   relayBytesPerSource: RateLimit
   relayBytesPerCommunity: RateLimit
+  /** the WebSocket listener's connection limit, when there is one */
+  ws?: { maxConnections: number } | null
 }
 
 export interface MemoryBound {
@@ -51,6 +54,8 @@ export interface MemoryBound {
   edges: number
   communities: number
   trackedKeys: number
+  /** WebSocket connections at once (0 without --tcp-port), each up to WS_MEMORY_PER_CONNECTION */
+  wsConnections: number
 }
 
 export function memoryBound(limits: MemoryLimits): MemoryBound {
@@ -58,8 +63,10 @@ export function memoryBound(limits: MemoryLimits): MemoryBound {
   // a community exists while it has a member
   const communities = Math.min(limits.maxCommunities, edges)
   const trackedKeys = TRACKED_TABLES * limits.maxTrackedSources
+  const wsConnections = limits.ws?.maxConnections ?? 0
   const c = MEMORY_COSTS
-  return { bytes: c.processBytes + edges * c.edgeBytes + communities * c.communityBytes + trackedKeys * c.trackedKeyBytes, edges, communities, trackedKeys }
+  const bytes = c.processBytes + edges * c.edgeBytes + communities * c.communityBytes + trackedKeys * c.trackedKeyBytes + wsConnections * WS_MEMORY_PER_CONNECTION
+  return { bytes, edges, communities, trackedKeys, wsConnections }
 }
 
 /** The start-up line: the figure and what it is made of. */
@@ -69,7 +76,8 @@ export function describeMemoryBound(bound: MemoryBound): string {
   return (
     `memory bound ${mib(bound.bytes)}: process ${mib(c.processBytes)} + ${n(bound.edges)} edges × ${n(c.edgeBytes)} B + ` +
     `${n(bound.communities)} communities × ${n(c.communityBytes)} B + ${n(bound.trackedKeys)} tracked source keys × ${n(c.trackedKeyBytes)} B ` +
-    `(--max-edges-total, --max-communities, --max-edges, --max-tracked-sources)`
+    (bound.wsConnections > 0 ? `+ ${n(bound.wsConnections)} WebSocket connections × ${n(WS_MEMORY_PER_CONNECTION)} B ` : '') +
+    `(--max-edges-total, --max-communities, --max-edges, --max-tracked-sources${bound.wsConnections > 0 ? ', --ws-max-connections' : ''})`
   )
 }
 

@@ -1,6 +1,7 @@
-// The supernode: one UDP socket that registers edges (cookie first, then signed records), answers
-// keepalives, introduces peers to each other for hole punching, and relays sealed frames it cannot
-// open between members of one community. Every refused packet is counted by reason.
+// The supernode: UDP sockets and WebSocket connections (one MuxTransport) through which it registers
+// edges (cookie first, then signed records), answers keepalives, introduces peers to each other for
+// hole punching, and relays sealed frames it cannot open between members of one community. Every
+// refused packet is counted by reason. An edge is addressed by (address, route): route.ts.
 import { CookieMinter, verify, verifyEdgeSignature, verifyMembership } from '../crypto/index.js'
 import { LogThrottle, silentLogger, type Logger } from '../log/logger.js'
 import { MgmtServer, type MgmtListen } from '../mgmt/server.js'
@@ -8,7 +9,10 @@ import { defineCounters, newCounters, writeCounterMetrics } from '../mgmt/counte
 import { MetricsText } from '../mgmt/prometheus.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
 import { bindUdpAny } from '../net/bind.js'
+import { MuxTransport, type EndpointTransport } from '../net/mux-transport.js'
+import { remotePortOf, socketIndexOf } from '../net/route.js'
 import type { Transport } from '../net/transport.js'
+import { WsListener, type WsListenerConfig } from '../net/ws-listener.js'
 import { systemClock, type Clock, type TimerHandle } from '../time/clock.js'
 import {
   CODEC_REASONS,
@@ -37,6 +41,7 @@ import {
   u53Bytes,
   zeroCounters,
   type Deregister,
+  type Endpoint,
   type Hello,
   type Keepalive,
   type PeerQuery,
@@ -59,8 +64,15 @@ export const ERROR_BURST = 4
 export const ERRORS_PER_SECOND = 1
 export const DEFAULT_SUPERNODE_MGMT: HostPort = { host: '127.0.0.1', port: 5645 }
 
+/** The WebSocket listener (`--tcp-port`), as the CLI gives it; the supernode adds its idle time and address key. */
+export type SupernodeWsConfig = Omit<WsListenerConfig, 'idleMs' | 'addressKey'>
+
 export interface SupernodeConfig {
   port: number
+  /** further UDP ports (-p given more than once), one registry behind all: an edge is answered from the port it came in on */
+  extraPorts: number[]
+  /** WebSocket connections (binary messages = datagrams), or null for UDP only */
+  ws: SupernodeWsConfig | null
   /** address to bind; undefined: dual-stack '::' where the host has IPv6, else 0.0.0.0 */
   bindAddress?: string
   /** management HTTP listener, or null for none */
@@ -99,6 +111,8 @@ const MiB = 1024 * 1024
 
 export const DEFAULT_SUPERNODE_CONFIG: SupernodeConfig = {
   port: DEFAULT_SUPERNODE_PORT,
+  extraPorts: [],
+  ws: null,
   mgmt: DEFAULT_SUPERNODE_MGMT,
   maxCommunities: 10_000,
   maxEdgesPerCommunity: 1024,
@@ -180,6 +194,10 @@ export interface SupernodeDeps {
 
 export interface SupernodeStatus {
   port: number
+  /** every UDP port, the first being `port` */
+  udpPorts: number[]
+  /** the WebSocket listener: its port, TLS or plain, connections open and before their upgrade, refusals by reason */
+  websocket: { port: number; transport: 'tls' | 'ws'; connections: number; pending: number; accepted: number; refused: Record<string, number> } | null
   communities: number
   edges: {
     id: string
@@ -188,6 +206,8 @@ export interface SupernodeStatus {
     ip: string | null
     name: string
     endpoint: string
+    /** how it reaches the supernode: "udp", "tls" (a WebSocket over the supernode's TLS) or "ws" (a plain one, behind a proxy) */
+    transport: EndpointTransport
     lastSeenMs: number
     registeredAt: string
     relayedFrames: number
@@ -249,7 +269,7 @@ export class Supernode {
 
   private constructor(
     readonly config: SupernodeConfig,
-    private readonly transport: Transport,
+    private readonly transport: MuxTransport,
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {
@@ -268,9 +288,10 @@ export class Supernode {
     // refuse a bad range or impossible limits before binding anything
     parseSubnet(config.autoIpRange)
     checkMemoryLimits(config)
-    const transport = deps.transport ?? (await bindUdpAny(config.port, config.bindAddress))
-    const node = new Supernode(config, transport, deps.clock ?? systemClock, deps.logger ?? silentLogger)
-    transport.onDatagram((msg, address, port) => node.receive(msg, address, port))
+    const clock = deps.clock ?? systemClock
+    const transport = await openWays(config, deps.transport, clock)
+    const node = new Supernode(config, transport, clock, deps.logger ?? silentLogger)
+    transport.onDatagram((msg, address, route) => node.receive(msg, address, route))
     node.sweeper = node.clock.every(config.keepaliveSeconds * 500, () => node.expireSilent())
     if (config.mgmt !== null) {
       try {
@@ -280,13 +301,25 @@ export class Supernode {
         throw new Error(`cannot listen for management on ${formatHostPort(config.mgmt)}: ${(err as Error).message}`, { cause: err })
       }
     }
-    node.log.info(`supernode listening on UDP ${formatHostPort({ host: transport.local().address, port: transport.local().port })}`)
+    node.log.info(`supernode listening on UDP ${transport.udpPorts().map((port) => formatHostPort({ host: transport.local().address, port })).join(', ')}`)
+    const ws = transport.ws
+    if (ws !== null) node.log.info(`supernode listening for WebSocket (${ws.kind === 'tls' ? 'TLS' : 'plain, behind a TLS proxy'}) on TCP ${formatHostPort({ host: ws.local().address, port: ws.local().port })} path /overlan`)
     node.log.info(describeMemoryBound(node.memoryBound))
     return node
   }
 
   get port(): number {
     return this.transport.local().port
+  }
+
+  /** every UDP port, the first being `port` */
+  get udpPorts(): number[] {
+    return this.transport.udpPorts()
+  }
+
+  /** the WebSocket listener's TCP port, or null without one */
+  get tcpPort(): number | null {
+    return this.transport.ws?.local().port ?? null
   }
 
   get mgmtAddress(): HostPort | null {
@@ -352,21 +385,21 @@ export class Supernode {
   }
 
   private hello(packet: Hello, address: string, port: number): void {
-    const endpoint = endpointOf(address, port)
-    const cookie = this.cookies.mint(this.nowSeconds(), packet.clientNonce, encodeEndpoint(endpoint))
-    // 51 bytes back for 64 received: never an amplifier for a spoofed source
-    this.send(encodeCookie(packet.clientNonce, cookie, endpoint), address, port)
+    const endpoint = this.seenAs(address, port)
+    const cookie = this.cookies.mint(this.nowSeconds(), packet.clientNonce, cookieSubject(endpoint, port))
+    // 59 bytes back for 64 received: never an amplifier for a spoofed source
+    this.send(encodeCookie(packet.clientNonce, cookie, endpoint, this.clock.now()), address, port)
   }
 
   private register(packet: Register, address: string, port: number): void {
-    const endpoint = endpointOf(address, port)
-    if (!this.cookies.check(this.nowSeconds(), packet.cookie, packet.clientNonce, encodeEndpoint(endpoint))) {
-      this.refuse(ErrorCode.BadCookie, packet.clientNonce, NO_SUBJECT, address, port, `bad or expired cookie from ${formatHostPort({ host: address, port })}`)
+    const seen = this.seenAs(address, port)
+    if (!this.cookies.check(this.nowSeconds(), packet.cookie, packet.clientNonce, cookieSubject(seen, port))) {
+      this.refuse(ErrorCode.BadCookie, packet.clientNonce, NO_SUBJECT, address, port, `bad or expired cookie from ${this.where(address, port)}`)
       return
     }
     const verdict = verifyMembership(packet.record)
     if (!verdict.ok) {
-      this.refuse(ErrorCode.BadSignature, packet.clientNonce, NO_SUBJECT, address, port, `bad record signature from ${formatHostPort({ host: address, port })}`)
+      this.refuse(ErrorCode.BadSignature, packet.clientNonce, NO_SUBJECT, address, port, `bad record signature from ${this.where(address, port)}`)
       return
     }
     // A new edge ID waits for its edge signature check until something relies on it (trusted()):
@@ -376,7 +409,7 @@ export class Supernode {
     const holder = this.registry.edges.get(verdict.edgeId)
     if (holder !== undefined) {
       if (!verifyEdgeSignature(packet.record)) {
-        this.refuse(ErrorCode.BadSignature, packet.clientNonce, NO_SUBJECT, address, port, `bad edge signature for ${formatEdgeId(verdict.edgeId)} from ${formatHostPort({ host: address, port })}`)
+        this.refuse(ErrorCode.BadSignature, packet.clientNonce, NO_SUBJECT, address, port, `bad edge signature for ${formatEdgeId(verdict.edgeId)} from ${this.where(address, port)}`)
         return
       }
       this.trusted(holder)
@@ -386,7 +419,8 @@ export class Supernode {
       communityId: verdict.communityId,
       record: packet.record,
       edgeSignatureChecked: holder !== undefined,
-      endpoint,
+      // the registry knows an edge by address and route (the way it came in), as keepalives and relay do
+      endpoint: endpointOf(address, port),
       nonce: packet.clientNonce,
       now: this.clock.now(),
       silentAfterMs: (this.config.keepaliveSeconds + 5) * 1000,
@@ -395,18 +429,19 @@ export class Supernode {
       sameAddressSilentMs: this.config.keepaliveSeconds * 500,
     })
     if (!outcome.ok) {
-      this.refuse(outcome.code, packet.clientNonce, NO_SUBJECT, address, port, `edge ${formatEdgeId(verdict.edgeId)} from ${formatHostPort({ host: address, port })}`)
+      this.refuse(outcome.code, packet.clientNonce, NO_SUBJECT, address, port, `edge ${formatEdgeId(verdict.edgeId)} from ${this.where(address, port)}`)
       return
     }
     const edge = outcome.edge
     this.counters.registrations++
+    this.transport.registered(port)
     if (outcome.isNew && this.joinLog.admit(this.info)) {
       this.log.info(
-        `registered edge ${formatEdgeId(edge.edgeId)} community ${edge.community.idHex.slice(0, 8)} mac ${formatMac(macBytesOf(edge.macKey))} ip ${edge.overlay?.address ?? '-'} from ${formatHostPort({ host: address, port })}`,
+        `registered edge ${formatEdgeId(edge.edgeId)} community ${edge.community.idHex.slice(0, 8)} mac ${formatMac(macBytesOf(edge.macKey))} ip ${edge.overlay?.address ?? '-'} from ${this.where(address, port)}`,
       )
     }
     this.send(
-      encodeRegisterAck({ edgeId: edge.edgeId, timestamp: packet.record.timestamp, reflexive: endpoint, overlay: edge.overlay, keepaliveSeconds: this.config.keepaliveSeconds }),
+      encodeRegisterAck({ edgeId: edge.edgeId, timestamp: packet.record.timestamp, reflexive: seen, overlay: edge.overlay, keepaliveSeconds: this.config.keepaliveSeconds }),
       address,
       port,
     )
@@ -447,8 +482,9 @@ export class Supernode {
       return
     }
     // both at once: the asker learns the peer, the peer learns the asker and starts probing too
-    this.send(encodePeerInfo(PacketType.PeerInfo, endpointOf(peer.address, peer.port), peer.overlay, peer.recordBytes), address, port)
-    this.send(encodePeerInfo(PacketType.PunchRequest, endpointOf(asker.address, asker.port), asker.overlay, asker.recordBytes), peer.address, peer.port)
+    // an edge on a WebSocket goes out flagged relay-only: its connection is no UDP endpoint to punch toward
+    this.send(encodePeerInfo(PacketType.PeerInfo, this.seenAs(peer.address, peer.port), peer.overlay, peer.recordBytes, this.onWebSocket(peer)), address, port)
+    this.send(encodePeerInfo(PacketType.PunchRequest, this.seenAs(asker.address, asker.port), asker.overlay, asker.recordBytes, this.onWebSocket(asker)), peer.address, peer.port)
   }
 
   private deregister(packet: Deregister, address: string, port: number): void {
@@ -562,8 +598,24 @@ export class Supernode {
     }
     this.counters.forgedEdgesRemoved++
     this.registry.remove(edge)
-    this.refusalLog.pass(`removed edge ${formatEdgeId(edge.edgeId)} at ${formatHostPort({ host: edge.address, port: edge.port })}: its edge signature does not verify`, this.warn)
+    this.refusalLog.pass(`removed edge ${formatEdgeId(edge.edgeId)} at ${this.where(edge.address, edge.port)}: its edge signature does not verify`, this.warn)
     return undefined
+  }
+
+  /** The endpoint an edge is seen at, as edges are told it: its address and the port it sent from (its TCP port on a WebSocket). */
+  private seenAs(address: string, route: number): Endpoint {
+    return endpointOf(address, remotePortOf(route))
+  }
+
+  private onWebSocket(edge: EdgeEntry): boolean {
+    return this.transport.transportOf(edge.port) !== 'udp'
+  }
+
+  /** For log lines: "1.2.3.4:5678", with the way in when it is not the first UDP port. */
+  private where(address: string, route: number): string {
+    const seen = formatHostPort({ host: address, port: remotePortOf(route) })
+    const transport = this.transport.transportOf(route)
+    return transport === 'udp' && route === remotePortOf(route) ? seen : `${seen} (${transport === 'udp' ? `UDP port ${this.transport.udpPorts()[socketIndexOf(route)]}` : transport})`
   }
 
   private registeredAt(edgeId: number, address: string, port: number): EdgeEntry | undefined {
@@ -619,8 +671,14 @@ export class Supernode {
 
   status(): SupernodeStatus {
     const now = this.clock.now()
+    const ws = this.transport.ws
     return {
       port: this.port,
+      udpPorts: this.udpPorts,
+      websocket:
+        ws === null
+          ? null
+          : { port: ws.local().port, transport: ws.kind, connections: ws.counts().open, pending: ws.counts().pending, accepted: ws.accepted, refused: { ...ws.refusals } },
       communities: this.registry.communities.size,
       edges: [...this.registry.edges.values()].map((e) => ({
         id: formatEdgeId(e.edgeId),
@@ -628,7 +686,8 @@ export class Supernode {
         mac: formatMac(macBytesOf(e.macKey)),
         ip: e.overlay ? `${e.overlay.address}/${e.overlay.prefix}` : null,
         name: e.name,
-        endpoint: formatHostPort({ host: e.address, port: e.port }),
+        endpoint: formatHostPort({ host: e.address, port: remotePortOf(e.port) }),
+        transport: this.transport.transportOf(e.port),
         lastSeenMs: now - e.lastSeen,
         registeredAt: new Date(e.registeredAt).toISOString(),
         relayedFrames: e.relayedFrames,
@@ -644,8 +703,54 @@ export class Supernode {
     m.gauge('overlan_supernode_communities', 'Communities with at least one registered edge', this.registry.communities.size)
     m.gauge('overlan_supernode_edges', 'Registered edges', this.registry.edges.size)
     m.gauge('overlan_supernode_memory_bound_bytes', 'The most memory the supernode can take at its configured limits', this.memoryBound.bytes)
+    const ws = this.transport.ws
+    if (ws !== null) {
+      m.gauge('overlan_supernode_ws_connections', 'Open WebSocket connections', ws.counts().open)
+      m.gauge('overlan_supernode_ws_pending', 'TCP connections before their WebSocket upgrade', ws.counts().pending)
+      m.counter('overlan_supernode_ws_accepted_total', 'WebSocket connections accepted', ws.accepted)
+      m.counters('overlan_supernode_ws_refused_total', 'WebSocket connections refused or cut and datagrams dropped on them, by reason', 'reason', ws.refusals)
+    }
     writeCounterMetrics(m, SUPERNODE_COUNTERS, this.counters)
     m.counters('overlan_supernode_dropped_total', 'Packets refused, by reason', 'reason', this.drops)
     return m.toString()
   }
+}
+
+/** Binds every way in: the UDP ports (the first may be a test's transport) and the WebSocket listener; what was opened is closed again when one fails. */
+async function openWays(config: SupernodeConfig, first: Transport | undefined, clock: Clock): Promise<MuxTransport> {
+  const udp: Transport[] = []
+  let ws: WsListener | null = null
+  try {
+    udp.push(first ?? (await listening(`UDP port ${config.port}`, bindUdpAny(config.port, config.bindAddress))))
+    for (const port of config.extraPorts) udp.push(await listening(`UDP port ${port}`, bindUdpAny(port, config.bindAddress)))
+    if (config.ws !== null) {
+      const wsConfig = { ...config.ws, idleMs: config.keepaliveSeconds * config.missedKeepalives * 1000, addressKey: sourceKeyOf }
+      ws = await listening(`TCP port ${config.ws.port}`, WsListener.start(wsConfig, clock))
+    }
+  } catch (err) {
+    await Promise.all(udp.map((socket) => socket.close()))
+    throw err
+  }
+  return new MuxTransport(udp, ws)
+}
+
+/** A bind's failure as one line naming the port and the likely fix (node's code kept on the error). */
+async function listening<T>(what: string, opening: Promise<T>): Promise<T> {
+  try {
+    return await opening
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const why =
+      code === 'EADDRINUSE'
+        ? 'already in use (another supernode?); choose another port'
+        : code === 'EACCES'
+          ? 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)'
+          : (err as Error).message
+    throw Object.assign(new Error(`cannot listen on ${what}: ${why}`, { cause: err }), { code })
+  }
+}
+
+/** What a cookie is bound to: the endpoint as seen and the route, so that it is good only on the way it was sent. */
+function cookieSubject(seen: Endpoint, route: number): Buffer {
+  return Buffer.concat([encodeEndpoint(seen), u53Bytes(route)])
 }

@@ -43,7 +43,8 @@ export function decodePacket(buf: Buffer): Decoded<Packet> {
   r.u8() // type
   const flags = r.u8()
   r.zero(1)
-  if (flags !== 0 && type !== PacketType.PeerQuery && type !== PacketType.Error) r.fail('nonzero-reserved')
+  // the types with flags of their own check them in their decoders
+  if (flags !== 0 && type !== PacketType.PeerQuery && type !== PacketType.Error && type !== PacketType.PeerInfo && type !== PacketType.PunchRequest) r.fail('nonzero-reserved')
   const value = readControl(r, type, flags)
   const reason = r.finish()
   return reason === null ? { ok: true, value } : { ok: false, reason }
@@ -74,7 +75,7 @@ function readControl(r: Reader, type: PacketType, flags: number): ControlPacket 
       return readPeerQuery(r, flags)
     case PacketType.PeerInfo:
     case PacketType.PunchRequest:
-      return readPeerInfo(r, type)
+      return readPeerInfo(r, type, flags)
     case PacketType.Deregister:
       return readDeregister(r)
     case PacketType.Error:

@@ -23,9 +23,10 @@ import { HEADER_BYTES, PacketType, WIRE_VERSION } from './header.js'
 export const NONCE_BYTES = 8
 /** A cookie is a 4-byte timestamp (seconds) and a 16-byte keyed BLAKE2b MAC. */
 export const COOKIE_BYTES = 20
-/** HELLO is padded to this size so that COOKIE (51 bytes) is smaller than what asked for it. */
+/** HELLO is padded to this size so that COOKIE (59 bytes) is smaller than what asked for it. */
 export const HELLO_BYTES = 64
-export const COOKIE_PACKET_BYTES = HEADER_BYTES + NONCE_BYTES + COOKIE_BYTES + ENDPOINT_BYTES
+/** COOKIE ends with the supernode's wall-clock time (u64, ms since the epoch): edges and netcheck report clock skew from it. */
+export const COOKIE_PACKET_BYTES = HEADER_BYTES + NONCE_BYTES + COOKIE_BYTES + ENDPOINT_BYTES + 8
 export const KEEPALIVE_BYTES = HEADER_BYTES + 8 + 8
 export const PEER_QUERY_BYTES = HEADER_BYTES + 8 + 8
 export const DEREGISTER_BYTES = HEADER_BYTES + 8 + 8 + SIGNATURE_BYTES
@@ -42,6 +43,8 @@ export interface Cookie {
   clientNonce: Buffer
   cookie: Buffer
   reflexive: Endpoint
+  /** the supernode's wall clock when it answered, ms since the epoch (clock skew = this − local time − RTT/2) */
+  serverTimeMs: number
 }
 export interface Register {
   type: typeof PacketType.Register
@@ -73,10 +76,18 @@ export interface PeerQuery {
   senderId: number
   target: PeerTarget
 }
+/** PEER_INFO / PUNCH_REQUEST flag: the peer reaches the supernode over a WebSocket, not UDP. */
+export const PEER_INFO_RELAY_ONLY = 0x01
+
 export interface PeerInfo {
   type: typeof PacketType.PeerInfo | typeof PacketType.PunchRequest
-  /** the peer's public address as the supernode sees it */
+  /**
+   * the peer's public address as the supernode sees it; when `relayOnly`, the address and TCP port
+   * of its WebSocket connection: shown, never probed (no UDP endpoint of the peer is known there)
+   */
   reflexive: Endpoint
+  /** the peer is registered over a WebSocket: reachable through the relay, or at its record's LAN candidates */
+  relayOnly: boolean
   /** the overlay address the supernode holds for the peer (assigned ones are not in the record) */
   overlay: OverlayAddress | null
   record: PeerRecord
@@ -153,10 +164,10 @@ export function encodeHello(clientNonce: Buffer): Buffer {
   return w.skip(HELLO_BYTES - w.pos).done()
 }
 
-export function encodeCookie(clientNonce: Buffer, cookie: Buffer, reflexive: Endpoint): Buffer {
+export function encodeCookie(clientNonce: Buffer, cookie: Buffer, reflexive: Endpoint, serverTimeMs: number): Buffer {
   const w = header(new Writer(COOKIE_PACKET_BYTES), PacketType.Cookie).bytes(clientNonce, NONCE_BYTES).bytes(cookie, COOKIE_BYTES)
   writeEndpoint(w, reflexive)
-  return w.done()
+  return w.u53(serverTimeMs).done()
 }
 
 /** The bytes both record signatures cover: a fixed context string, then the body. */
@@ -202,8 +213,8 @@ export function encodePeerQuery(senderId: number, target: PeerTarget): Buffer {
   return w.done()
 }
 
-export function encodePeerInfo(type: PeerInfo['type'], reflexive: Endpoint, overlay: OverlayAddress | null, record: Buffer): Buffer {
-  const w = header(new Writer(HEADER_BYTES + ENDPOINT_BYTES + OVERLAY_BYTES + record.length), type)
+export function encodePeerInfo(type: PeerInfo['type'], reflexive: Endpoint, overlay: OverlayAddress | null, record: Buffer, relayOnly = false): Buffer {
+  const w = header(new Writer(HEADER_BYTES + ENDPOINT_BYTES + OVERLAY_BYTES + record.length), type, relayOnly ? PEER_INFO_RELAY_ONLY : 0)
   writeEndpoint(w, reflexive)
   writeOverlay(w, overlay)
   return w.bytes(record).done()
@@ -246,7 +257,8 @@ export function readHello(r: Reader): Hello {
 export function readCookie(r: Reader): Cookie {
   const clientNonce = r.bytes(NONCE_BYTES)
   const cookie = r.bytes(COOKIE_BYTES)
-  return { type: PacketType.Cookie, clientNonce, cookie, reflexive: readEndpoint(r) }
+  const reflexive = readEndpoint(r)
+  return { type: PacketType.Cookie, clientNonce, cookie, reflexive, serverTimeMs: r.u53('bad-timestamp') }
 }
 
 export function readRegister(r: Reader): Register {
@@ -286,10 +298,11 @@ export function readPeerQuery(r: Reader, kind: number): PeerQuery {
   return { type: PacketType.PeerQuery, senderId, target }
 }
 
-export function readPeerInfo(r: Reader, type: PeerInfo['type']): PeerInfo {
+export function readPeerInfo(r: Reader, type: PeerInfo['type'], flags: number): PeerInfo {
+  if ((flags & ~PEER_INFO_RELAY_ONLY) !== 0) r.fail('nonzero-reserved')
   const reflexive = readEndpoint(r)
   const overlay = readOverlay(r)
-  return { type, reflexive, overlay, record: readRecord(r) }
+  return { type, reflexive, relayOnly: flags === PEER_INFO_RELAY_ONLY, overlay, record: readRecord(r) }
 }
 
 export function readDeregister(r: Reader): Deregister {

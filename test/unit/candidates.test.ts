@@ -94,3 +94,10 @@ t.test('a fresh attempt keeps peer-reflexive endpoints heard recently, and the d
   t.equal(c.addPeerReflexive(endpointOf('203.0.113.7', 5000), later), 'new', 'a NAT that moved the peer is heard again')
   t.end()
 })
+
+t.test('a peer on a WebSocket (PEER_INFO relay-only): no reflexive candidate, only its LAN endpoints inside our subnets', (t) => {
+  const c = new Candidates(rules())
+  c.fromSupernode(null, [endpointOf('192.168.1.50', 7000), endpointOf('10.99.0.1', 7000)], null, 0)
+  t.same(show(c.all), ['192.168.1.50:7000'], 'nothing of the WebSocket connection is probed')
+  t.end()
+})

@@ -42,7 +42,7 @@ function registeredLink(): Harness {
   link.tick(clock.now)
   const hello = sent.at(-1)!
   if (hello.type !== PacketType.Hello) throw new Error('no HELLO')
-  link.onCookie({ type: PacketType.Cookie, clientNonce: hello.clientNonce, cookie: Buffer.alloc(20), reflexive: { family: 4, address: '127.0.0.1', port: 5000 } })
+  link.onCookie({ type: PacketType.Cookie, clientNonce: hello.clientNonce, cookie: Buffer.alloc(20), reflexive: { family: 4, address: '127.0.0.1', port: 5000 }, serverTimeMs: Date.UTC(2026, 0, 1) })
   link.onRegisterAck({ type: PacketType.RegisterAck, edgeId: EDGE_ID, timestamp: 42, reflexive: { family: 4, address: '127.0.0.1', port: 5000 }, overlay: null, keepaliveSeconds: 20 })
   return { link, sent, events, gone, clock }
 }
@@ -141,7 +141,7 @@ t.test("the supernode's real answers still work", (t) => {
     h.link.tick(h.clock.now)
     const hello = h.sent.at(-1)!
     if (hello.type !== PacketType.Hello) return t.fail('no HELLO')
-    h.link.onCookie({ type: PacketType.Cookie, clientNonce: hello.clientNonce, cookie: Buffer.alloc(20), reflexive: { family: 4, address: '127.0.0.1', port: 5000 } })
+    h.link.onCookie({ type: PacketType.Cookie, clientNonce: hello.clientNonce, cookie: Buffer.alloc(20), reflexive: { family: 4, address: '127.0.0.1', port: 5000 }, serverTimeMs: Date.UTC(2026, 0, 1) })
     t.equal(h.link.state, 'registering')
     h.link.onError(error(ErrorCode.AddressFull, u53Bytes(EDGE_ID)))
     t.equal(h.link.state, 'registering', 'not with the edge ID as proof')

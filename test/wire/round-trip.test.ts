@@ -48,10 +48,25 @@ t.test('HELLO and COOKIE', (t) => {
   t.equal(hello.length, HELLO_BYTES)
   t.match(decodeOk(hello), { type: PacketType.Hello, clientNonce: nonce })
   const reflexive = { family: 6 as const, address: '2001:db8::1:0:0:1', port: 1 }
-  const c = encodeCookie(nonce, cookie, reflexive)
+  const serverTimeMs = Date.UTC(2026, 10, 30, 12, 0, 0, 123)
+  const c = encodeCookie(nonce, cookie, reflexive, serverTimeMs)
   t.equal(c.length, COOKIE_PACKET_BYTES)
+  t.equal(c.length, 59)
   t.ok(c.length <= hello.length, 'the answer to a HELLO is never larger than the HELLO')
-  t.same(decodeOk(c), { type: PacketType.Cookie, clientNonce: nonce, cookie, reflexive })
+  t.same(decodeOk(c), { type: PacketType.Cookie, clientNonce: nonce, cookie, reflexive, serverTimeMs })
+  t.end()
+})
+
+t.test("COOKIE's server time: the last 8 bytes, big-endian milliseconds; above 2^53 - 1 or missing is refused", (t) => {
+  const reflexive = { family: 4 as const, address: '198.51.100.1', port: 7654 }
+  const c = encodeCookie(nonce, cookie, reflexive, 2 ** 53 - 1)
+  t.equal(c.subarray(c.length - 8).toString('hex'), '001fffffffffffff', 'u64 big-endian at the end')
+  t.match(decodeOk(c), { serverTimeMs: 2 ** 53 - 1 })
+  const tooLarge = Buffer.from(c)
+  tooLarge.writeUInt32BE(0x00200000, c.length - 8)
+  t.same(decodePacket(tooLarge), { ok: false, reason: 'bad-timestamp' })
+  t.same(decodePacket(c.subarray(0, c.length - 8)), { ok: false, reason: 'truncated' }, 'the old 51-byte layout is refused')
+  t.same(decodePacket(Buffer.concat([c, Buffer.alloc(1)])), { ok: false, reason: 'trailing-bytes' })
   t.end()
 })
 
@@ -116,6 +131,13 @@ t.test('PEER_INFO and PUNCH_REQUEST carry reflexive address, overlay and record'
     t.same(packet.reflexive, reflexive)
     t.same(packet.overlay, { address: '10.9.0.9', prefix: 24 })
     t.ok(packet.record.bytes.equals(record))
+    t.equal(packet.relayOnly, false)
+    const relayOnly = encodePeerInfo(type, reflexive, null, record, true)
+    t.equal(relayOnly[2], 0x01, 'flag 0x01: the peer is on a WebSocket')
+    t.match(decodeOk(relayOnly), { type, reflexive, relayOnly: true })
+    const otherFlag = Buffer.from(relayOnly)
+    otherFlag[2] = 0x03
+    t.same(decodePacket(otherFlag), { ok: false, reason: 'nonzero-reserved' }, 'any other flag bit is refused')
   }
   t.end()
 })

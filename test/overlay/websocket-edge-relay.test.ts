@@ -1,0 +1,97 @@
+// A WebSocket connection is one more kind of endpoint: an edge whose network blocks UDP registers
+// over a WebSocket (plain, and over TLS with a certificate made here), and it and a UDP edge of the
+// same community reach each other through the relay, both ways. The supernode never hands the
+// WebSocket endpoint to the UDP edge as something to punch toward.
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import type { Test } from 'tap'
+import { DEFAULT_WS_MAX_CONNECTIONS, DEFAULT_WS_MAX_PER_ADDRESS } from '../../src/net/ws-listener.js'
+import type { Supernode } from '../../src/supernode/supernode.js'
+import { PacketType } from '../../src/wire/index.js'
+import { ipv4Frame } from '../fixtures/frames.js'
+import { peerOf, registered, startEdge, startSupernode, until, type TestEdge } from '../fixtures/overlay.js'
+import { RecordingTransport } from '../fixtures/recording-transport.js'
+import { WsTunnelTransport } from '../fixtures/ws-tunnel-transport.js'
+
+/** A self-signed certificate for 127.0.0.1 and localhost, made with openssl in a temporary directory. */
+function selfSigned(t: Test): { cert: Buffer; key: Buffer } {
+  const dir = mkdtempSync(join(tmpdir(), 'overlan-ws-cert-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=overlan-test',
+    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+  ], { stdio: 'ignore' })
+  return { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) }
+}
+
+function wsConfig(tls: { cert: Buffer; key: Buffer } | null) {
+  return { port: 0, bindAddress: '127.0.0.1', tls, trustProxy: false, maxConnections: DEFAULT_WS_MAX_CONNECTIONS, maxPerAddress: DEFAULT_WS_MAX_PER_ADDRESS }
+}
+
+/** A real Edge whose every datagram to the supernode rides a WebSocket (UDP to anyone else is blocked). */
+async function wsEdge(t: Test, sn: Supernode, scheme: 'ws' | 'wss', ca?: Buffer): Promise<TestEdge & { tunnel: WsTunnelTransport }> {
+  const tunnel = await WsTunnelTransport.open(`${scheme}://127.0.0.1:${sn.tcpPort}/overlan`, { address: '127.0.0.1', port: sn.port }, { ca })
+  const e = await startEdge(t, [sn], { transport: tunnel })
+  return { ...e, tunnel }
+}
+
+async function relayBothWays(t: Test, udp: TestEdge, ws: TestEdge, sn: Supernode): Promise<void> {
+  const relayedBefore = sn.counters.relayedFrames
+  const sizes = [60, 98, 512, 1000, udp.tap.mtu + 14]
+  for (const size of sizes) udp.tap.inject(ipv4Frame(ws.tap.mac, udp.tap.mac, udp.edge.overlay!.address, ws.edge.overlay!.address, size, size & 0xff))
+  await ws.tap.waitForWritten(sizes.length)
+  t.same(ws.tap.written.map((f) => f.length), sizes, 'every frame from the UDP edge arrives at the WebSocket edge, in order')
+  for (const size of sizes) ws.tap.inject(ipv4Frame(udp.tap.mac, ws.tap.mac, ws.edge.overlay!.address, udp.edge.overlay!.address, size, size & 0xff))
+  await udp.tap.waitForWritten(sizes.length)
+  t.same(udp.tap.written.map((f) => f.length), sizes, 'and every frame back')
+  t.ok(udp.tap.written.every((f, i) => f[40] === (sizes[i]! & 0xff)), 'payload bytes intact')
+  t.ok(sn.counters.relayedFrames - relayedBefore >= 2 * sizes.length, `through the relay (${sn.counters.relayedFrames - relayedBefore} frames relayed)`)
+}
+
+for (const scheme of ['ws', 'wss'] as const) {
+  t.test(`a ${scheme === 'ws' ? 'plain' : 'TLS'} WebSocket edge and a UDP edge reach each other through the relay`, async (t) => {
+    const tls = scheme === 'wss' ? selfSigned(t) : null
+    const sn = await startSupernode(t, { ws: wsConfig(tls) })
+    const recording = await RecordingTransport.open()
+    const udp = await startEdge(t, [sn], { transport: recording })
+    const ws = await wsEdge(t, sn, scheme, tls?.cert)
+    await Promise.all([registered(udp), registered(ws)])
+
+    const status = sn.status()
+    const kind = scheme === 'ws' ? 'ws' : 'tls'
+    t.same(status.edges.map((e) => e.transport).sort(), [kind, 'udp'].sort(), `/status says each edge's transport (${kind} and udp)`)
+    t.match(status.websocket, { transport: kind, connections: 1, pending: 0, accepted: 1 })
+
+    await relayBothWays(t, udp, ws, sn)
+
+    // what the UDP edge was told of its peer (PEER_INFO flagged relay-only): nothing to punch toward
+    await until('the UDP edge knows the WebSocket edge', () => peerOf(udp, ws) !== undefined)
+    t.not(peerOf(udp, ws)!.path, 'direct')
+    t.equal(peerOf(udp, ws)!.endpoint, null, 'no direct endpoint for the WebSocket edge')
+    const probes = recording.sealed.filter((d) => d.type === PacketType.Probe && d.destId === ws.edge.edgeId)
+    t.same(probes, [], 'the UDP edge sent not one probe toward the WebSocket edge (its TCP endpoint was never a candidate)')
+    udp.tap.inject(ipv4Frame(ws.tap.mac, udp.tap.mac, udp.edge.overlay!.address, ws.edge.overlay!.address, 200))
+    await ws.tap.waitForWritten(6)
+    t.ok(recording.sealed.some((d) => d.type === PacketType.Relay && d.destId === ws.edge.edgeId && d.port === sn.port), 'it relays to it by its edge ID, through the supernode')
+    const metrics = sn.metrics()
+    t.match(metrics, /^overlan_supernode_ws_connections 1$/m)
+    t.match(metrics, /^overlan_supernode_ws_refused_total\{reason="text-message"\} 0$/m)
+  })
+}
+
+t.test('-p twice: one registry behind both ports; edges on either port see each other and relay', async (t) => {
+  const sn = await startSupernode(t, { extraPorts: [0] })
+  t.equal(sn.udpPorts.length, 2)
+  const [first, second] = sn.udpPorts as [number, number]
+  t.not(first, second, `two UDP ports: ${first} and ${second}`)
+  const a = await startEdge(t, [first], { relayOnly: true })
+  const b = await startEdge(t, [second], { relayOnly: true })
+  await Promise.all([registered(a), registered(b)])
+  t.equal(sn.status().edges.length, 2, 'both in the one registry')
+  t.ok(sn.status().edges.every((e) => e.transport === 'udp'))
+  await relayBothWays(t, a, b, sn)
+  t.equal(peerOf(a, b)?.path, 'relay')
+})

@@ -117,6 +117,6 @@ export function pemFile(option: string, path: string): Buffer {
   try {
     return readFileSync(path)
   } catch (err) {
-    throw new CliError(`${option}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+    throw new CliError(`${option}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
 }

@@ -9,7 +9,7 @@ import { hasGlobalIpv6, localAddresses } from './ipv6.js'
 import type { Ipv6Result, NetcheckReport, PortResult, TlsResult } from './report.js'
 import { netcheckSentences } from './sentences.js'
 import { clockSkewMs } from './skew.js'
-import { probeUdp, type UdpProbeResult, type UdpTarget } from './udp-probe.js'
+import { probeUdp, type UdpAnswer, type UdpProbeResult, type UdpTarget } from './udp-probe.js'
 
 /** A supernode that answers at all answers within this on any sane path (three HELLOs in it). */
 export const NETCHECK_TIMEOUT_MS = 2_000
@@ -84,8 +84,15 @@ export async function runNetcheck(config: NetcheckConfig, deps: NetcheckDeps): P
   const reachable = ports.filter((p) => p.reachable)
   const udp = { reachable: reachable.length > 0, rttMs: reachable.length > 0 ? Math.min(...reachable.map((p) => p.rttMs!)) : null }
   const ipv6 = ipv6Result(globalV6, v6Targets.length > 0 && globalV6, v6)
-  const report: NetcheckReport = { udp, ports, nat, tls: tls.result, ipv6, clockSkewMs: tls.skewMs, canConnect: udp.reachable || tls.result.reachable }
+  const report: NetcheckReport = { udp, ports, nat, tls: tls.result, ipv6, clockSkewMs: udpSkew(v4, v6) ?? tls.skewMs, canConnect: udp.reachable || tls.result.reachable }
   return { ...report, sentences: netcheckSentences(report) }
+}
+
+/** The skew by the fastest UDP answer: the shorter the round trip, the less it can be off. */
+function udpSkew(...probes: UdpProbeResult[]): number | null {
+  let best: UdpAnswer | null = null
+  for (const probe of probes) for (const a of probe.answers) if (a.ok && (best === null || a.answer.rttMs < best.rttMs)) best = a.answer
+  return best === null ? null : clockSkewMs(best.sentAtMs, best.receivedAtMs, best.supernodeTimeMs)
 }
 
 async function resolve(target: SupernodeTarget, lookup: NonNullable<NetcheckDeps['lookup']>): Promise<Resolved> {

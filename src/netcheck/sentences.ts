@@ -128,13 +128,13 @@ function ms(value: number | null): string {
   return value < 1 ? 'under 1 ms' : `${Math.round(value)} ms`
 }
 
-/** "0.3 s", "42 s", "5 min 3 s", "2 h 10 min" */
+/** "0.3 s", "42 s", "5 min 3 s", "2 h 10 min" (to the nearest second) */
 function duration(msAbs: number): string {
-  const s = msAbs / 1000
-  if (s < 10) return `${s.toFixed(1)} s`
-  if (s < 60) return `${Math.floor(s)} s`
+  if (msAbs < 10_000) return `${(msAbs / 1000).toFixed(1)} s`
+  const s = Math.round(msAbs / 1000)
+  if (s < 60) return `${s} s`
   const minutes = Math.floor(s / 60)
-  if (minutes < 60) return `${minutes} min ${Math.floor(s % 60)} s`
+  if (minutes < 60) return `${minutes} min ${s % 60} s`
   return `${Math.floor(minutes / 60)} h ${minutes % 60} min`
 }
 

@@ -47,7 +47,7 @@ async function probeFallback(text: string, timeoutMs: number, options: TlsProbeO
         const decoded = decodePacket(data)
         if (!decoded.ok || decoded.value.type !== PacketType.Cookie || !decoded.value.clientNonce.equals(nonce)) return
         clearTimeout(timer)
-        resolve({ ok: true, rttMs: performance.now() - sentMono, sentAtMs, receivedAtMs: Date.now(), supernodeTimeMs: null, proxy: proxyLabel })
+        resolve({ ok: true, rttMs: performance.now() - sentMono, sentAtMs, receivedAtMs: Date.now(), supernodeTimeMs: decoded.value.serverTimeMs, proxy: proxyLabel })
       })
       socket.on('close', (code: number) => {
         clearTimeout(timer)

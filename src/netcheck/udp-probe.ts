@@ -20,6 +20,8 @@ export interface UdpAnswer {
   /** wall clock (ms) when the HELLO that was answered left, and when its COOKIE came */
   sentAtMs: number
   receivedAtMs: number
+  /** the supernode's wall clock when it answered (COOKIE's time field), ms since the epoch */
+  supernodeTimeMs: number
 }
 
 export interface UdpProbeResult {
@@ -90,7 +92,7 @@ function exchange(socket: Socket, targets: readonly UdpTarget[], timeoutMs: numb
       answered.add(attempt.target)
       answers[attempt.target] = {
         ok: true,
-        answer: { rttMs: performance.now() - attempt.sentMono, reflexive: decoded.value.reflexive, sentAtMs: attempt.sentAtMs, receivedAtMs: Date.now() },
+        answer: { rttMs: performance.now() - attempt.sentMono, reflexive: decoded.value.reflexive, sentAtMs: attempt.sentAtMs, receivedAtMs: Date.now(), supernodeTimeMs: decoded.value.serverTimeMs },
       }
       if (answered.size === targets.length) finish()
     })

@@ -1,28 +1,20 @@
 // netcheck against real supernodes on 127.0.0.1, in process: every port is asked from one socket,
 // the ones that answer say so with their round trip, a silent port is named, and two destinations
 // that see the same endpoint (our own: no NAT on loopback) make the mapping endpoint-independent.
-import { createSocket } from 'node:dgram'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { runNetcheck, type NetcheckDeps } from '../../src/netcheck/netcheck.js'
 import { Supernode } from '../../src/supernode/supernode.js'
+import { silentUdpPort } from '../fixtures/free-port.js'
 
 const lookup: NetcheckDeps['lookup'] = (host) => Promise.resolve([{ address: host, family: host.includes(':') ? 6 : 4 }])
 /** a host without IPv6 and without a fallback: the UDP parts alone */
 const udpOnly: NetcheckDeps = { probeTls: () => Promise.resolve({ ok: false, error: 'not asked', proxy: null }), lookup, interfaces: () => ({ lo: [{ address: '127.0.0.1', family: 'IPv4', internal: true, netmask: '255.0.0.0', mac: '', cidr: null }] }) }
 
-/** A UDP port on 127.0.0.1 that is bound (so nothing else takes it) but never answers. */
-async function silentPort(t: Test): Promise<number> {
-  const socket = createSocket('udp4')
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
-  t.teardown(() => socket.close())
-  return socket.address().port
-}
-
 t.test('two supernodes and a silent port on loopback: reachable ports, RTT, no NAT, endpoint-independent', async (t) => {
   const a = await Supernode.start({ port: 0, bindAddress: '127.0.0.1', mgmt: null })
   const b = await Supernode.start({ port: 0, bindAddress: '127.0.0.1', mgmt: null })
   t.teardown(() => Promise.all([a.stop(), b.stop()]))
-  const silent = await silentPort(t)
+  const silent = await silentUdpPort(t)
   const report = await runNetcheck({ supernodes: [{ host: '127.0.0.1', ports: [a.port, b.port, silent] }], fallbacks: [], timeoutMs: 1_500 }, udpOnly)
   t.match(report.udp, { reachable: true, rttMs: Number })
   t.match(report.ports, [
@@ -40,7 +32,7 @@ t.test('two supernodes and a silent port on loopback: reachable ports, RTT, no N
 })
 
 t.test('nothing answers and no fallback: cannot connect, and it says so', async (t) => {
-  const silent = await silentPort(t)
+  const silent = await silentUdpPort(t)
   const report = await runNetcheck({ supernodes: [{ host: '127.0.0.1', ports: [silent] }], fallbacks: [], timeoutMs: 600 }, udpOnly)
   t.equal(report.canConnect, false)
   t.match(report.nat, { mapping: 'unknown', behindNat: null })

@@ -35,8 +35,11 @@ export const netcheckCommand: CommandModule<object, NetcheckArgs> = {
     const fallbacks = (args.fallback ?? []).map(fallbackOption)
     const ca = args['ca-file'] === undefined ? undefined : pemFile('--ca-file', args['ca-file'])
     const report = await runNetcheck({ supernodes, fallbacks, timeoutMs: NETCHECK_TIMEOUT_MS }, { probeTls: tlsProber({ ca, env: process.env }) })
-    process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : report.sentences.map((s) => `${s}\n`).join(''))
-    if (!report.canConnect) process.exitCode = EXIT_CANNOT_CONNECT
+    const text = args.json ? `${JSON.stringify(report, null, 2)}\n` : report.sentences.map((s) => `${s}\n`).join('')
+    await new Promise<void>((resolve) => process.stdout.write(text, () => resolve()))
+    // netcheck is done: end now rather than wait for a fallback's TCP connect that timed out while
+    // its SYNs were unanswered (the kernel retries those for minutes)
+    process.exit(report.canConnect ? 0 : EXIT_CANNOT_CONNECT)
   },
 }
 

@@ -75,6 +75,7 @@ function ipv6Sentences(report: NetcheckReport): string[] {
 function clockSentence(skewMs: number | null): string {
   if (skewMs === null) return 'The supernode did not tell its time, so the clock was not checked.'
   const off = duration(Math.abs(skewMs))
+  if (Math.abs(skewMs) < 1_000) return "This device's clock agrees with the supernode's (less than a second apart)."
   if (Math.abs(skewMs) <= CLOCK_SKEW_TOLERANCE_MS) return `This device's clock agrees with the supernode's (${off} apart).`
   const way = skewMs > 0 ? 'behind' : 'ahead of'
   return `This device's clock is ${off} ${way} the supernode's: set it right (turn on NTP), as certificates will need it.`

@@ -108,6 +108,7 @@ export async function startAssistServer(config: AssistServerConfig, deps: Assist
     logger.info(`embedded supernode on UDP ${formatHostPort(supernodes[0]!)} (give -l HOST:PORT to use real ones)`)
   }
   const fallbacks = config.fallbacks !== undefined && config.fallbacks.length > 0 ? config.fallbacks : embeddedFallback(supernode, config.embeddedSupernodeWs)
+  if (fallbacks.length > 0) logger.info(`fallback for networks that block UDP, in join tokens: ${fallbacks.join(' ')}`)
 
   const service = await AssistanceService.start({ stateDir: config.stateDir, supernodes, deviceIp: config.deviceIp, fallbacks }, { audit, startEdge: deps.startEdge, clock, logger, onStep: deps.onStep, netcheck: deps.netcheck })
   const app = createApi({ apiToken: token, webDir: config.webDir, service, clock, listenHost: config.listen.host, hostNames: config.hostNames })

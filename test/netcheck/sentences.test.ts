@@ -51,15 +51,14 @@ t.test('open UDP, HTTPS failing: overlan uses UDP', (t) => {
   t.end()
 })
 
+/** No answer over UDP on 7654: nothing known about the NAT; the rest as `base()` unless given. */
+function udpBlocked(rest: Partial<NetcheckReport>): NetcheckReport {
+  const nat: NetcheckReport['nat'] = { mapping: 'unknown', behindNat: null, portPreserved: null, localPort: 40000, publicEndpoints: [], destinations: 0 }
+  return { ...base(), udp: { reachable: false, rttMs: null }, ports: [silent(7654)], nat, ...rest }
+}
+
 t.test('blocked UDP with HTTPS working: overlan connects through HTTPS, slower (and the proxy is named)', (t) => {
-  const report: NetcheckReport = {
-    ...base(),
-    udp: { reachable: false, rttMs: null },
-    ports: [silent(7654)],
-    nat: { mapping: 'unknown', behindNat: null, portPreserved: null, localPort: 40000, publicEndpoints: [], destinations: 0 },
-    tls: { ...tlsWorks, proxy: 'proxy.example:3128' },
-  }
-  const s = netcheckSentences(report)
+  const s = netcheckSentences(udpBlocked({ tls: { ...tlsWorks, proxy: 'proxy.example:3128' } }))
   t.equal(s[0], 'UDP is blocked on this network; HTTPS on port 443 works (35 ms) through the proxy proxy.example:3128: overlan will connect through it, slower.')
   t.equal(s[1], 'No supernode answers over UDP (sn.example port 7654).')
   t.notOk(s.some((x) => /NAT/.test(x)), 'nothing said about a NAT nobody could see')
@@ -67,16 +66,7 @@ t.test('blocked UDP with HTTPS working: overlan connects through HTTPS, slower (
 })
 
 t.test('everything blocked: cannot connect, and what to ask the administrator for', (t) => {
-  const report: NetcheckReport = {
-    ...base(),
-    udp: { reachable: false, rttMs: null },
-    ports: [silent(7654)],
-    nat: { mapping: 'unknown', behindNat: null, portPreserved: null, localPort: 40000, publicEndpoints: [], destinations: 0 },
-    tls: tlsFails,
-    clockSkewMs: null,
-    canConnect: false,
-  }
-  const s = netcheckSentences(report)
+  const s = netcheckSentences(udpBlocked({ tls: tlsFails, clockSkewMs: null, canConnect: false }))
   t.equal(s[0], 'overlan cannot connect from this network: no supernode answers over UDP (sn.example port 7654), and HTTPS on port 443 does not work either (connection refused).')
   t.equal(s[1], "Ask this network's administrator to allow outgoing UDP to sn.example port 7654, or HTTPS to sn.example, or try another network.")
   t.notOk(s.some((x) => /clock/.test(x)), 'no clock sentence when nothing answered')
@@ -84,7 +74,7 @@ t.test('everything blocked: cannot connect, and what to ask the administrator fo
 })
 
 t.test('everything blocked without a fallback', (t) => {
-  const s = netcheckSentences({ ...base(), udp: { reachable: false, rttMs: null }, ports: [silent(7654)], tls: noTls, canConnect: false })
+  const s = netcheckSentences(udpBlocked({ tls: noTls, canConnect: false }))
   t.equal(s[0], 'overlan cannot connect from this network: no supernode answers over UDP (sn.example port 7654), and no HTTPS fallback was given (--fallback).')
   t.end()
 })

@@ -43,3 +43,27 @@ t.test('a name that does not resolve is named in the port result', async (t) => 
   const report = await runNetcheck({ supernodes: [{ host: 'nowhere.invalid', ports: [7654] }], fallbacks: [], timeoutMs: 300 }, { ...udpOnly, lookup: () => Promise.reject(new Error('ENOTFOUND')) })
   t.match(report.ports, [{ supernode: 'nowhere.invalid', reachable: false, error: 'cannot resolve nowhere.invalid' }])
 })
+
+t.test('IPv6: a host with a global address asks the supernode over IPv6 too (::1 here) and says it answers', async (t) => {
+  const sn = await Supernode.start({ port: 0, bindAddress: '::', mgmt: null })
+  t.teardown(() => sn.stop())
+  const dualStack: NetcheckDeps = {
+    ...udpOnly,
+    // the name has both records; the host has a global IPv6 address (a documentation prefix: never sent to)
+    lookup: () => Promise.resolve([{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }]),
+    interfaces: () => ({ eth0: [{ address: '2001:db8::5', family: 'IPv6', internal: false, netmask: 'ffff:ffff:ffff:ffff::', mac: '', cidr: null, scopeid: 0 }] }),
+  }
+  const report = await runNetcheck({ supernodes: [{ host: 'sn.test', ports: [sn.port] }], fallbacks: [], timeoutMs: 1_500 }, dualStack)
+  t.match(report.ipv6, { hasGlobalAddress: true, tested: true, reachable: true, rttMs: Number })
+  t.match(report.ports, [{ supernode: 'sn.test', reachable: true, publicEndpoint: /^127\.0\.0\.1:\d+$/ }], 'the port results are over IPv4')
+  t.ok(report.sentences.some((s) => /^This device has IPv6 and reaches the supernode over it \((under 1|\d+) ms\)\.$/.test(s)), report.sentences.join(' | '))
+})
+
+t.test('a supernode known only by an IPv6 address is asked over IPv6', async (t) => {
+  const sn = await Supernode.start({ port: 0, bindAddress: '::1', mgmt: null })
+  t.teardown(() => sn.stop())
+  const report = await runNetcheck({ supernodes: [{ host: '::1', ports: [sn.port] }], fallbacks: [], timeoutMs: 1_500 }, { ...udpOnly, interfaces: () => ({ lo: [{ address: '::1', family: 'IPv6', internal: true, netmask: '', mac: '', cidr: null, scopeid: 0 }] }) })
+  t.match(report.ports, [{ supernode: '::1', reachable: true, publicEndpoint: /^\[::1\]:\d+$/ }])
+  t.match(report.nat, { behindNat: false, mapping: 'endpoint-independent' })
+  t.match(report.ipv6, { hasGlobalAddress: false, tested: false })
+})

@@ -13,7 +13,7 @@ import { WS_PATH } from '../net/ws-listener.js'
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
 import { DEFAULT_EDGE_MTU } from './edge.js'
 import { CliError } from './errors.js'
-import { allowOption, fallbackOption, hostNameList, listenAddress, logLevel, overlayAddress, pemFile, port, stopOnSignals, supernodeList } from './options.js'
+import { allowOption, caFile, fallbackOption, hostNameList, listenAddress, logLevel, overlayAddress, pemFile, port, stopOnSignals, supernodeList } from './options.js'
 
 export const DEFAULT_DEVICE_IP = '10.99.0.1/24'
 /** For fault tests only: the service kills itself with SIGKILL at this step (steps.ts). */
@@ -73,7 +73,7 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
     const supernodes = supernodeList(args.supernode ?? [])
     const hostNames = hostNameList('--host-name', args['host-name'])
     const fallbacks = fallbackList(args.fallback ?? [])
-    const ca = args['ca-file'] === undefined ? undefined : pemFile('--ca-file', args['ca-file'])
+    const ca = caFile(args['ca-file'])
     const embeddedSupernodeWs = embeddedWs(args, supernodes.length > 0)
     const onStep = crashAtStep(process.env[CRASH_AT_ENV])
     const server = await startAssistServer(

@@ -5,15 +5,16 @@ import type { CommandModule } from 'yargs'
 import { decodeJoinToken } from '../assist/join-token.js'
 import { secretMemory } from '../crypto/secure-memory.js'
 import { DEFAULT_EDGE_MGMT, type EdgeConfig } from '../edge/edge.js'
+import { UDP_HEAD_START_MS, UDP_RETRY_ON_FALLBACK_MS } from '../edge/supernode-link.js'
 import { DeviceError, startLinuxEdge } from '../edge/linux-edge.js'
 import { streamLogger } from '../log/logger.js'
 import type { MgmtListen } from '../mgmt/server.js'
-import { formatHostPort } from '../net/address.js'
+import { formatHostPort, type HostPort } from '../net/address.js'
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
 import { DEFAULT_TAP_NAME } from '../tap/linux-tap.js'
 import { isUnicastMac, parseMac } from '../wire/index.js'
 import { CliError, EXIT_DEVICE } from './errors.js'
-import { allowOption, logLevel, mgmtListen, overlayAddress, port, stopOnSignals, supernodeList } from './options.js'
+import { allowOption, caFile, fallbackProxies, logLevel, mgmtListen, overlayAddress, port, stopOnSignals, supernodeList, withFallbacks } from './options.js'
 
 /**
  * Fits a 1500-byte underlay, IPv6 included: 1390 + 14 Ethernet + 44 overlay + 8 UDP + 40 IPv6 = 1496,
@@ -38,6 +39,9 @@ interface EdgeArgs {
   allow?: string
   join?: string
   name?: string
+  fallback?: string[]
+  'insecure-fallback'?: boolean
+  'ca-file'?: string
   'log-level': string
 }
 
@@ -50,7 +54,14 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
       .option('key', { alias: 'k', type: 'string', describe: 'community key; better: OVERLAN_KEY or --key-file, which stay out of ps' })
       .option('key-file', { type: 'string', describe: 'read the community key from this file' })
       .option('address', { alias: 'a', type: 'string', describe: 'overlay address IP/PREFIX (omit: the supernode assigns one)' })
-      .option('supernode', { alias: 'l', type: 'string', array: true, describe: `supernode HOST:PORT (repeat for several; port ${DEFAULT_SUPERNODE_PORT} if omitted)` })
+      .option('supernode', { alias: 'l', type: 'string', array: true, describe: `supernode HOST:PORT (repeat for several; port ${DEFAULT_SUPERNODE_PORT} if omitted); HOST:7654,443 lists several UDP ports, all tried at once` })
+      .option('fallback', {
+        type: 'string',
+        array: true,
+        describe: `a supernode's WebSocket, wss://HOST[:PORT]/overlan, used by itself when UDP gets no answer within ${UDP_HEAD_START_MS / 1000} s (UDP is tried again every ${UDP_RETRY_ON_FALLBACK_MS / 1000} s); repeat for several: each goes to the -l with its host, else to the next -l without one. HTTPS_PROXY and NO_PROXY are honoured`,
+      })
+      .option('insecure-fallback', { type: 'boolean', default: false, describe: 'allow ws:// fallbacks (no TLS: only behind a reverse proxy you trust, or in a lab)' })
+      .option('ca-file', { type: 'string', describe: "PEM file of the CA that signed the fallback's certificate (default: the system's CAs)" })
       .option('device', { alias: 'd', type: 'string', default: DEFAULT_TAP_NAME, describe: 'TAP device name' })
       .option('mac', { alias: 'm', type: 'string', describe: 'MAC of the TAP device (default: random)' })
       .option('mtu', { alias: 'M', type: 'number', default: DEFAULT_EDGE_MTU, describe: 'MTU of the TAP device' })
@@ -65,6 +76,7 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
       .option('log-level', { type: 'string', default: 'info', describe: 'debug, info, warn, error or silent' })
       .example('$0 edge -c lab -k secret -a 10.9.0.1/24 -l sn.example:7654', 'as n2n: community, key, address, supernode')
       .example('OVERLAN_KEY=... $0 edge -c lab -l sn.example:7654', 'the key from the environment, an address from the supernode')
+      .example('$0 edge -c lab -l sn.example:7654,443 --fallback wss://sn.example/overlan', 'UDP on two ports, TLS on 443 when UDP is blocked')
       .example('$0 edge --join ovl1.eyJj...', 'a technician joining a remote-assistance session'),
   handler: async (args) => {
     const logger = streamLogger(logLevel(args['log-level']))
@@ -100,6 +112,18 @@ export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig &
     if (expiresAt <= Date.now()) throw new CliError(`--expires-at: ${args['expires-at']} is already past`)
   }
   const allow = allowOption(args.allow)
+  const insecure = args['insecure-fallback'] === true
+  // a join token may carry the fallbacks itself
+  const fallbackGiven = Boolean(args.fallback?.length) || args.join !== undefined
+  if (insecure && !fallbackGiven) throw new CliError('--insecure-fallback allows ws:// fallbacks: give them with --fallback')
+  if (args['ca-file'] !== undefined && !fallbackGiven) throw new CliError('--ca-file checks the fallback\'s certificate: give the fallback with --fallback')
+  const ca = caFile(args['ca-file'])
+  const supernodesWithFallbacks = (supernodes: HostPort[], urls = args.fallback): EdgeConfig['supernodes'] => {
+    const paired = withFallbacks(supernodes, urls, insecure)
+    if (!paired.some((s) => s.fallback !== null)) return supernodes
+    return paired
+  }
+  const fallbackOptions = (supernodes: EdgeConfig['supernodes']): EdgeConfig['fallback'] => ({ ca, proxy: fallbackProxies(supernodes.map((s) => s.fallback ?? null), env) })
   // announce: the host's neighbours on the overlay may remember the MAC of this device's previous run
   const common = { relayOnly: args['relay-only'], allow, name: args.name, mgmt, bind: { port: port('port', args.port) }, announce: true }
 
@@ -112,11 +136,15 @@ export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig &
       throw new CliError(`--join: ${(err as Error).message}`)
     }
     if (token.expiresAt <= Date.now()) throw new CliError(`--join: this session expired at ${new Date(token.expiresAt).toISOString()}; ask for a new token`)
+    // the token's fallbacks unless --fallback is given; its ws:// ones only with --insecure-fallback
+    const tokenUrls = (token.fallbacks ?? []).filter((url) => insecure || url.startsWith('wss:'))
+    const supernodes = supernodesWithFallbacks(args.supernode?.length ? supernodeList(args.supernode) : token.supernodes, args.fallback?.length ? args.fallback : tokenUrls)
     return {
       ...common,
       community: token.community,
       key: token.key,
-      supernodes: args.supernode?.length ? supernodeList(args.supernode) : token.supernodes,
+      supernodes,
+      fallback: fallbackOptions(supernodes),
       overlay: args.address !== undefined ? overlayAddress('-a', args.address) : null,
       expiresAt: Math.min(token.expiresAt, expiresAt ?? Infinity),
     }
@@ -136,11 +164,13 @@ export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig &
   }
   if (key === undefined || key === '') throw new CliError('give the community key: -k KEY, --key-file FILE or OVERLAN_KEY')
   if (!args.supernode?.length) throw new CliError('give at least one supernode with -l HOST:PORT')
+  const supernodes = supernodesWithFallbacks(supernodeList(args.supernode))
   return {
     ...common,
     community: args.community,
     key,
-    supernodes: supernodeList(args.supernode),
+    supernodes,
+    fallback: fallbackOptions(supernodes),
     overlay: args.address !== undefined ? overlayAddress('-a', args.address) : null,
     expiresAt,
   }

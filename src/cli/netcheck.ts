@@ -7,7 +7,7 @@ import { CLOCK_SKEW_TOLERANCE_MS } from '../netcheck/sentences.js'
 import { tlsProber } from '../netcheck/tls-probe.js'
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
 import { CliError, EXIT_CANNOT_CONNECT } from './errors.js'
-import { fallbackOption, pemFile } from './options.js'
+import { caFile, fallbackOption } from './options.js'
 
 interface NetcheckArgs {
   supernode: string[]
@@ -33,7 +33,7 @@ export const netcheckCommand: CommandModule<object, NetcheckArgs> = {
   handler: async (args) => {
     const supernodes = args.supernode.map(supernodeOption)
     const fallbacks = (args.fallback ?? []).map(fallbackOption)
-    const ca = args['ca-file'] === undefined ? undefined : pemFile('--ca-file', args['ca-file'])
+    const ca = caFile(args['ca-file'])
     const report = await runNetcheck({ supernodes, fallbacks, timeoutMs: NETCHECK_TIMEOUT_MS }, { probeTls: tlsProber({ ca, env: process.env }) })
     const text = args.json ? `${JSON.stringify(report, null, 2)}\n` : report.sentences.map((s) => `${s}\n`).join('')
     await new Promise<void>((resolve) => process.stdout.write(text, () => resolve()))

@@ -5,7 +5,8 @@ import { isIP } from 'node:net'
 import { parseAllow, type AllowRules } from '../edge/allow-filter.js'
 import { MGMT_HOST_NAME_OPTION, type MgmtListen } from '../mgmt/server.js'
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js'
-import { parseFallbackUrl, parseHostPort, type HostPort } from '../net/address.js'
+import { pairFallbacks, parseFallbackUrl, parseHostPort, parseSupernodeAddress, type HostPort, type SupernodeAddress } from '../net/address.js'
+import { proxyFor, type ProxyConfig } from '../net/ws-connect.js'
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
 import { parseOverlayAddress, type OverlayAddress } from '../wire/index.js'
 import { CliError } from './errors.js'
@@ -55,15 +56,56 @@ export function overlayAddress(option: string, value: string): OverlayAddress {
   return overlay
 }
 
-/** -l HOST[:PORT], repeated. */
-export function supernodeList(values: string[]): HostPort[] {
+/** -l HOST[:PORT[,PORT...]], repeated: each supernode with the UDP ports it answers on. */
+export function supernodeList(values: string[]): SupernodeAddress[] {
   return values.map((value) => {
     try {
-      return parseHostPort(value, { port: DEFAULT_SUPERNODE_PORT })
+      return parseSupernodeAddress(value, DEFAULT_SUPERNODE_PORT)
     } catch (err) {
       throw new CliError(`-l: ${(err as Error).message}`)
     }
   })
+}
+
+/** --fallback URL (repeated) paired with the supernodes (by host, then in order); --insecure-fallback allows ws://. */
+export function withFallbacks<T extends HostPort>(supernodes: T[], urls: string[] | undefined, insecure: boolean): (T & { fallback: URL | null })[] {
+  try {
+    return pairFallbacks(
+      supernodes,
+      (urls ?? []).map((text) => parseFallbackUrl(text, insecure)),
+    )
+  } catch (err) {
+    throw new CliError(`--fallback: ${(err as Error).message}`)
+  }
+}
+
+/** --ca-file PEM: the CA certificates a fallback's TLS is checked against instead of the system's. */
+export function caFile(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined
+  let pem: string
+  try {
+    pem = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new CliError(`--ca-file: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new CliError(`--ca-file: ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`)
+  return pem
+}
+
+/**
+ * The proxy for each fallback, from HTTPS_PROXY / https_proxy (wss://), http_proxy (ws://) and
+ * NO_PROXY in `env`; checked now, so that a malformed proxy variable is one line at start.
+ */
+export function fallbackProxies(urls: (URL | null)[], env: NodeJS.ProcessEnv): (url: URL) => ProxyConfig | null {
+  for (const url of urls) {
+    if (url === null) continue
+    try {
+      proxyFor(url, env)
+    } catch (err) {
+      throw new CliError(`${url.protocol === 'wss:' ? 'HTTPS_PROXY' : 'http_proxy'}: ${(err as Error).message}`)
+    }
+  }
+  return (url) => proxyFor(url, env)
 }
 
 /** --allow SPEC, or null when not given. */

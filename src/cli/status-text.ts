@@ -12,7 +12,7 @@ const RELAY_NOTES: Partial<Record<PathState, string>> = {
   suspect: ' (direct went quiet, checking)',
 }
 
-/** Today every supernode link is UDP; the issue's TLS fallback will add `transport` to /status. */
+/** An edge from before the fallback has no `transport` in /status: every link was UDP then. */
 const DEFAULT_TRANSPORT = 'udp'
 
 /** Whether `value` has the shape `overlan status` prints: an edge's /status, not a supernode's or another service's. */
@@ -63,15 +63,24 @@ export function statusLines(status: EdgeStatus, now: number): string[] {
   return lines
 }
 
+/** "udp 7654", "tls 443": how the supernode is reached now, and on which port. */
 function transportOf(supernode: EdgeStatus['supernodes'][number]): string {
-  const transport = (supernode as { transport?: unknown }).transport
-  return typeof transport === 'string' ? transport : DEFAULT_TRANSPORT
+  const { transport, port } = supernode as { transport?: unknown; port?: unknown }
+  const name = typeof transport === 'string' ? transport : DEFAULT_TRANSPORT
+  return typeof port === 'number' ? `${name} ${port}` : name
 }
 
 function pathText(peer: Peer): string {
   if (peer.path === 'direct') return peer.endpoint ? `direct to ${peer.endpoint}` : 'direct'
-  if (peer.path === 'relay' || peer.path in RELAY_NOTES) return `relay via supernode${RELAY_NOTES[peer.path] ?? ''}`
+  if (peer.path === 'relay' || peer.path in RELAY_NOTES) return `relay via ${relayText(peer)}${RELAY_NOTES[peer.path] ?? ''}`
   return peer.path
+}
+
+/** "sn.example:7654 over tls" when the edge says which supernode relays and how; "supernode" otherwise. */
+function relayText(peer: Peer): string {
+  const { relay, via } = peer as { relay?: unknown; via?: unknown }
+  if (typeof relay !== 'string') return 'supernode'
+  return typeof via === 'string' ? `${relay} over ${via}` : relay
 }
 
 /** Left-aligned columns, two spaces apart, indented under their heading. */

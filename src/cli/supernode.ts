@@ -41,12 +41,12 @@ function wsListen(args: SupernodeArgs): SupernodeWsConfig | null {
   const key = args['tls-key']
   if ((cert === undefined) !== (key === undefined)) throw new CliError('--tls-cert and --tls-key go together: give both (PEM files) or neither')
   if (args['tcp-port'] === undefined) {
-    if (cert !== undefined || args['trust-proxy'] === true) throw new CliError('--tls-cert, --tls-key and --trust-proxy need --tcp-port (the WebSocket listener)')
+    if (cert !== undefined || args['trust-proxy'] === true || args['tcp-bind'] !== undefined) throw new CliError('--tls-cert, --tls-key, --tcp-bind and --trust-proxy need --tcp-port (the WebSocket listener)')
     return null
   }
   return {
     port: port('tcp-port', args['tcp-port']),
-    bindAddress: args.bind,
+    bindAddress: args['tcp-bind'] ?? args.bind,
     tls: cert === undefined || key === undefined ? null : { cert: pemFile('--tls-cert', cert), key: pemFile('--tls-key', key) },
     trustProxy: args['trust-proxy'] === true,
     maxConnections: positiveInt('ws-max-connections', args['ws-max-connections'], 1_000_000),
@@ -57,6 +57,7 @@ function wsListen(args: SupernodeArgs): SupernodeWsConfig | null {
 interface SupernodeArgs {
   port: number | number[]
   'tcp-port'?: number
+  'tcp-bind'?: string
   'tls-cert'?: string
   'tls-key'?: string
   'trust-proxy'?: boolean
@@ -94,6 +95,7 @@ export const supernodeCommand: CommandModule<object, SupernodeArgs> = {
         type: 'number',
         describe: `also accept edges over WebSocket on this TCP port, path ${WS_PATH} (for networks that block UDP): TLS with --tls-cert/--tls-key, else plain behind a reverse proxy that terminates TLS`,
       })
+      .option('tcp-bind', { type: 'string', describe: 'address the WebSocket listener binds (default: as --bind); 127.0.0.1 behind a reverse proxy on the same host' })
       .option('tls-cert', { type: 'string', describe: 'PEM certificate (chain) for the WebSocket listener: it speaks TLS (wss://) itself' })
       .option('tls-key', { type: 'string', describe: 'PEM private key of --tls-cert' })
       .option('trust-proxy', {
@@ -106,7 +108,7 @@ export const supernodeCommand: CommandModule<object, SupernodeArgs> = {
         default: DEFAULT_WS_MAX_PER_ADDRESS,
         describe: 'most WebSocket connections from one client address (an IPv6 /64 counts as one)',
       })
-      .option('bind', { type: 'string', describe: 'address to bind (default: every address, IPv4 and IPv6)' })
+      .option('bind', { type: 'string', describe: 'address the UDP ports (and, without --tcp-bind, the WebSocket listener) bind (default: every address, IPv4 and IPv6)' })
       .option('mgmt', { type: 'string', default: formatHostPort(DEFAULT_SUPERNODE_MGMT), describe: 'management HTTP (GET /status, /metrics) host:port, or "off"' })
       .option('mgmt-host-name', { type: 'string', array: true, describe: 'a further name the management listener answers to in the Host header (repeat for several); its address, and localhost on loopback, always work' })
       .option('max-edges', { type: 'number', default: DEFAULT_SUPERNODE_CONFIG.maxEdgesPerCommunity, describe: 'most edges per community' })

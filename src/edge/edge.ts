@@ -12,6 +12,8 @@ import { MgmtServer, type MgmtListen } from '../mgmt/server.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
 import { bindUdp } from '../net/bind.js'
 import type { Transport } from '../net/transport.js'
+import { WsCarrier, type CarrierDrop, type StreamCarrier } from '../net/ws-carrier.js'
+import { connectWebSocket, type ProxyConfig } from '../net/ws-connect.js'
 import type { TapDevice } from '../tap/device.js'
 import { systemClock, type Clock, type TimerHandle } from '../time/clock.js'
 import { deadline } from '../time/deadline.js'
@@ -45,7 +47,7 @@ import { PeerTable } from './peers.js'
 import { Prober } from './punch.js'
 import { edgeDropCounters, type EdgeReason } from './reasons.js'
 import { SealedSender } from './sealed-sender.js'
-import { SupernodeLink, type LinkHost } from './supernode-link.js'
+import { SupernodeLink, UDP_RETRY_ON_FALLBACK_MS, type LinkHost, type LinkTarget, type LinkTransport } from './supernode-link.js'
 import { Supernodes } from './supernodes.js'
 
 export const DEFAULT_EDGE_MGMT: HostPort = { host: '127.0.0.1', port: 5644 }
@@ -57,7 +59,10 @@ export interface EdgeConfig {
   /** the community secret (a generated key or a passphrase); or give `keys` already derived */
   key?: string
   keys?: CommunityKeys
-  supernodes: HostPort[]
+  /** each supernode: host, UDP port(s) tried all at once, and its fallback URL (wss://HOST/overlan) if any */
+  supernodes: LinkTarget[]
+  /** how fallbacks are opened: a private CA (PEM) instead of the system's, the proxy for a URL */
+  fallback?: FallbackOptions
   /** this edge's overlay address; null: ask the supernode for one */
   overlay: OverlayAddress | null
   /** shown to peers and in consoles (e.g. a technician's name) */
@@ -87,6 +92,13 @@ export interface EdgeConfig {
   birthdayPorts?: { from: number; to: number }
 }
 
+export interface FallbackOptions {
+  ca?: string | Buffer
+  /** the HTTP CONNECT proxy for a fallback URL, or null (the CLI reads HTTPS_PROXY and NO_PROXY) */
+  proxy?: (url: URL) => ProxyConfig | null
+  timeoutMs?: number
+}
+
 export interface EdgeDeps {
   tap: TapDevice
   clock?: Clock
@@ -96,7 +108,12 @@ export interface EdgeDeps {
   hostStatus?: () => Record<string, unknown>
   /** opens an extra UDP socket for birthday punching (default: another one like the main socket) */
   openTransport?: OpenTransport
+  /** opens a supernode's fallback stream (default: a WebSocket by src/net/ws-connect.ts) */
+  openFallback?: OpenFallback
 }
+
+/** Opens a fallback stream to a URL; `drop` counts what its send queue drops. */
+export type OpenFallback = (url: URL, drop: (reason: CarrierDrop) => void) => Promise<StreamCarrier>
 
 export interface EdgeStatus {
   edgeId: string
@@ -108,13 +125,28 @@ export interface EdgeStatus {
   expiresAt: string | null
   /** the --allow rules in force, or null */
   allow: AllowRules | null
-  supernodes: { address: string; registered: boolean; rttMs: number | null; publicEndpoint: string | null }[]
+  supernodes: {
+    /** as -l gave it (host:port, or host:port,port when it lists several) */
+    address: string
+    registered: boolean
+    /** the carrier of the registration now (or of the attempt): udp, or the fallback's WebSocket over TLS (tls) or plain (ws) */
+    transport: LinkTransport
+    /** the UDP port that answered, or the fallback's TCP port */
+    port: number
+    fallback: string | null
+    rttMs: number | null
+    publicEndpoint: string | null
+  }[]
   peers: {
     id: string
     mac: string | null
     ip: string | null
     name: string
     path: PathState
+    /** what the frames travel over: `udp` for a direct path; for the relay, the relaying supernode's transport (null while none is registered) */
+    via: LinkTransport | null
+    /** the relaying supernode (path relay, punching or suspect), or null */
+    relay: string | null
     endpoint: string | null
     rttMs: number | null
     lastSeenMs: number
@@ -169,6 +201,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     private readonly log: Logger,
     private readonly hostStatus: () => Record<string, unknown>,
     openTransport: OpenTransport,
+    openFallback: OpenFallback,
   ) {
     super()
     this.relayOnly = config.relayOnly ?? false
@@ -197,10 +230,17 @@ export class Edge extends EventEmitter<EdgeEvents> {
       refused: (link, why) => this.log.warn(`supernode ${link.label} refused registration: ${why}`),
       peerGone: (edgeId) => this.directory.onPeerGone(edgeId),
       unprovenError: () => this.drops['unproven-error']++,
+      openFallback: async (url) => {
+        const stream = await openFallback(url, (reason) => this.drops[reason]++)
+        this.counters.fallbackConnects++
+        stream.onDatagram((msg, address, port) => this.inbound.receive(msg, address, port, stream))
+        return stream
+      },
+      fallbackDown: (link, why, stream) => this.fallbackDown(link, why, stream),
+      carrierChanged: (link, from, to) => this.carrierChanged(link, from, to),
     }
     this.supernodes = new Supernodes(
       config.supernodes.map((target) => new SupernodeLink(target, host)),
-      transport,
       identity.edgeId,
       this.counters,
     )
@@ -220,7 +260,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
     const transport = deps.transport ?? (await bindUdp({ address: bindAddress, port: config.bind?.port ?? 0 }))
     // birthday punching opens 256 sockets for a few seconds: dgram's, which hold no send ring
     const openTransport = deps.openTransport ?? (() => bindUdp({ address: bindAddress, port: 0 }, 'dgram'))
-    const edge = new Edge(config, keys, generateEdgeIdentity(), deps.tap, transport, deps.clock ?? systemClock, deps.logger ?? silentLogger, deps.hostStatus ?? (() => ({})), openTransport)
+    const openFallback = deps.openFallback ?? ((url: URL, drop: (reason: CarrierDrop) => void) => openWebSocketCarrier(url, config.fallback ?? {}, drop))
+    const edge = new Edge(config, keys, generateEdgeIdentity(), deps.tap, transport, deps.clock ?? systemClock, deps.logger ?? silentLogger, deps.hostStatus ?? (() => ({})), openTransport, openFallback)
     transport.onDatagram(edge.inbound.onDatagram)
     deps.tap.onFrame(edge.outbound.onFrame)
     if (config.mgmt) {
@@ -270,9 +311,13 @@ export class Edge extends EventEmitter<EdgeEvents> {
     const timestamp = Math.max(this.clock.now(), this.lastRecordTimestamp + 1)
     const signature = sign('deregister', deregisterSignedBytes(this.edgeId, timestamp), this.identity.secretKey)
     for (const link of this.supernodes.links) {
-      if (link.registered && link.address !== null) this.transport.send(encodeDeregister(this.edgeId, timestamp, signature), 0, DEREGISTER_BYTES, link.port, link.address)
+      if (link.registered) link.send(encodeDeregister(this.edgeId, timestamp, signature).subarray(0, DEREGISTER_BYTES))
     }
     await this.transport.flush()
+    for (const link of this.supernodes.links) {
+      await link.stream?.flush()
+      await link.close()
+    }
     await this.birthday.closeAll()
     await this.mgmt?.close()
     await this.transport.close()
@@ -363,6 +408,29 @@ export class Edge extends EventEmitter<EdgeEvents> {
     }
   }
 
+  /** The fallback failed to open (stream null), or closed: counted and logged; the link dials again by itself. */
+  private fallbackDown(link: SupernodeLink, why: string, stream: StreamCarrier | null): void {
+    if (stream === null) {
+      this.counters.fallbackFailures++
+      this.log.warn(`supernode ${link.label}: fallback ${link.fallback?.href ?? ''} failed: ${why}`)
+      return
+    }
+    // the sealed sender counted sends through it: the count goes with it
+    this.sender.forget(stream)
+    this.counters.fallbackCloses++
+    this.log.info(`supernode ${link.label}: fallback ${stream.url} closed: ${why}`)
+  }
+
+  private carrierChanged(link: SupernodeLink, from: LinkTransport | null, to: LinkTransport): void {
+    if (to === 'udp') {
+      this.counters.udpReturns++
+      this.log.info(`supernode ${link.label}: UDP works again; registered over UDP port ${link.port} instead of ${from ?? 'the fallback'}`)
+    } else {
+      this.counters.fallbackSwitches++
+      this.log.warn(`supernode ${link.label}: no UDP answer; registered over ${link.fallback?.href ?? 'the fallback'} (${to}); UDP is tried again every ${UDP_RETRY_ON_FALLBACK_MS / 1000} s`)
+    }
+  }
+
   // ---- the scheduler -------------------------------------------------------------------------
 
   /** Each TICK_MS: what is due for each supernode link, then each peer's timers. */
@@ -376,6 +444,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
 
   status(): EdgeStatus {
     const now = this.clock.now()
+    const relay = this.supernodes.relayLink(now)
     return {
       edgeId: formatEdgeId(this.edgeId),
       name: this.config.name ?? '',
@@ -388,17 +457,23 @@ export class Edge extends EventEmitter<EdgeEvents> {
       supernodes: this.supernodes.links.map((l) => ({
         address: l.label,
         registered: l.registered,
+        transport: l.transport,
+        port: l.portInUse,
+        fallback: l.fallback?.href ?? null,
         rttMs: l.rttMs,
         publicEndpoint: l.reflexive ? formatHostPort({ host: l.reflexive.address, port: l.reflexive.port }) : null,
       })),
       peers: [...this.peers.values()].map((p) => {
         const endpoint = p.path.endpoint
+        const direct = p.path.isDirect && endpoint !== null
         return {
           id: formatEdgeId(p.edgeId),
           mac: p.identity ? formatMac(p.identity.mac) : null,
           ip: p.identity?.overlay?.address ?? null,
           name: p.identity?.name ?? '',
           path: p.path.state,
+          via: direct ? 'udp' : (relay?.transport ?? null),
+          relay: direct ? null : (relay?.label ?? null),
           endpoint: endpoint ? formatHostPort({ host: endpoint.address, port: endpoint.port }) : null,
           rttMs: p.path.rttMs,
           lastSeenMs: now - p.lastSeen,
@@ -419,4 +494,10 @@ export class Edge extends EventEmitter<EdgeEvents> {
     for (const p of this.peers.values()) if (p.path.isDirect) direct++
     return edgeMetrics(this.counters, this.drops, { supernodesRegistered: this.supernodes.registeredCount, peersDirect: direct, peersOther: this.peers.size - direct })
   }
+}
+
+/** The default fallback: a WebSocket (ws-connect.ts) as a bounded carrier (ws-carrier.ts). */
+async function openWebSocketCarrier(url: URL, options: FallbackOptions, drop: (reason: CarrierDrop) => void): Promise<StreamCarrier> {
+  const connection = await connectWebSocket({ url, ca: options.ca, proxy: options.proxy?.(url) ?? null, timeoutMs: options.timeoutMs })
+  return new WsCarrier(url, connection, drop)
 }

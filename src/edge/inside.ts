@@ -65,12 +65,13 @@ export class Outbound {
   relay(destId: number, frame: Buffer): void {
     const core = this.core
     const link = this.supernodes.relayLink(core.now())
-    if (link === undefined || link.address === null) {
+    if (link === undefined) {
       if (this.held.length < UNREGISTERED_HOLD_FRAMES) this.held.push({ destId, frame: Buffer.from(frame), at: core.now() })
       else core.drops['no-supernode']++
       return
     }
-    const result = this.sender.send(PacketType.Relay, destId, frame, link.address, link.port)
+    // over the link's carrier: the UDP socket (via null), or its fallback stream, which ignores the address
+    const result = this.sender.send(PacketType.Relay, destId, frame, link.address ?? '', link.port, 0, link.via)
     if (result === 'sent') core.counters.relayedOut++
     else core.drops[result]++
   }

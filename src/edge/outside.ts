@@ -58,13 +58,13 @@ export class Inbound {
     this.receive(msg, address, port, null)
   }
 
-  /** `via`: the birthday-punching socket it arrived on, or null for the main one. */
+  /** `via`: the birthday-punching socket or supernode fallback stream it arrived on, or null for the main one. */
   receive(msg: Buffer, address: string, port: number, via: Transport | null): void {
     const core = this.core
     core.counters.packetsIn++
     core.counters.bytesIn += msg.length
     if (msg.length >= 2 && isSealedType(msg[1]!)) this.sealed(msg, address, port, via)
-    else if (via === null) this.control(msg, address, port)
+    else if (via === null || this.parts.supernodes.from(address, port, via) !== undefined) this.control(msg, address, port, via)
     else core.drops['unexpected-source']++
   }
 
@@ -116,8 +116,8 @@ export class Inbound {
     }
     peer.replay.accept(h.counter)
     peer.lastSeen = now
-    const viaSupernode = this.parts.supernodes.from(address, port) !== undefined
-    if (via !== null) this.parts.birthday.reached(peer, via)
+    const viaSupernode = this.parts.supernodes.from(address, port, via) !== undefined
+    if (via !== null && !viaSupernode) this.parts.birthday.reached(peer, via)
     // from the peer's direct endpoint, on any socket of ours: the path is alive
     if (!viaSupernode) peer.path.heardFrom(address, port, now)
 
@@ -187,9 +187,9 @@ export class Inbound {
     peer.path.onProbeAck(address, port, via, now - ack.value.probeId, peer.verified, now)
   }
 
-  private control(msg: Buffer, address: string, port: number): void {
+  private control(msg: Buffer, address: string, port: number, via: Transport | null): void {
     const core = this.core
-    const link = this.parts.supernodes.from(address, port)
+    const link = this.parts.supernodes.from(address, port, via)
     if (link === undefined) {
       core.drops['unexpected-source']++
       return
@@ -202,11 +202,11 @@ export class Inbound {
     const packet = decoded.value
     switch (packet.type) {
       case PacketType.Cookie:
-        return link.onCookie(packet)
+        return link.onCookie(packet, via, port)
       case PacketType.RegisterAck:
-        return link.onRegisterAck(packet)
+        return link.onRegisterAck(packet, via)
       case PacketType.KeepaliveAck:
-        return link.onKeepaliveAck(packet)
+        return link.onKeepaliveAck(packet, via)
       case PacketType.Error:
         return link.onError(packet)
       case PacketType.PeerInfo:

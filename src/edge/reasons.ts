@@ -1,6 +1,7 @@
 // Why the edge dropped a packet or frame: codec refusals, authentication, the frame filter,
 // and local limits. Each is a counter in /status and /metrics.
 import { CODEC_REASONS, zeroCounters } from '../wire/index.js'
+import type { CarrierDrop } from '../net/ws-carrier.js'
 import { FILTER_REASONS } from './frame-filter.js'
 
 export const EDGE_REASONS = [
@@ -22,6 +23,9 @@ export const EDGE_REASONS = [
   'bad-probe',
   'send-queue-full',
   'no-supernode', // a frame for the relay while no supernode is registered
+  'fallback-queue-full', // the oldest frame waiting for a slow fallback stream (or control beyond its bound)
+  'fallback-closed', // sent to a fallback stream that had just closed
+  'fallback-not-binary', // a text message on a fallback stream (every datagram is a binary message)
   'frame-too-large',
   'tap-write-failed',
 ] as const
@@ -30,3 +34,6 @@ export type EdgeReason = (typeof EDGE_REASONS)[number]
 export function edgeDropCounters(): Record<EdgeReason, number> {
   return zeroCounters(EDGE_REASONS)
 }
+
+/** The fallback stream's drop reasons are edge reasons (checked here, so the two lists stay one). */
+export const CARRIER_DROPS_ARE_EDGE_REASONS: CarrierDrop extends EdgeReason ? true : never = true

@@ -9,10 +9,20 @@
 // (random from a 48-bit start per registration), or the nonce of the registration it concerns.
 // Anyone who can send from the supernode's address can send an ERROR, but not guess those.
 // The edge keeps one link per supernode it was given, and survives the loss of any of them.
+//
+// A link has a carrier: UDP (the edge's socket; HELLO goes to every port the supernode lists at
+// once, the first to answer is kept) or the supernode's fallback, a WebSocket (a StreamCarrier).
+// Both start together, as happy eyeballs does: the fallback is dialled at once, and the
+// registration runs over it when UDP has not answered within UDP_HEAD_START_MS. While on the
+// fallback a second, UDP-only attempt (udpTry) says HELLO every UDP_RETRY_ON_FALLBACK_MS; when it
+// registers, the link moves back to UDP in one step (the stream carried frames until then) and the
+// stream is closed. Losing the stream, or the registration on it, starts the race again.
 import { randomBytes, randomInt } from 'node:crypto'
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
-import { formatHostPort, type HostPort } from '../net/address.js'
+import { formatSupernodeAddress, type HostPort } from '../net/address.js'
+import type { Transport } from '../net/transport.js'
+import type { StreamCarrier, StreamKind } from '../net/ws-carrier.js'
 import {
   ErrorCode,
   NO_PROOF,
@@ -56,8 +66,38 @@ export const CONFLICT_RETRY_MS = 2_000
 export const HINT_CHECK_MS = 1_000
 /** Keepalive sequences start at a random value below this per registration (48 bits of guessing for a spoofer). */
 export const KEEPALIVE_SEQ_START_LIMIT = 2 ** 48
+/**
+ * UDP that answers within this of the start (or of losing the registration) wins the race with the
+ * fallback: a COOKIE takes one round trip, far below this on any working network, while UDP that
+ * is blocked never answers. Registering over the fallback starts no earlier than this.
+ */
+export const UDP_HEAD_START_MS = 1_000
+/** While on the fallback, HELLO over UDP (one per port) this often: a few bytes, back on UDP within seconds. */
+export const UDP_RETRY_ON_FALLBACK_MS = 5_000
+/** Dialling the fallback again after it failed or closed: from this, doubling up to the max. */
+export const FALLBACK_RETRY_FIRST_MS = 1_000
+export const FALLBACK_RETRY_MAX_MS = 30_000
 
 export type LinkState = 'hello' | 'registering' | 'registered'
+/** What a link's registration runs over: the edge's UDP socket, or the fallback stream. */
+export type Carrier = 'udp' | 'stream'
+/** How /status names it: `tls` and `ws` are the fallback's WebSocket with and without TLS. */
+export type LinkTransport = 'udp' | StreamKind
+
+/** What a supernode is to a link: where (UDP ports, first one the default) and its fallback URL. */
+export interface LinkTarget extends HostPort {
+  ports?: readonly number[]
+  fallback?: URL | null
+}
+
+/** The move back to UDP while on the fallback: its own HELLO and REGISTER, over UDP only. */
+interface UdpTry {
+  state: 'hello' | 'registering'
+  nonce: Buffer
+  recordTimestamp: number
+  port: number
+  nextHelloAt: number
+}
 
 export interface LinkHost {
   now(): number
@@ -72,18 +112,30 @@ export interface LinkHost {
   peerGone(edgeId: number): void
   /** an ERROR from the supernode's address without the proof that it answers us: ignored, counted */
   unprovenError(): void
+  /** opens the fallback (wired to the inbound path by the edge); needed only when a target has one */
+  openFallback?: (url: URL) => Promise<StreamCarrier>
+  /** the fallback could not be opened, or closed: the link dials again later */
+  fallbackDown?(link: SupernodeLink, why: string, stream: StreamCarrier | null): void
+  /** registered over another carrier than the last registration's (from null: the first registration, over the fallback) */
+  carrierChanged?(link: SupernodeLink, from: LinkTransport | null, to: LinkTransport): void
 }
 
 export class SupernodeLink {
   state: LinkState = 'hello'
   address: string | null = null
+  /** the UDP port in use: the first listed until one answers */
   port: number
+  readonly ports: readonly number[]
+  readonly fallback: URL | null
+  carrier: Carrier = 'udp'
+  /** the fallback's connection while it is open (dialled in the race, or carrying the registration) */
+  stream: StreamCarrier | null = null
   rttMs: number | null = null
   reflexive: Endpoint | null = null
   overlay: OverlayAddress | null = null
   edgeId = 0
 
-  private nonce = randomBytes(8)
+  private nonce: Buffer = randomBytes(8)
   /** the client nonce of the registration the supernode acknowledged: ERRORs about our traffic carry it */
   private registrationNonce: Buffer | null = null
   private recordTimestamp = 0
@@ -98,17 +150,49 @@ export class SupernodeLink {
   private hintCheckedAt = -Infinity
   /** ERRORs that proved nothing and changed nothing (spoofed, or answering something older) */
   unprovenErrors = 0
+  /** when the current race began: UDP's head start counts from it (null until the first tick) */
+  private raceStartedAt: number | null = null
+  private udpTry: UdpTry | null = null
+  private dialling = false
+  private nextDialAt = 0
+  private dialBackoffMs = FALLBACK_RETRY_FIRST_MS
+  /** the transport of the last registration, to notice a change */
+  private registeredOver: LinkTransport | null = null
+  private closed = false
 
   constructor(
-    readonly target: HostPort,
+    readonly target: LinkTarget,
     private readonly host: LinkHost,
   ) {
     this.port = target.port
+    this.ports = target.ports?.length ? target.ports : [target.port]
+    this.fallback = target.fallback ?? null
     if (isIP(target.host)) this.address = target.host
   }
 
   get label(): string {
-    return formatHostPort(this.target)
+    return formatSupernodeAddress({ host: this.target.host, port: this.target.port, ports: this.ports })
+  }
+
+  /** How the link is registered now (or trying to be): udp, or the fallback's tls / ws. */
+  get transport(): LinkTransport {
+    return this.carrier === 'stream' && this.stream !== null ? this.stream.kind : 'udp'
+  }
+
+  /** The port the registration uses: the UDP port, or the fallback URL's. */
+  get portInUse(): number {
+    if (this.carrier === 'udp' || this.fallback === null) return this.port
+    return this.fallback.port !== '' ? Number(this.fallback.port) : this.fallback.protocol === 'wss:' ? 443 : 80
+  }
+
+  /** The socket sealed packets for this supernode go out on: the stream while on it, else the main one (null). */
+  get via(): Transport | null {
+    return this.carrier === 'stream' ? this.stream : null
+  }
+
+  /** Whether `via` (a socket a datagram came in on) is this link's fallback stream. */
+  owns(via: Transport): boolean {
+    return via === this.stream && via !== null
   }
 
   get registered(): boolean {
@@ -122,13 +206,17 @@ export class SupernodeLink {
 
   /** True when a datagram from address:port is from this supernode. */
   isFrom(address: string, port: number): boolean {
-    return port === this.port && address === this.address
+    return address === this.address && (port === this.port || this.ports.includes(port))
   }
 
   /** Called often (every edge tick): sends what is due. */
   tick(now: number): void {
+    if (this.closed) return
+    this.raceStartedAt ??= now
+    this.tickFallback(now)
+    this.tickUdpTry(now)
     if (now < this.nextActionAt) return
-    if (this.address === null) {
+    if (this.carrier === 'udp' && this.address === null) {
       this.resolve()
       return
     }
@@ -139,7 +227,8 @@ export class SupernodeLink {
         this.state = 'hello'
         this.nonce = randomBytes(8)
         this.helloSentAt = now
-        this.host.send(encodeHello(this.nonce), this.address, this.port)
+        if (this.carrier === 'udp') this.sendUdpToEveryPort(encodeHello(this.nonce))
+        else this.send(encodeHello(this.nonce))
         this.nextActionAt = now + this.retryMs
         this.retryMs = Math.min(HELLO_RETRY_MAX_MS, this.retryMs * 2)
         return
@@ -149,30 +238,167 @@ export class SupernodeLink {
           this.tick(now)
           return
         }
-        this.sendKeepalive(now, this.address)
+        this.sendKeepalive(now)
     }
   }
 
-  private sendKeepalive(now: number, address: string): void {
+  /** Sends a datagram to the supernode over the carrier in use (queries, DEREGISTER, the link's own). */
+  send(buf: Buffer): void {
+    if (this.carrier === 'stream') this.stream?.send(buf, 0, buf.length, this.port, this.address ?? '')
+    else if (this.address !== null) this.host.send(buf, this.address, this.port)
+  }
+
+  private sendUdpToEveryPort(buf: Buffer): void {
+    if (this.address === null) return
+    for (const port of this.ports) this.host.send(buf, this.address, port)
+  }
+
+  /** Whether a datagram that came in on `via` (null: the UDP socket) came over the carrier in use. */
+  private onCarrier(via: Transport | null): boolean {
+    return this.carrier === 'udp' ? via === null : via !== null && via === this.stream
+  }
+
+  // ---- the fallback: dialled at once, used after UDP's head start, closed when UDP answers ----
+
+  /** The fallback is wanted unless UDP answered (registering or registered over it). */
+  private wantsFallback(): boolean {
+    return this.fallback !== null && !this.closed && !(this.carrier === 'udp' && this.state !== 'hello')
+  }
+
+  private tickFallback(now: number): void {
+    if (!this.wantsFallback()) {
+      if (this.stream !== null && this.carrier === 'udp') this.dropStream('UDP answered')
+      return
+    }
+    if (this.stream === null && !this.dialling && now >= this.nextDialAt) this.dial()
+    this.udpHeadStartExpired(now)
+  }
+
+  private dial(): void {
+    if (this.host.openFallback === undefined || this.fallback === null) return
+    this.dialling = true
+    this.host.openFallback(this.fallback).then(
+      (stream) => {
+        this.dialling = false
+        if (!this.wantsFallback()) {
+          void stream.close()
+          return
+        }
+        this.stream = stream
+        this.dialBackoffMs = FALLBACK_RETRY_FIRST_MS
+        stream.onClosed((why) => this.streamClosed(stream, why))
+        this.udpHeadStartExpired(this.host.now())
+      },
+      (err: unknown) => {
+        this.dialling = false
+        this.scheduleDial()
+        this.host.fallbackDown?.(this, (err as Error).message, null)
+      },
+    )
+  }
+
+  private scheduleDial(): void {
+    this.nextDialAt = this.host.now() + this.dialBackoffMs
+    this.dialBackoffMs = Math.min(FALLBACK_RETRY_MAX_MS, this.dialBackoffMs * 2)
+  }
+
+  /** UDP said nothing within its head start and the fallback is open: register over the fallback. */
+  private udpHeadStartExpired(now: number): void {
+    if (this.carrier !== 'udp' || this.state !== 'hello' || this.stream === null) return
+    if (this.raceStartedAt === null || now - this.raceStartedAt < UDP_HEAD_START_MS) return
+    this.carrier = 'stream'
+    this.retryMs = HELLO_RETRY_FIRST_MS
+    this.nextActionAt = now
+    this.udpTry = { state: 'hello', nonce: randomBytes(8), recordTimestamp: 0, port: this.port, nextHelloAt: now + UDP_RETRY_ON_FALLBACK_MS }
+  }
+
+  private streamClosed(stream: StreamCarrier, why: string): void {
+    if (stream !== this.stream) return
+    this.stream = null
+    this.scheduleDial()
+    this.host.fallbackDown?.(this, why, stream)
+    if (this.carrier === 'stream') this.lose(`fallback ${why}`)
+  }
+
+  /** Closes the stream (UDP won, or the registration on it was lost); its datagrams stop here. */
+  private dropStream(why: string): void {
+    const stream = this.stream
+    if (stream === null) return
+    this.stream = null
+    this.host.fallbackDown?.(this, why, stream)
+    void stream.close()
+  }
+
+  // ---- the move back to UDP while on the fallback ----
+
+  private tickUdpTry(now: number): void {
+    const attempt = this.udpTry
+    if (attempt === null || now < attempt.nextHelloAt) return
+    if (this.address === null) {
+      this.resolve()
+      return
+    }
+    attempt.state = 'hello'
+    attempt.nonce = randomBytes(8)
+    attempt.nextHelloAt = now + UDP_RETRY_ON_FALLBACK_MS
+    this.sendUdpToEveryPort(encodeHello(attempt.nonce))
+  }
+
+  private udpTryCookie(packet: Cookie, port: number): boolean {
+    const attempt = this.udpTry
+    if (attempt === null || attempt.state !== 'hello' || !packet.clientNonce.equals(attempt.nonce) || this.address === null) return false
+    const record = this.host.record()
+    attempt.state = 'registering'
+    attempt.recordTimestamp = record.timestamp
+    attempt.port = port
+    this.host.send(encodeRegister(attempt.nonce, packet.cookie, record.bytes), this.address, port)
+    return true
+  }
+
+  /** UDP registered while on the fallback: the registration is now the UDP one, and the stream goes. */
+  private udpTryRegistered(packet: RegisterAck): boolean {
+    const attempt = this.udpTry
+    if (attempt === null || attempt.state !== 'registering' || packet.timestamp !== attempt.recordTimestamp) return false
+    this.udpTry = null
+    this.carrier = 'udp'
+    this.port = attempt.port
+    this.nonce = attempt.nonce
+    this.state = 'registering'
+    this.recordTimestamp = attempt.recordTimestamp
+    this.acceptRegistration(packet)
+    this.dropStream('back on UDP')
+    return true
+  }
+
+  private sendKeepalive(now: number): void {
     this.keepaliveSeq++
     this.keepaliveSentAt = now
     this.unanswered++
-    this.host.send(encodeKeepalive(PacketType.Keepalive, this.edgeId, this.keepaliveSeq), address, this.port)
+    this.send(encodeKeepalive(PacketType.Keepalive, this.edgeId, this.keepaliveSeq))
     this.nextActionAt = now + Math.min(this.keepaliveMs, KEEPALIVE_RETRY_MS)
   }
 
-  onCookie(packet: Cookie): void {
-    if (this.state !== 'hello' || !packet.clientNonce.equals(this.nonce) || this.address === null) return
+  /** `via`: the socket it came in on (null: UDP), `port`: the supernode port it came from. */
+  onCookie(packet: Cookie, via: Transport | null = null, port = this.port): void {
+    if (via === null && this.udpTryCookie(packet, port)) return
+    if (this.state !== 'hello' || !packet.clientNonce.equals(this.nonce) || !this.onCarrier(via)) return
+    // several UDP ports said HELLO at once: the first to answer is the one kept
+    if (via === null) this.port = port
     // the HELLO → COOKIE round trip is the first RTT we know; keepalives refine it
     this.rttMs = this.host.now() - this.helloSentAt
     const record = this.host.record()
     this.recordTimestamp = record.timestamp
     this.state = 'registering'
-    this.host.send(encodeRegister(this.nonce, packet.cookie, record.bytes), this.address, this.port)
+    this.send(encodeRegister(this.nonce, packet.cookie, record.bytes))
   }
 
-  onRegisterAck(packet: RegisterAck): void {
-    if (this.state !== 'registering' || packet.timestamp !== this.recordTimestamp) return
+  onRegisterAck(packet: RegisterAck, via: Transport | null = null): void {
+    if (via === null && this.udpTryRegistered(packet)) return
+    if (this.state !== 'registering' || packet.timestamp !== this.recordTimestamp || !this.onCarrier(via)) return
+    this.acceptRegistration(packet)
+  }
+
+  private acceptRegistration(packet: RegisterAck): void {
     const now = this.host.now()
     const before = this.reflexive
     const moved = before !== null && (before.address !== packet.reflexive.address || before.port !== packet.reflexive.port)
@@ -188,11 +414,15 @@ export class SupernodeLink {
     // restarted supernode (which answers our next keepalive with unknown-edge) has us back in seconds
     this.keepaliveMs = Math.max(1000, Math.floor((packet.keepaliveSeconds * 1000) / 3))
     this.nextActionAt = now + this.keepaliveMs
+    const previous = this.registeredOver
+    this.registeredOver = this.transport
+    // the first registration over UDP is no change; the first over the fallback is one (UDP failed)
+    if (previous !== this.registeredOver && !(previous === null && this.registeredOver === 'udp')) this.host.carrierChanged?.(this, previous, this.registeredOver)
     this.host.registered(this, packet, moved)
   }
 
-  onKeepaliveAck(packet: Keepalive): void {
-    if (this.state !== 'registered' || packet.seq !== this.keepaliveSeq) return
+  onKeepaliveAck(packet: Keepalive, via: Transport | null = null): void {
+    if (this.state !== 'registered' || packet.seq !== this.keepaliveSeq || !this.onCarrier(via)) return
     this.unanswered = 0
     this.rttMs = this.host.now() - this.keepaliveSentAt
     this.nextActionAt = this.keepaliveSentAt + this.keepaliveMs
@@ -264,9 +494,9 @@ export class SupernodeLink {
 
   /** The supernode may have forgotten us: ask with a keepalive now, whose answer proves it either way. */
   private checkHint(now: number): void {
-    if (now - this.hintCheckedAt < HINT_CHECK_MS || this.address === null) return
+    if (now - this.hintCheckedAt < HINT_CHECK_MS) return
     this.hintCheckedAt = now
-    this.sendKeepalive(now, this.address)
+    this.sendKeepalive(now)
   }
 
   private unproven(): void {
@@ -282,8 +512,23 @@ export class SupernodeLink {
     }
   }
 
+  /** Stops dialling and closes the fallback (the edge is stopping; DEREGISTER went out before). */
+  close(): Promise<void> {
+    this.closed = true
+    this.udpTry = null
+    const stream = this.stream
+    this.stream = null
+    return stream?.close() ?? Promise.resolve()
+  }
+
   private lose(why: string): void {
     const wasRegistered = this.state === 'registered'
+    // the race starts again: UDP first, with its head start, and the fallback dialled at once; a
+    // stream whose registration went quiet may be a dead TCP connection, so it is dialled anew
+    if (this.carrier === 'stream') this.dropStream(why)
+    this.carrier = 'udp'
+    this.udpTry = null
+    this.raceStartedAt = this.host.now()
     this.state = 'hello'
     this.registrationNonce = null
     this.rttMs = null
@@ -303,6 +548,7 @@ export class SupernodeLink {
       .catch(() => {
         this.host.refused(this, `cannot resolve ${this.target.host}`)
         this.nextActionAt = this.host.now() + SLOW_RETRY_MS
+        if (this.udpTry !== null) this.udpTry.nextHelloAt = this.host.now() + UDP_RETRY_ON_FALLBACK_MS
       })
       .finally(() => {
         this.resolving = false

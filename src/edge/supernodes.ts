@@ -1,7 +1,8 @@
 // The supernodes an edge registers with, as both directions of the data path use them: which one
 // relays (the first answering one, so that every member picks the same), which one a datagram came
-// from, and the peer queries sent through the relaying one. Each link's registration is its own
-// state machine (supernode-link.ts).
+// from (over UDP, or over a link's fallback stream), and the peer queries sent through the
+// relaying one. Each link's registration, and the carrier it runs over, is its own state machine
+// (supernode-link.ts).
 import type { Transport } from '../net/transport.js'
 import { encodePeerQuery, type PeerTarget } from '../wire/index.js'
 import type { SupernodeLink } from './supernode-link.js'
@@ -9,7 +10,6 @@ import type { SupernodeLink } from './supernode-link.js'
 export class Supernodes {
   constructor(
     readonly links: readonly SupernodeLink[],
-    private readonly transport: Transport,
     private readonly edgeId: number,
     private readonly counters: { peerQueries: number },
   ) {}
@@ -28,19 +28,25 @@ export class Supernodes {
     return fallback
   }
 
-  /** The supernode a datagram came from, if it came from one. */
-  from(address: string, port: number): SupernodeLink | undefined {
-    for (const link of this.links) if (link.isFrom(address, port)) return link
+  /**
+   * The supernode a datagram came from, if it came from one: by its UDP address and ports on our
+   * UDP socket (`via` null), or by the fallback stream it came in on.
+   */
+  from(address: string, port: number, via: Transport | null = null): SupernodeLink | undefined {
+    if (via === null) {
+      for (const link of this.links) if (link.isFrom(address, port)) return link
+    } else {
+      for (const link of this.links) if (link.owns(via)) return link
+    }
     return undefined
   }
 
   /** Asks the relaying supernode for a peer (by edge ID or MAC); nothing while none is registered. */
   query(target: PeerTarget, now: number): void {
     const link = this.relayLink(now)
-    if (link === undefined || link.address === null) return
+    if (link === undefined) return
     this.counters.peerQueries++
-    const query = encodePeerQuery(this.edgeId, target)
-    this.transport.send(query, 0, query.length, link.port, link.address)
+    link.send(encodePeerQuery(this.edgeId, target))
   }
 
   get registeredCount(): number {

@@ -87,7 +87,9 @@ export function parseFallbackUrl(text: string, allowPlain: boolean): URL {
   try {
     url = new URL(text.trim())
   } catch {
-    throw new RangeError(`"${text}" is not a URL like wss://sn.example/overlan${/:\d{6,}/.test(text) ? ' (port must be 1 to 65535)' : ''}`)
+    const port = /^[a-z]+:\/\/[^/]*:(\d+)(?:\/|$)/i.exec(text.trim())?.[1]
+    if (port !== undefined && Number(port) > 65535) throw new RangeError(`"${text}": port must be 1 to 65535`)
+    throw new RangeError(`"${text}" is not a URL like wss://sn.example/overlan`)
   }
   if (url.protocol === 'ws:' && !allowPlain) throw new RangeError(`"${text}": ws:// is not encrypted by TLS; use wss://, or allow it with --insecure-fallback`)
   if (url.protocol !== 'wss:' && url.protocol !== 'ws:') throw new RangeError(`"${text}": the scheme must be wss:// (not ${url.protocol}//)`)

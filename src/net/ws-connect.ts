@@ -54,8 +54,10 @@ export interface WsConnectOptions {
 export interface WsConnection {
   socket: WebSocket
   secure: boolean
-  /** the address the TCP connection went to (the proxy's when there is one) */
+  /** where the TCP connection went (the proxy's address when there is one), as host:port */
   remote: string
+  remoteAddress: string
+  remotePort: number
   viaProxy: string | null
 }
 
@@ -155,7 +157,7 @@ export async function connectWebSocket(options: WsConnectOptions): Promise<WsCon
     const socket = await upgrade(url, current).catch((err: Error) => {
       throw fail('upgrade', err.message)
     })
-    return { socket, secure, remote, viaProxy: proxy?.label ?? null }
+    return { socket, secure, remote, remoteAddress: address, remotePort: dialPort, viaProxy: proxy?.label ?? null }
   }
   try {
     return await Promise.race([steps(), timeout])

@@ -34,8 +34,8 @@ export const STALLED_CUT_MS = 15_000
 export const SWEEP_MS = 1_000
 /**
  * What one connection can hold at most, for the memory bound: the send queue, the socket's buffer
- * at its cap plus one datagram handed over past it, a message being received, and TLS and socket
- * state (measured at ~40 KiB in test/hostile/supernode-ws-abuse.test.ts, rounded up).
+ * at its cap plus one datagram handed over past it, a message being received, and 64 KiB for TLS,
+ * socket and ws state (an idle one measured 15.5 KiB in all: test/hostile/supernode-ws-connections.test.ts).
  */
 export const WS_MEMORY_PER_CONNECTION = SEND_QUEUE_BYTES + BUFFERED_CAP_BYTES + 2 * MAX_PACKET_BYTES + 64 * 1024
 
@@ -47,6 +47,7 @@ export const WS_REFUSALS = [
   'bad-http', // not HTTP at all (garbage bytes)
   'bad-path', // any path but WS_PATH: 404
   'not-upgrade', // a plain HTTP request on WS_PATH: 426
+  'bad-upgrade', // an upgrade request that is not a valid WebSocket handshake: 400
   'text-message', // a text message: dropped, the connection closed (1003)
   'oversized', // a message over MAX_PACKET_BYTES: the connection closed (1009)
   'protocol-error', // broken WebSocket framing: the connection closed
@@ -137,6 +138,10 @@ export class WsListener {
       this.refusals['tls-error']++
       socket.destroy()
     })
+    this.wss.on('wsClientError', (_err: Error, socket: Duplex) => {
+      this.refusals['bad-upgrade']++
+      refuseUpgrade(socket, 400)
+    })
     this.sweeper = clock.every(SWEEP_MS, () => this.sweep())
   }
 
@@ -144,7 +149,7 @@ export class WsListener {
     // node's own timeouts are a backstop behind UPGRADE_WITHIN_MS (which the sweep enforces on the
     // injected clock); the TLS handshake's runs on its own
     const options = { headersTimeout: UPGRADE_WITHIN_MS + 5_000, requestTimeout: UPGRADE_WITHIN_MS + 5_000, keepAliveTimeout: 1_000 }
-    const server = config.tls === null ? createHttpServer(options) : createHttpsServer({ ...options, cert: config.tls.cert, key: config.tls.key, handshakeTimeout: UPGRADE_WITHIN_MS })
+    const server = config.tls === null ? createHttpServer(options) : createHttpsServer({ ...options, cert: config.tls.cert, key: config.tls.key, handshakeTimeout: UPGRADE_WITHIN_MS + 5_000 })
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen({ port: config.port, host: config.bindAddress }, () => {
@@ -168,9 +173,15 @@ export class WsListener {
     this.receiver = receiver
   }
 
-  /** Open WebSocket connections, and TCP connections still before their upgrade. */
-  counts(): { open: number; pending: number } {
-    return { open: this.open.size, pending: this.pending.size }
+  /** Open WebSocket connections, TCP connections still before their upgrade, and the bytes waiting on all of them (queues, and handed to the sockets). */
+  counts(): { open: number; pending: number; queuedBytes: number; bufferedBytes: number } {
+    let queuedBytes = 0
+    let bufferedBytes = 0
+    for (const conn of this.open.values()) {
+      queuedBytes += conn.queue.queuedBytes
+      bufferedBytes += conn.ws.bufferedAmount
+    }
+    return { open: this.open.size, pending: this.pending.size, queuedBytes, bufferedBytes }
   }
 
   /** Sends one datagram on connection `id` (a copy is queued); `isData`: a sealed frame, dropped first when the client reads slowly. */
@@ -180,12 +191,17 @@ export class WsListener {
       this.refusals.closed++
       return
     }
-    conn.queue.push(buf, buf[1] === PacketType.Relay, this.clock.now())
     if (!conn.pumpScheduled) {
-      // one write for everything sent to this connection in this turn (the relay sends in bursts)
+      // one write for everything sent to this connection in this turn (the relay sends in bursts):
+      // corked until the pump at the end of the turn
       conn.pumpScheduled = true
+      ;(conn.socket as Socket).cork?.()
       queueMicrotask(() => this.pump(conn))
     }
+    // straight to the socket while it has room and nothing waits (ws does not copy: the caller's
+    // buffer may be a reused receive slot); the queue only when the client is behind
+    if (conn.queue.length === 0 && conn.ws.bufferedAmount < BUFFERED_CAP_BYTES) conn.ws.send(Buffer.from(buf))
+    else conn.queue.push(buf, buf[1] === PacketType.Relay, this.clock.now())
   }
 
   /** The supernode registered an edge on connection `id`: it is no longer cut as 'unregistered'. */
@@ -292,17 +308,18 @@ export class WsListener {
 
   /** Hands the socket what waits, control first, while it holds less than BUFFERED_CAP_BYTES. */
   private pump(conn: Connection): void {
-    conn.pumpScheduled = false
+    const socket = conn.socket as Socket
+    if (conn.pumpScheduled) {
+      conn.pumpScheduled = false
+      socket.uncork?.()
+    }
     if (conn.ws.readyState !== conn.ws.OPEN) return
     const now = this.clock.now()
-    const socket = conn.socket as Socket
-    socket.cork?.()
     while (conn.ws.bufferedAmount < BUFFERED_CAP_BYTES) {
       const next = conn.queue.shift(now)
       if (next === null) break
       conn.ws.send(next)
     }
-    socket.uncork?.()
     conn.stalledSince = conn.ws.bufferedAmount >= BUFFERED_CAP_BYTES ? (conn.stalledSince ?? now) : null
   }
 
@@ -373,6 +390,8 @@ function pathOf(url: string | undefined): string {
   return (url ?? '/').split('?')[0]!
 }
 
-function refuseUpgrade(socket: Duplex, status: 404 | 503): void {
-  socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Service Unavailable'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, () => socket.destroy())
+const STATUS_TEXT = { 400: 'Bad Request', 404: 'Not Found', 503: 'Service Unavailable' } as const
+
+function refuseUpgrade(socket: Duplex, status: keyof typeof STATUS_TEXT): void {
+  socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, () => socket.destroy())
 }

@@ -197,7 +197,17 @@ export interface SupernodeStatus {
   /** every UDP port, the first being `port` */
   udpPorts: number[]
   /** the WebSocket listener: its port, TLS or plain, connections open and before their upgrade, refusals by reason */
-  websocket: { port: number; transport: 'tls' | 'ws'; connections: number; pending: number; accepted: number; refused: Record<string, number> } | null
+  websocket: {
+    port: number
+    transport: 'tls' | 'ws'
+    connections: number
+    pending: number
+    accepted: number
+    /** bytes waiting in the connections' send queues, and handed to their sockets but not yet sent */
+    queuedBytes: number
+    bufferedBytes: number
+    refused: Record<string, number>
+  } | null
   communities: number
   edges: {
     id: string
@@ -672,13 +682,23 @@ export class Supernode {
   status(): SupernodeStatus {
     const now = this.clock.now()
     const ws = this.transport.ws
+    const wsCounts = ws?.counts()
     return {
       port: this.port,
       udpPorts: this.udpPorts,
       websocket:
-        ws === null
+        ws === null || wsCounts === undefined
           ? null
-          : { port: ws.local().port, transport: ws.kind, connections: ws.counts().open, pending: ws.counts().pending, accepted: ws.accepted, refused: { ...ws.refusals } },
+          : {
+              port: ws.local().port,
+              transport: ws.kind,
+              connections: wsCounts.open,
+              pending: wsCounts.pending,
+              accepted: ws.accepted,
+              queuedBytes: wsCounts.queuedBytes,
+              bufferedBytes: wsCounts.bufferedBytes,
+              refused: { ...ws.refusals },
+            },
       communities: this.registry.communities.size,
       edges: [...this.registry.edges.values()].map((e) => ({
         id: formatEdgeId(e.edgeId),

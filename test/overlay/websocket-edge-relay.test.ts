@@ -2,30 +2,19 @@
 // over a WebSocket (plain, and over TLS with a certificate made here), and it and a UDP edge of the
 // same community reach each other through the relay, both ways. The supernode never hands the
 // WebSocket endpoint to the UDP edge as something to punch toward.
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { createSocket } from 'node:dgram'
 import t from 'tap'
 import type { Test } from 'tap'
 import { DEFAULT_WS_MAX_CONNECTIONS, DEFAULT_WS_MAX_PER_ADDRESS } from '../../src/net/ws-listener.js'
 import type { Supernode } from '../../src/supernode/supernode.js'
-import { PacketType } from '../../src/wire/index.js'
+import { ManualClock } from '../../src/time/manual-clock.js'
+import { PacketType, decodePacket, encodeHello } from '../../src/wire/index.js'
+import { WebSocket } from 'ws'
 import { ipv4Frame } from '../fixtures/frames.js'
 import { peerOf, registered, startEdge, startSupernode, until, type TestEdge } from '../fixtures/overlay.js'
 import { RecordingTransport } from '../fixtures/recording-transport.js'
+import { selfSigned } from '../fixtures/self-signed.js'
 import { WsTunnelTransport } from '../fixtures/ws-tunnel-transport.js'
-
-/** A self-signed certificate for 127.0.0.1 and localhost, made with openssl in a temporary directory. */
-function selfSigned(t: Test): { cert: Buffer; key: Buffer } {
-  const dir = mkdtempSync(join(tmpdir(), 'overlan-ws-cert-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=overlan-test',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' })
-  return { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) }
-}
 
 function wsConfig(tls: { cert: Buffer; key: Buffer } | null) {
   return { port: 0, bindAddress: '127.0.0.1', tls, trustProxy: false, maxConnections: DEFAULT_WS_MAX_CONNECTIONS, maxPerAddress: DEFAULT_WS_MAX_PER_ADDRESS }
@@ -53,7 +42,8 @@ async function relayBothWays(t: Test, udp: TestEdge, ws: TestEdge, sn: Supernode
 
 for (const scheme of ['ws', 'wss'] as const) {
   t.test(`a ${scheme === 'ws' ? 'plain' : 'TLS'} WebSocket edge and a UDP edge reach each other through the relay`, async (t) => {
-    const tls = scheme === 'wss' ? selfSigned(t) : null
+    const cert = scheme === 'wss' ? selfSigned(t) : null
+    const tls = cert === null ? null : { cert: cert.cert, key: cert.key }
     const sn = await startSupernode(t, { ws: wsConfig(tls) })
     const recording = await RecordingTransport.open()
     const udp = await startEdge(t, [sn], { transport: recording })
@@ -94,4 +84,57 @@ t.test('-p twice: one registry behind both ports; edges on either port see each 
   t.ok(sn.status().edges.every((e) => e.transport === 'udp'))
   await relayBothWays(t, a, b, sn)
   t.equal(peerOf(a, b)?.path, 'relay')
+})
+
+t.test('the supernode answers a HELLO on every UDP port, with its wall clock; an edge is answered from the port it registered through', async (t) => {
+  const clock = new ManualClock(Date.UTC(2026, 10, 30, 12, 0, 0))
+  const sn = await startSupernode(t, { extraPorts: [0, 0] }, clock)
+  const socket = createSocket('udp4')
+  t.teardown(() => socket.close())
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
+  const answers: { from: number; packet: ReturnType<typeof decodePacket> }[] = []
+  socket.on('message', (msg, rinfo) => answers.push({ from: rinfo.port, packet: decodePacket(msg) }))
+  for (const port of sn.udpPorts) socket.send(encodeHello(Buffer.alloc(8, 1)), port, '127.0.0.1')
+  await until('three COOKIEs', () => answers.length === 3)
+  t.same(answers.map((a) => a.from).sort(), [...sn.udpPorts].sort(), 'one COOKIE from each port, sent from that port')
+  for (const { packet } of answers) {
+    t.match(packet, { ok: true, value: { type: PacketType.Cookie, serverTimeMs: clock.now(), reflexive: { address: '127.0.0.1', port: socket.address().port } } })
+  }
+
+  // an edge on the third port: every answer to it (ACKs of its keepalives) comes from that port
+  const third = sn.udpPorts[2]!
+  const e = await startEdge(t, [third])
+  await registered(e)
+  t.equal(sn.status().edges[0]!.transport, 'udp')
+  t.equal(e.edge.status().supernodes[0]!.registered, true, `registered through UDP port ${third}`)
+})
+
+t.test('--trust-proxy: per-address limits and the endpoint shown use the forwarded client address (last X-Forwarded-For entry, or X-Real-IP); without it the header is ignored', async (t) => {
+  for (const trustProxy of [true, false]) {
+    const sn = await startSupernode(t, { ws: { ...wsConfig(null), trustProxy, maxPerAddress: 2 } })
+    const url = `ws://127.0.0.1:${sn.tcpPort}/overlan`
+    const forwarded = { 'X-Forwarded-For': '203.0.113.9, 198.51.100.20' }
+    const tunnel = await WsTunnelTransport.open(url, { address: '127.0.0.1', port: sn.port }, { headers: forwarded })
+    const e = await startEdge(t, [sn], { transport: tunnel })
+    await registered(e)
+    const endpoint = sn.status().edges[0]!.endpoint
+    if (trustProxy) t.match(endpoint, /^198\.51\.100\.20:\d+$/, `the edge is shown at the address the proxy vouches for (${endpoint}), not the client's own claim`)
+    else t.match(endpoint, /^127\.0\.0\.1:\d+$/, `without --trust-proxy the header is ignored (${endpoint})`)
+
+    const attempt = (headers: Record<string, string>): Promise<number> =>
+      new Promise((resolve) => {
+        const ws = new WebSocket(url, { headers })
+        ws.once('open', () => {
+          t.teardown(() => ws.terminate())
+          resolve(101)
+        })
+        ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))
+        ws.once('error', () => resolve(0))
+      })
+    const outcomes = [await attempt(forwarded), await attempt(forwarded), await attempt({ 'X-Real-IP': '198.51.100.21' })]
+    if (trustProxy) t.same(outcomes, [101, 503, 101], 'a second connection for 198.51.100.20 passes the limit of 2, a third is refused (503); another forwarded address is counted on its own')
+    else t.same(outcomes, [101, 0, 0], 'all from 127.0.0.1: refused at the TCP accept past the limit of 2')
+    t.equal(sn.status().websocket!.refused['address-full'], trustProxy ? 1 : 2)
+    await tunnel.close()
+  }
 })

@@ -1,5 +1,8 @@
 // `overlan edge` option handling without a TAP device: what becomes the edge's config, and the
 // one-line refusals (no root needed: nothing here opens a device).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import { encodeJoinToken, decodeJoinToken } from '../../src/assist/join-token.js'
 import { edgeConfig } from '../../src/cli/edge.js'
@@ -60,5 +63,45 @@ t.test('--join: the token carries everything; an expired one is refused', (t) =>
   const expired = encodeJoinToken({ community: 'a', key: 'k', supernodes: [{ host: '203.0.113.5', port: 7654 }], expiresAt: Date.now() - 1, deviceIp: null })
   t.throws(() => edgeConfig({ ...base, join: expired }, {}), { message: /expired/ })
   t.notMatch(String((() => { try { decodeJoinToken('ovl1.' + Buffer.from('{"c":"a","k":"SECRET","s":[],"e":1}').toString('base64url')) } catch (e) { return (e as Error).message } })()), /SECRET/, 'errors never echo the key')
+  t.end()
+})
+
+t.test('--fallback: each URL goes to the -l with its host, else in order; -l lists UDP ports', (t) => {
+  const c = edgeConfig({ ...base, community: 'lab', key: 'k', supernode: ['a.example:7654,443', 'b.example'], fallback: ['wss://b.example:8443/overlan', 'wss://relay.example/overlan'] }, {})
+  t.match(c.supernodes, [
+    { host: 'a.example', port: 7654, ports: [7654, 443], fallback: new URL('wss://relay.example/overlan') },
+    { host: 'b.example', port: 7654, ports: [7654], fallback: new URL('wss://b.example:8443/overlan') },
+  ])
+  t.equal(c.fallback?.ca, undefined, 'the system CAs')
+  const proxied = edgeConfig({ ...base, community: 'lab', key: 'k', supernode: ['a.example'], fallback: ['wss://a.example/overlan'] }, { HTTPS_PROXY: 'http://u:p@proxy.lan:3128', NO_PROXY: 'b.example' })
+  t.match(proxied.fallback?.proxy?.(new URL('wss://a.example/overlan')), { host: 'proxy.lan', port: 3128, auth: 'u:p' }, 'HTTPS_PROXY from the environment')
+  t.equal(proxied.fallback?.proxy?.(new URL('wss://b.example/overlan')), null, 'NO_PROXY from the environment')
+  const plain = edgeConfig({ ...base, community: 'lab', key: 'k', supernode: ['10.0.0.1'], fallback: ['ws://10.0.0.1:8080/overlan'], 'insecure-fallback': true }, {})
+  t.equal(plain.supernodes[0]!.fallback?.protocol, 'ws:', 'ws:// with --insecure-fallback')
+  t.end()
+})
+
+t.test('--fallback, --insecure-fallback, --ca-file and the proxy variables: one-line refusals naming the option', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'overlan-opts-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const notPem = join(dir, 'not.pem')
+  writeFileSync(notPem, 'hello')
+  const one = { ...base, community: 'lab', key: 'k', supernode: ['sn.example'] }
+  const cases: [Record<string, unknown>, NodeJS.ProcessEnv, RegExp][] = [
+    [{ fallback: ['https://sn.example/overlan'] }, {}, /^--fallback: "https:\/\/sn\.example\/overlan": the scheme must be wss:\/\//],
+    [{ fallback: ['ws://sn.example/overlan'] }, {}, /^--fallback: .*use wss:\/\/, or allow it with --insecure-fallback/],
+    [{ fallback: ['wss://sn.example/'] }, {}, /^--fallback: .*the path must be \/overlan/],
+    [{ fallback: ['wss://sn.example:99999/overlan'] }, {}, /^--fallback: .*port must be 1 to 65535/],
+    [{ fallback: ['wss://sn.example/overlan', 'wss://other.example/overlan'] }, {}, /^--fallback: .*every supernode already has a fallback/],
+    [{ 'insecure-fallback': true }, {}, /^--insecure-fallback allows ws:\/\/ fallbacks: give them with --fallback/],
+    [{ 'ca-file': notPem }, {}, /^--ca-file checks the fallback's certificate/],
+    [{ fallback: ['wss://sn.example/overlan'], 'ca-file': notPem }, {}, /^--ca-file: .*not\.pem holds no PEM certificate/],
+    [{ fallback: ['wss://sn.example/overlan'], 'ca-file': join(dir, 'missing.pem') }, {}, /^--ca-file: cannot read .*missing\.pem: ENOENT/],
+    [{ fallback: ['wss://sn.example/overlan'] }, { HTTPS_PROXY: 'socks5://p:1080' }, /^HTTPS_PROXY: proxy "socks5:\/\/p:1080": only http:\/\/ proxies are supported/],
+    [{ supernode: ['sn.example:7654,'] }, {}, /^-l: .*an empty port in the list/],
+  ]
+  for (const [args, env, message] of cases) {
+    t.throws(() => edgeConfig({ ...one, ...args }, env), { message }, JSON.stringify(args))
+  }
   t.end()
 })

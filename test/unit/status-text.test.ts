@@ -18,7 +18,7 @@ function status(overrides: Partial<EdgeStatus> = {}): EdgeStatus {
     relayOnly: false,
     expiresAt: null,
     allow: null,
-    supernodes: [{ address: '127.0.0.1:7654', registered: true, rttMs: 3.25, publicEndpoint: '127.0.0.1:40000' }],
+    supernodes: [{ address: '127.0.0.1:7654', registered: true, transport: 'udp', port: 7654, fallback: null, rttMs: 3.25, publicEndpoint: '127.0.0.1:40000' }],
     peers: [],
     counters: edgeCounters(),
     drops: edgeDropCounters(),
@@ -28,7 +28,7 @@ function status(overrides: Partial<EdgeStatus> = {}): EdgeStatus {
 
 type Peer = EdgeStatus['peers'][number]
 function peer(overrides: Partial<Peer>): Peer {
-  return { id: '11223344556677', mac: null, ip: null, name: '', path: 'relay', endpoint: null, rttMs: null, lastSeenMs: 0, rxPackets: 0, txPackets: 0, rxBytes: 0, txBytes: 0, ...overrides }
+  return { id: '11223344556677', mac: null, ip: null, name: '', path: 'relay', via: null, relay: null, endpoint: null, rttMs: null, lastSeenMs: 0, rxPackets: 0, txPackets: 0, rxBytes: 0, txBytes: 0, ...overrides }
 }
 
 t.test('an edge without peers: who it is, its registered supernode over UDP, and "none yet"', (t) => {
@@ -38,7 +38,7 @@ t.test('an edge without peers: who it is, its registered supernode over UDP, and
     '',
     'supernodes',
     '  SUPERNODE       STATE       TRANSPORT  RTT',
-    '  127.0.0.1:7654  registered  udp        3.3 ms',
+    '  127.0.0.1:7654  registered  udp 7654   3.3 ms',
     '',
     'peers (0)',
     '  none yet: no other member has sent anything',
@@ -73,6 +73,37 @@ t.test('a quiet direct path reads as relayed while it is checked; a plain relay 
   t.end()
 })
 
+t.test('a supernode reached over the TLS fallback says tls and its port; peers relayed through it say so', (t) => {
+  const lines = statusLines(
+    status({
+      supernodes: [{ address: 'sn.example:7654,443', registered: true, transport: 'tls', port: 443, fallback: 'wss://sn.example/overlan', rttMs: 24, publicEndpoint: '198.51.100.4:51000' }],
+      peers: [peer({ name: 'tech', path: 'relay', via: 'tls', relay: 'sn.example:7654,443' }), peer({ name: 'lan', path: 'direct', via: 'udp', endpoint: '192.168.1.9:40000' })],
+    }),
+    NOW,
+  )
+  const text = lines.join('\n')
+  t.match(text, /sn\.example:7654,443 {2}registered {2}tls 443 {4}24 ms/)
+  t.match(text, /tech .* relay via sn\.example:7654,443 over tls /)
+  t.match(text, /lan .* direct to 192\.168\.1\.9:40000 /)
+  t.end()
+})
+
+t.test("an older edge's status without transport, port or via still reads (udp, relay via supernode)", (t) => {
+  const old = JSON.parse(JSON.stringify(status({ peers: [peer({ name: 'dan' })] }))) as { supernodes: Record<string, unknown>[]; peers: Record<string, unknown>[] }
+  for (const s of old.supernodes) {
+    delete s.transport
+    delete s.port
+  }
+  for (const p of old.peers) {
+    delete p.via
+    delete p.relay
+  }
+  const text = statusLines(old as unknown as EdgeStatus, NOW).join('\n')
+  t.match(text, /127\.0\.0\.1:7654 {2}registered {2}udp {8}3\.3 ms/)
+  t.match(text, /dan .* relay via supernode/)
+  t.end()
+})
+
 t.test("a Linux edge's status, whose `tap` holds the device's counters, reads without a device name", (t) => {
   const linux = { ...status(), tap: { framesRead: 10, superFrames: 0 } } as unknown as EdgeStatus
   t.equal(statusLines(linux, NOW)[0], 'edge device (0a1b2c3d4e5f60), 10.99.0.1/24')
@@ -80,8 +111,8 @@ t.test("a Linux edge's status, whose `tap` holds the device's counters, reads wi
 })
 
 t.test('a supernode that has not answered reads "not registered" with no RTT', (t) => {
-  const lines = statusLines(status({ supernodes: [{ address: 'sn.example:7654', registered: false, rttMs: null, publicEndpoint: null }], ip: null }), NOW)
-  t.ok(lines.includes('  sn.example:7654  not registered  udp        -'), lines.join('\n'))
+  const lines = statusLines(status({ supernodes: [{ address: 'sn.example:7654', registered: false, transport: 'udp', port: 7654, fallback: null, rttMs: null, publicEndpoint: null }], ip: null }), NOW)
+  t.ok(lines.includes('  sn.example:7654  not registered  udp 7654   -'), lines.join('\n'))
   t.match(lines[0], /no overlay address yet/)
   t.end()
 })

@@ -9,6 +9,7 @@ import { codecSection } from './sections/codec.js'
 import { cryptoSection } from './sections/crypto.js'
 import { datapathSection } from './sections/datapath.js'
 import { labSection } from './sections/lab.js'
+import { sessionsSection } from './sections/sessions.js'
 import { setupSection } from './sections/setup.js'
 
 const SECTIONS: Record<string, { needsRoot: boolean; run: () => Promise<Figure[]> }> = {
@@ -16,6 +17,7 @@ const SECTIONS: Record<string, { needsRoot: boolean; run: () => Promise<Figure[]
   codec: { needsRoot: false, run: codecSection },
   datapath: { needsRoot: false, run: datapathSection },
   capacity: { needsRoot: false, run: capacitySection },
+  sessions: { needsRoot: false, run: sessionsSection },
   lab: { needsRoot: true, run: labSection },
   setup: { needsRoot: true, run: setupSection },
 }

@@ -35,6 +35,16 @@ declare module 'sodium-native' {
     crypto_aead_xchacha20poly1305_ietf_KEYBYTES: number
     crypto_aead_xchacha20poly1305_ietf_NPUBBYTES: number
     crypto_aead_xchacha20poly1305_ietf_ABYTES: number
+    crypto_aead_chacha20poly1305_ietf_encrypt(c: Bytes, m: Bytes, ad: Bytes | null, nsec: null, npub: Bytes, k: Bytes): number
+    crypto_aead_chacha20poly1305_ietf_decrypt(m: Bytes, nsec: null, c: Bytes, ad: Bytes | null, npub: Bytes, k: Bytes): number
+    crypto_aead_chacha20poly1305_ietf_KEYBYTES: number
+    crypto_hash_sha512(out: Bytes, input: Bytes): void
+    /** throws when the scalar is 0 */
+    crypto_scalarmult_ed25519_base_noclamp(q: Bytes, n: Bytes): void
+    /** throws on a small-order or invalid point */
+    crypto_scalarmult_ed25519_noclamp(q: Bytes, n: Bytes, p: Bytes): void
+    crypto_scalarmult(q: Bytes, n: Bytes, p: Bytes): void
+    crypto_scalarmult_base(q: Bytes, n: Bytes): void
   }
   export default sodium
 }

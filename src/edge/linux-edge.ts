@@ -52,7 +52,7 @@ export async function startLinuxEdge(config: EdgeConfig, options: LinuxEdgeOptio
   const edge = await Edge.start(options.offerLanAddresses ? { ...config, localAddresses: lanAddresses(tap.name) } : config, {
     tap,
     logger,
-    hostStatus: () => ({ forwarding, tap: { ...tap.stats, superFrames: tap.superFrames } }),
+    hostStatus: () => ({ forwarding, tapStats: { ...tap.stats, superFrames: tap.superFrames } }),
   }).catch(async (err: unknown) => {
     await tap.close()
     throw err

@@ -188,7 +188,7 @@ const REASON_OF_ERROR: Record<ErrorCode, SupernodeReason> = {
 export interface SupernodeDeps {
   clock?: Clock
   logger?: Logger
-  /** a transport to use instead of binding a UDP socket (tests) */
+  /** a transport to use instead of binding the first UDP socket (tests) */
   transport?: Transport
 }
 

@@ -17,15 +17,19 @@ const plausibleDatagram = fc
   .tuple(fc.constantFrom(...types), fc.uint8Array({ minLength: 0, maxLength: 400 }))
   .map(([type, body]) => Buffer.concat([Buffer.from([WIRE_VERSION, type, 0, 0]), Buffer.from(body)]))
 
-/** A real packet with a few bytes changed, cut or extended. */
-const mutatedSample = fc
-  .tuple(fc.constantFrom(...samples), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.integer({ min: -40, max: 40 }))
-  .map(([sample, edits, resize]) => {
-    const buf = Buffer.from(sample)
-    for (const [at, value] of edits) buf[at % buf.length] = value
-    if (resize < 0) return buf.subarray(0, Math.max(0, buf.length + resize))
-    return Buffer.concat([buf, Buffer.alloc(resize, 0xaa)])
-  })
+/** One of `samples` (real packets) with a few bytes changed, cut or extended. */
+export function editedSample(samples: Buffer[]): fc.Arbitrary<Buffer> {
+  return fc
+    .tuple(fc.constantFrom(...samples), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.integer({ min: -40, max: 40 }))
+    .map(([sample, edits, resize]) => {
+      const buf = Buffer.from(sample)
+      for (const [at, value] of edits) buf[at % buf.length] = value
+      if (resize < 0) return buf.subarray(0, Math.max(0, buf.length + resize))
+      return Buffer.concat([buf, Buffer.alloc(resize, 0xaa)])
+    })
+}
+
+const mutatedSample = editedSample(samples)
 
 const anyDatagram = fc.oneof(fc.uint8Array({ maxLength: MAX_PACKET_BYTES + 16 }).map((a) => Buffer.from(a)), plausibleDatagram, mutatedSample)
 

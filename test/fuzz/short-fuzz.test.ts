@@ -4,12 +4,14 @@ import fc from 'fast-check'
 import t from 'tap'
 import { coalescerProperty, coalescerPropertyTotals } from './coalescer-property.js'
 import { apiValidationProperty, codecProperty, joinTokenProperty, jsonBodyProperty } from './properties.js'
+import { sessionCodecProperty } from './session-property.js'
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 20_000)
 const SEED = Number(process.env.FUZZ_SEED ?? 424242)
 
 for (const [name, property] of [
   ['the wire codec', codecProperty],
+  ['the v2 session codec (handshakes, session data)', sessionCodecProperty],
   ["the assistance API's request validation", apiValidationProperty],
   ["the assistance API's JSON body parsing (depth limit)", jsonBodyProperty],
   ['join token parsing', joinTokenProperty],

@@ -72,7 +72,7 @@ t.test(`5 % loss and ${DELAY_MS} ± ${JITTER_MS} ms on the underlay: ping and ip
   const started = Date.now()
   const sent = await lab.exec(siteA.ns, process.execPath, ['-e', PATTERN_SOURCE, b.ip, String(TRANSFER_PORT), String(TRANSFER_BYTES)], TRANSFER_TIMEOUT_MS)
   const arrived = await sink.waitForLine(/received \d+ [0-9a-f]{64}/, TRANSFER_TIMEOUT_MS)
-  const tapB = ((await b.status()) as LabEdgeStatus & { tap?: { mergedRuns: number; badChecksums: number } }).tap
+  const tapB = ((await b.status()) as LabEdgeStatus & { tapStats?: { mergedRuns: number; badChecksums: number } }).tapStats
   t.comment(`${sent.stdout.trim() || sent.stderr.trim()}; ${arrived ?? 'nothing received'}; ${((Date.now() - started) / 1000).toFixed(1)} s; B's TAP: ${tapB?.mergedRuns ?? '-'} merged runs, ${tapB?.badChecksums ?? '-'} bad checksums`)
   t.equal(hashIn(arrived, 'received'), hashIn(sent.stdout, 'sent'), `${TRANSFER_BYTES} bytes sent over the lossy, reordering underlay arrived byte for byte (same SHA-256)`)
 

@@ -29,8 +29,8 @@ t.test('iperf3 over the overlay, and IPv6 link-local ping', async (t) => {
   t.ok(iperf.mbits > 0, 'data arrived')
   // B's TAP merged runs of A's segments into GRO packets (tcp-coalescer.ts) and the kernel took them
   type TapCounters = { frames: number; mergedRuns: number; writeRefused: number; superFrames: number }
-  const tapA = ((await a.status()) as LabEdgeStatus & { tap?: TapCounters }).tap
-  const tapB = ((await b.status()) as LabEdgeStatus & { tap?: TapCounters }).tap
+  const tapA = ((await a.status()) as LabEdgeStatus & { tapStats?: TapCounters }).tapStats
+  const tapB = ((await b.status()) as LabEdgeStatus & { tapStats?: TapCounters }).tapStats
   t.comment(`A's TAP: ${tapA?.superFrames ?? 0} super-frames from the host cut into ${tapA?.frames ?? 0} frames; B's TAP: ${tapB?.mergedRuns ?? 0} merged runs written, ${tapB?.writeRefused ?? 0} frames refused`)
   t.ok((tapA?.superFrames ?? 0) > 0, "the sender's host handed over runs of segments as one (TSO), cut by the edge")
   t.ok((tapB?.mergedRuns ?? 0) > 0, 'received TCP segments went up to the host merged')

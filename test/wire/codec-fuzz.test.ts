@@ -2,6 +2,7 @@
 // must carry a reason from the closed set, and anything accepted must re-encode to the same bytes.
 import t from 'tap'
 import { CODEC_REASONS, MAX_PACKET_BYTES, decodePacket, zeroCounters, type CodecReason } from '../../src/wire/index.js'
+import { mutator } from '../fixtures/mutate.js'
 import { prng } from '../fixtures/prng.js'
 import { reencode } from '../fixtures/reencode.js'
 import { allSamples } from '../fixtures/sample-packets.js'
@@ -20,42 +21,8 @@ function randomBytes(length: number): Buffer {
   return buf
 }
 
-/** One of several mutations of a valid packet, each aimed at a different class of decoder bug. */
-function mutate(base: Buffer): Buffer {
-  const buf = Buffer.from(base)
-  switch (int(7)) {
-    case 0: {
-      // flip 1-4 bits anywhere
-      for (let n = 1 + int(4); n > 0; n--) buf[int(buf.length)]! ^= 1 << int(8)
-      return buf
-    }
-    case 1: // truncate
-      return buf.subarray(0, int(buf.length))
-    case 2: // extend with junk
-      return Buffer.concat([buf, randomBytes(1 + int(40))])
-    case 3: {
-      // a length or count byte of the record (name length sits at a fixed offset from its start) set to an edge value
-      const at = int(buf.length)
-      buf[at] = [0, 1, 4, 5, 31, 32, 33, 127, 128, 255][int(10)]!
-      return buf
-    }
-    case 4: // a valid header over another type's body: type confusion
-      buf[1] = samples[int(samples.length)]![1]!
-      return buf
-    case 5: {
-      // splice two packets
-      const other = samples[int(samples.length)]!
-      const cut = int(Math.min(buf.length, other.length))
-      return Buffer.concat([buf.subarray(0, cut), other.subarray(cut)])
-    }
-    default: {
-      // overwrite a run of bytes with 0x00 or 0xff (IDs and counters at their limits)
-      const at = int(buf.length)
-      buf.fill(random() < 0.5 ? 0 : 0xff, at, Math.min(buf.length, at + 1 + int(8)))
-      return buf
-    }
-  }
-}
+// edge values: lengths and counts of the record (the name length sits at a fixed offset from its start) at their limits
+const mutate = mutator(random, { junkMax: 40, edgeValues: [0, 1, 4, 5, 31, 32, 33, 127, 128, 255], typeByte: () => samples[int(samples.length)]![1]!, others: samples })
 
 t.test(`codec survives ${RANDOM_CASES + MUTATED_CASES} hostile datagrams (seed ${SEED})`, (t) => {
   const rejected = zeroCounters(CODEC_REASONS)

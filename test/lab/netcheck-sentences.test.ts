@@ -4,12 +4,12 @@
 // all UDP dropped in its router (TLS works), and with TCP 443 dropped too (nothing works): the
 // sentences each case gives, the JSON fields behind them and the exit code.
 import t from 'tap'
-import { natLab, SUPERNODE_IP, SUPERNODE_PORT, type NatLab, type Site } from '../fixtures/lab.js'
+import { natLab, SUPERNODE_IP, SUPERNODE_PORT, SUPERNODE_TLS_PORT, tlsSupernodeArgs, type NatLab, type Site } from '../fixtures/lab.js'
 import { makePrivateCa } from '../fixtures/private-ca.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
 
 const SECOND_UDP_PORT = 3478
-const TLS_PORT = 443
+/** the lab supernode's TLS port is 443 (SUPERNODE_TLS_PORT), the URL's default */
 const FALLBACK = `wss://${SUPERNODE_IP}/overlan`
 
 t.test('netcheck from a public host, a cone NAT, a symmetric NAT, UDP blocked, everything blocked', async (t) => {
@@ -19,7 +19,7 @@ t.test('netcheck from a public host, a cone NAT, a symmetric NAT, UDP blocked, e
   const cone = await lab.addNatSite('cone')
   const symmetric = await lab.addNatSite('symmetric')
   const publicHost = await lab.addPublicHost()
-  await lab.startSupernode(['-p', String(SECOND_UDP_PORT), '--tcp-port', String(TLS_PORT), '--tls-cert', ca.certFile, '--tls-key', ca.keyFile])
+  await lab.startSupernode(['-p', String(SECOND_UDP_PORT), ...tlsSupernodeArgs(ca)])
   const check = (site: Site): ReturnType<NatLab['netcheck']> =>
     lab.netcheck(site.ns, ['-l', `${SUPERNODE_IP}:${SUPERNODE_PORT},${SECOND_UDP_PORT}`, '--fallback', FALLBACK, '--ca-file', ca.caFile])
 
@@ -55,7 +55,7 @@ t.test('netcheck from a public host, a cone NAT, a symmetric NAT, UDP blocked, e
   })
 
   t.test('UDP dropped at the cone NAT: HTTPS on 443 works, overlan will connect through it', async (t) => {
-    await lab.exec(cone.router!, 'iptables', ['-I', 'FORWARD', '-p', 'udp', '-j', 'DROP'])
+    await lab.dropForward(cone, ['-p', 'udp'])
     const { code, report, output } = await check(cone)
     t.equal(code, 0, `still exit 0: overlan can connect (${output.slice(0, 200)})`)
     t.comment(`UDP blocked:\n${report?.sentences.join('\n')}`)
@@ -66,7 +66,7 @@ t.test('netcheck from a public host, a cone NAT, a symmetric NAT, UDP blocked, e
   })
 
   t.test('UDP and TCP 443 dropped: overlan cannot connect, exit 6', async (t) => {
-    await lab.exec(cone.router!, 'iptables', ['-I', 'FORWARD', '-p', 'tcp', '--dport', String(TLS_PORT), '-j', 'DROP'])
+    await lab.dropForward(cone, ['-p', 'tcp', '--dport', String(SUPERNODE_TLS_PORT)])
     const { code, report } = await check(cone)
     t.equal(code, 6, 'exit 6: no way works')
     t.comment(`everything blocked:\n${report?.sentences.join('\n')}`)

@@ -52,6 +52,7 @@ export const ui = {
   testTime: $('test-time'),
   testError: $('test-error'),
   testList: $('test-list'),
+  testSentences: $('test-sentences'),
   auditError: $('audit-error'),
   auditEmpty: $('audit-empty'),
   auditList: $('audit-list'),
@@ -190,10 +191,11 @@ export function connectionTestStarted() {
   ui.testResult.hidden = false
   ui.testError.hidden = true
   ui.testList.replaceChildren()
+  ui.testSentences.replaceChildren()
   ui.testTime.textContent = ''
 }
 
-/** A test's result (POST /api/connection-test): each supernode reachable or not. */
+/** A test's result (POST /api/connection-test): each supernode reachable or not, then netcheck's sentences as they are. */
 export function renderConnectionTest(result, now) {
   ui.testTime.textContent = `at ${formatClock(now)}`
   ui.testList.replaceChildren(
@@ -207,6 +209,8 @@ export function renderConnectionTest(result, now) {
       ),
     ),
   )
+  // textContent only: the sentences name hosts and errors that came from the network
+  ui.testSentences.replaceChildren(...(result.sentences ?? []).map((sentence) => el('li', {}, sentence)))
 }
 
 export function connectionTestFailed(message) {

@@ -1,12 +1,14 @@
 // The join token: everything a technician's edge needs to join one assistance session, in one
 // string for `overlan edge --join`. It carries the key, so it is a secret: hand it over a secure
 // channel. Format: "ovl1." + base64url(JSON) with short field names.
-import { parseHostPort, formatHostPort, type HostPort } from '../net/address.js'
+import { parseFallbackUrl, parseHostPort, formatHostPort, type HostPort } from '../net/address.js'
 import { parseOverlayAddress, type OverlayAddress } from '../wire/index.js'
 
 export const JOIN_TOKEN_PREFIX = 'ovl1.'
 /** Tokens are pasted into terminals; anything much longer than a real one is not a token. */
 const MAX_TOKEN_CHARS = 4096
+/** Fallback URLs a token carries at most: one per supernode of a pair is plenty, and tokens stay short. */
+export const MAX_TOKEN_FALLBACKS = 2
 
 export interface JoinToken {
   community: string
@@ -16,6 +18,8 @@ export interface JoinToken {
   expiresAt: number
   /** the assisted device's overlay address */
   deviceIp: OverlayAddress | null
+  /** the supernodes' WebSocket URLs for networks that block UDP (wss://HOST/overlan); edges that predate them ignore them */
+  fallbacks?: string[]
 }
 
 interface TokenJson {
@@ -24,15 +28,20 @@ interface TokenJson {
   s: string[]
   e: number
   d?: string
+  f?: string[]
 }
 
 export function encodeJoinToken(token: JoinToken): string {
+  const fallbacks = token.fallbacks ?? []
+  // the CLI refuses more (--fallback): more here is a bug, not a user's input
+  if (fallbacks.length > MAX_TOKEN_FALLBACKS) throw new RangeError(`a join token carries at most ${MAX_TOKEN_FALLBACKS} fallback URLs`)
   const json: TokenJson = {
     c: token.community,
     k: token.key,
     s: token.supernodes.map(formatHostPort),
     e: token.expiresAt,
     ...(token.deviceIp ? { d: `${token.deviceIp.address}/${token.deviceIp.prefix}` } : {}),
+    ...(fallbacks.length > 0 ? { f: fallbacks } : {}),
   }
   return JOIN_TOKEN_PREFIX + Buffer.from(JSON.stringify(json)).toString('base64url')
 }
@@ -59,5 +68,18 @@ export function decodeJoinToken(text: string): JoinToken {
     deviceIp = typeof t.d === 'string' ? parseOverlayAddress(t.d) : null
     if (deviceIp === null) throw new Error('the join token has a bad device address')
   }
-  return { community: t.c, key: t.k, supernodes: t.s.map((s) => parseHostPort(s)), expiresAt: t.e, deviceIp }
+  return { community: t.c, key: t.k, supernodes: t.s.map((s) => parseHostPort(s)), expiresAt: t.e, deviceIp, fallbacks: tokenFallbacks(t.f) }
+}
+
+/** `f`: absent in older tokens; else at most MAX_TOKEN_FALLBACKS ws:// or wss:// URLs (the edge decides whether plain is allowed). */
+function tokenFallbacks(f: unknown): string[] {
+  if (f === undefined) return []
+  if (!Array.isArray(f) || f.length > MAX_TOKEN_FALLBACKS || !f.every((u) => typeof u === 'string')) throw new Error(`the join token's fallback URLs are damaged (at most ${MAX_TOKEN_FALLBACKS})`)
+  return f.map((u: string) => {
+    try {
+      return parseFallbackUrl(u, true).toString()
+    } catch {
+      throw new Error('the join token has a bad fallback URL')
+    }
+  })
 }

@@ -1,13 +1,8 @@
-// The connection test: does a supernode answer over UDP, how fast, and which public address does
-// it see for us? One HELLO from a fresh socket, answered by a COOKIE (no key involved).
-import { randomBytes } from 'node:crypto'
-import { createSocket } from 'node:dgram'
-import { lookup } from 'node:dns/promises'
+// The console's connection test: `overlan netcheck` (src/netcheck) against the service's own
+// supernodes and fallback URLs. The answer keeps one row per supernode (reachable, round trip,
+// public address seen) and adds netcheck's plain sentences for the user to read or forward.
 import { formatHostPort, type HostPort } from '../net/address.js'
-import { PacketType, decodePacket, encodeHello } from '../wire/index.js'
-
-export const PROBE_TIMEOUT_MS = 2_000
-const ATTEMPTS = 3
+import { runNetcheck, type NetcheckDeps } from '../netcheck/netcheck.js'
 
 export interface SupernodeProbe {
   address: string
@@ -17,44 +12,20 @@ export interface SupernodeProbe {
   error?: string
 }
 
-export async function probeSupernode(target: HostPort, timeoutMs = PROBE_TIMEOUT_MS): Promise<SupernodeProbe> {
-  const address = formatHostPort(target)
-  let ip: string
-  let family: number
-  try {
-    ;({ address: ip, family } = await lookup(target.host))
-  } catch {
-    return { address, reachable: false, rttMs: null, publicEndpoint: null, error: `cannot resolve ${target.host}` }
-  }
-  const socket = createSocket(family === 6 ? 'udp6' : 'udp4')
-  socket.on('error', () => {})
-  const nonce = randomBytes(8)
-  try {
-    return await new Promise<SupernodeProbe>((resolve) => {
-      const started = Date.now()
-      let sent = 0
-      const send = (): void => {
-        sent++
-        socket.send(encodeHello(nonce), target.port, ip)
-      }
-      // a datagram can be lost: send again a few times within the timeout
-      const retry = setInterval(() => (sent < ATTEMPTS ? send() : undefined), Math.floor(timeoutMs / ATTEMPTS))
-      const timer = setTimeout(() => {
-        clearInterval(retry)
-        resolve({ address, reachable: false, rttMs: null, publicEndpoint: null, error: `no answer within ${timeoutMs} ms` })
-      }, timeoutMs)
-      socket.on('message', (msg, rinfo) => {
-        if (rinfo.port !== target.port) return
-        const decoded = decodePacket(msg)
-        if (!decoded.ok || decoded.value.type !== PacketType.Cookie || !decoded.value.clientNonce.equals(nonce)) return
-        clearTimeout(timer)
-        clearInterval(retry)
-        const seen = decoded.value.reflexive
-        resolve({ address, reachable: true, rttMs: Date.now() - started, publicEndpoint: formatHostPort({ host: seen.address, port: seen.port }) })
-      })
-      socket.bind(0, () => send())
-    })
-  } finally {
-    socket.close()
-  }
+export interface ConnectionTestResult {
+  supernodes: SupernodeProbe[]
+  /** netcheck's findings in plain sentences (src/netcheck/sentences.ts) */
+  sentences: string[]
+  /** some way to a supernode works (UDP or the fallback) */
+  canConnect: boolean
+}
+
+export async function connectionTest(supernodes: HostPort[], fallbacks: string[], deps: NetcheckDeps): Promise<ConnectionTestResult> {
+  const report = await runNetcheck({ supernodes: supernodes.map((s) => ({ host: s.host, ports: [s.port] })), fallbacks }, deps)
+  // one port per supernode here, so the ports come back in the supernodes' order
+  const rows = report.ports.map((p) => {
+    const row: SupernodeProbe = { address: formatHostPort({ host: p.supernode, port: p.port }), reachable: p.reachable, rttMs: p.rttMs, publicEndpoint: p.publicEndpoint }
+    return p.error === undefined ? row : { ...row, error: p.error }
+  })
+  return { supernodes: rows, sentences: report.sentences, canConnect: report.canConnect }
 }

@@ -1,13 +1,16 @@
 // Brings the assistance service up: the state directory (0700) with its API token (0600), the
-// audit log, an embedded supernode when none is given, the service, and the HTTP listener.
+// audit log, an embedded supernode when none is given (UDP, and WebSocket on a listener of its own,
+// never the console's, so that the demo shows the fallback), the service, and the HTTP listener.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { silentLogger, type Logger } from '../log/logger.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
-import { Supernode } from '../supernode/supernode.js'
+import { DEFAULT_WS_MAX_CONNECTIONS, DEFAULT_WS_MAX_PER_ADDRESS, WS_PATH } from '../net/ws-listener.js'
+import { Supernode, type SupernodeWsConfig } from '../supernode/supernode.js'
 import { systemClock, type Clock } from '../time/clock.js'
+import type { NetcheckDeps } from '../netcheck/netcheck.js'
 import type { OverlayAddress } from '../wire/index.js'
 import { createApi } from './api.js'
 import { AuditLog } from './audit-log.js'
@@ -28,6 +31,16 @@ export interface AssistServerConfig {
   embeddedSupernodePort?: number
   /** names the console and API answer to (Host header), besides the listen address and localhost on loopback */
   hostNames?: string[]
+  /** the supernodes' WebSocket URLs, for join tokens and the connection test (at most 2); default: the embedded supernode's listener */
+  fallbacks?: string[]
+  /** the embedded supernode's WebSocket listener (its own, never the console's), on its loopback address; none when undefined */
+  embeddedSupernodeWs?: EmbeddedWs
+}
+
+/** The embedded supernode's WebSocket listener: TCP `port` (0: any), TLS with a certificate, else plain. */
+export interface EmbeddedWs {
+  port: number
+  tls: { cert: Buffer; key: Buffer } | null
 }
 
 export interface AssistServer {
@@ -35,6 +48,8 @@ export interface AssistServer {
   tokenPath: string
   service: AssistanceService
   supernode: Supernode | null
+  /** the fallback URLs in join tokens (given, or the embedded supernode's WebSocket listener) */
+  fallbacks: string[]
   close(): Promise<void>
 }
 
@@ -53,12 +68,27 @@ export async function apiToken(stateDir: string): Promise<string> {
   return token
 }
 
+/** The listener on the embedded supernode's loopback address, with the supernode's default limits. */
+function embeddedWsConfig(ws: EmbeddedWs | undefined): SupernodeWsConfig | null {
+  if (ws === undefined) return null
+  return { port: ws.port, bindAddress: EMBEDDED_SUPERNODE.host, tls: ws.tls, trustProxy: false, maxConnections: DEFAULT_WS_MAX_CONNECTIONS, maxPerAddress: DEFAULT_WS_MAX_PER_ADDRESS }
+}
+
+/** The embedded supernode's WebSocket URL, for tokens and the connection test; none without a listener. */
+function embeddedFallback(supernode: Supernode | null, ws: EmbeddedWs | undefined): string[] {
+  const tcpPort = supernode?.tcpPort ?? null
+  if (tcpPort === null || ws === undefined) return []
+  return [`${ws.tls === null ? 'ws' : 'wss'}://${formatHostPort({ host: EMBEDDED_SUPERNODE.host, port: tcpPort })}${WS_PATH}`]
+}
+
 export interface AssistServerDeps {
   startEdge: StartDeviceEdge
   clock?: Clock
   logger?: Logger
   /** told of each step of a state change (steps.ts), in the service and the audit log */
   onStep?: StepObserver
+  /** how the connection test reaches the fallback URLs (the CLI's CA file and proxy) */
+  netcheck?: NetcheckDeps
 }
 
 export async function startAssistServer(config: AssistServerConfig, deps: AssistServerDeps): Promise<AssistServer> {
@@ -73,12 +103,14 @@ export async function startAssistServer(config: AssistServerConfig, deps: Assist
   let supernodes = config.supernodes
   if (supernodes.length === 0) {
     const port = config.embeddedSupernodePort ?? EMBEDDED_SUPERNODE.port
-    supernode = await Supernode.start({ port, bindAddress: EMBEDDED_SUPERNODE.host, mgmt: null }, { clock, logger })
+    supernode = await Supernode.start({ port, bindAddress: EMBEDDED_SUPERNODE.host, mgmt: null, ws: embeddedWsConfig(config.embeddedSupernodeWs) }, { clock, logger })
     supernodes = [{ host: EMBEDDED_SUPERNODE.host, port: supernode.port }]
     logger.info(`embedded supernode on UDP ${formatHostPort(supernodes[0]!)} (give -l HOST:PORT to use real ones)`)
   }
+  const fallbacks = config.fallbacks !== undefined && config.fallbacks.length > 0 ? config.fallbacks : embeddedFallback(supernode, config.embeddedSupernodeWs)
+  if (fallbacks.length > 0) logger.info(`fallback for networks that block UDP, in join tokens: ${fallbacks.join(' ')}`)
 
-  const service = await AssistanceService.start({ stateDir: config.stateDir, supernodes, deviceIp: config.deviceIp }, { audit, startEdge: deps.startEdge, clock, logger, onStep: deps.onStep })
+  const service = await AssistanceService.start({ stateDir: config.stateDir, supernodes, deviceIp: config.deviceIp, fallbacks }, { audit, startEdge: deps.startEdge, clock, logger, onStep: deps.onStep, netcheck: deps.netcheck })
   const app = createApi({ apiToken: token, webDir: config.webDir, service, clock, listenHost: config.listen.host, hostNames: config.hostNames })
   app.on('error', (err: Error) => logger.error(`console: ${err.message}`))
   const handle = app.callback()
@@ -97,6 +129,7 @@ export async function startAssistServer(config: AssistServerConfig, deps: Assist
     tokenPath: join(config.stateDir, API_TOKEN_FILE),
     service,
     supernode,
+    fallbacks,
     async close() {
       await new Promise<void>((resolve) => {
         server.closeAllConnections()

@@ -15,7 +15,9 @@ import { deadline } from '../time/deadline.js'
 import { formatMac, parseMac, type OverlayAddress } from '../wire/index.js'
 import type { AuditEvent, AuditLog, AuditRecord } from './audit-log.js'
 import { encodeJoinToken } from './join-token.js'
-import { probeSupernode, type SupernodeProbe } from './probe.js'
+import { connectionTest, type ConnectionTestResult } from './probe.js'
+import type { NetcheckDeps } from '../netcheck/netcheck.js'
+import { tlsProber } from '../netcheck/tls-probe.js'
 import { SessionSecrets } from './session-secrets.js'
 import { STATE_FILE, loadState, saveState, type SessionState } from './state-file.js'
 import type { StepObserver } from './steps.js'
@@ -55,6 +57,8 @@ export interface AssistConfig {
   supernodes: HostPort[]
   /** supernodes written into join tokens, as technicians reach them (default: `supernodes`) */
   tokenSupernodes?: HostPort[]
+  /** the supernodes' WebSocket URLs (wss://HOST/overlan) for networks that block UDP: in join tokens and the connection test */
+  fallbacks?: string[]
   /** the device's overlay address */
   deviceIp: OverlayAddress
 }
@@ -66,6 +70,8 @@ export interface AssistDeps {
   logger?: Logger
   /** told of each step of a state change (steps.ts); fault tests stop the service there */
   onStep?: StepObserver
+  /** how the connection test reaches the fallback URLs (default: system CAs, no proxy) */
+  netcheck?: NetcheckDeps
 }
 
 /** The audit events that switch assistance on or off; the last of them says which it is. */
@@ -132,11 +138,12 @@ export class AssistanceService {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly onStep: StepObserver,
+    private readonly netcheck: NetcheckDeps,
   ) {}
 
   /** Loads the state: a session still running comes back (same key and token), an expired one is closed. */
   static async start(config: AssistConfig, deps: AssistDeps): Promise<AssistanceService> {
-    const service = new AssistanceService(config, deps.audit, deps.startEdge, deps.clock ?? systemClock, deps.logger ?? silentLogger, deps.onStep ?? (() => {}))
+    const service = new AssistanceService(config, deps.audit, deps.startEdge, deps.clock ?? systemClock, deps.logger ?? silentLogger, deps.onStep ?? (() => {}), deps.netcheck ?? { probeTls: tlsProber({ env: {} }) })
     await service.reconcile()
     return service
   }
@@ -159,7 +166,7 @@ export class AssistanceService {
         adminPassword: options.adminAccess ? adminPassword() : null,
         overlayIp: `${deviceIp.address}/${deviceIp.prefix}`,
         deviceMac: formatMac(randomMac()),
-        token: encodeJoinToken({ community, key, supernodes, expiresAt, deviceIp }),
+        token: encodeJoinToken({ community, key, supernodes, expiresAt, deviceIp, fallbacks: this.config.fallbacks ?? [] }),
       }
       await this.onStep('enable:begin')
       // the state file first (the key lives only there), the audit record last: it commits the
@@ -209,11 +216,11 @@ export class AssistanceService {
     }
   }
 
-  /** Real UDP probes of every configured supernode (HELLO → COOKIE), with a timeout. */
-  async connectionTest(): Promise<{ supernodes: SupernodeProbe[] }> {
-    const supernodes = await Promise.all(this.config.supernodes.map((s) => probeSupernode(s)))
-    await this.record('connection-test', { results: supernodes.map((s) => ({ address: s.address, reachable: s.reachable, rttMs: s.rttMs })) })
-    return { supernodes }
+  /** netcheck against the configured supernodes (UDP: HELLO → COOKIE) and fallback URLs, with a timeout. */
+  async connectionTest(): Promise<ConnectionTestResult> {
+    const result = await connectionTest(this.config.supernodes, this.config.fallbacks ?? [], this.netcheck)
+    await this.record('connection-test', { results: result.supernodes.map((s) => ({ address: s.address, reachable: s.reachable, rttMs: s.rttMs })), canConnect: result.canConnect })
+    return result
   }
 
   /**

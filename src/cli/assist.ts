@@ -2,15 +2,18 @@
 import { fileURLToPath } from 'node:url'
 import type { CommandModule } from 'yargs'
 import { DEFAULT_ASSIST_EDGE_MGMT, linuxDeviceEdge } from '../assist/device-edge.js'
-import { DEFAULT_ASSIST_LISTEN, startAssistServer } from '../assist/server.js'
+import { DEFAULT_ASSIST_LISTEN, startAssistServer, type EmbeddedWs } from '../assist/server.js'
+import { MAX_TOKEN_FALLBACKS } from '../assist/join-token.js'
 import { ALL_STEPS, type StepObserver } from '../assist/steps.js'
+import { tlsProber } from '../netcheck/tls-probe.js'
 import { secretMemory } from '../crypto/secure-memory.js'
 import { streamLogger } from '../log/logger.js'
 import { formatHostPort } from '../net/address.js'
+import { WS_PATH } from '../net/ws-listener.js'
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
 import { DEFAULT_EDGE_MTU } from './edge.js'
 import { CliError } from './errors.js'
-import { allowOption, hostNameList, listenAddress, logLevel, overlayAddress, stopOnSignals, supernodeList } from './options.js'
+import { allowOption, caFile, fallbackOption, hostNameList, listenAddress, logLevel, overlayAddress, pemFile, port, stopOnSignals, supernodeList } from './options.js'
 
 export const DEFAULT_DEVICE_IP = '10.99.0.1/24'
 /** For fault tests only: the service kills itself with SIGKILL at this step (steps.ts). */
@@ -27,7 +30,15 @@ interface AssistArgs {
   'edge-mgmt': string
   'log-level': string
   'host-name'?: string[]
+  fallback?: string[]
+  'ca-file'?: string
+  'supernode-tcp-port'?: string
+  'supernode-tls-cert'?: string
+  'supernode-tls-key'?: string
 }
+
+/** The embedded supernode's WebSocket port when --supernode-tcp-port is not given (TCP: no clash with its UDP 7654). */
+export const DEFAULT_EMBEDDED_TCP_PORT = 7654
 
 export const assistCommand: CommandModule<object, AssistArgs> = {
   command: 'assist',
@@ -42,6 +53,14 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
       .option('allow', { type: 'string', describe: 'only these reach the device from technicians, e.g. tcp/22,tcp/443,icmp' })
       .option('host-name', { type: 'string', array: true, describe: 'a further name the console and API answer to in the Host header (repeat for several); the listen address, and localhost on loopback, always work' })
       .option('edge-mgmt', { type: 'string', default: formatHostPort(DEFAULT_ASSIST_EDGE_MGMT), describe: "the device edge's management HTTP (GET /status, /metrics; read by `overlan status`) host:port, or \"off\"" })
+      .option('supernode-tcp-port', {
+        type: 'string',
+        describe: `the embedded supernode also takes edges over WebSocket on 127.0.0.1 on this TCP port, path ${WS_PATH}, a listener of its own (default ${DEFAULT_EMBEDDED_TCP_PORT}; "off": none); its URL goes into join tokens unless --fallback is given`,
+      })
+      .option('supernode-tls-cert', { type: 'string', describe: "PEM certificate for the embedded supernode's WebSocket listener: TLS (wss://); plain ws:// without it" })
+      .option('supernode-tls-key', { type: 'string', describe: 'PEM private key of --supernode-tls-cert' })
+      .option('fallback', { type: 'string', array: true, describe: `the supernodes' WebSocket URL wss://HOST[:PORT]/overlan for networks that block UDP (at most ${MAX_TOKEN_FALLBACKS}): written into join tokens, checked by "Test connection"` })
+      .option('ca-file', { type: 'string', describe: "PEM file of the CA that signed the fallback's certificate, for \"Test connection\" (default: the system's CAs)" })
       .option('log-level', { type: 'string', default: 'info', describe: 'debug, info, warn, error or silent' }),
   handler: async (args) => {
     const logger = streamLogger(logLevel(args['log-level']))
@@ -53,13 +72,16 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
     const edgeMgmt = listenAddress('edge-mgmt', args['edge-mgmt'], DEFAULT_ASSIST_EDGE_MGMT)
     const supernodes = supernodeList(args.supernode ?? [])
     const hostNames = hostNameList('--host-name', args['host-name'])
+    const fallbacks = fallbackList(args.fallback ?? [])
+    const ca = caFile(args['ca-file'])
+    const embeddedSupernodeWs = embeddedWs(args, supernodes.length > 0)
     const onStep = crashAtStep(process.env[CRASH_AT_ENV])
     const server = await startAssistServer(
-      { listen, stateDir: args['state-dir'], supernodes, deviceIp, webDir: WEB_DIR, hostNames },
-      { startEdge: linuxDeviceEdge({ tapName: args.device, mtu: DEFAULT_EDGE_MTU, allow, mgmt: edgeMgmt, logger }), logger, onStep },
+      { listen, stateDir: args['state-dir'], supernodes, deviceIp, webDir: WEB_DIR, hostNames, fallbacks, embeddedSupernodeWs },
+      { startEdge: linuxDeviceEdge({ tapName: args.device, mtu: DEFAULT_EDGE_MTU, allow, mgmt: edgeMgmt, logger }), logger, onStep, netcheck: { probeTls: tlsProber({ ca, env: process.env }) } },
     ).catch((err: unknown) => {
       const code = (err as NodeJS.ErrnoException).code
-      if (code === 'EADDRINUSE') throw new CliError(`cannot listen: ${formatHostPort(listen)} or the embedded supernode's UDP 7654 is in use`)
+      if (code === 'EADDRINUSE') throw new CliError(`cannot listen: ${formatHostPort(listen)}, the embedded supernode's UDP 7654 or its TCP ${embeddedSupernodeWs?.port ?? ''} is in use (--supernode-tcp-port off: no WebSocket listener)`)
       if (code === 'EACCES') throw new CliError(`cannot use the state directory ${args['state-dir']}: permission denied (give --state-dir)`)
       throw err
     })
@@ -67,6 +89,30 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
     logger.info(`API token in ${server.tokenPath} (send it as Authorization: Bearer <token>; the console asks for it once)`)
     stopOnSignals(() => server.close())
   },
+}
+
+/** --fallback: at most MAX_TOKEN_FALLBACKS URLs (tokens stay short); ws:// is allowed for a supernode behind a TLS proxy on the same host. */
+function fallbackList(values: string[]): string[] {
+  if (values.length > MAX_TOKEN_FALLBACKS) throw new CliError(`--fallback: at most ${MAX_TOKEN_FALLBACKS} URLs (a join token carries no more)`)
+  return values.map((value) => fallbackOption(value))
+}
+
+/** --supernode-tcp-port and its TLS files: the embedded supernode's WebSocket listener, or none. */
+function embeddedWs(args: AssistArgs, external: boolean): EmbeddedWs | undefined {
+  const cert = args['supernode-tls-cert']
+  const key = args['supernode-tls-key']
+  const given = args['supernode-tcp-port']
+  if (external) {
+    if (given !== undefined || cert !== undefined || key !== undefined) throw new CliError('--supernode-tcp-port and --supernode-tls-* are for the embedded supernode: with -l, give --fallback URLs instead')
+    return undefined
+  }
+  if ((cert === undefined) !== (key === undefined)) throw new CliError('--supernode-tls-cert and --supernode-tls-key go together: give both (PEM files) or neither')
+  if (given === 'off') {
+    if (cert !== undefined) throw new CliError('--supernode-tls-cert needs the WebSocket listener: not with --supernode-tcp-port off')
+    return undefined
+  }
+  const tcpPort = given === undefined ? DEFAULT_EMBEDDED_TCP_PORT : port('supernode-tcp-port', given)
+  return { port: tcpPort, tls: cert === undefined || key === undefined ? null : { cert: pemFile('--supernode-tls-cert', cert), key: pemFile('--supernode-tls-key', key) } }
 }
 
 /** The step observer for OVERLAN_CRASH_AT: a kill -9 exactly there, as the OOM killer or a stop timeout would. */

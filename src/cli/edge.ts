@@ -113,11 +113,13 @@ export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig &
   }
   const allow = allowOption(args.allow)
   const insecure = args['insecure-fallback'] === true
-  if (insecure && !args.fallback?.length) throw new CliError('--insecure-fallback allows ws:// fallbacks: give them with --fallback')
-  if (args['ca-file'] !== undefined && !args.fallback?.length) throw new CliError('--ca-file checks the fallback\'s certificate: give the fallback with --fallback')
+  // a join token may carry the fallbacks itself
+  const fallbackGiven = Boolean(args.fallback?.length) || args.join !== undefined
+  if (insecure && !fallbackGiven) throw new CliError('--insecure-fallback allows ws:// fallbacks: give them with --fallback')
+  if (args['ca-file'] !== undefined && !fallbackGiven) throw new CliError('--ca-file checks the fallback\'s certificate: give the fallback with --fallback')
   const ca = caFile(args['ca-file'])
-  const supernodesWithFallbacks = (supernodes: HostPort[]): EdgeConfig['supernodes'] => {
-    const paired = withFallbacks(supernodes, args.fallback, insecure)
+  const supernodesWithFallbacks = (supernodes: HostPort[], urls = args.fallback): EdgeConfig['supernodes'] => {
+    const paired = withFallbacks(supernodes, urls, insecure)
     if (!paired.some((s) => s.fallback !== null)) return supernodes
     return paired
   }
@@ -134,7 +136,9 @@ export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig &
       throw new CliError(`--join: ${(err as Error).message}`)
     }
     if (token.expiresAt <= Date.now()) throw new CliError(`--join: this session expired at ${new Date(token.expiresAt).toISOString()}; ask for a new token`)
-    const supernodes = supernodesWithFallbacks(args.supernode?.length ? supernodeList(args.supernode) : token.supernodes)
+    // the token's fallbacks unless --fallback is given; its ws:// ones only with --insecure-fallback
+    const tokenUrls = (token.fallbacks ?? []).filter((url) => insecure || url.startsWith('wss:'))
+    const supernodes = supernodesWithFallbacks(args.supernode?.length ? supernodeList(args.supernode) : token.supernodes, args.fallback?.length ? args.fallback : tokenUrls)
     return {
       ...common,
       community: token.community,

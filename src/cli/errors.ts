@@ -18,3 +18,5 @@ export class CliError extends Error {
     super(message)
   }
 }
+/** `overlan netcheck`: no way to a supernode works from here (neither UDP nor the fallback). */
+export const EXIT_CANNOT_CONNECT = 6

@@ -8,6 +8,7 @@ import { caCommand } from './ca.js'
 import { edgeCommand } from './edge.js'
 import { EXIT_USAGE } from './errors.js'
 import { keygenCommand } from './keygen.js'
+import { netcheckCommand } from './netcheck.js'
 import { statusCommand } from './status.js'
 import { supernodeCommand } from './supernode.js'
 
@@ -20,6 +21,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(supernodeCommand)
     .command(edgeCommand)
     .command(statusCommand)
+    .command(netcheckCommand)
     .command(assistCommand)
     .command(auditCommand)
     .command(caCommand)

@@ -140,3 +140,25 @@ export function stopOnSignals(stop: () => Promise<void>): void {
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
 }
+
+/**
+ * --fallback URL: wss://HOST[:PORT]/overlan, or ws://. Accepted plain: netcheck sends only a HELLO
+ * over it, and the assistance service's tokens may name a plain listener (behind a TLS proxy, or
+ * the loopback demo); edges decide for themselves whether they use one.
+ */
+export function fallbackOption(text: string): string {
+  try {
+    return parseFallbackUrl(text, true).toString()
+  } catch (err) {
+    throw new CliError(`--fallback: ${(err as Error).message}`)
+  }
+}
+
+/** The bytes of a PEM file named by `option` (a CA, a certificate, a key); a one-line error naming it. */
+export function pemFile(option: string, path: string): Buffer {
+  try {
+    return readFileSync(path)
+  } catch (err) {
+    throw new CliError(`${option}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+}

@@ -1,5 +1,4 @@
 // `overlan supernode`: the rendezvous and relay server, as with n2n's `supernode`.
-import { readFileSync } from 'node:fs'
 import type { CommandModule } from 'yargs'
 import { formatHostPort } from '../net/address.js'
 import { secretMemory } from '../crypto/secure-memory.js'
@@ -10,7 +9,7 @@ import { parseSubnet } from '../supernode/auto-ip.js'
 import type { RateLimit } from '../supernode/rate-limit.js'
 import { MAX_PACKET_BYTES } from '../wire/index.js'
 import { CliError } from './errors.js'
-import { logLevel, mgmtListen, port, positiveInt, stopOnSignals } from './options.js'
+import { logLevel, mgmtListen, pemFile, port, positiveInt, stopOnSignals } from './options.js'
 
 /** A relay budget's burst: an eighth of a second at its rate (never below one datagram). */
 const BURST_SECONDS = 1 / 8
@@ -36,15 +35,6 @@ function udpPorts(values: unknown): number[] {
   return ports
 }
 
-/** A PEM file the TLS listener needs, read now so that a wrong path fails at start with the option's name. */
-function pemFile(option: string, path: string): Buffer {
-  try {
-    return readFileSync(path)
-  } catch (err) {
-    throw new CliError(`--${option}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
-  }
-}
-
 /** --tcp-port with --tls-cert/--tls-key and --trust-proxy: the WebSocket listener, or null. */
 function wsListen(args: SupernodeArgs): SupernodeWsConfig | null {
   const cert = args['tls-cert']
@@ -57,7 +47,7 @@ function wsListen(args: SupernodeArgs): SupernodeWsConfig | null {
   return {
     port: port('tcp-port', args['tcp-port']),
     bindAddress: args['tcp-bind'] ?? args.bind,
-    tls: cert === undefined || key === undefined ? null : { cert: pemFile('tls-cert', cert), key: pemFile('tls-key', key) },
+    tls: cert === undefined || key === undefined ? null : { cert: pemFile('--tls-cert', cert), key: pemFile('--tls-key', key) },
     trustProxy: args['trust-proxy'] === true,
     maxConnections: positiveInt('ws-max-connections', args['ws-max-connections'], 1_000_000),
     maxPerAddress: positiveInt('ws-max-per-address', args['ws-max-per-address'], 1_000_000),

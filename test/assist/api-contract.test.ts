@@ -154,6 +154,7 @@ t.test('connection test, audit, static files, headers', async (t) => {
   const test = await a.api('POST', '/api/connection-test')
   t.equal(test.status, 200)
   t.match(test.json, { supernodes: [{ address: /^127\.0\.0\.1:\d+$/, reachable: true, rttMs: Number, publicEndpoint: /^127\.0\.0\.1:\d+$/ }] })
+  t.match(test.json, { canConnect: true, sentences: [/^UDP to the supernode 127\.0\.0\.1 works \(/, /^No HTTPS fallback was given/] }, "and netcheck's sentences")
   await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 60 })
   await a.api('POST', '/api/assistance', { enabled: false })
   const audit = await a.api('GET', '/api/audit')

@@ -130,6 +130,9 @@ t.test('log in, switch on with admin access, a technician joins, test the connec
   const tested = page.locator(`#test-list li[data-address="127.0.0.1:${a.server.supernode!.port}"][data-reachable="true"]`)
   await tested.waitFor({ timeout: WAIT_MS })
   t.match(await tested.textContent(), /reachable.*round trip \d+(\.\d)? ms/, 'the connection test shows the supernode reachable, with its round-trip time')
+  const sentences = await page.locator('#test-sentences li').allTextContents()
+  t.match(sentences[0], /^UDP to the supernode 127\.0\.0\.1 works \((under 1|\d+) ms\)\.$/, 'the test says in a sentence that UDP works')
+  t.ok(sentences.includes('This device is not behind NAT (the supernode sees its own address): direct connections will work.'), `and what it found about NAT: ${sentences.join(' | ')}`)
 
   await page.screenshot({ path: await artifactPath('console-on-laptop.png'), fullPage: true })
   t.comment(`screenshot: ${await artifactPath('console-on-laptop.png')}`)

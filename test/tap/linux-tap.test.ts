@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { openLinuxTap, TapError } from '../../src/tap/linux-tap.js'
+import { childScript } from '../fixtures/child-script.js'
 import { netnsLab, run } from '../fixtures/netns.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
 import { internetChecksum } from '../fixtures/tcp-frames.js'
@@ -142,12 +143,11 @@ t.test('opening fails with a message that names the fix', async (t) => {
 
 t.test('without CAP_NET_ADMIN or without /dev/net/tun, the error says what to do', async (t) => {
   if (skipUnlessRoot(t, 'LinuxTap permission and missing-tun errors')) return
-  const loader = process.execArgv.filter((arg) => arg.includes('@tapjs/typescript'))
-  if (loader.length === 0) {
+  const { path: child, loader } = childScript(fileURLToPath(new URL('./open-tap-child.ts', import.meta.url)))
+  if (child.endsWith('.ts') && loader.length === 0) {
     t.pass('no TypeScript loader to hand to a child process', { skip: 'not run by tap' })
     return
   }
-  const child = fileURLToPath(new URL('./open-tap-child.ts', import.meta.url))
   const lab = netnsLab(t)
 
   // root without CAP_NET_ADMIN in its bounding set: /dev/net/tun opens, TUNSETIFF is refused

@@ -121,12 +121,25 @@ export async function connectWebSocket(options: WsConnectOptions): Promise<WsCon
   const where = `${url.protocol}//${target}${url.pathname}`
   const timeoutMs = options.timeoutMs ?? WS_CONNECT_TIMEOUT_MS
   let stage: WsConnectStage = 'dns'
-  let current: Socket | null = null
+  // every socket made on the way (TCP, then TLS over it: destroying a TLS socket made over a given
+  // socket does not close that socket). Once the race is lost, each is closed, and any still to come
+  // as soon as it exists: a connect pending at the timeout must not live on and pile up with redials.
+  const sockets: Socket[] = []
+  let abandoned = false
+  const track = <S extends Socket>(socket: S): S => {
+    sockets.push(socket)
+    if (abandoned) socket.destroy()
+    return socket
+  }
+  const abandon = (): void => {
+    abandoned = true
+    for (const socket of sockets) socket.destroy()
+  }
   let timer: NodeJS.Timeout | undefined
   const fail = (s: WsConnectStage, what: string): WsConnectError => new WsConnectError(s, `${where}: ${what}`)
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      current?.destroy()
+      abandon()
       reject(fail('timeout', `no answer within ${timeoutMs / 1000} s (while at ${stage}${proxy ? `, through proxy ${proxy.label}` : ''})`))
     }, timeoutMs)
   })
@@ -138,23 +151,23 @@ export async function connectWebSocket(options: WsConnectOptions): Promise<WsCon
     })
     stage = 'tcp'
     const remote = formatHostPort({ host: address, port: dialPort })
-    current = await tcp(address, dialPort).catch((err: NodeJS.ErrnoException) => {
+    let stream: Socket = await tcp(address, dialPort, track).catch((err: NodeJS.ErrnoException) => {
       throw fail('tcp', `TCP connection to ${proxy ? `proxy ${proxy.label} at ` : ''}${remote} failed (${err.code ?? err.message})`)
     })
     if (proxy) {
       stage = 'proxy'
-      await tunnel(current, target, proxy.auth).catch((err: Error) => {
+      await tunnel(stream, target, proxy.auth).catch((err: Error) => {
         throw fail('proxy', `proxy ${proxy.label}: ${err.message}`)
       })
     }
     if (secure) {
       stage = 'tls'
-      current = await tls(current, host, options.ca).catch((err: NodeJS.ErrnoException) => {
+      stream = await tls(stream, host, options.ca, track).catch((err: NodeJS.ErrnoException) => {
         throw fail('tls', `TLS with ${target} failed: ${err.message}${err.code ? ` (${err.code})` : ''}`)
       })
     }
     stage = 'upgrade'
-    const socket = await upgrade(url, current).catch((err: Error) => {
+    const socket = await upgrade(url, stream).catch((err: Error) => {
       throw fail('upgrade', err.message)
     })
     return { socket, secure, remote, remoteAddress: address, remotePort: dialPort, viaProxy: proxy?.label ?? null }
@@ -162,8 +175,7 @@ export async function connectWebSocket(options: WsConnectOptions): Promise<WsCon
   try {
     return await Promise.race([steps(), timeout])
   } catch (err) {
-    // the loser of the race may still hold a socket
-    ;(current as Socket | null)?.destroy()
+    abandon()
     throw err
   } finally {
     clearTimeout(timer)
@@ -175,9 +187,9 @@ async function resolve(host: string): Promise<string> {
   return (await lookup(host)).address
 }
 
-function tcp(address: string, port: number): Promise<Socket> {
+function tcp(address: string, port: number, track: (s: Socket) => Socket): Promise<Socket> {
   return new Promise((resolveSocket, reject) => {
-    const socket = netConnect({ host: address, port })
+    const socket = track(netConnect({ host: address, port }))
     socket.once('connect', () => {
       socket.off('error', reject)
       resolveSocket(socket)
@@ -208,9 +220,9 @@ function tunnel(socket: Socket, target: string, auth: string | null): Promise<vo
   })
 }
 
-function tls(socket: Socket, host: string, ca: string | Buffer | undefined): Promise<TLSSocket> {
+function tls(socket: Socket, host: string, ca: string | Buffer | undefined, track: (s: TLSSocket) => TLSSocket): Promise<TLSSocket> {
   return new Promise((resolveTls, reject) => {
-    const secured = tlsConnect({ socket, servername: isIP(host) === 0 ? host : undefined, host, ca, ALPNProtocols: ['http/1.1'] })
+    const secured = track(tlsConnect({ socket, servername: isIP(host) === 0 ? host : undefined, host, ca, ALPNProtocols: ['http/1.1'] }))
     secured.once('secureConnect', () => {
       secured.off('error', reject)
       resolveTls(secured)

@@ -128,3 +128,30 @@ t.test('the proxy comes from the environment it is given, by curl\'s rules', (t)
   t.throws(() => proxyFor(wss, { HTTPS_PROXY: 'https://p:1' }), /only http:\/\/ proxies are supported/)
   t.end()
 })
+
+t.test('a connect that times out at any stage leaves no TCP connection open (redials do not pile up)', async (t) => {
+  const open = new Set<Socket>()
+  // a plain TCP server that answers nothing: it counts the connections the client leaves open
+  // (it reads, so that it sees the client's FIN)
+  const front = createTcpServer((s) => {
+    s.resume()
+    open.add(s)
+    s.on('close', () => open.delete(s))
+    s.on('error', () => {})
+  })
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const s of open) s.destroy()
+    front.close()
+  })
+  const frontPort = (front.address() as { port: number }).port
+  // 1 ms: the timer fires while the TCP connect or TLS is still under way, whichever the scheduler reaches
+  for (let i = 0; i < 20; i++) {
+    const err = await failure(connectWebSocket({ url: parseFallbackUrl(`wss://127.0.0.1:${frontPort}/overlan`, false), timeoutMs: 1 }))
+    t.equal(err.stage, 'timeout', `attempt ${i + 1} timed out`)
+  }
+  // the server sees each abandoned client close; wait for that (bounded), never for a fixed time
+  const deadline = Date.now() + 10_000
+  while (open.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  t.equal(open.size, 0, 'every connection the timed-out attempts opened was closed by the client')
+})

@@ -4,10 +4,10 @@
 // key's bytes (no key string is made) and zeroed when the edge stops.
 import { deriveCommunityKeys, destroyKeys, type CommunityKeys } from '../crypto/keys.js'
 import type { AllowRules } from '../edge/allow-filter.js'
-import { Edge, type EdgeConfig, type EdgeDeps } from '../edge/edge.js'
+import { Edge, type EdgeConfig, type EdgeDeps, type FallbackOptions } from '../edge/edge.js'
 import { startLinuxEdge } from '../edge/linux-edge.js'
 import type { Logger } from '../log/logger.js'
-import type { HostPort } from '../net/address.js'
+import { pairFallbacks, type HostPort } from '../net/address.js'
 import type { DeviceEdge, DeviceEdgeConfig, StartDeviceEdge } from './service.js'
 
 /**
@@ -22,6 +22,8 @@ export interface LinuxDeviceEdgeOptions {
   allow: AllowRules | null
   /** the edge's management listener, or null for none */
   mgmt: HostPort | null
+  /** how its fallbacks are opened (--ca-file, HTTPS_PROXY) */
+  fallback: FallbackOptions
   logger: Logger
 }
 
@@ -29,7 +31,7 @@ export function linuxDeviceEdge(options: LinuxDeviceEdgeOptions): StartDeviceEdg
   return async (config) => {
     const edge = await withSessionKeys(config, (keys) =>
       startLinuxEdge(
-        { ...sessionEdgeConfig(config, keys), allow: options.allow, mgmt: options.mgmt },
+        { ...sessionEdgeConfig(config, keys), allow: options.allow, mgmt: options.mgmt, fallback: options.fallback },
         // the device's LAN addresses stay private: technicians reach it through the supernode's view of it
         { tapName: options.tapName, mac: config.mac, mtu: options.mtu, logger: options.logger, offerLanAddresses: false },
       ),
@@ -57,7 +59,13 @@ async function withSessionKeys(config: DeviceEdgeConfig, start: (keys: Community
 }
 
 function sessionEdgeConfig(config: DeviceEdgeConfig, keys: CommunityKeys): EdgeConfig {
-  return { community: config.community, keys, supernodes: config.supernodes, overlay: config.overlay, expiresAt: config.expiresAt, name: 'device' }
+  // the device is the party most likely to sit on a network that blocks UDP: it falls back as
+  // `overlan edge --fallback` does (the URLs were checked when the service started)
+  const supernodes = pairFallbacks(
+    config.supernodes,
+    config.fallbacks.map((url) => new URL(url)),
+  )
+  return { community: config.community, keys, supernodes, overlay: config.overlay, expiresAt: config.expiresAt, name: 'device' }
 }
 
 /** An Edge as the service sees it. */

@@ -45,6 +45,8 @@ export interface DeviceEdgeConfig {
   /** the TAP device's MAC, kept for the whole session */
   mac: Buffer
   supernodes: HostPort[]
+  /** the supernodes' WebSocket URLs: the device's edge falls back to them when its network blocks UDP */
+  fallbacks: string[]
   overlay: OverlayAddress
   expiresAt: number
 }
@@ -57,7 +59,7 @@ export interface AssistConfig {
   supernodes: HostPort[]
   /** supernodes written into join tokens, as technicians reach them (default: `supernodes`) */
   tokenSupernodes?: HostPort[]
-  /** the supernodes' WebSocket URLs (wss://HOST/overlan) for networks that block UDP: in join tokens and the connection test */
+  /** the supernodes' WebSocket URLs (wss://HOST/overlan) for networks that block UDP: in join tokens, the connection test and the device's own edge */
   fallbacks?: string[]
   /** the device's overlay address */
   deviceIp: OverlayAddress
@@ -308,6 +310,7 @@ export class AssistanceService {
       key: session.secrets.key,
       mac: parseMac(session.deviceMac)!,
       supernodes: this.config.supernodes,
+      fallbacks: this.config.fallbacks ?? [],
       overlay: { address, prefix: Number(prefix) },
       // the edge stops on its own at expiry too, even if this service were wedged
       expiresAt: session.expiresAt,

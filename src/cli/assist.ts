@@ -2,18 +2,18 @@
 import { fileURLToPath } from 'node:url'
 import type { CommandModule } from 'yargs'
 import { DEFAULT_ASSIST_EDGE_MGMT, linuxDeviceEdge } from '../assist/device-edge.js'
-import { DEFAULT_ASSIST_LISTEN, startAssistServer, type EmbeddedWs } from '../assist/server.js'
+import { DEFAULT_ASSIST_LISTEN, EMBEDDED_SUPERNODE, startAssistServer, type EmbeddedWs } from '../assist/server.js'
 import { MAX_TOKEN_FALLBACKS } from '../assist/join-token.js'
 import { ALL_STEPS, type StepObserver } from '../assist/steps.js'
 import { tlsProber } from '../netcheck/tls-probe.js'
 import { secretMemory } from '../crypto/secure-memory.js'
 import { streamLogger } from '../log/logger.js'
-import { formatHostPort } from '../net/address.js'
+import { formatHostPort, type HostPort } from '../net/address.js'
 import { WS_PATH } from '../net/ws-listener.js'
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
 import { DEFAULT_EDGE_MTU } from './edge.js'
 import { CliError } from './errors.js'
-import { allowOption, caFile, fallbackOption, hostNameList, listenAddress, logLevel, overlayAddress, pemFile, port, stopOnSignals, supernodeList } from './options.js'
+import { allowOption, caFile, fallbackOption, fallbackProxies, withFallbacks, hostNameList, listenAddress, logLevel, overlayAddress, pemFile, port, stopOnSignals, supernodeList } from './options.js'
 
 export const DEFAULT_DEVICE_IP = '10.99.0.1/24'
 /** For fault tests only: the service kills itself with SIGKILL at this step (steps.ts). */
@@ -59,8 +59,8 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
       })
       .option('supernode-tls-cert', { type: 'string', describe: "PEM certificate for the embedded supernode's WebSocket listener: TLS (wss://); plain ws:// without it" })
       .option('supernode-tls-key', { type: 'string', describe: 'PEM private key of --supernode-tls-cert' })
-      .option('fallback', { type: 'string', array: true, describe: `the supernodes' WebSocket URL wss://HOST[:PORT]/overlan for networks that block UDP (at most ${MAX_TOKEN_FALLBACKS}): written into join tokens, checked by "Test connection"` })
-      .option('ca-file', { type: 'string', describe: "PEM file of the CA that signed the fallback's certificate, for \"Test connection\" (default: the system's CAs)" })
+      .option('fallback', { type: 'string', array: true, describe: `the supernodes' WebSocket URL wss://HOST[:PORT]/overlan for networks that block UDP (at most ${MAX_TOKEN_FALLBACKS}, one per supernode): written into join tokens, checked by "Test connection", and used by the device's own edge when its network blocks UDP` })
+      .option('ca-file', { type: 'string', describe: "PEM file of the CA that signed the fallback's certificate, for \"Test connection\" and the device's edge (default: the system's CAs)" })
       .option('log-level', { type: 'string', default: 'info', describe: 'debug, info, warn, error or silent' }),
   handler: async (args) => {
     const logger = streamLogger(logLevel(args['log-level']))
@@ -72,13 +72,13 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
     const edgeMgmt = listenAddress('edge-mgmt', args['edge-mgmt'], DEFAULT_ASSIST_EDGE_MGMT)
     const supernodes = supernodeList(args.supernode ?? [])
     const hostNames = hostNameList('--host-name', args['host-name'])
-    const fallbacks = fallbackList(args.fallback ?? [])
+    const fallbacks = fallbackList(args.fallback ?? [], supernodes)
     const ca = caFile(args['ca-file'])
     const embeddedSupernodeWs = embeddedWs(args, supernodes.length > 0)
     const onStep = crashAtStep(process.env[CRASH_AT_ENV])
     const server = await startAssistServer(
       { listen, stateDir: args['state-dir'], supernodes, deviceIp, webDir: WEB_DIR, hostNames, fallbacks, embeddedSupernodeWs },
-      { startEdge: linuxDeviceEdge({ tapName: args.device, mtu: DEFAULT_EDGE_MTU, allow, mgmt: edgeMgmt, logger }), logger, onStep, netcheck: { probeTls: tlsProber({ ca, env: process.env }) } },
+      { startEdge: linuxDeviceEdge({ tapName: args.device, mtu: DEFAULT_EDGE_MTU, allow, mgmt: edgeMgmt, fallback: { ca, proxy: fallbackProxies(fallbacks.map((url) => new URL(url)), process.env) }, logger }), logger, onStep, netcheck: { probeTls: tlsProber({ ca, env: process.env }) } },
     ).catch((err: unknown) => {
       const code = (err as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE') throw new CliError(`cannot listen: ${formatHostPort(listen)}, the embedded supernode's UDP 7654 or its TCP ${embeddedSupernodeWs?.port ?? ''} is in use (--supernode-tcp-port off: no WebSocket listener)`)
@@ -91,10 +91,16 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
   },
 }
 
-/** --fallback: at most MAX_TOKEN_FALLBACKS URLs (tokens stay short); ws:// is allowed for a supernode behind a TLS proxy on the same host. */
-function fallbackList(values: string[]): string[] {
+/**
+ * --fallback: at most MAX_TOKEN_FALLBACKS URLs (tokens stay short); ws:// is allowed for a supernode
+ * behind a TLS proxy on the same host. The device's edge uses them too, one per supernode (paired as
+ * `overlan edge` pairs them), so they must pair with the supernodes now, not when a session starts.
+ */
+function fallbackList(values: string[], supernodes: HostPort[]): string[] {
   if (values.length > MAX_TOKEN_FALLBACKS) throw new CliError(`--fallback: at most ${MAX_TOKEN_FALLBACKS} URLs (a join token carries no more)`)
-  return values.map((value) => fallbackOption(value))
+  const urls = values.map((value) => fallbackOption(value))
+  withFallbacks(supernodes.length > 0 ? supernodes : [EMBEDDED_SUPERNODE], urls, true)
+  return urls
 }
 
 /** --supernode-tcp-port and its TLS files: the embedded supernode's WebSocket listener, or none. */

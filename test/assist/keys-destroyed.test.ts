@@ -54,7 +54,7 @@ t.test("the device edge's community keys are zeroed when it stops; the session k
   const sn = await startSupernode(t)
   const key = secretMemory.copyOf('the session key')
   const edge = await startSessionEdge(
-    { community: 'assist-test', key, mac: mac(0x31), supernodes: [{ host: '127.0.0.1', port: sn.port }], overlay: { address: '10.99.0.1', prefix: 24 }, expiresAt: Date.now() + 60_000 },
+    { community: 'assist-test', key, mac: mac(0x31), supernodes: [{ host: '127.0.0.1', port: sn.port }], fallbacks: [], overlay: { address: '10.99.0.1', prefix: 24 }, expiresAt: Date.now() + 60_000 },
     { bind: { address: '127.0.0.1', port: 0 }, mgmt: null },
     { tap: new MemoryTap('dev-keys', mac(0x31)) },
   )

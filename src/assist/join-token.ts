@@ -1,7 +1,7 @@
 // The join token: everything a technician's edge needs to join one assistance session, in one
 // string for `overlan edge --join`. It carries the key, so it is a secret: hand it over a secure
 // channel. Format: "ovl1." + base64url(JSON) with short field names.
-import { parseFallbackUrl, parseHostPort, formatHostPort, type HostPort } from '../net/address.js'
+import { formatSupernodeAddress, parseFallbackUrl, parseSupernodeAddress, type SupernodeAddress, type SupernodeHost } from '../net/address.js'
 import { parseOverlayAddress, type OverlayAddress } from '../wire/index.js'
 
 export const JOIN_TOKEN_PREFIX = 'ovl1.'
@@ -13,7 +13,8 @@ export const MAX_TOKEN_FALLBACKS = 2
 export interface JoinToken {
   community: string
   key: string
-  supernodes: HostPort[]
+  /** each with every UDP port it answers on ("host:7654,443" in the token) */
+  supernodes: SupernodeHost[]
   /** ms since the epoch */
   expiresAt: number
   /** the assisted device's overlay address */
@@ -38,7 +39,7 @@ export function encodeJoinToken(token: JoinToken): string {
   const json: TokenJson = {
     c: token.community,
     k: token.key,
-    s: token.supernodes.map(formatHostPort),
+    s: token.supernodes.map(formatSupernodeAddress),
     e: token.expiresAt,
     ...(token.deviceIp ? { d: `${token.deviceIp.address}/${token.deviceIp.prefix}` } : {}),
     ...(fallbacks.length > 0 ? { f: fallbacks } : {}),
@@ -68,7 +69,19 @@ export function decodeJoinToken(text: string): JoinToken {
     deviceIp = typeof t.d === 'string' ? parseOverlayAddress(t.d) : null
     if (deviceIp === null) throw new Error('the join token has a bad device address')
   }
-  return { community: t.c, key: t.k, supernodes: t.s.map((s) => parseHostPort(s)), expiresAt: t.e, deviceIp, fallbacks: tokenFallbacks(t.f) }
+  return { community: t.c, key: t.k, supernodes: t.s.map(tokenSupernode), expiresAt: t.e, deviceIp, fallbacks: tokenFallbacks(t.f) }
+}
+
+/** One entry of `s`: "host:port" or "host:7654,443" (a port is always written). */
+function tokenSupernode(s: string): SupernodeAddress {
+  let address: SupernodeAddress | null
+  try {
+    address = parseSupernodeAddress(s, 0) // 0: no port written, refused below
+  } catch {
+    address = null
+  }
+  if (address === null || address.ports.some((port) => port < 1)) throw new Error('the join token has a bad supernode address')
+  return address
 }
 
 /** `f`: absent in older tokens; else at most MAX_TOKEN_FALLBACKS ws:// or wss:// URLs (the edge decides whether plain is allowed). */

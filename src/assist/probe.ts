@@ -1,7 +1,7 @@
 // The console's connection test: `overlan netcheck` (src/netcheck) against the service's own
 // supernodes and fallback URLs. The answer keeps one row per supernode (reachable, round trip,
 // public address seen) and adds netcheck's plain sentences for the user to read or forward.
-import { formatHostPort, type HostPort } from '../net/address.js'
+import { formatHostPort, type SupernodeHost } from '../net/address.js'
 import { runNetcheck, type NetcheckDeps } from '../netcheck/netcheck.js'
 
 export interface SupernodeProbe {
@@ -20,9 +20,9 @@ export interface ConnectionTestResult {
   canConnect: boolean
 }
 
-export async function connectionTest(supernodes: HostPort[], fallbacks: string[], deps: NetcheckDeps): Promise<ConnectionTestResult> {
-  const report = await runNetcheck({ supernodes: supernodes.map((s) => ({ host: s.host, ports: [s.port] })), fallbacks }, deps)
-  // one port per supernode here, so the ports come back in the supernodes' order
+export async function connectionTest(supernodes: SupernodeHost[], fallbacks: string[], deps: NetcheckDeps): Promise<ConnectionTestResult> {
+  const report = await runNetcheck({ supernodes: supernodes.map((s) => ({ host: s.host, ports: [...(s.ports ?? [s.port])] })), fallbacks }, deps)
+  // one row per port of each supernode, in the supernodes' order
   const rows = report.ports.map((p) => {
     const row: SupernodeProbe = { address: formatHostPort({ host: p.supernode, port: p.port }), reachable: p.reachable, rttMs: p.rttMs, publicEndpoint: p.publicEndpoint }
     return p.error === undefined ? row : { ...row, error: p.error }

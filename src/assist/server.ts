@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { silentLogger, type Logger } from '../log/logger.js'
-import { formatHostPort, type HostPort } from '../net/address.js'
+import { formatHostPort, type HostPort, type SupernodeHost } from '../net/address.js'
 import { DEFAULT_WS_MAX_CONNECTIONS, DEFAULT_WS_MAX_PER_ADDRESS, WS_PATH } from '../net/ws-listener.js'
 import { Supernode, type SupernodeWsConfig } from '../supernode/supernode.js'
 import { systemClock, type Clock } from '../time/clock.js'
@@ -25,7 +25,7 @@ export interface AssistServerConfig {
   listen: HostPort
   stateDir: string
   /** supernodes to use; empty: run one embedded on EMBEDDED_SUPERNODE */
-  supernodes: HostPort[]
+  supernodes: SupernodeHost[]
   deviceIp: OverlayAddress
   webDir: string
   embeddedSupernodePort?: number

@@ -9,7 +9,7 @@ import { customAlphabet } from 'nanoid'
 import { generateSecret } from '../crypto/secret.js'
 import type { EdgeStatus } from '../edge/edge.js'
 import { silentLogger, type Logger } from '../log/logger.js'
-import type { HostPort } from '../net/address.js'
+import type { SupernodeHost } from '../net/address.js'
 import { systemClock, type Clock, type TimerHandle } from '../time/clock.js'
 import { deadline } from '../time/deadline.js'
 import { formatMac, parseMac, type OverlayAddress } from '../wire/index.js'
@@ -44,7 +44,8 @@ export interface DeviceEdgeConfig {
   key: Buffer
   /** the TAP device's MAC, kept for the whole session */
   mac: Buffer
-  supernodes: HostPort[]
+  /** each with the UDP ports it answers on (tried all at once, as `-l host:7654,443`) */
+  supernodes: SupernodeHost[]
   /** the supernodes' WebSocket URLs: the device's edge falls back to them when its network blocks UDP */
   fallbacks: string[]
   overlay: OverlayAddress
@@ -56,9 +57,9 @@ export type StartDeviceEdge = (config: DeviceEdgeConfig) => Promise<DeviceEdge>
 export interface AssistConfig {
   stateDir: string
   /** supernodes the device's edge registers with */
-  supernodes: HostPort[]
+  supernodes: SupernodeHost[]
   /** supernodes written into join tokens, as technicians reach them (default: `supernodes`) */
-  tokenSupernodes?: HostPort[]
+  tokenSupernodes?: SupernodeHost[]
   /** the supernodes' WebSocket URLs (wss://HOST/overlan) for networks that block UDP: in join tokens, the connection test and the device's own edge */
   fallbacks?: string[]
   /** the device's overlay address */

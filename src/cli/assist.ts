@@ -47,7 +47,7 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
     y
       .option('listen', { type: 'string', default: formatHostPort(DEFAULT_ASSIST_LISTEN), describe: 'console and API host:port' })
       .option('state-dir', { type: 'string', default: process.getuid?.() === 0 ? '/var/lib/overlan' : '.overlan-assist', describe: 'where the API token, the state and the audit log live' })
-      .option('supernode', { alias: 'l', type: 'string', array: true, describe: `supernode HOST:PORT (repeat for several); none: run one on 127.0.0.1:${DEFAULT_SUPERNODE_PORT}` })
+      .option('supernode', { alias: 'l', type: 'string', array: true, describe: `supernode HOST:PORT, or HOST:7654,443 for every UDP port it answers on (repeat for several; the ports go into join tokens and the connection test asks each); none: run one on 127.0.0.1:${DEFAULT_SUPERNODE_PORT}` })
       .option('device', { alias: 'd', type: 'string', default: 'overlan%d', describe: "the device edge's TAP device name" })
       .option('ip', { type: 'string', default: DEFAULT_DEVICE_IP, describe: "the device's overlay address IP/PREFIX" })
       .option('allow', { type: 'string', describe: 'only these reach the device from technicians, e.g. tcp/22,tcp/443,icmp' })

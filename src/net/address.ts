@@ -70,6 +70,9 @@ export function parseSupernodeAddress(text: string, defaultPort: number): Supern
   return { host, port: ports[0]!, ports }
 }
 
+/** A supernode as configured: a HostPort, with the further UDP ports it answers on when it lists them. */
+export type SupernodeHost = HostPort & { ports?: readonly number[] }
+
 export function formatSupernodeAddress(address: HostPort & { ports?: readonly number[] }): string {
   const ports = address.ports ?? [address.port]
   return `${formatHostPort({ host: address.host, port: ports[0] ?? address.port })}${ports.slice(1).map((p) => `,${p}`).join('')}`

@@ -29,11 +29,11 @@ t.test("overlan status finds the assistance service's device edge by itself", as
   t.equal(text.code, 0, text.stderr)
   const lines = text.stdout.split('\n')
   t.equal(lines[0], "the assistance service's device edge (`overlan assist`), management on 127.0.0.1:5646")
-  t.match(lines[1], /^edge device \([0-9a-f]{14}\), 10\.99\.0\.1\/24$/)
+  t.match(lines[1], /^edge device \([0-9a-f]{14}\), 10\.99\.0\.1\/24 on ovl0$/, 'its TAP device by name')
   t.match(lines[2], new RegExp(`^session ends ${(on.json.expiresAt as string).replace(/\./g, '\\.')} \\(in (9|10) min\\)$`))
   t.match(text.stdout, /^ {2}127\.0\.0\.1:7654 +(registered|not registered) +udp /m, 'the embedded supernode, over UDP')
 
   const json = await status('--json')
   t.equal(json.code, 0, json.stderr)
-  t.match(JSON.parse(json.stdout), { name: 'device', ip: '10.99.0.1/24', expiresAt: on.json.expiresAt as string })
+  t.match(JSON.parse(json.stdout), { name: 'device', ip: '10.99.0.1/24', tap: 'ovl0', tapStats: { frames: Number }, expiresAt: on.json.expiresAt as string })
 })

@@ -48,6 +48,7 @@ export const WS_REFUSALS = [
   'bad-path', // any path but WS_PATH: 404
   'not-upgrade', // a plain HTTP request on WS_PATH: 426
   'bad-upgrade', // an upgrade request that is not a valid WebSocket handshake: 400
+  'browser-origin', // an upgrade with an Origin header, i.e. from a web page: 403
   'text-message', // a text message: dropped, the connection closed (1003)
   'oversized', // a message over MAX_PACKET_BYTES: the connection closed (1009)
   'protocol-error', // broken WebSocket framing: the connection closed
@@ -251,6 +252,13 @@ export class WsListener {
       this.refusals['bad-path']++
       return refuseUpgrade(socket, 404)
     }
+    // Browsers send Origin with every WebSocket and let any page open one to any host, loopback
+    // included (no same-origin rule for WebSocket); edges never send it. So a page in the device's
+    // browser cannot use up the connection slots of the assistance service's embedded supernode.
+    if (req.headers.origin !== undefined) {
+      this.refusals['browser-origin']++
+      return refuseUpgrade(socket, 403)
+    }
     const address = this.clientAddress(req)
     let addressKey = entry?.addressKey ?? null
     if (addressKey === null) {
@@ -390,7 +398,7 @@ function pathOf(url: string | undefined): string {
   return (url ?? '/').split('?')[0]!
 }
 
-const STATUS_TEXT = { 400: 'Bad Request', 404: 'Not Found', 503: 'Service Unavailable' } as const
+const STATUS_TEXT = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' } as const
 
 function refuseUpgrade(socket: Duplex, status: keyof typeof STATUS_TEXT): void {
   socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, () => socket.destroy())

@@ -122,6 +122,11 @@ t.test('garbage, text frames, oversized and wrong paths are refused and counted;
   const response = (await Promise.race([once(wrongPath, 'unexpected-response'), once(wrongPath, 'error')])) as [unknown, { statusCode?: number }?]
   t.equal(response[1]?.statusCode ?? null, 404, 'an upgrade on another path: 404')
   t.ok(refused(l.sn, 'bad-path') >= 2 && refused(l.sn, 'not-upgrade') === 1, 'counted as bad-path and not-upgrade')
+  // what a web page in the device's browser does: WebSocket has no same-origin rule, but the browser says where the page is from
+  const fromPage = new WebSocket(`ws://127.0.0.1:${port}/overlan`, { origin: 'http://evil.example' })
+  const pageResponse = (await Promise.race([once(fromPage, 'unexpected-response'), once(fromPage, 'error')])) as [unknown, { statusCode?: number }?]
+  t.equal(pageResponse[1]?.statusCode ?? null, 403, 'an upgrade with an Origin header (a web page): 403')
+  t.equal(refused(l.sn, 'browser-origin'), 1, 'counted as browser-origin')
   const noKey = await tcp(port)
   let reply = ''
   noKey.on('data', (c: Buffer) => (reply += c.toString()))

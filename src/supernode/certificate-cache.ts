@@ -1,0 +1,66 @@
+// Member certificates at registration: valid now (notBefore with CLOCK_SKEW_SECONDS of tolerance,
+// notAfter with none), not revoked, and signed by the authority whose key hashes to the community
+// ID. Certificates whose authority signature has verified are remembered by fingerprint, so that
+// a member registering again (a supernode restart, a NAT rebinding, an edge restarted with the
+// same certificate) costs one Ed25519 verify (its announcement) instead of two.
+//
+// Bounded: CERTIFICATE_CACHE_ENTRIES, least recently used first out. An entry is the 40-character
+// fingerprint and a copy of the 64-byte signature that verified (~CERTIFICATE_CACHE_ENTRY_BYTES
+// with the map's share), so the cache costs ~5 MiB at its largest; memory-bound.ts counts it.
+// A hit needs the same body (fingerprint) and the same signature bytes: a certificate whose
+// signature was swapped for junk is checked again, and refused.
+import { certificateFingerprint, validityFailure } from '../crypto/certificate.js'
+import { communityIdOf } from '../crypto/keys.js'
+import { verify } from '../crypto/sign.js'
+import type { Certificate } from '../wire/certificate.js'
+
+/** Enough for every edge of a well-used supernode to re-register after a restart of its own without a second verify. */
+export const CERTIFICATE_CACHE_ENTRIES = 16_384
+/** One entry: key string, signature Buffer, the Map's slot; measured by test/unit/supernode-memory-bound.test.ts. */
+export const CERTIFICATE_CACHE_ENTRY_BYTES = 320
+
+export type CertificateRefusal = 'certificate-not-yet-valid' | 'certificate-expired' | 'certificate-revoked' | 'bad-certificate'
+
+export type CertificateCheck = { ok: true; communityId: Buffer; fingerprint: Buffer; fingerprintHex: string } | { ok: false; reason: CertificateRefusal }
+
+/** What the supernode knows of revocations (revocation-store.ts). */
+export interface RevokedCheck {
+  isRevoked(communityHex: string, fingerprintHex: string): boolean
+}
+
+export class CertificateCache {
+  /** fingerprint (hex) → the authority signature that verified over that body; Map order = least recently used first */
+  private readonly verified = new Map<string, Buffer>()
+  hits = 0
+  misses = 0
+
+  constructor(private readonly maxEntries = CERTIFICATE_CACHE_ENTRIES) {}
+
+  get size(): number {
+    return this.verified.size
+  }
+
+  /** Cheap checks first (time, then a hash for the fingerprint and revocation), the authority signature last and only once. */
+  check(certificate: Certificate, nowSeconds: number, revocations: RevokedCheck): CertificateCheck {
+    const outside = validityFailure(certificate, nowSeconds)
+    if (outside !== null) return { ok: false, reason: outside === 'expired' ? 'certificate-expired' : 'certificate-not-yet-valid' }
+    // the community is whatever the authority's key hashes to: a certificate cannot name another
+    const communityId = communityIdOf(certificate.authorityKey)
+    const fingerprint = certificateFingerprint(certificate)
+    const fingerprintHex = fingerprint.toString('hex')
+    if (revocations.isRevoked(communityId.toString('hex'), fingerprintHex)) return { ok: false, reason: 'certificate-revoked' }
+    const known = this.verified.get(fingerprintHex)
+    if (known !== undefined && known.equals(certificate.signature)) {
+      this.hits++
+      // most recently used goes last
+      this.verified.delete(fingerprintHex)
+      this.verified.set(fingerprintHex, known)
+      return { ok: true, communityId, fingerprint, fingerprintHex }
+    }
+    this.misses++
+    if (!verify('certificate', certificate.body, certificate.signature, certificate.authorityKey)) return { ok: false, reason: 'bad-certificate' }
+    if (this.verified.size >= this.maxEntries) this.verified.delete(this.verified.keys().next().value!)
+    this.verified.set(fingerprintHex, Buffer.from(certificate.signature))
+    return { ok: true, communityId, fingerprint, fingerprintHex }
+  }
+}

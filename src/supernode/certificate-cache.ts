@@ -19,9 +19,10 @@ export const CERTIFICATE_CACHE_ENTRIES = 16_384
 /** One entry: key string, signature Buffer, the Map's slot; measured by test/unit/supernode-memory-bound.test.ts. */
 export const CERTIFICATE_CACHE_ENTRY_BYTES = 320
 
-export type CertificateRefusal = 'certificate-not-yet-valid' | 'certificate-expired' | 'certificate-revoked' | 'bad-certificate'
+export type CertificateRefusal = 'certificate-not-yet-valid' | 'certificate-expired' | 'certificate-revoked' | 'bad-certificate-signature'
 
-export type CertificateCheck = { ok: true; communityId: Buffer; fingerprint: Buffer; fingerprintHex: string } | { ok: false; reason: CertificateRefusal }
+/** `cached`: the authority signature had verified before and was not checked again. */
+export type CertificateCheck = { ok: true; communityId: Buffer; fingerprint: Buffer; fingerprintHex: string; cached: boolean } | { ok: false; reason: CertificateRefusal }
 
 /** What the supernode knows of revocations (revocation-store.ts). */
 export interface RevokedCheck {
@@ -31,8 +32,6 @@ export interface RevokedCheck {
 export class CertificateCache {
   /** fingerprint (hex) → the authority signature that verified over that body; Map order = least recently used first */
   private readonly verified = new Map<string, Buffer>()
-  hits = 0
-  misses = 0
 
   constructor(private readonly maxEntries = CERTIFICATE_CACHE_ENTRIES) {}
 
@@ -51,16 +50,14 @@ export class CertificateCache {
     if (revocations.isRevoked(communityId.toString('hex'), fingerprintHex)) return { ok: false, reason: 'certificate-revoked' }
     const known = this.verified.get(fingerprintHex)
     if (known !== undefined && known.equals(certificate.signature)) {
-      this.hits++
       // most recently used goes last
       this.verified.delete(fingerprintHex)
       this.verified.set(fingerprintHex, known)
-      return { ok: true, communityId, fingerprint, fingerprintHex }
+      return { ok: true, communityId, fingerprint, fingerprintHex, cached: true }
     }
-    this.misses++
-    if (!verify('certificate', certificate.body, certificate.signature, certificate.authorityKey)) return { ok: false, reason: 'bad-certificate' }
+    if (!verify('certificate', certificate.body, certificate.signature, certificate.authorityKey)) return { ok: false, reason: 'bad-certificate-signature' }
     if (this.verified.size >= this.maxEntries) this.verified.delete(this.verified.keys().next().value!)
     this.verified.set(fingerprintHex, Buffer.from(certificate.signature))
-    return { ok: true, communityId, fingerprint, fingerprintHex }
+    return { ok: true, communityId, fingerprint, fingerprintHex, cached: false }
   }
 }

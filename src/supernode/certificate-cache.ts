@@ -4,20 +4,21 @@
 // a member registering again (a supernode restart, a NAT rebinding, an edge restarted with the
 // same certificate) costs one Ed25519 verify (its announcement) instead of two.
 //
-// Bounded: CERTIFICATE_CACHE_ENTRIES, least recently used first out. An entry is the 40-character
-// fingerprint and a copy of the 64-byte signature that verified (~CERTIFICATE_CACHE_ENTRY_BYTES
-// with the map's share), so the cache costs ~5 MiB at its largest; memory-bound.ts counts it.
-// A hit needs the same body (fingerprint) and the same signature bytes: a certificate whose
-// signature was swapped for junk is checked again, and refused.
+// Bounded: CERTIFICATE_CACHE_ENTRIES, least recently used first out. An entry is a 40-character
+// hash of the whole certificate, signature included (~CERTIFICATE_CACHE_ENTRY_BYTES with the set's
+// share), so the cache costs ~3 MiB at its largest; memory-bound.ts counts it. A hit needs the
+// very bytes that verified: a certificate whose signature was swapped for junk is checked again,
+// and refused.
 import { certificateFingerprint, validityFailure } from '../crypto/certificate.js'
+import { fingerprintBytes } from '../crypto/identity.js'
 import { communityIdOf } from '../crypto/keys.js'
 import { verify } from '../crypto/sign.js'
 import type { Certificate } from '../wire/certificate.js'
 
 /** Enough for every edge of a well-used supernode to re-register after a restart of its own without a second verify. */
 export const CERTIFICATE_CACHE_ENTRIES = 16_384
-/** One entry: key string, signature Buffer, the Map's slot; measured by test/unit/supernode-memory-bound.test.ts. */
-export const CERTIFICATE_CACHE_ENTRY_BYTES = 320
+/** One entry: its key string and the set's slot; measured by test/unit/supernode-memory-bound.test.ts. */
+export const CERTIFICATE_CACHE_ENTRY_BYTES = 200
 
 export type CertificateRefusal = 'certificate-not-yet-valid' | 'certificate-expired' | 'certificate-revoked' | 'bad-certificate-signature'
 
@@ -30,8 +31,8 @@ export interface RevokedCheck {
 }
 
 export class CertificateCache {
-  /** fingerprint (hex) → the authority signature that verified over that body; Map order = least recently used first */
-  private readonly verified = new Map<string, Buffer>()
+  /** BLAKE2b-160 (hex) of whole certificates whose authority signature verified; set order = least recently used first */
+  private readonly verified = new Set<string>()
 
   constructor(private readonly maxEntries = CERTIFICATE_CACHE_ENTRIES) {}
 
@@ -48,16 +49,16 @@ export class CertificateCache {
     const fingerprint = certificateFingerprint(certificate)
     const fingerprintHex = fingerprint.toString('hex')
     if (revocations.isRevoked(communityId.toString('hex'), fingerprintHex)) return { ok: false, reason: 'certificate-revoked' }
-    const known = this.verified.get(fingerprintHex)
-    if (known !== undefined && known.equals(certificate.signature)) {
+    const key = fingerprintBytes(certificate.bytes).toString('hex')
+    if (this.verified.has(key)) {
       // most recently used goes last
-      this.verified.delete(fingerprintHex)
-      this.verified.set(fingerprintHex, known)
+      this.verified.delete(key)
+      this.verified.add(key)
       return { ok: true, communityId, fingerprint, fingerprintHex, cached: true }
     }
     if (!verify('certificate', certificate.body, certificate.signature, certificate.authorityKey)) return { ok: false, reason: 'bad-certificate-signature' }
-    if (this.verified.size >= this.maxEntries) this.verified.delete(this.verified.keys().next().value!)
-    this.verified.set(fingerprintHex, Buffer.from(certificate.signature))
+    if (this.verified.size >= this.maxEntries) this.verified.delete(this.verified.values().next().value!)
+    this.verified.add(key)
     return { ok: true, communityId, fingerprint, fingerprintHex, cached: false }
   }
 }

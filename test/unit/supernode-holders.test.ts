@@ -4,23 +4,11 @@
 // evict the device); only a holder silent for silentAfterMs can be replaced. The same key takes its
 // own place at once, from anywhere, with a newer announcement. Certificates end at their notAfter.
 import t from 'tap'
-import { parseSubnet } from '../../src/supernode/auto-ip.js'
-import { Registry, type RegistryLimits } from '../../src/supernode/registry.js'
+import { Registry } from '../../src/supernode/registry.js'
 import { ErrorCode } from '../../src/wire/index.js'
-import { newClaim, newEdgeId, registerClaim } from '../fixtures/member-claims.js'
+import { newClaim, newEdgeId, registerClaim, testLimits } from '../fixtures/member-claims.js'
 
-const LIMITS: RegistryLimits = {
-  maxCommunities: 100,
-  maxEdgesPerCommunity: 100,
-  maxEdges: 100,
-  maxEdgesPerEndpoint: 4,
-  maxEdgesPerAddress: 100,
-  maxTrackedSources: 1000,
-  autoIpRange: parseSubnet('10.128.0.0/9'),
-  relayRate: { perSecond: 1000, burst: 1000 },
-  relayBytesPerSource: { perSecond: 10_000, burst: 100_000 },
-  relayBytesPerCommunity: { perSecond: 10_000, burst: 100_000 },
-}
+const LIMITS = testLimits(100)
 const COMMUNITY = Buffer.alloc(16, 0x33)
 const SILENT_MS = 25_000
 

@@ -113,24 +113,14 @@ export function certificateFingerprint(certificate: Pick<Certificate, 'body'>): 
  * signature check. A verdict of bad-signature therefore means the rest was in order.
  */
 export function verifyCertificate(certificate: Certificate, options: VerifyOptions): CertificateVerdict {
+  if (!communityIdOf(certificate.authorityKey).equals(options.communityId)) return { ok: false, reason: 'wrong-community' }
+  const skew = options.skewSeconds ?? CLOCK_SKEW_SECONDS
+  if (options.nowSeconds < certificate.notBefore - skew) return { ok: false, reason: 'not-yet-valid' }
+  if (options.nowSeconds >= certificate.notAfter) return { ok: false, reason: 'expired' }
   const fingerprint = certificateFingerprint(certificate)
-  const failure = certificateTermsFailure(certificate, fingerprint, options)
-  if (failure !== null) return { ok: false, reason: failure }
+  if (options.revocations?.isRevoked(fingerprint)) return { ok: false, reason: 'revoked' }
   if (!verify('certificate', certificate.body, certificate.signature, certificate.authorityKey)) return { ok: false, reason: 'bad-signature' }
   return { ok: true, fingerprint }
-}
-
-/**
- * Everything verifyCertificate checks but the signature: community, validity now, revocation. What a
- * cache of certificates whose signature was verified before (certificate-cache.ts) checks each time.
- */
-export function certificateTermsFailure(certificate: Certificate, fingerprint: Buffer, options: VerifyOptions): CertificateFailure | null {
-  if (!communityIdOf(certificate.authorityKey).equals(options.communityId)) return 'wrong-community'
-  const skew = options.skewSeconds ?? CLOCK_SKEW_SECONDS
-  if (options.nowSeconds < certificate.notBefore - skew) return 'not-yet-valid'
-  if (options.nowSeconds >= certificate.notAfter) return 'expired'
-  if (options.revocations?.isRevoked(fingerprint)) return 'revoked'
-  return null
 }
 
 export type CheckedCertificate = { ok: true; certificate: Certificate; fingerprint: Buffer } | { ok: false; reason: CertificateReason | CertificateFailure }

@@ -3,7 +3,8 @@
 // hash instead of an Ed25519 verification. Validity, community and revocation are checked every time:
 // a cached certificate expires or is revoked like any other. Bounded, least recently used out first.
 import { decodeCertificate } from '../wire/certificate.js'
-import { certificateFingerprint, certificateTermsFailure, checkCertificate, type CheckedCertificate, type VerifyOptions } from './certificate.js'
+import { certificateFingerprint, checkCertificate, validityFailure, type CertificateFailure, type CheckedCertificate, type VerifyOptions } from './certificate.js'
+import { communityIdOf } from './keys.js'
 
 /** Enough for every member of a large community; each entry is one certificate (≤ 300 bytes) and its decoding. */
 export const MAX_CACHED_CERTIFICATES = 1024
@@ -34,7 +35,7 @@ export class CertificateCache {
       this.hits++
       this.entries.delete(key)
       this.entries.set(key, cached)
-      const failure = certificateTermsFailure(cached.certificate, cached.fingerprint, options)
+      const failure = termsFailure(cached, options)
       return failure === null ? cached : { ok: false, reason: failure }
     }
     this.misses++
@@ -50,4 +51,12 @@ export class CertificateCache {
   forget(fingerprint: Buffer): void {
     this.entries.delete(fingerprint.toString('hex'))
   }
+}
+
+/** What verifyCertificate checks besides the signature, for a certificate whose signature was verified before. */
+function termsFailure(cached: CheckedCertificate & { ok: true }, options: VerifyOptions): CertificateFailure | null {
+  if (!communityIdOf(cached.certificate.authorityKey).equals(options.communityId)) return 'wrong-community'
+  const outside = validityFailure(cached.certificate, options.nowSeconds, options.skewSeconds)
+  if (outside !== null) return outside
+  return options.revocations?.isRevoked(cached.fingerprint) ? 'revoked' : null
 }

@@ -76,7 +76,8 @@ export class Credentials {
   certificate: Certificate
   private fingerprintBytes: Buffer
   private readonly revocations = new RevocationList()
-  private readonly cache = new CertificateCache()
+  /** peers' certificates verified before (hits and misses are counted) */
+  readonly peerCertificates = new CertificateCache()
   private readonly revocationListeners: ((fingerprint: Buffer) => void)[] = []
   private readonly certificateListeners: ((certificate: Certificate) => void)[] = []
   private renewal: TimerHandle | null = null
@@ -143,7 +144,7 @@ export class Credentials {
 
   /** A peer's certificate from the network: community, validity (with CLOCK_SKEW_SECONDS), revocation, signature. */
   checkPeer(bytes: Buffer): CheckedCertificate {
-    return this.cache.check(bytes, { communityId: this.communityId, nowSeconds: seconds(this.clock), revocations: this.revocations })
+    return this.peerCertificates.check(bytes, { communityId: this.communityId, nowSeconds: seconds(this.clock), revocations: this.revocations })
   }
 
   isRevoked(fingerprint: Buffer): boolean {
@@ -162,7 +163,7 @@ export class Credentials {
     const added = this.revocations.add(decoded.value, seconds(this.clock))
     if (added === 'added') {
       const fingerprint = Buffer.from(decoded.value.fingerprint)
-      this.cache.forget(fingerprint)
+      this.peerCertificates.forget(fingerprint)
       for (const listener of this.revocationListeners) listener(fingerprint)
     }
     return added

@@ -291,6 +291,9 @@ function checkOwnCertificate(config: CredentialsConfig, identity: Identity, byte
   if (config.mac !== undefined && !config.mac.equals(certificate.mac)) {
     throw new CredentialsError(`--mac ${formatMac(config.mac)} contradicts the certificate's MAC ${formatMac(certificate.mac)}: leave -m out (the TAP gets the certificate's)`, 'usage')
   }
+  if (config.name !== undefined && config.name !== certificate.name) {
+    throw new CredentialsError(`--name ${JSON.stringify(config.name)} contradicts the certificate's name ${JSON.stringify(certificate.name)}: leave --name out`, 'usage')
+  }
   const ipv4 = config.ipv4 ?? null
   const own = certificate.ipv4
   if (ipv4 !== null && (own === null || own.address !== ipv4.address || own.prefix !== ipv4.prefix)) {

@@ -37,7 +37,7 @@ import {
 import { AllowFilter, type AllowRules } from './allow-filter.js'
 import { BIRTHDAY_PORTS, BirthdayPuncher, birthdayRole, type OpenTransport } from './birthday.js'
 import type { EdgeCore } from './core.js'
-import type { Credentials } from './credentials.js'
+import type { CertificateStatus, Credentials } from './credentials.js'
 import { edgeCounters, edgeMetrics, type EdgeCounters } from './counters.js'
 import { FrameFilter } from './frame-filter.js'
 import { Outbound } from './inside.js'
@@ -128,6 +128,8 @@ export type OpenFallback = (url: URL, drop: (reason: CarrierDrop) => void) => Pr
 
 export interface EdgeStatus {
   edgeId: string
+  /** this edge's member certificate: who the peers and supernodes see (fingerprint as revocations name it) */
+  certificate: CertificateStatus
   name: string
   mac: string
   ip: string | null
@@ -147,6 +149,8 @@ export interface EdgeStatus {
     fallback: string | null
     rttMs: number | null
     publicEndpoint: string | null
+    /** the supernode's clock minus ours at the last registration (ms; null before one): certificates are judged by its clock */
+    clockSkewMs: number | null
   }[]
   peers: {
     id: string

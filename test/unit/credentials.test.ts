@@ -206,7 +206,7 @@ t.test('the announcement is signed by the identity over the current certificate'
   t.ok(decodedAnnouncement.ok)
   if (!decodedAnnouncement.ok) return
   const a = decodedAnnouncement.value
-  t.ok(a.certificateBytes.equals(credentials.certificateBytes))
+  t.ok(a.certificate.bytes.equals(credentials.certificateBytes))
   t.equal(a.timestamp, START + 5)
   t.same(a.candidates, candidates)
   t.ok(verifyAnnouncementSignature(a), 'verifies with the certificate member key')

@@ -5,7 +5,8 @@
 // supernode (from --revocations) and taken from them (verified by Credentials). The links' state
 // machines (supernode-link.ts) know nothing of certificates; the edge wires this between them.
 import type { Logger } from '../log/logger.js'
-import { ErrorCode, encodeRevocationPacket, errorCodeName, type Endpoint, type OverlayAddress, type RegisterAck } from '../wire/index.js'
+import { sign } from '../crypto/sign.js'
+import { ErrorCode, deregisterSignedBytes, encodeDeregister, encodeRevocationPacket, errorCodeName, type Endpoint, type OverlayAddress, type RegisterAck } from '../wire/index.js'
 import type { Credentials } from './credentials.js'
 import { SLOW_RETRY_MS, type SupernodeLink } from './supernode-link.js'
 
@@ -59,6 +60,14 @@ export class Registration {
     const timestamp = Math.max(this.deps.now(), this.lastTimestamp + 1)
     this.lastTimestamp = timestamp
     return { bytes: this.deps.credentials.announcement(timestamp, this.deps.candidates()), timestamp }
+  }
+
+  /** The DEREGISTER a stopping edge sends: signed by its identity, newer than every announcement it made. */
+  deregister(): Buffer {
+    const { credentials } = this.deps
+    const timestamp = Math.max(this.deps.now(), this.lastTimestamp + 1)
+    this.lastTimestamp = timestamp
+    return encodeDeregister(credentials.edgeId, timestamp, sign('deregister', deregisterSignedBytes(credentials.edgeId, timestamp), credentials.identity.secretKey))
   }
 
   /** After each registration: an assigned address re-issues the certificate; the revocations go to this supernode. */

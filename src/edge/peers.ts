@@ -9,6 +9,7 @@ import { ReplayWindow } from '../crypto/replay.js'
 import { macKeyAt, type OverlayAddress } from '../wire/index.js'
 import type { EdgeCounters } from './counters.js'
 import { PeerPath, type PathActions, type PathOwner } from './path.js'
+import { PeerBinding } from './peer-binding.js'
 import type { EdgeReason } from './reasons.js'
 
 /**
@@ -48,6 +49,8 @@ export interface PeerIdentity {
   readonly macKey: number
   readonly overlay: OverlayAddress | null
   readonly name: string
+  /** what its frames may claim to be (the frame filter's view) */
+  readonly binding: PeerBinding
 }
 
 /** Why a frame was not held: the peer's own bounds, or the edge's for all peers together. */
@@ -221,7 +224,8 @@ export class PeerTable {
     if (holder !== undefined && holder !== peer) this.remove(holder)
     const previous = peer.macKey
     if (previous !== -1 && previous !== key && this.byMac.get(previous) === peer) this.byMac.delete(previous)
-    peer.setIdentity({ mac: Buffer.from(record.mac), macKey: key, overlay: record.overlay, name: record.name })
+    const binding = new PeerBinding({ mac: record.mac, ipv4: record.overlay, ipv6: null })
+    peer.setIdentity({ mac: Buffer.from(record.mac), macKey: key, overlay: record.overlay, name: record.name, binding })
     this.byMac.set(key, peer)
     this.unverified.delete(peer)
   }

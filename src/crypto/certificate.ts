@@ -63,7 +63,8 @@ export function issueCertificate(authority: Authority, fields: Omit<CertificateF
 }
 
 export interface SelfIssueFields {
-  ipv4: OverlayAddress
+  /** null: none yet (the supernode assigns one; the edge issues itself a new certificate with it) */
+  ipv4: OverlayAddress | null
   ipv6?: OverlayAddress | null
   /** the edge's MAC; from its key (macOfKey) when not given */
   mac?: Buffer

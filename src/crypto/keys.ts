@@ -1,24 +1,24 @@
 // Key derivation. From a community name and its secret (a generated key or a passphrase), every
-// edge derives the same three things: the community signing key pair (whose public key hashes to
-// the community ID the supernode sees), and the data key that only edges hold. Each edge also has
-// a key pair of its own, made fresh at start, whose hash is its edge ID. Every secret here lives in
-// secret memory (secure-memory.ts) and is zeroed when its session ends.
-// Protocol v2: in a shared-secret community the community signing key pair is also the authority
-// that issues member certificates (authorityOf), so the community ID stays what v1 derives and is
-// the hash of the authority key in both kinds of community (certificate.ts checks that one way).
+// edge derives the same community signing key pair, whose public key hashes to the community ID the
+// supernode sees. In a shared-secret community that key pair is the authority that issues member
+// certificates (authorityOf), so every holder of the secret can issue one; with `overlan ca` the
+// authority is a key pair of its own, and the community ID is the hash of its public key all the
+// same (certificate.ts checks that one way). There is no shared data key any more (protocol v1 had
+// one): every pair of edges runs its own Noise session (noise-session.ts). Each edge's identity key
+// hashes to its edge ID. Every secret here lives in secret memory (secure-memory.ts) and is zeroed
+// when its session ends.
 import sodium from 'sodium-native'
 import { destroySecret, secretBuffer, secretMemory } from './secure-memory.js'
 
 export const COMMUNITY_ID_BYTES = 16
-export const DATA_KEY_BYTES = 32
 
 /** Argon2id cost: libsodium's "interactive" limits (2 passes, 64 MiB), about 0.1 s once per start. */
 const PWHASH_OPSLIMIT = sodium.crypto_pwhash_OPSLIMIT_INTERACTIVE
 const PWHASH_MEMLIMIT = sodium.crypto_pwhash_MEMLIMIT_INTERACTIVE
 /** Context for crypto_kdf: exactly 8 bytes, and a new one whenever the derivation changes. */
 const KDF_CONTEXT = Buffer.from('overlan1')
+// subkey 2 was protocol v1's shared data key: never derived again
 const SUBKEY_SIGN_SEED = 1
-const SUBKEY_DATA = 2
 const SALT_CONTEXT = 'overlan-community-salt-v1\0'
 
 export const MAX_COMMUNITY_BYTES = 64
@@ -29,8 +29,6 @@ export interface CommunityKeys {
   signPublicKey: Buffer
   /** in secret memory */
   signSecretKey: Buffer
-  /** XChaCha20-Poly1305 key for edge-to-edge packets; never leaves the edges; in secret memory */
-  dataKey: Buffer
 }
 
 export interface EdgeIdentity {
@@ -63,15 +61,13 @@ export async function deriveCommunityKeys(community: string, secret: string | Ui
 
   const seed = secretBuffer(sodium.crypto_sign_SEEDBYTES)
   sodium.crypto_kdf_derive_from_key(seed, SUBKEY_SIGN_SEED, KDF_CONTEXT, root)
-  const dataKey = secretBuffer(DATA_KEY_BYTES)
-  sodium.crypto_kdf_derive_from_key(dataKey, SUBKEY_DATA, KDF_CONTEXT, root)
   destroySecret(root)
 
   const signPublicKey = Buffer.alloc(sodium.crypto_sign_PUBLICKEYBYTES)
   const signSecretKey = secretBuffer(sodium.crypto_sign_SECRETKEYBYTES)
   sodium.crypto_sign_seed_keypair(signPublicKey, signSecretKey, seed)
   destroySecret(seed)
-  return { communityId: communityIdOf(signPublicKey), signPublicKey, signSecretKey, dataKey }
+  return { communityId: communityIdOf(signPublicKey), signPublicKey, signSecretKey }
 }
 
 export function communityIdOf(signPublicKey: Buffer): Buffer {
@@ -118,7 +114,6 @@ export interface Authority {
 /** Zeroes a community's secret keys when the session that used them ends. */
 export function destroyKeys(keys: CommunityKeys): void {
   destroySecret(keys.signSecretKey)
-  destroySecret(keys.dataKey)
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   encodeHandshakeResponse,
   encodeInitPayload,
   encodeResponsePayload,
+  SessionKind,
   type SessionCodecReason,
 } from '../wire/handshake.js'
 
@@ -192,14 +193,14 @@ export class PairSession {
    * length, or -1 when no keys can send: the caller keeps the frame in its pending queue, a
    * handshake is under way, and `ready` fires when it can send.
    */
-  seal(out: Buffer, payload: Uint8Array): number {
+  seal(out: Buffer, payload: Uint8Array, kind: SessionKind = SessionKind.Frame): number {
     const keys = this.current
     const now = this.host.clock.now()
     if (keys === null || this.unusable(keys, now)) {
       if (this.pending === null && !this.closed) this.initiate()
       return -1
     }
-    const length = keys.seal(out, payload)
+    const length = keys.seal(out, payload, kind)
     if (this.pending === null && this.dueForRekeySending(keys, now)) this.initiate()
     return length
   }

@@ -5,7 +5,7 @@ import sodium from 'sodium-native'
 import { KEY_BYTES, TRANSPORT_KEYS_BYTES } from './noise-ik.js'
 import { ReplayWindow } from './replay.js'
 import { SecretSlab } from './secret-slab.js'
-import { SESSION_HEADER_BYTES, SESSION_TAG_BYTES, writeSessionDataHeader } from '../wire/handshake.js'
+import { SESSION_HEADER_BYTES, SESSION_TAG_BYTES, SessionKind, writeSessionDataHeader } from '../wire/handshake.js'
 
 const NONCE_BYTES = 12
 const TWO_TO_32 = 4294967296
@@ -56,13 +56,13 @@ export class SessionKeys {
 
   /**
    * Seals `payload` as a SESSION_DATA packet into `out` (header, ciphertext, tag) under the next
-   * counter. Returns its length; `out` must hold payload + 32 bytes.
+   * counter, marked as `kind`. Returns its length; `out` must hold payload + 32 bytes.
    */
-  seal(out: Buffer, payload: Uint8Array): number {
+  seal(out: Buffer, payload: Uint8Array, kind: SessionKind = SessionKind.Frame): number {
     if (this.slot === null) throw new Error('seal with erased session keys')
     const counter = ++this.sendCounter
     const length = SESSION_HEADER_BYTES + payload.length + SESSION_TAG_BYTES
-    writeSessionDataHeader(out, this.remoteIndex, counter)
+    writeSessionDataHeader(out, this.remoteIndex, counter, kind)
     nonceFor(nonce, counter)
     sodium.crypto_aead_chacha20poly1305_ietf_encrypt(
       new Uint8Array(out.buffer, out.byteOffset + SESSION_HEADER_BYTES, length - SESSION_HEADER_BYTES),

@@ -1,9 +1,9 @@
-// Signatures on peer records, deregistrations, certificates and revocations. Each message is prefixed with a context string
+// Signatures on announcements, deregistrations, certificates and revocations. Each message is prefixed with a context string
 // so that a signature made for one purpose can never be replayed as another.
 import sodium from 'sodium-native'
 
 export const SIGNATURE_CONTEXT = {
-  record: Buffer.from('overlan-record-v1\0'),
+  announcement: Buffer.from('overlan-announcement-v2\0'),
   deregister: Buffer.from('overlan-deregister-v1\0'),
   certificate: Buffer.from('overlan-certificate-v1\0'),
   revocation: Buffer.from('overlan-revocation-v1\0'),

@@ -6,7 +6,7 @@
 // (registration, keepalives, queries) before data, and the oldest data is dropped when its queue is
 // full: a fresh frame is worth more to the overlay's own TCP than a stale one.
 import type WebSocket from 'ws'
-import { isSealedType } from '../wire/index.js'
+import { isBulkType } from '../wire/index.js'
 import type { DatagramReceiver, Transport } from './transport.js'
 import type { WsConnection } from './ws-connect.js'
 
@@ -82,7 +82,7 @@ export class WsCarrier implements StreamCarrier {
       return
     }
     const message = buf.subarray(offset, offset + length)
-    const isData = length >= 2 && isSealedType(message[1]!)
+    const isData = length >= 2 && isBulkType(message[1]!)
     if (this.inflight < WS_INFLIGHT_CAP_BYTES && this.control.length === 0 && this.queuedData() === 0) {
       this.write(message)
       return

@@ -10,7 +10,8 @@
 //   authority public key (32)        Ed25519; BLAKE2b-128 of it is the community ID
 //   member public key (32)           Ed25519; also the member's Noise static key
 //   MAC (6)                          unicast, not zero
-//   IPv4 overlay (5)                 address (4) | prefix (1, 1..32); required
+//   IPv4 overlay (5)                 address (4) | prefix (1, 1..32); all 5 bytes zero: none (a
+//                                    shared-secret edge registering to be assigned one; it may send no IPv4)
 //   IPv6 overlay (17)                address (16) | prefix (1, 1..128); all 17 bytes zero: none
 //   name length (1, 0..64) | name    UTF-8, no control characters
 //   ------------------- the signed body ends here -------------------
@@ -62,7 +63,8 @@ export interface CertificateFields {
   authorityKey: Buffer
   memberKey: Buffer
   mac: Buffer
-  ipv4: OverlayAddress
+  /** null: the member holds no IPv4 address (wire-v2: only a self-issued certificate asking to be assigned one) */
+  ipv4: OverlayAddress | null
   ipv6: OverlayAddress | null
   name: string
 }
@@ -158,7 +160,6 @@ export function decodeCertificate(buf: Buffer): Decoded<Certificate, Certificate
   const mac = r.bytes(MAC_BYTES)
   if (r.reason === null && !isUnicastMac(mac)) r.fail('bad-mac')
   const ipv4 = readOverlay(r)
-  if (r.reason === null && ipv4 === null) r.fail('bad-overlay-address')
   const ipv6 = readOverlay6(r)
   const nameBytes = r.bytes(r.u8())
   let name = ''
@@ -181,7 +182,7 @@ export function decodeCertificate(buf: Buffer): Decoded<Certificate, Certificate
       authorityKey,
       memberKey,
       mac,
-      ipv4: ipv4!,
+      ipv4,
       ipv6,
       name,
       signature,

@@ -1,5 +1,8 @@
-// The one entry point for untrusted bytes: decodePacket() turns a datagram into a typed packet
-// or into the reason it was refused. It never throws: a throw from here is a bug in the codec.
+// The one entry point for untrusted control bytes: decodePacket() turns a datagram into a typed
+// packet or into the reason it was refused. It never throws: a throw from here is a bug in the
+// codec. RELAY's prefix is read by relay.ts (the supernode's hot path) and session packets by the
+// session layer (handshake.ts, src/crypto/session-table.ts): decodePacket reads a RELAY's prefix
+// too, for tools and tests.
 import { Reader } from './cursor.js'
 import {
   readCookie,
@@ -11,32 +14,30 @@ import {
   readPeerQuery,
   readRegister,
   readRegisterAck,
+  readRevocationPacket,
   type ControlPacket,
 } from './control.js'
-import { readRecord, type PeerRecord } from './fields.js'
-import { HEADER_BYTES, MAX_PACKET_BYTES, PacketType, WIRE_VERSION, isPacketType, isSealedType } from './header.js'
+import { HEADER_BYTES, MAX_PACKET_BYTES, OLD_WIRE_VERSION, PacketType, WIRE_VERSION, isPacketType } from './header.js'
 import type { Decoded } from './reasons.js'
-import { SEALED_HEADER_BYTES, SealedHeader, readSealedHeader, type SealedType } from './sealed.js'
+import { RELAY_PREFIX_BYTES, RelayHeader, readRelayHeader } from './relay.js'
 
-export interface SealedPacket {
-  type: SealedType
+export interface RelayPacket {
+  type: typeof PacketType.Relay
   senderId: number
   destId: number
-  counter: number
-  /** the 28 header bytes: the AEAD's associated data */
-  header: Buffer
-  ciphertext: Buffer
+  /** a view of the datagram: the session packet inside */
+  inner: Buffer
 }
 
-export type Packet = ControlPacket | SealedPacket
+export type Packet = ControlPacket | RelayPacket
 
 export function decodePacket(buf: Buffer): Decoded<Packet> {
   if (buf.length > MAX_PACKET_BYTES) return { ok: false, reason: 'oversized' }
   if (buf.length < HEADER_BYTES) return { ok: false, reason: 'truncated' }
-  if (buf[0] !== WIRE_VERSION) return { ok: false, reason: 'bad-version' }
+  if (buf[0] !== WIRE_VERSION) return { ok: false, reason: buf[0] === OLD_WIRE_VERSION ? 'old-protocol' : 'bad-version' }
   const type = buf[1] as number
   if (!isPacketType(type)) return { ok: false, reason: 'unknown-type' }
-  if (isSealedType(type)) return decodeSealed(buf)
+  if (type === PacketType.Relay) return decodeRelay(buf)
 
   const r = new Reader(buf)
   r.u8() // version, checked above
@@ -46,14 +47,6 @@ export function decodePacket(buf: Buffer): Decoded<Packet> {
   // the types with flags of their own check them in their decoders
   if (flags !== 0 && type !== PacketType.PeerQuery && type !== PacketType.Error && type !== PacketType.PeerInfo && type !== PacketType.PunchRequest) r.fail('nonzero-reserved')
   const value = readControl(r, type, flags)
-  const reason = r.finish()
-  return reason === null ? { ok: true, value } : { ok: false, reason }
-}
-
-/** A peer record alone (the copy a supernode stores), which must fill `buf` exactly. */
-export function decodeRecord(buf: Buffer): Decoded<PeerRecord> {
-  const r = new Reader(buf)
-  const value = readRecord(r)
   const reason = r.finish()
   return reason === null ? { ok: true, value } : { ok: false, reason }
 }
@@ -80,26 +73,18 @@ function readControl(r: Reader, type: PacketType, flags: number): ControlPacket 
       return readDeregister(r)
     case PacketType.Error:
       return readError(r, flags)
+    case PacketType.Revocation:
+      return readRevocationPacket(r)
     /* c8 ignore next 2 */
     default:
-      throw new Error(`codec bug: sealed type ${type} reached readControl`)
+      throw new Error(`codec bug: type ${type} reached readControl`)
   }
 }
 
-const scratch = new SealedHeader()
+const scratch = new RelayHeader()
 
-function decodeSealed(buf: Buffer): Decoded<SealedPacket> {
-  const reason = readSealedHeader(buf, scratch)
+function decodeRelay(buf: Buffer): Decoded<RelayPacket> {
+  const reason = readRelayHeader(buf, scratch)
   if (reason !== null) return { ok: false, reason }
-  return {
-    ok: true,
-    value: {
-      type: scratch.type,
-      senderId: scratch.senderId,
-      destId: scratch.destId,
-      counter: scratch.counter,
-      header: buf.subarray(0, SEALED_HEADER_BYTES),
-      ciphertext: buf.subarray(SEALED_HEADER_BYTES),
-    },
-  }
+  return { ok: true, value: { type: PacketType.Relay, senderId: scratch.senderId, destId: scratch.destId, inner: buf.subarray(RELAY_PREFIX_BYTES) } }
 }

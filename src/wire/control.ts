@@ -1,24 +1,11 @@
 // Control packets between edges and supernodes: registration, keepalive, brokering, errors.
 // Each type has one encoder and one decoder here; byte layouts are in docs/PROTOCOL.md.
 // These are not the hot path: decoded packets are plain objects with Buffer views.
+import { readAnnouncement, type Announcement } from './announcement.js'
 import { Writer, type Reader } from './cursor.js'
-import {
-  ENDPOINT_BYTES,
-  OVERLAY_BYTES,
-  SIGNATURE_BYTES,
-  readEndpoint,
-  readOverlay,
-  readRecord,
-  recordBodyLength,
-  writeEndpoint,
-  writeOverlay,
-  writeRecordBody,
-  type Endpoint,
-  type OverlayAddress,
-  type PeerRecord,
-  type RecordBody,
-} from './fields.js'
-import { HEADER_BYTES, PacketType, WIRE_VERSION } from './header.js'
+import { ENDPOINT_BYTES, OVERLAY_BYTES, SIGNATURE_BYTES, readEndpoint, readOverlay, writeEndpoint, writeOverlay, type Endpoint, type OverlayAddress } from './fields.js'
+import { HEADER_BYTES, OLD_WIRE_VERSION, PacketType, WIRE_VERSION } from './header.js'
+import { REVOCATION_BYTES, decodeRevocation, type Revocation } from './revocation.js'
 
 export const NONCE_BYTES = 8
 /** A cookie is a 4-byte timestamp (seconds) and a 16-byte keyed BLAKE2b MAC. */
@@ -32,7 +19,9 @@ export const PEER_QUERY_BYTES = HEADER_BYTES + 8 + 8
 export const DEREGISTER_BYTES = HEADER_BYTES + 8 + 8 + SIGNATURE_BYTES
 /** ERROR: the header, a proof (8) and a subject (8); see ErrorPacket. */
 export const ERROR_BYTES = HEADER_BYTES + 8 + 8
-export const REGISTER_ACK_BYTES = HEADER_BYTES + 8 + 8 + ENDPOINT_BYTES + OVERLAY_BYTES + 2
+/** REGISTER_ACK ends with the supernode's wall clock (u53 ms): the edge shows its clock skew, which certificates' validity depends on. */
+export const REGISTER_ACK_BYTES = HEADER_BYTES + 8 + 8 + ENDPOINT_BYTES + OVERLAY_BYTES + 2 + 8
+export const REVOCATION_PACKET_BYTES = HEADER_BYTES + REVOCATION_BYTES
 
 export interface Hello {
   type: typeof PacketType.Hello
@@ -50,17 +39,19 @@ export interface Register {
   type: typeof PacketType.Register
   clientNonce: Buffer
   cookie: Buffer
-  record: PeerRecord
+  announcement: Announcement
 }
 export interface RegisterAck {
   type: typeof PacketType.RegisterAck
   edgeId: number
-  /** the timestamp of the record this acknowledges */
+  /** the timestamp of the announcement this acknowledges */
   timestamp: number
   reflexive: Endpoint
-  /** the address the supernode assigned, or the one the edge asked for */
+  /** the address the supernode assigned (to a certificate without IPv4), or the certificate's */
   overlay: OverlayAddress | null
   keepaliveSeconds: number
+  /** the supernode's wall clock when it answered, ms since the epoch */
+  serverTimeMs: number
 }
 export interface Keepalive {
   type: typeof PacketType.Keepalive | typeof PacketType.KeepaliveAck
@@ -86,11 +77,10 @@ export interface PeerInfo {
    * of its WebSocket connection: shown, never probed (no UDP endpoint of the peer is known there)
    */
   reflexive: Endpoint
-  /** the peer is registered over a WebSocket: reachable through the relay, or at its record's LAN candidates */
+  /** the peer is registered over a WebSocket: reachable through the relay, or at its announcement's LAN candidates */
   relayOnly: boolean
-  /** the overlay address the supernode holds for the peer (assigned ones are not in the record) */
-  overlay: OverlayAddress | null
-  record: PeerRecord
+  /** the peer's announcement as it registered it: certificate, candidates, member signature */
+  announcement: Announcement
 }
 export interface Deregister {
   type: typeof PacketType.Deregister
@@ -118,6 +108,14 @@ export const ErrorCode = {
   EndpointFull: 13,
   /** this source address (an IPv6 /64 as one) holds its maximum of edges */
   AddressFull: 14,
+  /** the certificate is past its notAfter by the supernode's clock (also sent when it unregisters an edge then) */
+  CertificateExpired: 15,
+  /** the authority revoked the certificate (also sent when a revocation removes a registered edge) */
+  CertificateRevoked: 16,
+  /** the certificate's notBefore is ahead of the supernode's clock by more than the tolerance */
+  CertificateNotYetValid: 17,
+  /** the certificate's authority signature does not verify */
+  BadCertificate: 18,
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 const ERROR_CODES = new Set<number>(Object.values(ErrorCode))
@@ -151,45 +149,48 @@ export const NO_PROOF: Buffer = Buffer.alloc(8)
 /** The subject of an ERROR about nothing in particular (a refused REGISTER). */
 export const NO_SUBJECT: Buffer = NO_PROOF
 
-export type ControlPacket = Hello | Cookie | Register | RegisterAck | Keepalive | PeerQuery | PeerInfo | Deregister | ErrorPacket
+export interface RevocationPacket {
+  type: typeof PacketType.Revocation
+  /** a view of the packet: copy `revocation.bytes` to keep it */
+  revocation: Revocation
+}
 
-function header(w: Writer, type: number, flags = 0): Writer {
-  return w.u8(WIRE_VERSION).u8(type).u8(flags).u8(0)
+export type ControlPacket = Hello | Cookie | Register | RegisterAck | Keepalive | PeerQuery | PeerInfo | Deregister | ErrorPacket | RevocationPacket
+
+function header(w: Writer, type: number, flags = 0, version = WIRE_VERSION): Writer {
+  return w.u8(version).u8(type).u8(flags).u8(0)
 }
 
 // ---- encoders ----------------------------------------------------------------------------
 
-export function encodeHello(clientNonce: Buffer): Buffer {
-  const w = header(new Writer(HELLO_BYTES), PacketType.Hello).bytes(clientNonce, NONCE_BYTES)
+/** `version` OLD_WIRE_VERSION: the probe a v2 edge sends to learn whether a silent supernode is a v1 one. */
+export function encodeHello(clientNonce: Buffer, version = WIRE_VERSION): Buffer {
+  const w = header(new Writer(HELLO_BYTES), PacketType.Hello, 0, version).bytes(clientNonce, NONCE_BYTES)
   return w.skip(HELLO_BYTES - w.pos).done()
 }
 
-export function encodeCookie(clientNonce: Buffer, cookie: Buffer, reflexive: Endpoint, serverTimeMs: number): Buffer {
-  const w = header(new Writer(COOKIE_PACKET_BYTES), PacketType.Cookie).bytes(clientNonce, NONCE_BYTES).bytes(cookie, COOKIE_BYTES)
+/** `version` OLD_WIRE_VERSION: the answer to a v1 HELLO (the same layout), which tells a v2 edge's probe what it met. */
+export function encodeCookie(clientNonce: Buffer, cookie: Buffer, reflexive: Endpoint, serverTimeMs: number, version = WIRE_VERSION): Buffer {
+  const w = header(new Writer(COOKIE_PACKET_BYTES), PacketType.Cookie, 0, version).bytes(clientNonce, NONCE_BYTES).bytes(cookie, COOKIE_BYTES)
   writeEndpoint(w, reflexive)
   return w.u53(serverTimeMs).done()
 }
 
-/** The bytes both record signatures cover: a fixed context string, then the body. */
-export function encodeRecordBody(body: RecordBody): Buffer {
-  const w = new Writer(recordBodyLength(body))
-  writeRecordBody(w, body)
-  return w.done()
+/** A HELLO of protocol v1 (its layout is v2's): a supernode answers it with a v1 COOKIE. */
+export function isOldProtocolHello(msg: Buffer): boolean {
+  return msg.length === HELLO_BYTES && msg[0] === OLD_WIRE_VERSION && msg[1] === PacketType.Hello
 }
 
-export function encodeRecord(body: Buffer, communitySignature: Buffer, edgeSignature: Buffer): Buffer {
-  return new Writer(body.length + 2 * SIGNATURE_BYTES)
-    .bytes(body)
-    .bytes(communitySignature, SIGNATURE_BYTES)
-    .bytes(edgeSignature, SIGNATURE_BYTES)
-    .done()
+/** A COOKIE of protocol v1: the supernode that sent it speaks only v1 (overlan 0.1). Its client nonce is at HEADER_BYTES. */
+export function isOldProtocolCookie(msg: Buffer): boolean {
+  return msg.length === COOKIE_PACKET_BYTES && msg[0] === OLD_WIRE_VERSION && msg[1] === PacketType.Cookie
 }
 
-export function encodeRegister(clientNonce: Buffer, cookie: Buffer, record: Buffer): Buffer {
-  return header(new Writer(HEADER_BYTES + NONCE_BYTES + COOKIE_BYTES + record.length), PacketType.Register)
+export function encodeRegister(clientNonce: Buffer, cookie: Buffer, announcement: Buffer): Buffer {
+  return header(new Writer(HEADER_BYTES + NONCE_BYTES + COOKIE_BYTES + announcement.length), PacketType.Register)
     .bytes(clientNonce, NONCE_BYTES)
     .bytes(cookie, COOKIE_BYTES)
-    .bytes(record)
+    .bytes(announcement)
     .done()
 }
 
@@ -197,7 +198,13 @@ export function encodeRegisterAck(ack: Omit<RegisterAck, 'type'>): Buffer {
   const w = header(new Writer(REGISTER_ACK_BYTES), PacketType.RegisterAck).u53(ack.edgeId).u53(ack.timestamp)
   writeEndpoint(w, ack.reflexive)
   writeOverlay(w, ack.overlay)
-  return w.u16(ack.keepaliveSeconds).done()
+  return w.u16(ack.keepaliveSeconds).u53(ack.serverTimeMs).done()
+}
+
+/** A REVOCATION packet around the 144 bytes of a signed revocation (revocation.ts). */
+export function encodeRevocationPacket(revocation: Uint8Array): Buffer {
+  if (revocation.length !== REVOCATION_BYTES) throw new RangeError(`a revocation is ${REVOCATION_BYTES} bytes, got ${revocation.length}`)
+  return header(new Writer(REVOCATION_PACKET_BYTES), PacketType.Revocation).bytes(revocation).done()
 }
 
 export function encodeKeepalive(type: Keepalive['type'], edgeId: number, seq: number): Buffer {
@@ -213,11 +220,10 @@ export function encodePeerQuery(senderId: number, target: PeerTarget): Buffer {
   return w.done()
 }
 
-export function encodePeerInfo(type: PeerInfo['type'], reflexive: Endpoint, overlay: OverlayAddress | null, record: Buffer, relayOnly = false): Buffer {
-  const w = header(new Writer(HEADER_BYTES + ENDPOINT_BYTES + OVERLAY_BYTES + record.length), type, relayOnly ? PEER_INFO_RELAY_ONLY : 0)
+export function encodePeerInfo(type: PeerInfo['type'], reflexive: Endpoint, announcement: Buffer, relayOnly = false): Buffer {
+  const w = header(new Writer(HEADER_BYTES + ENDPOINT_BYTES + announcement.length), type, relayOnly ? PEER_INFO_RELAY_ONLY : 0)
   writeEndpoint(w, reflexive)
-  writeOverlay(w, overlay)
-  return w.bytes(record).done()
+  return w.bytes(announcement).done()
 }
 
 export function encodeDeregister(edgeId: number, timestamp: number, signature: Buffer): Buffer {
@@ -264,7 +270,7 @@ export function readCookie(r: Reader): Cookie {
 export function readRegister(r: Reader): Register {
   const clientNonce = r.bytes(NONCE_BYTES)
   const cookie = r.bytes(COOKIE_BYTES)
-  return { type: PacketType.Register, clientNonce, cookie, record: readRecord(r) }
+  return { type: PacketType.Register, clientNonce, cookie, announcement: readAnnouncement(r) }
 }
 
 export function readRegisterAck(r: Reader): RegisterAck {
@@ -272,7 +278,8 @@ export function readRegisterAck(r: Reader): RegisterAck {
   const timestamp = r.u53('bad-timestamp')
   const reflexive = readEndpoint(r)
   const overlay = readOverlay(r)
-  return { type: PacketType.RegisterAck, edgeId, timestamp, reflexive, overlay, keepaliveSeconds: r.u16() }
+  const keepaliveSeconds = r.u16()
+  return { type: PacketType.RegisterAck, edgeId, timestamp, reflexive, overlay, keepaliveSeconds, serverTimeMs: r.u53('bad-timestamp') }
 }
 
 export function readKeepalive(r: Reader, type: Keepalive['type']): Keepalive {
@@ -301,8 +308,7 @@ export function readPeerQuery(r: Reader, kind: number): PeerQuery {
 export function readPeerInfo(r: Reader, type: PeerInfo['type'], flags: number): PeerInfo {
   if ((flags & ~PEER_INFO_RELAY_ONLY) !== 0) r.fail('nonzero-reserved')
   const reflexive = readEndpoint(r)
-  const overlay = readOverlay(r)
-  return { type, reflexive, relayOnly: flags === PEER_INFO_RELAY_ONLY, overlay, record: readRecord(r) }
+  return { type, reflexive, relayOnly: flags === PEER_INFO_RELAY_ONLY, announcement: readAnnouncement(r) }
 }
 
 export function readDeregister(r: Reader): Deregister {
@@ -315,6 +321,27 @@ export function readError(r: Reader, code: number): ErrorPacket {
   if (!ERROR_CODES.has(code)) r.fail('bad-error-code')
   const proof = r.bytes(8)
   return { type: PacketType.Error, code: code as ErrorCode, proof, subject: r.bytes(8) }
+}
+
+export function readRevocationPacket(r: Reader): RevocationPacket {
+  const bytes = r.bytes(REVOCATION_BYTES)
+  if (r.reason !== null) return { type: PacketType.Revocation, revocation: NO_REVOCATION }
+  const decoded = decodeRevocation(bytes)
+  if (decoded.ok) return { type: PacketType.Revocation, revocation: decoded.value }
+  r.fail('bad-revocation')
+  return { type: PacketType.Revocation, revocation: NO_REVOCATION }
+}
+
+/** Stands in for a revocation that did not decode (never handed out: the reader has failed). */
+const NO_REVOCATION: Revocation = {
+  serial: 0,
+  fingerprint: Buffer.alloc(0),
+  notAfter: 0,
+  revokedAt: 0,
+  authorityKey: Buffer.alloc(0),
+  signature: Buffer.alloc(0),
+  body: Buffer.alloc(0),
+  bytes: Buffer.alloc(0),
 }
 
 function readEdgeId(r: Reader): number {

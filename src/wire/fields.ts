@@ -1,6 +1,4 @@
-// Field layouts shared by several packet types: endpoints, overlay addresses, MACs, names,
-// and the signed peer record that edges register and the supernode hands to peers.
-import { isUtf8 } from 'node:buffer'
+// Field layouts shared by several packet types: endpoints, overlay addresses, MACs, names.
 import { Writer, type Reader } from './cursor.js'
 import { formatIPv4, formatIPv6, ipFamily, writeIPv4, writeIPv6 } from './ip.js'
 
@@ -120,95 +118,8 @@ export function isValidName(name: string, maxBytes = MAX_NAME_BYTES): boolean {
 /** Local candidates an edge announces (its LAN addresses); more is rarely useful and costs bytes. */
 export const MAX_CANDIDATES = 4
 
-/**
- * Peer record: what an edge says about itself, signed twice. The supernode checks both
- * signatures at registration and hands the record unchanged to peers, which check them again,
- * so a supernode cannot make up or alter a peer.
- *
- *   community key (32)   Ed25519 public key; BLAKE2b-128 of it is the community ID
- *   edge key (32)        Ed25519 public key of this edge; edge ID = first 53 bits of BLAKE2b-256 of it
- *   timestamp (8)        ms since the epoch; a newer record replaces an older one
- *   MAC (6)              unicast
- *   overlay address (5)  or zero: "assign me one"
- *   name length (1), name (0..32, UTF-8)
- *   candidate count (1), candidates (19 each, 0..4)
- *   ------------------- the signed body ends here -------------------
- *   community signature (64)   Ed25519 over "overlan-record-v1" ‖ body, by the community key
- *   edge signature (64)        the same message, by the edge key
- */
 export const KEY_BYTES = 32
 export const SIGNATURE_BYTES = 64
-
-export interface RecordBody {
-  communityKey: Buffer
-  edgeKey: Buffer
-  timestamp: number
-  mac: Buffer
-  overlay: OverlayAddress | null
-  name: string
-  candidates: Endpoint[]
-}
-
-export interface PeerRecord extends RecordBody {
-  communitySignature: Buffer
-  edgeSignature: Buffer
-  /** the bytes both signatures cover (a view into the packet) */
-  body: Buffer
-  /** the whole record, signatures included (a view into the packet) */
-  bytes: Buffer
-}
-
-export function recordBodyLength(body: RecordBody): number {
-  return KEY_BYTES * 2 + 8 + MAC_BYTES + OVERLAY_BYTES + 1 + Buffer.byteLength(body.name) + 1 + body.candidates.length * ENDPOINT_BYTES
-}
-
-export function writeRecordBody(w: Writer, body: RecordBody): void {
-  if (!isValidName(body.name)) throw new RangeError(`bad name: ${JSON.stringify(body.name)}`)
-  if (body.candidates.length > MAX_CANDIDATES) throw new RangeError(`at most ${MAX_CANDIDATES} candidates`)
-  if (!isUnicastMac(body.mac)) throw new RangeError(`not a unicast MAC: ${formatMac(body.mac)}`)
-  w.bytes(body.communityKey, KEY_BYTES).bytes(body.edgeKey, KEY_BYTES).u53(body.timestamp).bytes(body.mac, MAC_BYTES)
-  writeOverlay(w, body.overlay)
-  const name = Buffer.from(body.name)
-  w.u8(name.length).bytes(name)
-  w.u8(body.candidates.length)
-  for (const candidate of body.candidates) writeEndpoint(w, candidate)
-}
-
-export function readRecord(r: Reader): PeerRecord {
-  const start = r.pos
-  const communityKey = r.bytes(KEY_BYTES)
-  const edgeKey = r.bytes(KEY_BYTES)
-  const timestamp = r.u53('bad-timestamp')
-  const mac = r.bytes(MAC_BYTES)
-  if (r.reason === null && !isUnicastMac(mac)) r.fail('bad-mac')
-  const overlay = readOverlay(r)
-  const nameBytes = r.bytes(r.u8())
-  let name = ''
-  if (r.reason === null) {
-    name = nameBytes.toString('utf8')
-    if (nameBytes.length > MAX_NAME_BYTES || !isUtf8(nameBytes) || !isValidName(name)) r.fail('bad-name')
-  }
-  const count = r.u8()
-  if (count > MAX_CANDIDATES) r.fail('too-many-candidates')
-  const candidates: Endpoint[] = []
-  for (let i = 0; i < count && r.reason === null; i++) candidates.push(readEndpoint(r))
-  const bodyEnd = r.pos
-  const communitySignature = r.bytes(SIGNATURE_BYTES)
-  const edgeSignature = r.bytes(SIGNATURE_BYTES)
-  return {
-    communityKey,
-    edgeKey,
-    timestamp,
-    mac,
-    overlay,
-    name,
-    candidates,
-    communitySignature,
-    edgeSignature,
-    body: r.buf.subarray(start, bodyEnd),
-    bytes: r.buf.subarray(start, r.pos),
-  }
-}
 
 export function encodeEndpoint(endpoint: Endpoint): Buffer {
   const w = new Writer(ENDPOINT_BYTES)

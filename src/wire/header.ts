@@ -12,7 +12,14 @@
 // "flags/kind" is per type (the query kind of PEER_QUERY, the error code of ERROR, the frame
 // flags of sealed packets); types that define no flags require it to be zero.
 
-export const WIRE_VERSION = 1
+/** Protocol v2: member certificates and pair sessions (docs/PROTOCOL.md). */
+export const WIRE_VERSION = 2
+/**
+ * Protocol v1 (overlan 0.1: one shared data key). Recognised only to say what to upgrade: a
+ * supernode answers a v1 HELLO with a v1 COOKIE and refuses everything else of it, logging what to
+ * upgrade; an edge that hears a v1 COOKIE knows its supernode is the old one.
+ */
+export const OLD_WIRE_VERSION = 1
 export const HEADER_BYTES = 4
 
 /** Largest datagram either side accepts: a 1518-byte VLAN-tagged Ethernet frame plus overhead fits easily. */
@@ -23,7 +30,7 @@ export const PacketType = {
   Hello: 0x01,
   /** supernode → edge: stateless cookie bound to the source address, plus the address seen */
   Cookie: 0x02,
-  /** edge → supernode: cookie + signed peer record */
+  /** edge → supernode: cookie + the edge's announcement (certificate, candidates, member signature) */
   Register: 0x03,
   /** supernode → edge: registration accepted, reflexive address, assigned overlay address */
   RegisterAck: 0x04,
@@ -41,14 +48,13 @@ export const PacketType = {
   Deregister: 0x0a,
   /** supernode → edge: a refusal with a code */
   Error: 0x0b,
-  /** edge → edge, direct: encrypted Ethernet frame */
-  Data: 0x10,
-  /** edge → supernode → edge(s): encrypted Ethernet frame the supernode forwards unopened */
+  /** edge → supernode → every member: an authority's signed revocation of one certificate */
+  Revocation: 0x0c,
+  /**
+   * edge → supernode → edge(s): a prefix naming sender and destination, then a session packet
+   * (handshake, session data or broadcast) the supernode forwards unopened (relay.ts)
+   */
   Relay: 0x11,
-  /** edge → edge: encrypted path probe (also the direct path's keepalive) */
-  Probe: 0x12,
-  /** edge → edge: encrypted answer to a probe */
-  ProbeAck: 0x13,
 } as const
 export type PacketType = (typeof PacketType)[keyof typeof PacketType]
 
@@ -63,9 +69,19 @@ export function packetTypeName(type: PacketType): string {
   return `0x${(type as number).toString(16)}`
 }
 
-/** Types that travel inside the sealed (AEAD) layout of sealed.ts. */
-export function isSealedType(type: number): boolean {
-  return type === PacketType.Data || type === PacketType.Relay || type === PacketType.Probe || type === PacketType.ProbeAck
+/**
+ * The pair-session types (handshake.ts): edge to edge, direct or inside a RELAY. Kept apart from
+ * PacketType because the supernode never decodes them.
+ */
+export const SESSION_TYPE_FIRST = 0x20
+export const SESSION_TYPE_LAST = 0x23
+export function isSessionType(type: number): boolean {
+  return type >= SESSION_TYPE_FIRST && type <= SESSION_TYPE_LAST
+}
+
+/** Packets that carry frames: a stream's send queue drops these first when it is full (control goes first). */
+export function isBulkType(type: number): boolean {
+  return type === PacketType.Relay || isSessionType(type)
 }
 
 /** Largest 64-bit field value we accept: IDs and counters are JavaScript safe integers (2^53 - 1). */

@@ -6,6 +6,7 @@ export const CODEC_REASONS = [
   'truncated', // shorter than its type's layout says
   'oversized', // longer than MAX_PACKET_BYTES
   'bad-version',
+  'old-protocol', // version 1 (overlan 0.1): counted apart, so that an operator sees what to upgrade
   'unknown-type',
   'trailing-bytes', // longer than its type's layout says
   'nonzero-reserved', // a reserved byte, padding or flag bit that must be zero is not
@@ -19,6 +20,10 @@ export const CODEC_REASONS = [
   'bad-counter', // zero, or above 2^53 - 1
   'bad-query-kind',
   'bad-error-code',
+  'bad-certificate-length', // an announcement's certificate length outside MIN..MAX_CERTIFICATE_BYTES
+  'bad-certificate', // an announcement's certificate that does not decode (certificate.ts says why)
+  'bad-revocation', // a REVOCATION whose revocation does not decode
+  'bad-inner-packet', // a RELAY whose inner packet is no session packet, or broadcast not to everyone
 ] as const
 
 export type CodecReason = (typeof CODEC_REASONS)[number]

@@ -10,6 +10,7 @@ import {
   SESSION_CODEC_REASONS,
   SESSION_WIRE_VERSION,
   SessionDataHeader,
+  SessionKind,
   SessionPacketType,
   decodeInitPayload,
   decodeSessionPacket,
@@ -73,6 +74,8 @@ export class ReceiveResult {
   session: PairSession | null = null
   /** payload bytes written to `out` (data; 0 for a keepalive) */
   length = 0
+  /** what the data's payload is (its SESSION_DATA kind) */
+  dataKind: SessionKind = SessionKind.Frame
   reason: SessionDropReason | null = null
   /** a handshake response to send back the way the initiation came */
   reply: Buffer | null = null
@@ -231,6 +234,7 @@ export class SessionTable {
     result.kind = 'data'
     result.session = session
     result.length = length
+    result.dataKind = header.kind
     return result
   }
 

@@ -12,7 +12,10 @@
 import { Reader, Writer } from './cursor.js'
 import { decodeCertificate, MAX_CERTIFICATE_BYTES, MIN_CERTIFICATE_BYTES, type Certificate } from './certificate.js'
 import { ENDPOINT_BYTES, MAX_CANDIDATES, SIGNATURE_BYTES, readEndpoint, writeEndpoint, type Endpoint } from './fields.js'
-import type { Decoded } from './reasons.js'
+import { CODEC_REASONS, type CodecReason, type Decoded } from './reasons.js'
+
+/** A certificate refused for a reason packets share (bad-mac, bad-name…) keeps it; its own ones (bad-role…) become bad-certificate. */
+const PACKET_REASONS = new Set<string>(CODEC_REASONS)
 
 export const MIN_ANNOUNCEMENT_BYTES = 2 + MIN_CERTIFICATE_BYTES + 8 + 1 + SIGNATURE_BYTES
 export const MAX_ANNOUNCEMENT_BYTES = 2 + MAX_CERTIFICATE_BYTES + 8 + 1 + MAX_CANDIDATES * ENDPOINT_BYTES + SIGNATURE_BYTES
@@ -53,7 +56,7 @@ export function readAnnouncement(r: Reader): Announcement {
   if (r.reason === null) {
     const decoded = decodeCertificate(certBytes)
     if (decoded.ok) certificate = decoded.value
-    else r.fail('bad-certificate')
+    else r.fail(PACKET_REASONS.has(decoded.reason) ? (decoded.reason as CodecReason) : 'bad-certificate')
   }
   const timestamp = r.u53('bad-timestamp')
   const count = r.u8()

@@ -288,6 +288,17 @@ export function encodeSessionData(receiverIndex: number, counter: number, cipher
   return buf
 }
 
+/** A whole BROADCAST datagram from its parts (tests and re-encoding; the hot path writes in place). */
+export function encodeBroadcast(keyId: number, counter: number, ciphertext: Uint8Array): Buffer {
+  if (ciphertext.length < SESSION_TAG_BYTES || ciphertext.length > MAX_PACKET_BYTES - BROADCAST_HEADER_BYTES) {
+    throw new RangeError(`ciphertext must be ${SESSION_TAG_BYTES}..${MAX_PACKET_BYTES - BROADCAST_HEADER_BYTES} bytes, got ${ciphertext.length}`)
+  }
+  const buf = Buffer.alloc(BROADCAST_HEADER_BYTES + ciphertext.length)
+  writeBroadcastHeader(buf, keyId, counter)
+  buf.set(ciphertext, BROADCAST_HEADER_BYTES)
+  return buf
+}
+
 /** Reused for every data packet: read a header into it, act on it, read the next one into it. */
 export class SessionDataHeader {
   receiverIndex = 0

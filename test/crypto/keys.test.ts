@@ -13,9 +13,9 @@ t.test('generated secrets carry at least 190 bits and never repeat', (t) => {
 t.test('same secret, other community: unrelated keys', async (t) => {
   const a = await deriveCommunityKeys('a', 'secret')
   const b = await deriveCommunityKeys('b', 'secret')
-  t.notOk(a.dataKey.equals(b.dataKey))
   t.notOk(a.communityId.equals(b.communityId))
-  t.notOk(a.dataKey.equals(a.signSecretKey.subarray(0, 32)), 'data key and signing seed differ')
+  t.notOk(a.signPublicKey.equals(b.signPublicKey))
+  t.notOk('dataKey' in a, 'there is no shared data key any more (protocol v2: pair sessions)')
 })
 
 t.test('empty or oversized inputs are refused', async (t) => {
@@ -27,16 +27,15 @@ t.test('empty or oversized inputs are refused', async (t) => {
 t.test('destroyKeys wipes the secret parts', async (t) => {
   const keys = await deriveCommunityKeys('lab', 'secret')
   destroyKeys(keys)
-  t.ok(keys.dataKey.every((b) => b === 0))
   t.ok(keys.signSecretKey.every((b) => b === 0))
 })
 
 t.test("community keys and identity keys are made in sodium's guarded memory", async (t) => {
   const secure = (buf: Buffer): boolean => (buf as Buffer & { secure?: boolean }).secure === true
   const keys = await deriveCommunityKeys('lab', Buffer.from('secret'))
-  t.ok(secure(keys.dataKey) && secure(keys.signSecretKey), 'data key and signing key')
+  t.ok(secure(keys.signSecretKey), 'signing key')
   t.ok(secure(generateEdgeIdentity().secretKey), 'identity key')
-  t.same(keys.dataKey, (await deriveCommunityKeys('lab', 'secret')).dataKey, 'a secret given as bytes derives what the same text does')
+  t.same(keys.signSecretKey, (await deriveCommunityKeys('lab', 'secret')).signSecretKey, 'a secret given as bytes derives what the same text does')
 })
 
 t.test('edge identities: fresh each time, ID is a nonzero 53-bit number derived from the key', (t) => {

@@ -1,14 +1,16 @@
-// Feeds the v2 session codec (handshake initiation and response, session data, and the payloads
-// inside the handshake) random and mutated bytes: no exception escapes, every refusal names a
+// Feeds the v2 session codec (handshake initiation and response, session data of every kind,
+// broadcasts, and the payloads inside the handshake and of a broadcast key) random and mutated bytes: no exception escapes, every refusal names a
 // reason from the closed set, every accepted packet re-encodes to the same bytes, and the
 // mutations reach every refusal.
 import t from 'tap'
 import {
   SESSION_CODEC_REASONS,
   SESSION_WIRE_VERSION,
+  decodeBroadcastKeyPayload,
   decodeInitPayload,
   decodeResponsePayload,
   decodeSessionPacket,
+  encodeBroadcastKeyPayload,
   encodeInitPayload,
   encodeResponsePayload,
   type SessionCodecReason,
@@ -34,8 +36,8 @@ function randomBytes(length: number): Buffer {
   return buf
 }
 
-const mutatePacket = mutator(random, { junkMax: 400, edgeValues: [0, 1, 2, 0x20, 0x21, 0x22, 127, 128, 255], typeByte: () => [0x20, 0x21, 0x22, 0x10][int(4)]!, others: packets })
-const mutatePayload = mutator(random, { junkMax: 400, edgeValues: [0, 1, 2, 0x20, 0x21, 0x22, 127, 128, 255], typeByte: () => [0x20, 0x21, 0x22, 0x10][int(4)]!, others: payloads })
+const mutatePacket = mutator(random, { junkMax: 400, edgeValues: [0, 1, 2, 3, 4, 0x20, 0x21, 0x22, 0x23, 127, 128, 255], typeByte: () => [0x20, 0x21, 0x22, 0x23, 0x10][int(5)]!, others: packets })
+const mutatePayload = mutator(random, { junkMax: 400, edgeValues: [0, 1, 2, 0x20, 0x21, 0x22, 127, 128, 255], typeByte: () => [0x20, 0x21, 0x22, 0x23, 0x10][int(5)]!, others: payloads })
 
 t.test(`session codec survives ${RANDOM_CASES + MUTATED_CASES} hostile datagrams and payloads (seed ${SEED})`, (t) => {
   const rejected = zeroCounters(SESSION_CODEC_REASONS)
@@ -75,6 +77,8 @@ t.test(`session codec survives ${RANDOM_CASES + MUTATED_CASES} hostile datagrams
     check(buf, () => init, () => (init.ok ? encodeInitPayload(init.value.timestamp, init.value.certificate) : buf))
     const response = decodeResponsePayload(buf)
     check(buf, () => response, () => (response.ok ? encodeResponsePayload(response.value) : buf))
+    const key = decodeBroadcastKeyPayload(buf)
+    check(buf, () => key, () => (key.ok ? Buffer.from(encodeBroadcastKeyPayload(Buffer.alloc(buf.length), key.value.keyId, key.value.key, key.value.validForSeconds)) : buf))
   }
 
   for (let i = 0; i < RANDOM_CASES; i++) {
@@ -82,7 +86,7 @@ t.test(`session codec survives ${RANDOM_CASES + MUTATED_CASES} hostile datagrams
     const buf = randomBytes(length)
     if (length > 4 && random() < 0.5) {
       buf[0] = SESSION_WIRE_VERSION
-      buf[1] = 0x20 + int(3)
+      buf[1] = 0x20 + int(4)
       buf[2] = buf[3] = 0
     }
     feedPacket(buf)
@@ -108,7 +112,7 @@ t.test(`session codec survives ${RANDOM_CASES + MUTATED_CASES} hostile datagrams
 })
 
 t.test('the samples themselves decode and re-encode exactly', (t) => {
-  t.equal(packets.length, 7, 'initiation, response, keepalive and four data packets')
+  t.equal(packets.length, 10, 'initiation, response, keepalive, four data packets, a probe-ack, a broadcast key, a broadcast')
   for (const p of packets) {
     const decoded = decodeSessionPacket(p)
     t.ok(decoded.ok && reencodeSession(decoded.value).equals(p), `type 0x${p[1]!.toString(16)}, ${p.length} bytes`)

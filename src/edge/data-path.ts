@@ -58,6 +58,8 @@ export interface DataPathConfig {
   linkControl(packet: ControlPacket, address: string, port: number, via: Transport | null): void
   /** a revocation a supernode forwarded */
   revocation(packet: RevocationPacket): void
+  /** a datagram of protocol v1 from a supernode: true when its link took it (outside.ts) */
+  oldProtocol(msg: Buffer, address: string, port: number, via: Transport | null): boolean
   /** a peer's path changed state or endpoint */
   pathChanged(peer: PathOwner): void
   /** pair-session timing (tests shorten it) */
@@ -128,6 +130,7 @@ export class DataPath {
       birthday: this.birthday,
       linkControl: (packet, address, port, via) => config.linkControl(packet, address, port, via),
       revocation: (packet) => config.revocation(packet),
+      oldProtocol: (msg, address, port, via) => config.oldProtocol(msg, address, port, via),
     })
     this.ownCertificate(credentials.certificate, credentials.certificateBytes)
   }

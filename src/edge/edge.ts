@@ -5,7 +5,6 @@
 import { EventEmitter } from 'node:events'
 import { formatFingerprint, type Identity } from '../crypto/identity.js'
 import type { CommunityKeys } from '../crypto/keys.js'
-import { sign } from '../crypto/sign.js'
 import { silentLogger, type Logger } from '../log/logger.js'
 import { MgmtServer, type MgmtListen } from '../mgmt/server.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
@@ -17,9 +16,6 @@ import type { TapDevice } from '../tap/device.js'
 import { systemClock, type Clock, type TimerHandle } from '../time/clock.js'
 import { deadline } from '../time/deadline.js'
 import {
-  DEREGISTER_BYTES,
-  deregisterSignedBytes,
-  encodeDeregister,
   encodeGratuitousArp,
   endpointOf,
   formatEdgeId,
@@ -43,6 +39,7 @@ import type { PathOwner, PathState } from './path.js'
 import { checkLocalAddresses, type LocalAddress } from './own-subnets.js'
 import { edgeDropCounters } from './reasons.js'
 import type { PairSessionState } from '../crypto/noise-session.js'
+import { CERTIFICATE_REFUSED, Registration } from './registration.js'
 import { SupernodeLink, UDP_RETRY_ON_FALLBACK_MS, type LinkHost, type LinkTarget, type LinkTransport } from './supernode-link.js'
 import { Supernodes } from './supernodes.js'
 
@@ -192,7 +189,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private readonly data: DataPath
   readonly relayOnly: boolean
   overlay: OverlayAddress | null
-  private lastRecordTimestamp = 0
+  private readonly registration: Registration
   /** whether the overlay address was announced (gratuitous ARP) after the first registration */
   private announced = false
   private ticker: TimerHandle | null = null
@@ -217,8 +214,10 @@ export class Edge extends EventEmitter<EdgeEvents> {
     const host: LinkHost = {
       now: () => this.clock.now(),
       send: (buf, address, port) => this.transport.send(buf, 0, buf.length, port, address),
-      record: () => this.record(),
+      announcement: () => this.registration.announcement(),
       registered: (link, ack, moved) => this.onRegistered(link, ack, moved),
+      certificateRefused: (link, code) => this.registration.certificateRefused(link, code),
+      oldProtocol: (link) => this.registration.oldProtocol(link),
       lost: (link, why) => this.log.warn(`lost supernode ${link.label}: ${why}; registering again`),
       refused: (link, why) => this.log.warn(`supernode ${link.label} refused registration: ${why}`),
       peerGone: (edgeId) => this.data.directory.onPeerGone(edgeId),
@@ -252,14 +251,28 @@ export class Edge extends EventEmitter<EdgeEvents> {
       openTransport,
       birthdayPorts: config.birthdayPorts,
       linkControl: (packet, address, port, via) => this.linkControl(packet, address, port, via),
-      revocation: (packet) => this.onRevocation(packet.revocation.bytes),
+      oldProtocol: (msg, address, port, via) => this.supernodes.from(address, port, via)?.onOldProtocol(msg) ?? false,
+      revocation: (packet) => this.registration.revocation(Buffer.from(packet.revocation.bytes)),
       pathChanged: (owner) => this.pathChanged(owner),
     })
+    this.registration = new Registration({
+      credentials,
+      now: () => clock.now(),
+      candidates: () => {
+        const port = transport.local().port
+        return (config.localAddresses ?? []).slice(0, MAX_CANDIDATES).map((a) => endpointOf(a.address, port))
+      },
+      links: () => this.supernodes.links,
+      log,
+      addressAssigned: (overlay) => this.emit('overlay', overlay),
+      stop: (why) => void this.stop(why),
+    })
+    if (config.revocations !== undefined) this.registration.setRevocations(config.revocations)
     credentials.onRevocation(() => this.data.directory.checkCertificates(this.clock.now()))
     credentials.onCertificateChanged((certificate) => {
       this.overlay = certificate.ipv4
+      // the data path hands peers the new bytes; registration.ts registers them with every supernode
       this.data.ownCertificate(certificate, certificate.bytes)
-      this.reregister()
     })
   }
 
@@ -300,8 +313,15 @@ export class Edge extends EventEmitter<EdgeEvents> {
         throw new Error(`cannot listen for management on ${formatHostPort(config.mgmt)}: ${(err as Error).message}`, { cause: err })
       }
     }
-    if (config.expiresAt !== undefined) {
-      edge.expiry = deadline(edge.clock, config.expiresAt, () => void edge.stop('expired'))
+    // an authority's certificate cannot be renewed here: the edge ends with it (a self-issued one is renewed before)
+    const certificateEnd = credentials.selfIssued ? Infinity : credentials.certificate.notAfter * 1000
+    const end = Math.min(config.expiresAt ?? Infinity, certificateEnd)
+    if (end !== Infinity) {
+      const certificateEnds = end === certificateEnd && end !== config.expiresAt
+      edge.expiry = deadline(edge.clock, end, () => {
+        if (certificateEnds) edge.log.error(`the certificate expired at ${new Date(end).toISOString()}: the edge stops; ask the authority for a new one`)
+        void edge.stop(certificateEnds ? CERTIFICATE_REFUSED : 'expired')
+      })
     }
     edge.ticker = edge.clock.every(TICK_MS, () => edge.tick())
     edge.log.info(`edge ${formatEdgeId(edge.edgeId)} on ${deps.tap.name} (mac ${formatMac(deps.tap.mac)}) using UDP port ${transport.local().port}`)
@@ -336,10 +356,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private async shutdown(why: string): Promise<void> {
     this.ticker?.cancel()
     this.expiry?.cancel()
-    const timestamp = Math.max(this.clock.now(), this.lastRecordTimestamp + 1)
-    const signature = sign('deregister', deregisterSignedBytes(this.edgeId, timestamp), this.credentials.identity.secretKey)
+    const deregister = this.registration.deregister()
     for (const link of this.supernodes.links) {
-      if (link.registered) link.send(encodeDeregister(this.edgeId, timestamp, signature).subarray(0, DEREGISTER_BYTES))
+      if (link.registered) link.send(deregister)
     }
     await this.transport.flush()
     for (const link of this.supernodes.links) {
@@ -374,11 +393,6 @@ export class Edge extends EventEmitter<EdgeEvents> {
     }
   }
 
-  /** A revocation a supernode forwarded: kept when the authority signed it; the peers it names go at once. */
-  private onRevocation(bytes: Buffer): void {
-    this.log.debug(`revocation from a supernode: ${this.credentials.addRevocation(Buffer.from(bytes))}`)
-  }
-
   private pathChanged(owner: PathOwner): void {
     const endpoint = owner.path.endpoint
     const where = endpoint ? ` at ${formatHostPort({ host: endpoint.address, port: endpoint.port })}` : ''
@@ -389,17 +403,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
   // ---- registration --------------------------------------------------------------------------
 
   /**
-   * A record signed afresh for each registration: its newer timestamp is what lets a supernode
-   * move our edge ID to a new address (our NAT moved us), while a copy of an earlier record, re-sent
-   * by someone else from elsewhere, cannot (two signatures, ~40 µs, once per registration).
+   * The revocations of --revocations, read again when the file changes: each goes to every
+   * supernode now and after each registration (registration.ts).
    */
-  private record(): { bytes: Buffer; timestamp: number } {
-    const timestamp = Math.max(this.clock.now(), this.lastRecordTimestamp + 1)
-    this.lastRecordTimestamp = timestamp
-    const port = this.transport.local().port
-    const candidates: Endpoint[] = (this.config.localAddresses ?? []).slice(0, MAX_CANDIDATES).map((a) => endpointOf(a.address, port))
-    const bytes = this.credentials.announcement(timestamp, candidates)
-    return { bytes, timestamp }
+  setRevocations(revocations: readonly Buffer[]): void {
+    this.registration.setRevocations(revocations)
   }
 
   private onRegistered(link: SupernodeLink, ack: RegisterAck, moved: boolean): void {
@@ -408,12 +416,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
     // directly still send to the old one. A query for each makes the supernode send it a
     // PUNCH_REQUEST with where we are now, and both sides punch again.
     if (moved && !this.relayOnly) this.data.directory.onWeMoved()
-    if (this.overlay === null && ack.overlay !== null) {
-      // n2n-style auto-IP: keep the first address given; the certificate re-issued with it
-      // (onCertificateChanged) reaches the data path and every supernode
-      this.credentials.reissue(ack.overlay)
-      this.emit('overlay', ack.overlay)
-    }
+    // n2n-style auto-IP: a certificate without IPv4 is re-issued with the address given
+    // (onCertificateChanged: the data path takes it) and registered again everywhere
+    this.registration.registered(link, ack)
     this.emit('registered', link.label)
     this.data.outbound.releaseHeld()
     if (this.config.announce === true && !this.announced && this.overlay !== null) {
@@ -465,7 +470,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     return {
       edgeId: formatEdgeId(this.edgeId),
       certificate: this.credentials.status(),
-      name: this.config.name ?? '',
+      name: this.credentials.certificate.name,
       mac: formatMac(this.tap.mac),
       ip: this.overlay ? `${this.overlay.address}/${this.overlay.prefix}` : null,
       tap: this.tap.name,
@@ -480,8 +485,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
         fallback: l.fallback?.href ?? null,
         rttMs: l.rttMs,
         publicEndpoint: l.reflexive ? formatHostPort({ host: l.reflexive.address, port: l.reflexive.port }) : null,
-        // the registration side (supernode-link.ts, REGISTER_ACK's supernode time) measures it; not wired here yet
-        clockSkewMs: null,
+        clockSkewMs: l.clockSkewMs,
       })),
       peers: [...this.data.peers.values()].map((p) => {
         const direct = p.path.isDirect && p.path.endpoint !== null

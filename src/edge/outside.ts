@@ -61,6 +61,8 @@ export interface InboundParts {
   linkControl(packet: ControlPacket, address: string, port: number, via: Transport | null): void
   /** a revocation a supernode forwarded */
   revocation(packet: RevocationPacket): void
+  /** a datagram of protocol v1: true when it is the v1 COOKIE answering a supernode link's probe (wire-v2 W1) */
+  oldProtocol(msg: Buffer, address: string, port: number, via: Transport | null): boolean
 }
 
 /** A probe ID more than this far from our clock is not an answer to a recent probe of ours. */
@@ -243,6 +245,8 @@ export class Inbound {
     const core = this.core
     const decoded = decodePacket(msg)
     if (!decoded.ok) {
+      // a supernode of overlan 0.1 answering the link's v1 probe is said once (supernode-link.ts); other v1 datagrams are drops
+      if (decoded.reason === 'old-protocol' && this.parts.oldProtocol(msg, address, port, via)) return
       core.drops[decoded.reason]++
       return
     }

@@ -115,13 +115,23 @@ export function certificateFingerprint(certificate: Pick<Certificate, 'body'>): 
  */
 export function verifyCertificate(certificate: Certificate, options: VerifyOptions): CertificateVerdict {
   if (!communityIdOf(certificate.authorityKey).equals(options.communityId)) return { ok: false, reason: 'wrong-community' }
-  const skew = options.skewSeconds ?? CLOCK_SKEW_SECONDS
-  if (options.nowSeconds < certificate.notBefore - skew) return { ok: false, reason: 'not-yet-valid' }
-  if (options.nowSeconds >= certificate.notAfter) return { ok: false, reason: 'expired' }
+  const outside = validityFailure(certificate, options.nowSeconds, options.skewSeconds)
+  if (outside !== null) return { ok: false, reason: outside }
   const fingerprint = certificateFingerprint(certificate)
   if (options.revocations?.isRevoked(fingerprint)) return { ok: false, reason: 'revoked' }
   if (!verify('certificate', certificate.body, certificate.signature, certificate.authorityKey)) return { ok: false, reason: 'bad-signature' }
   return { ok: true, fingerprint }
+}
+
+/**
+ * Is `nowSeconds` outside the certificate's validity window (notBefore with `skewSeconds` of
+ * tolerance, notAfter with none)? The time part of verifyCertificate, alone: a supernode that has
+ * checked a certificate's signature before (its cache) still checks the time at every use.
+ */
+export function validityFailure(certificate: Pick<Certificate, 'notBefore' | 'notAfter'>, nowSeconds: number, skewSeconds = CLOCK_SKEW_SECONDS): 'not-yet-valid' | 'expired' | null {
+  if (nowSeconds < certificate.notBefore - skewSeconds) return 'not-yet-valid'
+  if (nowSeconds >= certificate.notAfter) return 'expired'
+  return null
 }
 
 export type CheckedCertificate = { ok: true; certificate: Certificate; fingerprint: Buffer } | { ok: false; reason: CertificateReason | CertificateFailure }

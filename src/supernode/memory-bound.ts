@@ -2,8 +2,10 @@
 // most, times what one entry costs at its largest (measured, with the heap's slack, by
 // test/unit/supernode-memory-bound.test.ts), plus the process around them. Logged at start and shown
 // in /status, so that an operator sizes the limits to the machine, not the other way round.
+import { MAX_REVOCATIONS } from '../crypto/revocation.js'
 import { WS_MEMORY_PER_CONNECTION } from '../net/ws-listener.js'
 import { MAX_PACKET_BYTES } from '../wire/index.js'
+import { CERTIFICATE_CACHE_ENTRIES, CERTIFICATE_CACHE_ENTRY_BYTES } from './certificate-cache.js'
 import type { RateLimit } from './rate-limit.js'
 
 const KiB = 1024
@@ -19,10 +21,15 @@ export const MEMORY_COSTS = {
    */
   processBytes: 160 * MiB,
   /**
-   * one registered edge at its largest (a 321-byte record, a 32-byte name, a source address and
-   * endpoint of its own, its relay bucket) in the registry's maps, with the heap's slack
+   * one registered edge at its largest (a 400-byte announcement with a 64-byte name, IPv6 and four
+   * candidates, a source address and endpoint of its own, its relay bucket) in the registry's maps
+   * and the certificate-end queue, with the heap's slack
    */
   edgeBytes: 3 * KiB,
+  /** the certificate cache full (CERTIFICATE_CACHE_ENTRIES), whatever the limits */
+  certificateCacheBytes: CERTIFICATE_CACHE_ENTRIES * CERTIFICATE_CACHE_ENTRY_BYTES,
+  /** the revocation store full (MAX_REVOCATIONS, every community together): a fingerprint and an end in a map */
+  revocationBytes: MAX_REVOCATIONS * 256,
   /** one community (its maps, ID, subnet) beyond its members */
   communityBytes: 2 * KiB,
   /** one key of a rate limiter or budget table: an IPv6 address and port as text, a token bucket */
@@ -65,7 +72,7 @@ export function memoryBound(limits: MemoryLimits): MemoryBound {
   const trackedKeys = TRACKED_TABLES * limits.maxTrackedSources
   const wsConnections = limits.ws?.maxConnections ?? 0
   const c = MEMORY_COSTS
-  const bytes = c.processBytes + edges * c.edgeBytes + communities * c.communityBytes + trackedKeys * c.trackedKeyBytes + wsConnections * WS_MEMORY_PER_CONNECTION
+  const bytes = c.processBytes + c.certificateCacheBytes + c.revocationBytes + edges * c.edgeBytes + communities * c.communityBytes + trackedKeys * c.trackedKeyBytes + wsConnections * WS_MEMORY_PER_CONNECTION
   return { bytes, edges, communities, trackedKeys, wsConnections }
 }
 
@@ -74,7 +81,7 @@ export function describeMemoryBound(bound: MemoryBound): string {
   const c = MEMORY_COSTS
   const n = (x: number): string => x.toLocaleString('en-US')
   return (
-    `memory bound ${mib(bound.bytes)}: process ${mib(c.processBytes)} + ${n(bound.edges)} edges × ${n(c.edgeBytes)} B + ` +
+    `memory bound ${mib(bound.bytes)}: process ${mib(c.processBytes)} + certificate cache ${mib(c.certificateCacheBytes)} + revocations ${mib(c.revocationBytes)} + ${n(bound.edges)} edges × ${n(c.edgeBytes)} B + ` +
     `${n(bound.communities)} communities × ${n(c.communityBytes)} B + ${n(bound.trackedKeys)} tracked source keys × ${n(c.trackedKeyBytes)} B ` +
     (bound.wsConnections > 0 ? `+ ${n(bound.wsConnections)} WebSocket connections × ${n(WS_MEMORY_PER_CONNECTION)} B ` : '') +
     `(--max-edges-total, --max-communities, --max-edges, --max-tracked-sources${bound.wsConnections > 0 ? ', --ws-max-connections' : ''})`

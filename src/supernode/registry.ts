@@ -1,9 +1,12 @@
-// Who is registered: communities by community ID, edges by edge ID, and inside each community the
-// MAC and overlay-address indexes that keep them unique; where edges register from (sources.ts).
+// Who is registered: communities by community ID, edges by edge ID (the hash of the member key),
+// inside each community the MAC and overlay-address indexes that keep them unique, and the order
+// in which their certificates end; where edges register from (sources.ts).
 // Bounded by the configured limits. Knows nothing about sockets; supernode.ts turns its answers
 // into packets.
-import { ErrorCode, macKeyAt, u64From, type Endpoint, type OverlayAddress, type PeerRecord } from '../wire/index.js'
+import type { Role } from '../wire/certificate.js'
+import { ErrorCode, macKeyAt, u64From, type Endpoint, type OverlayAddress } from '../wire/index.js'
 import { defaultSubnet, ipv4ToNumber, numberToIpv4, pickAddress, subnetOf, type Subnet } from './auto-ip.js'
+import { ExpiryQueue, NOT_QUEUED, type Expiring } from './expiry-queue.js'
 import { RateLimiter, TokenBucket, type RateLimit } from './rate-limit.js'
 import { Sources, sourceKeyOf, type Source, type SourceLimits } from './sources.js'
 
@@ -25,39 +28,62 @@ export interface Community {
   members: Map<number, EdgeEntry>
   byMac: Map<number, EdgeEntry>
   byIp: Map<number, EdgeEntry>
+  /** by the certificate's IPv6 address (text, as decoded), for members whose certificate has one */
+  byIp6: Map<string, EdgeEntry>
   subnet: Subnet | null
   /** bytes the supernode may send to this community's members (fan-out included) */
   relayBudget: TokenBucket
 }
 
 /**
- * One registered edge. Kept small (100,000 of them must fit in ~2 KiB each): the signed record is
- * copied into a Buffer of its own (the datagram it came in is not kept alive through views), and
- * what the supernode reads often is in plain fields.
+ * What a REGISTER claims, once the supernode has checked it: a certificate valid now and signed by
+ * the community's authority, and an announcement signed by the certificate's member key.
  */
-export interface EdgeEntry {
+export interface MemberClaim {
+  /** the announcement as the edge signed it (a view into the datagram: the registry keeps a copy) */
+  announcement: Buffer
+  /** the announcement's timestamp: a newer one replaces an older one */
+  timestamp: number
+  /** the certificate's fingerprint (hex): revocations name it */
+  fingerprint: string
+  /** the certificate's end, seconds since the epoch */
+  notAfter: number
+  name: string
+  role: Role
+  mac: Buffer
+  /** null: the certificate has no IPv4 overlay, the supernode assigns one (auto-IP) */
+  ipv4: OverlayAddress | null
+  ipv6: OverlayAddress | null
+}
+
+/**
+ * One registered edge. Kept small (100,000 of them must fit in ~2 KiB each): the signed
+ * announcement is copied into a Buffer of its own (the datagram it came in is not kept alive
+ * through views), and what the supernode reads often is in plain fields.
+ */
+export interface EdgeEntry extends Expiring {
+  /** edgeIdOf(the certificate's member key): the same key is the same holder */
   edgeId: number
   community: Community
-  /** the signed record, as the edge sent it: handed to peers unchanged */
-  recordBytes: Buffer
-  /** the record's timestamp: a newer record replaces an older one */
+  /** the announcement (certificate, timestamp, candidates, member signature): handed to peers unchanged */
+  announcement: Buffer
   timestamp: number
-  /**
-   * whether the record's edge signature has been checked (the community signature always is):
-   * the supernode checks it once, when it first relies on the edge ID (supernode.ts, trusted())
-   */
-  edgeSignatureChecked: boolean
+  fingerprint: string
   name: string
+  role: Role
   /** MAC as a 48-bit number: a map key without a string per lookup */
   macKey: number
-  overlay: OverlayAddress | null
+  /** the certificate's IPv4 overlay, or the one assigned */
+  overlay: OverlayAddress
   ipKey: number
+  /** the certificate's IPv6 address, or null */
+  ip6Key: string | null
   /** source address and port it registered from; relay and keepalives must come from here */
   address: string
   port: number
   /** the source address (or IPv6 /64) it is counted under, with that source's relay budget */
   source: Source
-  /** the client nonce of its registration: the proof of ERRORs about its traffic (unknown-peer) */
+  /** the client nonce of its registration: the proof of ERRORs about it (unknown-peer, certificate-expired, certificate-revoked) */
   nonce: bigint
   registeredAt: number
   lastSeen: number
@@ -69,11 +95,6 @@ export interface EdgeEntry {
 
 export type RegisterOutcome = { ok: true; edge: EdgeEntry; isNew: boolean } | { ok: false; code: ErrorCode }
 
-/** The edge public key inside a stored record (after the 32-byte community key). */
-export function edgeKeyOf(edge: EdgeEntry): Buffer {
-  return edge.recordBytes.subarray(32, 64)
-}
-
 export function macKeyOf(mac: Buffer): number {
   return macKeyAt(mac, 0)
 }
@@ -82,6 +103,8 @@ export class Registry {
   readonly communities = new Map<string, Community>()
   readonly edges = new Map<number, EdgeEntry>()
   readonly sources: Sources
+  /** every registered edge by its certificate's notAfter: unregistered at that second (expireCertificates) */
+  private readonly endings = new ExpiryQueue<EdgeEntry>()
   /** kept beyond a community's life, as the sources' budgets (sources.ts): coming back does not refill it */
   private readonly communityBudgets: RateLimiter
 
@@ -91,31 +114,29 @@ export class Registry {
   }
 
   /**
-   * Adds or refreshes an edge whose record the caller has verified (the community signature, and
-   * the edge signature when `edgeSignatureChecked`). An edge that holds the same MAC or address but
-   * has not been heard from for `silentAfterMs` may be replaced (the same device restarted with a
-   * new edge key), or for `sameAddressSilentMs` when the newcomer registers from the holder's own
-   * public address (restarted behind the same NAT: most likely the same device).
+   * Adds or refreshes an edge whose claim the caller has verified. Holders are keyed by member key
+   * (the edge ID is its hash): the same key takes its own place at once, from any address, with a
+   * newer announcement (an edge restarted with a persisted identity). A MAC, IPv4 or IPv6 address
+   * held by another key stays with its holder until that holder has been silent for
+   * `silentAfterMs`: a newcomer never evicts a live holder, whatever it claims.
    */
   register(input: {
     edgeId: number
     communityId: Buffer
-    record: PeerRecord
-    edgeSignatureChecked: boolean
+    claim: MemberClaim
     endpoint: Endpoint
     /** the client nonce of the REGISTER */
     nonce: Buffer
     now: number
     silentAfterMs: number
-    sameAddressSilentMs: number
   }): RegisterOutcome {
-    const { edgeId, record, endpoint, now } = input
+    const { edgeId, claim, endpoint, now } = input
     const existing = this.edges.get(edgeId)
-    if (existing !== undefined && record.timestamp < existing.timestamp) return { ok: false, code: ErrorCode.StaleRecord }
-    // an edge signs a fresh record for every registration: the record it registered with, arriving
-    // from another address, is a copy re-sent by someone else (records travel in the clear)
+    if (existing !== undefined && claim.timestamp < existing.timestamp) return { ok: false, code: ErrorCode.StaleRecord }
+    // an edge signs a fresh announcement for every registration: the one it registered with,
+    // arriving from another address, is a copy re-sent by someone else (announcements travel in the clear)
     const moved = existing !== undefined && (existing.address !== endpoint.address || existing.port !== endpoint.port)
-    if (moved && record.timestamp === existing.timestamp) return { ok: false, code: ErrorCode.StaleRecord }
+    if (moved && claim.timestamp === existing.timestamp) return { ok: false, code: ErrorCode.StaleRecord }
     if (existing === undefined && this.edges.size >= this.limits.maxEdges) return { ok: false, code: ErrorCode.SupernodeFull }
     // an edge that stays where it is costs its endpoint and address nothing more; one that moves
     // within its address (a NAT gave it another port) costs only the new endpoint
@@ -130,38 +151,40 @@ export class Registry {
     if (community === undefined) {
       if (this.communities.size >= this.limits.maxCommunities) return { ok: false, code: ErrorCode.TooManyCommunities }
       const relayBudget = this.communityBudgets.bucketFor(idHex, now)
-      community = { id: input.communityId, idHex, members: new Map(), byMac: new Map(), byIp: new Map(), subnet: null, relayBudget }
+      community = { id: input.communityId, idHex, members: new Map(), byMac: new Map(), byIp: new Map(), byIp6: new Map(), subnet: null, relayBudget }
     }
     if (existing === undefined && community.members.size >= this.limits.maxEdgesPerCommunity) return { ok: false, code: ErrorCode.CommunityFull }
 
-    const macKey = macKeyOf(record.mac)
-    const macHolder = community.byMac.get(macKey)
-    if (macHolder !== undefined && macHolder.edgeId !== edgeId) {
-      if (!this.replaceable(macHolder, input)) return { ok: false, code: ErrorCode.MacInUse }
-      this.remove(macHolder)
-    }
+    // every claim is checked before any holder goes: a refusal removes nobody
+    const macKey = macKeyOf(claim.mac)
+    const macHolder = this.otherHolder(community.byMac.get(macKey), edgeId)
+    if (macHolder !== null && !silentFor(macHolder, now, input.silentAfterMs)) return { ok: false, code: ErrorCode.MacInUse }
+    const ipHolder = claim.ipv4 === null ? null : this.otherHolder(community.byIp.get(ipv4ToNumber(claim.ipv4.address)), edgeId)
+    const ip6Key = claim.ipv6?.address ?? null
+    const ip6Holder = ip6Key === null ? null : this.otherHolder(community.byIp6.get(ip6Key), edgeId)
+    for (const holder of [ipHolder, ip6Holder]) if (holder !== null && !silentFor(holder, now, input.silentAfterMs)) return { ok: false, code: ErrorCode.AddressInUse }
 
-    let overlay = record.overlay
-    if (overlay !== null) {
-      const holder = community.byIp.get(ipv4ToNumber(overlay.address))
-      if (holder !== undefined && holder.edgeId !== edgeId) {
-        if (!this.replaceable(holder, input)) return { ok: false, code: ErrorCode.AddressInUse }
-        this.remove(holder)
+    let overlay = claim.ipv4
+    if (overlay === null) {
+      // a certificate without IPv4 (W2): keep what was assigned before, else pick one
+      if (existing !== undefined) overlay = existing.overlay
+      else {
+        const inCommunity = community
+        const subnet = inCommunity.subnet ?? defaultSubnet(this.limits.autoIpRange, inCommunity.id)
+        const ip = pickAddress(subnet, edgeId, (candidate) => inCommunity.byIp.has(candidate))
+        if (ip === null) return { ok: false, code: ErrorCode.NoFreeAddress }
+        overlay = { address: numberToIpv4(ip), prefix: subnet.prefix }
       }
-    } else if (existing?.overlay) {
-      overlay = existing.overlay // keep what was assigned before
-    } else {
-      const subnet = community.subnet ?? defaultSubnet(this.limits.autoIpRange, community.id)
-      const ip = pickAddress(subnet, edgeId, (candidate) => community.byIp.has(candidate))
-      if (ip === null) return { ok: false, code: ErrorCode.NoFreeAddress }
-      overlay = { address: numberToIpv4(ip), prefix: subnet.prefix }
     }
+    for (const holder of [macHolder, ipHolder, ip6Holder]) if (holder !== null) this.remove(holder)
 
     if (!this.communities.has(idHex)) this.communities.set(idHex, community)
-    if (community.subnet === null && record.overlay !== null) community.subnet = subnetOf(record.overlay.address, record.overlay.prefix)
-    else if (community.subnet === null) community.subnet = subnetOf(overlay.address, overlay.prefix)
+    community.subnet ??= subnetOf(overlay.address, overlay.prefix)
 
-    if (existing !== undefined) this.unindex(existing)
+    if (existing !== undefined) {
+      this.unindex(existing)
+      this.endings.remove(existing)
+    }
     let source = existing?.source
     if (existing === undefined || moved) {
       if (existing !== undefined) this.sources.detach(existing.source, existing.address, existing.port)
@@ -170,13 +193,17 @@ export class Registry {
     const edge: EdgeEntry = {
       edgeId,
       community,
-      recordBytes: existing !== undefined && existing.recordBytes.equals(record.bytes) ? existing.recordBytes : Buffer.from(record.bytes),
-      timestamp: record.timestamp,
-      edgeSignatureChecked: input.edgeSignatureChecked,
-      name: record.name,
+      announcement: existing !== undefined && existing.announcement.equals(claim.announcement) ? existing.announcement : Buffer.from(claim.announcement),
+      timestamp: claim.timestamp,
+      fingerprint: claim.fingerprint,
+      notAfter: claim.notAfter,
+      expiryIndex: NOT_QUEUED,
+      name: claim.name,
+      role: claim.role,
       macKey,
       overlay,
       ipKey: ipv4ToNumber(overlay.address),
+      ip6Key,
       address: endpoint.address,
       port: endpoint.port,
       source: source!,
@@ -191,6 +218,8 @@ export class Registry {
     community.members.set(edgeId, edge)
     community.byMac.set(macKey, edge)
     community.byIp.set(edge.ipKey, edge)
+    if (ip6Key !== null) community.byIp6.set(ip6Key, edge)
+    this.endings.set(edge)
     return { ok: true, edge, isNew: existing === undefined }
   }
 
@@ -199,6 +228,7 @@ export class Registry {
     if (this.edges.get(edge.edgeId) !== edge) return
     this.edges.delete(edge.edgeId)
     this.unindex(edge)
+    this.endings.remove(edge)
     this.sources.detach(edge.source, edge.address, edge.port)
     edge.community.members.delete(edge.edgeId)
     if (edge.community.members.size === 0) this.communities.delete(edge.community.idHex)
@@ -210,6 +240,24 @@ export class Registry {
     for (const edge of this.edges.values()) if (edge.lastSeen < cutoff) expired.push(edge)
     for (const edge of expired) this.remove(edge)
     return expired
+  }
+
+  /** Removes every edge whose certificate has ended by `nowSeconds`; returns them. */
+  expireCertificates(nowSeconds: number): EdgeEntry[] {
+    const ended: EdgeEntry[] = []
+    for (let edge = this.endings.popDue(nowSeconds); edge !== undefined; edge = this.endings.popDue(nowSeconds)) {
+      ended.push(edge)
+      this.remove(edge)
+    }
+    return ended
+  }
+
+  /** The registered member of `community` (hex ID) whose certificate has this fingerprint (hex). */
+  findByFingerprint(communityHex: string, fingerprint: string): EdgeEntry | undefined {
+    const community = this.communities.get(communityHex)
+    if (community === undefined) return undefined
+    for (const edge of community.members.values()) if (edge.fingerprint === fingerprint) return edge
+    return undefined
   }
 
   findByMac(community: Community, mac: Buffer): EdgeEntry | undefined {
@@ -226,20 +274,20 @@ export class Registry {
     return edge.relayBucket.take(now)
   }
 
-  private replaceable(
-    holder: EdgeEntry,
-    { record, endpoint, now, silentAfterMs, sameAddressSilentMs }: { record: PeerRecord; endpoint: Endpoint; now: number; silentAfterMs: number; sameAddressSilentMs: number },
-  ): boolean {
-    // the same MAC asking for the same (or any) address: the device restarted with a new edge key
-    const sameDevice = holder.macKey === macKeyOf(record.mac) && (record.overlay === null || holder.overlay?.address === record.overlay.address)
-    const silentMs = now - holder.lastSeen
-    return sameDevice || silentMs >= silentAfterMs || (endpoint.address === holder.address && silentMs >= sameAddressSilentMs)
+  /** `holder` when it is another key's (the same key is the same holder), else null. */
+  private otherHolder(holder: EdgeEntry | undefined, edgeId: number): EdgeEntry | null {
+    return holder !== undefined && holder.edgeId !== edgeId ? holder : null
   }
 
   private unindex(edge: EdgeEntry): void {
     const c = edge.community
     if (c.byMac.get(edge.macKey) === edge) c.byMac.delete(edge.macKey)
     if (c.byIp.get(edge.ipKey) === edge) c.byIp.delete(edge.ipKey)
+    if (edge.ip6Key !== null && c.byIp6.get(edge.ip6Key) === edge) c.byIp6.delete(edge.ip6Key)
   }
 }
 
+/** Whether a holder has been silent long enough to be replaced by another key. */
+function silentFor(holder: EdgeEntry, now: number, silentAfterMs: number): boolean {
+  return now - holder.lastSeen >= silentAfterMs
+}

@@ -1,8 +1,10 @@
 // The supernode: UDP sockets and WebSocket connections (one MuxTransport) through which it registers
-// edges (cookie first, then signed records), answers keepalives, introduces peers to each other for
-// hole punching, and relays sealed frames it cannot open between members of one community. Every
-// refused packet is counted by reason. An edge is addressed by (address, route): route.ts.
-import { CookieMinter, verify, verifyEdgeSignature, verifyMembership } from '../crypto/index.js'
+// edges (cookie first, then a member certificate and the member's signed announcement), answers
+// keepalives, introduces peers to each other for hole punching, relays session packets it cannot
+// open between members of one community, unregisters certificates at their end, and keeps and
+// passes on the authorities' revocations. Every refused packet is counted by reason. An edge is
+// addressed by (address, route): route.ts.
+import { CookieMinter, communityIdOf, edgeIdOf, formatFingerprint, verify, verifyAnnouncementSignature, verifyRevocation } from '../crypto/index.js'
 import { LogThrottle, silentLogger, type Logger } from '../log/logger.js'
 import { MgmtServer, type MgmtListen } from '../mgmt/server.js'
 import { defineCounters, newCounters, writeCounterMetrics } from '../mgmt/counter-table.js'
@@ -17,15 +19,17 @@ import { systemClock, type Clock, type TimerHandle } from '../time/clock.js'
 import {
   CODEC_REASONS,
   MAX_PACKET_BYTES,
+  OLD_WIRE_VERSION,
   ErrorCode,
   PacketType,
-  SealedHeader,
+  RelayHeader,
+  decodeAnnouncement,
   decodePacket,
-  decodeRecord,
   deregisterSignedBytes,
   encodeCookie,
   encodeError,
   encodeKeepalive,
+  decodeOldProtocolHello,
   NO_PROOF,
   NO_SUBJECT,
   rateLimitedProof,
@@ -36,7 +40,7 @@ import {
   formatMac,
   macBytesOf,
   endpointOf,
-  readSealedHeader,
+  readRelayHeader,
   encodeEndpoint,
   u53Bytes,
   zeroCounters,
@@ -46,11 +50,14 @@ import {
   type Keepalive,
   type PeerQuery,
   type Register,
+  type RevocationPacket,
 } from '../wire/index.js'
 import { parseSubnet } from './auto-ip.js'
+import { CertificateCache, type CertificateRefusal } from './certificate-cache.js'
 import { checkMemoryLimits, describeMemoryBound, memoryBound, type MemoryBound } from './memory-bound.js'
 import { RateLimiter, type RateLimit } from './rate-limit.js'
-import { Registry, edgeKeyOf, type EdgeEntry } from './registry.js'
+import { Registry, type EdgeEntry } from './registry.js'
+import { RevocationStore } from './revocation-store.js'
 import { sourceKeyOf } from './sources.js'
 
 export const DEFAULT_SUPERNODE_PORT = 7654
@@ -63,6 +70,21 @@ const LOG_LINES_PER_SECOND = 10
 export const ERROR_BURST = 4
 export const ERRORS_PER_SECOND = 1
 export const DEFAULT_SUPERNODE_MGMT: HostPort = { host: '127.0.0.1', port: 5645 }
+/** How often certificates are checked for their end: an edge is unregistered within a second of its notAfter. */
+export const CERTIFICATE_CHECK_MS = 1000
+/** Revocations whose certificates have ended are forgotten this often (and at once when the store is full). */
+const REVOCATION_PRUNE_MS = 60_000
+/** One line per this long about edges that speak protocol v1, however many there are. */
+const OLD_PROTOCOL_LOG_MS = 60_000
+
+/**
+ * How long a holder of a MAC or overlay address must have been silent before another member key
+ * may take it: a keepalive interval and 5 s (25 s with the default 20 s). A live edge sends a
+ * keepalive every third of the interval, so this is three keepalives missed in a row, not a lost one.
+ */
+export function holderSilentMs(keepaliveSeconds: number): number {
+  return (keepaliveSeconds + 5) * 1000
+}
 
 /** The WebSocket listener (`--tcp-port`), as the CLI gives it; the supernode adds its idle time and address key. */
 export type SupernodeWsConfig = Omit<WsListenerConfig, 'idleMs' | 'addressKey'>
@@ -146,6 +168,10 @@ export const SUPERNODE_REASONS = [
   'rate-limited',
   'bad-cookie',
   'bad-signature',
+  'bad-certificate-signature',
+  'certificate-expired',
+  'certificate-revoked',
+  'certificate-not-yet-valid',
   'stale-record',
   'too-many-communities',
   'community-full',
@@ -165,6 +191,9 @@ export const SUPERNODE_REASONS = [
   'relay-source-over-budget',
   'relay-community-over-budget',
   'bad-deregister',
+  'revocation-bad-signature',
+  'revocation-unknown-community',
+  'revocations-full',
 ] as const
 export type SupernodeReason = (typeof SUPERNODE_REASONS)[number]
 
@@ -183,6 +212,17 @@ const REASON_OF_ERROR: Record<ErrorCode, SupernodeReason> = {
   [ErrorCode.SupernodeFull]: 'supernode-full',
   [ErrorCode.EndpointFull]: 'endpoint-full',
   [ErrorCode.AddressFull]: 'address-full',
+  [ErrorCode.CertificateExpired]: 'certificate-expired',
+  [ErrorCode.CertificateRevoked]: 'certificate-revoked',
+  [ErrorCode.CertificateNotYetValid]: 'certificate-not-yet-valid',
+  [ErrorCode.BadCertificate]: 'bad-certificate-signature',
+}
+
+const ERROR_OF_CERTIFICATE: Record<CertificateRefusal, ErrorCode> = {
+  'certificate-expired': ErrorCode.CertificateExpired,
+  'certificate-revoked': ErrorCode.CertificateRevoked,
+  'certificate-not-yet-valid': ErrorCode.CertificateNotYetValid,
+  'bad-certificate-signature': ErrorCode.BadCertificate,
 }
 
 export interface SupernodeDeps {
@@ -214,7 +254,12 @@ export interface SupernodeStatus {
     community: string
     mac: string
     ip: string | null
+    /** the certificate's display name, IPv6 address (or null), fingerprint (formatFingerprint), role and end */
     name: string
+    ipv6: string | null
+    fingerprint: string
+    role: string
+    notAfter: string
     endpoint: string
     /** how it reaches the supernode: "udp", "tls" (a WebSocket over the supernode's TLS) or "ws" (a plain one, behind a proxy) */
     transport: EndpointTransport
@@ -224,6 +269,8 @@ export interface SupernodeStatus {
   }[]
   counters: Record<string, number>
   drops: Record<string, number>
+  /** revocations kept, every community together (at most MAX_REVOCATIONS) */
+  revocations: number
   /** the most memory the supernode's tables can take at its limits, with the process around them (memory-bound.ts) */
   memoryBoundBytes: number
 }
@@ -250,11 +297,18 @@ export const SUPERNODE_COUNTERS = defineCounters({
     kind: 'counter',
   },
   peerQueries: { metric: 'overlan_supernode_peer_queries_total', help: 'Peer queries received', kind: 'counter' },
-  forgedEdgesRemoved: {
-    metric: 'overlan_supernode_forged_edges_removed_total',
-    help: 'Edges removed when first relied on: registered under an edge key whose signature does not verify',
+  certificateCacheHits: {
+    metric: 'overlan_supernode_certificate_cache_hits_total',
+    help: 'Registrations whose certificate had been verified before (authority signature not checked again)',
     kind: 'counter',
   },
+  certificateCacheMisses: { metric: 'overlan_supernode_certificate_cache_misses_total', help: "Registrations whose certificate's authority signature was checked", kind: 'counter' },
+  certificateExpirations: { metric: 'overlan_supernode_certificate_expirations_total', help: "Edges unregistered at their certificate's notAfter", kind: 'counter' },
+  revocationsAdded: { metric: 'overlan_supernode_revocations_added_total', help: 'Revocations verified, kept and passed on to the community', kind: 'counter' },
+  revocationsKnown: { metric: 'overlan_supernode_revocations_known_total', help: 'Revocations received again (kept already: nothing passed on)', kind: 'counter' },
+  revocationsOutlived: { metric: 'overlan_supernode_revocations_outlived_total', help: 'Revocations of certificates that had ended already (nothing to keep)', kind: 'counter' },
+  revocationsForwarded: { metric: 'overlan_supernode_revocations_forwarded_total', help: 'REVOCATION packets sent to members', kind: 'counter' },
+  revokedEdgesRemoved: { metric: 'overlan_supernode_revoked_edges_removed_total', help: 'Registered edges removed when their certificate was revoked', kind: 'counter' },
 })
 
 export class Supernode {
@@ -268,13 +322,18 @@ export class Supernode {
   private readonly addressLimiter: RateLimiter
   /** every ERROR, ERROR_BURST then ERRORS_PER_SECOND per source address and port (sendError) */
   private readonly errorLimiter: RateLimiter
-  private readonly header = new SealedHeader()
+  private readonly header = new RelayHeader()
+  private readonly certificates = new CertificateCache()
+  private readonly revocations = new RevocationStore()
   private readonly refusalLog: LogThrottle
   /** a line per new edge, but not 10,000 a second when every edge comes back after a restart */
   private readonly joinLog: LogThrottle
   private readonly warn = (message: string): void => this.log.warn(message)
   private readonly info = (message: string): void => this.log.info(message)
   private sweeper: TimerHandle | null = null
+  private certificateTimer: TimerHandle | null = null
+  private lastRevocationPrune: number
+  private oldProtocolLoggedAt = -Infinity
   private mgmt: MgmtServer | null = null
 
   private constructor(
@@ -291,6 +350,7 @@ export class Supernode {
     this.errorLimiter = new RateLimiter({ perSecond: ERRORS_PER_SECOND, burst: ERROR_BURST }, config.maxTrackedSources)
     this.refusalLog = new LogThrottle(LOG_LINES_PER_SECOND, () => clock.now())
     this.joinLog = new LogThrottle(LOG_LINES_PER_SECOND, () => clock.now())
+    this.lastRevocationPrune = clock.now()
   }
 
   static async start(options: Partial<SupernodeConfig> = {}, deps: SupernodeDeps = {}): Promise<Supernode> {
@@ -303,6 +363,7 @@ export class Supernode {
     const node = new Supernode(config, transport, clock, deps.logger ?? silentLogger)
     transport.onDatagram((msg, address, route) => node.receive(msg, address, route))
     node.sweeper = node.clock.every(config.keepaliveSeconds * 500, () => node.expireSilent())
+    node.certificateTimer = node.clock.every(CERTIFICATE_CHECK_MS, () => node.endCertificates())
     if (config.mgmt !== null) {
       try {
         node.mgmt = await MgmtServer.start(config.mgmt, { status: () => node.status(), metrics: () => node.metrics() })
@@ -339,6 +400,8 @@ export class Supernode {
   async stop(): Promise<void> {
     this.sweeper?.cancel()
     this.sweeper = null
+    this.certificateTimer?.cancel()
+    this.certificateTimer = null
     await this.mgmt?.close()
     this.mgmt = null
     await this.transport.close()
@@ -371,6 +434,7 @@ export class Supernode {
       }
       return
     }
+    if (msg[0] === OLD_WIRE_VERSION) return this.oldProtocol(msg, address, port)
     if (msg[1] === PacketType.Relay) return this.relayFromStranger(msg, address, port, now)
     const decoded = decodePacket(msg)
     if (!decoded.ok) {
@@ -389,57 +453,84 @@ export class Supernode {
         return this.peerQuery(packet, address, port)
       case PacketType.Deregister:
         return this.deregister(packet, address, port)
+      case PacketType.Revocation:
+        return this.revocation(packet, msg, address, port)
       default:
         this.drops['unexpected-type']++
     }
   }
 
-  private hello(packet: Hello, address: string, port: number): void {
+  private hello(packet: Hello, address: string, port: number, version?: number): void {
     const endpoint = this.seenAs(address, port)
     const cookie = this.cookies.mint(this.nowSeconds(), packet.clientNonce, cookieSubject(endpoint, port))
     // 59 bytes back for 64 received: never an amplifier for a spoofed source
-    this.send(encodeCookie(packet.clientNonce, cookie, endpoint, this.clock.now()), address, port)
+    this.send(encodeCookie(packet.clientNonce, cookie, endpoint, this.clock.now(), version), address, port)
   }
 
+  /**
+   * A packet of protocol v1 (overlan 0.1). A v1 HELLO (its layout is v2's) gets a v1 COOKIE: a v2
+   * edge's probe learns from it that this supernode is up, and a v1 edge gets as far as its REGISTER,
+   * which is refused like every other v1 packet: counted, and one line a minute to say what to upgrade.
+   */
+  private oldProtocol(msg: Buffer, address: string, port: number): void {
+    this.drops['old-protocol']++
+    const hello = decodeOldProtocolHello(msg)
+    if (hello !== null) return this.hello(hello, address, port, OLD_WIRE_VERSION)
+    const now = this.clock.now()
+    if (now - this.oldProtocolLoggedAt < OLD_PROTOCOL_LOG_MS) return
+    this.oldProtocolLoggedAt = now
+    this.log.warn(`an edge at ${this.where(address, port)} speaks protocol v1 (overlan 0.1): upgrade it to overlan 0.2 or later`)
+  }
+
+  /**
+   * Cookie first (a keyed hash: spoofed sources stop here), then the certificate (time, revocation,
+   * the authority's signature unless cached), then the member's signature over the announcement
+   * (every REGISTER: it is what makes the announcement the holder's own), then the registry's holder rules.
+   */
   private register(packet: Register, address: string, port: number): void {
     const seen = this.seenAs(address, port)
     if (!this.cookies.check(this.nowSeconds(), packet.cookie, packet.clientNonce, cookieSubject(seen, port))) {
       this.refuse(ErrorCode.BadCookie, packet.clientNonce, NO_SUBJECT, address, port, `bad or expired cookie from ${this.where(address, port)}`)
       return
     }
-    const verdict = verifyMembership(packet.record)
-    if (!verdict.ok) {
-      this.refuse(ErrorCode.BadSignature, packet.clientNonce, NO_SUBJECT, address, port, `bad record signature from ${this.where(address, port)}`)
+    const announcement = packet.announcement
+    const certificate = announcement.certificate
+    const checked = this.certificates.check(certificate, this.nowSeconds(), this.revocations)
+    if (!checked.ok) {
+      const what = `certificate "${certificate.name}" serial ${certificate.serial} (notBefore ${isoSeconds(certificate.notBefore)}, notAfter ${isoSeconds(certificate.notAfter)}) from ${this.where(address, port)}`
+      this.refuse(ERROR_OF_CERTIFICATE[checked.reason], packet.clientNonce, NO_SUBJECT, address, port, what)
       return
     }
-    // A new edge ID waits for its edge signature check until something relies on it (trusted()):
-    // edge keys are fresh per start, so nobody else holds this ID here. An ID already held is
-    // relied on now: only its key holder may refresh or move it, and a holder that was itself
-    // registered under someone else's key goes.
-    const holder = this.registry.edges.get(verdict.edgeId)
-    if (holder !== undefined) {
-      if (!verifyEdgeSignature(packet.record)) {
-        this.refuse(ErrorCode.BadSignature, packet.clientNonce, NO_SUBJECT, address, port, `bad edge signature for ${formatEdgeId(verdict.edgeId)} from ${this.where(address, port)}`)
-        return
-      }
-      this.trusted(holder)
+    if (checked.cached) this.counters.certificateCacheHits++
+    else this.counters.certificateCacheMisses++
+    if (!verifyAnnouncementSignature(announcement)) {
+      this.refuse(ErrorCode.BadSignature, packet.clientNonce, NO_SUBJECT, address, port, `bad announcement signature from ${this.where(address, port)}`)
+      return
     }
+    const edgeId = edgeIdOf(certificate.memberKey)
+    const now = this.clock.now()
     const outcome = this.registry.register({
-      edgeId: verdict.edgeId,
-      communityId: verdict.communityId,
-      record: packet.record,
-      edgeSignatureChecked: holder !== undefined,
+      edgeId,
+      communityId: checked.communityId,
+      claim: {
+        announcement: announcement.bytes,
+        timestamp: announcement.timestamp,
+        fingerprint: checked.fingerprintHex,
+        notAfter: certificate.notAfter,
+        name: certificate.name,
+        role: certificate.role,
+        mac: certificate.mac,
+        ipv4: certificate.ipv4,
+        ipv6: certificate.ipv6,
+      },
       // the registry knows an edge by address and route (the way it came in), as keepalives and relay do
       endpoint: endpointOf(address, port),
       nonce: packet.clientNonce,
-      now: this.clock.now(),
-      silentAfterMs: (this.config.keepaliveSeconds + 5) * 1000,
-      // a live edge sends a keepalive every third of the interval, and again 3 s after one goes
-      // unanswered: half an interval of silence from the newcomer's own address means it restarted
-      sameAddressSilentMs: this.config.keepaliveSeconds * 500,
+      now,
+      silentAfterMs: holderSilentMs(this.config.keepaliveSeconds),
     })
     if (!outcome.ok) {
-      this.refuse(outcome.code, packet.clientNonce, NO_SUBJECT, address, port, `edge ${formatEdgeId(verdict.edgeId)} from ${this.where(address, port)}`)
+      this.refuse(outcome.code, packet.clientNonce, NO_SUBJECT, address, port, `edge ${formatEdgeId(edgeId)} "${certificate.name}" from ${this.where(address, port)}`)
       return
     }
     const edge = outcome.edge
@@ -447,11 +538,11 @@ export class Supernode {
     this.transport.registered(port)
     if (outcome.isNew && this.joinLog.admit(this.info)) {
       this.log.info(
-        `registered edge ${formatEdgeId(edge.edgeId)} community ${edge.community.idHex.slice(0, 8)} mac ${formatMac(macBytesOf(edge.macKey))} ip ${edge.overlay?.address ?? '-'} from ${this.where(address, port)}`,
+        `registered edge ${formatEdgeId(edge.edgeId)} "${edge.name}" (${edge.role}) community ${edge.community.idHex.slice(0, 8)} mac ${formatMac(macBytesOf(edge.macKey))} ip ${edge.overlay.address} until ${isoSeconds(edge.notAfter)} from ${this.where(address, port)}`,
       )
     }
     this.send(
-      encodeRegisterAck({ edgeId: edge.edgeId, timestamp: packet.record.timestamp, reflexive: seen, overlay: edge.overlay, keepaliveSeconds: this.config.keepaliveSeconds }),
+      encodeRegisterAck({ edgeId, timestamp: announcement.timestamp, reflexive: seen, overlay: edge.overlay, keepaliveSeconds: this.config.keepaliveSeconds, serverTimeMs: now }),
       address,
       port,
     )
@@ -470,7 +561,7 @@ export class Supernode {
 
   private peerQuery(packet: PeerQuery, address: string, port: number): void {
     this.counters.peerQueries++
-    const asker = this.trusted(this.registeredAt(packet.senderId, address, port))
+    const asker = this.registeredAt(packet.senderId, address, port)
     if (asker === undefined) {
       // nothing the asker sent is secret: a hint, which the edge checks with a keepalive
       this.drops['unknown-edge']++
@@ -479,13 +570,12 @@ export class Supernode {
     }
     asker.lastSeen = this.clock.now()
     const target = packet.target
-    const peer = this.trusted(
+    const peer =
       target.kind === 'edge'
         ? this.registry.edges.get(target.edgeId)
         : target.kind === 'mac'
           ? this.registry.findByMac(asker.community, target.mac)
-          : this.registry.findByIp(asker.community, target.address),
-    )
+          : this.registry.findByIp(asker.community, target.address)
     if (peer === undefined || peer.community !== asker.community || peer === asker) {
       const subject = target.kind === 'edge' ? u53Bytes(target.edgeId) : Buffer.concat([target.kind === 'mac' ? target.mac : target.address], 8)
       this.refuse(ErrorCode.UnknownPeer, u64Bytes(asker.nonce), subject, address, port, null)
@@ -493,13 +583,13 @@ export class Supernode {
     }
     // both at once: the asker learns the peer, the peer learns the asker and starts probing too
     // an edge on a WebSocket goes out flagged relay-only: its connection is no UDP endpoint to punch toward
-    this.send(encodePeerInfo(PacketType.PeerInfo, this.seenAs(peer.address, peer.port), peer.overlay, peer.recordBytes, this.onWebSocket(peer)), address, port)
-    this.send(encodePeerInfo(PacketType.PunchRequest, this.seenAs(asker.address, asker.port), asker.overlay, asker.recordBytes, this.onWebSocket(asker)), peer.address, peer.port)
+    this.send(encodePeerInfo(PacketType.PeerInfo, this.seenAs(peer.address, peer.port), peer.announcement, this.onWebSocket(peer)), address, port)
+    this.send(encodePeerInfo(PacketType.PunchRequest, this.seenAs(asker.address, asker.port), asker.announcement, this.onWebSocket(asker)), peer.address, peer.port)
   }
 
   private deregister(packet: Deregister, address: string, port: number): void {
     const edge = this.registeredAt(packet.edgeId, address, port)
-    if (edge === undefined || !verify('deregister', deregisterSignedBytes(packet.edgeId, packet.timestamp), packet.signature, edgeKeyOf(edge))) {
+    if (edge === undefined || !verify('deregister', deregisterSignedBytes(packet.edgeId, packet.timestamp), packet.signature, memberKeyOf(edge))) {
       this.drops['bad-deregister']++
       return
     }
@@ -509,7 +599,80 @@ export class Supernode {
   }
 
   /**
-   * A RELAY from the endpoint its sender registered from: limited per edge (frames), then per
+   * An authority's revocation of one certificate, from anyone (it proves itself): kept until the
+   * certificate's end, passed on to every member of its community, and the member holding that
+   * certificate, if registered, removed at once. A revocation kept already costs a lookup and
+   * nothing more (no signature check, no fan-out): an authority's edge re-sends its revocations
+   * with its registrations. Only communities with a registered member are listened to: nobody else
+   * is there to protect, and an authority re-sends its revocations when its edge registers.
+   */
+  private revocation(packet: RevocationPacket, msg: Buffer, address: string, port: number): void {
+    const revocation = packet.revocation
+    const communityId = communityIdOf(revocation.authorityKey)
+    const communityHex = communityId.toString('hex')
+    const community = this.registry.communities.get(communityHex)
+    if (community === undefined) {
+      this.drops['revocation-unknown-community']++
+      return
+    }
+    const fingerprintHex = revocation.fingerprint.toString('hex')
+    const nowSeconds = this.nowSeconds()
+    if (this.revocations.isRevoked(communityHex, fingerprintHex)) {
+      this.counters.revocationsKnown++
+      return
+    }
+    if (revocation.notAfter <= nowSeconds) {
+      this.counters.revocationsOutlived++
+      return
+    }
+    if (!verifyRevocation(revocation, communityId).ok) {
+      this.drops['revocation-bad-signature']++
+      this.refusalLog.pass(`refused (revocation-bad-signature): a revocation for community ${communityHex.slice(0, 8)} from ${this.where(address, port)}`, this.warn)
+      return
+    }
+    if (this.revocations.add(communityHex, fingerprintHex, revocation.notAfter, nowSeconds) === 'full') {
+      this.drops['revocations-full']++
+      this.refusalLog.pass(`refused (revocations-full): a revocation for community ${communityHex.slice(0, 8)}: ${this.revocations.size} kept, the most there is room for`, this.warn)
+      return
+    }
+    this.counters.revocationsAdded++
+    const revoked = this.registry.findByFingerprint(communityHex, fingerprintHex)
+    if (revoked !== undefined) this.unregister(revoked, ErrorCode.CertificateRevoked)
+    this.log.info(
+      `revoked certificate ${formatFingerprint(revocation.fingerprint)} serial ${revocation.serial} of community ${communityHex.slice(0, 8)}` +
+        (revoked === undefined ? '' : `: removed edge ${formatEdgeId(revoked.edgeId)} "${revoked.name}"`),
+    )
+    // the datagram as it came: the members check the authority's signature themselves
+    for (const member of community.members.values()) {
+      this.counters.revocationsForwarded++
+      this.send(msg, member.address, member.port)
+    }
+  }
+
+  /** Removes an edge whose certificate ended or was revoked, and tells it why (proof: its registration's nonce). */
+  private unregister(edge: EdgeEntry, code: typeof ErrorCode.CertificateExpired | typeof ErrorCode.CertificateRevoked): void {
+    this.registry.remove(edge)
+    if (code === ErrorCode.CertificateExpired) this.counters.certificateExpirations++
+    else this.counters.revokedEdgesRemoved++
+    this.sendError(code, u64Bytes(edge.nonce), u53Bytes(edge.edgeId), edge.address, edge.port, this.clock.now())
+  }
+
+  /** Every second: edges whose certificates have ended are unregistered; once a minute, ended revocations are forgotten. */
+  private endCertificates(): void {
+    const now = this.clock.now()
+    for (const edge of this.registry.expireCertificates(Math.floor(now / 1000))) {
+      this.unregister(edge, ErrorCode.CertificateExpired)
+      this.refusalLog.pass(`unregistered edge ${formatEdgeId(edge.edgeId)} "${edge.name}" community ${edge.community.idHex.slice(0, 8)}: its certificate ended at ${isoSeconds(edge.notAfter)}`, this.info)
+    }
+    if (now - this.lastRevocationPrune >= REVOCATION_PRUNE_MS) {
+      this.lastRevocationPrune = now
+      this.revocations.prune(Math.floor(now / 1000))
+    }
+  }
+
+  /**
+   * A RELAY (a prefix naming sender and destination around a session packet it cannot open) from
+   * the endpoint its sender registered from: limited per edge (frames), then per
    * source address and per community (bytes out, a broadcast counting once per receiver), and
    * forwarded. False when the sender is not registered from here (or the header is bad): then the
    * datagram is a stranger's and goes through the control rate limiters first.
@@ -517,7 +680,7 @@ export class Supernode {
    * sent in the edge's name from its address, and edges keep sending keepalives while they relay.
    */
   private relayFromMember(msg: Buffer, address: string, port: number): boolean {
-    if (readSealedHeader(msg, this.header) !== null) return false
+    if (readRelayHeader(msg, this.header) !== null) return false
     const sender = this.registry.edges.get(this.header.senderId)
     if (sender === undefined || sender.port !== port || sender.address !== address) return false
     this.counters.relayFramesIn++
@@ -527,24 +690,21 @@ export class Supernode {
       this.drops['relay-rate-limited']++
       return true
     }
-    if (this.trusted(sender) === undefined) {
-      this.drops['relay-unknown-sender']++
-      return true
-    }
     sender.relayedFrames++
     sender.relayedBytes += msg.length
     const community = sender.community
+    // destination 0 is every member, and readRelayHeader lets it carry only a BROADCAST
     if (this.header.destId === 0) {
       if (!this.spendRelayBudget(sender, msg.length * (community.members.size - 1), now)) return true
       for (const member of community.members.values()) {
-        if (member !== sender && this.trusted(member) !== undefined) this.forward(msg, member)
+        if (member !== sender) this.forward(msg, member)
       }
       return true
     }
-    const dest = this.trusted(this.registry.edges.get(this.header.destId))
+    const dest = this.registry.edges.get(this.header.destId)
     if (dest === undefined || dest.community !== community) {
       this.drops['relay-unknown-dest']++
-      // the sender holds a peer that is gone (restarted with a new edge ID): tell it, so that it
+      // the sender holds a peer that is gone (its certificate ended, or it left): tell it, so that it
       // asks again; rate-limited per source (sendError), 20 bytes for a frame of 44 or more, with
       // its registration's nonce as the proof
       this.sendError(ErrorCode.UnknownPeer, u64Bytes(sender.nonce), u53Bytes(this.header.destId), address, port, now)
@@ -573,7 +733,7 @@ export class Supernode {
 
   /** A RELAY that passed the control rate limiters but whose sender is not registered from here. */
   private relayFromStranger(msg: Buffer, address: string, port: number, now: number): void {
-    const reason = readSealedHeader(msg, this.header)
+    const reason = readRelayHeader(msg, this.header)
     if (reason !== null) {
       this.drops[reason]++
       return
@@ -592,25 +752,6 @@ export class Supernode {
   }
 
   // ---- helpers -----------------------------------------------------------------------------
-
-  /**
-   * The edge, once its record's edge signature is known good: checked the first time the
-   * supernode relies on the edge ID (relaying from or to it, introducing it to a peer, another
-   * REGISTER for it), then never again. One that fails was registered by a member under someone
-   * else's edge key: removed, and undefined as if it had never been there.
-   */
-  private trusted(edge: EdgeEntry | undefined): EdgeEntry | undefined {
-    if (edge === undefined || edge.edgeSignatureChecked) return edge
-    const record = decodeRecord(edge.recordBytes)
-    if (record.ok && verifyEdgeSignature(record.value)) {
-      edge.edgeSignatureChecked = true
-      return edge
-    }
-    this.counters.forgedEdgesRemoved++
-    this.registry.remove(edge)
-    this.refusalLog.pass(`removed edge ${formatEdgeId(edge.edgeId)} at ${this.where(edge.address, edge.port)}: its edge signature does not verify`, this.warn)
-    return undefined
-  }
 
   /** The endpoint an edge is seen at, as edges are told it: its address and the port it sent from (its TCP port on a WebSocket). */
   private seenAs(address: string, route: number): Endpoint {
@@ -704,8 +845,12 @@ export class Supernode {
         id: formatEdgeId(e.edgeId),
         community: e.community.idHex,
         mac: formatMac(macBytesOf(e.macKey)),
-        ip: e.overlay ? `${e.overlay.address}/${e.overlay.prefix}` : null,
+        ip: `${e.overlay.address}/${e.overlay.prefix}`,
         name: e.name,
+        ipv6: e.ip6Key,
+        fingerprint: formatFingerprint(Buffer.from(e.fingerprint, 'hex')),
+        role: e.role,
+        notAfter: isoSeconds(e.notAfter),
         endpoint: formatHostPort({ host: e.address, port: remotePortOf(e.port) }),
         transport: this.transport.transportOf(e.port),
         lastSeenMs: now - e.lastSeen,
@@ -714,6 +859,7 @@ export class Supernode {
       })),
       counters: { ...this.counters },
       drops: { ...this.drops },
+      revocations: this.revocations.size,
       memoryBoundBytes: this.memoryBound.bytes,
     }
   }
@@ -722,6 +868,8 @@ export class Supernode {
     const m = new MetricsText()
     m.gauge('overlan_supernode_communities', 'Communities with at least one registered edge', this.registry.communities.size)
     m.gauge('overlan_supernode_edges', 'Registered edges', this.registry.edges.size)
+    m.gauge('overlan_supernode_revocations', 'Revocations kept (every community together)', this.revocations.size)
+    m.gauge('overlan_supernode_certificate_cache_entries', 'Certificates whose authority signature is cached as verified', this.certificates.size)
     m.gauge('overlan_supernode_memory_bound_bytes', 'The most memory the supernode can take at its configured limits', this.memoryBound.bytes)
     const ws = this.transport.ws
     if (ws !== null) {
@@ -773,4 +921,19 @@ async function listening<T>(what: string, opening: Promise<T>): Promise<T> {
 /** What a cookie is bound to: the endpoint as seen and the route, so that it is good only on the way it was sent. */
 function cookieSubject(seen: Endpoint, route: number): Buffer {
   return Buffer.concat([encodeEndpoint(seen), u53Bytes(route)])
+}
+
+/** A certificate time (seconds since the epoch) as log lines and /status show it. */
+function isoSeconds(seconds: number): string {
+  // a certificate may say any time up to 2^53 - 1 s; Date ends in the year 275760
+  const date = new Date(seconds * 1000)
+  return Number.isNaN(date.getTime()) ? `${seconds} s after the epoch` : date.toISOString()
+}
+
+/** The member key of a registered edge, from its announcement's certificate (read when a DEREGISTER needs it, not kept apart). */
+function memberKeyOf(edge: EdgeEntry): Buffer {
+  const decoded = decodeAnnouncement(edge.announcement)
+  // the registry holds only announcements that decoded when they came in
+  if (!decoded.ok) throw new Error(`bug: a stored announcement does not decode (${decoded.reason})`)
+  return decoded.value.certificate.memberKey
 }

@@ -2,7 +2,7 @@
 // Each type has one encoder and one decoder here; byte layouts are in docs/PROTOCOL.md.
 // These are not the hot path: decoded packets are plain objects with Buffer views.
 import { readAnnouncement, type Announcement } from './announcement.js'
-import { Writer, type Reader } from './cursor.js'
+import { Reader, Writer } from './cursor.js'
 import { ENDPOINT_BYTES, OVERLAY_BYTES, SIGNATURE_BYTES, readEndpoint, readOverlay, writeEndpoint, writeOverlay, type Endpoint, type OverlayAddress } from './fields.js'
 import { HEADER_BYTES, OLD_WIRE_VERSION, PacketType, WIRE_VERSION } from './header.js'
 import { REVOCATION_BYTES, decodeRevocation, type Revocation } from './revocation.js'
@@ -179,6 +179,15 @@ export function encodeCookie(clientNonce: Buffer, cookie: Buffer, reflexive: End
 /** A HELLO of protocol v1 (its layout is v2's): a supernode answers it with a v1 COOKIE. */
 export function isOldProtocolHello(msg: Buffer): boolean {
   return msg.length === HELLO_BYTES && msg[0] === OLD_WIRE_VERSION && msg[1] === PacketType.Hello
+}
+
+/** A HELLO of protocol v1, read as v2 reads its own (same layout, padding zero); null when `msg` is no such HELLO. */
+export function decodeOldProtocolHello(msg: Buffer): Hello | null {
+  if (!isOldProtocolHello(msg) || msg[2] !== 0 || msg[3] !== 0) return null
+  const r = new Reader(msg)
+  r.bytes(HEADER_BYTES) // checked by isOldProtocolHello
+  const hello = readHello(r)
+  return r.finish() === null ? hello : null
 }
 
 /** A COOKIE of protocol v1: the supernode that sent it speaks only v1 (overlan 0.1). Its client nonce is at HEADER_BYTES. */

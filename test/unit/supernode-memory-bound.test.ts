@@ -1,16 +1,20 @@
 // The memory bound the supernode states (memory-bound.ts) holds: the defaults fit 512 MiB, and what
-// one entry really costs, measured on a supernode filled with worst-case edges (the largest record,
-// each edge in a community and an IPv6 /64 of its own) through its real receive path, stays within
-// the per-entry figures the bound is computed from.
+// one entry really costs, measured on a supernode filled with worst-case edges (the largest
+// announcement: a 64-byte name, IPv6, four candidates; each edge in a community and an IPv6 /64 of
+// its own, its certificate in the supernode's certificate cache) through its real receive path,
+// stays within the per-entry figures the bound is computed from.
+import { randomBytes } from 'node:crypto'
 import { runInNewContext } from 'node:vm'
 import { setFlagsFromString } from 'node:v8'
 import t from 'tap'
-import { generateEdgeIdentity, signRecord, type CommunityKeys } from '../../src/crypto/index.js'
 import type { Transport } from '../../src/net/transport.js'
 import { DEFAULT_MEMORY_BOUND, MEMORY_COSTS, TRACKED_TABLES, memoryBound } from '../../src/supernode/memory-bound.js'
 import { DEFAULT_SUPERNODE_CONFIG, Supernode } from '../../src/supernode/supernode.js'
-import { PacketType, decodePacket, encodeHello, encodeRegister } from '../../src/wire/index.js'
-import { communityKeysFromSeed } from '../fixtures/sample-packets.js'
+import { MAX_REVOCATIONS } from '../../src/crypto/index.js'
+import { CERTIFICATE_CACHE_ENTRY_BYTES, CertificateCache } from '../../src/supernode/certificate-cache.js'
+import { RevocationStore } from '../../src/supernode/revocation-store.js'
+import { MAX_ANNOUNCEMENT_BYTES, MAX_CERTIFICATE_NAME_BYTES, PacketType, decodeCertificate, decodePacket, encodeHello, encodeRegister } from '../../src/wire/index.js'
+import { TestAuthority } from '../fixtures/supernode-members.js'
 
 const EDGES = 2000
 const HELLO_SOURCES = 10_000
@@ -60,13 +64,6 @@ async function supernodeInProcess(): Promise<{ node: Supernode; receive: (msg: B
   }
 }
 
-/** The keys of made-up community i. */
-function communityKeys(i: number): CommunityKeys {
-  const seed = Buffer.alloc(32, 0x6d)
-  seed.writeUInt32BE(i)
-  return communityKeysFromSeed(seed)
-}
-
 /** The full-length IPv6 address of host i, alone in its /64. */
 function sourceAddress(prefix: string, i: number): string {
   return `${prefix}:${(i >>> 16).toString(16)}:${(i & 0xffff).toString(16)}:aaaa:bbbb:cccc:dddd`
@@ -81,18 +78,43 @@ t.test('with the default limits the worst case fits the stated 512 MiB', (t) => 
   t.end()
 })
 
+t.test('a certificate cache entry and a kept revocation cost no more than the bound counts', (t) => {
+  const N = 4000
+  const members = Array.from({ length: N }, () => {
+    const decoded = decodeCertificate(new TestAuthority().issue({ name: 'n'.repeat(MAX_CERTIFICATE_NAME_BYTES) }).certificate)
+    if (!decoded.ok) throw new Error(decoded.reason)
+    return decoded.value
+  })
+  const cache = new CertificateCache(N)
+  const nobodyRevoked = { isRevoked: () => false }
+  const nowSeconds = Math.floor(Date.now() / 1000)
+  const beforeCache = liveBytes()
+  for (const certificate of members) if (!cache.check(certificate, nowSeconds, nobodyRevoked).ok) return t.fail('refused')
+  const perEntry = (liveBytes() - beforeCache) / N
+  t.comment(`measured ${perEntry.toFixed(0)} B per certificate cache entry; the bound counts ${CERTIFICATE_CACHE_ENTRY_BYTES} B`)
+  t.ok(perEntry <= CERTIFICATE_CACHE_ENTRY_BYTES, `${perEntry.toFixed(0)} ≤ ${CERTIFICATE_CACHE_ENTRY_BYTES}`)
+
+  const store = new RevocationStore(MAX_REVOCATIONS)
+  const beforeStore = liveBytes()
+  for (let i = 0; i < MAX_REVOCATIONS; i++) store.add((i % 64).toString(16).padStart(32, '0'), randomBytes(20).toString('hex'), nowSeconds + 3600, nowSeconds)
+  const perRevocation = (liveBytes() - beforeStore) / MAX_REVOCATIONS
+  t.equal(store.size, MAX_REVOCATIONS)
+  t.comment(`measured ${perRevocation.toFixed(0)} B per kept revocation; the bound counts ${MEMORY_COSTS.revocationBytes / MAX_REVOCATIONS} B`)
+  t.ok(perRevocation * MAX_REVOCATIONS <= MEMORY_COSTS.revocationBytes, `${perRevocation.toFixed(0)} ≤ ${MEMORY_COSTS.revocationBytes / MAX_REVOCATIONS}`)
+  t.end()
+})
+
 t.test('what a worst-case edge and a tracked source really cost stays within the figures of the bound', async (t) => {
   const { node, receive } = await supernodeInProcess()
   t.teardown(() => node.stop())
-  // records signed beforehand, so that only the supernode's tables grow while measuring
+  // announcements signed beforehand, so that only the supernode's tables grow while measuring
   const candidates = [0, 1, 2, 3].map((k) => ({ family: 6 as const, address: `2001:db8:ffff:ffff:ffff:ffff:ffff:fff${k}`, port: 60000 + k }))
   const records = Array.from({ length: EDGES }, (_, i) =>
-    signRecord(
-      { timestamp: Date.now(), mac: Buffer.from([2, 0, 0, 0, i >> 8, i & 255]), overlay: null, name: 'n'.repeat(32), candidates },
-      communityKeys(i),
-      generateEdgeIdentity(),
-    ),
+    new TestAuthority()
+      .issue({ mac: Buffer.from([2, 0, 0, 0, i >> 8, i & 255]), name: 'n'.repeat(MAX_CERTIFICATE_NAME_BYTES), ipv6: { address: `fd00:9::${(i + 1).toString(16)}`, prefix: 64 } })
+      .announce(Date.now(), candidates),
   )
+  t.equal(records[0]!.length, MAX_ANNOUNCEMENT_BYTES, 'the largest announcement there is')
   const nonce = Buffer.alloc(8, 7)
   // warm up: the code paths compiled, the heap at its working size
   for (let i = 0; i < 2000; i++) receive(encodeHello(nonce), '2001:db8::1', 1000)
@@ -110,8 +132,8 @@ t.test('what a worst-case edge and a tracked source really cost stays within the
   t.equal(node.registry.communities.size, EDGES, 'a community each')
   t.equal(node.registry.sources.size, EDGES, 'a /64 each')
   // each registration also made four tracked keys: its endpoint and its /64 in the control rate
-  // limiters, its /64's and its community's relay budgets
-  const stated = MEMORY_COSTS.edgeBytes + MEMORY_COSTS.communityBytes + 4 * MEMORY_COSTS.trackedKeyBytes
+  // limiters, its /64's and its community's relay budgets; and one certificate cache entry
+  const stated = MEMORY_COSTS.edgeBytes + MEMORY_COSTS.communityBytes + 4 * MEMORY_COSTS.trackedKeyBytes + CERTIFICATE_CACHE_ENTRY_BYTES
   t.comment(`measured ${perEdge.toFixed(0)} B per edge with its community and tracked keys; the bound counts ${stated} B`)
   t.ok(perEdge <= stated, `${perEdge.toFixed(0)} ≤ ${stated}`)
 

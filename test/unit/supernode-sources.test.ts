@@ -2,11 +2,10 @@
 // /64 counting as one address) and in all; and the relay budgets of a source or a community are
 // not refilled by leaving and coming back.
 import t from 'tap'
-import { generateEdgeIdentity, signRecord, type CommunityKeys } from '../../src/crypto/index.js'
 import { parseSubnet } from '../../src/supernode/auto-ip.js'
 import { Registry, type RegistryLimits } from '../../src/supernode/registry.js'
-import { ErrorCode, decodeRecord, type Endpoint, type PeerRecord } from '../../src/wire/index.js'
-import { fakeCommunityKeys } from '../fixtures/sample-packets.js'
+import { ErrorCode, macBytesOf } from '../../src/wire/index.js'
+import { newClaim, newEdgeId, registerClaim } from '../fixtures/member-claims.js'
 
 const LIMITS: RegistryLimits = {
   maxCommunities: 100,
@@ -21,38 +20,16 @@ const LIMITS: RegistryLimits = {
   relayBytesPerCommunity: { perSecond: 10_000, burst: 100_000 },
 }
 
-let host = 0
-/** One more edge of `keys`' community, with a MAC and address of its own, registering from address:port. */
-function register(registry: Registry, keys: CommunityKeys, address: string, port: number): ReturnType<Registry['register']> {
-  host++
-  const identity = generateEdgeIdentity()
-  const bytes = signRecord({ timestamp: 1000, mac: Buffer.from([2, 0, 0, 0, host >> 8, host & 255]), overlay: { address: `10.9.${host >> 8}.${host & 255}`, prefix: 16 }, name: '', candidates: [] }, keys, identity)
-  const record = decodeRecord(bytes)
-  if (!record.ok) throw new Error(record.reason)
-  return registerRecord(registry, keys, identity.edgeId, record.value, address, port)
-}
-
-/** Hands the registry a record it is to take as verified, from address:port. */
-function registerRecord(registry: Registry, keys: CommunityKeys, edgeId: number, record: PeerRecord, address: string, port: number): ReturnType<Registry['register']> {
-  const endpoint: Endpoint = { family: address.includes(':') ? 6 : 4, address, port }
-  return registry.register({
-    edgeId,
-    communityId: keys.communityId,
-    record,
-    edgeSignatureChecked: true,
-    endpoint,
-    nonce: Buffer.alloc(8, 1),
-    now: 0,
-    silentAfterMs: 25_000,
-    sameAddressSilentMs: 10_000,
-  })
+/** One more edge of the community `communityId`, with a MAC and address of its own, registering from address:port. */
+function register(registry: Registry, communityId: Buffer, address: string, port: number): ReturnType<Registry['register']> {
+  return registerClaim(registry, { edgeId: newEdgeId(), communityId, claim: newClaim(), address, port })
 }
 
 const codeOf = (outcome: ReturnType<Registry['register']>): string => (outcome.ok ? 'ok' : String(outcome.code))
 
 t.test('edges per endpoint: the fifth from one address and port is refused (endpoint-full)', (t) => {
   const registry = new Registry(LIMITS)
-  const keys = fakeCommunityKeys(1)
+  const keys = Buffer.alloc(16, 1)
   const outcomes = Array.from({ length: 5 }, () => codeOf(register(registry, keys, '192.0.2.1', 5000)))
   t.same(outcomes, ['ok', 'ok', 'ok', 'ok', String(ErrorCode.EndpointFull)])
   t.equal(codeOf(register(registry, keys, '192.0.2.1', 5001)), 'ok', 'another port of the same address may')
@@ -62,7 +39,7 @@ t.test('edges per endpoint: the fifth from one address and port is refused (endp
 
 t.test('edges per address: an IPv6 /64 counts as one address', (t) => {
   const registry = new Registry(LIMITS)
-  const keys = fakeCommunityKeys(2)
+  const keys = Buffer.alloc(16, 2)
   // six hosts of one /64, each from its own port: the limit is 6
   for (let i = 1; i <= 6; i++) t.equal(codeOf(register(registry, keys, `2001:db8:1:2::${i}`, 6000 + i)), 'ok', `host ${i} of 2001:db8:1:2::/64`)
   t.equal(codeOf(register(registry, keys, '2001:db8:1:2:ffff:ffff:ffff:ffff', 7000)), String(ErrorCode.AddressFull), 'a seventh host of the same /64: address-full')
@@ -77,7 +54,7 @@ t.test('edges per address: an IPv6 /64 counts as one address', (t) => {
 
 t.test('edges in all: beyond maxEdges, supernode-full; a removed edge frees its slots', (t) => {
   const registry = new Registry({ ...LIMITS, maxEdges: 3 })
-  const keys = fakeCommunityKeys(3)
+  const keys = Buffer.alloc(16, 3)
   const first = register(registry, keys, '192.0.2.10', 1)
   register(registry, keys, '192.0.2.11', 1)
   register(registry, keys, '192.0.2.12', 1)
@@ -91,14 +68,13 @@ t.test('edges in all: beyond maxEdges, supernode-full; a removed edge frees its 
 
 t.test('an edge that moves to another port of its address costs the new endpoint, not the address again', (t) => {
   const registry = new Registry({ ...LIMITS, maxEdgesPerAddress: 1 })
-  const keys = fakeCommunityKeys(4)
+  const keys = Buffer.alloc(16, 4)
   const outcome = register(registry, keys, '192.0.2.20', 1000)
   if (!outcome.ok) return t.fail('refused')
   const edge = outcome.edge
-  const record = decodeRecord(Buffer.from(edge.recordBytes))
-  if (!record.ok) return t.fail(record.reason)
-  // the same edge, a newer record, from another port (its NAT moved it)
-  const moved = registerRecord(registry, keys, edge.edgeId, { ...record.value, timestamp: 2000 }, '192.0.2.20', 2000)
+  // the same edge, a newer announcement, from another port (its NAT moved it)
+  const claim = newClaim({ mac: macBytesOf(edge.macKey), ipv4: edge.overlay, timestamp: 2000 })
+  const moved = registerClaim(registry, { edgeId: edge.edgeId, communityId: keys, claim, address: '192.0.2.20', port: 2000 })
   t.ok(moved.ok, 'moved within its address although the address holds its maximum')
   t.equal(registry.sources.edgesAt('192.0.2.20', 1000), 0, 'the old endpoint is released')
   t.equal(registry.sources.edgesAt('192.0.2.20', 2000), 1)
@@ -108,7 +84,7 @@ t.test('an edge that moves to another port of its address costs the new endpoint
 
 t.test('relay budgets are not refilled by leaving and coming back', (t) => {
   const registry = new Registry(LIMITS)
-  const keys = fakeCommunityKeys(5)
+  const keys = Buffer.alloc(16, 5)
   const outcome = register(registry, keys, '192.0.2.30', 1)
   if (!outcome.ok) return t.fail('refused')
   const { source, community } = outcome.edge

@@ -4,6 +4,7 @@
 // The data path is split by direction: inside.ts (TAP → network), outside.ts (network → TAP).
 import { EventEmitter } from 'node:events'
 import { FrameCipher } from '../crypto/aead.js'
+import type { Identity } from '../crypto/identity.js'
 import { deriveCommunityKeys, destroyEdgeKeys, generateEdgeIdentity, type CommunityKeys, type EdgeIdentity } from '../crypto/keys.js'
 import { signRecord } from '../crypto/record.js'
 import { sign } from '../crypto/sign.js'
@@ -36,6 +37,7 @@ import {
 import { AllowFilter, type AllowRules } from './allow-filter.js'
 import { BIRTHDAY_PORTS, BirthdayPuncher, birthdayRole, type OpenTransport } from './birthday.js'
 import type { EdgeCore } from './core.js'
+import type { CertificateStatus, Credentials } from './credentials.js'
 import { edgeCounters, edgeMetrics, type EdgeCounters } from './counters.js'
 import { FrameFilter } from './frame-filter.js'
 import { Outbound } from './inside.js'
@@ -55,10 +57,19 @@ export const DEFAULT_EDGE_MGMT: HostPort = { host: '127.0.0.1', port: 5644 }
 export const TICK_MS = 50
 
 export interface EdgeConfig {
-  community: string
+  /** the community's name (shared secret; an authority's community is named by its certificate) */
+  community?: string
   /** the community secret (a generated key or a passphrase); or give `keys` already derived */
   key?: string
   keys?: CommunityKeys
+  /** this edge's identity key (--identity): the same place in the community after a restart; a new one each start when absent. The edge destroys it */
+  identity?: Identity
+  /** authority mode (--cert): the certificate an authority issued for `identity`; no key then */
+  certificate?: Buffer
+  /** credentials made already (the CLI makes them before the TAP, which takes their MAC); the edge destroys them when it stops */
+  credentials?: Credentials
+  /** revocations to hand every supernode (--revocations), again after each registration; setRevocations replaces them */
+  revocations?: Buffer[]
   /** each supernode: host, UDP port(s) tried all at once, and its fallback URL (wss://HOST/overlan) if any */
   supernodes: LinkTarget[]
   /** how fallbacks are opened: a private CA (PEM) instead of the system's, the proxy for a URL */
@@ -117,6 +128,8 @@ export type OpenFallback = (url: URL, drop: (reason: CarrierDrop) => void) => Pr
 
 export interface EdgeStatus {
   edgeId: string
+  /** this edge's member certificate: who the peers and supernodes see (fingerprint as revocations name it) */
+  certificate: CertificateStatus
   name: string
   mac: string
   ip: string | null
@@ -136,6 +149,8 @@ export interface EdgeStatus {
     fallback: string | null
     rttMs: number | null
     publicEndpoint: string | null
+    /** the supernode's clock minus ours at the last registration (ms; null before one): certificates are judged by its clock */
+    clockSkewMs: number | null
   }[]
   peers: {
     id: string
@@ -253,7 +268,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     if (config.supernodes.length === 0) throw new RangeError('give at least one supernode')
     if (!isUnicastMac(deps.tap.mac)) throw new RangeError(`the TAP device's MAC must be unicast: ${formatMac(deps.tap.mac)}`)
     checkLocalAddresses(config.localAddresses ?? [])
-    const keys = config.keys ?? (await deriveCommunityKeys(config.community, config.key ?? ''))
+    const keys = config.keys ?? (await deriveCommunityKeys(config.community ?? '', config.key ?? ''))
     // IPv4 unless a supernode is IPv6: libuv sets only the IPv6 hop limit on a dual-stack socket,
     // and the punching TTL ladder must apply to IPv4 datagrams
     const bindAddress = config.bind?.address ?? (config.supernodes.some((s) => ipFamily(s.host) === 6) ? '::' : '0.0.0.0')

@@ -151,7 +151,12 @@ export class Inbound {
   private deliver(peer: Peer, frame: Buffer, length: number): void {
     const core = this.core
     const { filter, allow } = this.parts
-    const reason = filter.check(frame, length, peer.macKey)
+    const binding = peer.identity?.binding
+    if (binding === undefined) {
+      core.drops['unverified-peer']++
+      return
+    }
+    const reason = filter.check(frame, length, binding)
     if (reason !== null) {
       core.drops[reason]++
       return

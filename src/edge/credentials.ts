@@ -196,6 +196,16 @@ export class Credentials {
     return true
   }
 
+  /**
+   * Self-issues a fresh certificate with the same fields (a supernode refused this one as expired,
+   * revoked or not yet valid). False in authority mode: only the authority can issue one.
+   */
+  renew(): boolean {
+    if (this.authority === null || this.destroyed) return false
+    this.issue(this.certificate.ipv4)
+    return true
+  }
+
   /** What /status shows of the edge's own certificate. */
   status(): CertificateStatus {
     const c = this.certificate

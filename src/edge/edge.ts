@@ -5,9 +5,7 @@
 import { EventEmitter } from 'node:events'
 import { FrameCipher } from '../crypto/aead.js'
 import type { Identity } from '../crypto/identity.js'
-import { deriveCommunityKeys, destroyEdgeKeys, generateEdgeIdentity, type CommunityKeys, type EdgeIdentity } from '../crypto/keys.js'
-import { signRecord } from '../crypto/record.js'
-import { sign } from '../crypto/sign.js'
+import type { CommunityKeys } from '../crypto/keys.js'
 import { silentLogger, type Logger } from '../log/logger.js'
 import { MgmtServer, type MgmtListen } from '../mgmt/server.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
@@ -19,9 +17,6 @@ import type { TapDevice } from '../tap/device.js'
 import { systemClock, type Clock, type TimerHandle } from '../time/clock.js'
 import { deadline } from '../time/deadline.js'
 import {
-  DEREGISTER_BYTES,
-  deregisterSignedBytes,
-  encodeDeregister,
   encodeGratuitousArp,
   endpointOf,
   formatEdgeId,
@@ -30,14 +25,13 @@ import {
   ipv4Value,
   isUnicastMac,
   MAX_CANDIDATES,
-  type Endpoint,
   type OverlayAddress,
   type RegisterAck,
 } from '../wire/index.js'
 import { AllowFilter, type AllowRules } from './allow-filter.js'
 import { BIRTHDAY_PORTS, BirthdayPuncher, birthdayRole, type OpenTransport } from './birthday.js'
 import type { EdgeCore } from './core.js'
-import type { CertificateStatus, Credentials } from './credentials.js'
+import { Credentials, type CertificateStatus } from './credentials.js'
 import { edgeCounters, edgeMetrics, type EdgeCounters } from './counters.js'
 import { FrameFilter } from './frame-filter.js'
 import { Outbound } from './inside.js'
@@ -49,6 +43,7 @@ import { PeerTable } from './peers.js'
 import { Prober } from './punch.js'
 import { edgeDropCounters, type EdgeReason } from './reasons.js'
 import { SealedSender } from './sealed-sender.js'
+import { CERTIFICATE_REFUSED, Registration } from './registration.js'
 import { SupernodeLink, UDP_RETRY_ON_FALLBACK_MS, type LinkHost, type LinkTarget, type LinkTransport } from './supernode-link.js'
 import { Supernodes } from './supernodes.js'
 
@@ -198,7 +193,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private readonly outbound: Outbound
   readonly relayOnly: boolean
   overlay: OverlayAddress | null
-  private lastRecordTimestamp = 0
+  private readonly registration: Registration
   /** whether the overlay address was announced (gratuitous ARP) after the first registration */
   private announced = false
   private ticker: TimerHandle | null = null
@@ -208,8 +203,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
 
   private constructor(
     readonly config: EdgeConfig,
-    private readonly keys: CommunityKeys,
-    private readonly identity: EdgeIdentity,
+    private readonly credentials: Credentials,
     readonly tap: TapDevice,
     private readonly transport: Transport,
     private readonly clock: Clock,
@@ -239,8 +233,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
     const host: LinkHost = {
       now: () => this.clock.now(),
       send: (buf, address, port) => this.transport.send(buf, 0, buf.length, port, address),
-      record: () => this.record(),
+      announcement: () => this.registration.announcement(),
       registered: (link, ack, moved) => this.onRegistered(link, ack, moved),
+      certificateRefused: (link, code) => this.registration.certificateRefused(link, code),
+      oldProtocol: (link) => this.registration.oldProtocol(link),
+      revocation: (link, bytes) => this.registration.revocation(link, bytes),
       lost: (link, why) => this.log.warn(`lost supernode ${link.label}: ${why}; registering again`),
       refused: (link, why) => this.log.warn(`supernode ${link.label} refused registration: ${why}`),
       peerGone: (edgeId) => this.directory.onPeerGone(edgeId),
@@ -256,9 +253,22 @@ export class Edge extends EventEmitter<EdgeEvents> {
     }
     this.supernodes = new Supernodes(
       config.supernodes.map((target) => new SupernodeLink(target, host)),
-      identity.edgeId,
+      credentials.edgeId,
       this.counters,
     )
+    this.registration = new Registration({
+      credentials,
+      now: () => clock.now(),
+      candidates: () => {
+        const port = transport.local().port
+        return (config.localAddresses ?? []).slice(0, MAX_CANDIDATES).map((a) => endpointOf(a.address, port))
+      },
+      links: () => this.supernodes.links,
+      log,
+      addressAssigned: (overlay) => this.addressAssigned(overlay),
+      stop: (why) => void this.stop(why),
+    })
+    if (config.revocations !== undefined) this.registration.setRevocations(config.revocations)
     this.directory = new PeerDirectory(core, keys.signPublicKey, (target) => this.supernodes.query(target, clock.now()), log)
     this.inbound = new Inbound(core, { cipher, sender: this.sender, filter: this.filter, allow: this.allow, tap, supernodes: this.supernodes, directory: this.directory, birthday: this.birthday })
     this.outbound = new Outbound(core, this.sender, this.supernodes, this.allow)
@@ -268,7 +278,12 @@ export class Edge extends EventEmitter<EdgeEvents> {
     if (config.supernodes.length === 0) throw new RangeError('give at least one supernode')
     if (!isUnicastMac(deps.tap.mac)) throw new RangeError(`the TAP device's MAC must be unicast: ${formatMac(deps.tap.mac)}`)
     checkLocalAddresses(config.localAddresses ?? [])
-    const keys = config.keys ?? (await deriveCommunityKeys(config.community ?? '', config.key ?? ''))
+    const clock = deps.clock ?? systemClock
+    const credentials = config.credentials ?? (await credentialsOf(config, deps.tap.mac, clock))
+    if (!credentials.mac.equals(deps.tap.mac)) {
+      if (config.credentials === undefined) credentials.destroy()
+      throw new RangeError(`the TAP device's MAC ${formatMac(deps.tap.mac)} is not the certificate's ${formatMac(credentials.mac)}`)
+    }
     // IPv4 unless a supernode is IPv6: libuv sets only the IPv6 hop limit on a dual-stack socket,
     // and the punching TTL ladder must apply to IPv4 datagrams
     const bindAddress = config.bind?.address ?? (config.supernodes.some((s) => ipFamily(s.host) === 6) ? '::' : '0.0.0.0')
@@ -276,7 +291,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     // birthday punching opens 256 sockets for a few seconds: dgram's, which hold no send ring
     const openTransport = deps.openTransport ?? (() => bindUdp({ address: bindAddress, port: 0 }, 'dgram'))
     const openFallback = deps.openFallback ?? ((url: URL, drop: (reason: CarrierDrop) => void) => openWebSocketCarrier(url, config.fallback ?? {}, drop))
-    const edge = new Edge(config, keys, generateEdgeIdentity(), deps.tap, transport, deps.clock ?? systemClock, deps.logger ?? silentLogger, deps.hostStatus ?? (() => ({})), openTransport, openFallback)
+    const edge = new Edge(config, credentials, deps.tap, transport, clock, deps.logger ?? silentLogger, deps.hostStatus ?? (() => ({})), openTransport, openFallback)
     transport.onDatagram(edge.inbound.onDatagram)
     deps.tap.onFrame(edge.outbound.onFrame)
     if (config.mgmt) {
@@ -287,8 +302,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
         throw new Error(`cannot listen for management on ${formatHostPort(config.mgmt)}: ${(err as Error).message}`, { cause: err })
       }
     }
-    if (config.expiresAt !== undefined) {
-      edge.expiry = deadline(edge.clock, config.expiresAt, () => void edge.stop('expired'))
+    // an authority's certificate cannot be renewed here: the edge ends with it (a self-issued one is renewed before)
+    const certificateEnd = credentials.selfIssued ? Infinity : credentials.certificate.notAfter * 1000
+    const end = Math.min(config.expiresAt ?? Infinity, certificateEnd)
+    if (end !== Infinity) {
+      edge.expiry = deadline(edge.clock, end, () => {
+        if (end === certificateEnd && end !== config.expiresAt) edge.log.error(`the certificate expired at ${new Date(end).toISOString()}: the edge stops; ask the authority for a new one`)
+        void edge.stop(end === certificateEnd && end !== config.expiresAt ? CERTIFICATE_REFUSED : 'expired')
+      })
     }
     edge.ticker = edge.clock.every(TICK_MS, () => edge.tick())
     edge.log.info(`edge ${formatEdgeId(edge.edgeId)} on ${deps.tap.name} (mac ${formatMac(deps.tap.mac)}) using UDP port ${transport.local().port}`)
@@ -297,7 +318,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   get edgeId(): number {
-    return this.identity.edgeId
+    return this.credentials.edgeId
   }
 
   get mgmtAddress(): HostPort | null {
@@ -323,10 +344,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private async shutdown(why: string): Promise<void> {
     this.ticker?.cancel()
     this.expiry?.cancel()
-    const timestamp = Math.max(this.clock.now(), this.lastRecordTimestamp + 1)
-    const signature = sign('deregister', deregisterSignedBytes(this.edgeId, timestamp), this.identity.secretKey)
+    const deregister = this.registration.deregister()
     for (const link of this.supernodes.links) {
-      if (link.registered) link.send(encodeDeregister(this.edgeId, timestamp, signature).subarray(0, DEREGISTER_BYTES))
+      if (link.registered) link.send(deregister)
     }
     await this.transport.flush()
     for (const link of this.supernodes.links) {
@@ -338,7 +358,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     await this.transport.close()
     await this.tap.close()
     // nothing can seal, open or sign any more: the keys go with the session
-    destroyEdgeKeys(this.identity, this.keys, this.config.keys)
+    this.credentials.destroy()
     this.log.info(`edge ${formatEdgeId(this.edgeId)} stopped: ${why}`)
     this.emit('stopped', why)
   }
@@ -386,17 +406,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
   // ---- registration --------------------------------------------------------------------------
 
   /**
-   * A record signed afresh for each registration: its newer timestamp is what lets a supernode
-   * move our edge ID to a new address (our NAT moved us), while a copy of an earlier record, re-sent
-   * by someone else from elsewhere, cannot (two signatures, ~40 µs, once per registration).
+   * The revocations of --revocations, read again when the file changes: each goes to every
+   * supernode now and after each registration (registration.ts).
    */
-  private record(): { bytes: Buffer; timestamp: number } {
-    const timestamp = Math.max(this.clock.now(), this.lastRecordTimestamp + 1)
-    this.lastRecordTimestamp = timestamp
-    const port = this.transport.local().port
-    const candidates: Endpoint[] = (this.config.localAddresses ?? []).slice(0, MAX_CANDIDATES).map((a) => endpointOf(a.address, port))
-    const bytes = signRecord({ timestamp, mac: this.tap.mac, overlay: this.overlay, name: this.config.name ?? '', candidates }, this.keys, this.identity)
-    return { bytes, timestamp }
+  setRevocations(revocations: readonly Buffer[]): void {
+    this.registration.setRevocations(revocations)
   }
 
   private onRegistered(link: SupernodeLink, ack: RegisterAck, moved: boolean): void {
@@ -405,13 +419,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
     // directly still send to the old one. A query for each makes the supernode send it a
     // PUNCH_REQUEST with where we are now, and both sides punch again.
     if (moved && !this.relayOnly) this.directory.onWeMoved()
-    if (this.overlay === null && ack.overlay !== null) {
-      // n2n-style auto-IP: keep the first address given, and tell every supernode we hold it
-      this.overlay = ack.overlay
-      this.filter.setIpv4(ipv4Value(ack.overlay.address), ack.overlay.prefix)
-      for (const other of this.supernodes.links) if (other !== link) other.reregister()
-      this.emit('overlay', ack.overlay)
-    }
+    // n2n-style auto-IP: a certificate without IPv4 is re-issued with the address given, and registered again everywhere
+    this.registration.registered(link, ack)
     this.emit('registered', link.label)
     this.outbound.releaseHeld()
     if (this.config.announce === true && !this.announced && this.overlay !== null) {
@@ -421,6 +430,13 @@ export class Edge extends EventEmitter<EdgeEvents> {
       this.announced = true
       this.outbound.relay(0, encodeGratuitousArp(this.tap.mac, ipv4Value(this.overlay.address)))
     }
+  }
+
+  /** The certificate was re-issued with the address a supernode assigned: the frame filter and the TAP (linux-edge.ts) take it. */
+  private addressAssigned(overlay: OverlayAddress): void {
+    this.overlay = overlay
+    this.filter.setIpv4(ipv4Value(overlay.address), overlay.prefix)
+    this.emit('overlay', overlay)
   }
 
   /** The fallback failed to open (stream null), or closed: counted and logged; the link dials again by itself. */
@@ -462,7 +478,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
     const relay = this.supernodes.relayLink(now)
     return {
       edgeId: formatEdgeId(this.edgeId),
-      name: this.config.name ?? '',
+      certificate: this.credentials.status(),
+      name: this.credentials.certificate.name,
       mac: formatMac(this.tap.mac),
       ip: this.overlay ? `${this.overlay.address}/${this.overlay.prefix}` : null,
       tap: this.tap.name,
@@ -477,6 +494,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
         fallback: l.fallback?.href ?? null,
         rttMs: l.rttMs,
         publicEndpoint: l.reflexive ? formatHostPort({ host: l.reflexive.address, port: l.reflexive.port }) : null,
+        clockSkewMs: l.clockSkewMs,
       })),
       peers: [...this.peers.values()].map((p) => {
         const endpoint = p.path.endpoint
@@ -509,6 +527,12 @@ export class Edge extends EventEmitter<EdgeEvents> {
     for (const p of this.peers.values()) if (p.path.isDirect) direct++
     return edgeMetrics(this.counters, this.drops, { supernodesRegistered: this.supernodes.registeredCount, peersDirect: direct, peersOther: this.peers.size - direct })
   }
+}
+
+/** An edge's credentials from its config (a shared secret, or a certificate for `identity`), with the TAP's MAC. */
+function credentialsOf(config: EdgeConfig, mac: Buffer, clock: Clock): Promise<Credentials> {
+  const source = config.certificate !== undefined ? { certificate: config.certificate } : { community: config.community, key: config.key, keys: config.keys }
+  return Credentials.create({ clock, identity: config.identity, ...source, mac, ipv4: config.overlay, name: config.name })
 }
 
 /** The default fallback: a WebSocket (ws-connect.ts) as a bounded carrier (ws-carrier.ts). */

@@ -201,11 +201,15 @@ export class Inbound {
     }
     const decoded = decodePacket(msg)
     if (!decoded.ok) {
+      // the v1 COOKIE that answers the link's probe says the supernode is overlan 0.1 (wire-v2 W1)
+      if (decoded.reason === 'old-protocol' && link.onOldProtocol(msg)) return
       core.drops[decoded.reason]++
       return
     }
     const packet = decoded.value
     switch (packet.type) {
+      case PacketType.Revocation:
+        return link.onRevocation(packet)
       case PacketType.Cookie:
         return link.onCookie(packet, via, port)
       case PacketType.RegisterAck:

@@ -27,9 +27,9 @@ t.test("another key claiming the device's MAC, IPv4, both: refused while the dev
 
   const attacker = await RawMember.open(t, sn.port, '127.0.0.72')
   const claims = [
-    { what: 'its MAC', over: { mac: device.fields.mac }, code: ErrorCode.MacInUse, reason: 'mac-in-use' },
-    { what: 'its IPv4', over: { ipv4: device.fields.ipv4 }, code: ErrorCode.AddressInUse, reason: 'address-in-use' },
-    { what: 'both', over: { mac: device.fields.mac, ipv4: device.fields.ipv4 }, code: ErrorCode.MacInUse, reason: 'mac-in-use' },
+    { what: 'its MAC', over: { mac: device.decoded.mac }, code: ErrorCode.MacInUse, reason: 'mac-in-use' },
+    { what: 'its IPv4', over: { ipv4: device.decoded.ipv4 }, code: ErrorCode.AddressInUse, reason: 'address-in-use' },
+    { what: 'both', over: { mac: device.decoded.mac, ipv4: device.decoded.ipv4 }, code: ErrorCode.MacInUse, reason: 'mac-in-use' },
   ] as const
   for (const claim of claims) {
     const fresh = community.issue(claim.over) // a fresh key each time
@@ -95,7 +95,7 @@ t.test('a holder silent for holderSilentMs is replaced by another key; not a mil
   const device = community.issue()
   const old = await RawMember.open(t, sn.port, '127.0.0.77')
   t.equal(codeOf(await old.register(device.announce())), 'ack')
-  const newcomer = community.issue({ mac: device.fields.mac, ipv4: device.fields.ipv4 })
+  const newcomer = community.issue({ mac: device.decoded.mac, ipv4: device.decoded.ipv4 })
   const socket = await RawMember.open(t, sn.port, '127.0.0.78')
   clock.jump(silentMs - 1)
   t.equal(codeOf(await socket.register(newcomer.announce())), `error ${ErrorCode.MacInUse}`, `silent ${silentMs - 1} ms: refused`)
@@ -112,15 +112,15 @@ t.test('REGISTER_ACK carries the supernode clock; /status shows the certificate'
   const member = community.issue({ name: 'Anna (support)', role: 'technician', ipv6: { address: 'fd00:9::5', prefix: 64 } })
   const socket = await RawMember.open(t, sn.port, '127.0.0.79')
   const ack = await socket.register(member.announce())
-  t.match(ack, { type: PacketType.RegisterAck, serverTimeMs: clock.now(), overlay: member.fields.ipv4 })
+  t.match(ack, { type: PacketType.RegisterAck, serverTimeMs: clock.now(), overlay: member.decoded.ipv4 })
   const [edge] = sn.status().edges
   t.match(edge, {
     id: formatEdgeId(member.edgeId),
     name: 'Anna (support)',
     role: 'technician',
-    ip: `${member.fields.ipv4!.address}/16`,
+    ip: `${member.decoded.ipv4!.address}/${member.decoded.ipv4!.prefix}`,
     ipv6: 'fd00:9::5',
-    notAfter: new Date(member.fields.notAfter * 1000).toISOString(),
+    notAfter: new Date(member.decoded.notAfter * 1000).toISOString(),
     fingerprint: /^[a-z2-7]{32}$/,
   })
 })

@@ -103,7 +103,8 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
     // before the TAP: it takes the certificate's MAC, and a certificate refused leaves no device behind
     const credentials = await edgeCredentials(config, mac)
 
-    const edge = await startLinuxEdge({ ...config, credentials }, { tapName, mac: credentials.mac, mtu, logger, offerLanAddresses: true }).catch((err: unknown) => {
+    // the TAP gets the certificate's addresses: -a's, the authority's, or none yet (the supernode assigns one)
+    const edge = await startLinuxEdge({ ...config, overlay: credentials.certificate.ipv4, credentials }, { tapName, mac: credentials.mac, mtu, logger, offerLanAddresses: true }).catch((err: unknown) => {
       credentials.destroy()
       if (err instanceof DeviceError) throw new CliError(err.message, EXIT_DEVICE)
       throw err

@@ -91,6 +91,7 @@ export class SessionTable {
   readonly drops: ReasonCounters<SessionDropReason> = zeroCounters(SESSION_DROP_REASONS)
   readonly counters: SessionTableCounters = { dataOpened: 0, keepalivesOpened: 0, sessionsCreated: 0 }
   private readonly host: SessionHost
+  private readonly local: { key: StaticKey; certificate: Buffer }
   private readonly localKey: StaticKey
   private readonly byIndex = new Map<number, PairSession>()
   private readonly byPeer = new Map<string, PairSession>()
@@ -107,6 +108,7 @@ export class SessionTable {
     const prologue = sessionPrologue(config.communityId, SESSION_WIRE_VERSION)
     const limits = { ...DEFAULT_LIMITS, ...config.limits }
     const local = { key: this.localKey, certificate: config.certificate }
+    this.local = local
     this.host = {
       local,
       prologue,
@@ -121,6 +123,17 @@ export class SessionTable {
       ready: (session) => config.onReady?.(session),
       failed: (session) => config.onFailed?.(session),
     }
+  }
+
+  /**
+   * This edge's certificate changed (re-issued with an assigned address, renewed): the handshakes
+   * that follow carry the new one. Every ready session rekeys at once, so that each peer learns it
+   * now rather than at the next rekey.
+   */
+  setCertificate(certificate: Buffer): void {
+    if (certificate.length < 1 || certificate.length > 300) throw new RangeError('certificate must be 1..300 bytes')
+    this.local.certificate = certificate
+    for (const session of this.byPeer.values()) if (session.state === 'ready') session.initiate()
   }
 
   /** The session with the peer this certificate names (made if new), or null when the certificate is refused. */

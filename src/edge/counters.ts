@@ -3,7 +3,6 @@
 // reasons are reasons.ts's table; the gauges are computed from the edge's tables when asked.
 import { defineCounters, newCounters, writeCounterMetrics, type CounterValues } from '../mgmt/counter-table.js'
 import { MetricsText } from '../mgmt/prometheus.js'
-import type { EdgeReason } from './reasons.js'
 
 export const EDGE_COUNTERS = defineCounters({
   tapFramesIn: { metric: 'overlan_edge_tap_frames_in_total', help: 'Frames read from the TAP device', kind: 'counter' },
@@ -45,7 +44,8 @@ export interface EdgeGauges {
 }
 
 /** The whole of the edge's /metrics (Prometheus text). */
-export function edgeMetrics(counters: EdgeCounters, drops: Record<EdgeReason, number>, gauges: EdgeGauges): string {
+/** `drops`: the edge's reasons (reasons.ts) and its pair sessions' (session-table.ts). */
+export function edgeMetrics(counters: EdgeCounters, drops: Record<string, number>, gauges: EdgeGauges): string {
   const m = new MetricsText()
   m.gauge('overlan_edge_supernodes_registered', 'Supernodes this edge is registered with', gauges.supernodesRegistered)
   m.gauge('overlan_edge_peers', 'Peers by path', gauges.peersDirect, { path: 'direct' })

@@ -3,7 +3,7 @@
 // certificate binds. A peer exists only once its certificate checked out (from a PEER_INFO or
 // PUNCH_REQUEST whose announcement the member signed, or from a completed handshake that carried
 // it), and is what that certificate says: its identity, its path (path.ts), its pair session, the
-// frames waiting for that session, and its traffic counters.
+// frames waiting for that session, the broadcast keys it gave us, and its traffic counters.
 //
 // Who holds a MAC or an address: the member whose certificate binds it, and only one at a time. A
 // newer certificate of the same key replaces the old one at once (a restart with a persisted
@@ -12,6 +12,7 @@
 // takes a live member's place here, whatever its certificate says. A holder without a ready
 // session gives its place up.
 import { edgeIdOf } from '../crypto/keys.js'
+import { BroadcastReceiver } from './broadcast-keys.js'
 import type { PairSession } from '../crypto/noise-session.js'
 import { macKeyAt, type Certificate, type Endpoint } from '../wire/index.js'
 import type { EdgeCounters } from './counters.js'
@@ -70,6 +71,8 @@ export class Peer implements PathOwner {
   readonly path: PeerPath
   /** frames waiting for the session to be ready */
   readonly pending: PendingFrames
+  /** the broadcast keys it gave us in our session (its current one, and the one before) */
+  readonly broadcast = new BroadcastReceiver()
   /** the timestamp of the newest announcement of this member we took (0: none yet) */
   announcedAt = 0
   /** the supernode's word on where it is, kept until the session is ready to probe with */
@@ -211,6 +214,7 @@ export class PeerTable {
     this.byId.delete(peer.edgeId)
     this.bySession.delete(peer.session)
     this.unbind(peer)
+    peer.broadcast.destroy()
     peer.path.close()
     this.removed(peer, why)
   }

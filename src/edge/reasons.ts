@@ -5,6 +5,7 @@ import { CODEC_REASONS, zeroCounters } from '../wire/index.js'
 import type { CarrierDrop } from '../net/ws-carrier.js'
 import { CERTIFICATE_FAILURES } from '../crypto/certificate.js'
 import { CERTIFICATE_REASONS } from '../wire/certificate.js'
+import { SESSION_CODEC_REASONS } from '../wire/handshake.js'
 import { FILTER_REASONS } from './frame-filter.js'
 
 /** A peer certificate's refusals (decoding, then checking) not already among the codec's reasons. */
@@ -13,8 +14,15 @@ const PEER_CERTIFICATE_REASONS = [...CERTIFICATE_REASONS, ...CERTIFICATE_FAILURE
   (typeof CODEC_REASONS)[number]
 >[]
 
+/** The session codec's reasons (a broadcast's header, a broadcast key's payload) not already among the codec's. */
+const SESSION_ONLY_CODEC_REASONS = SESSION_CODEC_REASONS.filter((r) => !(CODEC_REASONS as readonly string[]).includes(r)) as Exclude<
+  (typeof SESSION_CODEC_REASONS)[number],
+  (typeof CODEC_REASONS)[number]
+>[]
+
 export const EDGE_REASONS = [
   ...CODEC_REASONS,
+  ...SESSION_ONLY_CODEC_REASONS,
   'not-for-us', // a RELAY addressed to another edge ID
   'own-packet', // a RELAY with our own edge ID as sender
   'auth-failed', // a broadcast whose tag did not verify (pair sessions count their own)

@@ -105,11 +105,11 @@ export class Registration {
   }
 
   /** A revocation a supernode forwarded: taken when this community's authority signed it. */
-  revocation(link: SupernodeLink, bytes: Buffer): void {
+  revocation(bytes: Buffer): void {
     const result = this.deps.credentials.addRevocation(bytes)
     if (result === 'added') {
       this.revocationCounts.received++
-      this.deps.log.info(`supernode ${link.label} forwarded a revocation: that certificate's holder is dropped`)
+      this.deps.log.info("a supernode forwarded a revocation: that certificate's holder is dropped")
     } else if (result !== 'known' && result !== 'outlived') {
       // anyone who can send from the supernode's address could send these: counted, not logged each time
       this.revocationCounts.refused++

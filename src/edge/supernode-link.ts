@@ -16,6 +16,7 @@
 // one HELLO of protocol v1: a v1 COOKIE back means it is overlan 0.1, said once, and HELLO goes on
 // at the slow pace. Certificate refusals (expired, revoked, not yet valid, bad) go to the edge,
 // which re-issues a self-issued certificate or stops (an authority's cannot be renewed here).
+// REVOCATION packets go from the data path (outside.ts) to registration.ts, not through a link.
 //
 // A link has a carrier: UDP (the edge's socket; HELLO goes to every port the supernode lists at
 // once, the first to answer is kept) or the supernode's fallback, a WebSocket (a StreamCarrier).
@@ -48,7 +49,6 @@ import {
   type Keepalive,
   type OverlayAddress,
   type RegisterAck,
-  type RevocationPacket,
 } from '../wire/index.js'
 
 /** First retry fast (set-up time matters), then back off so a dead supernode costs little. */
@@ -143,8 +143,6 @@ export interface LinkHost {
   certificateRefused(link: SupernodeLink, code: ErrorCode): void
   /** the supernode answered the v1 probe: it speaks protocol v1 (once per link until it answers v2) */
   oldProtocol?(link: SupernodeLink): void
-  /** a REVOCATION the supernode forwarded (verified by whoever takes it) */
-  revocation?(link: SupernodeLink, revocation: Buffer): void
 }
 
 export class SupernodeLink {
@@ -460,11 +458,6 @@ export class SupernodeLink {
       this.host.oldProtocol?.(this)
     }
     return true
-  }
-
-  /** A REVOCATION from this supernode: handed to the edge, which verifies it. */
-  onRevocation(packet: RevocationPacket): void {
-    this.host.revocation?.(this, Buffer.from(packet.revocation.bytes))
   }
 
   /** One HELLO of protocol v1 (UDP only: a fallback stream is the v2 supernode's own listener). */

@@ -13,7 +13,7 @@ import { edgeDropCounters } from '../../src/edge/reasons.js'
 import type { Certificate } from '../../src/wire/index.js'
 import { macKeyAt } from '../../src/wire/index.js'
 import { mac } from '../fixtures/frames.js'
-import { TestAuthority } from '../fixtures/peer-members.js'
+import { TestAuthority } from '../fixtures/test-authority.js'
 
 const NOW_S = 1_800_000_000
 const NOW = NOW_S * 1000

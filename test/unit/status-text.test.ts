@@ -39,7 +39,17 @@ function status(overrides: Partial<EdgeStatus> = {}): EdgeStatus {
 
 type Peer = EdgeStatus['peers'][number]
 function peer(overrides: Partial<Peer>): Peer {
-  return { id: '11223344556677', mac: null, ip: null, name: '', path: 'relay', via: null, relay: null, endpoint: null, rttMs: null, lastSeenMs: 0, rxPackets: 0, txPackets: 0, rxBytes: 0, txBytes: 0, ...overrides }
+  return {
+    id: '11223344556677',
+    mac: '02:00:00:00:00:09',
+    ip: null,
+    name: '',
+    fingerprint: 'nbswy3dpeb3w64tmmqqq4zlemvzxi5dp',
+    role: 'member',
+    notAfter: '2026-11-30T18:00:00.000Z',
+    session: { state: 'ready', rekeys: 0, handshakes: 1 },
+    path: 'relay',
+    via: null, relay: null, endpoint: null, rttMs: null, lastSeenMs: 0, rxPackets: 0, txPackets: 0, rxBytes: 0, txBytes: 0, ...overrides }
 }
 
 t.test('an edge without peers: who it is, its registered supernode over UDP, and "none yet"', (t) => {

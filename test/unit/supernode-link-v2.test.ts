@@ -1,10 +1,9 @@
 // An edge's link to a supernode, protocol v2: every REGISTER carries a freshly signed announcement;
 // REGISTER_ACK's supernode time becomes the clock skew; a supernode that does not answer HELLO is
 // asked once in protocol v1, and one that answers so is named once; certificate refusals move the
-// link only with their proof; REVOCATION packets are handed on.
+// link only with their proof.
 import t from 'tap'
 import { SLOW_RETRY_MS, SupernodeLink, V1_PROBE_AFTER_HELLOS, type LinkHost } from '../../src/edge/supernode-link.js'
-import { signRevocation } from '../../src/crypto/revocation.js'
 import { testAnnouncement, testAuthority, testMember } from '../fixtures/members.js'
 import {
   ErrorCode,
@@ -14,7 +13,6 @@ import {
   WIRE_VERSION,
   decodePacket,
   encodeCookie,
-  encodeRevocationPacket,
   u53Bytes,
   type ErrorPacket,
   type Packet,
@@ -34,12 +32,11 @@ interface Harness {
   sent: Packet[]
   events: string[]
   announced: number[]
-  revocations: Buffer[]
 }
 
 function harness(): Harness {
   const clock = { now: START }
-  const h: Harness = { link: null as unknown as SupernodeLink, clock, raw: [], sent: [], events: [], announced: [], revocations: [] }
+  const h: Harness = { link: null as unknown as SupernodeLink, clock, raw: [], sent: [], events: [], announced: [] }
   const host: LinkHost = {
     now: () => clock.now,
     send: (buf, _address, port) => {
@@ -60,7 +57,6 @@ function harness(): Harness {
     unprovenError: () => undefined,
     certificateRefused: (_link, code) => h.events.push(`certificate refused: ${code}`),
     oldProtocol: () => h.events.push('old protocol'),
-    revocation: (_link, bytes) => h.revocations.push(bytes),
   }
   h.link = new SupernodeLink(SUPERNODE, host)
   return h
@@ -207,17 +203,5 @@ t.test('certificate refusals: of a REGISTER proved by its nonce, of a registrati
   h.link.onError(error(ErrorCode.CertificateExpired, registration))
   t.equal(h.link.state, 'hello', 'unregistered')
   t.match(h.events, ['registered', /^lost: supernode says certificate-expired/, `certificate refused: ${ErrorCode.CertificateExpired}`])
-  t.end()
-})
-
-t.test('a REVOCATION from the supernode is handed on as bytes of its own', (t) => {
-  const h = harness()
-  register(h)
-  const bytes = signRevocation(authority, member.decoded, Math.floor(START / 1000))
-  const packet = decodePacket(encodeRevocationPacket(bytes))
-  if (!packet.ok || packet.value.type !== PacketType.Revocation) return t.fail('no REVOCATION packet')
-  h.link.onRevocation(packet.value)
-  t.equal(h.revocations.length, 1)
-  t.ok(h.revocations[0]!.equals(bytes))
   t.end()
 })

@@ -9,7 +9,7 @@
 // reaching the device throughout.
 import t from 'tap'
 import { natLab, waitFor, type NatLab } from '../fixtures/lab.js'
-import { LabAuthority } from '../fixtures/lab-authority.js'
+import { LabAuthority } from '../fixtures/lab-members.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
 
 /** The file is looked at every second (revocations-file.ts), then a round trip: gone within this of the write. */

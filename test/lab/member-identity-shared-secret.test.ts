@@ -9,7 +9,7 @@
 // gap and the time from the restarted edge being up to the first answer are printed.
 import t from 'tap'
 import { natLab, waitFor, type NatLab } from '../fixtures/lab.js'
-import { labFiles, longestReplyGap, makeIdentity, repliesAround } from '../fixtures/lab-authority.js'
+import { labFiles, longestReplyGap, makeIdentity, repliesAround } from '../fixtures/lab-members.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
 
 /** A MAC/IP holder that stays silent this long may be replaced by another key (supernode.ts holderSilentMs, keepalive 20 s). */

@@ -11,7 +11,7 @@ import type { Transport } from '../../src/net/transport.js'
 import { fileURLToPath } from 'node:url'
 import { setImmediate as turn } from 'node:timers/promises'
 import sodium from 'sodium-native'
-import { SIGNATURE_CONTEXT, edgeIdOf, generateAuthority, generateIdentity, issueCertificate, signAnnouncement, type Authority, type Identity } from '../../src/crypto/index.js'
+import { SIGNATURE_CONTEXT, destroyIdentity, edgeIdOf, generateAuthority, generateIdentity, issueCertificate, signAnnouncement, type Authority, type Identity } from '../../src/crypto/index.js'
 import {
   PacketType,
   RELAY_PREFIX_BYTES,
@@ -53,15 +53,21 @@ async function startChild(): Promise<Child> {
 }
 
 interface Member {
-  identity: Identity
+  /** kept only for the members that register again (keep); null once destroyed */
+  identity: Identity | null
   certificate: Buffer
   edgeId: number
   /** the announcement it registers with (signed before the timed window, as edges sign on their own CPUs) */
   record: Buffer
 }
 
-/** Members with certificates of their own, PER_COMMUNITY per community (each its own authority), each with its own MAC and address. */
-function makeRecords(count: number, offset: number): Member[] {
+/**
+ * Members with certificates of their own, PER_COMMUNITY per community (each its own authority),
+ * each with its own MAC and address. An identity's secret key sits in guarded secret memory
+ * (pages of its own): 100,000 of them at once would not fit, so each is destroyed once its
+ * announcement is signed, unless `keep` (the members that register again).
+ */
+function makeRecords(count: number, offset: number, keep = false): Member[] {
   const out: Member[] = []
   const now = Math.floor(Date.now() / 1000)
   let authority: Authority = generateAuthority()
@@ -81,7 +87,9 @@ function makeRecords(count: number, offset: number): Member[] {
       ipv6: null,
       name: '',
     })
-    out.push({ identity, certificate, edgeId: edgeIdOf(identity.publicKey), record: signAnnouncement(identity, certificate, Date.now(), []) })
+    const record = signAnnouncement(identity, certificate, Date.now(), [])
+    if (!keep) destroyIdentity(identity)
+    out.push({ identity: keep ? identity : null, certificate, edgeId: edgeIdOf(identity.publicKey), record })
   }
   return out
 }
@@ -89,7 +97,7 @@ function makeRecords(count: number, offset: number): Member[] {
 /** The same members with newer announcements: what edges send when they register again (their certificates cached at the supernode). */
 function reannounce(members: Member[]): Member[] {
   const timestamp = Date.now()
-  return members.map((m) => ({ ...m, record: signAnnouncement(m.identity, m.certificate, timestamp, []) }))
+  return members.map((m) => ({ ...m, record: signAnnouncement(m.identity!, m.certificate, timestamp, []) }))
 }
 
 /** sodium's crypto_sign_verify_detached on an announcement-sized message, in this process. */
@@ -243,7 +251,8 @@ export async function capacitySection(): Promise<Figure[]> {
       into.count += records.length
     }
     for (let run = 0; run < RUNS; run++) {
-      last = makeRecords(4000, registered)
+      for (const m of last) if (m.identity !== null) destroyIdentity(m.identity)
+      last = makeRecords(4000, registered, true)
       await timed(fresh, last)
       registered += last.length
     }

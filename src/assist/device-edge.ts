@@ -1,7 +1,10 @@
 // The device's edge for the assistance service: a real TAP device with forwarding disabled, the
 // session's overlay address, and --allow if given, started as `overlan edge` starts one
 // (startLinuxEdge); the edge runs in the service's process. Its keys are derived from the session
-// key's bytes (no key string is made) and zeroed when the edge stops.
+// key's bytes (no key string is made) and zeroed when the edge stops. Its identity key comes from
+// the session's state, so a restarted service's edge is the same member and takes its place at once
+// (the supernode and the technicians' edges replace a holder of the same key without waiting).
+import { destroyIdentity, identityFromSeed } from '../crypto/identity.js'
 import { deriveCommunityKeys, destroyKeys, type CommunityKeys } from '../crypto/keys.js'
 import type { AllowRules } from '../edge/allow-filter.js'
 import { Edge, type EdgeConfig, type EdgeDeps, type FallbackOptions } from '../edge/edge.js'
@@ -29,9 +32,9 @@ export interface LinuxDeviceEdgeOptions {
 
 export function linuxDeviceEdge(options: LinuxDeviceEdgeOptions): StartDeviceEdge {
   return async (config) => {
-    const edge = await withSessionKeys(config, (keys) =>
+    const edge = await withSessionKeys(config, (edgeConfig) =>
       startLinuxEdge(
-        { ...sessionEdgeConfig(config, keys), allow: options.allow, mgmt: options.mgmt, fallback: options.fallback },
+        { ...edgeConfig, allow: options.allow, mgmt: options.mgmt, fallback: options.fallback },
         // the device's LAN addresses stay private: technicians reach it through the supernode's view of it
         { tapName: options.tapName, mac: config.mac, mtu: options.mtu, logger: options.logger, offerLanAddresses: false },
       ),
@@ -42,18 +45,23 @@ export function linuxDeviceEdge(options: LinuxDeviceEdgeOptions): StartDeviceEdg
 
 /** The session's edge on a TAP device the caller made (tests: a MemoryTap), keys handled as on the device. */
 export function startSessionEdge(config: DeviceEdgeConfig, options: Partial<EdgeConfig>, deps: EdgeDeps): Promise<Edge> {
-  return withSessionKeys(config, (keys) => Edge.start({ ...sessionEdgeConfig(config, keys), ...options }, deps))
+  return withSessionKeys(config, (edgeConfig) => Edge.start({ ...edgeConfig, ...options }, deps))
 }
 
-/** Derives the session's keys, starts the edge with them, and zeroes them when it stops or fails to start. */
-async function withSessionKeys(config: DeviceEdgeConfig, start: (keys: CommunityKeys) => Promise<Edge>): Promise<Edge> {
+/**
+ * Derives the session's keys and the device's identity, starts the edge with them, and zeroes them
+ * when it stops (the edge destroys its identity) or fails to start (done here).
+ */
+async function withSessionKeys(config: DeviceEdgeConfig, start: (edgeConfig: EdgeConfig) => Promise<Edge>): Promise<Edge> {
   const keys = await deriveCommunityKeys(config.community, config.key)
+  const edgeConfig = sessionEdgeConfig(config, keys)
   try {
-    const edge = await start(keys)
+    const edge = await start(edgeConfig)
     edge.on('stopped', () => destroyKeys(keys))
     return edge
   } catch (err) {
     destroyKeys(keys)
+    destroyIdentity(edgeConfig.identity!)
     throw err
   }
 }
@@ -65,7 +73,8 @@ function sessionEdgeConfig(config: DeviceEdgeConfig, keys: CommunityKeys): EdgeC
     config.supernodes,
     config.fallbacks.map((url) => new URL(url)),
   )
-  return { community: config.community, keys, supernodes, overlay: config.overlay, expiresAt: config.expiresAt, name: 'device' }
+  // a copy of the seed's key pair: the edge destroys it when it stops, the service keeps the seed for a restart
+  return { community: config.community, keys, identity: identityFromSeed(config.identity), supernodes, overlay: config.overlay, expiresAt: config.expiresAt, name: 'device' }
 }
 
 /** An Edge as the service sees it. */

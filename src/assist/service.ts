@@ -19,7 +19,7 @@ import { connectionTest, type ConnectionTestResult } from './probe.js'
 import type { NetcheckDeps } from '../netcheck/netcheck.js'
 import { tlsProber } from '../netcheck/tls-probe.js'
 import { SessionSecrets } from './session-secrets.js'
-import { STATE_FILE, loadState, saveState, type SessionState } from './state-file.js'
+import { STATE_FILE, STATE_VERSION, loadState, newDeviceIdentity, saveState, type SessionState } from './state-file.js'
 import type { StepObserver } from './steps.js'
 
 export const MAX_DURATION_SECONDS = 86_400
@@ -44,6 +44,8 @@ export interface DeviceEdgeConfig {
   key: Buffer
   /** the TAP device's MAC, kept for the whole session */
   mac: Buffer
+  /** the device edge's identity seed (32 bytes, secret memory, the service's to zero): the same member after a restart */
+  identity: Buffer
   /** each with the UDP ports it answers on (tried all at once, as `-l host:7654,443`) */
   supernodes: SupernodeHost[]
   /** the supernodes' WebSocket URLs: the device's edge falls back to them when its network blocks UDP */
@@ -84,6 +86,8 @@ export interface Technician {
   id: string
   ip: string | null
   name?: string
+  /** its certificate's fingerprint: who it is, as revocations and the audit log name it */
+  fingerprint?: string
   path: string
   endpoint: string | null
   since: string
@@ -112,11 +116,11 @@ export interface EnableResult {
 }
 
 /** A session in memory: what the state file holds, with its secrets in secret memory rather than in strings. */
-type LiveSession = Omit<SessionState, 'key' | 'token' | 'adminPassword'> & { secrets: SessionSecrets }
+type LiveSession = Omit<SessionState, 'key' | 'token' | 'adminPassword' | 'deviceIdentity'> & { secrets: SessionSecrets }
 
 function liveSession(state: SessionState): LiveSession {
-  const { key, token, adminPassword, ...rest } = state
-  return { ...rest, secrets: new SessionSecrets({ key, token, adminPassword }) }
+  const { key, token, adminPassword, deviceIdentity, ...rest } = state
+  return { ...rest, secrets: new SessionSecrets({ key, token, adminPassword, deviceIdentity }) }
 }
 
 export class AssistanceService {
@@ -125,11 +129,11 @@ export class AssistanceService {
   private expiryTimer: TimerHandle | null = null
   private presenceTimer: TimerHandle | null = null
   /**
-   * Technicians seen this session: edge ID → first seen, and the last endpoint authenticated by
-   * the peer's session (a direct path's). The audit records that endpoint, never the overlay
-   * address: a peer's record claims that itself, unsigned (until member certificates bind it).
+   * Technicians seen this session: edge ID → first seen, the last endpoint authenticated by the
+   * peer's session (a direct path's), and who its certificate says it is (name, fingerprint, overlay
+   * address: signed by the community's authority, so the audit log may record them).
    */
-  private readonly present = new Map<string, { since: number; endpoint: string | null; name: string }>()
+  private readonly present = new Map<string, { since: number; endpoint: string | null; name: string; fingerprint: string | null; ip: string | null }>()
   private lastError: string | null = null
   /** one state change at a time: enable, disable and expiry never interleave */
   private queue: Promise<unknown> = Promise.resolve()
@@ -169,12 +173,13 @@ export class AssistanceService {
         adminPassword: options.adminAccess ? adminPassword() : null,
         overlayIp: `${deviceIp.address}/${deviceIp.prefix}`,
         deviceMac: formatMac(randomMac()),
+        deviceIdentity: newDeviceIdentity(),
         token: encodeJoinToken({ community, key, supernodes, expiresAt, deviceIp, fallbacks: this.config.fallbacks ?? [] }),
       }
       await this.onStep('enable:begin')
       // the state file first (the key lives only there), the audit record last: it commits the
       // enable, and a restart rolls back a session the log does not show as enabled
-      await saveState(this.config.stateDir, { version: 1, session: persisted })
+      await saveState(this.config.stateDir, { version: STATE_VERSION, session: persisted })
       const session = liveSession(persisted)
       this.session = session
       await this.onStep('enable:state-written')
@@ -264,8 +269,12 @@ export class AssistanceService {
     if (!loaded.ok) {
       this.log.error(`assistance state unreadable (${loaded.reason}): starting disabled`)
       await this.record('state-unreadable', { reason: loaded.reason })
-      await saveState(this.config.stateDir, { version: 1, session: null })
+      await saveState(this.config.stateDir, { version: STATE_VERSION, session: null })
       return
+    }
+    if (loaded.migrated !== undefined) {
+      this.log.warn(loaded.migrated)
+      await saveState(this.config.stateDir, loaded.state)
     }
     const stored = loaded.state.session
     const last = lastSessionEvent(await this.audit.records())
@@ -280,7 +289,7 @@ export class AssistanceService {
     const session = liveSession(stored)
     this.session = session
     if (last !== undefined && lastCommunity === session.community && SESSION_ENDS.has(last.event)) {
-      await saveState(this.config.stateDir, { version: 1, session: null })
+      await saveState(this.config.stateDir, { version: STATE_VERSION, session: null })
       this.forgetSession(session)
       this.log.info(`finished ending the assistance session (${last.event}) that the last run had recorded`)
       return
@@ -310,6 +319,7 @@ export class AssistanceService {
       community: session.community,
       key: session.secrets.key,
       mac: parseMac(session.deviceMac)!,
+      identity: session.secrets.deviceIdentity,
       supernodes: this.config.supernodes,
       fallbacks: this.config.fallbacks ?? [],
       overlay: { address, prefix: Number(prefix) },
@@ -345,11 +355,11 @@ export class AssistanceService {
     this.edge = null
     await edge?.stop(event === 'expire' ? 'expired' : 'disabled').catch(() => {})
     await this.onStep(`${event}:edge-stopped`)
-    for (const [id, t] of this.present) await this.record('technician-left', { id, endpoint: t.endpoint, reason: event === 'expire' ? 'session expired' : 'session ended' })
+    for (const [id, t] of this.present) await this.record('technician-left', { id, ...whoFields(t), endpoint: t.endpoint, reason: event === 'expire' ? 'session expired' : 'session ended' })
     this.present.clear()
     await this.record(event, { community: session.community, ...details })
     await this.onStep(`${event}:recorded`)
-    await saveState(this.config.stateDir, { version: 1, session: null })
+    await saveState(this.config.stateDir, { version: STATE_VERSION, session: null })
     this.forgetSession(session)
     await this.onStep(`${event}:state-written`)
   }
@@ -374,6 +384,7 @@ export class AssistanceService {
         id: p.id,
         ip: p.ip,
         ...(p.name ? { name: p.name } : {}),
+        ...(fingerprintOf(p) !== null ? { fingerprint: fingerprintOf(p)! } : {}),
         path: p.path,
         endpoint: p.endpoint,
         since: new Date(this.present.get(p.id)?.since ?? this.clock.now()).toISOString(),
@@ -394,15 +405,16 @@ export class AssistanceService {
         if (p.endpoint !== null) known.endpoint = p.endpoint
         continue
       }
-      this.present.set(id, { since: now, endpoint: p.endpoint, name: p.name })
+      const who = { since: now, endpoint: p.endpoint, name: p.name, fingerprint: fingerprintOf(p), ip: p.ip }
+      this.present.set(id, who)
       // endpoint: null while the technician is reached through the relay
-      await this.record('technician-joined', { id, endpoint: p.endpoint, path: p.path, ...(p.name ? { name: p.name } : {}) })
-      this.log.info(`technician ${id}${p.name ? ` (${p.name})` : ''} joined from ${p.endpoint ?? 'the relay'}`)
+      await this.record('technician-joined', { id, ...whoFields(who), endpoint: p.endpoint, path: p.path })
+      this.log.info(`technician ${id}${p.name ? ` (${p.name})` : ''}${who.fingerprint !== null ? ` certificate ${who.fingerprint}` : ''} joined from ${p.endpoint ?? 'the relay'}`)
     }
     for (const [id, t] of this.present) {
       if (here.has(id)) continue
       this.present.delete(id)
-      await this.record('technician-left', { id, endpoint: t.endpoint })
+      await this.record('technician-left', { id, ...whoFields(t), endpoint: t.endpoint })
       this.log.info(`technician ${id} left`)
     }
   }
@@ -429,6 +441,17 @@ export class AssistanceService {
 /** The last record that switched assistance on or off (state-unreadable switched it off too). */
 function lastSessionEvent(records: AuditRecord[]): AuditRecord | undefined {
   return records.findLast((r) => r.event === 'enable' || r.event === 'state-unreadable' || SESSION_ENDS.has(r.event))
+}
+
+/** A peer's certificate fingerprint from the edge's /status (null when the status has none). */
+function fingerprintOf(peer: EdgeStatus['peers'][number]): string | null {
+  const fingerprint = (peer as { fingerprint?: unknown }).fingerprint
+  return typeof fingerprint === 'string' ? fingerprint : null
+}
+
+/** What the audit log records of who a technician is: its certificate's name, fingerprint and overlay address. */
+function whoFields(who: { name: string; fingerprint: string | null; ip: string | null }): Record<string, string> {
+  return { ...(who.name ? { name: who.name } : {}), ...(who.fingerprint !== null ? { fingerprint: who.fingerprint } : {}), ...(who.ip !== null ? { ip: who.ip } : {}) }
 }
 
 /** A random 256-bit bearer token for the API, as text. */

@@ -5,6 +5,8 @@
 //   DIR/authority.pub    its public key
 //   DIR/issued/N.crt     every certificate issued, by serial: the highest name is the last serial
 //   DIR/revoked/F.rev    every revocation, by the revoked certificate's fingerprint
+//   DIR/revocations      the revocations whose certificates have not expired, one per line:
+//                        the file to give edges with `overlan edge --revocations` (replaced at each revoke)
 import { existsSync, mkdirSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Argv, CommandModule } from 'yargs'
@@ -15,15 +17,17 @@ import type { Authority } from '../crypto/keys.js'
 import { signRevocation } from '../crypto/revocation.js'
 import { destroySecret } from '../crypto/secure-memory.js'
 import { MAX_CERTIFICATE_NAME_BYTES, ROLES, decodeCertificate, parseOverlay6, type Certificate, type Role } from '../wire/certificate.js'
+import { decodeRevocation } from '../wire/revocation.js'
 import { SIGNATURE_BYTES, formatMac, isUnicastMac, isValidName, parseMac } from '../wire/fields.js'
 import { CliError } from './errors.js'
-import { PUBLIC_FILE_MODE, SECRET_FILE_MODE, createFile, readArmoredFile, readIdentityFile, readPublicKeyFile, writeNewFile } from './key-files.js'
+import { PUBLIC_FILE_MODE, SECRET_FILE_MODE, createFile, readArmoredFile, readIdentityFile, readPublicKeyFile, replaceFile, writeNewFile } from './key-files.js'
 import { overlayAddress } from './options.js'
 
 export const AUTHORITY_KEY_FILE = 'authority.key'
 export const AUTHORITY_PUB_FILE = 'authority.pub'
 export const ISSUED_DIR = 'issued'
 export const REVOKED_DIR = 'revoked'
+export const REVOCATIONS_FILE = 'revocations'
 /** Ten years: longer is a typo, and a certificate that outlives its authority's care is a risk. */
 const MAX_LIFETIME_SECONDS = 3650 * 86_400
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 }
@@ -177,10 +181,31 @@ export function caRevoke(args: RevokeArgs, now: number): CaOutput {
   const path = join(args.ca, REVOKED_DIR, `${fingerprint}.rev`)
   // revoked before: the first revocation stands, and is printed again
   const revocation = createFile('--ca', path, text, PUBLIC_FILE_MODE) ? text : armoredBytes('--ca', path, 'revocation')
+  const live = writeRevocationsFile(args.ca, now)
   return {
     stdout: revocation.toString(),
-    stderr: `revoked certificate ${fingerprint} (serial ${certificate.serial}, ${JSON.stringify(certificate.name)}); kept in ${path}; holders keep it until the certificate's end, ${new Date(certificate.notAfter * 1000).toISOString()}\n`,
+    stderr:
+      `revoked certificate ${fingerprint} (serial ${certificate.serial}, ${JSON.stringify(certificate.name)}); kept in ${path}; holders keep it until the certificate's end, ${new Date(certificate.notAfter * 1000).toISOString()}\n` +
+      `${join(args.ca, REVOCATIONS_FILE)} holds the ${live} revocation${live === 1 ? '' : 's'} still in force: an edge given --revocations ${join(args.ca, REVOCATIONS_FILE)} sends them to its supernodes within a second\n`,
   }
+}
+
+/**
+ * Rewrites DIR/revocations from DIR/revoked: every revocation whose certificate has not expired (an
+ * expired certificate is refused anyway), one armored line each. Returns how many.
+ */
+function writeRevocationsFile(dir: string, now: number): number {
+  const revokedDir = join(dir, REVOKED_DIR)
+  const lines: Buffer[] = []
+  for (const name of readdirSync(revokedDir).sort()) {
+    if (!name.endsWith('.rev')) continue
+    const bytes = readArmoredFile('--ca', join(revokedDir, name), 'revocation', false)
+    const decoded = decodeRevocation(bytes)
+    if (!decoded.ok) throw new CliError(`--ca: ${join(revokedDir, name)} is not a valid revocation (${decoded.reason})`)
+    if (decoded.value.notAfter > now) lines.push(armor('revocation', bytes))
+  }
+  replaceFile('--ca', join(dir, REVOCATIONS_FILE), Buffer.concat(lines), PUBLIC_FILE_MODE)
+  return lines.length
 }
 
 export const caCommand: CommandModule = {
@@ -192,7 +217,7 @@ export const caCommand: CommandModule = {
       .command(issueCommand)
       .command(revokeCommand)
       .demandCommand(1, 'name a ca command: init, issue or revoke')
-      .epilog('Certificates are protocol v2 (docs/PROTOCOL.md §10); overlan edge and the supernode do not use them yet.'),
+      .epilog('Certificates are protocol v2 (docs/PROTOCOL.md §10): a member runs overlan edge --cert FILE --identity KEYFILE; an edge given --revocations DIR/revocations hands revocations to the supernodes.'),
   handler: () => undefined,
 }
 

@@ -3,7 +3,9 @@
 import { readFileSync } from 'node:fs'
 import type { CommandModule } from 'yargs'
 import { decodeJoinToken } from '../assist/join-token.js'
+import { destroyIdentity, type Identity } from '../crypto/identity.js'
 import { secretMemory } from '../crypto/secure-memory.js'
+import { Credentials, CredentialsError } from '../edge/credentials.js'
 import { DEFAULT_EDGE_MGMT, type EdgeConfig } from '../edge/edge.js'
 import { UDP_HEAD_START_MS, UDP_RETRY_ON_FALLBACK_MS } from '../edge/supernode-link.js'
 import { DeviceError, startLinuxEdge } from '../edge/linux-edge.js'
@@ -12,8 +14,11 @@ import type { MgmtListen } from '../mgmt/server.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
 import { DEFAULT_TAP_NAME } from '../tap/linux-tap.js'
+import { systemClock } from '../time/clock.js'
 import { isUnicastMac, parseMac } from '../wire/index.js'
-import { CliError, EXIT_DEVICE } from './errors.js'
+import { CliError, EXIT_CERTIFICATE, EXIT_DEVICE, EXIT_USAGE } from './errors.js'
+import { readArmoredFile, readIdentityFile } from './key-files.js'
+import { readRevocationsFile, watchRevocationsFile } from './revocations-file.js'
 import { allowOption, caFile, fallbackProxies, logLevel, mgmtListen, overlayAddress, port, stopOnSignals, supernodeList, withFallbacks } from './options.js'
 
 /**
@@ -39,6 +44,9 @@ interface EdgeArgs {
   allow?: string
   join?: string
   name?: string
+  cert?: string
+  identity?: string
+  revocations?: string
   fallback?: string[]
   'insecure-fallback'?: boolean
   'ca-file'?: string
@@ -72,33 +80,68 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
       .option('expires-at', { type: 'string', describe: 'ISO 8601 time at which the edge removes its TAP and exits' })
       .option('allow', { type: 'string', describe: 'only these reach this host from the overlay, e.g. tcp/22,tcp/443,udp/53,icmp (replies to its own connections always pass)' })
       .option('join', { type: 'string', describe: 'join an assistance session with the token the device showed (nothing else needed)' })
-      .option('name', { type: 'string', describe: 'a name shown to the other members (e.g. the technician)' })
+      .option('name', { type: 'string', describe: 'a name shown to the other members (e.g. the technician); with --cert, the certificate names the member' })
+      .option('identity', { type: 'string', describe: 'this member\'s identity key file (from overlan keygen --identity FILE): the same place in the community after a restart (default: a new key each start)' })
+      .option('cert', { type: 'string', describe: "the member certificate an authority issued for --identity's key (overlan ca issue): community, MAC, addresses and name come from it; give no -c, -k, -a or -m (or the certificate's own)" })
+      .option('revocations', { type: 'string', describe: 'a file of revocations (overlan ca revoke keeps them in CA/revocations): each is sent to every supernode and again after each registration; re-read when it changes' })
       .option('log-level', { type: 'string', default: 'info', describe: 'debug, info, warn, error or silent' })
       .example('$0 edge -c lab -k secret -a 10.9.0.1/24 -l sn.example:7654', 'as n2n: community, key, address, supernode')
       .example('OVERLAN_KEY=... $0 edge -c lab -l sn.example:7654', 'the key from the environment, an address from the supernode')
       .example('$0 edge -c lab -l sn.example:7654,443 --fallback wss://sn.example/overlan', 'UDP on two ports, TLS on 443 when UDP is blocked')
-      .example('$0 edge --join ovl1.eyJj...', 'a technician joining a remote-assistance session'),
+      .example('$0 edge --join ovl1.eyJj...', 'a technician joining a remote-assistance session')
+      .example('$0 edge --cert anna.crt --identity anna.key -l sn.example:7654', 'a member of an authority\'s community (overlan ca issue)')
+      .epilog(`Exit codes: ${EXIT_USAGE} bad options (or options contradicting --cert); ${EXIT_DEVICE} the TAP device or the host's network settings; ${EXIT_CERTIFICATE} the certificate is not this identity's, has expired or is not valid yet.`),
   handler: async (args) => {
     const logger = streamLogger(logLevel(args['log-level']))
     secretMemory.reportTo(logger)
-    const config = edgeConfig(args, process.env)
     const tapName = args.device
     const mac = args.mac === undefined ? undefined : parseMac(args.mac)
     if (mac === null || (mac !== undefined && !isUnicastMac(mac))) throw new CliError(`--mac: "${args.mac}" is not a unicast MAC like 02:12:34:56:78:9a`)
     const mtu = Number(args.mtu)
     if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9000) throw new CliError(`--mtu must be an integer from 576 to 9000, got ${args.mtu}`)
+    const config = edgeConfig(args, process.env)
+    // before the TAP: it takes the certificate's MAC, and a certificate refused leaves no device behind
+    const credentials = await edgeCredentials(config, mac)
 
-    const edge = await startLinuxEdge(config, { tapName, mac, mtu, logger, offerLanAddresses: true }).catch((err: unknown) => {
+    // the TAP gets the certificate's addresses: -a's, the authority's, or none yet (the supernode assigns one)
+    const edge = await startLinuxEdge({ ...config, overlay: credentials.certificate.ipv4, credentials }, { tapName, mac: credentials.mac, mtu, logger, offerLanAddresses: true }).catch((err: unknown) => {
+      credentials.destroy()
       if (err instanceof DeviceError) throw new CliError(err.message, EXIT_DEVICE)
       throw err
     })
     edge.on('stopped', (why) => {
       if (why === 'expired') logger.info('expired: the TAP device is removed and the edge exits')
-      process.exit(0)
+      process.exit(why === 'certificate-refused' ? EXIT_CERTIFICATE : 0)
     })
     if (config.mgmt) logger.info(`management on http://${formatHostPort(edge.mgmtAddress!)}/status and /metrics`)
+    if (args.revocations !== undefined) {
+      const watch = watchRevocationsFile(args.revocations, systemClock, (revocations) => edge.setRevocations(revocations), (problem) => logger.warn(problem))
+      edge.on('stopped', () => watch.cancel())
+    }
     stopOnSignals(() => edge.stop('signal'))
   },
+}
+
+/**
+ * The edge's identity and certificate, made before its TAP device. A certificate that does not fit
+ * (another identity's, expired, not yet valid) is EXIT_CERTIFICATE; options that contradict it, a
+ * usage error. The identity read from --identity is destroyed on a refusal.
+ */
+export async function edgeCredentials(config: EdgeConfig, mac: Buffer | undefined): Promise<Credentials> {
+  try {
+    return await Credentials.create({
+      clock: systemClock,
+      identity: config.identity,
+      ...(config.certificate !== undefined ? { certificate: config.certificate } : { community: config.community, key: config.key }),
+      mac,
+      ipv4: config.overlay,
+      name: config.name,
+    })
+  } catch (err) {
+    if (config.identity !== undefined) destroyIdentity(config.identity)
+    if (err instanceof CredentialsError) throw new CliError(`${config.certificate !== undefined ? '--cert: ' : ''}${err.message}`, err.kind === 'usage' ? EXIT_USAGE : EXIT_CERTIFICATE)
+    throw err
+  }
 }
 
 /** Turns the options (and OVERLAN_KEY) into an EdgeConfig; every refusal is one line naming the option. */
@@ -125,7 +168,24 @@ export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig &
   }
   const fallbackOptions = (supernodes: EdgeConfig['supernodes']): EdgeConfig['fallback'] => ({ ca, proxy: fallbackProxies(supernodes.map((s) => s.fallback ?? null), env) })
   // announce: the host's neighbours on the overlay may remember the MAC of this device's previous run
-  const common = { relayOnly: args['relay-only'], allow, name: args.name, mgmt, bind: { port: port('port', args.port) }, announce: true }
+  const common = { relayOnly: args['relay-only'], allow, name: args.name, mgmt, bind: { port: port('port', args.port) }, announce: true, revocations: args.revocations === undefined ? undefined : readRevocationsFile(args.revocations) }
+  const withIdentity = <T extends object>(config: T): T & { identity?: Identity } => (args.identity === undefined ? config : { ...config, identity: readIdentityFile('--identity', args.identity) })
+
+  if (args.cert !== undefined) {
+    if (args.join !== undefined || args.community !== undefined || args.key !== undefined || args['key-file'] !== undefined) throw new CliError('--cert carries the community: give no --join, -c, -k or --key-file with it')
+    if (args.identity === undefined) throw new CliError("--cert needs --identity FILE: the key the certificate was issued for (overlan keygen --identity FILE made it)")
+    if (!args.supernode?.length) throw new CliError('give at least one supernode with -l HOST:PORT')
+    const certificate = readArmoredFile('--cert', args.cert, 'certificate', false)
+    const supernodes = supernodesWithFallbacks(supernodeList(args.supernode))
+    return withIdentity({
+      ...common,
+      certificate,
+      supernodes,
+      fallback: fallbackOptions(supernodes),
+      overlay: args.address !== undefined ? overlayAddress('-a', args.address) : null,
+      expiresAt,
+    })
+  }
 
   if (args.join !== undefined) {
     if (args.community !== undefined || args.key !== undefined || args['key-file'] !== undefined) throw new CliError('--join carries community and key: give no -c, -k or --key-file with it')
@@ -139,7 +199,7 @@ export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig &
     // the token's fallbacks unless --fallback is given; its ws:// ones only with --insecure-fallback
     const tokenUrls = (token.fallbacks ?? []).filter((url) => insecure || url.startsWith('wss:'))
     const supernodes = supernodesWithFallbacks(args.supernode?.length ? supernodeList(args.supernode) : token.supernodes, args.fallback?.length ? args.fallback : tokenUrls)
-    return {
+    return withIdentity({
       ...common,
       community: token.community,
       key: token.key,
@@ -147,7 +207,7 @@ export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig &
       fallback: fallbackOptions(supernodes),
       overlay: args.address !== undefined ? overlayAddress('-a', args.address) : null,
       expiresAt: Math.min(token.expiresAt, expiresAt ?? Infinity),
-    }
+    })
   }
 
   if (args.community === undefined || args.community === '') throw new CliError('give the community with -c (or a token with --join)')
@@ -165,7 +225,7 @@ export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig &
   if (key === undefined || key === '') throw new CliError('give the community key: -k KEY, --key-file FILE or OVERLAN_KEY')
   if (!args.supernode?.length) throw new CliError('give at least one supernode with -l HOST:PORT')
   const supernodes = supernodesWithFallbacks(supernodeList(args.supernode))
-  return {
+  return withIdentity({
     ...common,
     community: args.community,
     key,
@@ -173,5 +233,5 @@ export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig &
     fallback: fallbackOptions(supernodes),
     overlay: args.address !== undefined ? overlayAddress('-a', args.address) : null,
     expiresAt,
-  }
+  })
 }

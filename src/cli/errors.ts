@@ -20,3 +20,5 @@ export class CliError extends Error {
 }
 /** `overlan netcheck`: no way to a supernode works from here (neither UDP nor the fallback). */
 export const EXIT_CANNOT_CONNECT = 6
+/** `overlan edge --cert`: the certificate is not this identity's, has expired, is not valid yet, or a supernode proved it expired or revoked. */
+export const EXIT_CERTIFICATE = 7

@@ -1,7 +1,9 @@
 // Reading and writing the CLI's key, certificate and revocation files (armored lines, see
 // src/crypto/armor.ts). Secret files are made 0600 and refused when group or others may touch them,
 // as ssh does: a key that others could read is a key to replace, not to use. Nothing is overwritten.
-import { closeSync, fchmodSync, fstatSync, openSync, readSync, writeSync } from 'node:fs'
+import { closeSync, fchmodSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { basename, dirname, join } from 'node:path'
 import { unarmor, type ArmorKind } from '../crypto/armor.js'
 import { identityFromSeed, isValidPublicKey, PUBLIC_KEY_BYTES, SEED_BYTES, type Identity } from '../crypto/identity.js'
 import { destroySecret, secretBuffer } from '../crypto/secure-memory.js'
@@ -91,4 +93,31 @@ export function createFile(option: string, path: string, bytes: Uint8Array, mode
     closeSync(fd)
   }
   return true
+}
+
+/**
+ * Replaces `path` with `bytes` in one step (a temp file beside it, synced, then renamed over it), so a
+ * reader that watches it (an edge's --revocations) sees the old content or the new, never half.
+ */
+export function replaceFile(option: string, path: string, bytes: Uint8Array, mode: number): void {
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
+  let fd: number
+  try {
+    fd = openSync(temp, 'wx', mode)
+  } catch (err) {
+    throw new CliError(`${option}: cannot write beside ${path}: ${errorCode(err)}`)
+  }
+  try {
+    fchmodSync(fd, mode)
+    writeSync(fd, bytes)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  try {
+    renameSync(temp, path)
+  } catch (err) {
+    unlinkSync(temp)
+    throw new CliError(`${option}: cannot replace ${path}: ${errorCode(err)}`)
+  }
 }

@@ -14,6 +14,11 @@ const RELAY_NOTES: Partial<Record<PathState, string>> = {
 
 /** An edge from before the fallback has no `transport` in /status: every link was UDP then. */
 const DEFAULT_TRANSPORT = 'udp'
+/**
+ * A supernode's clock this far from ours is worth a word: a certificate's notBefore is accepted
+ * CLOCK_SKEW_SECONDS (60 s) early, and expiry is judged by the supernode's clock, not ours.
+ */
+export const SKEW_WARNING_MS = 30_000
 
 /** Whether `value` has the shape `overlan status` prints: an edge's /status, not a supernode's or another service's. */
 export function isEdgeStatus(value: unknown): value is EdgeStatus {
@@ -39,6 +44,8 @@ export function statusLines(status: EdgeStatus, now: number): string[] {
   // a Linux edge's /status puts its TAP counters under `tap` (src/edge/linux-edge.ts), without the name
   const device = typeof status.tap === 'string' ? ` on ${status.tap}` : ''
   lines.push(`edge ${who}, ${where}${device}${status.relayOnly ? ', relay only' : ''}`)
+  const certificate = certificateLine(status, now)
+  if (certificate !== null) lines.push(certificate)
   if (status.expiresAt !== null) lines.push(`session ends ${status.expiresAt} (${untilText(Date.parse(status.expiresAt) - now)})`)
 
   lines.push('', 'supernodes')
@@ -46,10 +53,12 @@ export function statusLines(status: EdgeStatus, now: number): string[] {
   else
     lines.push(
       ...table(
-        ['SUPERNODE', 'STATE', 'TRANSPORT', 'RTT'],
-        status.supernodes.map((s) => [s.address, s.registered ? 'registered' : 'not registered', transportOf(s), msText(s.rttMs)]),
+        ['SUPERNODE', 'STATE', 'TRANSPORT', 'RTT', 'CLOCK SKEW'],
+        status.supernodes.map((s) => [s.address, s.registered ? 'registered' : 'not registered', transportOf(s), msText(s.rttMs), skewText(s)]),
       ),
     )
+  const skewed = status.supernodes.filter((s) => typeof s.clockSkewMs === 'number' && Math.abs(s.clockSkewMs) >= SKEW_WARNING_MS)
+  for (const s of skewed) lines.push(`  ${s.address}'s clock is ${durationText(Math.abs(s.clockSkewMs!))} ${s.clockSkewMs! > 0 ? 'ahead of' : 'behind'} this host's: certificates are judged by its clock; check NTP on both`)
 
   lines.push('', `peers (${status.peers.length})`)
   if (status.peers.length === 0) lines.push('  none yet: no other member has sent anything')
@@ -61,6 +70,25 @@ export function statusLines(status: EdgeStatus, now: number): string[] {
       ),
     )
   return lines
+}
+
+/** "certificate "anna" (technician) 3kq...: valid until 2026-06-01T18:00:00.000Z (in 7 h 59 min)", self-issued or not. */
+function certificateLine(status: EdgeStatus, now: number): string | null {
+  // an edge of overlan 0.1 has no certificate in its /status
+  const c = (status as { certificate?: unknown }).certificate
+  if (!isRecord(c) || typeof c.fingerprint !== 'string' || typeof c.notAfter !== 'string') return null
+  const name = typeof c.name === 'string' && c.name !== '' ? `${JSON.stringify(c.name)} ` : ''
+  const role = typeof c.role === 'string' ? `(${c.role}${c.selfIssued === true ? ', self-issued' : ''}) ` : ''
+  return `certificate ${name}${role}${c.fingerprint}, valid until ${c.notAfter} (${untilText(Date.parse(c.notAfter) - now)})`
+}
+
+/** "+120 ms", "-2.5 s": the supernode's clock minus ours; "-" before a registration or from an older edge. */
+function skewText(supernode: EdgeStatus['supernodes'][number]): string {
+  const skew = (supernode as { clockSkewMs?: unknown }).clockSkewMs
+  if (typeof skew !== 'number') return '-'
+  const sign = skew > 0 ? '+' : skew < 0 ? '-' : ''
+  const size = Math.abs(skew)
+  return size < 1000 ? `${sign}${Math.round(size)} ms` : `${sign}${durationText(size)}`
 }
 
 /** "udp 7654", "tls 443": how the supernode is reached now, and on which port. */

@@ -167,6 +167,19 @@ export class PairSession {
     return this.pending?.index ?? 0
   }
 
+  /** The peer's newest initiation timestamp this session accepted (0: none). */
+  get lastInitiationTimestamp(): number {
+    return this.lastPeerTimestamp
+  }
+
+  /**
+   * Refuses the peer's initiations with timestamps up to `timestamp`: what a session made again for
+   * a peer that was forgotten carries over, so a recorded initiation cannot start it again.
+   */
+  refuseInitiationsUpTo(timestamp: number): void {
+    if (timestamp > this.lastPeerTimestamp) this.lastPeerTimestamp = timestamp
+  }
+
   /** Starts a handshake unless one is in flight. False when closed or already handshaking. */
   initiate(): boolean {
     if (this.closed || this.pending !== null) return false

@@ -10,6 +10,7 @@ import {
   SESSION_CODEC_REASONS,
   SESSION_WIRE_VERSION,
   SessionDataHeader,
+  SessionKind,
   SessionPacketType,
   decodeInitPayload,
   decodeSessionPacket,
@@ -19,6 +20,12 @@ import { zeroCounters, type ReasonCounters } from '../wire/reasons.js'
 
 /** How often the protocol's timers are looked at: retries and expiries happen within this of their time. */
 export const TIMER_TICK_MS = 250
+/**
+ * Forgotten peers whose newest initiation timestamp is kept (until their certificate's notAfter):
+ * ~100 bytes each. Past this the oldest go; a replayed initiation of one of them can then make a
+ * session answer again, which the initiator's missing keys leave unusable.
+ */
+export const MAX_FORGOTTEN_PEERS = 4096
 
 export const SESSION_DROP_REASONS = [
   ...SESSION_CODEC_REASONS,
@@ -67,6 +74,8 @@ export class ReceiveResult {
   session: PairSession | null = null
   /** payload bytes written to `out` (data; 0 for a keepalive) */
   length = 0
+  /** what the data's payload is (its SESSION_DATA kind) */
+  dataKind: SessionKind = SessionKind.Frame
   reason: SessionDropReason | null = null
   /** a handshake response to send back the way the initiation came */
   reply: Buffer | null = null
@@ -82,9 +91,12 @@ export class SessionTable {
   readonly drops: ReasonCounters<SessionDropReason> = zeroCounters(SESSION_DROP_REASONS)
   readonly counters: SessionTableCounters = { dataOpened: 0, keepalivesOpened: 0, sessionsCreated: 0 }
   private readonly host: SessionHost
+  private readonly local: { key: StaticKey; certificate: Buffer }
   private readonly localKey: StaticKey
   private readonly byIndex = new Map<number, PairSession>()
   private readonly byPeer = new Map<string, PairSession>()
+  /** peer static key (hex) → its last initiation timestamp, kept until `until` (ms) */
+  private readonly forgotten = new Map<string, { timestamp: number; until: number }>()
   private readonly result = new ReceiveResult()
   private readonly header = new SessionDataHeader()
   private readonly indexBytes = Buffer.alloc(4)
@@ -96,6 +108,7 @@ export class SessionTable {
     const prologue = sessionPrologue(config.communityId, SESSION_WIRE_VERSION)
     const limits = { ...DEFAULT_LIMITS, ...config.limits }
     const local = { key: this.localKey, certificate: config.certificate }
+    this.local = local
     this.host = {
       local,
       prologue,
@@ -112,11 +125,30 @@ export class SessionTable {
     }
   }
 
+  /**
+   * This edge's certificate changed (re-issued with an assigned address, renewed): the handshakes
+   * that follow carry the new one. Every ready session rekeys at once, so that each peer learns it
+   * now rather than at the next rekey.
+   */
+  setCertificate(certificate: Buffer): void {
+    if (certificate.length < 1 || certificate.length > 300) throw new RangeError('certificate must be 1..300 bytes')
+    this.local.certificate = certificate
+    for (const session of this.byPeer.values()) if (session.state === 'ready') session.initiate()
+  }
+
   /** The session with the peer this certificate names (made if new), or null when the certificate is refused. */
   connect(peerCertificate: Buffer): PairSession | null {
     const peerStatic = this.config.verifyCertificate(peerCertificate)
     if (peerStatic === null) return null
     return this.sessionFor(peerStatic, peerCertificate)
+  }
+
+  /**
+   * The session with the peer whose static key this is (made if new), for a certificate already
+   * verified by the caller (the edge's peer table checks it once for everything it binds).
+   */
+  open(peerStatic: Buffer, certificate: Buffer): PairSession {
+    return this.sessionFor(peerStatic, certificate)
   }
 
   session(peerStatic: Uint8Array): PairSession | undefined {
@@ -167,10 +199,21 @@ export class SessionTable {
     this.timer ??= this.config.clock.every(TIMER_TICK_MS, () => this.onTimer(this.config.clock.now()))
   }
 
-  /** Closes one session (the peer left, or its certificate expired or was revoked): keys erased. */
-  forget(session: PairSession): void {
+  /**
+   * Closes one session (the peer left, or its certificate expired or was revoked): keys erased.
+   * Its newest initiation timestamp is kept until `keepReplayUntilMs` (the certificate's notAfter:
+   * past it no initiation with that certificate is accepted anyway), so that a recorded initiation
+   * cannot open a session with this peer again.
+   */
+  forget(session: PairSession, keepReplayUntilMs = 0): void {
     session.close()
-    this.byPeer.delete(session.peerStatic.toString('hex'))
+    const id = session.peerStatic.toString('hex')
+    if (this.byPeer.get(id) === session) this.byPeer.delete(id)
+    const timestamp = session.lastInitiationTimestamp
+    if (timestamp === 0 || keepReplayUntilMs <= this.config.clock.now()) return
+    this.forgotten.delete(id)
+    this.forgotten.set(id, { timestamp, until: keepReplayUntilMs })
+    if (this.forgotten.size > MAX_FORGOTTEN_PEERS) this.forgotten.delete(this.forgotten.keys().next().value!)
   }
 
   /** Closes every session and erases this edge's static key copy. */
@@ -204,6 +247,7 @@ export class SessionTable {
     result.kind = 'data'
     result.session = session
     result.length = length
+    result.dataKind = header.kind
     return result
   }
 
@@ -241,6 +285,11 @@ export class SessionTable {
     let session = this.byPeer.get(id)
     if (session === undefined) {
       session = new PairSession(Buffer.from(peerStatic), certificate, this.host)
+      const forgotten = this.forgotten.get(id)
+      if (forgotten !== undefined) {
+        this.forgotten.delete(id)
+        if (forgotten.until > this.config.clock.now()) session.refuseInitiationsUpTo(forgotten.timestamp)
+      }
       this.byPeer.set(id, session)
       this.counters.sessionsCreated++
     }

@@ -11,10 +11,10 @@
 // With 256 ports opened out of ~64,500 and 1024 sprayed, the chance to meet is 1 - e^(-256·1024/64512)
 // ≈ 98 %. The idea, and the socket count, are hyperdht's.
 import type { Transport } from '../net/transport.js'
-import { PacketType, writeProbePayload, PROBE_PAYLOAD_BYTES, type Endpoint } from '../wire/index.js'
+import type { Endpoint } from '../wire/index.js'
 import type { PathOwner } from './path.js'
-import { PUNCH_TTLS } from './punch.js'
-import type { SealedSender } from './sealed-sender.js'
+import { PUNCH_TTLS, type Prober } from './punch.js'
+import type { SessionSender } from './session-sender.js'
 
 export const BIRTHDAY_SOCKETS = 256
 export const BIRTHDAY_SPRAY = 1024
@@ -69,13 +69,15 @@ export class BirthdayPuncher {
   private readonly lastTried = new Map<number, number>()
   /** sockets the peer reached, kept open for as long as its direct path lives */
   private readonly kept = new Map<number, Set<Transport>>()
-  private readonly payload = Buffer.alloc(PROBE_PAYLOAD_BYTES)
   /** totals since the start (sessions started and sockets open now are the edge's counters) */
   socketsOpened = 0
   probesSprayed = 0
 
   constructor(
-    private readonly sender: SealedSender,
+    /** seals each probe with the peer's pair session */
+    private readonly prober: Prober,
+    /** forgets the send counts of sockets that close */
+    private readonly sender: SessionSender,
     /** the edge's counters: sessions started, sockets open now */
     private readonly counters: { birthdaySessions: number; birthdaySockets: number },
     private readonly open: OpenTransport,
@@ -113,7 +115,7 @@ export class BirthdayPuncher {
       this.counters.birthdaySockets++
       this.socketsOpened++
       this.attach(result.value)
-      this.sender.send(PacketType.Probe, peer.edgeId, writeProbePayload(this.payload, now), target.address, target.port, PUNCH_TTLS[0], result.value)
+      this.prober.probe(peer, target.address, target.port, now, PUNCH_TTLS[0], result.value)
     }
   }
 
@@ -129,7 +131,7 @@ export class BirthdayPuncher {
     const until = Math.min(session.ports.length, session.sprayed + BIRTHDAY_SPRAY_PER_TICK)
     this.probesSprayed += until - session.sprayed
     for (; session.sprayed < until; session.sprayed++) {
-      this.sender.send(PacketType.Probe, peer.edgeId, writeProbePayload(this.payload, now), session.target.address, session.ports[session.sprayed]!, 0)
+      this.prober.probe(peer, session.target.address, session.ports[session.sprayed]!, now)
     }
     return false
   }

@@ -3,7 +3,6 @@
 // reasons are reasons.ts's table; the gauges are computed from the edge's tables when asked.
 import { defineCounters, newCounters, writeCounterMetrics, type CounterValues } from '../mgmt/counter-table.js'
 import { MetricsText } from '../mgmt/prometheus.js'
-import type { EdgeReason } from './reasons.js'
 
 export const EDGE_COUNTERS = defineCounters({
   tapFramesIn: { metric: 'overlan_edge_tap_frames_in_total', help: 'Frames read from the TAP device', kind: 'counter' },
@@ -18,13 +17,16 @@ export const EDGE_COUNTERS = defineCounters({
   birthdaySockets: { metric: null, help: 'Birthday-punching sockets open now', kind: 'gauge' },
   candidatesOverLimit: { metric: 'overlan_edge_candidates_over_limit_total', help: 'Peer endpoints not probed: the peer already had as many candidates as it may', kind: 'counter' },
   candidatesOffLan: { metric: 'overlan_edge_candidates_off_lan_total', help: "Peer LAN endpoints not probed: outside every subnet of this host's own", kind: 'counter' },
-  pendingBytes: { metric: 'overlan_edge_pending_bytes', help: 'Bytes of frames held for peers whose record has not arrived', kind: 'gauge' },
+  pendingBytes: { metric: 'overlan_edge_pending_bytes', help: 'Bytes of frames held for peers whose pair session is not ready', kind: 'gauge' },
   fallbackConnects: { metric: 'overlan_edge_fallback_connects_total', help: 'Fallback WebSocket connections opened to supernodes', kind: 'counter' },
   fallbackFailures: { metric: 'overlan_edge_fallback_failures_total', help: 'Fallback connections that could not be opened (DNS, TCP, proxy, TLS, upgrade, timeout)', kind: 'counter' },
   fallbackCloses: { metric: 'overlan_edge_fallback_closes_total', help: 'Fallback connections closed (by either side, or back on UDP)', kind: 'counter' },
   fallbackSwitches: { metric: 'overlan_edge_fallback_switches_total', help: 'Registrations made over the fallback because UDP did not answer (at start, or after UDP was lost)', kind: 'counter' },
   udpReturns: { metric: 'overlan_edge_udp_returns_total', help: 'Registrations moved from the fallback back to UDP', kind: 'counter' },
-  peersEvicted: { metric: 'overlan_edge_peers_evicted_total', help: 'Peers removed from a full table to make room (unverified ones first)', kind: 'counter' },
+  peersEvicted: { metric: 'overlan_edge_peers_evicted_total', help: 'Peers removed from a full table to make room (those without a ready session first)', kind: 'counter' },
+  peersExpired: { metric: 'overlan_edge_peers_expired_total', help: 'Peers whose session ended because their certificate passed its notAfter', kind: 'counter' },
+  peersRevoked: { metric: 'overlan_edge_peers_revoked_total', help: 'Peers whose session ended because their certificate was revoked', kind: 'counter' },
+  broadcastKeyRotations: { metric: 'overlan_edge_broadcast_key_rotations_total', help: 'New broadcast keys made (every 120 s, and when a peer leaves)', kind: 'counter' },
 })
 
 export type EdgeCounterName = keyof typeof EDGE_COUNTERS
@@ -42,7 +44,8 @@ export interface EdgeGauges {
 }
 
 /** The whole of the edge's /metrics (Prometheus text). */
-export function edgeMetrics(counters: EdgeCounters, drops: Record<EdgeReason, number>, gauges: EdgeGauges): string {
+/** `drops`: the edge's reasons (reasons.ts) and its pair sessions' (session-table.ts). */
+export function edgeMetrics(counters: EdgeCounters, drops: Record<string, number>, gauges: EdgeGauges): string {
   const m = new MetricsText()
   m.gauge('overlan_edge_supernodes_registered', 'Supernodes this edge is registered with', gauges.supernodesRegistered)
   m.gauge('overlan_edge_peers', 'Peers by path', gauges.peersDirect, { path: 'direct' })

@@ -3,10 +3,8 @@
 // punching succeeds, through the supernode until then), and serves /status and /metrics.
 // The data path is split by direction: inside.ts (TAP → network), outside.ts (network → TAP).
 import { EventEmitter } from 'node:events'
-import { FrameCipher } from '../crypto/aead.js'
-import { deriveCommunityKeys, destroyEdgeKeys, generateEdgeIdentity, type CommunityKeys, type EdgeIdentity } from '../crypto/keys.js'
-import { signRecord } from '../crypto/record.js'
-import { sign } from '../crypto/sign.js'
+import { formatFingerprint, type Identity } from '../crypto/identity.js'
+import type { CommunityKeys } from '../crypto/keys.js'
 import { silentLogger, type Logger } from '../log/logger.js'
 import { MgmtServer, type MgmtListen } from '../mgmt/server.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
@@ -18,9 +16,6 @@ import type { TapDevice } from '../tap/device.js'
 import { systemClock, type Clock, type TimerHandle } from '../time/clock.js'
 import { deadline } from '../time/deadline.js'
 import {
-  DEREGISTER_BYTES,
-  deregisterSignedBytes,
-  encodeDeregister,
   encodeGratuitousArp,
   endpointOf,
   formatEdgeId,
@@ -29,24 +24,22 @@ import {
   ipv4Value,
   isUnicastMac,
   MAX_CANDIDATES,
+  PacketType,
+  type ControlPacket,
   type Endpoint,
   type OverlayAddress,
   type RegisterAck,
 } from '../wire/index.js'
-import { AllowFilter, type AllowRules } from './allow-filter.js'
-import { BIRTHDAY_PORTS, BirthdayPuncher, birthdayRole, type OpenTransport } from './birthday.js'
-import type { EdgeCore } from './core.js'
+import type { AllowRules } from './allow-filter.js'
+import type { OpenTransport } from './birthday.js'
+import { Credentials, type CertificateStatus } from './credentials.js'
 import { edgeCounters, edgeMetrics, type EdgeCounters } from './counters.js'
-import { FrameFilter } from './frame-filter.js'
-import { Outbound } from './inside.js'
-import { Inbound } from './outside.js'
-import type { PathActions, PathOwner, PathState } from './path.js'
-import { checkLocalAddresses, OwnSubnets, type LocalAddress } from './own-subnets.js'
-import { PeerDirectory } from './peer-directory.js'
-import { PeerTable } from './peers.js'
-import { Prober } from './punch.js'
-import { edgeDropCounters, type EdgeReason } from './reasons.js'
-import { SealedSender } from './sealed-sender.js'
+import { DataPath, endpointText } from './data-path.js'
+import type { PathOwner, PathState } from './path.js'
+import { checkLocalAddresses, type LocalAddress } from './own-subnets.js'
+import { edgeDropCounters } from './reasons.js'
+import type { PairSessionState } from '../crypto/noise-session.js'
+import { CERTIFICATE_REFUSED, Registration } from './registration.js'
 import { SupernodeLink, UDP_RETRY_ON_FALLBACK_MS, type LinkHost, type LinkTarget, type LinkTransport } from './supernode-link.js'
 import { Supernodes } from './supernodes.js'
 
@@ -55,10 +48,19 @@ export const DEFAULT_EDGE_MGMT: HostPort = { host: '127.0.0.1', port: 5644 }
 export const TICK_MS = 50
 
 export interface EdgeConfig {
-  community: string
+  /** the community's name (shared secret; an authority's community is named by its certificate) */
+  community?: string
   /** the community secret (a generated key or a passphrase); or give `keys` already derived */
   key?: string
   keys?: CommunityKeys
+  /** this edge's identity key (--identity): the same place in the community after a restart; a new one each start when absent. The edge destroys it */
+  identity?: Identity
+  /** authority mode (--cert): the certificate an authority issued for `identity`; no key then */
+  certificate?: Buffer
+  /** credentials made already (the CLI makes them before the TAP, which takes their MAC); the edge destroys them when it stops */
+  credentials?: Credentials
+  /** revocations to hand every supernode (--revocations), again after each registration; setRevocations replaces them */
+  revocations?: Buffer[]
   /** each supernode: host, UDP port(s) tried all at once, and its fallback URL (wss://HOST/overlan) if any */
   supernodes: LinkTarget[]
   /** how fallbacks are opened: a private CA (PEM) instead of the system's, the proxy for a URL */
@@ -117,6 +119,8 @@ export type OpenFallback = (url: URL, drop: (reason: CarrierDrop) => void) => Pr
 
 export interface EdgeStatus {
   edgeId: string
+  /** this edge's member certificate: who the peers and supernodes see (fingerprint as revocations name it) */
+  certificate: CertificateStatus
   name: string
   mac: string
   ip: string | null
@@ -136,13 +140,21 @@ export interface EdgeStatus {
     fallback: string | null
     rttMs: number | null
     publicEndpoint: string | null
+    /** the supernode's clock minus ours at the last registration (ms; null before one): certificates are judged by its clock */
+    clockSkewMs: number | null
   }[]
   peers: {
     id: string
-    mac: string | null
+    mac: string
     ip: string | null
+    /** the certificate's: its display name, fingerprint (as revocations name it), role and end (ISO time) */
     name: string
+    fingerprint: string
+    role: string
+    notAfter: string
     path: PathState
+    /** the pair session: its state, rekeys since it started, handshakes completed (ours and theirs) */
+    session: { state: PairSessionState; rekeys: number; handshakes: number }
     /** what the frames travel over: `udp` for a direct path; for the relay, the relaying supernode's transport (null while none is registered) */
     via: LinkTransport | null
     /** the relaying supernode (path relay, punching or suspect), or null */
@@ -156,7 +168,8 @@ export interface EdgeStatus {
     txBytes: number
   }[]
   counters: EdgeCounters
-  drops: Record<EdgeReason, number>
+  /** the edge's drops and its pair sessions' (src/crypto/session-table.ts), by reason */
+  drops: Record<string, number>
 }
 
 export interface EdgeEvents {
@@ -169,21 +182,14 @@ export interface EdgeEvents {
 }
 
 export class Edge extends EventEmitter<EdgeEvents> {
-  private readonly peers: PeerTable
   private readonly drops = edgeDropCounters()
   private readonly counters = edgeCounters()
-  private readonly filter: FrameFilter
-  private readonly allow: AllowFilter | null
-  private readonly sender: SealedSender
-  private readonly prober: Prober
-  private readonly birthday: BirthdayPuncher
   private readonly supernodes: Supernodes
-  private readonly directory: PeerDirectory
-  private readonly inbound: Inbound
-  private readonly outbound: Outbound
+  /** pair sessions, peers, both directions of the data path (data-path.ts) */
+  private readonly data: DataPath
   readonly relayOnly: boolean
   overlay: OverlayAddress | null
-  private lastRecordTimestamp = 0
+  private readonly registration: Registration
   /** whether the overlay address was announced (gratuitous ARP) after the first registration */
   private announced = false
   private ticker: TimerHandle | null = null
@@ -193,8 +199,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
 
   private constructor(
     readonly config: EdgeConfig,
-    private readonly keys: CommunityKeys,
-    private readonly identity: EdgeIdentity,
+    private readonly credentials: Credentials,
     readonly tap: TapDevice,
     private readonly transport: Transport,
     private readonly clock: Clock,
@@ -205,35 +210,22 @@ export class Edge extends EventEmitter<EdgeEvents> {
   ) {
     super()
     this.relayOnly = config.relayOnly ?? false
-    this.overlay = config.overlay
-    const cipher = new FrameCipher(keys.dataKey)
-    this.filter = new FrameFilter(tap.mac)
-    this.allow = config.allow ? new AllowFilter(config.allow) : null
-    if (this.overlay !== null) this.filter.setIpv4(ipv4Value(this.overlay.address), this.overlay.prefix)
-    this.sender = new SealedSender(transport, cipher, identity.edgeId)
-    this.prober = new Prober(this.sender, this.counters)
-    this.birthday = new BirthdayPuncher(
-      this.sender,
-      this.counters,
-      openTransport,
-      (socket) => socket.onDatagram((msg, address, port) => this.inbound.receive(msg, address, port, socket)),
-      config.birthdayPorts ?? BIRTHDAY_PORTS,
-    )
-    this.peers = new PeerTable(this.pathActions(new OwnSubnets(config.localAddresses ?? [])), this.counters, this.drops)
-    const core: EdgeCore = { edgeId: identity.edgeId, relayOnly: this.relayOnly, peers: this.peers, drops: this.drops, counters: this.counters, now: () => clock.now() }
+    this.overlay = credentials.certificate.ipv4
     const host: LinkHost = {
       now: () => this.clock.now(),
       send: (buf, address, port) => this.transport.send(buf, 0, buf.length, port, address),
-      record: () => this.record(),
+      announcement: () => this.registration.announcement(),
       registered: (link, ack, moved) => this.onRegistered(link, ack, moved),
+      certificateRefused: (link, code) => this.registration.certificateRefused(link, code),
+      oldProtocol: (link) => this.registration.oldProtocol(link),
       lost: (link, why) => this.log.warn(`lost supernode ${link.label}: ${why}; registering again`),
       refused: (link, why) => this.log.warn(`supernode ${link.label} refused registration: ${why}`),
-      peerGone: (edgeId) => this.directory.onPeerGone(edgeId),
+      peerGone: (edgeId) => this.data.directory.onPeerGone(edgeId),
       unprovenError: () => this.drops['unproven-error']++,
       openFallback: async (url) => {
         const stream = await openFallback(url, (reason) => this.drops[reason]++)
         this.counters.fallbackConnects++
-        stream.onDatagram((msg, address, port) => this.inbound.receive(msg, address, port, stream))
+        stream.onDatagram((msg, address, port) => this.data.inbound.receive(msg, address, port, stream))
         return stream
       },
       fallbackDown: (link, why, stream) => this.fallbackDown(link, why, stream),
@@ -241,19 +233,67 @@ export class Edge extends EventEmitter<EdgeEvents> {
     }
     this.supernodes = new Supernodes(
       config.supernodes.map((target) => new SupernodeLink(target, host)),
-      identity.edgeId,
+      credentials.edgeId,
       this.counters,
     )
-    this.directory = new PeerDirectory(core, keys.signPublicKey, (target) => this.supernodes.query(target, clock.now()), log)
-    this.inbound = new Inbound(core, { cipher, sender: this.sender, filter: this.filter, allow: this.allow, tap, supernodes: this.supernodes, directory: this.directory, birthday: this.birthday })
-    this.outbound = new Outbound(core, this.sender, this.supernodes, this.allow)
+    this.data = new DataPath({
+      credentials,
+      transport,
+      tap,
+      clock,
+      log,
+      supernodes: this.supernodes,
+      counters: this.counters,
+      drops: this.drops,
+      relayOnly: this.relayOnly,
+      localAddresses: config.localAddresses,
+      allow: config.allow,
+      openTransport,
+      birthdayPorts: config.birthdayPorts,
+      linkControl: (packet, address, port, via) => this.linkControl(packet, address, port, via),
+      oldProtocol: (msg, address, port, via) => this.supernodes.from(address, port, via)?.onOldProtocol(msg) ?? false,
+      revocation: (packet) => this.registration.revocation(Buffer.from(packet.revocation.bytes)),
+      pathChanged: (owner) => this.pathChanged(owner),
+    })
+    this.registration = new Registration({
+      credentials,
+      now: () => clock.now(),
+      candidates: () => {
+        const port = transport.local().port
+        return (config.localAddresses ?? []).slice(0, MAX_CANDIDATES).map((a) => endpointOf(a.address, port))
+      },
+      links: () => this.supernodes.links,
+      log,
+      addressAssigned: (overlay) => this.emit('overlay', overlay),
+      stop: (why) => void this.stop(why),
+    })
+    if (config.revocations !== undefined) this.registration.setRevocations(config.revocations)
+    credentials.onRevocation(() => this.data.directory.checkCertificates(this.clock.now()))
+    credentials.onCertificateChanged((certificate) => {
+      this.overlay = certificate.ipv4
+      // the data path hands peers the new bytes; registration.ts registers them with every supernode
+      this.data.ownCertificate(certificate, certificate.bytes)
+    })
   }
 
   static async start(config: EdgeConfig, deps: EdgeDeps): Promise<Edge> {
     if (config.supernodes.length === 0) throw new RangeError('give at least one supernode')
     if (!isUnicastMac(deps.tap.mac)) throw new RangeError(`the TAP device's MAC must be unicast: ${formatMac(deps.tap.mac)}`)
     checkLocalAddresses(config.localAddresses ?? [])
-    const keys = config.keys ?? (await deriveCommunityKeys(config.community, config.key ?? ''))
+    const clock = deps.clock ?? systemClock
+    const credentials =
+      config.credentials ??
+      (await Credentials.create({
+        clock,
+        identity: config.identity,
+        community: config.community,
+        key: config.key,
+        keys: config.keys,
+        certificate: config.certificate,
+        mac: deps.tap.mac,
+        ipv4: config.overlay,
+        name: config.name,
+      }))
     // IPv4 unless a supernode is IPv6: libuv sets only the IPv6 hop limit on a dual-stack socket,
     // and the punching TTL ladder must apply to IPv4 datagrams
     const bindAddress = config.bind?.address ?? (config.supernodes.some((s) => ipFamily(s.host) === 6) ? '::' : '0.0.0.0')
@@ -261,9 +301,10 @@ export class Edge extends EventEmitter<EdgeEvents> {
     // birthday punching opens 256 sockets for a few seconds: dgram's, which hold no send ring
     const openTransport = deps.openTransport ?? (() => bindUdp({ address: bindAddress, port: 0 }, 'dgram'))
     const openFallback = deps.openFallback ?? ((url: URL, drop: (reason: CarrierDrop) => void) => openWebSocketCarrier(url, config.fallback ?? {}, drop))
-    const edge = new Edge(config, keys, generateEdgeIdentity(), deps.tap, transport, deps.clock ?? systemClock, deps.logger ?? silentLogger, deps.hostStatus ?? (() => ({})), openTransport, openFallback)
-    transport.onDatagram(edge.inbound.onDatagram)
-    deps.tap.onFrame(edge.outbound.onFrame)
+    const edge = new Edge(config, credentials, deps.tap, transport, clock, deps.logger ?? silentLogger, deps.hostStatus ?? (() => ({})), openTransport, openFallback)
+    transport.onDatagram(edge.data.inbound.onDatagram)
+    deps.tap.onFrame(edge.data.outbound.onFrame)
+    edge.data.start()
     if (config.mgmt) {
       try {
         edge.mgmt = await MgmtServer.start(config.mgmt, { status: () => edge.status(), metrics: () => edge.metrics() })
@@ -272,8 +313,15 @@ export class Edge extends EventEmitter<EdgeEvents> {
         throw new Error(`cannot listen for management on ${formatHostPort(config.mgmt)}: ${(err as Error).message}`, { cause: err })
       }
     }
-    if (config.expiresAt !== undefined) {
-      edge.expiry = deadline(edge.clock, config.expiresAt, () => void edge.stop('expired'))
+    // an authority's certificate cannot be renewed here: the edge ends with it (a self-issued one is renewed before)
+    const certificateEnd = credentials.selfIssued ? Infinity : credentials.certificate.notAfter * 1000
+    const end = Math.min(config.expiresAt ?? Infinity, certificateEnd)
+    if (end !== Infinity) {
+      const certificateEnds = end === certificateEnd && end !== config.expiresAt
+      edge.expiry = deadline(edge.clock, end, () => {
+        if (certificateEnds) edge.log.error(`the certificate expired at ${new Date(end).toISOString()}: the edge stops; ask the authority for a new one`)
+        void edge.stop(certificateEnds ? CERTIFICATE_REFUSED : 'expired')
+      })
     }
     edge.ticker = edge.clock.every(TICK_MS, () => edge.tick())
     edge.log.info(`edge ${formatEdgeId(edge.edgeId)} on ${deps.tap.name} (mac ${formatMac(deps.tap.mac)}) using UDP port ${transport.local().port}`)
@@ -282,7 +330,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   get edgeId(): number {
-    return this.identity.edgeId
+    return this.credentials.edgeId
   }
 
   get mgmtAddress(): HostPort | null {
@@ -296,7 +344,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
 
   /** Birthday punching's totals since the start, beyond what /status shows (for tests and benchmarks). */
   birthdayTotals(): { socketsOpened: number; probesSprayed: number } {
-    return { socketsOpened: this.birthday.socketsOpened, probesSprayed: this.birthday.probesSprayed }
+    return { socketsOpened: this.data.birthday.socketsOpened, probesSprayed: this.data.birthday.probesSprayed }
   }
 
   /** Deregisters, stops every timer, closes the socket and removes the TAP device. */
@@ -308,57 +356,41 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private async shutdown(why: string): Promise<void> {
     this.ticker?.cancel()
     this.expiry?.cancel()
-    const timestamp = Math.max(this.clock.now(), this.lastRecordTimestamp + 1)
-    const signature = sign('deregister', deregisterSignedBytes(this.edgeId, timestamp), this.identity.secretKey)
+    const deregister = this.registration.deregister()
     for (const link of this.supernodes.links) {
-      if (link.registered) link.send(encodeDeregister(this.edgeId, timestamp, signature).subarray(0, DEREGISTER_BYTES))
+      if (link.registered) link.send(deregister)
     }
     await this.transport.flush()
     for (const link of this.supernodes.links) {
       await link.stream?.flush()
       await link.close()
     }
-    await this.birthday.closeAll()
     await this.mgmt?.close()
     await this.transport.close()
     await this.tap.close()
-    // nothing can seal, open or sign any more: the keys go with the session
-    destroyEdgeKeys(this.identity, this.keys, this.config.keys)
+    // nothing can seal, open or sign any more: session keys, broadcast keys, identity go
+    await this.data.close()
+    this.credentials.destroy()
     this.log.info(`edge ${formatEdgeId(this.edgeId)} stopped: ${why}`)
     this.emit('stopped', why)
   }
 
-  /** What a peer's path does outside itself: probes, queries, birthday punching, telling listeners. */
-  private pathActions(subnets: OwnSubnets): PathActions {
-    return {
-      relayOnly: this.relayOnly,
-      candidateRules: { subnets, counters: this.counters },
-      probe: (owner, address, port, ttl, via) => this.prober.probe(owner.edgeId, address, port, this.clock.now(), ttl, via),
-      query: (owner) => this.supernodes.query({ kind: 'edge', edgeId: owner.edgeId }, this.clock.now()),
-      birthdayActive: (owner) => this.birthday.active(owner),
-      birthdayStart: (owner, now) => this.startBirthday(owner, now),
-      birthdayTick: (owner, now) => this.birthday.tick(owner, now),
-      birthdayAdopt: (owner) => this.birthday.adopt(owner),
-      birthdayRelease: (owner) => this.birthday.release(owner),
-      changed: (owner) => this.pathChanged(owner),
+  /** A control packet from one of our supernodes, for its link. */
+  private linkControl(packet: ControlPacket, address: string, port: number, via: Transport | null): void {
+    const link = this.supernodes.from(address, port, via)
+    if (link === undefined) return
+    switch (packet.type) {
+      case PacketType.Cookie:
+        return link.onCookie(packet, via, port)
+      case PacketType.RegisterAck:
+        return link.onRegisterAck(packet, via)
+      case PacketType.KeepaliveAck:
+        return link.onKeepaliveAck(packet, via)
+      case PacketType.Error:
+        return link.onError(packet)
+      default:
+        this.drops['unexpected-type']++
     }
-  }
-
-  /**
-   * Ordinary probes never met: perhaps a symmetric NAT; try the birthday way before the relay.
-   * Whether our NAT and the peer's rewrite ports decides who opens sockets and who sprays.
-   */
-  private startBirthday(owner: PathOwner, now: number): boolean {
-    if (!this.birthday.mayStart(owner, now)) return false
-    const reflexive = this.supernodes.relayLink(now)?.reflexive
-    const mine = reflexive ? reflexive.port !== this.transport.local().port : null
-    const { reflexive: theirEndpoint, localPort } = owner.path
-    const theirs = theirEndpoint !== null && localPort !== null ? theirEndpoint.port !== localPort : null
-    const role = birthdayRole(mine, theirs)
-    if (role === null) return false
-    this.log.info(`peer ${formatEdgeId(owner.edgeId)}: no direct path yet; trying birthday punching (${role.open ? 'opening ports' : ''}${role.open && role.spray ? ' and ' : ''}${role.spray ? 'spraying' : ''})`)
-    this.birthday.start(owner, now, role).catch((err: unknown) => this.log.warn(`birthday punching: ${(err as Error).message}`))
-    return true
   }
 
   private pathChanged(owner: PathOwner): void {
@@ -371,17 +403,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
   // ---- registration --------------------------------------------------------------------------
 
   /**
-   * A record signed afresh for each registration: its newer timestamp is what lets a supernode
-   * move our edge ID to a new address (our NAT moved us), while a copy of an earlier record, re-sent
-   * by someone else from elsewhere, cannot (two signatures, ~40 µs, once per registration).
+   * The revocations of --revocations, read again when the file changes: each goes to every
+   * supernode now and after each registration (registration.ts).
    */
-  private record(): { bytes: Buffer; timestamp: number } {
-    const timestamp = Math.max(this.clock.now(), this.lastRecordTimestamp + 1)
-    this.lastRecordTimestamp = timestamp
-    const port = this.transport.local().port
-    const candidates: Endpoint[] = (this.config.localAddresses ?? []).slice(0, MAX_CANDIDATES).map((a) => endpointOf(a.address, port))
-    const bytes = signRecord({ timestamp, mac: this.tap.mac, overlay: this.overlay, name: this.config.name ?? '', candidates }, this.keys, this.identity)
-    return { bytes, timestamp }
+  setRevocations(revocations: readonly Buffer[]): void {
+    this.registration.setRevocations(revocations)
   }
 
   private onRegistered(link: SupernodeLink, ack: RegisterAck, moved: boolean): void {
@@ -389,22 +415,18 @@ export class Edge extends EventEmitter<EdgeEvents> {
     // our NAT gave us a new public port (its conntrack was flushed, say): the peers we reach
     // directly still send to the old one. A query for each makes the supernode send it a
     // PUNCH_REQUEST with where we are now, and both sides punch again.
-    if (moved && !this.relayOnly) this.directory.onWeMoved()
-    if (this.overlay === null && ack.overlay !== null) {
-      // n2n-style auto-IP: keep the first address given, and tell every supernode we hold it
-      this.overlay = ack.overlay
-      this.filter.setIpv4(ipv4Value(ack.overlay.address), ack.overlay.prefix)
-      for (const other of this.supernodes.links) if (other !== link) other.reregister()
-      this.emit('overlay', ack.overlay)
-    }
+    if (moved && !this.relayOnly) this.data.directory.onWeMoved()
+    // n2n-style auto-IP: a certificate without IPv4 is re-issued with the address given
+    // (onCertificateChanged: the data path takes it) and registered again everywhere
+    this.registration.registered(link, ack)
     this.emit('registered', link.label)
-    this.outbound.releaseHeld()
+    this.data.outbound.releaseHeld()
     if (this.config.announce === true && !this.announced && this.overlay !== null) {
       // a peer's kernel may still map our address to the MAC of this device's previous run (killed,
       // restarted with a new random MAC) and send there until its neighbour entry expires, a minute
       // or so: announce the address now, as Linux does on link-up with arp_notify
       this.announced = true
-      this.outbound.relay(0, encodeGratuitousArp(this.tap.mac, ipv4Value(this.overlay.address)))
+      this.data.outbound.flood(encodeGratuitousArp(this.tap.mac, ipv4Value(this.overlay.address)))
     }
   }
 
@@ -416,7 +438,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       return
     }
     // the sealed sender counted sends through it: the count goes with it
-    this.sender.forget(stream)
+    this.data.sender.forget(stream)
     this.counters.fallbackCloses++
     this.log.info(`supernode ${link.label}: fallback ${stream.url} closed: ${why}`)
   }
@@ -437,7 +459,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private tick(): void {
     const now = this.clock.now()
     this.supernodes.tick(now)
-    this.directory.runTimers(now)
+    this.data.tick(now)
   }
 
   // ---- management ----------------------------------------------------------------------------
@@ -447,13 +469,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
     const relay = this.supernodes.relayLink(now)
     return {
       edgeId: formatEdgeId(this.edgeId),
-      name: this.config.name ?? '',
+      certificate: this.credentials.status(),
+      name: this.credentials.certificate.name,
       mac: formatMac(this.tap.mac),
       ip: this.overlay ? `${this.overlay.address}/${this.overlay.prefix}` : null,
       tap: this.tap.name,
       relayOnly: this.relayOnly,
       expiresAt: this.config.expiresAt !== undefined ? new Date(this.config.expiresAt).toISOString() : null,
-      allow: this.allow?.rules ?? null,
+      allow: this.data.allow?.rules ?? null,
       supernodes: this.supernodes.links.map((l) => ({
         address: l.label,
         registered: l.registered,
@@ -462,19 +485,25 @@ export class Edge extends EventEmitter<EdgeEvents> {
         fallback: l.fallback?.href ?? null,
         rttMs: l.rttMs,
         publicEndpoint: l.reflexive ? formatHostPort({ host: l.reflexive.address, port: l.reflexive.port }) : null,
+        clockSkewMs: l.clockSkewMs,
       })),
-      peers: [...this.peers.values()].map((p) => {
-        const endpoint = p.path.endpoint
-        const direct = p.path.isDirect && endpoint !== null
+      peers: [...this.data.peers.values()].map((p) => {
+        const direct = p.path.isDirect && p.path.endpoint !== null
+        const c = p.identity.certificate
+        const session = p.session
         return {
           id: formatEdgeId(p.edgeId),
-          mac: p.identity ? formatMac(p.identity.mac) : null,
-          ip: p.identity?.overlay?.address ?? null,
-          name: p.identity?.name ?? '',
+          mac: formatMac(c.mac),
+          ip: c.ipv4?.address ?? null,
+          name: c.name,
+          fingerprint: formatFingerprint(p.identity.fingerprint),
+          role: c.role,
+          notAfter: new Date(c.notAfter * 1000).toISOString(),
           path: p.path.state,
+          session: { state: session.state, rekeys: session.counters.rekeys, handshakes: session.counters.handshakesCompleted + session.counters.initiationsAnswered },
           via: direct ? 'udp' : (relay?.transport ?? null),
           relay: direct ? null : (relay?.label ?? null),
-          endpoint: endpoint ? formatHostPort({ host: endpoint.address, port: endpoint.port }) : null,
+          endpoint: endpointText(p),
           rttMs: p.path.rttMs,
           lastSeenMs: now - p.lastSeen,
           rxPackets: p.rxPackets,
@@ -484,18 +513,25 @@ export class Edge extends EventEmitter<EdgeEvents> {
         }
       }),
       counters: { ...this.counters },
-      drops: { ...this.drops },
+      drops: this.allDrops(),
       ...this.hostStatus(),
     }
   }
 
+  /** The edge's drops and its pair sessions', one table by reason (a reason both count is summed). */
+  private allDrops(): Record<string, number> {
+    const drops: Record<string, number> = { ...this.drops }
+    for (const [reason, n] of Object.entries(this.data.sessionDrops)) drops[reason] = (drops[reason] ?? 0) + n
+    return drops
+  }
+
   metrics(): string {
     let direct = 0
-    for (const p of this.peers.values()) if (p.path.isDirect) direct++
-    return edgeMetrics(this.counters, this.drops, { supernodesRegistered: this.supernodes.registeredCount, peersDirect: direct, peersOther: this.peers.size - direct })
+    const peers = this.data.peers
+    for (const p of peers.values()) if (p.path.isDirect) direct++
+    return edgeMetrics(this.counters, this.allDrops(), { supernodesRegistered: this.supernodes.registeredCount, peersDirect: direct, peersOther: peers.size - direct })
   }
 }
-
 /** The default fallback: a WebSocket (ws-connect.ts) as a bounded carrier (ws-carrier.ts). */
 async function openWebSocketCarrier(url: URL, options: FallbackOptions, drop: (reason: CarrierDrop) => void): Promise<StreamCarrier> {
   const connection = await connectWebSocket({ url, ca: options.ca, proxy: options.proxy?.(url) ?? null, timeoutMs: options.timeoutMs })

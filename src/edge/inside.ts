@@ -1,14 +1,18 @@
-// Frames going out: TAP → choose the path → seal → send. Reads top to bottom as a frame travels.
-// Unicast to a peer on a direct path goes straight to it; everything else (broadcast, multicast,
-// peers still on the relay, unknown MACs) goes through the supernode, and an unknown MAC also
-// starts a peer query so that the next frames can go direct. Frames for the relay that come before
-// the first registration wait here, a few and briefly.
-import { ETHERNET_HEADER_BYTES, PacketType, isGroupMacKey, macBytesOf, macKeyAt } from '../wire/index.js'
+// Frames going out: TAP → choose the peer and its path → its pair session seals → send. Reads top
+// to bottom as a frame travels. Unicast to a peer on a direct path goes straight to it, to a peer on
+// the relay inside a RELAY to its edge ID; a frame for a peer whose session is not ready waits in
+// that peer's pending queue (bounded) until the handshake completes. Broadcast, multicast and
+// unknown MACs are flooded: sealed once with our broadcast key, RELAY to every member, and an
+// unknown MAC also starts a peer query so that the next frames can go to one peer. Frames for the
+// relay that come before the first registration wait here, a few and briefly.
+import type { PairSession } from '../crypto/noise-session.js'
+import type { Transport } from '../net/transport.js'
+import { ETHERNET_HEADER_BYTES, SessionKind, isGroupMacKey, macBytesOf, macKeyAt, type PeerTarget } from '../wire/index.js'
 import type { AllowFilter } from './allow-filter.js'
+import type { BroadcastSender } from './broadcast-keys.js'
 import type { EdgeCore } from './core.js'
 import type { Peer } from './peers.js'
-import type { SealedSender } from './sealed-sender.js'
-import type { Supernodes } from './supernodes.js'
+import type { RelayRoute, SendResult, SessionSender } from './session-sender.js'
 
 /** At most one query per unknown MAC per this long: a flood to a ghost MAC costs one query a second. */
 const UNKNOWN_MAC_QUERY_MS = 1_000
@@ -21,15 +25,22 @@ const MAX_TRACKED_UNKNOWN_MACS = 1024
 const UNREGISTERED_HOLD_MS = 5_000
 const UNREGISTERED_HOLD_FRAMES = 64
 
+/** What the outbound half asks of the supernodes: where the relay is, and peer queries. */
+export interface RelaySide {
+  relayLink(now: number): RelayRoute | undefined
+  query(target: PeerTarget, now: number): void
+}
+
 export class Outbound {
   private readonly queriedAt = new Map<number, number>()
-  /** frames for the relay that came before the first registration (copies: TAP buffers are reused) */
-  private held: { destId: number; frame: Buffer; at: number }[] = []
+  /** frames for the relay that came before the first registration (copies: TAP buffers are reused); peer 0: flooded */
+  private held: { peerId: number; frame: Buffer; at: number }[] = []
 
   constructor(
     private readonly core: EdgeCore,
-    private readonly sender: SealedSender,
-    private readonly supernodes: Supernodes,
+    private readonly sender: SessionSender,
+    private readonly broadcastKeys: BroadcastSender,
+    private readonly supernodes: RelaySide,
     /** the --allow rules (they track the host's own connections), or null */
     private readonly allow: AllowFilter | null,
   ) {}
@@ -44,36 +55,72 @@ export class Outbound {
     this.allow?.outbound(frame, core.now())
     const dst = macKeyAt(frame, 0)
     if (isGroupMacKey(dst)) {
-      this.relay(0, frame)
+      this.flood(frame)
       return
     }
     const peer = core.peers.byMacKey(dst)
     if (peer === undefined) {
       // like a switch with an unknown destination: flood it (receivers keep only their own MAC) and ask
-      this.relay(0, frame)
+      this.flood(frame)
       this.queryUnknown(dst)
       return
     }
     peer.txPackets++
     peer.txBytes += frame.length
-    const direct = peer.path.isDirect ? peer.path.endpoint : null
-    if (direct !== null) this.sendDirect(peer, direct.address, direct.port, frame)
-    else this.relay(peer.edgeId, frame)
+    this.toPeer(peer, frame)
   }
 
-  /** Sends a frame through the relaying supernode, to one edge or (0) to every member; held while none is registered. */
-  relay(destId: number, frame: Buffer): void {
-    const core = this.core
-    const link = this.supernodes.relayLink(core.now())
-    if (link === undefined) {
-      if (this.held.length < UNREGISTERED_HOLD_FRAMES) this.held.push({ destId, frame: Buffer.from(frame), at: core.now() })
-      else core.drops['no-supernode']++
-      return
+  /** A frame for one peer: sealed by its session, direct or relayed; held while the session is not ready. */
+  toPeer(peer: Peer, frame: Buffer): void {
+    const result = this.sendSession(peer, SessionKind.Frame, frame)
+    switch (result) {
+      case 'sent':
+        return
+      case 'not-ready': {
+        // the seal that found no keys started the handshake; its `ready` sends what waits
+        const refused = peer.pending.hold(frame)
+        if (refused !== null) this.core.drops[refused]++
+        return
+      }
+      case 'no-supernode':
+        this.hold(peer.edgeId, frame)
+        return
+      default:
+        this.core.drops[result]++
     }
-    // over the link's carrier: the UDP socket (via null), or its fallback stream, which ignores the address
-    const result = this.sender.send(PacketType.Relay, destId, frame, link.address ?? '', link.port, 0, link.via)
-    if (result === 'sent') core.counters.relayedOut++
-    else core.drops[result]++
+  }
+
+  /** The peer's session is ready: our broadcast key, then what waited for it, in order. */
+  sessionReady(peer: Peer): void {
+    this.sendSession(peer, SessionKind.BroadcastKey, this.broadcastKeys.payload)
+    for (const frame of peer.pending.take()) this.toPeer(peer, frame)
+  }
+
+  /** Our broadcast key changed: every peer with a ready session gets the new one. */
+  broadcastKeyChanged(peers: Iterable<Peer>): void {
+    for (const peer of peers) if (peer.session.state === 'ready') this.sendSession(peer, SessionKind.BroadcastKey, this.broadcastKeys.payload)
+  }
+
+  /** The answer to a probe, through the socket the probe came in on. */
+  probeAck(peer: Peer, payload: Buffer, address: string, port: number, via: Transport | null): void {
+    const result = this.sender.direct(peer.session, SessionKind.ProbeAck, payload, address, port, 0, via)
+    if (result !== 'sent' && result !== 'not-ready') this.core.drops[result]++
+  }
+
+  /**
+   * A handshake message a session made on its own (initiation, retry): straight to the peer on a
+   * direct path, else through the relay.
+   */
+  handshake(session: PairSession, peerId: number, peer: Peer | undefined, packet: Buffer): void {
+    const direct = peer?.path.isDirect === true ? peer.path.endpoint : null
+    if (direct !== null) this.count(this.sender.packet(packet, direct.address, direct.port, peer!.path.via))
+    else this.relayPacket(peerId, packet)
+  }
+
+  /** A handshake response goes back the way its initiation came: to `direct`, or (null) through the relay. */
+  handshakeReply(peer: Peer, reply: Buffer, direct: { address: string; port: number; via: Transport | null } | null): void {
+    if (direct !== null) this.count(this.sender.packet(reply, direct.address, direct.port, direct.via))
+    else this.relayPacket(peer.edgeId, reply)
   }
 
   /** Sends what waited for a registration; what waited too long is dropped and counted. */
@@ -83,14 +130,60 @@ export class Outbound {
     const now = this.core.now()
     for (const h of held) {
       if (now - h.at > UNREGISTERED_HOLD_MS) this.core.drops['no-supernode']++
-      else this.relay(h.destId, h.frame)
+      else if (h.peerId === 0) this.flood(h.frame)
+      else {
+        const peer = this.core.peers.get(h.peerId)
+        if (peer === undefined) this.core.drops['peer-removed']++
+        else this.toPeer(peer, h.frame)
+      }
     }
   }
 
-  private sendDirect(peer: Peer, address: string, port: number, frame: Buffer): void {
-    const result = this.sender.send(PacketType.Data, peer.edgeId, frame, address, port, 0, peer.path.via)
-    if (result === 'sent') this.core.counters.directOut++
-    else this.core.drops[result]++
+  /** Sealed once with our broadcast key; the relaying supernode hands a copy to every member. */
+  flood(frame: Buffer): void {
+    const link = this.supernodes.relayLink(this.core.now())
+    if (link === undefined) {
+      this.hold(0, frame)
+      return
+    }
+    const result = this.sender.broadcast(this.broadcastKeys, frame, link)
+    if (result === 'sent') this.core.counters.relayedOut++
+    else this.core.drops[result === 'not-ready' ? 'send-queue-full' : result]++
+  }
+
+  /** A session packet to one peer: direct on a direct path, else relayed (`no-supernode` while none is registered). */
+  private sendSession(peer: Peer, kind: SessionKind, payload: Uint8Array): SendResult | 'no-supernode' {
+    const core = this.core
+    const direct = peer.path.isDirect ? peer.path.endpoint : null
+    if (direct !== null) {
+      const result = this.sender.direct(peer.session, kind, payload, direct.address, direct.port, 0, peer.path.via)
+      if (result === 'sent') core.counters.directOut++
+      return result
+    }
+    const link = this.supernodes.relayLink(core.now())
+    if (link === undefined) return 'no-supernode'
+    const result = this.sender.relayed(peer.session, kind, payload, peer.edgeId, link)
+    if (result === 'sent') core.counters.relayedOut++
+    return result
+  }
+
+  private relayPacket(peerId: number, packet: Buffer): void {
+    const link = this.supernodes.relayLink(this.core.now())
+    if (link === undefined) {
+      // the session retries on its own schedule: by then a supernode may be registered
+      this.core.drops['no-supernode']++
+      return
+    }
+    this.count(this.sender.packet(packet, '', 0, null, { destId: peerId, route: link }))
+  }
+
+  private count(result: SendResult): void {
+    if (result !== 'sent' && result !== 'not-ready') this.core.drops[result]++
+  }
+
+  private hold(peerId: number, frame: Buffer): void {
+    if (this.held.length < UNREGISTERED_HOLD_FRAMES) this.held.push({ peerId, frame: Buffer.from(frame), at: this.core.now() })
+    else this.core.drops['no-supernode']++
   }
 
   private queryUnknown(macKey: number): void {

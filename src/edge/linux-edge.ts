@@ -43,6 +43,9 @@ export async function startLinuxEdge(config: EdgeConfig, options: LinuxEdgeOptio
     forwarding = await disableForwarding(tap.name)
     await hardenTap(tap.name)
     if (config.overlay) await tap.addAddress(`${config.overlay.address}/${config.overlay.prefix}`)
+    // a certificate's IPv6 overlay address (an authority's --ip6) goes on the device as its IPv4 does
+    const ipv6 = config.credentials?.certificate.ipv6
+    if (ipv6) await tap.addAddress(`${ipv6.address}/${ipv6.prefix}`)
   } catch (err) {
     await tap.close()
     throw new DeviceError((err as Error).message, { cause: err })

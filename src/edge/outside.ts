@@ -1,50 +1,76 @@
-// Datagrams coming in: receive → check the header → replay window → open → filter → TAP.
-// Reads top to bottom as a packet travels. Control packets from our supernodes go to their link,
-// or to the peer directory (what they say about peers); anything else that is not sealed is
-// dropped and counted.
-import type { FrameCipher } from '../crypto/aead.js'
+// Datagrams coming in: receive → the pair session opens it → its peer → by kind: a frame goes
+// through the filter to the TAP, a probe is answered, a probe-ack moves that peer's path, a
+// broadcast key is kept. Reads top to bottom as a packet travels. Session packets come straight
+// from a peer or inside a RELAY from our supernode (a BROADCAST only so, sealed with its sender's
+// broadcast key); control packets from our supernodes go to their link, to the peer directory or
+// to the revocations; anything else is dropped and counted.
+import type { SessionTable } from '../crypto/session-table.js'
 import type { Transport } from '../net/transport.js'
 import type { TapDevice } from '../tap/device.js'
 import {
+  BroadcastHeader,
   MAX_PACKET_BYTES,
   PacketType,
-  SealedHeader,
+  RELAY_PREFIX_BYTES,
+  RelayHeader,
+  SessionKind,
+  SessionPacketType,
+  WIRE_VERSION,
+  decodeBroadcastKeyPayload,
   decodePacket,
   encodeProbeAckPayload,
   endpointOf,
-  isSealedType,
+  isSessionType,
+  readBroadcastHeader,
   readProbeAckPayload,
   readProbePayload,
-  readSealedHeader,
+  readRelayHeader,
+  type ControlPacket,
+  type RevocationPacket,
 } from '../wire/index.js'
 import type { AllowFilter } from './allow-filter.js'
 import type { BirthdayPuncher } from './birthday.js'
 import type { EdgeCore } from './core.js'
 import type { FrameFilter } from './frame-filter.js'
+import type { Outbound } from './inside.js'
 import type { PeerDirectory } from './peer-directory.js'
 import type { Peer } from './peers.js'
-import type { SealedSender } from './sealed-sender.js'
-import type { Supernodes } from './supernodes.js'
+import type { RelayRoute } from './session-sender.js'
+
+/** Which of our supernodes a datagram came from (supernodes.ts), and where the relay is. */
+export interface SupernodeRoutes {
+  /** the supernode a datagram came from, if it came from one (undefined: a peer, or a stranger) */
+  from(address: string, port: number, via: Transport | null): object | undefined
+  /** the relaying supernode, or undefined while none is registered */
+  relayLink(now: number): (RelayRoute & { readonly reflexive: { address: string; port: number } | null }) | undefined
+}
 
 /** What the inbound half is given: the shared core and what only it uses. */
 export interface InboundParts {
-  cipher: FrameCipher
-  /** answers probes */
-  sender: SealedSender
+  sessions: SessionTable
+  /** answers probes, sends handshake replies */
+  outbound: Outbound
   filter: FrameFilter
   /** the --allow rules, or null when everything addressed to the host may pass */
   allow: AllowFilter | null
   tap: TapDevice
-  supernodes: Supernodes
+  supernodes: SupernodeRoutes
   directory: PeerDirectory
   birthday: BirthdayPuncher
+  /** a control packet for the supernode link it came from (cookie, register-ack, keepalive-ack, error) */
+  linkControl(packet: ControlPacket, address: string, port: number, via: Transport | null): void
+  /** a revocation a supernode forwarded */
+  revocation(packet: RevocationPacket): void
+  /** a datagram of protocol v1: true when it is the v1 COOKIE answering a supernode link's probe (wire-v2 W1) */
+  oldProtocol(msg: Buffer, address: string, port: number, via: Transport | null): boolean
 }
 
 /** A probe ID more than this far from our clock is not an answer to a recent probe of ours. */
 const MAX_PROBE_AGE_MS = 60_000
 
 export class Inbound {
-  private readonly header = new SealedHeader()
+  private readonly relay = new RelayHeader()
+  private readonly broadcastHeader = new BroadcastHeader()
   /** decrypted payloads land here; the TAP write is synchronous, so one buffer serves every packet */
   private readonly plain = Buffer.allocUnsafe(MAX_PACKET_BYTES)
 
@@ -63,95 +89,109 @@ export class Inbound {
     const core = this.core
     core.counters.packetsIn++
     core.counters.bytesIn += msg.length
-    if (msg.length >= 2 && isSealedType(msg[1]!)) this.sealed(msg, address, port, via)
-    else if (via === null || this.parts.supernodes.from(address, port, via) !== undefined) this.control(msg, address, port, via)
-    else core.drops['unexpected-source']++
+    const type = msg.length >= 2 && msg[0] === WIRE_VERSION ? msg[1]! : -1
+    if (isSessionType(type) && type !== SessionPacketType.Broadcast) this.session(msg, address, port, via, false)
+    else if (this.parts.supernodes.from(address, port, via) === undefined) core.drops['unexpected-source']++
+    else if (type === PacketType.Relay) this.relayed(msg, address, port, via)
+    else this.control(msg, address, port, via)
   }
 
-  private sealed(msg: Buffer, address: string, port: number, via: Transport | null): void {
+  /** A RELAY from our supernode: a session packet of one peer, or a broadcast. */
+  private relayed(msg: Buffer, address: string, port: number, via: Transport | null): void {
     const core = this.core
-    const h = this.header
-    const bad = readSealedHeader(msg, h)
+    const h = this.relay
+    const bad = readRelayHeader(msg, h)
     if (bad !== null) {
       core.drops[bad]++
-      return
-    }
-    if (h.destId !== 0 && h.destId !== core.edgeId) {
-      core.drops['not-for-us']++
       return
     }
     if (h.senderId === core.edgeId) {
       core.drops['own-packet']++
       return
     }
-    const known = core.peers.get(h.senderId)
-    if (known !== undefined) {
-      const verdict = known.replay.check(h.counter)
-      if (verdict !== 'fresh') {
-        core.drops[verdict]++
-        return
-      }
-    }
-    const length = this.parts.cipher.open(msg, this.plain)
-    if (length < 0) {
-      core.drops['auth-failed']++
+    if (h.destId !== 0 && h.destId !== core.edgeId) {
+      core.drops['not-for-us']++
       return
     }
-    // authenticated: a member of the community sent it. Only now may it create state.
-    const now = core.now()
-    const peer = known ?? core.peers.getOrCreate(h.senderId, now)
-    if (peer === undefined) {
-      core.drops['peer-table-full']++
-      return
-    }
-    if (known === undefined) {
-      // a peer we forgot and meet again keeps its old counters refused (peers.ts)
-      const verdict = peer.replay.check(h.counter)
-      if (verdict !== 'fresh') {
-        core.drops[verdict]++
-        core.peers.remove(peer) // forgotten again, with its floor: a replay creates no state
-        return
-      }
-      this.parts.directory.askForRecord(h.senderId, now)
-    }
-    peer.replay.accept(h.counter)
-    peer.lastSeen = now
-    const viaSupernode = this.parts.supernodes.from(address, port, via) !== undefined
-    if (via !== null && !viaSupernode) this.parts.birthday.reached(peer, via)
-    // from the peer's direct endpoint, on any socket of ours: the path is alive
-    if (!viaSupernode) peer.path.heardFrom(address, port, now)
-
-    switch (h.type) {
-      case PacketType.Data:
-      case PacketType.Relay:
-        this.frame(peer, length)
-        return
-      case PacketType.Probe:
-        this.probe(peer, length, address, port, viaSupernode, now, via)
-        return
-      case PacketType.ProbeAck:
-        this.probeAck(peer, length, address, port, viaSupernode, now, via)
-    }
+    const inner = msg.subarray(RELAY_PREFIX_BYTES)
+    if (h.innerType === SessionPacketType.Broadcast) this.broadcast(inner, h.senderId)
+    else this.session(inner, address, port, via, true)
   }
 
-  private frame(peer: Peer, length: number): void {
+  /** A session packet (untrusted): the session table opens it, or answers or completes a handshake. */
+  private session(packet: Buffer, address: string, port: number, via: Transport | null, relayed: boolean): void {
     const core = this.core
-    peer.rxPackets++
-    peer.rxBytes += length
-    if (!peer.verified) {
-      // its record says which MAC is its own; until it arrives, hold a few frames
-      const refused = peer.pending.hold(this.plain.subarray(0, length))
-      if (refused !== null) core.drops[refused]++
+    const result = this.parts.sessions.receive(packet, this.plain)
+    if (result.kind === 'dropped') return // counted by the session table, under its reason
+    const session = result.session!
+    if (result.kind === 'handshake') {
+      // the handshake carried the peer's certificate: its peer exists now, or it is refused
+      const peer = this.parts.directory.fromHandshake(session)
+      if (peer === null) return
+      if (result.reply !== null) this.parts.outbound.handshakeReply(peer, result.reply, relayed ? null : { address, port, via })
+      if (!relayed) this.heardDirect(peer, address, port, via)
       return
     }
-    this.deliver(peer, this.plain, length)
+    const peer = core.peers.ofSession(session)
+    if (peer === undefined) {
+      core.drops['no-peer']++
+      return
+    }
+    peer.lastSeen = core.now()
+    if (!relayed) this.heardDirect(peer, address, port, via)
+    const length = result.length
+    switch (result.dataKind) {
+      case SessionKind.Frame:
+        // an empty frame is a keepalive: it has done its work (confirmed the session, kept it fresh)
+        if (length > 0) this.frame(peer, this.plain, length)
+        return
+      case SessionKind.Probe:
+        this.probe(peer, length, address, port, relayed, via)
+        return
+      case SessionKind.ProbeAck:
+        this.probeAck(peer, length, address, port, relayed, via)
+        return
+      case SessionKind.BroadcastKey:
+        this.broadcastKey(peer, length)
+    }
   }
 
-  /** The forwarding-disabled filter, then the host. */
-  private deliver(peer: Peer, frame: Buffer, length: number): void {
+  /** Authenticated, straight from the peer (on any socket of ours): the direct path, if it is that one, lives. */
+  private heardDirect(peer: Peer, address: string, port: number, via: Transport | null): void {
+    if (via !== null) this.parts.birthday.reached(peer, via)
+    peer.path.heardFrom(address, port, this.core.now())
+  }
+
+  /** A flooded frame, sealed once by its sender with the broadcast key it gave us in our pair session. */
+  private broadcast(packet: Buffer, senderId: number): void {
+    const core = this.core
+    const h = this.broadcastHeader
+    const bad = readBroadcastHeader(packet, h)
+    if (bad !== null) {
+      core.drops[bad]++
+      return
+    }
+    // the relay prefix names the sender; only the key that sender gave us can open it
+    const peer = core.peers.get(senderId)
+    if (peer === undefined) {
+      core.drops['unknown-broadcast-key']++
+      return
+    }
+    const opened = peer.broadcast.open(packet, h.keyId, h.counter, core.now(), this.plain)
+    if (typeof opened === 'string') {
+      core.drops[opened]++
+      return
+    }
+    this.frame(peer, this.plain, opened)
+  }
+
+  /** The forwarding-disabled filter, bound to the peer's certificate, then the host. */
+  private frame(peer: Peer, frame: Buffer, length: number): void {
     const core = this.core
     const { filter, allow } = this.parts
-    const reason = filter.check(frame, length, peer.macKey)
+    peer.rxPackets++
+    peer.rxBytes += length
+    const reason = filter.check(frame, length, peer.identity.binding)
     if (reason !== null) {
       core.drops[reason]++
       return
@@ -164,57 +204,67 @@ export class Inbound {
     else core.drops['tap-write-failed']++
   }
 
-  private probe(peer: Peer, length: number, address: string, port: number, viaSupernode: boolean, now: number, via: Transport | null): void {
+  /** A probe from the peer, straight (a relayed probe proves no path): answered the way it came. */
+  private probe(peer: Peer, length: number, address: string, port: number, relayed: boolean, via: Transport | null): void {
     const core = this.core
     const probe = readProbePayload(this.plain.subarray(0, length))
-    if (!probe.ok || viaSupernode) {
+    if (!probe.ok || relayed) {
       core.drops['bad-probe']++
       return
     }
     const from = endpointOf(address, port)
     // answer through the socket it came in on: that is the NAT mapping the peer found
-    this.parts.sender.send(PacketType.ProbeAck, peer.edgeId, encodeProbeAckPayload(probe.value, from), address, port, 0, via)
-    peer.path.onProbeFrom(from, via, peer.verified, now)
+    this.parts.outbound.probeAck(peer, encodeProbeAckPayload(probe.value, from), address, port, via)
+    peer.path.onProbeFrom(from, via, true, core.now())
   }
 
-  private probeAck(peer: Peer, length: number, address: string, port: number, viaSupernode: boolean, now: number, via: Transport | null): void {
+  /** A probe-ack opened by this peer's own session: only this peer's path can move. */
+  private probeAck(peer: Peer, length: number, address: string, port: number, relayed: boolean, via: Transport | null): void {
     const core = this.core
+    const now = core.now()
     const ack = readProbeAckPayload(this.plain.subarray(0, length))
-    if (!ack.ok || viaSupernode || ack.value.probeId > now || now - ack.value.probeId > MAX_PROBE_AGE_MS) {
+    if (!ack.ok || relayed || ack.value.probeId > now || now - ack.value.probeId > MAX_PROBE_AGE_MS) {
       core.drops['bad-probe']++
       return
     }
-    peer.path.onProbeAck(address, port, via, now - ack.value.probeId, peer.verified, now)
+    peer.path.onProbeAck(address, port, via, now - ack.value.probeId, true, now)
+  }
+
+  private broadcastKey(peer: Peer, length: number): void {
+    const decoded = decodeBroadcastKeyPayload(this.plain.subarray(0, length))
+    if (!decoded.ok) {
+      this.core.drops[decoded.reason]++
+      return
+    }
+    peer.broadcast.accept(decoded.value, this.core.now())
+    // the key is in secret memory now: no copy of it stays in the receive buffer
+    this.plain.fill(0, 0, length)
   }
 
   private control(msg: Buffer, address: string, port: number, via: Transport | null): void {
     const core = this.core
-    const link = this.parts.supernodes.from(address, port, via)
-    if (link === undefined) {
-      core.drops['unexpected-source']++
-      return
-    }
     const decoded = decodePacket(msg)
     if (!decoded.ok) {
+      // a supernode of overlan 0.1 answering the link's v1 probe is said once (supernode-link.ts); other v1 datagrams are drops
+      if (decoded.reason === 'old-protocol' && this.parts.oldProtocol(msg, address, port, via)) return
       core.drops[decoded.reason]++
       return
     }
     const packet = decoded.value
     switch (packet.type) {
       case PacketType.Cookie:
-        return link.onCookie(packet, via, port)
       case PacketType.RegisterAck:
-        return link.onRegisterAck(packet, via)
       case PacketType.KeepaliveAck:
-        return link.onKeepaliveAck(packet, via)
       case PacketType.Error:
-        return link.onError(packet)
-      case PacketType.PeerInfo:
-      case PacketType.PunchRequest: {
-        const peer = this.parts.directory.onPeerInfo(packet)
-        if (peer !== null) for (const frame of peer.pending.take()) this.deliver(peer, frame, frame.length)
+        this.parts.linkControl(packet, address, port, via)
         return
-      }
+      case PacketType.PeerInfo:
+      case PacketType.PunchRequest:
+        this.parts.directory.onPeerInfo(packet)
+        return
+      case PacketType.Revocation:
+        this.parts.revocation(packet)
+        return
       default:
         core.drops['unexpected-type']++
     }

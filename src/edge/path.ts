@@ -18,6 +18,7 @@
 // Timers are named after what they wait for, as in wireguard-go's timers.go: onPunchRoundDue,
 // onPunchExhausted, onKeepaliveDue, onDirectQuiet, onDirectSilent, onRetryDue. The edge's scheduler
 // calls runTimers() on each tick; it decides which one is due and calls it.
+import type { PairSession } from '../crypto/noise-session.js'
 import type { Transport } from '../net/transport.js'
 import { endpointOf, type Endpoint } from '../wire/index.js'
 import { Candidates, type CandidateRules } from './candidates.js'
@@ -58,10 +59,11 @@ export function hasDirectEndpoint(state: PathState): boolean {
   return state === 'direct' || state === 'suspect'
 }
 
-/** Who the path belongs to, as the actions need it (the peer's edge ID keys birthday sessions). */
+/** Who the path belongs to, as the actions need it (the peer's edge ID keys birthday sessions; its pair session seals the probes). */
 export interface PathOwner {
   readonly edgeId: number
   readonly path: PeerPath
+  readonly session: PairSession
 }
 
 /**

@@ -1,110 +1,144 @@
-// What the supernodes tell an edge about its peers, and the peers' own timers. A PEER_INFO or
-// PUNCH_REQUEST carries a peer's signed record (checked here against the community's key) and where
-// the supernode sees it: the peer becomes verified, its MAC is bound, and its path starts punching.
-// "Gone" from a supernode forgets a peer; an idle one is forgotten too, and one whose record never
-// came sooner. Records are asked for here, within a budget. The frames that waited for a record are
-// handed back to the caller (the inbound path delivers them), so that nothing here writes to the
-// TAP device.
-import { verifyRecord } from '../crypto/record.js'
+// Who the peers are (protocol v2), from the two places a member's certificate reaches us: a
+// PEER_INFO or PUNCH_REQUEST from one of our supernodes (the member's announcement: its signature by
+// the certificate's member key checked, then the certificate), and a handshake that carried it
+// (the session layer checked it, and that the handshake's static key is the one it binds). Either
+// way the peer table decides whether the certificate may be a peer (peers.ts). The supernode's word
+// on where a peer is starts its handshake, and punching once the session is ready. "Gone" from a
+// supernode forgets a peer; an idle one is forgotten too; one whose certificate expired or was
+// revoked goes within a second.
+import type { PairSession } from '../crypto/noise-session.js'
+import { verifyAnnouncementSignature } from '../crypto/announcement.js'
+import type { CheckedCertificate } from '../crypto/certificate.js'
+import { formatFingerprint } from '../crypto/identity.js'
+import { edgeIdOf } from '../crypto/keys.js'
 import type { Logger } from '../log/logger.js'
-import { formatHostPort } from '../net/address.js'
 import { formatEdgeId, formatMac, type PeerInfo, type PeerTarget } from '../wire/index.js'
 import type { EdgeCore } from './core.js'
-import { PENDING_TIMEOUT_MS, type Peer } from './peers.js'
+import type { Peer, VerifiedCertificate } from './peers.js'
 
 /** A peer nobody has heard from for this long is forgotten (it is asked for again when needed). */
 export const PEER_IDLE_MS = 10 * 60_000
-/**
- * PEER_QUERYs for the records of senders we do not know, at most this many a second. A member can
- * send under as many made-up edge IDs as it likes, and the supernode allows each source 50 control
- * packets a second (its default controlRate): past that it would refuse our keepalives and our
- * queries for real peers too. Real newcomers are few; one whose query waits still gets its record
- * when it asks for us (the supernode's PUNCH_REQUEST).
- */
-export const RECORD_QUERIES_PER_SECOND = 20
-const QUERY_WINDOW_MS = 1_000
+/** Certificates are looked at this often for notAfter and revocations: a session ends within it. */
+export const CERTIFICATE_CHECK_MS = 1_000
+
+/** What the directory needs of the edge's credentials (credentials.ts). */
+export interface PeerChecks {
+  /** a peer's certificate bytes: community, validity now, revocation, authority signature (cached) */
+  checkPeer(bytes: Buffer): CheckedCertificate
+  isRevoked(fingerprint: Buffer): boolean
+}
 
 export class PeerDirectory {
-  private queryWindowStart = 0
-  private queriesInWindow = 0
+  private lastCertificateCheck = 0
 
   constructor(
     private readonly core: EdgeCore,
-    /** the community's record-signing public key */
-    private readonly signPublicKey: Buffer,
+    private readonly checks: PeerChecks,
     private readonly query: (target: PeerTarget) => void,
+    /** forgets a session whose peer was refused (keys erased) */
+    private readonly forget: (session: PairSession) => void,
     private readonly log: Logger,
   ) {}
 
   /**
-   * A PEER_INFO or PUNCH_REQUEST from one of our supernodes. Returns the verified peer, whose
-   * waiting frames the caller now delivers; null when the record was refused or is our own.
+   * A PEER_INFO or PUNCH_REQUEST from one of our supernodes. Returns the peer it names, whose
+   * handshake (or, once ready, punching) it starts; null when refused (counted) or our own.
    */
   onPeerInfo(packet: PeerInfo): Peer | null {
     const core = this.core
-    const verdict = verifyRecord(packet.record, this.signPublicKey)
-    if (!verdict.ok) {
-      core.drops['bad-record']++
+    const announcement = packet.announcement
+    if (!verifyAnnouncementSignature(announcement)) {
+      core.drops['bad-announcement']++
       return null
     }
-    if (verdict.edgeId === core.edgeId) return null
-    const now = core.now()
-    const peer = core.peers.getOrCreate(verdict.edgeId, now)
-    if (peer === undefined) {
-      core.drops['peer-table-full']++
-      return null
-    }
-    const isNew = !peer.verified
-    const overlay = packet.overlay ?? packet.record.overlay
-    core.peers.verify(peer, { mac: packet.record.mac, overlay, name: packet.record.name })
-    const name = packet.record.name
-    if (isNew) this.log.info(`peer ${formatEdgeId(peer.edgeId)} ${name ? `"${name}" ` : ''}mac ${formatMac(packet.record.mac)} ip ${overlay?.address ?? '-'} at ${formatHostPort({ host: packet.reflexive.address, port: packet.reflexive.port })}`)
+    const peer = this.admit(this.checks.checkPeer(announcement.certificate.bytes), announcement.timestamp)
+    if (peer === null) return null
     // a peer on a WebSocket has no UDP endpoint the supernode knows: only its own LAN candidates are probed
-    peer.path.onPeerInfo(packet.relayOnly ? null : packet.reflexive, packet.record.candidates, now)
+    peer.peerInfo = { reflexive: packet.relayOnly ? null : packet.reflexive, candidates: announcement.candidates }
+    if (peer.session.state === 'ready') this.punch(peer)
+    else peer.session.initiate()
     return peer
   }
 
   /**
+   * A handshake (answered or completed) whose certificate the session layer accepted: the peer it
+   * makes or updates, or null when the peer table refuses it; the session is then forgotten, so
+   * nothing can be sealed to or opened from that member.
+   */
+  fromHandshake(session: PairSession): Peer | null {
+    const known = this.core.peers.ofSession(session)
+    const bytes = session.peerCertificate
+    if (known !== undefined && bytes !== null && known.identity.certificate.bytes.equals(bytes)) return known
+    const peer = bytes === null ? null : this.admit(this.checks.checkPeer(bytes), null)
+    if (peer !== null) return peer
+    // refused (its MAC is a live peer's, say): a peer we had keeps its place; a new one gets nothing
+    if (known === undefined) this.forget(session)
+    return known ?? null
+  }
+
+  /** The session with this peer is ready: the supernode's word on where it is can be punched toward. */
+  sessionReady(peer: Peer): void {
+    if (peer.peerInfo !== null) this.punch(peer)
+  }
+
+  /**
    * A supernode says a peer is gone. Unless a direct path still works, forget it: its MAC becomes
-   * unknown again, so the next frame is flooded and asked for, and finds the device if it came
-   * back under a new edge ID.
+   * unknown again, so the next frame is flooded and asked for.
    */
   onPeerGone(edgeId: number): void {
     const peer = this.core.peers.get(edgeId)
     if (peer === undefined || peer.path.isDirect) return
     this.log.info(`peer ${formatEdgeId(edgeId)} is gone (the supernode no longer knows it)`)
-    this.core.peers.remove(peer)
+    this.core.peers.remove(peer, 'gone')
   }
 
   /** Our NAT moved us: every peer not on the relay is asked for again, so that both sides punch toward where we are now. */
   onWeMoved(): void {
-    for (const peer of this.core.peers.values()) if (peer.verified && peer.path.state !== 'relay') this.query({ kind: 'edge', edgeId: peer.edgeId })
+    for (const peer of this.core.peers.values()) if (peer.path.state !== 'relay') this.query({ kind: 'edge', edgeId: peer.edgeId })
   }
 
-  /** Asks the supernode for the record of a sender we do not know, unless this second's budget is spent. */
-  askForRecord(edgeId: number, now: number): void {
-    if (now - this.queryWindowStart >= QUERY_WINDOW_MS) {
-      this.queryWindowStart = now
-      this.queriesInWindow = 0
-    }
-    if (this.queriesInWindow >= RECORD_QUERIES_PER_SECOND) return
-    this.queriesInWindow++
-    this.query({ kind: 'edge', edgeId })
+  /** Ends every peer whose certificate expired or was revoked (a revocation just arrived, say). */
+  checkCertificates(now: number): void {
+    this.lastCertificateCheck = now
+    const gone = this.core.peers.expire(now, (fingerprint) => this.checks.isRevoked(fingerprint))
+    if (gone > 0) this.log.info(`${gone} peer(s) removed: certificate expired or revoked`)
   }
 
-  /** Each scheduler tick: every peer's path timers, its waiting frames, and whether it went idle. */
+  /** Each scheduler tick: every peer's path timers, and whether it went idle; each second, certificates. */
   runTimers(now: number): void {
     const core = this.core
+    if (now - this.lastCertificateCheck >= CERTIFICATE_CHECK_MS) this.checkCertificates(now)
     for (const peer of core.peers.values()) {
       peer.path.runTimers(now)
-      if (!peer.verified) this.recordTimers(peer, now)
-      else if (now - peer.lastSeen > PEER_IDLE_MS && !peer.path.isDirect) core.peers.remove(peer)
+      if (now - peer.lastSeen > PEER_IDLE_MS && !peer.path.isDirect) core.peers.remove(peer, 'idle')
     }
   }
 
-  /** A peer whose record never came goes (its frames are dropped and counted); until then the record is asked for again. */
-  private recordTimers(peer: Peer, now: number): void {
-    if (now - peer.createdAt > PENDING_TIMEOUT_MS) this.core.peers.remove(peer)
-    else if (peer.pending.queryDue(now)) this.askForRecord(peer.edgeId, now)
+  private admit(checked: CheckedCertificate, announcedAt: number | null): Peer | null {
+    const core = this.core
+    if (!checked.ok) {
+      core.drops[checked.reason]++
+      return null
+    }
+    const verified: VerifiedCertificate = checked
+    const held = core.peers.get(edgeIdOf(verified.certificate.memberKey))?.identity.fingerprint
+    const result = core.peers.admit(verified, core.now(), announcedAt)
+    if (typeof result === 'string') {
+      if (result !== 'own-certificate') core.drops[result]++
+      return null
+    }
+    if (held === undefined || !held.equals(verified.fingerprint)) this.logCertificate(result, held === undefined)
+    return result
+  }
+
+  private logCertificate(peer: Peer, isNew: boolean): void {
+    const c = peer.identity.certificate
+    const what = isNew ? 'peer' : 'peer (new certificate)'
+    this.log.info(`${what} ${formatEdgeId(peer.edgeId)} ${c.name ? `"${c.name}" ` : ''}${c.role} mac ${formatMac(c.mac)} ip ${c.ipv4?.address ?? '-'} fingerprint ${formatFingerprint(peer.identity.fingerprint)}`)
+  }
+
+  private punch(peer: Peer): void {
+    const info = peer.peerInfo!
+    peer.path.onPeerInfo(info.reflexive, info.candidates, this.core.now())
   }
 }

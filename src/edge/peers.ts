@@ -1,116 +1,83 @@
-// The peer table: every other edge this edge has heard of, by edge ID and by MAC. A peer is what
-// it is made of: its identity (from its signed record: MAC, overlay address, name), its path
-// (path.ts), the frames waiting for its record, its replay window and its traffic counters.
-// A peer is "verified" once its signed record (from PEER_INFO or PUNCH_REQUEST) has been checked;
-// until then its frames wait in a small queue, because only the record says which MAC is its own.
-// Any member can send under edge IDs it makes up, so what an unverified peer may hold is bounded
-// twice (per peer and for all together), and a full table makes room from unverified peers.
-import { ReplayWindow } from '../crypto/replay.js'
-import { macKeyAt, type OverlayAddress } from '../wire/index.js'
+// The peer table (protocol v2): every member this edge holds a verified certificate of, by edge ID
+// (the hash of its member key), by pair session, and by the MAC and overlay addresses its
+// certificate binds. A peer exists only once its certificate checked out (from a PEER_INFO or
+// PUNCH_REQUEST whose announcement the member signed, or from a completed handshake that carried
+// it), and is what that certificate says: its identity, its path (path.ts), its pair session, the
+// frames waiting for that session, the broadcast keys it gave us, and its traffic counters.
+//
+// Who holds a MAC or an address: the member whose certificate binds it, and only one at a time. A
+// newer certificate of the same key replaces the old one at once (a restart with a persisted
+// identity, a re-issue after auto-IP); another key claiming a MAC or address that a peer with a
+// ready session holds is refused and counted (mac-in-use, address-in-use), so a newcomer never
+// takes a live member's place here, whatever its certificate says. A holder without a ready
+// session gives its place up.
+import { edgeIdOf } from '../crypto/keys.js'
+import { BroadcastReceiver } from './broadcast-keys.js'
+import type { PairSession } from '../crypto/noise-session.js'
+import { macKeyAt, type Certificate, type Endpoint } from '../wire/index.js'
 import type { EdgeCounters } from './counters.js'
 import { PeerPath, type PathActions, type PathOwner } from './path.js'
+import { PeerBinding } from './peer-binding.js'
+import { PendingFrames } from './pending-frames.js'
 import type { EdgeReason } from './reasons.js'
 
-/**
- * What waits for a record is the first few frames of a conversation (an ARP request, a TCP SYN, a
- * ping or two) for one round trip to the supernode: 16 frames, and 16 KiB (ten full-size frames of
- * a 1,500-byte MTU and some small ones), per peer.
- */
-export const PENDING_FRAMES_PER_PEER = 16
-export const PENDING_BYTES_PER_PEER = 16 * 1024
-/**
- * For all unverified peers together: 512 KiB, 32 peers' full queues at once, where a community is
- * a device and a few technicians. (Per peer alone, 4,096 made-up edge IDs × 16 frames × 2,004
- * bytes would be 131 MB.)
- */
-export const PENDING_BYTES_TOTAL = 512 * 1024
-/**
- * What a held frame costs beyond its own bytes, charged to both bounds so that many tiny frames
- * cannot hold more than the bounds say: its Buffer object and backing store (measured on Node 20:
- * ~350 bytes for a 60-byte frame, ~150 for a 2,004-byte one).
- */
-export const PENDING_FRAME_OVERHEAD_BYTES = 384
-/**
- * An unverified peer whose record has not come by then is removed, with whatever it held: a record
- * takes one round trip to the supernode, and a made-up edge ID never gets one.
- */
-export const PENDING_TIMEOUT_MS = 3_000
-/** Ask again for the record of a peer whose frames are waiting, this often. */
-export const PENDING_QUERY_MS = 1_000
 /** A bound on the table: a community member cannot make us hold unbounded state. */
 export const MAX_PEERS = 4096
-/** Forgotten peers whose replay window we keep (edge ID and highest counter: ~50 bytes each). */
-const MAX_FORGOTTEN = 4096
 
-/** What its signed record says a peer is. */
+/** What its certificate says a peer is. */
 export interface PeerIdentity {
-  readonly mac: Buffer
+  /** decoded, owning its bytes */
+  readonly certificate: Certificate
+  readonly fingerprint: Buffer
   readonly macKey: number
-  readonly overlay: OverlayAddress | null
-  readonly name: string
+  /** what its frames may claim (the frame filter's view) */
+  readonly binding: PeerBinding
+  /** the certificate's notAfter in ms since the epoch: the session ends then, by our clock */
+  readonly notAfterMs: number
 }
 
-/** Why a frame was not held: the peer's own bounds, or the edge's for all peers together. */
-export type HoldRefusal = 'unverified-peer' | 'pending-full'
+/** A checked certificate, as Credentials.checkPeer returns it when it is good. */
+export interface VerifiedCertificate {
+  certificate: Certificate
+  fingerprint: Buffer
+}
 
-/**
- * Frames from a peer whose record has not arrived yet (copies: the receive buffer is reused). The
- * bytes it holds are charged to the edge's `pendingBytes`, which no peer may take past
- * PENDING_BYTES_TOTAL.
- */
-export class PendingFrames {
-  private frames: Buffer[] = []
-  private bytes = 0
-  private lastQueryAt: number
+/** Why a verified certificate did not become (or change) a peer. Each is a drop counter. */
+export type AdmitRefusal =
+  | 'mac-in-use' // its MAC is ours, or a peer's with a ready session
+  | 'address-in-use' // an overlay address of it is ours, or a peer's with a ready session
+  | 'stale-certificate' // older than the one we hold for that member (a replayed announcement)
+  | 'peer-table-full'
+  | 'own-certificate' // our own key: the supernode told us about ourselves
 
-  /** `now`: when the peer was met, and its record first asked for */
-  constructor(
-    private readonly total: { pendingBytes: number },
-    now: number,
-  ) {
-    this.lastQueryAt = now
-  }
+/** Why a peer left the table. */
+export type PeerRemoval = 'gone' | 'idle' | 'expired' | 'revoked' | 'replaced' | 'evicted' | 'handshake-failed'
 
-  /** Holds a copy of the frame; null when held, else why not (nothing held). */
-  hold(frame: Uint8Array): HoldRefusal | null {
-    const cost = frame.length + PENDING_FRAME_OVERHEAD_BYTES
-    if (this.frames.length >= PENDING_FRAMES_PER_PEER || this.bytes + cost > PENDING_BYTES_PER_PEER) return 'unverified-peer'
-    if (this.total.pendingBytes + cost > PENDING_BYTES_TOTAL) return 'pending-full'
-    // a copy of its own, not a slice of Buffer's shared pool, which would keep a whole 8 KiB slab alive
-    const copy = Buffer.allocUnsafeSlow(frame.length)
-    copy.set(frame)
-    this.frames.push(copy)
-    this.bytes += cost
-    this.total.pendingBytes += cost
-    return null
-  }
+/** Where the supernode said the peer is: punching starts from it once the session is ready. */
+export interface PeerInfoSeen {
+  reflexive: Endpoint | null
+  candidates: readonly Endpoint[]
+}
 
-  /** Empties the queue and hands back what waited, oldest first. */
-  take(): Buffer[] {
-    const frames = this.frames
-    this.frames = []
-    this.total.pendingBytes -= this.bytes
-    this.bytes = 0
-    return frames
-  }
-
-  /** True (and remembered) when it is time to ask the supernode for the record again. */
-  queryDue(now: number): boolean {
-    if (this.frames.length === 0 || now - this.lastQueryAt < PENDING_QUERY_MS) return false
-    this.lastQueryAt = now
-    return true
-  }
+/** What the table needs of the session layer (the edge's SessionTable). */
+export interface PeerSessions {
+  /** the pair session with this member, made (idle) if new */
+  open(certificate: Certificate): PairSession
+  /** ends the session, keys erased; its handshake replay state is kept until `keepReplayUntilMs` */
+  forget(session: PairSession, keepReplayUntilMs: number): void
 }
 
 export class Peer implements PathOwner {
-  readonly replay = new ReplayWindow()
   readonly path: PeerPath
+  /** frames waiting for the session to be ready */
   readonly pending: PendingFrames
-  private known: PeerIdentity | null = null
-  /** when it entered the table: an unverified peer goes PENDING_TIMEOUT_MS later */
-  readonly createdAt: number
-  /** met again after we forgot it: its old replay floor came back, and goes back if it is forgotten again */
-  readonly hadFloor: boolean
+  /** the broadcast keys it gave us in our session (its current one, and the one before) */
+  readonly broadcast = new BroadcastReceiver()
+  /** the timestamp of the newest announcement of this member we took (0: none yet) */
+  announcedAt = 0
+  /** the supernode's word on where it is, kept until the session is ready to probe with */
+  peerInfo: PeerInfoSeen | null = null
+  private current: PeerIdentity
 
   /** last authenticated packet from the peer, by any way */
   lastSeen: number
@@ -121,61 +88,69 @@ export class Peer implements PathOwner {
 
   constructor(
     readonly edgeId: number,
+    readonly session: PairSession,
+    identity: PeerIdentity,
     now: number,
     actions: PathActions,
     pendingTotal: { pendingBytes: number },
-    /** the highest counter it used before we forgot it, or undefined */
-    floor: number | undefined,
   ) {
+    this.current = identity
     this.lastSeen = now
-    this.createdAt = now
     this.path = new PeerPath(this, actions)
-    this.pending = new PendingFrames(pendingTotal, now)
-    this.hadFloor = floor !== undefined
-    if (floor !== undefined) this.replay.refuseUpTo(floor)
+    this.pending = new PendingFrames(pendingTotal)
   }
 
-  get verified(): boolean {
-    return this.known !== null
+  get identity(): PeerIdentity {
+    return this.current
   }
 
-  /** Its signed record's identity, or null until the record has been verified. */
-  get identity(): PeerIdentity | null {
-    return this.known
-  }
-
-  /** The MAC key its frames must come from (-1: not verified, no frame may). */
+  /** The MAC key its frames come from. */
   get macKey(): number {
-    return this.known?.macKey ?? -1
+    return this.current.macKey
   }
 
-  /** Only PeerTable.verify calls this: the MAC index must change with it. */
+  /** Only PeerTable calls this: its indices change with it. */
   setIdentity(identity: PeerIdentity): void {
-    this.known = identity
+    this.current = identity
+  }
+}
+
+/** A peer's identity from its verified certificate. */
+export function identityOf(verified: VerifiedCertificate): PeerIdentity {
+  const { certificate, fingerprint } = verified
+  return {
+    certificate,
+    fingerprint,
+    macKey: macKeyAt(certificate.mac, 0),
+    binding: new PeerBinding(certificate),
+    notAfterMs: certificate.notAfter * 1000,
   }
 }
 
 export class PeerTable {
   private readonly byId = new Map<number, Peer>()
+  private readonly bySession = new Map<PairSession, Peer>()
   private readonly byMac = new Map<number, Peer>()
-  /** peers without a verified record, oldest first: the first to go when the table is full */
-  private readonly unverified = new Set<Peer>()
-  /**
-   * The highest counter of verified peers removed from the table (idle, or gone by the supernode's
-   * word), so that their old datagrams, replayed once we have forgotten them, are still refused when
-   * we meet them again; the oldest go first beyond MAX_FORGOTTEN. Unverified peers leave nothing
-   * here (none of their frames was ever delivered), so that made-up edge IDs cannot push out the
-   * floors of real ones.
-   */
-  private readonly forgotten = new Map<number, number>()
+  private readonly byIpv4 = new Map<number, Peer>()
+  private readonly byIpv6 = new Map<string, Peer>()
+  /** what our own certificate binds: nobody else may claim it */
+  private own: PeerBinding
+  private readonly ownEdgeId: number
 
   constructor(
     private readonly actions: PathActions,
-    /** pendingBytes (every peer's held frames together) and peersEvicted */
+    /** pendingBytes (every peer's held frames together), peersEvicted, peersExpired, peersRevoked */
     private readonly counters: EdgeCounters,
-    /** frames dropped with a peer removed before its record came: unverified-peer */
+    /** frames dropped with a peer removed before its session was ready: peer-removed */
     private readonly drops: Record<EdgeReason, number>,
-  ) {}
+    private readonly sessions: PeerSessions,
+    ownCertificate: Certificate,
+    /** told after a peer left (the broadcast key rotates: it must not read what follows) */
+    private readonly removed: (peer: Peer, why: PeerRemoval) => void = () => {},
+  ) {
+    this.own = new PeerBinding(ownCertificate)
+    this.ownEdgeId = edgeIdOf(ownCertificate.memberKey)
+  }
 
   get size(): number {
     return this.byId.size
@@ -185,78 +160,150 @@ export class PeerTable {
     return this.byId.get(edgeId)
   }
 
-  /** The verified peer that owns this MAC key (unicast MACs only are ever bound). */
+  /** The peer that owns this MAC key (unicast MACs only are ever bound). */
   byMacKey(macKey: number): Peer | undefined {
     return this.byMac.get(macKey)
+  }
+
+  /** The peer a pair session belongs to. */
+  ofSession(session: PairSession): Peer | undefined {
+    return this.bySession.get(session)
   }
 
   values(): IterableIterator<Peer> {
     return this.byId.values()
   }
 
+  /** Our own certificate changed (re-issued): its MAC and addresses are ours from now on. */
+  setOwn(certificate: Certificate): void {
+    this.own = new PeerBinding(certificate)
+  }
+
   /**
-   * The peer for an edge ID, created (unverified) if new. A full table makes room first (evict());
-   * undefined when it cannot.
+   * A member's verified certificate: the peer it makes, or the one it updates; else why not.
+   * `announcedAt`: the timestamp of the signed announcement that carried it (null: a handshake,
+   * which its session has already proved fresh).
    */
-  getOrCreate(edgeId: number, now: number): Peer | undefined {
-    let peer = this.byId.get(edgeId)
-    if (peer === undefined) {
-      if (this.byId.size >= MAX_PEERS && !this.evict()) return undefined
-      const floor = this.forgotten.get(edgeId)
-      this.forgotten.delete(edgeId)
-      peer = new Peer(edgeId, now, this.actions, this.counters, floor)
-      this.byId.set(edgeId, peer)
-      this.unverified.add(peer)
-    }
+  admit(verified: VerifiedCertificate, now: number, announcedAt: number | null = null): Peer | AdmitRefusal {
+    const certificate = verified.certificate
+    const edgeId = edgeIdOf(certificate.memberKey)
+    if (edgeId === this.ownEdgeId) return 'own-certificate'
+    const existing = this.byId.get(edgeId)
+    if (existing !== undefined) return this.update(existing, verified, announcedAt)
+    const identity = identityOf(verified)
+    const refusal = this.claim(identity, null)
+    if (refusal !== null) return refusal
+    if (this.byId.size >= MAX_PEERS && !this.evict()) return 'peer-table-full'
+    const peer = new Peer(edgeId, this.sessions.open(certificate), identity, now, this.actions, this.counters)
+    if (announcedAt !== null) peer.announcedAt = announcedAt
+    this.byId.set(edgeId, peer)
+    this.bySession.set(peer.session, peer)
+    this.bind(peer)
     return peer
   }
 
   /**
-   * Records a peer's verified identity and binds its MAC to it; an older peer with that MAC (the
-   * same device restarted under a new edge ID) is removed.
+   * Forgets a peer: its session ends (keys erased, handshake replay state kept until its
+   * certificate's notAfter), frames waiting for it are dropped and counted, what its path holds
+   * outside it (birthday sockets) goes.
    */
-  verify(peer: Peer, record: { mac: Buffer; overlay: OverlayAddress | null; name: string }): void {
-    const key = macKeyAt(record.mac, 0)
-    const holder = this.byMac.get(key)
-    if (holder !== undefined && holder !== peer) this.remove(holder)
-    const previous = peer.macKey
-    if (previous !== -1 && previous !== key && this.byMac.get(previous) === peer) this.byMac.delete(previous)
-    peer.setIdentity({ mac: Buffer.from(record.mac), macKey: key, overlay: record.overlay, name: record.name })
-    this.byMac.set(key, peer)
-    this.unverified.delete(peer)
-  }
-
-  /**
-   * Forgets a peer: a verified one's replay floor is kept; frames still waiting for its record are
-   * dropped and counted; what its path holds outside it (birthday sockets) goes.
-   */
-  remove(peer: Peer): void {
+  remove(peer: Peer, why: PeerRemoval): void {
     if (this.byId.get(peer.edgeId) !== peer) return
-    if (peer.replay.highest > 0 && (peer.verified || peer.hadFloor)) {
-      this.forgotten.delete(peer.edgeId)
-      this.forgotten.set(peer.edgeId, peer.replay.highest)
-      if (this.forgotten.size > MAX_FORGOTTEN) this.forgotten.delete(this.forgotten.keys().next().value!)
-    }
-    this.drops['unverified-peer'] += peer.pending.take().length
+    this.sessions.forget(peer.session, peer.identity.notAfterMs)
+    this.drops['peer-removed'] += peer.pending.take().length
     this.byId.delete(peer.edgeId)
-    this.unverified.delete(peer)
-    if (this.byMac.get(peer.macKey) === peer) this.byMac.delete(peer.macKey)
+    this.bySession.delete(peer.session)
+    this.unbind(peer)
+    peer.broadcast.destroy()
     peer.path.close()
+    this.removed(peer, why)
   }
 
   /**
-   * Makes room in a full table: the oldest unverified peer goes (a member can make up edge IDs, and
-   * an honest newcomer's record, once it comes, creates its entry again); failing that, the verified
-   * peer heard from least recently of those without a live direct path. A peer on a live direct
-   * path is never evicted. False when every peer is one.
+   * Every peer whose certificate is past its notAfter by our clock, or revoked, goes (the edge runs
+   * this each second: a session ends within a second of either). Returns how many went.
+   */
+  expire(nowMs: number, isRevoked: (fingerprint: Buffer) => boolean): number {
+    let gone = 0
+    for (const peer of this.byId.values()) {
+      if (nowMs >= peer.identity.notAfterMs) {
+        this.counters.peersExpired++
+        this.remove(peer, 'expired')
+        gone++
+      } else if (isRevoked(peer.identity.fingerprint)) {
+        this.counters.peersRevoked++
+        this.remove(peer, 'revoked')
+        gone++
+      }
+    }
+    return gone
+  }
+
+  /** The same member's certificate again, or a newer one of it. */
+  private update(peer: Peer, verified: VerifiedCertificate, announcedAt: number | null): Peer | AdmitRefusal {
+    if (announcedAt !== null) {
+      if (announcedAt <= peer.announcedAt) return 'stale-certificate'
+      peer.announcedAt = announcedAt
+    }
+    const held = peer.identity
+    if (held.fingerprint.equals(verified.fingerprint)) return peer
+    if (verified.certificate.notBefore < held.certificate.notBefore) return 'stale-certificate'
+    const identity = identityOf(verified)
+    const refusal = this.claim(identity, peer)
+    if (refusal !== null) return refusal
+    this.unbind(peer)
+    peer.setIdentity(identity)
+    this.bind(peer)
+    return peer
+  }
+
+  /**
+   * Whether `identity` may hold its MAC and addresses (`self`: the peer it updates, whose own
+   * claims are no conflict). Holders without a ready session are removed to make way; nothing is
+   * removed when the claim is refused.
+   */
+  private claim(identity: PeerIdentity, self: Peer | null): AdmitRefusal | null {
+    const own = this.own
+    const b = identity.binding
+    if (b.macKey === own.macKey) return 'mac-in-use'
+    if (b.ipv4 !== -1 && b.ipv4 === own.ipv4) return 'address-in-use'
+    if (b.ipv6 !== null && own.ipv6 !== null && b.ipv6.equals(own.ipv6)) return 'address-in-use'
+    const holders = [this.byMac.get(b.macKey), b.ipv4 === -1 ? undefined : this.byIpv4.get(b.ipv4), b.ipv6 === null ? undefined : this.byIpv6.get(b.ipv6.toString('hex'))]
+    for (let i = 0; i < holders.length; i++) {
+      const holder = holders[i]
+      if (holder !== undefined && holder !== self && holder.session.state === 'ready') return i === 0 ? 'mac-in-use' : 'address-in-use'
+    }
+    for (const holder of holders) if (holder !== undefined && holder !== self) this.remove(holder, 'replaced')
+    return null
+  }
+
+  private bind(peer: Peer): void {
+    const b = peer.identity.binding
+    this.byMac.set(b.macKey, peer)
+    if (b.ipv4 !== -1) this.byIpv4.set(b.ipv4, peer)
+    if (b.ipv6 !== null) this.byIpv6.set(b.ipv6.toString('hex'), peer)
+  }
+
+  private unbind(peer: Peer): void {
+    const b = peer.identity.binding
+    if (this.byMac.get(b.macKey) === peer) this.byMac.delete(b.macKey)
+    if (b.ipv4 !== -1 && this.byIpv4.get(b.ipv4) === peer) this.byIpv4.delete(b.ipv4)
+    if (b.ipv6 !== null && this.byIpv6.get(b.ipv6.toString('hex')) === peer) this.byIpv6.delete(b.ipv6.toString('hex'))
+  }
+
+  /**
+   * Makes room in a full table: the peer heard from least recently of those without a ready
+   * session, failing that of those without a live direct path. A peer on a live direct path is
+   * never evicted. False when every peer is one.
    */
   private evict(): boolean {
-    let victim: Peer | undefined = this.unverified.values().next().value
+    let victim: Peer | undefined
+    for (const peer of this.byId.values()) if (peer.session.state !== 'ready' && (victim === undefined || peer.lastSeen < victim.lastSeen)) victim = peer
     if (victim === undefined) {
       for (const peer of this.byId.values()) if (!peer.path.isDirect && (victim === undefined || peer.lastSeen < victim.lastSeen)) victim = peer
     }
     if (victim === undefined) return false
-    this.remove(victim)
+    this.remove(victim, 'evicted')
     this.counters.peersEvicted++
     return true
   }

@@ -10,6 +10,14 @@
 // Anyone who can send from the supernode's address can send an ERROR, but not guess those.
 // The edge keeps one link per supernode it was given, and survives the loss of any of them.
 //
+// Protocol v2: each REGISTER carries a fresh announcement (certificate, timestamp, candidates,
+// member signature); REGISTER_ACK's supernode time gives the clock skew (certificates are judged
+// by the supernode's clock). A supernode that leaves V1_PROBE_AFTER_HELLOS HELLOs unanswered gets
+// one HELLO of protocol v1: a v1 COOKIE back means it is overlan 0.1, said once, and HELLO goes on
+// at the slow pace. Certificate refusals (expired, revoked, not yet valid, bad) go to the edge,
+// which re-issues a self-issued certificate or stops (an authority's cannot be renewed here).
+// REVOCATION packets go from the data path (outside.ts) to registration.ts, not through a link.
+//
 // A link has a carrier: UDP (the edge's socket; HELLO goes to every port the supernode lists at
 // once, the first to answer is kept) or the supernode's fallback, a WebSocket (a StreamCarrier).
 // Both start together, as happy eyeballs does: the fallback is dialled at once, and the
@@ -26,11 +34,13 @@ import type { StreamCarrier, StreamKind } from '../net/ws-carrier.js'
 import {
   ErrorCode,
   NO_PROOF,
+  OLD_WIRE_VERSION,
   PacketType,
   encodeHello,
   encodeKeepalive,
   encodeRegister,
   errorCodeName,
+  oldProtocolCookieNonce,
   u53Bytes,
   u53From,
   type Cookie,
@@ -50,8 +60,10 @@ export const MISSED_KEEPALIVES = 3
 export const KEEPALIVE_RETRY_MS = 3_000
 /** A keepalive unanswered this long makes the supernode suspect: the relay prefers another one. */
 export const SUSPECT_AFTER_MS = 1_000
-/** Refusals that retrying soon will not fix (community full, bad signature). */
-const SLOW_RETRY_MS = 5_000
+/** Refusals that retrying soon will not fix (community full, bad signature); and HELLO to a supernode of protocol v1. */
+export const SLOW_RETRY_MS = 5_000
+/** Unanswered HELLOs in a row before one HELLO of protocol v1 asks whether the supernode is an old one (wire-v2 W1). */
+export const V1_PROBE_AFTER_HELLOS = 3
 /**
  * A MAC or address another edge holds: when that one is this device's previous run (killed, it
  * never said goodbye), the supernode hands it over once it has been silent for a while (10 s from
@@ -84,6 +96,9 @@ export type Carrier = 'udp' | 'stream'
 /** How /status names it: `tls` and `ws` are the fallback's WebSocket with and without TLS. */
 export type LinkTransport = 'udp' | StreamKind
 
+/** The ERROR codes that refuse the certificate itself: the edge re-issues its own, or stops. */
+export const CERTIFICATE_ERRORS: ReadonlySet<ErrorCode> = new Set([ErrorCode.CertificateExpired, ErrorCode.CertificateRevoked, ErrorCode.CertificateNotYetValid, ErrorCode.BadCertificate])
+
 /** What a supernode is to a link: where (UDP ports, first one the default) and its fallback URL. */
 export interface LinkTarget extends HostPort {
   ports?: readonly number[]
@@ -94,7 +109,9 @@ export interface LinkTarget extends HostPort {
 interface UdpTry {
   state: 'hello' | 'registering'
   nonce: Buffer
-  recordTimestamp: number
+  announcementTimestamp: number
+  /** when its REGISTER went out: half its round trip is the skew's uncertainty */
+  registerSentAt: number
   port: number
   nextHelloAt: number
 }
@@ -102,8 +119,8 @@ interface UdpTry {
 export interface LinkHost {
   now(): number
   send(buf: Buffer, address: string, port: number): void
-  /** the signed record to register with, and its timestamp */
-  record(): { bytes: Buffer; timestamp: number }
+  /** the announcement to register with, signed afresh with a newer timestamp each time */
+  announcement(): { bytes: Buffer; timestamp: number }
   /** `moved`: registered again, and the supernode now sees us at another public endpoint (our NAT moved us) */
   registered(link: SupernodeLink, ack: RegisterAck, moved: boolean): void
   lost(link: SupernodeLink, why: string): void
@@ -118,6 +135,14 @@ export interface LinkHost {
   fallbackDown?(link: SupernodeLink, why: string, stream: StreamCarrier | null): void
   /** registered over another carrier than the last registration's (from null: the first registration, over the fallback) */
   carrierChanged?(link: SupernodeLink, from: LinkTransport | null, to: LinkTransport): void
+  /**
+   * The supernode proved that it refuses our certificate (CERTIFICATE_ERRORS): refusing a REGISTER,
+   * or unregistering us at notAfter or on a revocation. The link waits SLOW_RETRY_MS unless told
+   * to register again (reregister) sooner.
+   */
+  certificateRefused(link: SupernodeLink, code: ErrorCode): void
+  /** the supernode answered the v1 probe: it speaks protocol v1 (once per link until it answers v2) */
+  oldProtocol?(link: SupernodeLink): void
 }
 
 export class SupernodeLink {
@@ -134,11 +159,22 @@ export class SupernodeLink {
   reflexive: Endpoint | null = null
   overlay: OverlayAddress | null = null
   edgeId = 0
+  /** the supernode's clock minus ours, from the last REGISTER_ACK (ms; null before one) */
+  clockSkewMs: number | null = null
+  /** it answered the v1 probe and not yet a v2 HELLO: HELLO goes on at SLOW_RETRY_MS */
+  speaksOldProtocol = false
 
   private nonce: Buffer = randomBytes(8)
   /** the client nonce of the registration the supernode acknowledged: ERRORs about our traffic carry it */
   private registrationNonce: Buffer | null = null
-  private recordTimestamp = 0
+  private announcementTimestamp = 0
+  private registerSentAt = 0
+  /** HELLOs since the last COOKIE; the v1 probe goes out once it reaches V1_PROBE_AFTER_HELLOS */
+  private unansweredHellos = 0
+  /** a HELLO is out and no COOKIE has answered it (a re-registration's first HELLO is not a retry) */
+  private helloOutstanding = false
+  /** the nonce of the v1 HELLO probe, while one is out */
+  private oldProbeNonce: Buffer | null = null
   private retryMs = HELLO_RETRY_FIRST_MS
   private nextActionAt = 0
   private keepaliveMs = 10_000
@@ -224,12 +260,15 @@ export class SupernodeLink {
       case 'hello':
       case 'registering':
         // a registration that got no answer starts over with a fresh cookie
+        if (this.state === 'hello' && this.helloOutstanding) this.unansweredHellos++
+        this.helloOutstanding = true
         this.state = 'hello'
         this.nonce = randomBytes(8)
         this.helloSentAt = now
         if (this.carrier === 'udp') this.sendUdpToEveryPort(encodeHello(this.nonce))
         else this.send(encodeHello(this.nonce))
-        this.nextActionAt = now + this.retryMs
+        if (this.unansweredHellos === V1_PROBE_AFTER_HELLOS) this.probeOldProtocol()
+        this.nextActionAt = now + (this.speaksOldProtocol ? SLOW_RETRY_MS : this.retryMs)
         this.retryMs = Math.min(HELLO_RETRY_MAX_MS, this.retryMs * 2)
         return
       case 'registered':
@@ -309,7 +348,7 @@ export class SupernodeLink {
     this.carrier = 'stream'
     this.retryMs = HELLO_RETRY_FIRST_MS
     this.nextActionAt = now
-    this.udpTry = { state: 'hello', nonce: randomBytes(8), recordTimestamp: 0, port: this.port, nextHelloAt: now + UDP_RETRY_ON_FALLBACK_MS }
+    this.udpTry = { state: 'hello', nonce: randomBytes(8), announcementTimestamp: 0, registerSentAt: 0, port: this.port, nextHelloAt: now + UDP_RETRY_ON_FALLBACK_MS }
   }
 
   private streamClosed(stream: StreamCarrier, why: string): void {
@@ -347,24 +386,26 @@ export class SupernodeLink {
   private udpTryCookie(packet: Cookie, port: number): boolean {
     const attempt = this.udpTry
     if (attempt === null || attempt.state !== 'hello' || !packet.clientNonce.equals(attempt.nonce) || this.address === null) return false
-    const record = this.host.record()
+    const announcement = this.host.announcement()
     attempt.state = 'registering'
-    attempt.recordTimestamp = record.timestamp
+    attempt.announcementTimestamp = announcement.timestamp
+    attempt.registerSentAt = this.host.now()
     attempt.port = port
-    this.host.send(encodeRegister(attempt.nonce, packet.cookie, record.bytes), this.address, port)
+    this.host.send(encodeRegister(attempt.nonce, packet.cookie, announcement.bytes), this.address, port)
     return true
   }
 
   /** UDP registered while on the fallback: the registration is now the UDP one, and the stream goes. */
   private udpTryRegistered(packet: RegisterAck): boolean {
     const attempt = this.udpTry
-    if (attempt === null || attempt.state !== 'registering' || packet.timestamp !== attempt.recordTimestamp) return false
+    if (attempt === null || attempt.state !== 'registering' || packet.timestamp !== attempt.announcementTimestamp) return false
     this.udpTry = null
     this.carrier = 'udp'
     this.port = attempt.port
     this.nonce = attempt.nonce
     this.state = 'registering'
-    this.recordTimestamp = attempt.recordTimestamp
+    this.announcementTimestamp = attempt.announcementTimestamp
+    this.registerSentAt = attempt.registerSentAt
     this.acceptRegistration(packet)
     this.dropStream('back on UDP')
     return true
@@ -384,18 +425,46 @@ export class SupernodeLink {
     if (this.state !== 'hello' || !packet.clientNonce.equals(this.nonce) || !this.onCarrier(via)) return
     // several UDP ports said HELLO at once: the first to answer is the one kept
     if (via === null) this.port = port
+    const now = this.host.now()
     // the HELLO → COOKIE round trip is the first RTT we know; keepalives refine it
-    this.rttMs = this.host.now() - this.helloSentAt
-    const record = this.host.record()
-    this.recordTimestamp = record.timestamp
+    this.rttMs = now - this.helloSentAt
+    this.unansweredHellos = 0
+    this.helloOutstanding = false
+    this.oldProbeNonce = null
+    this.speaksOldProtocol = false
+    const announcement = this.host.announcement()
+    this.announcementTimestamp = announcement.timestamp
+    this.registerSentAt = now
     this.state = 'registering'
-    this.send(encodeRegister(this.nonce, packet.cookie, record.bytes))
+    this.send(encodeRegister(this.nonce, packet.cookie, announcement.bytes))
   }
 
   onRegisterAck(packet: RegisterAck, via: Transport | null = null): void {
     if (via === null && this.udpTryRegistered(packet)) return
-    if (this.state !== 'registering' || packet.timestamp !== this.recordTimestamp || !this.onCarrier(via)) return
+    if (this.state !== 'registering' || packet.timestamp !== this.announcementTimestamp || !this.onCarrier(via)) return
     this.acceptRegistration(packet)
+  }
+
+  /**
+   * A datagram of protocol v1 from this supernode (the codec refused it as old-protocol): true when
+   * it is the v1 COOKIE that answers our probe, so the supernode is overlan 0.1.
+   */
+  onOldProtocol(msg: Buffer): boolean {
+    const nonce = oldProtocolCookieNonce(msg)
+    if (nonce === null || this.oldProbeNonce === null || !nonce.equals(this.oldProbeNonce)) return false
+    this.oldProbeNonce = null
+    if (!this.speaksOldProtocol) {
+      this.speaksOldProtocol = true
+      this.host.oldProtocol?.(this)
+    }
+    return true
+  }
+
+  /** One HELLO of protocol v1 (UDP only: a fallback stream is the v2 supernode's own listener). */
+  private probeOldProtocol(): void {
+    if (this.carrier !== 'udp') return
+    this.oldProbeNonce = randomBytes(8)
+    this.sendUdpToEveryPort(encodeHello(this.oldProbeNonce, OLD_WIRE_VERSION))
   }
 
   private acceptRegistration(packet: RegisterAck): void {
@@ -406,6 +475,8 @@ export class SupernodeLink {
     this.edgeId = packet.edgeId
     this.reflexive = packet.reflexive
     this.overlay = packet.overlay
+    // the supernode read its clock between our REGISTER and its ACK: the midpoint is our best guess of when
+    this.clockSkewMs = Math.round(packet.serverTimeMs - (this.registerSentAt + now) / 2)
     this.registrationNonce = this.nonce
     this.keepaliveSeq = randomInt(1, KEEPALIVE_SEQ_START_LIMIT)
     this.retryMs = HELLO_RETRY_FIRST_MS
@@ -456,11 +527,29 @@ export class SupernodeLink {
         if (this.answersKeepalive(proof) || this.answersRegister(proof)) this.nextActionAt = now + HELLO_RETRY_MAX_MS
         else this.unproven()
         return
+      case ErrorCode.CertificateExpired:
+      case ErrorCode.CertificateRevoked:
+      case ErrorCode.CertificateNotYetValid:
+      case ErrorCode.BadCertificate:
+        return this.certificateRefused(packet, now)
       default:
         // a refused REGISTER: proved by its client nonce
         if (!this.answersRegister(proof)) return this.unproven()
         this.refusedRegistration(packet.code, now)
     }
+  }
+
+  /**
+   * The supernode refuses our certificate: a REGISTER (proof: its client nonce), or our registration
+   * (it unregistered us at notAfter or on a revocation; proof: the registration's nonce).
+   */
+  private certificateRefused(packet: ErrorPacket, now: number): void {
+    const ofRegistration = this.state === 'registered' && this.registrationNonce !== null && packet.proof.equals(this.registrationNonce)
+    if (!ofRegistration && !this.answersRegister(packet.proof)) return this.unproven()
+    if (ofRegistration) this.lose(`supernode says ${errorCodeName(packet.code)}`)
+    this.state = 'hello'
+    this.nextActionAt = now + SLOW_RETRY_MS
+    this.host.certificateRefused(this, packet.code)
   }
 
   private refusedRegistration(code: ErrorCode, now: number): void {
@@ -504,12 +593,15 @@ export class SupernodeLink {
     this.host.unprovenError()
   }
 
-  /** The edge re-registers everywhere when its record changes (an assigned address, say). */
+  /**
+   * The edge registers again everywhere, at once, when its certificate changes (an assigned address,
+   * a renewal, a re-issue after a refusal): a registration in flight carries the old announcement.
+   */
   reregister(): void {
-    if (this.state === 'registered') {
-      this.state = 'hello'
-      this.nextActionAt = 0
-    }
+    if (this.closed) return
+    this.state = 'hello'
+    this.helloOutstanding = false
+    this.nextActionAt = 0
   }
 
   /** Stops dialling and closes the fallback (the edge is stopping; DEREGISTER went out before). */

@@ -195,6 +195,11 @@ export function isOldProtocolCookie(msg: Buffer): boolean {
   return msg.length === COOKIE_PACKET_BYTES && msg[0] === OLD_WIRE_VERSION && msg[1] === PacketType.Cookie
 }
 
+/** The client nonce of a v1 COOKIE (a view), which a v2 edge compares with its probe's; null for anything else. */
+export function oldProtocolCookieNonce(msg: Buffer): Buffer | null {
+  return isOldProtocolCookie(msg) ? msg.subarray(HEADER_BYTES, HEADER_BYTES + NONCE_BYTES) : null
+}
+
 export function encodeRegister(clientNonce: Buffer, cookie: Buffer, announcement: Buffer): Buffer {
   return header(new Writer(HEADER_BYTES + NONCE_BYTES + COOKIE_BYTES + announcement.length), PacketType.Register)
     .bytes(clientNonce, NONCE_BYTES)

@@ -20,6 +20,8 @@ export const IPPROTO_ICMP = 1
 export const IPPROTO_TCP = 6
 export const IPPROTO_UDP = 17
 export const IPPROTO_ICMPV6 = 58
+export const ICMPV6_NEIGHBOR_SOLICITATION = 135
+export const ICMPV6_NEIGHBOR_ADVERTISEMENT = 136
 
 export class FrameInfo {
   dstMac = 0
@@ -48,6 +50,8 @@ export class FrameInfo {
   icmpType = -1
   /** identifier of an ICMP echo request or reply */
   icmpId = 0
+  /** offset of the 16-byte target address of an IPv6 Neighbor Solicitation or Advertisement; 0 when none */
+  ndTargetOffset = 0
 }
 
 export type FrameReason = 'runt' | 'bad-ip-header'
@@ -113,6 +117,7 @@ export function readFrameInfo(frame: Buffer, length: number, out: FrameInfo): Fr
   out.tcpFlags = 0
   out.icmpType = -1
   out.icmpId = 0
+  out.ndTargetOffset = 0
   out.fragment = false
   out.arpSender = 0
   out.arpTarget = 0
@@ -168,6 +173,9 @@ export function readFrameInfo(frame: Buffer, length: number, out: FrameInfo): Fr
   } else if ((out.protocol === IPPROTO_ICMP || out.protocol === IPPROTO_ICMPV6) && length > l4) {
     out.icmpType = frame[l4]!
     out.icmpId = length >= l4 + 6 ? frame.readUInt16BE(l4 + 4) : 0
+    // NS and NA: type, code, checksum, reserved (8), then the target address (RFC 4861 §4.3, §4.4)
+    const nd = out.protocol === IPPROTO_ICMPV6 && (out.icmpType === ICMPV6_NEIGHBOR_SOLICITATION || out.icmpType === ICMPV6_NEIGHBOR_ADVERTISEMENT)
+    if (nd && length >= l4 + 24) out.ndTargetOffset = l4 + 8
   }
   return null
 }

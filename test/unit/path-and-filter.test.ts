@@ -1,18 +1,18 @@
 // The path state machine's table, and the frame filter's layer-2/3 rules on hand-made frames.
 import t from 'tap'
 import { FrameFilter } from '../../src/edge/frame-filter.js'
+import { PeerBinding, eui64LinkLocal } from '../../src/edge/peer-binding.js'
 import { nextPath, type PathEvent, type PathState } from '../../src/edge/path.js'
 import { ipv4ToNumber } from '../../src/supernode/auto-ip.js'
-import { macKeyAt } from '../../src/wire/index.js'
 import { arpBroadcast, ipv4Frame, ipv6Frame, mac } from '../fixtures/frames.js'
 
-/** A filter for our MAC (02:…:01), an overlay address in 10.1.0.0/16 (null: none yet), and a check of frames from the peer 02:…:02. */
+/** A filter for our MAC (02:…:01), an overlay address in 10.1.0.0/16 (null: none yet), and a check of frames from the peer 02:…:02 (certificate: 10.1.0.2/16). */
 function filterFor(ipv4: string | null): { f: FrameFilter; own: Buffer; peer: Buffer; check: (frame: Buffer) => string | null } {
   const own = mac(1)
   const peer = mac(2)
   const f = new FrameFilter(own)
   if (ipv4 !== null) f.setIpv4(ipv4ToNumber(ipv4), 16)
-  const sender = macKeyAt(peer, 0)
+  const sender = new PeerBinding({ mac: peer, ipv4: { address: '10.1.0.2', prefix: 16 }, ipv6: null })
   return { f, own, peer, check: (frame) => f.check(frame, frame.length, sender) }
 }
 
@@ -50,7 +50,7 @@ t.test('filter: IPv6 link-local and multicast pass, own global passes only once 
   const own = mac(1)
   const peer = mac(2)
   const f = new FrameFilter(own)
-  const sender = macKeyAt(peer, 0)
+  const sender = new PeerBinding({ mac: peer, ipv4: { address: '10.1.0.2', prefix: 16 }, ipv6: null })
   const global = Buffer.from('fd000000000000000000000000000001', 'hex')
   t.equal(f.check(ipv6Frame(own, peer, global), 80, sender), 'not-our-ip')
   f.addIpv6(global)
@@ -61,9 +61,12 @@ t.test('filter: IPv6 link-local and multicast pass, own global passes only once 
   t.end()
 })
 
-/** An IPv6 ICMP message of `type` to `dstIp` (16 bytes), with `extensionHeaders` 8-byte headers (next header of each given) before it. */
+/**
+ * An IPv6 ICMP message of `type` to `dstIp` (16 bytes), with `extensionHeaders` 8-byte headers (next
+ * header of each given) before it; room for a neighbour discovery target (left ::).
+ */
 function icmpv6(dst: Buffer, src: Buffer, dstIp: Buffer, type: number, extensionHeaders: number[] = []): Buffer {
-  const frame = ipv6Frame(dst, src, dstIp, 54 + extensionHeaders.length * 8 + 16)
+  const frame = ipv6Frame(dst, src, dstIp, 54 + extensionHeaders.length * 8 + 24)
   let next = 20 // the IPv6 header's next-header byte
   let at = 54
   for (const header of extensionHeaders) {
@@ -91,7 +94,9 @@ t.test('filter: no member is the host’s router: router advertisements and redi
   const cut = icmpv6(allNodesMac, peer, allNodes, 134, [0])
   t.equal(check(cut.subarray(0, 60)), 'bad-ip-header', 'an extension header cut by the frame end is refused')
   t.equal(check(icmpv6(allNodesMac, peer, allNodes, 135)), null, 'neighbour solicitation passes')
-  t.equal(check(icmpv6(own, peer, linkLocal, 136)), null, 'neighbour advertisement passes')
+  const advertisement = icmpv6(own, peer, linkLocal, 136)
+  eui64LinkLocal(peer).copy(advertisement, 54 + 8)
+  t.equal(check(advertisement), null, 'neighbour advertisement of the peer’s own link-local address passes')
   t.equal(check(icmpv6(allNodesMac, peer, allNodes, 133)), null, 'router solicitation passes (we never answer it)')
   const redirect = ipv4Frame(own, peer, '10.1.0.2', '10.1.0.1')
   redirect[23] = 1 // ICMP
@@ -107,7 +112,7 @@ t.test('filter: ARP only about our overlay address or a peer announcing its own;
   t.equal(check(arpBroadcast(peer, '10.1.0.2', '10.1.0.1')), null, 'a request for our address')
   t.equal(check(arpBroadcast(peer, '10.1.0.2')), null, 'a peer announcing its overlay address')
   t.equal(check(arpBroadcast(peer, '10.1.0.2', '192.168.1.1')), 'not-our-ip', 'a request for an address of another interface of the host')
-  t.equal(check(arpBroadcast(peer, '192.168.1.1')), 'not-our-ip', 'a gratuitous request outside the overlay subnet')
+  t.equal(check(arpBroadcast(peer, '192.168.1.1')), 'foreign-arp-sender', 'a gratuitous request for an address its certificate does not bind')
   t.equal(check(arpBroadcast(peer, '10.1.0.2', '10.1.0.1').subarray(0, 40)), 'runt', 'a cut ARP body')
   for (const [etherType, name] of [[0x88cc, 'LLDP'], [0x888e, '802.1X'], [0x8847, 'MPLS'], [0x8864, 'PPPoE'], [0x0842, 'wake-on-LAN'], [0x0060, 'an 802.3 length']] as const) {
     const frame = Buffer.alloc(60)

@@ -11,6 +11,17 @@ const NOW = Date.parse('2026-11-30T10:00:00Z')
 function status(overrides: Partial<EdgeStatus> = {}): EdgeStatus {
   return {
     edgeId: '0a1b2c3d4e5f60',
+    certificate: {
+      name: 'device',
+      fingerprint: 'mfrggzdfmztwq2lknnwg23tpobyxe43u',
+      role: 'device',
+      mac: '02:00:00:00:00:01',
+      ip: '10.99.0.1/24',
+      ipv6: null,
+      notBefore: '2026-11-30T09:00:00.000Z',
+      notAfter: '2026-11-30T18:00:00.000Z',
+      selfIssued: false,
+    },
     name: 'device',
     mac: '02:00:00:00:00:01',
     ip: '10.99.0.1/24',
@@ -18,7 +29,7 @@ function status(overrides: Partial<EdgeStatus> = {}): EdgeStatus {
     relayOnly: false,
     expiresAt: null,
     allow: null,
-    supernodes: [{ address: '127.0.0.1:7654', registered: true, transport: 'udp', port: 7654, fallback: null, rttMs: 3.25, publicEndpoint: '127.0.0.1:40000' }],
+    supernodes: [{ address: '127.0.0.1:7654', registered: true, transport: 'udp', port: 7654, fallback: null, rttMs: 3.25, publicEndpoint: '127.0.0.1:40000', clockSkewMs: 120 }],
     peers: [],
     counters: edgeCounters(),
     drops: edgeDropCounters(),
@@ -28,17 +39,28 @@ function status(overrides: Partial<EdgeStatus> = {}): EdgeStatus {
 
 type Peer = EdgeStatus['peers'][number]
 function peer(overrides: Partial<Peer>): Peer {
-  return { id: '11223344556677', mac: null, ip: null, name: '', path: 'relay', via: null, relay: null, endpoint: null, rttMs: null, lastSeenMs: 0, rxPackets: 0, txPackets: 0, rxBytes: 0, txBytes: 0, ...overrides }
+  return {
+    id: '11223344556677',
+    mac: '02:00:00:00:00:09',
+    ip: null,
+    name: '',
+    fingerprint: 'nbswy3dpeb3w64tmmqqq4zlemvzxi5dp',
+    role: 'member',
+    notAfter: '2026-11-30T18:00:00.000Z',
+    session: { state: 'ready', rekeys: 0, handshakes: 1 },
+    path: 'relay',
+    via: null, relay: null, endpoint: null, rttMs: null, lastSeenMs: 0, rxPackets: 0, txPackets: 0, rxBytes: 0, txBytes: 0, ...overrides }
 }
 
 t.test('an edge without peers: who it is, its registered supernode over UDP, and "none yet"', (t) => {
   const lines = statusLines(status(), NOW)
   t.same(lines, [
     'edge device (0a1b2c3d4e5f60), 10.99.0.1/24 on overlan0',
+    'certificate "device" (device) mfrggzdfmztwq2lknnwg23tpobyxe43u, valid until 2026-11-30T18:00:00.000Z (in 8 h 0 min)',
     '',
     'supernodes',
-    '  SUPERNODE       STATE       TRANSPORT  RTT',
-    '  127.0.0.1:7654  registered  udp 7654   3.3 ms',
+    '  SUPERNODE       STATE       TRANSPORT  RTT     CLOCK SKEW',
+    '  127.0.0.1:7654  registered  udp 7654   3.3 ms  +120 ms',
     '',
     'peers (0)',
     '  none yet: no other member has sent anything',
@@ -76,30 +98,33 @@ t.test('a quiet direct path reads as relayed while it is checked; a plain relay 
 t.test('a supernode reached over the TLS fallback says tls and its port; peers relayed through it say so', (t) => {
   const lines = statusLines(
     status({
-      supernodes: [{ address: 'sn.example:7654,443', registered: true, transport: 'tls', port: 443, fallback: 'wss://sn.example/overlan', rttMs: 24, publicEndpoint: '198.51.100.4:51000' }],
+      supernodes: [{ address: 'sn.example:7654,443', registered: true, transport: 'tls', port: 443, fallback: 'wss://sn.example/overlan', rttMs: 24, publicEndpoint: '198.51.100.4:51000', clockSkewMs: -1500 }],
       peers: [peer({ name: 'tech', path: 'relay', via: 'tls', relay: 'sn.example:7654,443' }), peer({ name: 'lan', path: 'direct', via: 'udp', endpoint: '192.168.1.9:40000' })],
     }),
     NOW,
   )
   const text = lines.join('\n')
-  t.match(text, /sn\.example:7654,443 {2}registered {2}tls 443 {4}24 ms/)
+  t.match(text, /sn\.example:7654,443 {2}registered {2}tls 443 {4}24 ms {2}-1 s/)
   t.match(text, /tech .* relay via sn\.example:7654,443 over tls /)
   t.match(text, /lan .* direct to 192\.168\.1\.9:40000 /)
   t.end()
 })
 
 t.test("an older edge's status without transport, port or via still reads (udp, relay via supernode)", (t) => {
-  const old = JSON.parse(JSON.stringify(status({ peers: [peer({ name: 'dan' })] }))) as { supernodes: Record<string, unknown>[]; peers: Record<string, unknown>[] }
+  const old = JSON.parse(JSON.stringify(status({ peers: [peer({ name: 'dan' })] }))) as { certificate?: unknown; supernodes: Record<string, unknown>[]; peers: Record<string, unknown>[] }
+  delete old.certificate
   for (const s of old.supernodes) {
     delete s.transport
     delete s.port
+    delete s.clockSkewMs
   }
   for (const p of old.peers) {
     delete p.via
     delete p.relay
   }
   const text = statusLines(old as unknown as EdgeStatus, NOW).join('\n')
-  t.match(text, /127\.0\.0\.1:7654 {2}registered {2}udp {8}3\.3 ms/)
+  t.match(text, /127\.0\.0\.1:7654 {2}registered {2}udp {8}3\.3 ms {2}-$/m)
+  t.notMatch(text, /certificate/, 'an edge of overlan 0.1 has none')
   t.match(text, /dan .* relay via supernode/)
   t.end()
 })
@@ -111,8 +136,8 @@ t.test("a Linux edge's status, whose `tap` holds the device's counters, reads wi
 })
 
 t.test('a supernode that has not answered reads "not registered" with no RTT', (t) => {
-  const lines = statusLines(status({ supernodes: [{ address: 'sn.example:7654', registered: false, transport: 'udp', port: 7654, fallback: null, rttMs: null, publicEndpoint: null }], ip: null }), NOW)
-  t.ok(lines.includes('  sn.example:7654  not registered  udp 7654   -'), lines.join('\n'))
+  const lines = statusLines(status({ supernodes: [{ address: 'sn.example:7654', registered: false, transport: 'udp', port: 7654, fallback: null, rttMs: null, publicEndpoint: null, clockSkewMs: null }], ip: null }), NOW)
+  t.ok(lines.includes('  sn.example:7654  not registered  udp 7654   -    -'), lines.join('\n'))
   t.match(lines[0], /no overlay address yet/)
   t.end()
 })
@@ -120,8 +145,24 @@ t.test('a supernode that has not answered reads "not registered" with no RTT', (
 t.test("a session's expiry: the time and how long is left", (t) => {
   const lines = statusLines(status({ expiresAt: '2026-11-30T13:25:00.000Z', relayOnly: true }), NOW)
   t.equal(lines[0], 'edge device (0a1b2c3d4e5f60), 10.99.0.1/24 on overlan0, relay only')
-  t.equal(lines[1], 'session ends 2026-11-30T13:25:00.000Z (in 3 h 25 min)')
-  t.equal(statusLines(status({ expiresAt: '2026-11-30T09:00:00.000Z' }), NOW)[1], 'session ends 2026-11-30T09:00:00.000Z (already past)')
+  t.equal(lines[2], 'session ends 2026-11-30T13:25:00.000Z (in 3 h 25 min)')
+  t.equal(statusLines(status({ expiresAt: '2026-11-30T09:00:00.000Z' }), NOW)[2], 'session ends 2026-11-30T09:00:00.000Z (already past)')
+  t.end()
+})
+
+t.test('a self-issued certificate says so; a supernode clock far from ours gets a line saying what to check', (t) => {
+  const base = status()
+  const lines = statusLines(
+    status({
+      certificate: { ...base.certificate, name: 'bench 3', role: 'member', selfIssued: true },
+      supernodes: [{ ...base.supernodes[0]!, clockSkewMs: -95_000 }],
+    }),
+    NOW,
+  )
+  t.equal(lines[1], 'certificate "bench 3" (member, self-issued) mfrggzdfmztwq2lknnwg23tpobyxe43u, valid until 2026-11-30T18:00:00.000Z (in 8 h 0 min)')
+  t.match(lines.join('\n'), /127\.0\.0\.1:7654 {2}registered {2}udp 7654 {3}3\.3 ms {2}-95 s/)
+  t.ok(lines.includes("  127.0.0.1:7654's clock is 95 s behind this host's: certificates are judged by its clock; check NTP on both"), lines.join('\n'))
+  t.notOk(statusLines(status(), NOW).some((l) => l.includes('NTP')), 'a skew of 120 ms says nothing more')
   t.end()
 })
 

@@ -3,7 +3,7 @@
 // sequences, zeros) change nothing; the supernode's real answers still work.
 import t from 'tap'
 import { SupernodeLink, HINT_CHECK_MS, KEEPALIVE_SEQ_START_LIMIT, type LinkHost } from '../../src/edge/supernode-link.js'
-import { sampleRecord } from '../fixtures/sample-packets.js'
+import { testAnnouncement, testAuthority, testMember } from '../fixtures/members.js'
 import { ErrorCode, NO_PROOF, NO_SUBJECT, PacketType, decodePacket, u53Bytes, type ErrorPacket, type Packet } from '../../src/wire/index.js'
 
 interface Harness {
@@ -15,7 +15,7 @@ interface Harness {
 }
 
 const SUPERNODE = { host: '127.0.0.1', port: 7654 }
-const RECORD = sampleRecord()
+const ANNOUNCEMENT = testAnnouncement(testMember(testAuthority()), 42)
 const EDGE_ID = 0x1234_5678_9abc
 
 /** A link driven to 'registered' against a scripted supernode; returns what it sent and said. */
@@ -31,19 +31,20 @@ function registeredLink(): Harness {
       if (!p.ok) throw new Error(`the link sent a bad packet: ${p.reason}`)
       sent.push(p.value)
     },
-    record: () => ({ bytes: RECORD, timestamp: 42 }),
+    announcement: () => ({ bytes: ANNOUNCEMENT, timestamp: 42 }),
     registered: () => events.push('registered'),
     lost: (_link, why) => events.push(`lost: ${why}`),
     refused: (_link, why) => events.push(`refused: ${why}`),
     peerGone: (edgeId) => gone.push(edgeId),
     unprovenError: () => undefined,
+    certificateRefused: (_link, code) => events.push(`certificate refused: ${code}`),
   }
   const link = new SupernodeLink(SUPERNODE, host)
   link.tick(clock.now)
   const hello = sent.at(-1)!
   if (hello.type !== PacketType.Hello) throw new Error('no HELLO')
   link.onCookie({ type: PacketType.Cookie, clientNonce: hello.clientNonce, cookie: Buffer.alloc(20), reflexive: { family: 4, address: '127.0.0.1', port: 5000 }, serverTimeMs: Date.UTC(2026, 0, 1) })
-  link.onRegisterAck({ type: PacketType.RegisterAck, edgeId: EDGE_ID, timestamp: 42, reflexive: { family: 4, address: '127.0.0.1', port: 5000 }, overlay: null, keepaliveSeconds: 20 })
+  link.onRegisterAck({ type: PacketType.RegisterAck, edgeId: EDGE_ID, timestamp: 42, reflexive: { family: 4, address: '127.0.0.1', port: 5000 }, overlay: null, keepaliveSeconds: 20, serverTimeMs: Date.UTC(2026, 0, 1) })
   return { link, sent, events, gone, clock }
 }
 

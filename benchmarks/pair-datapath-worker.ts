@@ -54,6 +54,7 @@ if (input.role === 'rx' || input.role === 'tx') {
     drops,
     openTransport: () => bindUdp({ address: '127.0.0.1', port: 0 }, 'dgram'),
     linkControl: () => {},
+    oldProtocol: () => false,
     revocation: () => {},
     pathChanged: () => {},
   })

@@ -10,7 +10,7 @@
 // proven in-process: test/overlay/supernode-certificate-expiry.test.ts.
 import t from 'tap'
 import { natLab, waitFor, type NatLab } from '../fixtures/lab.js'
-import { LabAuthority, primePairSessions } from '../fixtures/lab-members.js'
+import { LabAuthority, primePairSessions, supernodeStatus } from '../fixtures/lab-members.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
 
 /** The supernode and the edges check certificates' ends every second: gone within this of notAfter. */
@@ -21,14 +21,6 @@ const LIFETIME = '30s'
 const FREEZE_AHEAD_MS = 3_000
 const EXIT_CERTIFICATE = 7
 
-interface SupernodeStatusLite {
-  edges: { id: string; name: string; fingerprint: string }[]
-  counters: Record<string, number>
-}
-
-function supernodeStatus(lab: NatLab): Promise<SupernodeStatusLite> {
-  return lab.getJson<SupernodeStatusLite>(lab.supernodeNs, 'http://127.0.0.1:5645/status')
-}
 
 t.test('an expired certificate: refused at start; a registered one dropped by the supernode and the device at notAfter', async (t) => {
   if (skipUnlessRoot(t, 'certificate expiry enforced by the supernode and the device')) return

@@ -9,7 +9,7 @@
 // reaching the device throughout.
 import t from 'tap'
 import { natLab, waitFor, type NatLab } from '../fixtures/lab.js'
-import { LabAuthority, primePairSessions } from '../fixtures/lab-members.js'
+import { LabAuthority, primePairSessions, supernodeStatus } from '../fixtures/lab-members.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
 
 /** The file is looked at every second (revocations-file.ts), then a round trip: gone within this of the write. */
@@ -17,16 +17,6 @@ const GONE_WITHIN_MS = 2_000
 const PING_INTERVAL_MS = 100
 const EXIT_CERTIFICATE = 7
 
-interface SupernodeStatusLite {
-  edges: { id: string; name: string; fingerprint: string }[]
-  counters: Record<string, number>
-  drops: Record<string, number>
-  revocations: number
-}
-
-function supernodeStatus(lab: NatLab): Promise<SupernodeStatusLite> {
-  return lab.getJson<SupernodeStatusLite>(lab.supernodeNs, 'http://127.0.0.1:5645/status')
-}
 
 t.test('a technician revoked while it pings: the supernode and the device drop it within a second or two', async (t) => {
   if (skipUnlessRoot(t, 'revocation enforced by the supernode and the device')) return

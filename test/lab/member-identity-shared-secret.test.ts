@@ -9,7 +9,7 @@
 // gap and the time from the restarted edge being up to the first answer are printed.
 import t from 'tap'
 import { natLab, waitFor, type NatLab } from '../fixtures/lab.js'
-import { labFiles, longestReplyGap, makeIdentity, primePairSessions, repliesAround } from '../fixtures/lab-members.js'
+import { labFiles, longestReplyGap, makeIdentity, primePairSessions, repliesAround, supernodeStatus } from '../fixtures/lab-members.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
 
 /** A MAC/IP holder that stays silent this long may be replaced by another key (supernode.ts holderSilentMs, keepalive 20 s). */
@@ -20,14 +20,6 @@ const BACK_AFTER_UP_MS = 10_000
 const REGISTERED_AFTER_UP_MS = 5_000
 const PING_INTERVAL_MS = 200
 
-interface SupernodeStatusLite {
-  edges: { id: string; mac: string; ip: string | null; name: string }[]
-  drops: Record<string, number>
-}
-
-function supernodeStatus(lab: NatLab): Promise<SupernodeStatusLite> {
-  return lab.getJson<SupernodeStatusLite>(lab.supernodeNs, 'http://127.0.0.1:5645/status')
-}
 
 t.test('shared secret: a newcomer cannot take a live device’s MAC or address; the device with its identity comes back at once', async (t) => {
   if (skipUnlessRoot(t, 'shared-secret mode: a live holder is never evicted by another key')) return

@@ -12,7 +12,7 @@
 //     device's MAC, and it still reaches the device.
 import t from 'tap'
 import { natLab, TAP, waitFor, type EdgeProcess, type NatLab, type Site } from '../fixtures/lab.js'
-import { LabAuthority, primePairSessions, type LabMember } from '../fixtures/lab-members.js'
+import { LabAuthority, primePairSessions, supernodeStatus, type LabMember } from '../fixtures/lab-members.js'
 import { arpBroadcast, ipv4Frame } from '../fixtures/frames.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
 
@@ -43,14 +43,6 @@ function checkedIpv4Frame(dst: string, src: string, srcIp: string, dstIp: string
   return frame
 }
 
-interface SupernodeStatusLite {
-  edges: { id: string; mac: string; ip: string | null; name: string; fingerprint: string }[]
-  drops: Record<string, number>
-}
-
-function supernodeStatus(lab: NatLab): Promise<SupernodeStatusLite> {
-  return lab.getJson<SupernodeStatusLite>(lab.supernodeNs, 'http://127.0.0.1:5645/status')
-}
 
 async function drops(edge: EdgeProcess): Promise<Record<string, number>> {
   return (await edge.status()).drops

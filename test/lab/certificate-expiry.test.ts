@@ -9,7 +9,7 @@
 // The supernode's refusal of an expired certificate at REGISTER (an edge lying about its clock) is
 // proven in-process: test/overlay/supernode-certificate-expiry.test.ts.
 import t from 'tap'
-import { natLab, waitFor, type NatLab } from '../fixtures/lab.js'
+import { natLab, waitFor } from '../fixtures/lab.js'
 import { LabAuthority, primePairSessions, supernodeStatus } from '../fixtures/lab-members.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
 

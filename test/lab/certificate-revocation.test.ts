@@ -8,7 +8,7 @@
 // same certificate it is refused at REGISTER (certificate-revoked). The other technician keeps
 // reaching the device throughout.
 import t from 'tap'
-import { natLab, waitFor, type NatLab } from '../fixtures/lab.js'
+import { natLab, waitFor } from '../fixtures/lab.js'
 import { LabAuthority, primePairSessions, supernodeStatus } from '../fixtures/lab-members.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
 

@@ -8,7 +8,7 @@
 // its place at once (same key), long before another key could (holder silent for 25 s); the ping
 // gap and the time from the restarted edge being up to the first answer are printed.
 import t from 'tap'
-import { natLab, waitFor, type NatLab } from '../fixtures/lab.js'
+import { natLab, waitFor } from '../fixtures/lab.js'
 import { labFiles, longestReplyGap, makeIdentity, primePairSessions, repliesAround, supernodeStatus } from '../fixtures/lab-members.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
 

@@ -11,6 +11,7 @@ import { cryptoSection } from './sections/crypto.js'
 import { datapathSection } from './sections/datapath.js'
 import { fallbackSection } from './sections/fallback.js'
 import { labSection } from './sections/lab.js'
+import { pairDatapathSection } from './sections/pair-datapath.js'
 import { sessionsSection } from './sections/sessions.js'
 import { setupSection } from './sections/setup.js'
 
@@ -18,6 +19,7 @@ const SECTIONS: Record<string, { needsRoot: boolean; run: () => Promise<Figure[]
   crypto: { needsRoot: false, run: cryptoSection },
   codec: { needsRoot: false, run: codecSection },
   datapath: { needsRoot: false, run: datapathSection },
+  pairdatapath: { needsRoot: false, run: pairDatapathSection },
   capacity: { needsRoot: false, run: capacitySection },
   certificates: { needsRoot: false, run: certificatesSection },
   sessions: { needsRoot: false, run: sessionsSection },

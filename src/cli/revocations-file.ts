@@ -5,6 +5,7 @@
 import { readFileSync, statSync } from 'node:fs'
 import { unarmor } from '../crypto/armor.js'
 import type { Clock, TimerHandle } from '../time/clock.js'
+import { decodeRevocation } from '../wire/revocation.js'
 import { CliError } from './errors.js'
 
 /** How soon a changed file is read: a revocation reaches the supernodes within this and a round trip. */
@@ -30,6 +31,9 @@ export function readRevocationsFile(path: string): Buffer[] {
     if (trimmed === '' || trimmed.startsWith('#')) continue
     const result = unarmor('revocation', Buffer.from(trimmed, 'latin1'))
     if (!result.ok) throw new CliError(`--revocations: ${path} line ${lineNumber}: ${result.problem}`)
+    // whose authority signed it is the edge's to check (Credentials); that it is a revocation at all, the file's
+    const decoded = decodeRevocation(result.bytes)
+    if (!decoded.ok) throw new CliError(`--revocations: ${path} line ${lineNumber}: not a valid revocation (${decoded.reason})`)
     revocations.push(result.bytes)
   }
   return revocations

@@ -86,6 +86,21 @@ t.test('a captured announcement re-sent from another address is stale; bad certi
   t.equal(sn.registry.edges.size, 1, 'only the owner is registered')
 })
 
+t.test("a captured announcement where its owner is not registered is held only until the owner's next registration", async (t) => {
+  const sn = await startSupernode(t)
+  const community = new TestAuthority()
+  const owner = community.issue()
+  const captured = owner.announce()
+  const thief = await RawMember.open(t, sn.port, '127.0.0.85')
+  // the owner is registered at another supernode, not here: the copy verifies (the signature is the owner's)
+  t.equal(codeOf(await thief.register(captured)), 'ack', 'accepted: the announcement is genuine')
+  t.equal(sn.registry.edges.get(owner.edgeId)?.address, '127.0.0.85')
+  const ownerSocket = await RawMember.open(t, sn.port, '127.0.0.86')
+  t.equal(codeOf(await ownerSocket.register(owner.announce())), 'ack', 'the owner registers with a newer one: at once')
+  t.equal(sn.registry.edges.get(owner.edgeId)?.address, '127.0.0.86', 'the edge ID points at the owner again')
+  t.equal(codeOf(await thief.register(captured)), `error ${ErrorCode.StaleRecord}`, 'the copy again: stale-record')
+})
+
 t.test('a holder silent for holderSilentMs is replaced by another key; not a millisecond before', async (t) => {
   const clock = new ManualClock(Date.now())
   const sn = await startSupernode(t, {}, clock)

@@ -9,7 +9,7 @@
 // reaching the device throughout.
 import t from 'tap'
 import { natLab, waitFor } from '../fixtures/lab.js'
-import { LabAuthority, primePairSessions, supernodeStatus } from '../fixtures/lab-members.js'
+import { LabAuthority, supernodeStatus } from '../fixtures/lab-members.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
 
 /** The file is looked at every second (revocations-file.ts), then a round trip: gone within this of the write. */
@@ -34,7 +34,6 @@ t.test('a technician revoked while it pings: the supernode and the device drop i
   const victorEdge = lab.startEdge(victorSite, { address: victor.address, cert: victor.cert, identity: victor.identity }, 'victor')
   for (const edge of [deviceEdge, trentEdge, victorEdge]) t.ok((await edge.waitRegistered(30_000)).ok, `${edge.label} registered`)
   const victorId = (await victorEdge.status()).edgeId
-  for (const primed of await primePairSessions(lab, [deviceEdge, trentEdge, victorEdge])) t.ok(primed.ok, `pair session ${primed.pair} (${primed.ms} ms)`)
   for (const site of [trentSite, victorSite]) t.ok((await lab.firstReply(site.ns, device.ip, 20_000)).ok, `${site.label} reaches the device`)
 
   // victor pings the device 10 times a second for 8 s; trent 5 times a second; the revocation comes 2 s in

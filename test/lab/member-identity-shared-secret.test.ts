@@ -9,7 +9,7 @@
 // gap and the time from the restarted edge being up to the first answer are printed.
 import t from 'tap'
 import { natLab, waitFor } from '../fixtures/lab.js'
-import { labFiles, longestReplyGap, makeIdentity, repliesAround, supernodeStatus } from '../fixtures/lab-members.js'
+import { labFiles, longestReplyGap, makeIdentity, pingDuring, repliesAround, supernodeStatus } from '../fixtures/lab-members.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
 
 /** A MAC/IP holder that stays silent this long may be replaced by another key (supernode.ts holderSilentMs, keepalive 20 s). */
@@ -19,6 +19,8 @@ const BACK_AFTER_UP_MS = 10_000
 /** The restarted device registers within this of being up (a round trip or two; generous for a busy machine). */
 const REGISTERED_AFTER_UP_MS = 5_000
 const PING_INTERVAL_MS = 200
+/** The technician pings the device this long from just before the kill. */
+const PING_AFTER_KILL_SECONDS = 30
 
 
 t.test('shared secret: a newcomer cannot take a live device’s MAC or address; the device with its identity comes back at once', async (t) => {
@@ -65,7 +67,7 @@ t.test('shared secret: a newcomer cannot take a live device’s MAC or address; 
   t.same(techPeers.map((p) => p.id), [deviceId], 'the technician knows the device alone: no newcomer was ever introduced')
 
   // the device dies and comes back with the same identity key
-  const pinging = lab.pingSeries(techSite.ns, device.ip, 150, PING_INTERVAL_MS)
+  const pinging = pingDuring(lab, techSite.ns, device.ip, PING_AFTER_KILL_SECONDS, PING_INTERVAL_MS)
   await new Promise((resolve) => setTimeout(resolve, 2 * PING_INTERVAL_MS)) // a reply or two before the kill
   await device.stop('SIGKILL')
   const killedAt = Date.now()

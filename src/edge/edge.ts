@@ -26,7 +26,6 @@ import {
   MAX_CANDIDATES,
   PacketType,
   type ControlPacket,
-  type Endpoint,
   type OverlayAddress,
   type RegisterAck,
 } from '../wire/index.js'

@@ -18,6 +18,7 @@ import { systemClock } from '../time/clock.js'
 import { isUnicastMac, parseMac } from '../wire/index.js'
 import { CliError, EXIT_CERTIFICATE, EXIT_DEVICE, EXIT_USAGE } from './errors.js'
 import { readArmoredFile, readIdentityFile } from './key-files.js'
+import { MAX_REKEY_AFTER_SECONDS, MIN_REKEY_AFTER_SECONDS, rekeyAfterLimits } from './rekey-after.js'
 import { readRevocationsFile, watchRevocationsFile } from './revocations-file.js'
 import { allowOption, caFile, fallbackProxies, logLevel, mgmtListen, overlayAddress, port, stopOnSignals, supernodeList, withFallbacks } from './options.js'
 
@@ -51,6 +52,7 @@ interface EdgeArgs {
   'insecure-fallback'?: boolean
   'ca-file'?: string
   'log-level': string
+  'rekey-after'?: number
 }
 
 export const edgeCommand: CommandModule<object, EdgeArgs> = {
@@ -85,6 +87,10 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
       .option('cert', { type: 'string', describe: "the member certificate an authority issued for --identity's key (overlan ca issue): community, MAC, addresses and name come from it; give no -c, -k, -a or -m (or the certificate's own)" })
       .option('revocations', { type: 'string', describe: 'a file of revocations (overlan ca revoke keeps them in CA/revocations): each is sent to every supernode and again after each registration; re-read when it changes' })
       .option('log-level', { type: 'string', default: 'info', describe: 'debug, info, warn, error or silent' })
+      .option('rekey-after', {
+        type: 'number',
+        describe: `pair sessions make new keys after this many seconds (${MIN_REKEY_AFTER_SECONDS} to ${MAX_REKEY_AFTER_SECONDS}, the default); for labs that want to see rekeys under load`,
+      })
       .example('$0 edge -c lab -k secret -a 10.9.0.1/24 -l sn.example:7654', 'as n2n: community, key, address, supernode')
       .example('OVERLAN_KEY=... $0 edge -c lab -l sn.example:7654', 'the key from the environment, an address from the supernode')
       .example('$0 edge -c lab -l sn.example:7654,443 --fallback wss://sn.example/overlan', 'UDP on two ports, TLS on 443 when UDP is blocked')
@@ -168,7 +174,7 @@ export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig &
   }
   const fallbackOptions = (supernodes: EdgeConfig['supernodes']): EdgeConfig['fallback'] => ({ ca, proxy: fallbackProxies(supernodes.map((s) => s.fallback ?? null), env) })
   // announce: the host's neighbours on the overlay may remember the MAC of this device's previous run
-  const common = { relayOnly: args['relay-only'], allow, name: args.name, mgmt, bind: { port: port('port', args.port) }, announce: true, revocations: args.revocations === undefined ? undefined : readRevocationsFile(args.revocations) }
+  const common = { relayOnly: args['relay-only'], allow, name: args.name, mgmt, bind: { port: port('port', args.port) }, announce: true, revocations: args.revocations === undefined ? undefined : readRevocationsFile(args.revocations), sessionLimits: args['rekey-after'] === undefined ? undefined : rekeyAfterLimits(args['rekey-after']) }
   const withIdentity = <T extends object>(config: T): T & { identity?: Identity } => (args.identity === undefined ? config : { ...config, identity: readIdentityFile('--identity', args.identity) })
 
   if (args.cert !== undefined) {

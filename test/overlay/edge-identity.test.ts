@@ -174,6 +174,7 @@ t.test('ca revoke → CA/revocations → an edge watching it (--revocations) →
   t.notOk(sn.status().edges.some((x) => x.name === 'bob'), 'the supernode no longer holds it')
   t.ok(sn.status().edges.some((x) => x.name === 'device'), 'the device stays')
   t.equal(sn.status().revocations, 1, 'the supernode keeps the revocation')
+  t.same(device.status().revocations, { announced: 1, received: 0, refused: 0 }, "the device's /status counts the revocation it handed on")
 })
 
 

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { Figure } from './measure.js'
+import { broadcastSection } from './sections/broadcast.js'
 import { capacitySection } from './sections/capacity.js'
 import { certificatesSection } from './sections/certificates.js'
 import { codecSection } from './sections/codec.js'
@@ -11,7 +12,6 @@ import { cryptoSection } from './sections/crypto.js'
 import { datapathSection } from './sections/datapath.js'
 import { fallbackSection } from './sections/fallback.js'
 import { labSection } from './sections/lab.js'
-import { pairDatapathSection } from './sections/pair-datapath.js'
 import { sessionsSection } from './sections/sessions.js'
 import { setupSection } from './sections/setup.js'
 
@@ -19,7 +19,7 @@ const SECTIONS: Record<string, { needsRoot: boolean; run: () => Promise<Figure[]
   crypto: { needsRoot: false, run: cryptoSection },
   codec: { needsRoot: false, run: codecSection },
   datapath: { needsRoot: false, run: datapathSection },
-  pairdatapath: { needsRoot: false, run: pairDatapathSection },
+  broadcast: { needsRoot: false, run: broadcastSection },
   capacity: { needsRoot: false, run: capacitySection },
   certificates: { needsRoot: false, run: certificatesSection },
   sessions: { needsRoot: false, run: sessionsSection },

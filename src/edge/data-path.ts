@@ -21,6 +21,7 @@ import { BroadcastSender } from './broadcast-keys.js'
 import type { EdgeCore } from './core.js'
 import type { EdgeCounters } from './counters.js'
 import { FrameFilter } from './frame-filter.js'
+import { HeldBroadcasts } from './held-broadcasts.js'
 import { Outbound, type RelaySide } from './inside.js'
 import { Inbound, type SupernodeRoutes } from './outside.js'
 import { OwnSubnets, type LocalAddress } from './own-subnets.js'
@@ -80,6 +81,8 @@ export class DataPath {
   readonly inbound: Inbound
   readonly outbound: Outbound
   readonly core: EdgeCore
+  /** broadcasts of members whose key has not come yet */
+  readonly held = new HeldBroadcasts()
 
   constructor(private readonly config: DataPathConfig) {
     const { credentials, clock, counters, drops } = config
@@ -128,6 +131,7 @@ export class DataPath {
       supernodes: config.supernodes,
       directory: this.directory,
       birthday: this.birthday,
+      held: this.held,
       linkControl: (packet, address, port, via) => config.linkControl(packet, address, port, via),
       revocation: (packet) => config.revocation(packet),
       oldProtocol: (msg, address, port, via) => config.oldProtocol(msg, address, port, via),
@@ -143,6 +147,7 @@ export class DataPath {
   /** Each scheduler tick: every peer's timers (paths, certificates each second) and our broadcast key's age. */
   tick(now: number): void {
     this.directory.runTimers(now)
+    this.core.drops['unknown-broadcast-key'] += this.held.expire(now)
     if (this.broadcastKeys.due(now)) this.rotateBroadcastKey(now)
   }
 

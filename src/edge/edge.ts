@@ -26,7 +26,6 @@ import {
   MAX_CANDIDATES,
   PacketType,
   type ControlPacket,
-  type Endpoint,
   type OverlayAddress,
   type RegisterAck,
 } from '../wire/index.js'
@@ -39,7 +38,7 @@ import type { PathOwner, PathState } from './path.js'
 import { checkLocalAddresses, type LocalAddress } from './own-subnets.js'
 import { edgeDropCounters } from './reasons.js'
 import type { PairSessionState, SessionLimits } from '../crypto/noise-session.js'
-import { CERTIFICATE_REFUSED, Registration } from './registration.js'
+import { CERTIFICATE_REFUSED, Registration, type RevocationCounts } from './registration.js'
 import { SupernodeLink, UDP_RETRY_ON_FALLBACK_MS, type LinkHost, type LinkTarget, type LinkTransport } from './supernode-link.js'
 import { Supernodes } from './supernodes.js'
 
@@ -169,6 +168,8 @@ export interface EdgeStatus {
     rxBytes: number
     txBytes: number
   }[]
+  /** revocations: from --revocations and sent to the supernodes (announced), taken from supernodes (received), refused from them */
+  revocations: RevocationCounts
   counters: EdgeCounters
   /** the edge's drops and its pair sessions' (src/crypto/session-table.ts), by reason */
   drops: Record<string, number>
@@ -515,6 +516,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
           txBytes: p.txBytes,
         }
       }),
+      revocations: { ...this.registration.revocationCounts },
       counters: { ...this.counters },
       drops: this.allDrops(),
       ...this.hostStatus(),

@@ -155,15 +155,16 @@ export class Outbound {
   private sendSession(peer: Peer, kind: SessionKind, payload: Uint8Array): SendResult | 'no-supernode' {
     const core = this.core
     const direct = peer.path.isDirect ? peer.path.endpoint : null
+    // directOut and relayedOut count frames (the session's own packets are not traffic)
     if (direct !== null) {
       const result = this.sender.direct(peer.session, kind, payload, direct.address, direct.port, 0, peer.path.via)
-      if (result === 'sent') core.counters.directOut++
+      if (result === 'sent' && kind === SessionKind.Frame) core.counters.directOut++
       return result
     }
     const link = this.supernodes.relayLink(core.now())
     if (link === undefined) return 'no-supernode'
     const result = this.sender.relayed(peer.session, kind, payload, peer.edgeId, link)
-    if (result === 'sent') core.counters.relayedOut++
+    if (result === 'sent' && kind === SessionKind.Frame) core.counters.relayedOut++
     return result
   }
 

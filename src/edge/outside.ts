@@ -32,6 +32,7 @@ import type { AllowFilter } from './allow-filter.js'
 import type { BirthdayPuncher } from './birthday.js'
 import type { EdgeCore } from './core.js'
 import type { FrameFilter } from './frame-filter.js'
+import type { HeldBroadcasts } from './held-broadcasts.js'
 import type { Outbound } from './inside.js'
 import type { PeerDirectory } from './peer-directory.js'
 import type { Peer } from './peers.js'
@@ -57,6 +58,8 @@ export interface InboundParts {
   supernodes: SupernodeRoutes
   directory: PeerDirectory
   birthday: BirthdayPuncher
+  /** broadcasts of senders whose key we do not have yet */
+  held: HeldBroadcasts
   /** a control packet for the supernode link it came from (cookie, register-ack, keepalive-ack, error) */
   linkControl(packet: ControlPacket, address: string, port: number, via: Transport | null): void
   /** a revocation a supernode forwarded */
@@ -162,8 +165,12 @@ export class Inbound {
     peer.path.heardFrom(address, port, this.core.now())
   }
 
-  /** A flooded frame, sealed once by its sender with the broadcast key it gave us in our pair session. */
-  private broadcast(packet: Buffer, senderId: number): void {
+  /**
+   * A flooded frame, sealed once by its sender with the broadcast key it gave us in our pair
+   * session. One under a key we do not have yet (no session with its sender so far) is held and its
+   * sender asked for: the key comes with the session, and what was held is opened then.
+   */
+  private broadcast(packet: Buffer, senderId: number, wasHeld = false): void {
     const core = this.core
     const h = this.broadcastHeader
     const bad = readBroadcastHeader(packet, h)
@@ -173,16 +180,17 @@ export class Inbound {
     }
     // the relay prefix names the sender; only the key that sender gave us can open it
     const peer = core.peers.get(senderId)
-    if (peer === undefined) {
-      core.drops['unknown-broadcast-key']++
+    const now = core.now()
+    const opened = peer === undefined ? 'unknown-broadcast-key' : peer.broadcast.open(packet, h.keyId, h.counter, now, this.plain)
+    if (opened === 'unknown-broadcast-key' && !wasHeld && this.parts.held.hold(senderId, packet, now)) {
+      if (peer === undefined) this.parts.directory.askFor(senderId, now)
       return
     }
-    const opened = peer.broadcast.open(packet, h.keyId, h.counter, core.now(), this.plain)
     if (typeof opened === 'string') {
       core.drops[opened]++
       return
     }
-    this.frame(peer, this.plain, opened)
+    this.frame(peer!, this.plain, opened)
   }
 
   /** The forwarding-disabled filter, bound to the peer's certificate, then the host. */
@@ -239,6 +247,7 @@ export class Inbound {
     peer.broadcast.accept(decoded.value, this.core.now())
     // the key is in secret memory now: no copy of it stays in the receive buffer
     this.plain.fill(0, 0, length)
+    for (const packet of this.parts.held.take(peer.edgeId)) this.broadcast(packet, peer.edgeId, true)
   }
 
   private control(msg: Buffer, address: string, port: number, via: Transport | null): void {

@@ -20,6 +20,14 @@ import type { Peer, VerifiedCertificate } from './peers.js'
 export const PEER_IDLE_MS = 10 * 60_000
 /** Certificates are looked at this often for notAfter and revocations: a session ends within it. */
 export const CERTIFICATE_CHECK_MS = 1_000
+/**
+ * PEER_QUERYs for senders of broadcasts we cannot open yet, at most this many a second. A member
+ * can send under as many made-up edge IDs as it likes, and the supernode allows each source 50
+ * control packets a second: past that it would refuse our keepalives and our queries for real
+ * peers too.
+ */
+export const SENDER_QUERIES_PER_SECOND = 20
+const QUERY_WINDOW_MS = 1_000
 
 /** What the directory needs of the edge's credentials (credentials.ts). */
 export interface PeerChecks {
@@ -30,6 +38,8 @@ export interface PeerChecks {
 
 export class PeerDirectory {
   private lastCertificateCheck = 0
+  private queryWindowStart = 0
+  private queriesInWindow = 0
 
   constructor(
     private readonly core: EdgeCore,
@@ -95,6 +105,17 @@ export class PeerDirectory {
   /** Our NAT moved us: every peer not on the relay is asked for again, so that both sides punch toward where we are now. */
   onWeMoved(): void {
     for (const peer of this.core.peers.values()) if (peer.path.state !== 'relay') this.query({ kind: 'edge', edgeId: peer.edgeId })
+  }
+
+  /** Asks the supernode for a member we have no session with (its broadcast came first), unless this second's budget is spent. */
+  askFor(edgeId: number, now: number): void {
+    if (now - this.queryWindowStart >= QUERY_WINDOW_MS) {
+      this.queryWindowStart = now
+      this.queriesInWindow = 0
+    }
+    if (this.queriesInWindow >= SENDER_QUERIES_PER_SECOND) return
+    this.queriesInWindow++
+    this.query({ kind: 'edge', edgeId })
   }
 
   /** Ends every peer whose certificate expired or was revoked (a revocation just arrived, say). */

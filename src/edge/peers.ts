@@ -241,12 +241,15 @@ export class PeerTable {
 
   /** The same member's certificate again, or a newer one of it. */
   private update(peer: Peer, verified: VerifiedCertificate, announcedAt: number | null): Peer | AdmitRefusal {
+    const held = peer.identity
+    const same = held.fingerprint.equals(verified.fingerprint)
     if (announcedAt !== null) {
-      if (announcedAt <= peer.announcedAt) return 'stale-certificate'
+      // the announcement it registered with, handed again (a new query's answer): still the peer;
+      // an older one than we took is a replay
+      if (announcedAt < peer.announcedAt || (announcedAt === peer.announcedAt && !same)) return 'stale-certificate'
       peer.announcedAt = announcedAt
     }
-    const held = peer.identity
-    if (held.fingerprint.equals(verified.fingerprint)) return peer
+    if (same) return peer
     if (verified.certificate.notBefore < held.certificate.notBefore) return 'stale-certificate'
     const identity = identityOf(verified)
     const refusal = this.claim(identity, peer)

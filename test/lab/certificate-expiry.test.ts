@@ -4,31 +4,28 @@
 // 2. A technician registered and pinging the device, whose certificate ends 30 s after it was issued
 //    (time enough to start and register on a busy machine): its edge is frozen (SIGSTOP) just before
 //    notAfter, so that nothing it does, or fails to do, helps. The supernode and the device drop it
-//    on their own clocks within ~1 s of notAfter (their /status and counters show it); let go
+//    on their own clocks within a second of notAfter (their /status, polled, shows it within 2 s,
+//    and their counters); let go
 //    (SIGCONT), the technician's edge exits 7 with one line saying its certificate ended.
 // The supernode's refusal of an expired certificate at REGISTER (an edge lying about its clock) is
 // proven in-process: test/overlay/supernode-certificate-expiry.test.ts.
 import t from 'tap'
-import { natLab, waitFor, type NatLab } from '../fixtures/lab.js'
-import { LabAuthority } from '../fixtures/lab-members.js'
+import { natLab, waitFor } from '../fixtures/lab.js'
+import { LabAuthority, supernodeStatus } from '../fixtures/lab-members.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
 
-/** The supernode and the edges check certificates' ends every second: gone within this of notAfter. */
-const DROPPED_WITHIN_MS = 1_500
+/**
+ * The supernode and the edges check certificates' ends every second; /status is polled every 50 ms
+ * and its answer (curl in a namespace) takes up to a few hundred ms on a busy machine: gone within
+ * this of notAfter, as seen by the poll.
+ */
+const DROPPED_WITHIN_MS = 2_000
 const SHORT_LIFETIME = '3s'
 const LIFETIME = '30s'
 /** Frozen this long before notAfter (ms). */
 const FREEZE_AHEAD_MS = 3_000
 const EXIT_CERTIFICATE = 7
 
-interface SupernodeStatusLite {
-  edges: { id: string; name: string; fingerprint: string }[]
-  counters: Record<string, number>
-}
-
-function supernodeStatus(lab: NatLab): Promise<SupernodeStatusLite> {
-  return lab.getJson<SupernodeStatusLite>(lab.supernodeNs, 'http://127.0.0.1:5645/status')
-}
 
 t.test('an expired certificate: refused at start; a registered one dropped by the supernode and the device at notAfter', async (t) => {
   if (skipUnlessRoot(t, 'certificate expiry enforced by the supernode and the device')) return

@@ -8,8 +8,8 @@
 // its place at once (same key), long before another key could (holder silent for 25 s); the ping
 // gap and the time from the restarted edge being up to the first answer are printed.
 import t from 'tap'
-import { natLab, waitFor, type NatLab } from '../fixtures/lab.js'
-import { labFiles, longestReplyGap, makeIdentity, primePairSessions, repliesAround } from '../fixtures/lab-members.js'
+import { natLab, waitFor } from '../fixtures/lab.js'
+import { labFiles, longestReplyGap, makeIdentity, pingDuring, repliesAround, supernodeStatus } from '../fixtures/lab-members.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
 
 /** A MAC/IP holder that stays silent this long may be replaced by another key (supernode.ts holderSilentMs, keepalive 20 s). */
@@ -19,15 +19,9 @@ const BACK_AFTER_UP_MS = 10_000
 /** The restarted device registers within this of being up (a round trip or two; generous for a busy machine). */
 const REGISTERED_AFTER_UP_MS = 5_000
 const PING_INTERVAL_MS = 200
+/** The technician pings the device this long from just before the kill. */
+const PING_AFTER_KILL_SECONDS = 30
 
-interface SupernodeStatusLite {
-  edges: { id: string; mac: string; ip: string | null; name: string }[]
-  drops: Record<string, number>
-}
-
-function supernodeStatus(lab: NatLab): Promise<SupernodeStatusLite> {
-  return lab.getJson<SupernodeStatusLite>(lab.supernodeNs, 'http://127.0.0.1:5645/status')
-}
 
 t.test('shared secret: a newcomer cannot take a live device’s MAC or address; the device with its identity comes back at once', async (t) => {
   if (skipUnlessRoot(t, 'shared-secret mode: a live holder is never evicted by another key')) return
@@ -42,7 +36,6 @@ t.test('shared secret: a newcomer cannot take a live device’s MAC or address; 
   t.ok((await tech.waitRegistered(30_000)).ok, 'technician registered')
   const deviceMac = registered.value!.mac
   const deviceId = registered.value!.edgeId
-  for (const primed of await primePairSessions(lab, [device, tech])) t.ok(primed.ok, `pair session ${primed.pair} (${primed.ms} ms)`)
   t.ok((await lab.firstReply(techSite.ns, device.ip, 20_000)).ok, 'the technician reaches the device, ARP included')
 
   const claims = [
@@ -74,7 +67,7 @@ t.test('shared secret: a newcomer cannot take a live device’s MAC or address; 
   t.same(techPeers.map((p) => p.id), [deviceId], 'the technician knows the device alone: no newcomer was ever introduced')
 
   // the device dies and comes back with the same identity key
-  const pinging = lab.pingSeries(techSite.ns, device.ip, 150, PING_INTERVAL_MS)
+  const pinging = pingDuring(lab, techSite.ns, device.ip, PING_AFTER_KILL_SECONDS, PING_INTERVAL_MS)
   await new Promise((resolve) => setTimeout(resolve, 2 * PING_INTERVAL_MS)) // a reply or two before the kill
   await device.stop('SIGKILL')
   const killedAt = Date.now()

@@ -12,7 +12,7 @@
 //     device's MAC, and it still reaches the device.
 import t from 'tap'
 import { natLab, TAP, waitFor, type EdgeProcess, type NatLab, type Site } from '../fixtures/lab.js'
-import { LabAuthority, primePairSessions, type LabMember } from '../fixtures/lab-members.js'
+import { LabAuthority, supernodeStatus, type LabMember } from '../fixtures/lab-members.js'
 import { arpBroadcast, ipv4Frame } from '../fixtures/frames.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
 
@@ -43,14 +43,6 @@ function checkedIpv4Frame(dst: string, src: string, srcIp: string, dstIp: string
   return frame
 }
 
-interface SupernodeStatusLite {
-  edges: { id: string; mac: string; ip: string | null; name: string; fingerprint: string }[]
-  drops: Record<string, number>
-}
-
-function supernodeStatus(lab: NatLab): Promise<SupernodeStatusLite> {
-  return lab.getJson<SupernodeStatusLite>(lab.supernodeNs, 'http://127.0.0.1:5645/status')
-}
 
 async function drops(edge: EdgeProcess): Promise<Record<string, number>> {
   return (await edge.status()).drops
@@ -102,9 +94,7 @@ t.test('a technician with its own certificate cannot pose as the device', async 
   const otherEdge = lab.startEdge(otherSite, { address: other.address, cert: other.cert, identity: other.identity }, 'trent')
   for (const edge of [deviceEdge, hostileEdge, otherEdge]) t.ok((await edge.waitRegistered(30_000)).ok, `${edge.label} registered`)
   t.equal((await deviceEdge.status()).mac, device.mac, "the device's TAP has its certificate's MAC")
-  // sessions between every pair, so that broadcasts (sealed with each sender's key, handed over in the pair sessions) reach everyone
-  for (const primed of await primePairSessions(lab, [deviceEdge, hostileEdge, otherEdge])) t.ok(primed.ok, `pair session ${primed.pair} (${primed.ms} ms)`)
-  // and the kernels' neighbour entries learned by ARP, as usual
+  // every pair meets (sessions, and the kernels' neighbour entries learned by ARP)
   for (const [from, to] of [[otherSite, device.ip], [hostileSite, device.ip], [hostileSite, other.ip]] as const) {
     const reply = await lab.firstReply(from.ns, to, 20_000)
     t.ok(reply.ok, `${from.label} reaches ${to}, ARP included (${reply.ms} ms)`)

@@ -11,9 +11,10 @@ t.test('a broadcast sent before registration reaches the peer once registered', 
   const placeholder = await Supernode.start({ port: 0, bindAddress: '127.0.0.1', mgmt: null })
   const port = placeholder.port
   await placeholder.stop()
-  const clock = new ManualClock()
+  // today's date: the supernode judges a's certificate by its own clock
+  const clock = new ManualClock(Date.now())
   const a = await startEdge(t, [port], { clock })
-  a.tap.inject(arpBroadcast(a.tap.mac))
+  a.tap.inject(arpBroadcast(a.tap.mac, a.edge.overlay!.address))
   t.notOk(isRegistered(a), 'not registered when the frame came')
 
   const sn = await Supernode.start({ port, bindAddress: '127.0.0.1', mgmt: null })
@@ -28,13 +29,14 @@ t.test('a broadcast sent before registration reaches the peer once registered', 
 })
 
 t.test('frames held longer than 5 s are dropped and counted, not sent late', async (t) => {
-  const clock = new ManualClock()
+  // today's date: the supernode judges a's certificate by its own clock
+  const clock = new ManualClock(Date.now())
   // a supernode port where nobody answers yet
   const placeholder = await Supernode.start({ port: 0, bindAddress: '127.0.0.1', mgmt: null }, { clock })
   const port = placeholder.port
   await placeholder.stop()
   const a = await startEdge(t, [port], { clock })
-  a.tap.inject(arpBroadcast(a.tap.mac))
+  a.tap.inject(arpBroadcast(a.tap.mac, a.edge.overlay!.address))
   await clock.advance(6_000, 500)
   const sn = await Supernode.start({ port, bindAddress: '127.0.0.1', mgmt: null }, { clock })
   t.teardown(() => sn.stop())

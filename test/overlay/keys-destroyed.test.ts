@@ -2,7 +2,7 @@
 // it stops (keys it was handed are their owner's to destroy), and a supernode zeroes its cookie
 // secret at its stop. The objects' own key buffers are read after the stop: all zeros.
 import t, { type Test } from 'tap'
-import type { CommunityKeys, CookieMinter, EdgeIdentity } from '../../src/crypto/index.js'
+import type { CommunityKeys, CookieMinter, Identity } from '../../src/crypto/index.js'
 import type { Edge } from '../../src/edge/edge.js'
 import { keysFor, registered, startEdge, startSupernode } from '../fixtures/overlay.js'
 
@@ -13,9 +13,10 @@ function expectZeroed(t: Test, zeroed: boolean, buffers: Record<string, Uint8Arr
   for (const [name, buf] of Object.entries(buffers)) t.equal(allZero(buf), zeroed, `${name}: ${zeroed ? 'zeros' : 'a live key'} ${when}`)
 }
 
-/** The edge's private key fields: what it holds is what must be zeroed. */
-function secretsOf(edge: Edge): { keys: CommunityKeys; identity: EdgeIdentity } {
-  return edge as unknown as { keys: CommunityKeys; identity: EdgeIdentity }
+/** The edge's keys, from its credentials (private fields): what it holds is what must be zeroed. */
+function secretsOf(edge: Edge): { keys: CommunityKeys | null; identity: Identity } {
+  const credentials = (edge as unknown as { credentials: { identity: Identity; ownKeys: CommunityKeys | null } }).credentials
+  return { keys: credentials.ownKeys, identity: credentials.identity }
 }
 
 t.test('an edge that derived its own keys zeroes them and its identity key when it stops', async (t) => {
@@ -24,8 +25,8 @@ t.test('an edge that derived its own keys zeroes them and its identity key when 
   const e = await startEdge(t, [sn], { keys: undefined, key: 'a secret of its own' })
   await registered(e)
   const { keys, identity } = secretsOf(e.edge)
-  // the data key is also the buffer the edge's FrameCipher holds
-  const held = { 'data key': keys.dataKey, 'community signing key': keys.signSecretKey, 'identity key': identity.secretKey }
+  // protocol v2: the community signing key is the authority this edge issues its certificates with
+  const held = { 'community signing (authority) key': keys!.signSecretKey, 'identity key': identity.secretKey }
   expectZeroed(t, false, held, 'while the edge runs')
   await e.edge.stop()
   expectZeroed(t, true, held, 'after the stop')
@@ -40,7 +41,8 @@ t.test("keys handed to an edge are their owner's: its stop zeroes only its ident
   const identity = secretsOf(a.edge).identity
   await a.edge.stop()
   expectZeroed(t, true, { "the stopped edge's identity key": identity.secretKey }, 'after its stop')
-  expectZeroed(t, false, { 'the shared data key': shared.dataKey, 'the shared signing key': shared.signSecretKey }, 'for the other edge')
+  t.equal(secretsOf(a.edge).keys, null, 'handed in: not its own')
+  expectZeroed(t, false, { 'the shared signing key': shared.signSecretKey }, 'for the other edge')
 })
 
 t.test("a supernode zeroes its cookie secret when it stops: a cookie it made before no longer checks", async (t) => {

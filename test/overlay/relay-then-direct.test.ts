@@ -39,7 +39,8 @@ t.test('three edges: broadcast reaches every other member, and every pair goes d
   await Promise.all(edges.map((e) => registered(e)))
   const [a, b, c] = edges as [(typeof edges)[0], (typeof edges)[0], (typeof edges)[0]]
 
-  a.tap.inject(arpBroadcast(a.tap.mac))
+  // a gratuitous ARP for its own address: the ARP sender must be the one its certificate binds
+  a.tap.inject(arpBroadcast(a.tap.mac, a.edge.overlay!.address))
   await Promise.all([b.tap.waitForWritten(1), c.tap.waitForWritten(1)])
   t.same(b.tap.written[0]!.subarray(0, 6), BROADCAST)
   t.same(c.tap.written[0]!.subarray(0, 6), BROADCAST)

@@ -81,6 +81,7 @@ t.test('a peer is its certificate: edge ID from its key, found by MAC and by ses
   t.equal(peer.identity.certificate.name, 'Anna')
   t.equal(peer.identity.notAfterMs, (NOW_S + 3600) * 1000)
   t.equal(admitted(table.admit(m.verified, NOW, 101)), peer, 'the same certificate again: the same peer')
+  t.equal(admitted(table.admit(m.verified, NOW, 101)), peer, 'the same announcement again (the answer to a new query): the same peer')
   t.equal(table.admit(m.verified, NOW, 50), 'stale-certificate', 'an older announcement of it')
   t.end()
 })

@@ -31,6 +31,7 @@ function status(overrides: Partial<EdgeStatus> = {}): EdgeStatus {
     allow: null,
     supernodes: [{ address: '127.0.0.1:7654', registered: true, transport: 'udp', port: 7654, fallback: null, rttMs: 3.25, publicEndpoint: '127.0.0.1:40000', clockSkewMs: 120 }],
     peers: [],
+    revocations: { announced: 0, received: 0, refused: 0 },
     counters: edgeCounters(),
     drops: edgeDropCounters(),
     ...overrides,

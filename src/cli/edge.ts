@@ -73,7 +73,7 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
       .option('insecure-fallback', { type: 'boolean', default: false, describe: 'allow ws:// fallbacks (no TLS: only behind a reverse proxy you trust, or in a lab)' })
       .option('ca-file', { type: 'string', describe: "PEM file of the CA that signed the fallback's certificate (default: the system's CAs)" })
       .option('device', { alias: 'd', type: 'string', default: DEFAULT_TAP_NAME, describe: 'TAP device name' })
-      .option('mac', { alias: 'm', type: 'string', describe: 'MAC of the TAP device (default: random)' })
+      .option('mac', { alias: 'm', type: 'string', describe: "MAC of the TAP device (default: derived from the identity key, so stable with --identity; with --cert, the certificate's)" })
       .option('mtu', { alias: 'M', type: 'number', default: DEFAULT_EDGE_MTU, describe: 'MTU of the TAP device' })
       .option('port', { alias: 'p', type: 'number', default: 0, describe: 'local UDP port (0: any)' })
       .option('mgmt', { type: 'string', default: formatHostPort(DEFAULT_EDGE_MGMT), describe: 'management HTTP (GET /status, /metrics) host:port, or "off"' })
@@ -96,7 +96,7 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
       .example('$0 edge -c lab -l sn.example:7654,443 --fallback wss://sn.example/overlan', 'UDP on two ports, TLS on 443 when UDP is blocked')
       .example('$0 edge --join ovl1.eyJj...', 'a technician joining a remote-assistance session')
       .example('$0 edge --cert anna.crt --identity anna.key -l sn.example:7654', 'a member of an authority\'s community (overlan ca issue)')
-      .epilog(`Exit codes: ${EXIT_USAGE} bad options (or options contradicting --cert); ${EXIT_DEVICE} the TAP device or the host's network settings; ${EXIT_CERTIFICATE} the certificate is not this identity's, has expired or is not valid yet.`),
+      .epilog(`Exit codes: ${EXIT_USAGE} bad options (or options contradicting --cert); ${EXIT_DEVICE} the TAP device or the host's network settings; ${EXIT_CERTIFICATE} the certificate is not this identity's, has expired or is not valid yet, or a supernode refused it (expired by its clock, revoked).`),
   handler: async (args) => {
     const logger = streamLogger(logLevel(args['log-level']))
     secretMemory.reportTo(logger)

@@ -5,10 +5,10 @@
 // what we held once its key arrives inside the new session. Any member can send under edge IDs it
 // makes up, so what is held is bounded per sender and in all, and briefly.
 
-/** Per sender: the first few frames of a conversation. */
-export const HELD_BROADCASTS_PER_SENDER = 8
-/** For all senders together (each a sealed copy of at most 2,048 bytes: 128 KiB at most). */
-export const HELD_BROADCASTS_TOTAL = 64
+/** Per sender: the first few frames of a conversation (as many as a peer's pending queue holds). */
+export const HELD_BROADCASTS_PER_SENDER = 16
+/** For all senders together: each a sealed copy of at most 2,048 bytes, 512 KiB at most (the pending queues' bound). */
+export const HELD_BROADCASTS_TOTAL = 256
 /** A handshake takes a round trip through the supernode; a sender whose key has not come by then never will. */
 export const HELD_BROADCAST_MS = 3_000
 

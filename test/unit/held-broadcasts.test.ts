@@ -11,10 +11,10 @@ t.test('held broadcasts: bounded per sender and in all, handed back in order, dr
   for (let i = 0; i < HELD_BROADCASTS_PER_SENDER + 5; i++) if (held.hold(1, packet(i), 0)) accepted++
   t.equal(accepted, HELD_BROADCASTS_PER_SENDER, `one sender: ${HELD_BROADCASTS_PER_SENDER} held, the rest refused`)
   let made = 0
-  for (let id = 2; id < 1000; id++) if (held.hold(id, packet(0), 0)) made++
+  for (let id = 2; id < 10_000; id++) if (held.hold(id, packet(0), 0)) made++
   t.equal(held.size, HELD_BROADCASTS_TOTAL, `made-up senders: ${HELD_BROADCASTS_TOTAL} in all, never more`)
   t.equal(made, HELD_BROADCASTS_TOTAL - HELD_BROADCASTS_PER_SENDER)
-  t.same(held.take(1).map((b) => b[0]), [0, 1, 2, 3, 4, 5, 6, 7], 'the sender’s own, oldest first, once its key came')
+  t.same(held.take(1).map((b) => b[0]), Array.from({ length: HELD_BROADCASTS_PER_SENDER }, (_, i) => i), 'the sender’s own, oldest first, once its key came')
   t.same(held.take(1), [], 'and forgotten')
   t.equal(held.expire(HELD_BROADCAST_MS - 1), 0, 'nothing dropped before its time')
   t.equal(held.expire(HELD_BROADCAST_MS), made, 'what waited too long is dropped')

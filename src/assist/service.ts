@@ -87,7 +87,7 @@ export interface Technician {
   ip: string | null
   name?: string
   /** its certificate's fingerprint: who it is, as revocations and the audit log name it */
-  fingerprint?: string
+  fingerprint: string
   path: string
   endpoint: string | null
   since: string
@@ -130,10 +130,11 @@ export class AssistanceService {
   private presenceTimer: TimerHandle | null = null
   /**
    * Technicians seen this session: edge ID → first seen, the last endpoint authenticated by the
-   * peer's session (a direct path's), and who its certificate says it is (name, fingerprint, overlay
-   * address: signed by the community's authority, so the audit log may record them).
+   * peer's session (a direct path's), and its certificate's name and fingerprint. Not its overlay
+   * address: technicians join with the session's shared secret and so issue their own certificates,
+   * so an address in one is the technician's own word (until the owner's authority issues them).
    */
-  private readonly present = new Map<string, { since: number; endpoint: string | null; name: string; fingerprint: string | null; ip: string | null }>()
+  private readonly present = new Map<string, { since: number; endpoint: string | null; name: string; fingerprint: string | null }>()
   private lastError: string | null = null
   /** one state change at a time: enable, disable and expiry never interleave */
   private queue: Promise<unknown> = Promise.resolve()
@@ -379,12 +380,12 @@ export class AssistanceService {
 
   private technicians(status: EdgeStatus): Technician[] {
     return status.peers
-      .filter((p) => p.mac !== null && p.lastSeenMs < TECHNICIAN_GONE_MS)
+      .filter((p) => p.lastSeenMs < TECHNICIAN_GONE_MS)
       .map((p) => ({
         id: p.id,
         ip: p.ip,
         ...(p.name ? { name: p.name } : {}),
-        ...(fingerprintOf(p) !== null ? { fingerprint: fingerprintOf(p)! } : {}),
+        fingerprint: p.fingerprint,
         path: p.path,
         endpoint: p.endpoint,
         since: new Date(this.present.get(p.id)?.since ?? this.clock.now()).toISOString(),
@@ -397,7 +398,7 @@ export class AssistanceService {
     const edge = this.edge
     if (edge === null) return
     const now = this.clock.now()
-    const here = new Map(edge.status().peers.filter((p) => p.mac !== null && p.lastSeenMs < TECHNICIAN_GONE_MS).map((p) => [p.id, p]))
+    const here = new Map(edge.status().peers.filter((p) => p.lastSeenMs < TECHNICIAN_GONE_MS).map((p) => [p.id, p]))
     for (const [id, p] of here) {
       const known = this.present.get(id)
       if (known !== undefined) {
@@ -405,7 +406,7 @@ export class AssistanceService {
         if (p.endpoint !== null) known.endpoint = p.endpoint
         continue
       }
-      const who = { since: now, endpoint: p.endpoint, name: p.name, fingerprint: fingerprintOf(p), ip: p.ip }
+      const who = { since: now, endpoint: p.endpoint, name: p.name, fingerprint: p.fingerprint }
       this.present.set(id, who)
       // endpoint: null while the technician is reached through the relay
       await this.record('technician-joined', { id, ...whoFields(who), endpoint: p.endpoint, path: p.path })
@@ -443,15 +444,9 @@ function lastSessionEvent(records: AuditRecord[]): AuditRecord | undefined {
   return records.findLast((r) => r.event === 'enable' || r.event === 'state-unreadable' || SESSION_ENDS.has(r.event))
 }
 
-/** A peer's certificate fingerprint from the edge's /status (null when the status has none). */
-function fingerprintOf(peer: EdgeStatus['peers'][number]): string | null {
-  const fingerprint = (peer as { fingerprint?: unknown }).fingerprint
-  return typeof fingerprint === 'string' ? fingerprint : null
-}
-
-/** What the audit log records of who a technician is: its certificate's name, fingerprint and overlay address. */
-function whoFields(who: { name: string; fingerprint: string | null; ip: string | null }): Record<string, string> {
-  return { ...(who.name ? { name: who.name } : {}), ...(who.fingerprint !== null ? { fingerprint: who.fingerprint } : {}), ...(who.ip !== null ? { ip: who.ip } : {}) }
+/** What the audit log records of who a technician is: its certificate's name (if any) and fingerprint. */
+function whoFields(who: { name: string; fingerprint: string | null }): Record<string, string> {
+  return { ...(who.name ? { name: who.name } : {}), ...(who.fingerprint !== null ? { fingerprint: who.fingerprint } : {}) }
 }
 
 /** A random 256-bit bearer token for the API, as text. */

@@ -42,8 +42,8 @@ export class SessionSecrets {
 
   /** Every buffer held, for tests that check they are zeroed after the session. */
   buffers(): Buffer[] {
-    const all = [this.key, this.token, this.deviceIdentity]
-    return this.adminPassword === null ? all : [...all, this.adminPassword]
+    const texts = this.adminPassword === null ? [this.key, this.token] : [this.key, this.token, this.adminPassword]
+    return [...texts, this.deviceIdentity]
   }
 
   destroy(): void {

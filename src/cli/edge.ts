@@ -18,6 +18,7 @@ import { systemClock } from '../time/clock.js'
 import { isUnicastMac, parseMac } from '../wire/index.js'
 import { CliError, EXIT_CERTIFICATE, EXIT_DEVICE, EXIT_USAGE } from './errors.js'
 import { readArmoredFile, readIdentityFile } from './key-files.js'
+import { MAX_REKEY_AFTER_SECONDS, MIN_REKEY_AFTER_SECONDS, rekeyAfterLimits } from './rekey-after.js'
 import { readRevocationsFile, watchRevocationsFile } from './revocations-file.js'
 import { allowOption, caFile, fallbackProxies, logLevel, mgmtListen, overlayAddress, port, stopOnSignals, supernodeList, withFallbacks } from './options.js'
 
@@ -51,6 +52,7 @@ interface EdgeArgs {
   'insecure-fallback'?: boolean
   'ca-file'?: string
   'log-level': string
+  'rekey-after'?: number
 }
 
 export const edgeCommand: CommandModule<object, EdgeArgs> = {
@@ -71,7 +73,7 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
       .option('insecure-fallback', { type: 'boolean', default: false, describe: 'allow ws:// fallbacks (no TLS: only behind a reverse proxy you trust, or in a lab)' })
       .option('ca-file', { type: 'string', describe: "PEM file of the CA that signed the fallback's certificate (default: the system's CAs)" })
       .option('device', { alias: 'd', type: 'string', default: DEFAULT_TAP_NAME, describe: 'TAP device name' })
-      .option('mac', { alias: 'm', type: 'string', describe: 'MAC of the TAP device (default: random)' })
+      .option('mac', { alias: 'm', type: 'string', describe: "MAC of the TAP device (default: derived from the identity key, so stable with --identity; with --cert, the certificate's)" })
       .option('mtu', { alias: 'M', type: 'number', default: DEFAULT_EDGE_MTU, describe: 'MTU of the TAP device' })
       .option('port', { alias: 'p', type: 'number', default: 0, describe: 'local UDP port (0: any)' })
       .option('mgmt', { type: 'string', default: formatHostPort(DEFAULT_EDGE_MGMT), describe: 'management HTTP (GET /status, /metrics) host:port, or "off"' })
@@ -85,12 +87,16 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
       .option('cert', { type: 'string', describe: "the member certificate an authority issued for --identity's key (overlan ca issue): community, MAC, addresses and name come from it; give no -c, -k, -a or -m (or the certificate's own)" })
       .option('revocations', { type: 'string', describe: 'a file of revocations (overlan ca revoke keeps them in CA/revocations): each is sent to every supernode and again after each registration; re-read when it changes' })
       .option('log-level', { type: 'string', default: 'info', describe: 'debug, info, warn, error or silent' })
+      .option('rekey-after', {
+        type: 'number',
+        describe: `pair sessions make new keys after this many seconds (${MIN_REKEY_AFTER_SECONDS} to ${MAX_REKEY_AFTER_SECONDS}, the default); for labs that want to see rekeys under load`,
+      })
       .example('$0 edge -c lab -k secret -a 10.9.0.1/24 -l sn.example:7654', 'as n2n: community, key, address, supernode')
       .example('OVERLAN_KEY=... $0 edge -c lab -l sn.example:7654', 'the key from the environment, an address from the supernode')
       .example('$0 edge -c lab -l sn.example:7654,443 --fallback wss://sn.example/overlan', 'UDP on two ports, TLS on 443 when UDP is blocked')
       .example('$0 edge --join ovl1.eyJj...', 'a technician joining a remote-assistance session')
       .example('$0 edge --cert anna.crt --identity anna.key -l sn.example:7654', 'a member of an authority\'s community (overlan ca issue)')
-      .epilog(`Exit codes: ${EXIT_USAGE} bad options (or options contradicting --cert); ${EXIT_DEVICE} the TAP device or the host's network settings; ${EXIT_CERTIFICATE} the certificate is not this identity's, has expired or is not valid yet.`),
+      .epilog(`Exit codes: ${EXIT_USAGE} bad options (or options contradicting --cert); ${EXIT_DEVICE} the TAP device or the host's network settings; ${EXIT_CERTIFICATE} the certificate is not this identity's, has expired or is not valid yet, or a supernode refused it (expired by its clock, revoked).`),
   handler: async (args) => {
     const logger = streamLogger(logLevel(args['log-level']))
     secretMemory.reportTo(logger)
@@ -168,7 +174,7 @@ export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig &
   }
   const fallbackOptions = (supernodes: EdgeConfig['supernodes']): EdgeConfig['fallback'] => ({ ca, proxy: fallbackProxies(supernodes.map((s) => s.fallback ?? null), env) })
   // announce: the host's neighbours on the overlay may remember the MAC of this device's previous run
-  const common = { relayOnly: args['relay-only'], allow, name: args.name, mgmt, bind: { port: port('port', args.port) }, announce: true, revocations: args.revocations === undefined ? undefined : readRevocationsFile(args.revocations) }
+  const common = { relayOnly: args['relay-only'], allow, name: args.name, mgmt, bind: { port: port('port', args.port) }, announce: true, revocations: args.revocations === undefined ? undefined : readRevocationsFile(args.revocations), sessionLimits: args['rekey-after'] === undefined ? undefined : rekeyAfterLimits(args['rekey-after']) }
   const withIdentity = <T extends object>(config: T): T & { identity?: Identity } => (args.identity === undefined ? config : { ...config, identity: readIdentityFile('--identity', args.identity) })
 
   if (args.cert !== undefined) {

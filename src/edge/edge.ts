@@ -38,7 +38,7 @@ import type { PathOwner, PathState } from './path.js'
 import { checkLocalAddresses, type LocalAddress } from './own-subnets.js'
 import { edgeDropCounters, type EdgeReason } from './reasons.js'
 import type { SessionDropReason } from '../crypto/session-table.js'
-import type { PairSessionState } from '../crypto/noise-session.js'
+import type { PairSessionState, SessionLimits } from '../crypto/noise-session.js'
 import { CERTIFICATE_REFUSED, Registration } from './registration.js'
 import { SupernodeLink, UDP_RETRY_ON_FALLBACK_MS, type LinkHost, type LinkTarget, type LinkTransport } from './supernode-link.js'
 import { Supernodes } from './supernodes.js'
@@ -92,6 +92,8 @@ export interface EdgeConfig {
   announce?: boolean
   /** the public ports birthday punching sprays (default 1024-65535; tests narrow it) */
   birthdayPorts?: { from: number; to: number }
+  /** pair sessions' rekey times instead of WireGuard's (--rekey-after: labs watch rekeys happen) */
+  sessionLimits?: Partial<SessionLimits>
 }
 
 export interface FallbackOptions {
@@ -250,6 +252,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       allow: config.allow,
       openTransport,
       birthdayPorts: config.birthdayPorts,
+      sessionLimits: config.sessionLimits,
       linkControl: (packet, address, port, via) => this.linkControl(packet, address, port, via),
       oldProtocol: (msg, address, port, via) => this.supernodes.from(address, port, via)?.onOldProtocol(msg) ?? false,
       revocation: (packet) => this.registration.revocation(Buffer.from(packet.revocation.bytes)),

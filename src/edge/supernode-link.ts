@@ -62,6 +62,11 @@ export const KEEPALIVE_RETRY_MS = 3_000
 export const SUSPECT_AFTER_MS = 1_000
 /** Refusals that retrying soon will not fix (community full, bad signature); and HELLO to a supernode of protocol v1. */
 export const SLOW_RETRY_MS = 5_000
+/**
+ * A registration again while registered (a new certificate) keeps the old one carrying traffic for
+ * at most this long, as long as a dead supernode takes to notice: then it counts as lost.
+ */
+export const REFRESH_TIMEOUT_MS = MISSED_KEEPALIVES * KEEPALIVE_RETRY_MS
 /** Unanswered HELLOs in a row before one HELLO of protocol v1 asks whether the supernode is an old one (wire-v2 W1). */
 export const V1_PROBE_AFTER_HELLOS = 3
 /**
@@ -175,6 +180,11 @@ export class SupernodeLink {
   private helloOutstanding = false
   /** the nonce of the v1 HELLO probe, while one is out */
   private oldProbeNonce: Buffer | null = null
+  /**
+   * When a registration again while registered began (reregister): until it is acknowledged the
+   * supernode still holds the old one, so the link still relays and answers queries (null: none)
+   */
+  private refreshSince: number | null = null
   private retryMs = HELLO_RETRY_FIRST_MS
   private nextActionAt = 0
   private keepaliveMs = 10_000
@@ -231,12 +241,14 @@ export class SupernodeLink {
     return via === this.stream && via !== null
   }
 
+  /** Registered, or registering again while the supernode still holds the last registration. */
   get registered(): boolean {
-    return this.state === 'registered'
+    return this.state === 'registered' || this.refreshSince !== null
   }
 
   /** Registered and answering: no keepalive has waited for its answer longer than SUSPECT_AFTER_MS. */
   healthy(now: number): boolean {
+    if (this.refreshSince !== null) return true
     return this.state === 'registered' && (this.unanswered === 0 || now - this.keepaliveSentAt < SUSPECT_AFTER_MS)
   }
 
@@ -251,6 +263,9 @@ export class SupernodeLink {
     this.raceStartedAt ??= now
     this.tickFallback(now)
     this.tickUdpTry(now)
+    if (this.refreshSince !== null && now - this.refreshSince >= REFRESH_TIMEOUT_MS) {
+      this.lose(`registering again unanswered for ${REFRESH_TIMEOUT_MS / 1000} s`)
+    }
     if (now < this.nextActionAt) return
     if (this.carrier === 'udp' && this.address === null) {
       this.resolve()
@@ -469,6 +484,7 @@ export class SupernodeLink {
 
   private acceptRegistration(packet: RegisterAck): void {
     const now = this.host.now()
+    this.refreshSince = null
     const before = this.reflexive
     const moved = before !== null && (before.address !== packet.reflexive.address || before.port !== packet.reflexive.port)
     this.state = 'registered'
@@ -544,9 +560,10 @@ export class SupernodeLink {
    * (it unregistered us at notAfter or on a revocation; proof: the registration's nonce).
    */
   private certificateRefused(packet: ErrorPacket, now: number): void {
-    const ofRegistration = this.state === 'registered' && this.registrationNonce !== null && packet.proof.equals(this.registrationNonce)
+    const ofRegistration = this.registered && this.registrationNonce !== null && packet.proof.equals(this.registrationNonce)
     if (!ofRegistration && !this.answersRegister(packet.proof)) return this.unproven()
     if (ofRegistration) this.lose(`supernode says ${errorCodeName(packet.code)}`)
+    this.refreshSince = null
     this.state = 'hello'
     this.nextActionAt = now + SLOW_RETRY_MS
     this.host.certificateRefused(this, packet.code)
@@ -554,6 +571,8 @@ export class SupernodeLink {
 
   private refusedRegistration(code: ErrorCode, now: number): void {
     const why = errorCodeName(code)
+    // a registration again refused (but for a stale cookie): the link no longer counts the old one as held
+    if (code !== ErrorCode.BadCookie) this.refreshSince = null
     this.state = 'hello'
     switch (code) {
       case ErrorCode.BadCookie:
@@ -599,6 +618,7 @@ export class SupernodeLink {
    */
   reregister(): void {
     if (this.closed) return
+    if (this.state === 'registered') this.refreshSince = this.host.now()
     this.state = 'hello'
     this.helloOutstanding = false
     this.nextActionAt = 0
@@ -614,7 +634,8 @@ export class SupernodeLink {
   }
 
   private lose(why: string): void {
-    const wasRegistered = this.state === 'registered'
+    const wasRegistered = this.registered
+    this.refreshSince = null
     // the race starts again: UDP first, with its head start, and the fallback dialled at once; a
     // stream whose registration went quiet may be a dead TCP connection, so it is dialled anew
     if (this.carrier === 'stream') this.dropStream(why)

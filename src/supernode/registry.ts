@@ -153,7 +153,10 @@ export class Registry {
       const relayBudget = this.communityBudgets.bucketFor(idHex, now)
       community = { id: input.communityId, idHex, members: new Map(), byMac: new Map(), byIp: new Map(), byIp6: new Map(), subnet: null, relayBudget }
     }
-    if (existing === undefined && community.members.size >= this.limits.maxEdgesPerCommunity) return { ok: false, code: ErrorCode.CommunityFull }
+    // the same key in another community (an identity used for another session): one edge ID is one
+    // registration per supernode, so it leaves the first community once this one admits it
+    const sameCommunity = existing?.community.idHex === idHex
+    if (!sameCommunity && community.members.size >= this.limits.maxEdgesPerCommunity) return { ok: false, code: ErrorCode.CommunityFull }
 
     // every claim is checked before any holder goes: a refusal removes nobody
     const macKey = macKeyOf(claim.mac)
@@ -167,7 +170,7 @@ export class Registry {
     let overlay = claim.ipv4
     if (overlay === null) {
       // a certificate without IPv4 (W2): keep what was assigned before, else pick one
-      if (existing !== undefined) overlay = existing.overlay
+      if (existing !== undefined && sameCommunity) overlay = existing.overlay
       else {
         const inCommunity = community
         const subnet = inCommunity.subnet ?? defaultSubnet(this.limits.autoIpRange, inCommunity.id)
@@ -181,13 +184,18 @@ export class Registry {
     if (!this.communities.has(idHex)) this.communities.set(idHex, community)
     community.subnet ??= subnetOf(overlay.address, overlay.prefix)
 
-    if (existing !== undefined) {
+    let source = existing?.source
+    if (existing !== undefined && !sameCommunity) {
+      this.remove(existing)
+      source = this.sources.attach(sourceKey, endpoint.address, endpoint.port, now)
+    } else if (existing !== undefined) {
       this.unindex(existing)
       this.endings.remove(existing)
-    }
-    let source = existing?.source
-    if (existing === undefined || moved) {
-      if (existing !== undefined) this.sources.detach(existing.source, existing.address, existing.port)
+      if (moved) {
+        this.sources.detach(existing.source, existing.address, existing.port)
+        source = this.sources.attach(sourceKey, endpoint.address, endpoint.port, now)
+      }
+    } else {
       source = this.sources.attach(sourceKey, endpoint.address, endpoint.port, now)
     }
     const edge: EdgeEntry = {
@@ -220,7 +228,7 @@ export class Registry {
     community.byIp.set(edge.ipKey, edge)
     if (ip6Key !== null) community.byIp6.set(ip6Key, edge)
     this.endings.set(edge)
-    return { ok: true, edge, isNew: existing === undefined }
+    return { ok: true, edge, isNew: !sameCommunity }
   }
 
   /** Removes an edge; a community without members goes too. */

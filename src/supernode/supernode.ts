@@ -328,6 +328,8 @@ export class Supernode {
   private readonly refusalLog: LogThrottle
   /** a line per new edge, but not 10,000 a second when every edge comes back after a restart */
   private readonly joinLog: LogThrottle
+  /** a line per new revocation: an authority of one's own can sign as many as the rate limits let in */
+  private readonly revocationLog: LogThrottle
   private readonly warn = (message: string): void => this.log.warn(message)
   private readonly info = (message: string): void => this.log.info(message)
   private sweeper: TimerHandle | null = null
@@ -350,6 +352,7 @@ export class Supernode {
     this.errorLimiter = new RateLimiter({ perSecond: ERRORS_PER_SECOND, burst: ERROR_BURST }, config.maxTrackedSources)
     this.refusalLog = new LogThrottle(LOG_LINES_PER_SECOND, () => clock.now())
     this.joinLog = new LogThrottle(LOG_LINES_PER_SECOND, () => clock.now())
+    this.revocationLog = new LogThrottle(LOG_LINES_PER_SECOND, () => clock.now())
     this.lastRevocationPrune = clock.now()
   }
 
@@ -638,10 +641,12 @@ export class Supernode {
     this.counters.revocationsAdded++
     const revoked = this.registry.findByFingerprint(communityHex, fingerprintHex)
     if (revoked !== undefined) this.unregister(revoked, ErrorCode.CertificateRevoked)
-    this.log.info(
-      `revoked certificate ${formatFingerprint(revocation.fingerprint)} serial ${revocation.serial} of community ${communityHex.slice(0, 8)}` +
-        (revoked === undefined ? '' : `: removed edge ${formatEdgeId(revoked.edgeId)} "${revoked.name}"`),
-    )
+    if (this.revocationLog.admit(this.info)) {
+      this.log.info(
+        `revoked certificate ${formatFingerprint(revocation.fingerprint)} serial ${revocation.serial} of community ${communityHex.slice(0, 8)}` +
+          (revoked === undefined ? '' : `: removed edge ${formatEdgeId(revoked.edgeId)} "${revoked.name}"`),
+      )
+    }
     // the datagram as it came: the members check the authority's signature themselves
     for (const member of community.members.values()) {
       this.counters.revocationsForwarded++

@@ -29,6 +29,7 @@ t.test("UDP blocked at the device: its session edge registers over the service's
       community: 'assist-fallback',
       key: secretMemory.copyOf('the session key'),
       mac,
+      identity: secretMemory.copyOf(Buffer.alloc(32, 0x41)),
       supernodes: [{ host: '127.0.0.1', port: sn.port }],
       fallbacks: [`wss://127.0.0.1:${sn.tcpPort}/overlan`],
       overlay: { address: '10.99.0.1', prefix: 24 },

@@ -1,14 +1,14 @@
 // Expiry and restarts with an injected clock: 24 hours pass in milliseconds. A session ends at
 // expiresAt by itself; a service restarted inside the session resumes it (same key, token,
-// expiresAt); one restarted after it comes up disabled and says so; a corrupt state file never
-// stops the service from starting.
+// expiresAt, device identity); one restarted after it comes up disabled and says so; a corrupt state
+// file never stops the service from starting; a state file of overlan 0.1 resumes its session.
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { decodeJoinToken } from '../../src/assist/join-token.js'
 import { STATE_FILE } from '../../src/assist/state-file.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
-import { startTestAssist } from '../fixtures/assist.js'
+import { startTestAssist, type TestAssist } from '../fixtures/assist.js'
 
 /** Moves the clock 1 ms at a time (letting file I/O finish) until `cond` holds; bounded. */
 async function settle(clock: ManualClock, cond: () => Promise<boolean>): Promise<boolean> {
@@ -44,15 +44,43 @@ t.test('restart inside the session: same key, token and expiresAt; the edge come
   const clock = new ManualClock(Date.now())
   const a = await startTestAssist(t, { clock })
   const on = await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 7200 })
+  const deviceEdgeIdBefore = deviceEdgeId(a)
+  t.match(deviceEdgeIdBefore, /^[0-9a-f]{14}$/)
   clock.jump(3600_000)
   const b = await a.restart()
   const status = await b.api('GET', '/api/assistance')
   t.match(status.json, { enabled: true, expiresAt: on.json.expiresAt, remainingSeconds: 3600 })
   t.equal(b.taps.length, 1, 'the device edge started again')
   t.same(b.taps[0]!.mac, a.taps[0]!.mac, 'with the same MAC: technicians\' ARP caches stay right')
+  t.equal(deviceEdgeId(b), deviceEdgeIdBefore, 'and the same identity: the supernode and the technicians take it as the same member at once')
   t.equal((await b.api('POST', '/api/assistance', { enabled: true })).json.token, on.json.token, 'the same token')
   clock.jump(3600_000)
   t.ok(await settle(clock, async () => (await b.api('GET', '/api/assistance')).json.enabled === false), 'and it still ends on time')
+})
+
+/** The device edge's edge ID (the hash of its identity key), from the service's running edge. */
+function deviceEdgeId(a: TestAssist): string | undefined {
+  return (a.server.service as unknown as { edge: { status(): { edgeId: string } } | null }).edge?.status().edgeId
+}
+
+t.test('a state file of overlan 0.1 (format 1): the session resumes with a device identity, and the file is format 2 again', async (t) => {
+  const clock = new ManualClock(Date.now())
+  const a = await startTestAssist(t, { clock })
+  const on = await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 7200 })
+  await a.server.close()
+  // what overlan 0.1 wrote: the same session without a device identity
+  const path = join(a.stateDir, STATE_FILE)
+  const v2 = JSON.parse(await readFile(path, 'utf8')) as { session: Record<string, unknown> }
+  delete v2.session.deviceIdentity
+  await writeFile(path, JSON.stringify({ version: 1, session: v2.session }))
+  const b = await a.restart()
+  t.match((await b.api('GET', '/api/assistance')).json, { enabled: true, expiresAt: on.json.expiresAt })
+  t.equal(b.taps.length, 1, 'the device edge runs')
+  t.equal((await b.api('POST', '/api/assistance', { enabled: true })).json.token, on.json.token, 'technicians keep their token')
+  const now = JSON.parse(await readFile(path, 'utf8')) as { version: number; session: { deviceIdentity?: string } }
+  t.equal(now.version, 2, 'written back as format 2')
+  t.equal(Buffer.from(now.session.deviceIdentity ?? '', 'base64').length, 32, 'with the new device identity')
+  t.notOk((await events(b)).includes('state-unreadable'), 'not taken as unreadable')
 })
 
 t.test('restart after expiry: disabled at once, with an expired record', async (t) => {

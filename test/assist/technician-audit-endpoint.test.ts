@@ -1,7 +1,8 @@
 // The audit log records where a technician connected from as the endpoint its session
-// authenticated (the direct path's source, proven by a probe it answered), never the overlay
-// address its record claims: that field is the peer's own word, unsigned until member
-// certificates bind it. A technician claiming an address that is not its own leaves no trace of it.
+// authenticated (the direct path's source, proven by a probe it answered) and who it is by its
+// certificate's name and fingerprint, never the overlay address it chose: technicians join with the
+// session's shared secret and issue their own certificates, so that address is their own word. A
+// technician claiming an address that is not its own leaves no trace of it.
 import t from 'tap'
 import { decodeJoinToken } from '../../src/assist/join-token.js'
 import { Edge } from '../../src/edge/edge.js'
@@ -37,11 +38,11 @@ t.test('technician-joined and -left carry the authenticated endpoint, not the cl
   const joined = (await poll(audit, (l) => l.some((r) => r.event === 'technician-joined'), TRIES)).find((r) => r.event === 'technician-joined')!
   t.notOk('ip' in joined.details, 'no overlay address in the join record')
   t.ok(joined.details.endpoint === null || joined.details.endpoint === own, `its endpoint is the authenticated one, or null while relayed (${String(joined.details.endpoint)}, path ${String(joined.details.path)})`)
-  t.match(joined.details, { name: 'mallory', path: String })
+  t.match(joined.details, { name: 'mallory', path: String, fingerprint: tech.status().certificate.fingerprint })
 
   await a.api('POST', '/api/assistance', { enabled: false })
   const log = await audit()
   const left = log.find((r) => r.event === 'technician-left')!
-  t.same(left.details, { id: joined.details.id, endpoint: own, reason: 'session ended' }, 'the leave record has the endpoint its direct path authenticated')
+  t.same(left.details, { id: joined.details.id, name: 'mallory', fingerprint: joined.details.fingerprint, endpoint: own, reason: 'session ended' }, 'the leave record has the certificate and the endpoint its direct path authenticated')
   t.notMatch(JSON.stringify(log), CLAIMED, `the claimed ${CLAIMED} appears nowhere in the audit log`)
 })

@@ -38,8 +38,10 @@ t.test('prints the peers, their path and the supernode of a running edge; --json
   const lines = text.stdout.split('\n')
   t.equal(lines[0], `the edge, management on ${mgmt}`)
   t.match(lines[1], new RegExp(`^edge device \\([0-9a-f]{14}\\), ${a.edge.overlay!.address}/24 on mem\\d+$`))
-  t.match(lines[2], /^session ends \d{4}-\d\d-\d\dT.*Z \(in (59|60) min\)$/, 'the expiry and the time left')
-  t.match(text.stdout, new RegExp(`^  127\\.0\\.0\\.1:${sn.port} +registered +udp ${sn.port} +[\\d.]+ ms$`, 'm'), 'the supernode: registered, over UDP on its port, with its RTT')
+  const certificate = a.edge.status().certificate
+  t.equal(lines[2], `certificate "device" (member, self-issued) ${certificate.fingerprint}, valid until ${certificate.notAfter} (in 23 h 59 min)`, 'its certificate: name, role, fingerprint, end')
+  t.match(lines[3], /^session ends \d{4}-\d\d-\d\dT.*Z \(in (59|60) min\)$/, 'the expiry and the time left')
+  t.match(text.stdout, new RegExp(`^  127\\.0\\.0\\.1:${sn.port} +registered +udp ${sn.port} +[\\d.]+ ms +[+-]?\\d+ ms$`, 'm'), 'the supernode: registered, over UDP on its port, with its RTT and clock skew')
   t.match(text.stdout, /^peers \(1\)$/m)
   t.match(
     text.stdout,

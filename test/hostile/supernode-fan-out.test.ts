@@ -4,7 +4,7 @@
 // not send is counted; a fifth edge on one endpoint is refused.
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { ErrorCode } from '../../src/wire/index.js'
+import { BROADCAST_OVERHEAD, ErrorCode, RELAY_PREFIX_BYTES } from '../../src/wire/index.js'
 import { AttackProcess } from '../fixtures/attack-process.js'
 import type { FanOutReport } from '../fixtures/fan-out-attacker.js'
 import { startSupernodeProcess } from '../fixtures/supernode-process.js'
@@ -14,7 +14,7 @@ const EDGES = 1000
 const SECONDS = 3
 const BROADCASTS_PER_SECOND = 100
 const PAYLOAD = 200
-/** The source budget under test: 4 MiB/s, bursts of 1/8 s (512 KiB, enough for one broadcast to 999 of 244 B). */
+/** The source budget under test: 4 MiB/s, bursts of 1/8 s (512 KiB, enough for one broadcast to 999 of 252 B). */
 const BUDGET_PER_SECOND = 4 * 1024 * 1024
 const BUDGET_BURST = BUDGET_PER_SECOND / 8
 /** The supernode may still be working through the attacker's last frames when it reports. */
@@ -37,7 +37,7 @@ t.test('1,000 fake edges and a broadcast flood: bytes out stay within the source
   const bytesIn = after.counters.relayBytesIn!
   const bytesOut = after.counters.relayedBytes!
   const limit = BUDGET_BURST + BUDGET_PER_SECOND * (report.seconds + SLACK_SECONDS)
-  const frame = PAYLOAD + 44
+  const frame = RELAY_PREFIX_BYTES + BROADCAST_OVERHEAD + PAYLOAD
   t.comment(`${report.registered} fake edges from ${report.addresses} addresses; ${report.broadcasts} broadcasts of ${frame} B in ${report.seconds.toFixed(1)} s`)
   t.comment(`unbounded, that is ${((report.broadcasts * frame * (EDGES - 1)) / 1e6).toFixed(1)} MB out (×${EDGES - 1})`)
   t.comment(

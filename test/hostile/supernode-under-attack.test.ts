@@ -70,7 +70,7 @@ t.test('attacked for a bounded time, the supernode keeps serving its members', a
   t.ok(loss < 0.01, 'members lose under 1 % of their frames')
   t.ok(rssAfter <= memoryBoundBytes, `RSS within the stated bound: ${(rssAfter / 1e6).toFixed(1)} MB ≤ ${(memoryBoundBytes / 1e6).toFixed(1)} MB`)
   t.ok(amplification <= 1, 'no unverified source got more bytes than it sent')
-  for (const reason of ['truncated', 'oversized', 'bad-version', 'unknown-type', 'trailing-bytes', 'bad-cookie', 'bad-signature', 'rate-limited', 'relay-unknown-sender', 'unknown-edge', 'endpoint-full', 'supernode-full']) {
+  for (const reason of ['truncated', 'oversized', 'bad-version', 'old-protocol', 'unknown-type', 'trailing-bytes', 'bad-cookie', 'bad-signature', 'bad-certificate-signature', 'bad-certificate-length', 'rate-limited', 'relay-unknown-sender', 'unknown-edge', 'endpoint-full', 'supernode-full']) {
     t.match(metrics, new RegExp(`overlan_supernode_dropped_total\\{reason="${reason}"\\} [1-9]`), `${reason} refusals are counted in /metrics`)
   }
   const totalDrops = Object.values(after.drops).reduce((x, y) => x + y, 0)

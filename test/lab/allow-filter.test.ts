@@ -31,7 +31,7 @@ t.test('--allow tcp/8080: only that port (and replies) reach the device; icmp ad
   const outbound = await lab.tcpConnect(deviceSite.ns, tech.ip, 9090, 5_000)
   t.comment(`device → technician:9090 ${JSON.stringify(outbound)}`)
   t.match(outbound, { connected: true, data: 'hello from 9090\n' }, "the device's own connection gets its replies")
-  const drops = (await device.status()).drops['not-allowed']
+  const drops = (await device.status()).drops['not-allowed'] ?? 0
   t.ok(drops >= 3, `the device edge counted not-allowed drops (${drops})`)
 
   const exit = await device.stop('SIGTERM')

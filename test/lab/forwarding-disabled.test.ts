@@ -45,9 +45,9 @@ t.test('a technician routing a LAN via the device reaches nothing on it', async 
   const local = await lab.ping(deviceSite.ns, LAN_HOST, 2)
   t.equal(local.received, 2, 'the LAN host answers the device itself (so the LAN is there to reach)')
 
-  const before = (await device.status()).drops['not-our-ip']
+  const before = (await device.status()).drops['not-our-ip'] ?? 0
   const toLan = await lab.ping(techSite.ns, LAN_HOST, 5)
-  const after = (await device.status()).drops['not-our-ip']
+  const after = (await device.status()).drops['not-our-ip'] ?? 0
   t.comment(`technician → ${LAN_HOST} via ${device.ip}: ${toLan.received}/${toLan.transmitted} answered; device drops not-our-ip ${before} → ${after}`)
   t.equal(toLan.transmitted, 5, 'the technician sent 5 echo requests')
   t.equal(toLan.received, 0, 'none answered: the LAN behind the device is out of reach')

@@ -91,11 +91,11 @@ t.test('a technician’s router advertisement changes nothing on the device, and
   t.comment(`device routes after the RA: ${JSON.stringify((await routes(deviceSite.ns)).trim())}`)
 
   // ARP: the technician asks the overlay who has the device's LAN address
-  const notOurIpBefore = (await device.status()).drops['not-our-ip']
+  const notOurIpBefore = (await device.status()).drops['not-our-ip'] ?? 0
   await lab.exec(techSite.ns, 'ip', ['route', 'add', `${LAN_ADDRESS}/32`, 'dev', TAP])
   const ping = await lab.ping(techSite.ns, LAN_ADDRESS, 3)
   const neighbour = (await lab.exec(techSite.ns, 'ip', ['neigh', 'show', LAN_ADDRESS, 'dev', TAP])).stdout.trim()
-  const notOurIpAfter = (await device.status()).drops['not-our-ip']
+  const notOurIpAfter = (await device.status()).drops['not-our-ip'] ?? 0
   t.comment(`technician: ping ${LAN_ADDRESS} via ${TAP}: ${ping.received}/${ping.transmitted}; neighbour entry "${neighbour}"; device not-our-ip ${notOurIpBefore} → ${notOurIpAfter}`)
   t.equal(ping.received, 0, 'no answer for the device’s LAN address over the overlay')
   t.notMatch(neighbour, /lladdr/, 'the technician learned no MAC for it (ARP unanswered)')

@@ -12,6 +12,7 @@ import { caInit, caIssue, caRevoke, REVOCATIONS_FILE } from '../../src/cli/ca.js
 import { edgeConfig, edgeCredentials } from '../../src/cli/edge.js'
 import { readRevocationsFile, REVOCATIONS_CHECK_MS, watchRevocationsFile } from '../../src/cli/revocations-file.js'
 import { armor } from '../../src/crypto/armor.js'
+import { generateAuthority, issueCertificate } from '../../src/crypto/certificate.js'
 import { generateIdentity, identityFromSeed, seedOf } from '../../src/crypto/identity.js'
 import { Edge } from '../../src/edge/edge.js'
 import { CERTIFICATE_REFUSED } from '../../src/edge/registration.js'
@@ -176,3 +177,24 @@ t.test('ca revoke → CA/revocations → an edge watching it (--revocations) →
 })
 
 
+
+t.test("an authority's certificate ends its edge at notAfter (it cannot renew itself), with one line", async (t) => {
+  const clock = new ManualClock(Date.now())
+  const nowS = Math.floor(clock.now() / 1000)
+  const authority = generateAuthority()
+  const identity = generateIdentity()
+  const certificate = issueCertificate(authority, { role: 'technician', serial: 9, notBefore: nowS - 10, notAfter: nowS + 30, memberKey: identity.publicKey, mac: Buffer.from('02aa00000009', 'hex'), ipv4: { address: '10.79.0.9', prefix: 24 }, ipv6: null, name: 'short' })
+  const { lines, logger } = keptLines()
+  const sn = await startSupernode(t)
+  const edge = await Edge.start(
+    { certificate, identity, supernodes: [{ host: '127.0.0.1', port: sn.port }], overlay: null, bind: { address: '127.0.0.1', port: 0 }, mgmt: null },
+    { tap: new MemoryTap('mem-short', Buffer.from('02aa00000009', 'hex')), clock, logger },
+  )
+  const stopped = new Promise<string>((resolve) => edge.on('stopped', resolve))
+  await clock.advance(29_000, 1_000)
+  t.equal(edge.status().certificate.name, 'short', 'still running a second before the end')
+  await clock.advance(2_000, 500)
+  t.equal(await stopped, CERTIFICATE_REFUSED)
+  t.equal(lines.filter((l) => l.startsWith('error')).length, 1)
+  t.match(lines.find((l) => l.startsWith('error')), /^error the certificate expired at \S+: the edge stops; ask the authority for a new one$/)
+})

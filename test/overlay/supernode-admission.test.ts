@@ -9,8 +9,8 @@ import { ErrorCode, NO_PROOF, PacketType, encodeKeepalive, type Packet } from '.
 import { ERROR_BURST } from '../../src/supernode/supernode.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
 import { startSupernode, until } from '../fixtures/supernode-start.js'
-import { RawMember, relayDatagram as relayFrame } from '../fixtures/raw-member.js'
-import { TestAuthority } from '../fixtures/supernode-members.js'
+import { RawMember } from '../fixtures/raw-member.js'
+import { TestAuthority, sessionRelay as relayFrame } from '../fixtures/supernode-members.js'
 
 /** A signed announcement of a new member of `keys`' community, with a MAC and overlay address of its own. */
 function newRecord(keys: TestAuthority): { record: Buffer; edgeId: number } {

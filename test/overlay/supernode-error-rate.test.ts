@@ -7,7 +7,7 @@ import type { DatagramReceiver, Transport } from '../../src/net/transport.js'
 import { ERROR_BURST, ERRORS_PER_SECOND, Supernode } from '../../src/supernode/supernode.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
 import { PacketType, decodePacket, encodeKeepalive, encodeRegister } from '../../src/wire/index.js'
-import { cookie, nonce, sampleRecord, sealedSample } from '../fixtures/sample-packets.js'
+import { cookie, nonce, relaySample, sampleAnnouncement } from '../fixtures/sample-packets.js'
 
 /** A supernode socket in memory: datagrams are handed in by the test, sends are recorded. */
 class RecordingTransport implements Transport {
@@ -40,13 +40,13 @@ const BURST = 1_000
 const SECONDS = 5
 
 t.test('bad packets from one source, 1,000 a second: a few ERRORs at first, then at most one a second', async (t) => {
-  const clock = new ManualClock()
+  const clock = new ManualClock(Date.now())
   const transport = new RecordingTransport()
   const sn = await Supernode.start({ port: 0, mgmt: null }, { clock, transport })
   t.teardown(() => sn.stop())
-  const badCookie = encodeRegister(nonce, cookie, sampleRecord())
+  const badCookie = encodeRegister(nonce, cookie, sampleAnnouncement())
   const unknownKeepalive = encodeKeepalive(PacketType.Keepalive, 0x1234, 1)
-  const strangerRelay = sealedSample(PacketType.Relay)
+  const strangerRelay = relaySample(0x0fed_cba9_8765)
   const kinds = [badCookie, unknownKeepalive, strangerRelay]
   const isError = (packet: Buffer): boolean => {
     const decoded = decodePacket(packet)

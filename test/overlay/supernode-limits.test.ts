@@ -7,7 +7,7 @@ import { ErrorCode, PacketType, decodePacket, encodeHello, encodeRegister } from
 import { Supernode } from '../../src/supernode/supernode.js'
 import { ipv4Frame } from '../fixtures/frames.js'
 import { isRegistered, keysFor, registered, startEdge, startSupernode, until } from '../fixtures/overlay.js'
-import { sampleRecord } from '../fixtures/sample-packets.js'
+import { sampleAnnouncement } from '../fixtures/sample-packets.js'
 
 const FLOOD_PACKETS = 20_000
 
@@ -33,7 +33,7 @@ t.test('a registration flood from one source is rate-limited while members keep 
     replies++
   })
   const hello = encodeHello(Buffer.alloc(8, 1))
-  const register = encodeRegister(Buffer.alloc(8, 2), Buffer.alloc(20), sampleRecord())
+  const register = encodeRegister(Buffer.alloc(8, 2), Buffer.alloc(20), sampleAnnouncement())
   let sentBytes = 0
   const framesSent = 200
   // bounded: FLOOD_PACKETS datagrams in bursts of 500, interleaved with member traffic
@@ -113,7 +113,7 @@ t.test('HELLO is answered with a smaller COOKIE; a REGISTER with a bad cookie ge
   t.ok(replies[0]!.length < hello.length, `${replies[0]!.length} bytes back for ${hello.length}`)
   const cookie = decodePacket(replies[0]!)
   t.match(cookie, { ok: true, value: { type: PacketType.Cookie, reflexive: { address: '127.0.0.1', port: socket.address().port } } })
-  socket.send(encodeRegister(Buffer.alloc(8, 9), Buffer.alloc(20, 7), sampleRecord()), sn.port, '127.0.0.1')
+  socket.send(encodeRegister(Buffer.alloc(8, 9), Buffer.alloc(20, 7), sampleAnnouncement()), sn.port, '127.0.0.1')
   await until('refusal', () => replies.length === 2)
   t.match(decodePacket(replies[1]!), { ok: true, value: { type: PacketType.Error, code: ErrorCode.BadCookie } })
   t.equal(sn.drops['bad-cookie'], 1)

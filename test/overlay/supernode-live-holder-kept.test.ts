@@ -27,9 +27,9 @@ t.test("another key claiming the device's MAC, IPv4, both: refused while the dev
 
   const attacker = await RawMember.open(t, sn.port, '127.0.0.72')
   const claims = [
-    { what: 'its MAC', over: { mac: device.fields.mac }, code: ErrorCode.MacInUse, reason: 'mac-in-use' },
-    { what: 'its IPv4', over: { ipv4: device.fields.ipv4 }, code: ErrorCode.AddressInUse, reason: 'address-in-use' },
-    { what: 'both', over: { mac: device.fields.mac, ipv4: device.fields.ipv4 }, code: ErrorCode.MacInUse, reason: 'mac-in-use' },
+    { what: 'its MAC', over: { mac: device.decoded.mac }, code: ErrorCode.MacInUse, reason: 'mac-in-use' },
+    { what: 'its IPv4', over: { ipv4: device.decoded.ipv4 }, code: ErrorCode.AddressInUse, reason: 'address-in-use' },
+    { what: 'both', over: { mac: device.decoded.mac, ipv4: device.decoded.ipv4 }, code: ErrorCode.MacInUse, reason: 'mac-in-use' },
   ] as const
   for (const claim of claims) {
     const fresh = community.issue(claim.over) // a fresh key each time
@@ -86,6 +86,21 @@ t.test('a captured announcement re-sent from another address is stale; bad certi
   t.equal(sn.registry.edges.size, 1, 'only the owner is registered')
 })
 
+t.test("a captured announcement where its owner is not registered is held only until the owner's next registration", async (t) => {
+  const sn = await startSupernode(t)
+  const community = new TestAuthority()
+  const owner = community.issue()
+  const captured = owner.announce()
+  const thief = await RawMember.open(t, sn.port, '127.0.0.85')
+  // the owner is registered at another supernode, not here: the copy verifies (the signature is the owner's)
+  t.equal(codeOf(await thief.register(captured)), 'ack', 'accepted: the announcement is genuine')
+  t.equal(sn.registry.edges.get(owner.edgeId)?.address, '127.0.0.85')
+  const ownerSocket = await RawMember.open(t, sn.port, '127.0.0.86')
+  t.equal(codeOf(await ownerSocket.register(owner.announce())), 'ack', 'the owner registers with a newer one: at once')
+  t.equal(sn.registry.edges.get(owner.edgeId)?.address, '127.0.0.86', 'the edge ID points at the owner again')
+  t.equal(codeOf(await thief.register(captured)), `error ${ErrorCode.StaleRecord}`, 'the copy again: stale-record')
+})
+
 t.test('a holder silent for holderSilentMs is replaced by another key; not a millisecond before', async (t) => {
   const clock = new ManualClock(Date.now())
   const sn = await startSupernode(t, {}, clock)
@@ -95,7 +110,7 @@ t.test('a holder silent for holderSilentMs is replaced by another key; not a mil
   const device = community.issue()
   const old = await RawMember.open(t, sn.port, '127.0.0.77')
   t.equal(codeOf(await old.register(device.announce())), 'ack')
-  const newcomer = community.issue({ mac: device.fields.mac, ipv4: device.fields.ipv4 })
+  const newcomer = community.issue({ mac: device.decoded.mac, ipv4: device.decoded.ipv4 })
   const socket = await RawMember.open(t, sn.port, '127.0.0.78')
   clock.jump(silentMs - 1)
   t.equal(codeOf(await socket.register(newcomer.announce())), `error ${ErrorCode.MacInUse}`, `silent ${silentMs - 1} ms: refused`)
@@ -112,15 +127,15 @@ t.test('REGISTER_ACK carries the supernode clock; /status shows the certificate'
   const member = community.issue({ name: 'Anna (support)', role: 'technician', ipv6: { address: 'fd00:9::5', prefix: 64 } })
   const socket = await RawMember.open(t, sn.port, '127.0.0.79')
   const ack = await socket.register(member.announce())
-  t.match(ack, { type: PacketType.RegisterAck, serverTimeMs: clock.now(), overlay: member.fields.ipv4 })
+  t.match(ack, { type: PacketType.RegisterAck, serverTimeMs: clock.now(), overlay: member.decoded.ipv4 })
   const [edge] = sn.status().edges
   t.match(edge, {
     id: formatEdgeId(member.edgeId),
     name: 'Anna (support)',
     role: 'technician',
-    ip: `${member.fields.ipv4!.address}/16`,
+    ip: `${member.decoded.ipv4!.address}/${member.decoded.ipv4!.prefix}`,
     ipv6: 'fd00:9::5',
-    notAfter: new Date(member.fields.notAfter * 1000).toISOString(),
+    notAfter: new Date(member.decoded.notAfter * 1000).toISOString(),
     fingerprint: /^[a-z2-7]{32}$/,
   })
 })

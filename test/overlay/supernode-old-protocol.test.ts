@@ -6,9 +6,9 @@
 import t from 'tap'
 import { ManualClock } from '../../src/time/manual-clock.js'
 import { COOKIE_PACKET_BYTES, HELLO_BYTES, OLD_WIRE_VERSION, PacketType, encodeHello, encodeKeepalive, isOldProtocolCookie } from '../../src/wire/index.js'
-import { RawMember, relayDatagram } from '../fixtures/raw-member.js'
+import { RawMember } from '../fixtures/raw-member.js'
 import { keptLines, startSupernode, until } from '../fixtures/supernode-start.js'
-import { TestAuthority } from '../fixtures/supernode-members.js'
+import { TestAuthority, sessionRelay } from '../fixtures/supernode-members.js'
 
 /** A packet as protocol v1 would have sent it: v2's bytes with version byte 1. */
 function asVersion1(packet: Buffer): Buffer {
@@ -31,7 +31,7 @@ t.test('a v1 HELLO gets a v1 COOKIE; other v1 packets are dropped as old-protoco
   t.equal(sn.drops['old-protocol'], 1, 'counted old-protocol')
 
   const member = new TestAuthority().issue()
-  const v1Packets = [asVersion1(encodeKeepalive(PacketType.Keepalive, member.edgeId, 1)), asVersion1(relayDatagram(member.edgeId, 9, 1)), Buffer.from([OLD_WIRE_VERSION, PacketType.Register, 0, 0, 1, 2, 3])]
+  const v1Packets = [asVersion1(encodeKeepalive(PacketType.Keepalive, member.edgeId, 1)), asVersion1(sessionRelay(member.edgeId, 9, 1)), Buffer.from([OLD_WIRE_VERSION, PacketType.Register, 0, 0, 1, 2, 3])]
   for (const packet of v1Packets) old.send(packet)
   await until('dropped', () => sn.drops['old-protocol'] === 4)
   const upgradeLines = (): string[] => lines.filter((l) => l.includes('speaks protocol v1'))
@@ -52,8 +52,8 @@ t.test('RELAY v2: destination 0 only with a BROADCAST inside, a BROADCAST only t
   const sb = await RawMember.open(t, sn.port, '127.0.0.103')
   t.equal((await sa.register(a.announce())).type, PacketType.RegisterAck)
   t.equal((await sb.register(b.announce())).type, PacketType.RegisterAck)
-  const broadcast = relayDatagram(a.edgeId, 0, 1)
-  const unicast = relayDatagram(a.edgeId, b.edgeId, 2)
+  const broadcast = sessionRelay(a.edgeId, 0, 1)
+  const unicast = sessionRelay(a.edgeId, b.edgeId, 2)
   // swap the inner types: a SESSION_DATA to everyone, a BROADCAST to one
   const dataToAll = Buffer.from(unicast)
   dataToAll.fill(0, 12, 20)

@@ -94,7 +94,7 @@ t.test('login: the form, with its message if any', (t) => {
 t.test('logging out starts again from the one initial value, every field of it', (t) => {
   t.ok(Object.isFrozen(INITIAL_PAGE), 'the initial value cannot be changed by a page that started from it')
   // a page with every field away from its initial value
-  let page = consoleWith(onStatus(HOUR, { adminAccess: true, technicians: [{ id: 'a1', ip: '10.99.0.5', path: 'direct', endpoint: null, since: new Date(NOW).toISOString(), lastSeenMs: 0 }] }))
+  let page = consoleWith(onStatus(HOUR, { adminAccess: true, technicians: [{ id: 'a1', ip: '10.99.0.5', fingerprint: 'nbswy3dpeb3w64tmmqqq4zlemvzxi5dp', path: 'direct', endpoint: null, since: new Date(NOW).toISOString(), lastSeenMs: 0 }] }))
   page = { ...switching(page), secrets: { token: 'ovl1.x', adminPassword: 'pw', expiresAt: page.status!.expiresAt! }, expired: true, expiredAt: 'then', loginError: 'l', actionError: 'a', connectionError: 'c', notice: 'n', fastUntil: NOW + 1 }
   for (const key of Object.keys(INITIAL_PAGE) as (keyof Page)[]) t.not(page[key], INITIAL_PAGE[key], `the busy page has its own ${key}`)
   t.same(loggedOut(), { ...INITIAL_PAGE, view: 'login' }, 'logged out: the initial value, in the login view')
@@ -198,7 +198,7 @@ t.test('error: lost contact, a refused switch, an edge that is not running', (t)
 })
 
 t.test('a technician joining or leaving is noticed (the audit log has news)', (t) => {
-  const tech = { id: 'a1', ip: '10.99.0.5', path: 'relay', endpoint: null, since: new Date(NOW).toISOString(), lastSeenMs: 0 }
+  const tech = { id: 'a1', ip: '10.99.0.5', fingerprint: 'nbswy3dpeb3w64tmmqqq4zlemvzxi5dp', path: 'relay', endpoint: null, since: new Date(NOW).toISOString(), lastSeenMs: 0 }
   const none = consoleWith(onStatus(HOUR))
   const joined = withStatus(none, onStatus(HOUR, { technicians: [tech] }), NOW)
   t.ok(joined.techniciansChanged, 'joined')

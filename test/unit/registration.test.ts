@@ -2,10 +2,10 @@
 // the supernode assigns is re-issued into the certificate and registered again at once; a refused
 // certificate is renewed when self-issued and stops the edge when an authority's; revocations from
 // --revocations reach every supernode now and after each registration; a forwarded one revokes.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { certificateFingerprint, generateAuthority, issueCertificate, selfIssue } from '../../src/crypto/certificate.js'
 import { generateIdentity } from '../../src/crypto/identity.js'
-import { authorityOf, deriveCommunityKeys } from '../../src/crypto/keys.js'
+import { authorityOf, deriveCommunityKeys, type Authority } from '../../src/crypto/keys.js'
 import { signRevocation } from '../../src/crypto/revocation.js'
 import { verify } from '../../src/crypto/sign.js'
 import { Credentials } from '../../src/edge/credentials.js'
@@ -13,7 +13,7 @@ import { CERTIFICATE_REFUSED, Registration } from '../../src/edge/registration.j
 import { SLOW_RETRY_MS, SupernodeLink, type LinkHost } from '../../src/edge/supernode-link.js'
 import type { Logger } from '../../src/log/logger.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
-import { ErrorCode, NO_SUBJECT, PacketType, decodeCertificate, decodePacket, deregisterSignedBytes, encodeRevocationPacket, type OverlayAddress, type Packet } from '../../src/wire/index.js'
+import { ErrorCode, NO_SUBJECT, PacketType, decodeCertificate, type Certificate, decodePacket, deregisterSignedBytes, encodeRevocationPacket, type OverlayAddress, type Packet } from '../../src/wire/index.js'
 
 const START = Date.UTC(2026, 5, 1, 12)
 const NOW_S = START / 1000
@@ -109,15 +109,24 @@ t.test('without -a: registers without IPv4, re-issues with the assigned address 
   t.match(h.lines, [/^info supernode 127\.0\.0\.1:7654 assigned 10\.9\.0\.7\/24: certificate re-issued with it, registering again$/])
 })
 
-t.test('--revocations: sent to registered supernodes at once and again after each registration; refused ones are said', async (t) => {
+/** A registered shared-secret edge, and the certificate of another member of its community (at 10.9.0.9). */
+async function registeredWithPeer(t: Test): Promise<{ h: Harness; authority: Authority; peerCert: Buffer; peer: Certificate }> {
   const clock = new ManualClock(START)
   const { keys, credentials } = await sharedSecret(clock, { address: '10.9.0.1', prefix: 24 })
   t.teardown(() => credentials.destroy())
   const h = harness(credentials, clock)
   register(h)
   const authority = authorityOf(keys)
-  const victim = decodeCertificate(selfIssue(authority, generateIdentity(), { ipv4: { address: '10.9.0.9', prefix: 24 }, nowSeconds: NOW_S }))
-  if (!victim.ok) return t.fail(victim.reason)
+  const peerCert = selfIssue(authority, generateIdentity(), { ipv4: { address: '10.9.0.9', prefix: 24 }, nowSeconds: NOW_S })
+  const decoded = decodeCertificate(peerCert)
+  if (!decoded.ok) throw new Error(decoded.reason)
+  return { h, authority, peerCert, peer: decoded.value }
+}
+
+t.test('--revocations: sent to registered supernodes at once and again after each registration; refused ones are said', async (t) => {
+  const { h, authority, peer } = await registeredWithPeer(t)
+  const credentials = h.credentials
+  const victim = { value: peer }
   const good = signRevocation(authority, victim.value, NOW_S)
   const foreign = signRevocation(generateAuthority(), victim.value, NOW_S)
   const revocationsSent = () => h.sent.filter((p) => p.type === PacketType.Revocation).length
@@ -135,16 +144,10 @@ t.test('--revocations: sent to registered supernodes at once and again after eac
 })
 
 t.test('a revocation the supernode forwards revokes at this edge; junk is counted, not taken', async (t) => {
-  const clock = new ManualClock(START)
-  const { keys, credentials } = await sharedSecret(clock, { address: '10.9.0.1', prefix: 24 })
-  t.teardown(() => credentials.destroy())
-  const h = harness(credentials, clock)
-  register(h)
-  const authority = authorityOf(keys)
-  const peerCert = selfIssue(authority, generateIdentity(), { ipv4: { address: '10.9.0.9', prefix: 24 }, nowSeconds: NOW_S })
+  const { h, authority, peerCert, peer } = await registeredWithPeer(t)
+  const credentials = h.credentials
   t.ok(credentials.checkPeer(peerCert).ok)
-  const decoded = decodeCertificate(peerCert)
-  if (!decoded.ok) return t.fail(decoded.reason)
+  const decoded = { value: peer }
   const revoked: Buffer[] = []
   credentials.onRevocation((fp) => revoked.push(fp))
   // as the data path hands it on: the revocation's bytes out of a decoded REVOCATION packet

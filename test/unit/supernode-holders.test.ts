@@ -4,23 +4,11 @@
 // evict the device); only a holder silent for silentAfterMs can be replaced. The same key takes its
 // own place at once, from anywhere, with a newer announcement. Certificates end at their notAfter.
 import t from 'tap'
-import { parseSubnet } from '../../src/supernode/auto-ip.js'
-import { Registry, type RegistryLimits } from '../../src/supernode/registry.js'
+import { Registry } from '../../src/supernode/registry.js'
 import { ErrorCode } from '../../src/wire/index.js'
-import { newClaim, newEdgeId, registerClaim } from '../fixtures/member-claims.js'
+import { newClaim, newEdgeId, registerClaim, testLimits } from '../fixtures/member-claims.js'
 
-const LIMITS: RegistryLimits = {
-  maxCommunities: 100,
-  maxEdgesPerCommunity: 100,
-  maxEdges: 100,
-  maxEdgesPerEndpoint: 4,
-  maxEdgesPerAddress: 100,
-  maxTrackedSources: 1000,
-  autoIpRange: parseSubnet('10.128.0.0/9'),
-  relayRate: { perSecond: 1000, burst: 1000 },
-  relayBytesPerSource: { perSecond: 10_000, burst: 100_000 },
-  relayBytesPerCommunity: { perSecond: 10_000, burst: 100_000 },
-}
+const LIMITS = testLimits(100)
 const COMMUNITY = Buffer.alloc(16, 0x33)
 const SILENT_MS = 25_000
 
@@ -133,5 +121,21 @@ t.test('findByFingerprint finds the member of that community only', (t) => {
   registerClaim(registry, { edgeId, communityId: COMMUNITY, claim, address: '192.0.2.1', port: 1 })
   t.equal(registry.findByFingerprint(COMMUNITY.toString('hex'), claim.fingerprint)?.edgeId, edgeId)
   t.equal(registry.findByFingerprint('00'.repeat(16), claim.fingerprint), undefined, 'another community: none')
+  t.end()
+})
+
+t.test('the same key registering into another community leaves the first: one registration per key', (t) => {
+  const registry = new Registry(LIMITS)
+  const edgeId = newEdgeId()
+  const other = Buffer.alloc(16, 0x44)
+  registerClaim(registry, { edgeId, communityId: COMMUNITY, claim: newClaim({ timestamp: 1000 }), address: '192.0.2.1', port: 1 })
+  registerClaim(registry, { edgeId: newEdgeId(), communityId: COMMUNITY, claim: newClaim(), address: '192.0.2.2', port: 1 })
+  const moved = registerClaim(registry, { edgeId, communityId: other, claim: newClaim({ timestamp: 2000 }), address: '192.0.2.1', port: 1 })
+  t.ok(moved.ok && moved.isNew, 'admitted to the other community as a new member')
+  t.equal(registry.communities.get(COMMUNITY.toString('hex'))?.members.size, 1, 'gone from the first')
+  t.equal(registry.communities.get(other.toString('hex'))?.members.get(edgeId), registry.edges.get(edgeId))
+  t.equal(registry.edges.size, 2)
+  t.equal(registry.sources.edgesAt('192.0.2.1', 1), 1, 'its endpoint counted once')
+  t.same(registry.expireCertificates(3_000_000_000).length, 2, 'each edge once in the certificate-end queue')
   t.end()
 })

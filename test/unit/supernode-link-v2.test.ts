@@ -3,7 +3,7 @@
 // asked once in protocol v1, and one that answers so is named once; certificate refusals move the
 // link only with their proof.
 import t from 'tap'
-import { SLOW_RETRY_MS, SupernodeLink, V1_PROBE_AFTER_HELLOS, type LinkHost } from '../../src/edge/supernode-link.js'
+import { REFRESH_TIMEOUT_MS, SLOW_RETRY_MS, SupernodeLink, V1_PROBE_AFTER_HELLOS, type LinkHost } from '../../src/edge/supernode-link.js'
 import { testAnnouncement, testAuthority, testMember } from '../fixtures/members.js'
 import {
   ErrorCode,
@@ -203,5 +203,27 @@ t.test('certificate refusals: of a REGISTER proved by its nonce, of a registrati
   h.link.onError(error(ErrorCode.CertificateExpired, registration))
   t.equal(h.link.state, 'hello', 'unregistered')
   t.match(h.events, ['registered', /^lost: supernode says certificate-expired/, `certificate refused: ${ErrorCode.CertificateExpired}`])
+  t.end()
+})
+
+t.test('registering again (a new certificate) keeps the link usable until the new registration is acknowledged, or lost after REFRESH_TIMEOUT_MS', (t) => {
+  const h = harness()
+  register(h)
+  h.link.reregister()
+  t.equal(h.link.registered, true, 'still counts as registered: the supernode holds the last registration')
+  t.equal(h.link.healthy(h.clock.now), true, 'and relays')
+  register(h)
+  t.equal(h.link.state, 'registered')
+  t.same(h.events, ['registered', 'registered'], 'nothing lost in between')
+
+  // a supernode that stops answering during the re-registration
+  h.link.reregister()
+  h.clock.now += REFRESH_TIMEOUT_MS - 1
+  h.link.tick(h.clock.now)
+  t.equal(h.link.registered, true, `kept for ${REFRESH_TIMEOUT_MS - 1} ms`)
+  h.clock.now += 1
+  h.link.tick(h.clock.now)
+  t.equal(h.link.registered, false, 'then lost')
+  t.match(h.events.at(-1), /^lost: registering again unanswered for 9 s/)
   t.end()
 })

@@ -7,14 +7,14 @@ import { randomBytes } from 'node:crypto'
 import { runInNewContext } from 'node:vm'
 import { setFlagsFromString } from 'node:v8'
 import t from 'tap'
-import type { Transport } from '../../src/net/transport.js'
 import { DEFAULT_MEMORY_BOUND, MEMORY_COSTS, TRACKED_TABLES, memoryBound } from '../../src/supernode/memory-bound.js'
-import { DEFAULT_SUPERNODE_CONFIG, Supernode } from '../../src/supernode/supernode.js'
+import { DEFAULT_SUPERNODE_CONFIG } from '../../src/supernode/supernode.js'
 import { MAX_REVOCATIONS } from '../../src/crypto/index.js'
 import { CERTIFICATE_CACHE_ENTRY_BYTES, CertificateCache } from '../../src/supernode/certificate-cache.js'
 import { RevocationStore } from '../../src/supernode/revocation-store.js'
 import { MAX_ANNOUNCEMENT_BYTES, MAX_CERTIFICATE_NAME_BYTES, PacketType, decodeCertificate, decodePacket, encodeHello, encodeRegister } from '../../src/wire/index.js'
 import { TestAuthority } from '../fixtures/supernode-members.js'
+import { supernodeInMemory } from '../fixtures/supernode-start.js'
 
 const EDGES = 2000
 const HELLO_SOURCES = 10_000
@@ -28,40 +28,6 @@ function liveBytes(): number {
   gc()
   const m = process.memoryUsage()
   return m.heapUsed + m.external
-}
-
-/** A supernode on a transport that hands back what it sent last: driven synchronously, no socket. */
-async function supernodeInProcess(): Promise<{ node: Supernode; receive: (msg: Buffer, address: string, port: number) => Buffer | null }> {
-  let receiver: ((msg: Buffer, address: string, port: number) => void) | null = null
-  let last: Buffer | null = null
-  const transport: Transport = {
-    send: (buf) => void (last = buf),
-    onDatagram: (r) => void (receiver = r),
-    local: () => ({ address: '::', port: 7654 }),
-    pendingSends: () => 0,
-    sendWithTtl: () => {},
-    flush: () => Promise.resolve(),
-    close: () => Promise.resolve(),
-  }
-  const node = await Supernode.start(
-    {
-      mgmt: null,
-      maxEdges: 1_000_000,
-      maxCommunities: 1_000_000,
-      controlRate: { perSecond: 1e9, burst: 1e9 },
-      controlRatePerAddress: { perSecond: 1e9, burst: 1e9 },
-      maxTrackedSources: 1_000_000,
-    },
-    { transport },
-  )
-  return {
-    node,
-    receive: (msg, address, port) => {
-      last = null
-      receiver!(msg, address, port)
-      return last
-    },
-  }
 }
 
 /** The full-length IPv6 address of host i, alone in its /64. */
@@ -105,8 +71,8 @@ t.test('a certificate cache entry and a kept revocation cost no more than the bo
 })
 
 t.test('what a worst-case edge and a tracked source really cost stays within the figures of the bound', async (t) => {
-  const { node, receive } = await supernodeInProcess()
-  t.teardown(() => node.stop())
+  // the sent datagrams are not kept: they would count as the supernode's memory
+  const { node, receive } = await supernodeInMemory(t, {}, undefined, false)
   // announcements signed beforehand, so that only the supernode's tables grow while measuring
   const candidates = [0, 1, 2, 3].map((k) => ({ family: 6 as const, address: `2001:db8:ffff:ffff:ffff:ffff:ffff:fff${k}`, port: 60000 + k }))
   const records = Array.from({ length: EDGES }, (_, i) =>

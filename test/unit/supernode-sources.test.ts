@@ -2,23 +2,11 @@
 // /64 counting as one address) and in all; and the relay budgets of a source or a community are
 // not refilled by leaving and coming back.
 import t from 'tap'
-import { parseSubnet } from '../../src/supernode/auto-ip.js'
-import { Registry, type RegistryLimits } from '../../src/supernode/registry.js'
+import { Registry } from '../../src/supernode/registry.js'
 import { ErrorCode, macBytesOf } from '../../src/wire/index.js'
-import { newClaim, newEdgeId, registerClaim } from '../fixtures/member-claims.js'
+import { newClaim, newEdgeId, registerClaim, testLimits } from '../fixtures/member-claims.js'
 
-const LIMITS: RegistryLimits = {
-  maxCommunities: 100,
-  maxEdgesPerCommunity: 100,
-  maxEdges: 100,
-  maxEdgesPerEndpoint: 4,
-  maxEdgesPerAddress: 6,
-  maxTrackedSources: 1000,
-  autoIpRange: parseSubnet('10.128.0.0/9'),
-  relayRate: { perSecond: 1000, burst: 1000 },
-  relayBytesPerSource: { perSecond: 10_000, burst: 100_000 },
-  relayBytesPerCommunity: { perSecond: 10_000, burst: 100_000 },
-}
+const LIMITS = testLimits(6)
 
 /** One more edge of the community `communityId`, with a MAC and address of its own, registering from address:port. */
 function register(registry: Registry, communityId: Buffer, address: string, port: number): ReturnType<Registry['register']> {

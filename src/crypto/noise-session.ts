@@ -138,6 +138,10 @@ export class PairSession {
   private lastPeerTimestamp = 0
   private lastAnsweredAt = -Infinity
   private lastOwnTimestamp = 0
+  /** when we sealed data the peer has not answered since (0: nothing unanswered) */
+  private unansweredSince = 0
+  /** when the peer sent us something we have not answered since (0: nothing unanswered) */
+  private unrepliedSince = 0
   /** did this side's static key win the simultaneous-start tie-break against this peer? */
   private readonly winsTieBreak: boolean
 
@@ -201,6 +205,8 @@ export class PairSession {
       return -1
     }
     const length = keys.seal(out, payload, kind)
+    this.unrepliedSince = 0
+    if (this.unansweredSince === 0) this.unansweredSince = now
     if (this.pending === null && this.dueForRekeySending(keys, now)) this.initiate()
     return length
   }
@@ -220,6 +226,8 @@ export class PairSession {
 
   /** A packet authenticated with `keys`: confirms a responder's new keys, and may start a rekey. */
   received(keys: SessionKeys, now: number): void {
+    this.unansweredSince = 0
+    if (this.unrepliedSince === 0) this.unrepliedSince = now
     if (keys === this.next) {
       keys.confirmed = true
       this.next = null
@@ -302,6 +310,8 @@ export class PairSession {
     if (this.closed) return
     this.expiredRetransmitHandshake(now)
     this.expiredKeys(now)
+    this.expiredNewHandshake(now)
+    this.expiredKeepalive(now)
   }
 
   /** Erases every key and handshake secret and gives back every index. */
@@ -327,6 +337,32 @@ export class PairSession {
     this.abandonPending()
     this.counters.retries++
     this.sendInitiation(now, firstAttemptAt, attempts + 1)
+  }
+
+  /**
+   * WireGuard's new-handshake timer: we sent and have heard nothing back for KEEPALIVE_TIMEOUT +
+   * REKEY_TIMEOUT. The peer may have forgotten the session (it removed us as idle, or restarted
+   * with the same identity): a new handshake finds out, and makes a session it knows.
+   */
+  private expiredNewHandshake(now: number): void {
+    if (this.unansweredSince === 0 || this.pending !== null || this.current === null) return
+    if (now - this.unansweredSince < KEEPALIVE_TIMEOUT_MS + REKEY_TIMEOUT_MS) return
+    this.unansweredSince = 0
+    this.initiate()
+  }
+
+  /**
+   * WireGuard's passive keepalive: the peer sent us data and we have sent nothing since, for
+   * KEEPALIVE_TIMEOUT: an empty packet tells it the session lives (its new-handshake timer waits
+   * for one), so one-way traffic does not make it start a handshake every 15 s.
+   */
+  private expiredKeepalive(now: number): void {
+    const keys = this.current
+    if (keys === null || this.unrepliedSince === 0 || now - this.unrepliedSince < KEEPALIVE_TIMEOUT_MS) return
+    this.unrepliedSince = 0
+    if (this.unusable(keys, now)) return
+    const out = Buffer.alloc(32)
+    this.host.send(this, out.subarray(0, keys.seal(out, EMPTY)))
   }
 
   private expiredKeys(now: number): void {

@@ -26,7 +26,7 @@ import { Outbound, type RelaySide } from './inside.js'
 import { Inbound, type SupernodeRoutes } from './outside.js'
 import { OwnSubnets, type LocalAddress } from './own-subnets.js'
 import type { PathActions, PathOwner } from './path.js'
-import { PeerDirectory, type PeerChecks } from './peer-directory.js'
+import { PEER_IDLE_MS, PeerDirectory, type PeerChecks } from './peer-directory.js'
 import { PeerTable, type Peer, type PeerRemoval } from './peers.js'
 import { Prober } from './punch.js'
 import type { EdgeReason } from './reasons.js'
@@ -205,7 +205,7 @@ export class DataPath {
   private rotateBroadcastKey(now: number): void {
     this.broadcastKeys.rotate(now)
     this.core.counters.broadcastKeyRotations++
-    this.outbound.broadcastKeyChanged(this.peers.values())
+    this.outbound.broadcastKeyChanged(this.peers.values(), PEER_IDLE_MS)
   }
 
   /** What a peer's path does outside itself: probes, queries, birthday punching, telling listeners. */

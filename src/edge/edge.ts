@@ -36,7 +36,8 @@ import { edgeCounters, edgeMetrics, type EdgeCounters } from './counters.js'
 import { DataPath, endpointText } from './data-path.js'
 import type { PathOwner, PathState } from './path.js'
 import { checkLocalAddresses, type LocalAddress } from './own-subnets.js'
-import { edgeDropCounters } from './reasons.js'
+import { edgeDropCounters, type EdgeReason } from './reasons.js'
+import type { SessionDropReason } from '../crypto/session-table.js'
 import type { PairSessionState, SessionLimits } from '../crypto/noise-session.js'
 import { CERTIFICATE_REFUSED, Registration, type RevocationCounts } from './registration.js'
 import { SupernodeLink, UDP_RETRY_ON_FALLBACK_MS, type LinkHost, type LinkTarget, type LinkTransport } from './supernode-link.js'
@@ -172,7 +173,7 @@ export interface EdgeStatus {
   revocations: RevocationCounts
   counters: EdgeCounters
   /** the edge's drops and its pair sessions' (src/crypto/session-table.ts), by reason */
-  drops: Record<string, number>
+  drops: Record<EdgeReason | SessionDropReason, number>
 }
 
 export interface EdgeEvents {
@@ -524,9 +525,10 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 
   /** The edge's drops and its pair sessions', one table by reason (a reason both count is summed). */
-  private allDrops(): Record<string, number> {
-    const drops: Record<string, number> = { ...this.drops }
-    for (const [reason, n] of Object.entries(this.data.sessionDrops)) drops[reason] = (drops[reason] ?? 0) + n
+  private allDrops(): Record<EdgeReason | SessionDropReason, number> {
+    const drops = { ...this.drops } as Record<EdgeReason | SessionDropReason, number>
+    const session = this.data.sessionDrops
+    for (const reason of Object.keys(session) as SessionDropReason[]) drops[reason] = (drops[reason] ?? 0) + session[reason]
     return drops
   }
 

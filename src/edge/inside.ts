@@ -96,9 +96,16 @@ export class Outbound {
     for (const frame of peer.pending.take()) this.toPeer(peer, frame)
   }
 
-  /** Our broadcast key changed: every peer with a ready session gets the new one. */
-  broadcastKeyChanged(peers: Iterable<Peer>): void {
-    for (const peer of peers) if (peer.session.state === 'ready') this.sendSession(peer, SessionKind.BroadcastKey, this.broadcastKeys.payload)
+  /**
+   * Our broadcast key changed: every peer with a ready session that is not idle gets the new one
+   * (an idle peer gets it when a session is ready again; sending to it now would rekey a session
+   * nobody uses, and keep it from ever going idle).
+   */
+  broadcastKeyChanged(peers: Iterable<Peer>, idleAfterMs: number): void {
+    const now = this.core.now()
+    for (const peer of peers) {
+      if (peer.session.state === 'ready' && now - peer.lastSeen < idleAfterMs) this.sendSession(peer, SessionKind.BroadcastKey, this.broadcastKeys.payload)
+    }
   }
 
   /** The answer to a probe, through the socket the probe came in on. */

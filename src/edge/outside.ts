@@ -140,18 +140,23 @@ export class Inbound {
       core.drops['no-peer']++
       return
     }
-    peer.lastSeen = core.now()
     if (!relayed) this.heardDirect(peer, address, port, via)
     const length = result.length
+    // traffic and path probes keep a peer from going idle; keepalives and broadcast keys do not
     switch (result.dataKind) {
       case SessionKind.Frame:
         // an empty frame is a keepalive: it has done its work (confirmed the session, kept it fresh)
-        if (length > 0) this.frame(peer, this.plain, length)
+        if (length > 0) {
+          peer.lastSeen = core.now()
+          this.frame(peer, this.plain, length)
+        }
         return
       case SessionKind.Probe:
+        peer.lastSeen = core.now()
         this.probe(peer, length, address, port, relayed, via)
         return
       case SessionKind.ProbeAck:
+        peer.lastSeen = core.now()
         this.probeAck(peer, length, address, port, relayed, via)
         return
       case SessionKind.BroadcastKey:
@@ -183,13 +188,17 @@ export class Inbound {
     const now = core.now()
     const opened = peer === undefined ? 'unknown-broadcast-key' : peer.broadcast.open(packet, h.keyId, h.counter, now, this.plain)
     if (opened === 'unknown-broadcast-key' && !wasHeld && this.parts.held.hold(senderId, packet, now)) {
+      // a stranger: ask the supernode for it; a peer whose session lapsed (idle past its keys'
+      // lifetime): a new handshake, at whose end each side hands the other its key
       if (peer === undefined) this.parts.directory.askFor(senderId, now)
+      else if (peer.session.state !== 'ready') peer.session.initiate()
       return
     }
     if (typeof opened === 'string') {
       core.drops[opened]++
       return
     }
+    peer!.lastSeen = now
     this.frame(peer!, this.plain, opened)
   }
 

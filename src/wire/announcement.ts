@@ -14,8 +14,12 @@ import { decodeCertificate, MAX_CERTIFICATE_BYTES, MIN_CERTIFICATE_BYTES, type C
 import { ENDPOINT_BYTES, MAX_CANDIDATES, SIGNATURE_BYTES, readEndpoint, writeEndpoint, type Endpoint } from './fields.js'
 import { CODEC_REASONS, type CodecReason, type Decoded } from './reasons.js'
 
-/** A certificate refused for a reason packets share (bad-mac, bad-name…) keeps it; its own ones (bad-role…) become bad-certificate. */
-const PACKET_REASONS = new Set<string>(CODEC_REASONS)
+/**
+ * A certificate refused for a reason packets share (bad-mac, bad-name…) keeps it; its own ones
+ * (bad-role…) become bad-certificate, and so does its format byte: a packet's `bad-version` means
+ * the packet's own version.
+ */
+const PACKET_REASONS = new Set<string>(CODEC_REASONS.filter((reason) => reason !== 'bad-version'))
 
 export const MIN_ANNOUNCEMENT_BYTES = 2 + MIN_CERTIFICATE_BYTES + 8 + 1 + SIGNATURE_BYTES
 export const MAX_ANNOUNCEMENT_BYTES = 2 + MAX_CERTIFICATE_BYTES + 8 + 1 + MAX_CANDIDATES * ENDPOINT_BYTES + SIGNATURE_BYTES

@@ -295,19 +295,25 @@ export class PeerTable {
   }
 
   /**
-   * Makes room in a full table: the peer heard from least recently of those without a ready
-   * session, failing that of those without a live direct path. A peer on a live direct path is
-   * never evicted. False when every peer is one.
+   * Makes room in a full table, the peer heard from least recently of: those without a ready
+   * session; failing that, those no supernode ever told us about (met only by a handshake: in a
+   * shared-secret community a member can mint identities and handshake with us from each, and
+   * must not push out the members we reach through the supernode); failing that, those without a
+   * live direct path. A peer on a live direct path is never evicted. False when every peer is one.
    */
   private evict(): boolean {
-    let victim: Peer | undefined
-    for (const peer of this.byId.values()) if (peer.session.state !== 'ready' && (victim === undefined || peer.lastSeen < victim.lastSeen)) victim = peer
-    if (victim === undefined) {
-      for (const peer of this.byId.values()) if (!peer.path.isDirect && (victim === undefined || peer.lastSeen < victim.lastSeen)) victim = peer
-    }
+    let victim = this.leastRecent((peer) => peer.session.state !== 'ready')
+    victim ??= this.leastRecent((peer) => peer.announcedAt === 0 && !peer.path.isDirect)
+    victim ??= this.leastRecent((peer) => !peer.path.isDirect)
     if (victim === undefined) return false
     this.remove(victim, 'evicted')
     this.counters.peersEvicted++
     return true
+  }
+
+  private leastRecent(eligible: (peer: Peer) => boolean): Peer | undefined {
+    let victim: Peer | undefined
+    for (const peer of this.byId.values()) if (eligible(peer) && (victim === undefined || peer.lastSeen < victim.lastSeen)) victim = peer
+    return victim
   }
 }

@@ -183,3 +183,21 @@ t.test('a full table makes room from peers without a ready session, never from l
   t.equal(table.get(late.edgeId), late)
   t.end()
 })
+
+t.test('a full table of ready sessions evicts peers met only by a handshake before those the supernode introduced', (t) => {
+  const { ca, table, sessionOf } = setup()
+  // the technician, introduced by the supernode (an announcement), on the relay, heard from long ago
+  const technician = admitted(table.admit(ca.member({ macByte: 2 }).verified, NOW, 1))
+  sessionOf(technician).state = 'ready'
+  const minted: Peer[] = []
+  for (let i = 1; i < MAX_PEERS; i++) {
+    const macBytes = Buffer.from([0x02, 0x20, 0, 0, i >> 8, i & 0xff])
+    const peer = admitted(table.admit(ca.member({ mac: macBytes, ipv4: null }).verified, NOW + i, null))
+    sessionOf(peer).state = 'ready'
+    minted.push(peer)
+  }
+  admitted(table.admit(ca.member({ macByte: 3 }).verified, NOW + MAX_PEERS, null))
+  t.equal(table.get(technician.edgeId), technician, 'the introduced member stays')
+  t.equal(table.get(minted[0]!.edgeId), undefined, 'the least recent identity met only by a handshake went')
+  t.end()
+})

@@ -8,7 +8,7 @@ import type { Test } from 'tap'
 import { DEFAULT_WS_MAX_CONNECTIONS, DEFAULT_WS_MAX_PER_ADDRESS } from '../../src/net/ws-listener.js'
 import type { Supernode } from '../../src/supernode/supernode.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
-import { PacketType, decodePacket, encodeHello } from '../../src/wire/index.js'
+import { PacketType, SessionKind, decodePacket, encodeHello } from '../../src/wire/index.js'
 import { WebSocket } from 'ws'
 import { ipv4Frame } from '../fixtures/frames.js'
 import { peerOf, registered, startEdge, startSupernode, until, type TestEdge } from '../fixtures/overlay.js'
@@ -61,7 +61,9 @@ for (const scheme of ['ws', 'wss'] as const) {
     await until('the UDP edge knows the WebSocket edge', () => peerOf(udp, ws) !== undefined)
     t.not(peerOf(udp, ws)!.path, 'direct')
     t.equal(peerOf(udp, ws)!.endpoint, null, 'no direct endpoint for the WebSocket edge')
-    const probes = recording.sealed.filter((d) => d.type === PacketType.Probe && d.destId === ws.edge.edgeId)
+    // v2: a probe is a SESSION_DATA of kind Probe sent straight to a candidate; the WebSocket edge is the UDP
+    // edge's only peer, so any probe at all would be one toward it
+    const probes = recording.sealed.filter((d) => d.kind === SessionKind.Probe)
     t.same(probes, [], 'the UDP edge sent not one probe toward the WebSocket edge (its TCP endpoint was never a candidate)')
     udp.tap.inject(ipv4Frame(ws.tap.mac, udp.tap.mac, udp.edge.overlay!.address, ws.edge.overlay!.address, 200))
     await ws.tap.waitForWritten(6)
@@ -87,7 +89,8 @@ t.test('-p twice: one registry behind both ports; edges on either port see each 
 })
 
 t.test('the supernode answers a HELLO on every UDP port, with its wall clock; an edge is answered from the port it registered through', async (t) => {
-  const clock = new ManualClock(Date.UTC(2026, 10, 30, 12, 0, 0))
+  // the wall clock at a set time near today's: v2's supernode checks the edge's certificate (issued now) against it
+  const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000)
   const sn = await startSupernode(t, { extraPorts: [0, 0] }, clock)
   const socket = createSocket('udp4')
   t.teardown(() => socket.close())

@@ -5,6 +5,8 @@ import { statusLines, isEdgeStatus, isSupernodeStatus } from '../../src/cli/stat
 import { edgeCounters } from '../../src/edge/counters.js'
 import type { EdgeStatus } from '../../src/edge/edge.js'
 import { edgeDropCounters } from '../../src/edge/reasons.js'
+import { SESSION_DROP_REASONS } from '../../src/crypto/session-table.js'
+import { zeroCounters } from '../../src/wire/reasons.js'
 
 const NOW = Date.parse('2026-11-30T10:00:00Z')
 
@@ -33,7 +35,8 @@ function status(overrides: Partial<EdgeStatus> = {}): EdgeStatus {
     peers: [],
     revocations: { announced: 0, received: 0, refused: 0 },
     counters: edgeCounters(),
-    drops: edgeDropCounters(),
+    // what /status gives: the edge's drop reasons and its pair sessions' in one table
+    drops: { ...zeroCounters(SESSION_DROP_REASONS), ...edgeDropCounters() },
     ...overrides,
   }
 }

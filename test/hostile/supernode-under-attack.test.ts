@@ -70,7 +70,11 @@ t.test('attacked for a bounded time, the supernode keeps serving its members', a
   t.ok(loss < 0.01, 'members lose under 1 % of their frames')
   t.ok(rssAfter <= memoryBoundBytes, `RSS within the stated bound: ${(rssAfter / 1e6).toFixed(1)} MB ≤ ${(memoryBoundBytes / 1e6).toFixed(1)} MB`)
   t.ok(amplification <= 1, 'no unverified source got more bytes than it sent')
-  for (const reason of ['truncated', 'oversized', 'bad-version', 'old-protocol', 'unknown-type', 'trailing-bytes', 'bad-cookie', 'bad-signature', 'bad-certificate-signature', 'bad-certificate-length', 'rate-limited', 'relay-unknown-sender', 'unknown-edge', 'endpoint-full', 'supernode-full']) {
+  // Forged member and authority signatures need a cookie and a free place first: once the attack
+  // has filled the supernode (supernode-full), how many reach the signature checks depends on how
+  // busy the machine is (0 to a few). They are not listed here, so that a busy machine cannot fail
+  // this test; overlay/supernode-live-holder-kept.test.ts refuses and counts each, one by one.
+  for (const reason of ['truncated', 'oversized', 'bad-version', 'old-protocol', 'unknown-type', 'trailing-bytes', 'bad-cookie', 'bad-certificate-length', 'rate-limited', 'relay-unknown-sender', 'unknown-edge', 'endpoint-full', 'supernode-full']) {
     t.match(metrics, new RegExp(`overlan_supernode_dropped_total\\{reason="${reason}"\\} [1-9]`), `${reason} refusals are counted in /metrics`)
   }
   const totalDrops = Object.values(after.drops).reduce((x, y) => x + y, 0)

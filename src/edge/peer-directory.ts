@@ -28,6 +28,11 @@ export const CERTIFICATE_CHECK_MS = 1_000
  */
 export const SENDER_QUERIES_PER_SECOND = 20
 const QUERY_WINDOW_MS = 1_000
+/**
+ * Signs that a peer restarted start a handshake at most this often per peer: one handshake answers
+ * them all, and a member forging signs (flooding under made-up key IDs) costs one handshake a gap.
+ */
+export const RESTART_SIGN_GAP_MS = 5_000
 
 /** What the directory needs of the edge's credentials (credentials.ts). */
 export interface PeerChecks {
@@ -101,7 +106,10 @@ export class PeerDirectory {
    * dropped: the current keys seal until the new ones are ready, so a forged sign costs a handshake.
    */
   peerRestarted(peer: Peer): void {
-    peer.path.suspect(this.core.now())
+    const now = this.core.now()
+    if (now - peer.restartSignAt < RESTART_SIGN_GAP_MS) return
+    peer.restartSignAt = now
+    peer.path.suspect(now)
     peer.session.initiate()
   }
 

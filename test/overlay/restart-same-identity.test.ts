@@ -89,6 +89,21 @@ async function restartCase(t: Test, mode: Mode, relayOnly: boolean, first: 'tech
   t.comment(`${mode.name}, ${relayOnly ? 'relayed' : 'direct'}, ${first} first: ${firstWay} ms, then the other way ${otherWay} ms`)
   t.ok(firstWay >= 0 && firstWay <= withinMs, `${first} → restarted peer's side reached within ${withinMs} ms of registration (${firstWay} ms)`)
   t.ok(otherWay >= 0 && otherWay <= RESTART_REACHED_MS, `then the other way within ${RESTART_REACHED_MS} ms (${otherWay} ms)`)
+  // flooded frames too: each side holds the other's broadcast key of this run (handed at the rekey)
+  t.ok((await flooded(clock, tech, again)) >= 0, "the restarted device opens the technician's broadcasts")
+  t.ok((await flooded(clock, again, tech)) >= 0, "the technician opens the restarted device's broadcasts")
+}
+
+/** One broadcast frame from → every member; the ms until `to` writes it, or -1 within 2 s. */
+async function flooded(clock: ManualClock, from: TestEdge, to: TestEdge): Promise<number> {
+  const before = to.tap.written.length
+  const start = clock.now()
+  from.tap.inject(ipv4Frame(Buffer.alloc(6, 0xff), from.tap.mac, from.edge.overlay!.address, '10.9.0.255'))
+  while (clock.now() - start <= 2_000) {
+    await clock.advance(STEP_MS)
+    if (to.tap.written.slice(before).some((f) => f[0] === 0xff)) return clock.now() - start
+  }
+  return -1
 }
 
 for (const makeMode of [sharedSecret, authority]) {

@@ -38,7 +38,7 @@ type Mode = { name: string; device(clock: ManualClock): Promise<Partial<TestEdge
 
 const DEVICE_MAC = 0x42
 
-async function sharedSecret(): Promise<Mode> {
+function sharedSecret(): Mode {
   const seed = seedOf(generateIdentity())
   return {
     name: 'shared secret (a new self-issued certificate)',
@@ -47,7 +47,7 @@ async function sharedSecret(): Promise<Mode> {
   }
 }
 
-async function authority(): Promise<Mode> {
+function authority(): Mode {
   const ca = generateAuthority()
   const nowSeconds = Math.floor(Date.now() / 1000) - 60
   const issue = (seed: Buffer, macByte: number, address: string, serial: number): Buffer =>
@@ -110,7 +110,7 @@ for (const makeMode of [sharedSecret, authority]) {
   for (const relayOnly of [false, true]) {
     for (const first of ['technician', 'device'] as const) {
       t.test(`restarted with the same identity: reached again at once (${makeMode.name}, ${relayOnly ? 'relayed' : 'direct'}, ${first} sends first)`, async (t) => {
-        await restartCase(t, await makeMode(), relayOnly, first)
+        await restartCase(t, makeMode(), relayOnly, first)
       })
     }
   }
@@ -119,5 +119,5 @@ for (const makeMode of [sharedSecret, authority]) {
 t.test('a restarted device that says nothing (no gratuitous ARP), behind a new NAT: the technician finds it once its direct path is quiet', async (t) => {
   // nothing reaches the technician from the new process and the old endpoint swallows its frames:
   // only the direct path's silence (DIRECT_QUIET_MS) tells, then the supernode's newer announcement
-  await restartCase(t, await sharedSecret(), false, 'technician', false, DIRECT_QUIET_MS + 1_000)
+  await restartCase(t, sharedSecret(), false, 'technician', false, DIRECT_QUIET_MS + 1_000)
 })

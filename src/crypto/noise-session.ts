@@ -90,6 +90,8 @@ export interface SessionHost {
   send(session: PairSession, packet: Buffer): void
   makeInitiator(peerStatic: Buffer): IkHandshake
   ready(session: PairSession): void
+  /** new keys replaced ready ones (a rekey, or a handshake with the peer's restarted process) */
+  rekeyed?(session: PairSession): void
   failed(session: PairSession): void
 }
 
@@ -391,8 +393,10 @@ export class PairSession {
     if (this.previous !== null) this.eraseKeys(this.previous)
     this.previous = this.current
     this.current = keys
-    if (wasReady) this.counters.rekeys++
-    else this.host.ready(this)
+    if (wasReady) {
+      this.counters.rekeys++
+      this.host.rekeyed?.(this)
+    } else this.host.ready(this)
   }
 
   private dueForRekeySending(keys: SessionKeys, now: number): boolean {

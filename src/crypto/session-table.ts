@@ -59,6 +59,8 @@ export interface SessionTableConfig {
   send(session: PairSession, packet: Buffer): void
   /** The session can seal: flush the frames waiting for it. */
   onReady?(session: PairSession): void
+  /** New keys replaced ready ones: a peer that restarted has none of what we handed it in the old session. */
+  onRekeyed?(session: PairSession): void
   /** A handshake went unanswered for REKEY_ATTEMPT_TIME_MS: drop what waits for this peer. */
   onFailed?(session: PairSession): void
   limits?: Partial<SessionLimits>
@@ -121,6 +123,7 @@ export class SessionTable {
       send: (session, packet) => config.send(session, packet),
       makeInitiator: (peerStatic) => IkHandshake.initiator(local.key, peerStatic, prologue),
       ready: (session) => config.onReady?.(session),
+      rekeyed: (session) => config.onRekeyed?.(session),
       failed: (session) => config.onFailed?.(session),
     }
   }

@@ -100,6 +100,7 @@ export class DataPath {
       },
       send: (session, packet) => this.outbound.handshake(session, edgeIdOf(session.peerStatic), this.peers.ofSession(session), packet),
       onReady: (session) => this.sessionReady(session),
+      onRekeyed: (session) => this.sessionRekeyed(session),
       onFailed: (session) => this.sessionFailed(session),
       limits: config.sessionLimits,
     })
@@ -188,6 +189,16 @@ export class DataPath {
     if (peer === undefined) return
     this.outbound.sessionReady(peer)
     this.directory.sessionReady(peer)
+  }
+
+  /**
+   * New keys with a peer: our broadcast key again, one packet per rekey. The peer may be a process
+   * restarted with the same identity, which never had it (or an idle one that missed a rotation):
+   * without it, everything we flood would be held there and taken for a sign of a restart.
+   */
+  private sessionRekeyed(session: PairSession): void {
+    const peer = this.peers.ofSession(session)
+    if (peer !== undefined) this.outbound.broadcastKeyTo(peer)
   }
 
   private sessionFailed(session: PairSession): void {

@@ -92,8 +92,13 @@ export class Outbound {
 
   /** The peer's session is ready: our broadcast key, then what waited for it, in order. */
   sessionReady(peer: Peer): void {
-    this.sendSession(peer, SessionKind.BroadcastKey, this.broadcastKeys.payload)
+    this.broadcastKeyTo(peer)
     for (const frame of peer.pending.take()) this.toPeer(peer, frame)
+  }
+
+  /** Our current broadcast key, to one peer in our session. */
+  broadcastKeyTo(peer: Peer): void {
+    this.sendSession(peer, SessionKind.BroadcastKey, this.broadcastKeys.payload)
   }
 
   /**

@@ -93,7 +93,7 @@ export class Inbound {
     core.counters.packetsIn++
     core.counters.bytesIn += msg.length
     const type = msg.length >= 2 && msg[0] === WIRE_VERSION ? msg[1]! : -1
-    if (isSessionType(type) && type !== SessionPacketType.Broadcast) this.session(msg, address, port, via, false)
+    if (isSessionType(type) && type !== SessionPacketType.Broadcast) this.session(msg, address, port, via, 0)
     else if (this.parts.supernodes.from(address, port, via) === undefined) core.drops['unexpected-source']++
     else if (type === PacketType.Relay) this.relayed(msg, address, port, via)
     else this.control(msg, address, port, via)
@@ -118,14 +118,22 @@ export class Inbound {
     }
     const inner = msg.subarray(RELAY_PREFIX_BYTES)
     if (h.innerType === SessionPacketType.Broadcast) this.broadcast(inner, h.senderId)
-    else this.session(inner, address, port, via, true)
+    else this.session(inner, address, port, via, h.senderId)
   }
 
-  /** A session packet (untrusted): the session table opens it, or answers or completes a handshake. */
-  private session(packet: Buffer, address: string, port: number, via: Transport | null, relayed: boolean): void {
+  /**
+   * A session packet (untrusted): the session table opens it, or answers or completes a handshake.
+   * `relayedFrom`: the sender's edge ID when it came inside a RELAY (the supernode vouches for it), 0 when straight.
+   */
+  private session(packet: Buffer, address: string, port: number, via: Transport | null, relayedFrom: number): void {
     const core = this.core
+    const relayed = relayedFrom !== 0
     const result = this.parts.sessions.receive(packet, this.plain)
-    if (result.kind === 'dropped') return // counted by the session table, under its reason
+    if (result.kind === 'dropped') {
+      // counted by the session table, under its reason
+      if (relayed && result.reason === 'unknown-index') this.unknownKeys(relayedFrom)
+      return
+    }
     const session = result.session!
     if (result.kind === 'handshake') {
       // the handshake carried the peer's certificate: its peer exists now, or it is refused
@@ -133,6 +141,8 @@ export class Inbound {
       if (peer === null) return
       if (result.reply !== null) this.parts.outbound.handshakeReply(peer, result.reply, relayed ? null : { address, port, via })
       if (!relayed) this.heardDirect(peer, address, port, via)
+      // a handshake through the relay while we hold a direct path: the peer does not reach us there (it restarted on another port, say)
+      else peer.path.suspect(core.now())
       return
     }
     const peer = core.peers.ofSession(session)
@@ -164,6 +174,18 @@ export class Inbound {
     }
   }
 
+  /**
+   * A member sealed to us under keys we do not have: we restarted (same identity) and it still
+   * holds the session it had with our old process, or we forgot the session. Ask the supernode for
+   * it (its answer starts our handshake, and tells it where we are now), or, a known peer, start
+   * the handshake. Within the query budget; nothing is dropped on either side.
+   */
+  private unknownKeys(senderId: number): void {
+    const peer = this.core.peers.get(senderId)
+    if (peer === undefined) this.parts.directory.askFor(senderId, this.core.now())
+    else if (!peer.session.rekeying) peer.session.initiate()
+  }
+
   /** Authenticated, straight from the peer (on any socket of ours): the direct path, if it is that one, lives. */
   private heardDirect(peer: Peer, address: string, port: number, via: Transport | null): void {
     if (via !== null) this.parts.birthday.reached(peer, via)
@@ -192,6 +214,9 @@ export class Inbound {
       // lifetime): a new handshake, at whose end each side hands the other its key
       if (peer === undefined) this.parts.directory.askFor(senderId, now)
       else if (peer.session.state !== 'ready') peer.session.initiate()
+      // a ready session, yet a key it never gave us: the peer may have restarted (same identity)
+      // and lost the session; a handshake makes one it has and hands its key over
+      else this.parts.directory.peerRestarted(peer)
       return
     }
     if (typeof opened === 'string') {

@@ -255,6 +255,16 @@ export class PeerPath {
     this.apply('direct-quiet', now)
   }
 
+  /**
+   * A sign that the peer restarted (a newer announcement of it, its handshake answered through the
+   * relay): the direct endpoint may be a dead process's port. Suspect it now rather than after
+   * DIRECT_QUIET_MS: frames go through the relay meanwhile, a probe each second finds out, and the
+   * supernode is asked where the peer is now. A live path is direct again at the next probe-ack.
+   */
+  suspect(now: number): void {
+    if (this.current === 'direct') this.apply('direct-quiet', now)
+  }
+
   private onDirectSilent(now: number): void {
     this.apply('direct-silent', now)
   }

@@ -28,6 +28,11 @@ export const CERTIFICATE_CHECK_MS = 1_000
  */
 export const SENDER_QUERIES_PER_SECOND = 20
 const QUERY_WINDOW_MS = 1_000
+/**
+ * Signs that a peer restarted start a handshake at most this often per peer: one handshake answers
+ * them all, and a member forging signs (flooding under made-up key IDs) costs one handshake a gap.
+ */
+export const RESTART_SIGN_GAP_MS = 5_000
 
 /** What the directory needs of the edge's credentials (credentials.ts). */
 export interface PeerChecks {
@@ -61,12 +66,21 @@ export class PeerDirectory {
       core.drops['bad-announcement']++
       return null
     }
+    const announcedBefore = core.peers.get(edgeIdOf(announcement.certificate.memberKey))?.announcedAt
     const peer = this.admit(this.checks.checkPeer(announcement.certificate.bytes), announcement.timestamp)
     if (peer === null) return null
     // a peer on a WebSocket has no UDP endpoint the supernode knows: only its own LAN candidates are probed
     peer.peerInfo = { reflexive: packet.relayOnly ? null : packet.reflexive, candidates: announcement.candidates }
-    if (peer.session.state === 'ready') this.punch(peer)
-    else peer.session.initiate()
+    if (peer.session.state !== 'ready') {
+      peer.session.initiate()
+      return peer
+    }
+    // a newer signed announcement: the peer registered again, perhaps as a restarted process that
+    // has none of our keys (same identity) and another port. A handshake now makes keys it has (ours
+    // stay in use until it completes); its old endpoint is suspect. A replayed announcement is not
+    // newer (admit refuses an older one), so nobody but the peer can cause this.
+    if (announcedBefore !== undefined && announcement.timestamp > announcedBefore) this.peerRestarted(peer)
+    this.punch(peer)
     return peer
   }
 
@@ -84,6 +98,19 @@ export class PeerDirectory {
     // refused (its MAC is a live peer's, say): a peer we had keeps its place; a new one gets nothing
     if (known === undefined) this.forget(session)
     return known ?? null
+  }
+
+  /**
+   * Something says the peer may have restarted and lost our session (a newer announcement, a
+   * broadcast under a key it never gave us): a handshake, unless one is under way. Nothing is
+   * dropped: the current keys seal until the new ones are ready, so a forged sign costs a handshake.
+   */
+  peerRestarted(peer: Peer): void {
+    const now = this.core.now()
+    if (now - peer.restartSignAt < RESTART_SIGN_GAP_MS) return
+    peer.restartSignAt = now
+    peer.path.suspect(now)
+    peer.session.initiate()
   }
 
   /** The session with this peer is ready: the supernode's word on where it is can be punched toward. */

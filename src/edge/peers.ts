@@ -75,6 +75,8 @@ export class Peer implements PathOwner {
   readonly broadcast = new BroadcastReceiver()
   /** the timestamp of the newest announcement of this member we took (0: none yet) */
   announcedAt = 0
+  /** when a sign that it restarted last started a handshake (peer-directory.ts peerRestarted) */
+  restartSignAt = -Infinity
   /** the supernode's word on where it is, kept until the session is ready to probe with */
   peerInfo: PeerInfoSeen | null = null
   private current: PeerIdentity

@@ -21,6 +21,7 @@ import { readArmoredFile, readIdentityFile } from './key-files.js'
 import { MAX_REKEY_AFTER_SECONDS, MIN_REKEY_AFTER_SECONDS, rekeyAfterLimits } from './rekey-after.js'
 import { readRevocationsFile, watchRevocationsFile } from './revocations-file.js'
 import { allowOption, caFile, fallbackProxies, logLevel, mgmtListen, overlayAddress, port, stopOnSignals, supernodeList, withFallbacks } from './options.js'
+import { COMMAND_DESCRIPTIONS } from './commands.js'
 
 /**
  * Fits a 1500-byte underlay, IPv6 included: 1390 + 14 Ethernet + 44 overlay + 8 UDP + 40 IPv6 = 1496,
@@ -57,7 +58,7 @@ interface EdgeArgs {
 
 export const edgeCommand: CommandModule<object, EdgeArgs> = {
   command: 'edge',
-  describe: 'Join a virtual LAN: a TAP device whose frames travel encrypted to the other edges',
+  describe: COMMAND_DESCRIPTIONS.edge,
   builder: (y) =>
     y
       .option('community', { alias: 'c', type: 'string', describe: 'community name (every member uses the same)' })

@@ -141,6 +141,11 @@ export class PeerPath {
     return this.ownPort
   }
 
+  /** The endpoints a punch round probes now, most trusted first (at most MAX_CANDIDATES_PER_PEER). */
+  get candidateEndpoints(): readonly Endpoint[] {
+    return this.candidates.all
+  }
+
   get rttMs(): number | null {
     return this.rtt
   }

@@ -5,7 +5,7 @@
 // while the sender's key is still current, the sender hands the same key again: what it opened
 // before stays refused (broadcast-keys.ts ForgottenBroadcastKeys).
 import { createSocket } from 'node:dgram'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { DataPath } from '../../src/edge/data-path.js'
 import { bindUdp } from '../../src/net/bind.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
@@ -16,12 +16,16 @@ import { isRegistered, peerOf, registered, startEdge, startSupernode } from '../
 const MARKER = 0x72
 const IDLE_FOR_MS = 11 * 60_000
 
-t.test('a datagram replayed after the edge forgot its sender is refused; the sender still gets through', async (t) => {
+/**
+ * A supernode, a victim and a sender (relayed, on the injected clock), registered. The sender's
+ * socket keeps a copy of every RELAY it sends (what a wiretap would see); `send` sends from that
+ * socket without keeping a copy.
+ */
+async function wiretappedPair(t: Test) {
   const clock = new ManualClock(Date.now())
   const sn = await startSupernode(t, {}, clock)
   const victimSocket = await bindUdp({ address: '127.0.0.1', port: 0 })
   const victim = await startEdge(t, [sn], { relayOnly: true, clock, transport: victimSocket })
-  // the sender's socket keeps a copy of every relayed datagram it sends: what a wiretap would see
   const senderSocket = await bindUdp({ address: '127.0.0.1', port: 0 })
   const captured: Buffer[] = []
   const send = senderSocket.send.bind(senderSocket)
@@ -32,6 +36,11 @@ t.test('a datagram replayed after the edge forgot its sender is refused; the sen
   const sender = await startEdge(t, [sn], { relayOnly: true, clock, transport: senderSocket })
   while (!(isRegistered(victim) && isRegistered(sender))) await clock.advance(50)
   await Promise.all([registered(victim), registered(sender)])
+  return { clock, sn, victimSocket, victim, sender, captured, send }
+}
+
+t.test('a datagram replayed after the edge forgot its sender is refused; the sender still gets through', async (t) => {
+  const { clock, victimSocket, victim, sender, captured } = await wiretappedPair(t)
   const delivered = (): number => victim.tap.written.filter((f) => f[40] === MARKER).length
 
   const capturedBefore = captured.length
@@ -72,25 +81,19 @@ t.test('a datagram replayed after the edge forgot its sender is refused; the sen
 })
 
 t.test('a broadcast captured before the edge forgot its sender is refused when the two meet again under the same key', async (t) => {
-  const clock = new ManualClock(Date.now())
-  const sn = await startSupernode(t, {}, clock)
-  const victimSocket = await bindUdp({ address: '127.0.0.1', port: 0 })
-  const victim = await startEdge(t, [sn], { relayOnly: true, clock, transport: victimSocket })
-  const senderSocket = await bindUdp({ address: '127.0.0.1', port: 0 })
+  const { clock, sn, victim, sender, captured: relays, send } = await wiretappedPair(t)
   const floods: Buffer[] = []
-  const send = senderSocket.send.bind(senderSocket)
-  senderSocket.send = (buf, offset, length, port, address): void => {
-    if (buf[offset + 1] === PacketType.Relay && buf[offset + RELAY_PREFIX_BYTES + 1] === SessionPacketType.Broadcast) floods.push(Buffer.from(buf.subarray(offset, offset + length)))
-    send(buf, offset, length, port, address)
+  // BROADCASTs only, in the order sent (the RELAYs the wiretap keeps include handshakes and keys)
+  const broadcastsSoFar = (): void => {
+    for (const d of relays.splice(0)) if (d[RELAY_PREFIX_BYTES + 1] === SessionPacketType.Broadcast) floods.push(d)
   }
-  const sender = await startEdge(t, [sn], { relayOnly: true, clock, transport: senderSocket })
-  while (!(isRegistered(victim) && isRegistered(sender))) await clock.advance(50)
   const delivered = (): number => victim.tap.written.filter((f) => f[40] === MARKER).length
   const broadcastFrame = (): Buffer => ipv4Frame(Buffer.from('ffffffffffff', 'hex'), sender.tap.mac, sender.edge.overlay!.address, '10.9.0.255', 98, MARKER)
 
   sender.tap.inject(broadcastFrame())
   for (let i = 0; i < 60 && delivered() < 1; i++) await clock.advance(50)
   t.equal(delivered(), 1, 'the broadcast reaches the host once')
+  broadcastsSoFar()
   t.equal(floods.length, 1, 'sealed once, with the sender\'s broadcast key')
   const captured = floods[0]!
   // a wiretap on the sender's side replays it to the supernode from the sender's address (a RELAY
@@ -109,6 +112,7 @@ t.test('a broadcast captured before the edge forgot its sender is refused when t
   sender.tap.inject(broadcastFrame())
   for (let i = 0; i < 100 && delivered() < 2; i++) await clock.advance(50)
   t.equal(delivered(), 2, 'the sender\'s next broadcast reaches the host, once they met again')
+  broadcastsSoFar()
   t.equal(floods.length, 2)
   t.equal(floods[1]!.readUInt32BE(RELAY_PREFIX_BYTES + 2), captured.readUInt32BE(RELAY_PREFIX_BYTES + 2), 'under the same key ID as the captured copy')
 

@@ -4,8 +4,8 @@
 // path direct, and a one-way flow costs one probe per UNANSWERED_PROBE_MS. Timers driven by hand.
 import t from 'tap'
 import type { PairSession } from '../../src/crypto/noise-session.js'
-import { OwnSubnets } from '../../src/edge/own-subnets.js'
-import { DIRECT_KEEPALIVE_MS, DIRECT_QUIET_MS, PeerPath, UNANSWERED_PROBE_MS, UNANSWERED_SUSPECT_MS, type PathActions, type PathOwner } from '../../src/edge/path.js'
+import { DIRECT_KEEPALIVE_MS, DIRECT_QUIET_MS, PeerPath, UNANSWERED_PROBE_MS, UNANSWERED_SUSPECT_MS, type PathOwner } from '../../src/edge/path.js'
+import { inertPathActions } from '../fixtures/path-actions.js'
 
 const PEER = { address: '198.51.100.7', port: 41000 }
 const TICK_MS = 50
@@ -14,18 +14,7 @@ function directPath(): { owner: PathOwner & { txPackets: number }; probes: numbe
   const probes: number[] = []
   const queries: number[] = []
   const now = { ms: 1_000_000 }
-  const actions: PathActions = {
-    relayOnly: false,
-    candidateRules: { subnets: new OwnSubnets([]), counters: { candidatesOverLimit: 0, candidatesOffLan: 0 } },
-    probe: () => void probes.push(now.ms),
-    query: () => void queries.push(now.ms),
-    birthdayActive: () => false,
-    birthdayStart: () => false,
-    birthdayTick: () => false,
-    birthdayAdopt: () => {},
-    birthdayRelease: () => {},
-    changed: () => {},
-  }
+  const actions = inertPathActions({ candidatesOverLimit: 0, candidatesOffLan: 0 }, { probe: () => void probes.push(now.ms), query: () => void queries.push(now.ms) })
   const owner = { edgeId: 7, session: {} as PairSession, txPackets: 0 } as PathOwner & { txPackets: number }
   const path = new PeerPath(owner, actions)
   ;(owner as { path: PeerPath }).path = path

@@ -74,7 +74,7 @@ function sessionEdgeConfig(config: DeviceEdgeConfig, keys: CommunityKeys): EdgeC
     config.fallbacks.map((url) => new URL(url)),
   )
   // a copy of the seed's key pair: the edge destroys it when it stops, the service keeps the seed for a restart
-  return { community: config.community, keys, identity: identityFromSeed(config.identity), supernodes, overlay: config.overlay, expiresAt: config.expiresAt, name: 'device' }
+  return { community: config.community, keys, identity: identityFromSeed(config.identity), supernodes, overlay: config.overlay, expiresAt: config.expiresAt, name: 'device', role: 'device' }
 }
 
 /** An Edge as the service sees it. */

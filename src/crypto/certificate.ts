@@ -69,19 +69,21 @@ export interface SelfIssueFields {
   /** the edge's MAC; from its key (macOfKey) when not given */
   mac?: Buffer
   name?: string
+  /** what the member is (the assistance device's edge: device); member when not given */
+  role?: Role
   nowSeconds: number
   lifetimeSeconds?: number
 }
 
 /**
  * What an edge of a shared-secret community does once it knows its address: it issues its own
- * certificate (role member) with the authority every holder derives. The serial is random (there
+ * certificate (role member unless told) with the authority every holder derives. The serial is random (there
  * is no one place to count them); a collision would only make two certificates share a serial,
  * which nothing keys on (revocations name fingerprints).
  */
 export function selfIssue(authority: Authority, identity: Identity, fields: SelfIssueFields): Buffer {
   return issueCertificate(authority, {
-    role: 'member' satisfies Role,
+    role: fields.role ?? 'member',
     serial: randomSerial(),
     notBefore: fields.nowSeconds,
     notAfter: fields.nowSeconds + (fields.lifetimeSeconds ?? SELF_ISSUED_LIFETIME_SECONDS),

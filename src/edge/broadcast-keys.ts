@@ -5,6 +5,9 @@
 // flood; a new key is made every BROADCAST_KEY_ROTATE_MS and whenever a peer leaves (removed,
 // expired, revoked), so a member that left cannot read what follows. A receiver keeps each
 // sender's current key and the one before (for its valid-for time), with a replay window each.
+// When it forgets a sender (idle, gone, evicted) it keeps, for as long as that key could be handed
+// to it again, the highest counter each key opened: met again within the key's life, the sender
+// hands the same key, and a broadcast captured before must not open a second time.
 import sodium from 'sodium-native'
 import { openAfterHeader, sealAfterHeader } from '../crypto/counter-aead.js'
 import { ReplayWindow } from '../crypto/replay.js'
@@ -20,6 +23,17 @@ export const BROADCAST_KEY_ROTATE_MS = 120_000
  * rotation after a member left is what keeps it from reading on.
  */
 export const BROADCAST_KEY_VALID_FOR_S = 5
+/**
+ * Forgotten senders' keys remembered at once, at most (a few numbers each, ~100 bytes): four
+ * times the peer table's bound, so evicting every peer four times over within a key's life is
+ * what it takes to push a real sender's entry out.
+ */
+export const FORGOTTEN_BROADCAST_KEYS = 16_384
+/**
+ * How long after we received a key its sender may hand it to us again: it seals with a key for
+ * BROADCAST_KEY_ROTATE_MS from making it (before we got it), and hands it only while it is current.
+ */
+export const FORGOTTEN_BROADCAST_KEY_MS = BROADCAST_KEY_ROTATE_MS + BROADCAST_KEY_VALID_FOR_S * 1000
 
 /** Broadcast keys of this process, 32 bytes each, in locked memory (secret-slab.ts), zeroed when released. */
 const broadcastKeySlab = new SecretSlab(BROADCAST_KEY_BYTES)
@@ -92,13 +106,68 @@ class ReceivedKey {
     readonly keyId: number,
     readonly key: Buffer,
     readonly validForMs: number,
+    /** when we received it: its sender cannot hand it again after FORGOTTEN_BROADCAST_KEY_MS */
+    readonly receivedAt: number,
   ) {}
+}
+
+interface ForgottenKey {
+  /** the highest counter the key opened */
+  highest: number
+  /** when its sender can no longer hand it to us (ms) */
+  until: number
+}
+
+/**
+ * The replay state of keys of senders we forgot, one table per edge: only the highest counter
+ * each key opened (the sender's counter only grows, so refusing everything up to it refuses every
+ * copy captured before). Keyed by sender edge ID and key ID; bounded, oldest forgotten first out.
+ */
+export class ForgottenBroadcastKeys {
+  private readonly entries = new Map<string, ForgottenKey>()
+
+  /** Keeps what a forgotten sender's key opened (nothing when it opened nothing or is past its life). */
+  remember(senderId: number, keyId: number, highest: number, until: number): void {
+    if (highest === 0) return
+    const name = `${senderId}:${keyId}`
+    this.entries.delete(name)
+    if (this.entries.size >= FORGOTTEN_BROADCAST_KEYS) this.entries.delete(this.entries.keys().next().value!)
+    this.entries.set(name, { highest, until })
+  }
+
+  /** The highest counter this sender's key opened before we forgot it (0: none, or too long ago). */
+  recall(senderId: number, keyId: number, now: number): number {
+    this.prune(now)
+    const name = `${senderId}:${keyId}`
+    const entry = this.entries.get(name)
+    if (entry === undefined) return 0
+    this.entries.delete(name)
+    return now < entry.until ? entry.highest : 0
+  }
+
+  get size(): number {
+    return this.entries.size
+  }
+
+  /** Entries past their life at the front (the oldest forgotten) go; the bound takes care of the rest. */
+  private prune(now: number): void {
+    for (const [name, entry] of this.entries) {
+      if (now < entry.until) return
+      this.entries.delete(name)
+    }
+  }
 }
 
 /** A peer's broadcast keys as we hold them: its current one and, for its valid-for time, the one before. */
 export class BroadcastReceiver {
   private current: ReceivedKey | null = null
   private previous: ReceivedKey | null = null
+
+  constructor(
+    /** the sender, and where its keys' replay state goes when we forget it (null: nowhere) */
+    private readonly senderId = 0,
+    private readonly forgotten: ForgottenBroadcastKeys | null = null,
+  ) {}
 
   /** The peer handed us a key inside our pair session (already authenticated as its). */
   accept(payload: BroadcastKeyPayload, now: number): void {
@@ -110,7 +179,11 @@ export class BroadcastReceiver {
     if (current !== null) current.until = now + current.validForMs
     const key = broadcastKeySlab.take()
     key.set(payload.key)
-    this.current = new ReceivedKey(payload.keyId, key, payload.validForSeconds * 1000)
+    const received = new ReceivedKey(payload.keyId, key, payload.validForSeconds * 1000, now)
+    // a key we held before forgetting its sender: what it opened then stays refused
+    const highest = this.forgotten?.recall(this.senderId, payload.keyId, now) ?? 0
+    if (highest > 0) received.replay.refuseUpTo(highest)
+    this.current = received
   }
 
   /**
@@ -128,10 +201,13 @@ export class BroadcastReceiver {
     return length
   }
 
-  /** Erases every key (the peer is removed). */
+  /** Erases every key (the peer is removed); what they opened is remembered (ForgottenBroadcastKeys). */
   destroy(): void {
-    if (this.current !== null) broadcastKeySlab.release(this.current.key)
-    if (this.previous !== null) broadcastKeySlab.release(this.previous.key)
+    for (const held of [this.current, this.previous]) {
+      if (held === null) continue
+      this.forgotten?.remember(this.senderId, held.keyId, held.replay.highest, held.receivedAt + FORGOTTEN_BROADCAST_KEY_MS)
+      broadcastKeySlab.release(held.key)
+    }
     this.current = this.previous = null
   }
 }

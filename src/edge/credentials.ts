@@ -36,6 +36,8 @@ export interface CredentialsConfig {
   ipv6?: OverlayAddress | null
   /** the display name (shared secret; an authority's certificate carries its own) */
   name?: string
+  /** the role self-issued (shared secret; member when not given; an authority's certificate carries its own) */
+  role?: Role
   /** self-issued certificates' lifetime (tests shorten it) */
   lifetimeSeconds?: number
 }
@@ -115,7 +117,7 @@ export class Credentials {
       const authority = authorityOf(config.keys ?? ownKeys!)
       const lifetime = config.lifetimeSeconds ?? SELF_ISSUED_LIFETIME_SECONDS
       const mac = config.mac ?? macOfKey(identity.publicKey)
-      const bytes = selfIssue(authority, identity, { ipv4: config.ipv4 ?? null, ipv6: config.ipv6 ?? null, mac, name: config.name, nowSeconds: seconds(config.clock), lifetimeSeconds: lifetime })
+      const bytes = selfIssue(authority, identity, { ipv4: config.ipv4 ?? null, ipv6: config.ipv6 ?? null, mac, name: config.name, role: config.role, nowSeconds: seconds(config.clock), lifetimeSeconds: lifetime })
       return new Credentials(identity, authority, ownKeys, decodeOwned(bytes), config.clock, lifetime)
     } catch (err) {
       // a refused start leaves no key behind
@@ -234,7 +236,7 @@ export class Credentials {
 
   private issue(ipv4: OverlayAddress | null): void {
     const c = this.certificate
-    const bytes = selfIssue(this.authority!, this.identity, { ipv4, ipv6: c.ipv6, mac: c.mac, name: c.name, nowSeconds: seconds(this.clock), lifetimeSeconds: this.lifetimeSeconds })
+    const bytes = selfIssue(this.authority!, this.identity, { ipv4, ipv6: c.ipv6, mac: c.mac, name: c.name, role: c.role, nowSeconds: seconds(this.clock), lifetimeSeconds: this.lifetimeSeconds })
     this.certificate = decodeOwned(bytes)
     this.fingerprintBytes = certificateFingerprint(this.certificate)
     this.scheduleRenewal()

@@ -28,6 +28,7 @@ import {
   type ControlPacket,
   type OverlayAddress,
   type RegisterAck,
+  type Role,
 } from '../wire/index.js'
 import type { AllowRules } from './allow-filter.js'
 import type { OpenTransport } from './birthday.js'
@@ -69,6 +70,8 @@ export interface EdgeConfig {
   overlay: OverlayAddress | null
   /** shown to peers and in consoles (e.g. a technician's name) */
   name?: string
+  /** the role a self-issued certificate states (the assistance device's edge: device); member when not given */
+  role?: Role
   relayOnly?: boolean
   /**
    * This host's own LAN addresses with their prefixes. The first four are offered to peers as direct
@@ -298,6 +301,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
         mac: deps.tap.mac,
         ipv4: config.overlay,
         name: config.name,
+        role: config.role,
       }))
     // IPv4 unless a supernode is IPv6: libuv sets only the IPv6 hop limit on a dual-stack socket,
     // and the punching TTL ladder must apply to IPv4 datagrams

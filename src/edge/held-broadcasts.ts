@@ -59,4 +59,9 @@ export class HeldBroadcasts {
   get size(): number {
     return this.total
   }
+
+  /** How many of `senderId`'s packets are held (what /status and the flood tests look at). */
+  heldFrom(senderId: number): number {
+    return this.bySender.get(senderId)?.packets.length ?? 0
+  }
 }

@@ -178,12 +178,14 @@ export class Inbound {
    * A member sealed to us under keys we do not have: we restarted (same identity) and it still
    * holds the session it had with our old process, or we forgot the session. Ask the supernode for
    * it (its answer starts our handshake, and tells it where we are now), or, a known peer, start
-   * the handshake. Within the query budget; nothing is dropped on either side.
+   * the handshake. Within the query budget; nothing is dropped on either side. For a known peer
+   * this is a restart sign like any other (anyone in the supernode's place can forge it): one
+   * handshake per RESTART_SIGN_GAP_MS at most (hostile/forged-restart-signs.test.ts).
    */
   private unknownKeys(senderId: number): void {
     const peer = this.core.peers.get(senderId)
     if (peer === undefined) this.parts.directory.askFor(senderId, this.core.now())
-    else if (!peer.session.rekeying) peer.session.initiate()
+    else if (!peer.session.rekeying) this.parts.directory.peerRestarted(peer)
   }
 
   /** Authenticated, straight from the peer (on any socket of ours): the direct path, if it is that one, lives. */

@@ -11,12 +11,14 @@
 //
 // Frames go through the supernode in `relay`, `punching` and `suspect` (no loss while probing),
 // straight to the peer in `direct`. `suspect` is a direct path that stopped answering (a NAT
-// forgot its mapping, say): frames take the relay at once, fast probes check the old endpoint,
-// and the edge asks the supernode for the peer again, whose answer starts punching toward fresh
-// endpoints. A late probe-ack in `relay` still makes the path direct.
+// forgot its mapping, or the peer restarted behind a new one, say): frames take the relay at once,
+// fast probes check the old endpoint, and the edge asks the supernode for the peer again, whose
+// answer starts punching toward fresh endpoints. A late probe-ack in `relay` still makes the path
+// direct. Quiet (`direct-quiet`) is nothing heard for DIRECT_QUIET_MS, or, while we send frames,
+// nothing heard for UNANSWERED_SUSPECT_MS with a probe sent halfway (onFramesUnanswered).
 //
 // Timers are named after what they wait for, as in wireguard-go's timers.go: onPunchRoundDue,
-// onPunchExhausted, onKeepaliveDue, onDirectQuiet, onDirectSilent, onRetryDue. The edge's scheduler
+// onPunchExhausted, onKeepaliveDue, onFramesUnanswered, onDirectQuiet, onDirectSilent, onRetryDue. The edge's scheduler
 // calls runTimers() on each tick; it decides which one is due and calls it.
 import type { PairSession } from '../crypto/noise-session.js'
 import type { Transport } from '../net/transport.js'
@@ -45,6 +47,18 @@ export const DIRECT_KEEPALIVE_MS = 5_000
 export const DIRECT_QUIET_MS = DIRECT_KEEPALIVE_MS + 1_000
 /** probes to a suspect path's endpoint, this often: a lost probe or answer is made up for at once */
 export const SUSPECT_PROBE_MS = 1_000
+/**
+ * Frames sent on a direct path and nothing heard back for this long: a probe now, not at the next
+ * keepalive. A live peer answers it within a round trip even when the traffic is one way (a UDP
+ * stream): one probe a second is all such a flow costs.
+ */
+export const UNANSWERED_PROBE_MS = 1_000
+/**
+ * ...and still nothing heard this long after the first unanswered frame (the probe had a second):
+ * the path is suspect. A peer restarted behind a new NAT mapping, which has no reason to send
+ * first, is found this soon instead of after DIRECT_QUIET_MS.
+ */
+export const UNANSWERED_SUSPECT_MS = UNANSWERED_PROBE_MS + SUSPECT_PROBE_MS
 export const DIRECT_TIMEOUT_MS = 15_000
 /** after punching gave up or a direct path died, ask the supernode again (fresh endpoints) this much later */
 export const PUNCH_RETRY_MS = 30_000
@@ -64,6 +78,8 @@ export interface PathOwner {
   readonly edgeId: number
   readonly path: PeerPath
   readonly session: PairSession
+  /** frames sent to the peer so far (read on timer ticks: whether frames went out unanswered) */
+  readonly txPackets: number
 }
 
 /**
@@ -106,6 +122,11 @@ export class PeerPath {
   private ownPort: number | null = null
   /** last authenticated packet that came straight from the peer's direct endpoint (not via the supernode) */
   private lastDirectRx = 0
+  /** owner.txPackets when the timers last looked, and the first tick since the last direct rx that saw it grow (0: none) */
+  private txSeen = 0
+  private sentSince = 0
+  /** when frames unanswered last made us probe (once per unanswered stretch) */
+  private unansweredProbeAt = 0
   private punchRound = 0
   private nextProbeAt = 0
   /** when to ask the supernode again after punching gave up or the direct path died; 0: not scheduled */
@@ -139,6 +160,11 @@ export class PeerPath {
 
   get localPort(): number | null {
     return this.ownPort
+  }
+
+  /** The endpoints a punch round probes now, most trusted first (at most MAX_CANDIDATES_PER_PEER). */
+  get candidateEndpoints(): readonly Endpoint[] {
+    return this.candidates.all
   }
 
   get rttMs(): number | null {
@@ -220,8 +246,10 @@ export class PeerPath {
       case 'direct':
       case 'suspect': {
         const quietMs = now - this.lastDirectRx
+        const unansweredMs = this.framesUnansweredFor(now)
         if (quietMs >= DIRECT_TIMEOUT_MS) this.onDirectSilent(now)
-        else if (this.current === 'direct' && quietMs >= DIRECT_QUIET_MS) this.onDirectQuiet(now)
+        else if (this.current === 'direct' && (quietMs >= DIRECT_QUIET_MS || unansweredMs >= UNANSWERED_SUSPECT_MS)) this.onDirectQuiet(now)
+        else if (this.current === 'direct' && unansweredMs >= UNANSWERED_PROBE_MS && this.unansweredProbeAt < this.sentSince) this.onFramesUnanswered(now)
         else if (now >= this.nextProbeAt) this.onKeepaliveDue(now)
         return
       }
@@ -242,6 +270,26 @@ export class PeerPath {
   private onPunchExhausted(now: number): void {
     if (!this.actions.birthdayActive(this.owner) && this.actions.birthdayStart(this.owner, now)) return
     this.apply('punch-exhausted', now)
+  }
+
+  /**
+   * How long frames have gone out with nothing heard straight from the peer since the first of
+   * them (0: none unanswered). Read on ticks from the peer's frame counter: nothing per frame.
+   */
+  private framesUnansweredFor(now: number): number {
+    const sent = this.owner.txPackets
+    if (sent !== this.txSeen) {
+      this.txSeen = sent
+      if (this.sentSince <= this.lastDirectRx) this.sentSince = now
+    }
+    return this.sentSince > this.lastDirectRx ? now - this.sentSince : 0
+  }
+
+  /** Frames went out and nothing came back for UNANSWERED_PROBE_MS: a probe now finds out whether the path lives. */
+  private onFramesUnanswered(now: number): void {
+    this.unansweredProbeAt = now
+    const direct = this.direct!
+    this.actions.probe(this.owner, direct.address, direct.port, 0, this.directVia)
   }
 
   /** A probe to the direct endpoint: holds both NAT mappings open and measures RTT. */

@@ -12,7 +12,7 @@
 // takes a live member's place here, whatever its certificate says. A holder without a ready
 // session gives its place up.
 import { edgeIdOf } from '../crypto/keys.js'
-import { BroadcastReceiver } from './broadcast-keys.js'
+import { BroadcastReceiver, ForgottenBroadcastKeys } from './broadcast-keys.js'
 import type { PairSession } from '../crypto/noise-session.js'
 import { macKeyAt, type Certificate, type Endpoint } from '../wire/index.js'
 import type { EdgeCounters } from './counters.js'
@@ -72,7 +72,7 @@ export class Peer implements PathOwner {
   /** frames waiting for the session to be ready */
   readonly pending: PendingFrames
   /** the broadcast keys it gave us in our session (its current one, and the one before) */
-  readonly broadcast = new BroadcastReceiver()
+  readonly broadcast: BroadcastReceiver
   /** the timestamp of the newest announcement of this member we took (0: none yet) */
   announcedAt = 0
   /** when a sign that it restarted last started a handshake (peer-directory.ts peerRestarted) */
@@ -95,7 +95,10 @@ export class Peer implements PathOwner {
     now: number,
     actions: PathActions,
     pendingTotal: { pendingBytes: number },
+    /** the table's memory of forgotten senders' broadcast keys (broadcast-keys.ts) */
+    forgotten: ForgottenBroadcastKeys | null = null,
   ) {
+    this.broadcast = new BroadcastReceiver(edgeId, forgotten)
     this.current = identity
     this.lastSeen = now
     this.path = new PeerPath(this, actions)
@@ -135,6 +138,8 @@ export class PeerTable {
   private readonly byMac = new Map<number, Peer>()
   private readonly byIpv4 = new Map<number, Peer>()
   private readonly byIpv6 = new Map<string, Peer>()
+  /** what forgotten peers' broadcast keys opened: met again, a copy captured before stays refused */
+  readonly forgottenBroadcastKeys = new ForgottenBroadcastKeys()
   /** what our own certificate binds: nobody else may claim it */
   private own: PeerBinding
   private readonly ownEdgeId: number
@@ -196,7 +201,7 @@ export class PeerTable {
     const refusal = this.claim(identity, null)
     if (refusal !== null) return refusal
     if (this.byId.size >= MAX_PEERS && !this.evict()) return 'peer-table-full'
-    const peer = new Peer(edgeId, this.sessions.open(certificate), identity, now, this.actions, this.counters)
+    const peer = new Peer(edgeId, this.sessions.open(certificate), identity, now, this.actions, this.counters, this.forgottenBroadcastKeys)
     if (announcedAt !== null) peer.announcedAt = announcedAt
     this.byId.set(edgeId, peer)
     this.bySession.set(peer.session, peer)

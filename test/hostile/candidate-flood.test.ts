@@ -4,9 +4,12 @@
 // handshake, so the device gets as far as probing: it probes at most MAX_CANDIDATES_PER_PEER endpoints
 // per punch attempt, and a LAN candidate only inside a subnet of its own. The device's socket notes
 // every session datagram (test/fixtures/recording-transport.ts) and lets only loopback ones out.
-// (v1's second half, authenticated probes from 300 source ports, needs a probe sealed in the member's
-// pair session from sockets the member does not own; it is not ported here: see the branch report.)
+// Second half: the member sprays probes sealed in its own pair session with the device from 300
+// source ports. The device answers each, probes back only as many sources as its candidate bound
+// leaves room for, counts the rest, and no other pair's path moves.
 import t from 'tap'
+import { bindUdp } from '../../src/net/bind.js'
+import type { Transport } from '../../src/net/transport.js'
 import { MAX_CANDIDATES_PER_PEER } from '../../src/edge/candidates.js'
 import { OwnSubnets } from '../../src/edge/own-subnets.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
@@ -86,4 +89,60 @@ t.test("a member's announced candidates: the device probes at most the bound per
   )
   t.ok(all.some((d) => d.address === '127.0.0.1' && d.port === member.port), 'the member itself (where the supernode saw it) is probed')
   t.ok(counters.candidatesOffLan >= offeredOffLan, `off-LAN candidates counted (${counters.candidatesOffLan} ≥ ${offeredOffLan})`)
+})
+
+/** Source ports the member sprays authenticated probes from. */
+const PROBE_SOURCES = 300
+const MEMBER_SOURCES_ADDRESS = '127.0.0.2'
+
+t.test("a member's authenticated probes from 300 source ports: the device's candidates stay bounded, no other pair's path moves", async (t) => {
+  const clock = new ManualClock(Date.now())
+  const network = await TestNetwork.start(t, clock)
+  const socket = await RecordingTransport.open()
+  const device = await network.add('device', { transport: socket, localAddresses: [DEVICE_LAN] })
+  const member = await network.add('member')
+  const tech = await network.add('tech')
+  network.introduce(member, device)
+  network.introduce(tech, device)
+  const direct = (a: typeof device, b: typeof device): boolean => a.path.peers.get(b.edgeId)?.path.isDirect === true
+  await network.until('every pair is direct', () => direct(device, member) && direct(member, device) && direct(device, tech) && direct(tech, device))
+  const techPath = device.path.peers.get(tech.edgeId)!.path
+  const techEndpointBefore = `${techPath.endpoint!.address}:${techPath.endpoint!.port}`
+  const devicePathAtTech = tech.path.peers.get(device.edgeId)!.path
+  const deviceEndpointAtTechBefore = `${devicePathAtTech.endpoint!.address}:${devicePathAtTech.endpoint!.port}`
+  const memberAtDevice = device.path.peers.get(member.edgeId)!
+  const memberEndpointBefore = `${memberAtDevice.path.endpoint!.address}:${memberAtDevice.path.endpoint!.port}`
+
+  const sources: Transport[] = []
+  t.teardown(() => Promise.all(sources.map((s) => s.close())))
+  for (let i = 0; i < PROBE_SOURCES; i++) sources.push(await bindUdp({ address: MEMBER_SOURCES_ADDRESS, port: 0 }, 'dgram'))
+  const sourcePorts = new Set(sources.map((s) => s.local().port))
+  const acks = (): SentDatagram[] => socket.sealed.filter((d) => d.type === SessionPacketType.SessionData && d.kind === SessionKind.ProbeAck && d.address === MEMBER_SOURCES_ADDRESS)
+  const probesToSources = (): SentDatagram[] => socket.sealed.filter((d) => d.type === SessionPacketType.SessionData && d.kind === SessionKind.Probe && d.address === MEMBER_SOURCES_ADDRESS)
+  const overLimitBefore = device.counters.candidatesOverLimit
+  const authFailedBefore = device.path.sessionDrops['auth-failed'] ?? 0
+
+  // each probe sealed in the member's own session with the device (what only the member can make), each from another socket
+  const deviceAtMember = member.path.peers.get(device.edgeId)!
+  for (const source of sources) member.path.prober.probe(deviceAtMember, '127.0.0.1', device.port, clock.now(), 0, source)
+  await network.until('every probe answered', () => acks().length >= PROBE_SOURCES)
+  const candidates = memberAtDevice.path.candidateEndpoints
+  await network.run(ATTEMPT_MS)
+
+  const probedBack = distinct(probesToSources().filter((d) => sourcePorts.has(d.port)))
+  const overLimit = device.counters.candidatesOverLimit - overLimitBefore
+  t.comment(`${PROBE_SOURCES} authenticated probes from ${PROBE_SOURCES} ports: ${acks().length} answered, ${probedBack.length} sources probed back, ${candidates.length} candidates held for the member, ${overLimit} sources counted over the limit`)
+  t.equal(acks().length, PROBE_SOURCES, 'each authenticated probe is answered where it came from')
+  t.ok(candidates.length <= MAX_CANDIDATES_PER_PEER, `the member's candidates stay within ${MAX_CANDIDATES_PER_PEER} (${candidates.length})`)
+  t.ok(probedBack.length <= MAX_CANDIDATES_PER_PEER - 1, `at most ${MAX_CANDIDATES_PER_PEER - 1} of the ${PROBE_SOURCES} sources are probed back (${probedBack.length})`)
+  t.ok(probedBack.length >= 1, 'a source is still probed back (peer-reflexive candidates work)')
+  t.equal(overLimit, PROBE_SOURCES - candidates.filter((c) => c.address === MEMBER_SOURCES_ADDRESS).length, `every source beyond the bound counted as over the limit (${overLimit})`)
+  t.equal(device.path.sessionDrops['auth-failed'] ?? 0, authFailedBefore, 'no probe failed to open: all were the member\'s own')
+
+  const memberEndpointAfter = `${memberAtDevice.path.endpoint?.address}:${memberAtDevice.path.endpoint?.port}`
+  t.equal(memberEndpointAfter, memberEndpointBefore, "the member's own direct path stays where it was (no source answered the device's probes)")
+  t.ok(techPath.isDirect, "the device's path to the technician is still direct")
+  t.equal(`${techPath.endpoint!.address}:${techPath.endpoint!.port}`, techEndpointBefore, '...at the same endpoint')
+  t.ok(devicePathAtTech.isDirect && `${devicePathAtTech.endpoint!.address}:${devicePathAtTech.endpoint!.port}` === deviceEndpointAtTechBefore, "and the technician's path to the device has not moved")
+  t.equal(device.path.peers.get(tech.edgeId)!.path.candidateEndpoints.filter((c) => c.address === MEMBER_SOURCES_ADDRESS).length, 0, "none of the member's sources became a candidate of the technician")
 })

@@ -1,9 +1,12 @@
 // A datagram captured on the way and replayed after the receiving edge forgot its sender (idle for
 // longer than PEER_IDLE_MS, or gone by the supernode's word) must not reach the host again: the
 // session it was sealed in is gone with its keys and index (unknown-index), or, for a flood, the
-// sender's broadcast key has been replaced since (unknown-broadcast-key).
+// sender's broadcast key has been replaced since (unknown-broadcast-key). Forgotten and met again
+// while the sender's key is still current, the sender hands the same key again: what it opened
+// before stays refused (broadcast-keys.ts ForgottenBroadcastKeys).
 import { createSocket } from 'node:dgram'
-import t from 'tap'
+import t, { type Test } from 'tap'
+import type { DataPath } from '../../src/edge/data-path.js'
 import { bindUdp } from '../../src/net/bind.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
 import { PacketType, RELAY_PREFIX_BYTES, SessionKind, SessionPacketType } from '../../src/wire/index.js'
@@ -13,12 +16,16 @@ import { isRegistered, peerOf, registered, startEdge, startSupernode } from '../
 const MARKER = 0x72
 const IDLE_FOR_MS = 11 * 60_000
 
-t.test('a datagram replayed after the edge forgot its sender is refused; the sender still gets through', async (t) => {
+/**
+ * A supernode, a victim and a sender (relayed, on the injected clock), registered. The sender's
+ * socket keeps a copy of every RELAY it sends (what a wiretap would see); `send` sends from that
+ * socket without keeping a copy.
+ */
+async function wiretappedPair(t: Test) {
   const clock = new ManualClock(Date.now())
   const sn = await startSupernode(t, {}, clock)
   const victimSocket = await bindUdp({ address: '127.0.0.1', port: 0 })
   const victim = await startEdge(t, [sn], { relayOnly: true, clock, transport: victimSocket })
-  // the sender's socket keeps a copy of every relayed datagram it sends: what a wiretap would see
   const senderSocket = await bindUdp({ address: '127.0.0.1', port: 0 })
   const captured: Buffer[] = []
   const send = senderSocket.send.bind(senderSocket)
@@ -29,6 +36,11 @@ t.test('a datagram replayed after the edge forgot its sender is refused; the sen
   const sender = await startEdge(t, [sn], { relayOnly: true, clock, transport: senderSocket })
   while (!(isRegistered(victim) && isRegistered(sender))) await clock.advance(50)
   await Promise.all([registered(victim), registered(sender)])
+  return { clock, sn, victimSocket, victim, sender, captured, send }
+}
+
+t.test('a datagram replayed after the edge forgot its sender is refused; the sender still gets through', async (t) => {
+  const { clock, victimSocket, victim, sender, captured } = await wiretappedPair(t)
   const delivered = (): number => victim.tap.written.filter((f) => f[40] === MARKER).length
 
   const capturedBefore = captured.length
@@ -66,4 +78,47 @@ t.test('a datagram replayed after the edge forgot its sender is refused; the sen
     for (let i = 0; i < 20 && delivered() < 2; i++) await clock.advance(50)
   }
   t.equal(delivered(), 2, "the sender's frames reach the host again, through a new session")
+})
+
+t.test('a broadcast captured before the edge forgot its sender is refused when the two meet again under the same key', async (t) => {
+  const { clock, sn, victim, sender, captured: relays, send } = await wiretappedPair(t)
+  const floods: Buffer[] = []
+  // BROADCASTs only, in the order sent (the RELAYs the wiretap keeps include handshakes and keys)
+  const broadcastsSoFar = (): void => {
+    for (const d of relays.splice(0)) if (d[RELAY_PREFIX_BYTES + 1] === SessionPacketType.Broadcast) floods.push(d)
+  }
+  const delivered = (): number => victim.tap.written.filter((f) => f[40] === MARKER).length
+  const broadcastFrame = (): Buffer => ipv4Frame(Buffer.from('ffffffffffff', 'hex'), sender.tap.mac, sender.edge.overlay!.address, '10.9.0.255', 98, MARKER)
+
+  sender.tap.inject(broadcastFrame())
+  for (let i = 0; i < 60 && delivered() < 1; i++) await clock.advance(50)
+  t.equal(delivered(), 1, 'the broadcast reaches the host once')
+  broadcastsSoFar()
+  t.equal(floods.length, 1, 'sealed once, with the sender\'s broadcast key')
+  const captured = floods[0]!
+  // a wiretap on the sender's side replays it to the supernode from the sender's address (a RELAY
+  // is taken only from a supernode), which fans it out to every member as it did the first time
+  const replayToSupernode = (d: Buffer): void => send(d, 0, d.length, sn.port, '127.0.0.1')
+
+  // the supernode's word that the sender is gone (an ERROR unknown-edge: it was briefly unknown
+  // there, a supernode restart say): the victim forgets it, its session and its broadcast key
+  const inner = victim.edge as unknown as { data: DataPath }
+  inner.data.directory.onPeerGone(sender.edge.edgeId)
+  t.equal(peerOf(victim, sender), undefined, 'the victim forgot the sender')
+  await clock.advance(30_000, 1000)
+
+  // met again 30 s later, within the key's life: the sender floods, the victim holds it, asks, the
+  // two handshake and the sender hands the same key again
+  sender.tap.inject(broadcastFrame())
+  for (let i = 0; i < 100 && delivered() < 2; i++) await clock.advance(50)
+  t.equal(delivered(), 2, 'the sender\'s next broadcast reaches the host, once they met again')
+  broadcastsSoFar()
+  t.equal(floods.length, 2)
+  t.equal(floods[1]!.readUInt32BE(RELAY_PREFIX_BYTES + 2), captured.readUInt32BE(RELAY_PREFIX_BYTES + 2), 'under the same key ID as the captured copy')
+
+  const replayedBefore = victim.edge.status().drops.replayed ?? 0
+  replayToSupernode(captured)
+  for (let i = 0; i < 20; i++) await clock.advance(50)
+  t.equal(delivered(), 2, 'the captured broadcast does not reach the host a second time')
+  t.equal((victim.edge.status().drops.replayed ?? 0) - replayedBefore, 1, 'counted as replayed')
 })

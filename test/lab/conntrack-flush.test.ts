@@ -2,8 +2,8 @@
 // A pings B five times a second. Flushing B's NAT is the hard case: when A's next datagram
 // reaches it first (most runs), it makes an inbound conntrack entry that forces B's own mapping
 // toward A onto another port, and the direct path dies both ways; when B's crosses first, nothing
-// is lost. Either way pings come back by themselves within 15 s (a path quiet for 6 s turns
-// suspect and frames take the relay); the outage and the paths are printed.
+// is lost. Either way pings come back by themselves within 15 s (a path whose frames go unanswered
+// for 2 s, or quiet for 6 s, turns suspect and frames take the relay); the outage and the paths are printed.
 import t, { type Test } from 'tap'
 import { natLab, waitFor, type NatLab, type Site } from '../fixtures/lab.js'
 import { recoveryAfter } from '../fixtures/ping-series.js'

@@ -2,7 +2,15 @@
 // rotated key is unknown to a receiver that was not given it (a member that left); the replaced
 // key still opens for its valid-for time, then no more.
 import t from 'tap'
-import { BROADCAST_KEY_ROTATE_MS, BROADCAST_KEY_VALID_FOR_S, BroadcastReceiver, BroadcastSender } from '../../src/edge/broadcast-keys.js'
+import {
+  BROADCAST_KEY_ROTATE_MS,
+  BROADCAST_KEY_VALID_FOR_S,
+  BroadcastReceiver,
+  BroadcastSender,
+  FORGOTTEN_BROADCAST_KEY_MS,
+  FORGOTTEN_BROADCAST_KEYS,
+  ForgottenBroadcastKeys,
+} from '../../src/edge/broadcast-keys.js'
 import { BroadcastHeader, decodeBroadcastKeyPayload, readBroadcastHeader } from '../../src/wire/index.js'
 
 const NOW = 1_800_000_000_000
@@ -77,5 +85,65 @@ t.test('a replaced key stops opening after its valid-for time', (t) => {
   sender.rotate(NOW)
   handOver(sender, r, NOW)
   t.equal(open(r, old, NOW + BROADCAST_KEY_VALID_FOR_S * 1000), 'unknown-broadcast-key')
+  t.end()
+})
+
+t.test('a sender forgotten and met again within its key\'s life: a broadcast captured before does not open again', (t) => {
+  const SENDER = 0x1234_5678_9a
+  const sender = new BroadcastSender(NOW)
+  const forgotten = new ForgottenBroadcastKeys()
+  const before = new BroadcastReceiver(SENDER, forgotten)
+  handOver(sender, before, NOW)
+  const lost = sealed(sender, 'lost')
+  const captured = sealed(sender, 'captured')
+  const inFlight = sealed(sender, 'in flight')
+  t.equal(open(before, captured, NOW), 'frame:captured')
+  before.destroy() // the peer is forgotten (idle, gone, evicted)
+  t.equal(forgotten.size, 1, 'its key\'s replay state is kept')
+
+  // met again 100 s later: the sender hands the same key (it has not rotated yet)
+  const again = new BroadcastReceiver(SENDER, forgotten)
+  handOver(sender, again, NOW + 100_000)
+  t.equal(open(again, captured, NOW + 100_000), 'replayed', 'the captured copy is refused')
+  t.equal(open(again, lost, NOW + 100_000), 'replayed', 'so is anything up to the highest counter opened then (one never delivered, too)')
+  t.equal(open(again, inFlight, NOW + 100_000), 'frame:in flight', 'one sealed after it and never opened is no replay')
+  t.equal(open(again, sealed(sender, 'next'), NOW + 100_000), 'frame:next', 'what the sender floods next opens')
+
+  // without the memory (as before): the same copy opened once more
+  const amnesiac = new BroadcastReceiver(SENDER)
+  handOver(sender, amnesiac, NOW + 100_000)
+  t.equal(open(amnesiac, captured, NOW + 100_000), 'frame:captured', 'control: a receiver with no memory opens the captured copy')
+
+  // another sender's key under the same key ID is not touched by this sender's memory
+  const other = new BroadcastReceiver(SENDER + 1, forgotten)
+  before.destroy()
+  again.destroy()
+  handOver(sender, other, NOW + 100_000)
+  t.equal(open(other, captured, NOW + 100_000), 'frame:captured', 'the memory is per sender')
+  t.end()
+})
+
+t.test('forgotten keys are kept for the key\'s life and within FORGOTTEN_BROADCAST_KEYS', (t) => {
+  const sender = new BroadcastSender(NOW)
+  const forgotten = new ForgottenBroadcastKeys()
+  const r = new BroadcastReceiver(7, forgotten)
+  handOver(sender, r, NOW)
+  const captured = sealed(sender, 'captured')
+  t.equal(open(r, captured, NOW), 'frame:captured')
+  r.destroy()
+  t.equal(forgotten.recall(7, sender.keyId, NOW + FORGOTTEN_BROADCAST_KEY_MS), 0, `gone ${FORGOTTEN_BROADCAST_KEY_MS} ms after the key came (the sender has rotated by then)`)
+  t.equal(FORGOTTEN_BROADCAST_KEY_MS, BROADCAST_KEY_ROTATE_MS + BROADCAST_KEY_VALID_FOR_S * 1000)
+
+  const nothingOpened = new BroadcastReceiver(8, forgotten)
+  handOver(sender, nothingOpened, NOW)
+  nothingOpened.destroy()
+  t.equal(forgotten.size, 0, 'a key that opened nothing leaves nothing')
+
+  for (let id = 1; id <= FORGOTTEN_BROADCAST_KEYS + 10; id++) forgotten.remember(id, 1, 5, NOW + FORGOTTEN_BROADCAST_KEY_MS)
+  t.equal(forgotten.size, FORGOTTEN_BROADCAST_KEYS, 'bounded')
+  t.equal(forgotten.recall(1, 1, NOW), 0, 'the oldest forgotten went first')
+  t.equal(forgotten.recall(FORGOTTEN_BROADCAST_KEYS + 10, 1, NOW), 5, 'the newest is kept')
+  t.equal(forgotten.recall(FORGOTTEN_BROADCAST_KEYS + 9, 1, NOW + FORGOTTEN_BROADCAST_KEY_MS), 0, 'and all of them go once past their life')
+  t.equal(forgotten.size, 0)
   t.end()
 })

@@ -58,6 +58,22 @@ t.test('a shared-secret edge without -a self-issues a certificate without IPv4, 
   t.equal(credentials.status().selfIssued, true)
 })
 
+t.test('a shared-secret edge told its role (the assistance device: device) self-issues and re-issues with it', async (t) => {
+  const clock = new ManualClock(START)
+  const keys = await deriveCommunityKeys('lab', 'secret')
+  const credentials = await Credentials.create({ clock, keys, mac: MAC, ipv4: null, name: 'device', role: 'device', lifetimeSeconds: 90 })
+  t.teardown(() => credentials.destroy())
+  t.equal(credentials.certificate.role, 'device', 'the first certificate')
+  t.equal(credentials.status().role, 'device', 'as /status shows it')
+  credentials.reissue(ADDRESS)
+  t.equal(credentials.certificate.role, 'device', 're-issued with the assigned address')
+  await clock.advance(61_000, 500)
+  t.equal(credentials.certificate.notBefore, NOW_S + 60, 'renewed')
+  t.equal(credentials.certificate.role, 'device', 'renewed with the same role')
+  const plain = selfIssue(authorityOf(keys), generateIdentity(), { ipv4: ADDRESS, nowSeconds: NOW_S })
+  t.equal(decoded(plain).role, 'member', 'selfIssue without a role: member, as before')
+})
+
 t.test('a self-issued certificate is re-issued at 2/3 of its lifetime, never left to expire', async (t) => {
   const clock = new ManualClock(START)
   const { credentials } = await sharedSecret(clock, { ipv4: ADDRESS, lifetimeSeconds: 90 })

@@ -6,13 +6,12 @@ import t from 'tap'
 import { edgeIdOf } from '../../src/crypto/keys.js'
 import type { PairSession, PairSessionState } from '../../src/crypto/noise-session.js'
 import { edgeCounters } from '../../src/edge/counters.js'
-import type { PathActions } from '../../src/edge/path.js'
 import { MAX_PEERS, PeerTable, type Peer, type PeerRemoval } from '../../src/edge/peers.js'
-import { OwnSubnets } from '../../src/edge/own-subnets.js'
 import { edgeDropCounters } from '../../src/edge/reasons.js'
 import type { Certificate } from '../../src/wire/index.js'
 import { macKeyAt } from '../../src/wire/index.js'
 import { mac } from '../fixtures/frames.js'
+import { inertPathActions } from '../fixtures/path-actions.js'
 import { TestAuthority } from '../fixtures/test-authority.js'
 
 const NOW_S = 1_800_000_000
@@ -39,18 +38,7 @@ function setup(ownFields = { macByte: 1 }): {
   const drops = edgeDropCounters()
   const sessions = new Map<string, FakeSession>()
   const removed: { peer: Peer; why: PeerRemoval }[] = []
-  const actions: PathActions = {
-    relayOnly: false,
-    candidateRules: { subnets: new OwnSubnets([]), counters },
-    probe: () => {},
-    query: () => {},
-    birthdayActive: () => false,
-    birthdayStart: () => false,
-    birthdayTick: () => false,
-    birthdayAdopt: () => {},
-    birthdayRelease: () => {},
-    changed: () => {},
-  }
+  const actions = inertPathActions(counters)
   const peerSessions = {
     open(certificate: Certificate): PairSession {
       const key = certificate.memberKey.toString('hex')

@@ -42,6 +42,12 @@ const HONEST_FILL = 0x68
 /** Marks the replayed frames. */
 const REPLAY_FILL = 0x72
 const STATUS_QUERIES = 10
+/**
+ * Each /status answer comes within this: an edge whose event loop the flood held for the flood's
+ * whole 3 s would miss it, while a busy machine (other test files, two at a time) may add a second
+ * or so to a round trip (1,0xx ms was seen at a load of 12 with the old 1 s bound).
+ */
+const STATUS_ANSWER_MS = 2_500
 /** How long the flood's last datagrams may take to come out of the victim's socket queue. */
 const DRAIN_MS = 1000
 /** The attack process ends by itself after this long, whatever the test does. */
@@ -135,7 +141,7 @@ t.test('forgeries, replays, spoofed MACs and a flood from another process: dropp
   // every peer shares the victim's one UDP socket: under a flood the kernel's queue drops honest
   // datagrams as it drops the flood's; "responsive" means the honest peer fares as well as the flood
   t.ok(honestDelivered / honestSent >= floodReceived / flood.sent - HONEST_MARGIN, `the honest peer's frames still arrive (${honestDelivered} of ${honestSent}, ${pct(honestDelivered, honestSent)} against the flood's ${pct(floodReceived, flood.sent)})`)
-  t.ok(Math.max(...statusMs) < 1000, 'the management API answers within a second throughout')
+  t.ok(Math.max(...statusMs) < STATUS_ANSWER_MS, `the management API answers within ${STATUS_ANSWER_MS} ms throughout, less than the flood lasts`)
   t.equal(statusMs.length, STATUS_QUERIES, 'every /status query was answered')
   t.equal(exitCode, 0, 'the attack process ran to its end (bounded, no crash)')
 })

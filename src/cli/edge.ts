@@ -146,7 +146,10 @@ async function technician(plan: JoinPlan, args: EdgeArgs, device: { tapName: str
   const identity = joinIdentity(plan, readIdentityFile)
   const certificate = await enroll(plan, identity, logger)
   const common = commonOptions(args)
-  const config = admittedConfig(plan, identity, certificate, common)
+  // the token's wss:// fallbacks, as for any edge given them with --fallback
+  const paired = withFallbacks(plan.token.supernodes, plan.token.fallbacks.filter((url) => url.startsWith('wss:')), false)
+  const supernodes: EdgeConfig['supernodes'] = paired.some((s) => s.fallback !== null) ? paired : plan.token.supernodes
+  const config = { ...admittedConfig(plan, identity, certificate, common), supernodes, fallback: { proxy: fallbackProxies(supernodes.map((s) => s.fallback ?? null), process.env) } }
   const credentials = await edgeCredentials(config, undefined)
   const edge = await startLinuxEdge({ ...config, credentials }, { tapName: device.tapName, mac: credentials.mac, mtu: device.mtu, logger, offerLanAddresses: true }).catch((err: unknown) => {
     credentials.destroy()

@@ -149,7 +149,7 @@ export const DEFAULT_SUPERNODE_CONFIG: SupernodeConfig = {
   mgmt: DEFAULT_SUPERNODE_MGMT,
   maxCommunities: 10_000,
   maxEdgesPerCommunity: 1024,
-  // with the other defaults, the worst case fits DEFAULT_MEMORY_BOUND (memory-bound.ts): 494 MiB
+  // with the other defaults, the worst case fits DEFAULT_MEMORY_BOUND (memory-bound.ts): 498 MiB
   maxEdges: 80_000,
   // a socket is one edge; a few more for an edge restarted on a fixed port (-p) before its old run expired
   maxEdgesPerEndpoint: 4,

@@ -135,23 +135,21 @@ export class Registration {
   /**
    * A verified revocation of our own certificate (the supernode sends it to us before it unregisters
    * us): the edge stops, saying why by the revocation's signed cause. One without a cause (format 1,
-   * or cause 0) stops it as a refused certificate, as the ERROR that follows would.
+   * or cause 0) is left to the ERROR certificate-revoked that follows it (certificateRefused).
    */
   private revokedUs(bytes: Buffer): void {
     const decoded = decodeRevocation(bytes)
     const credentials = this.deps.credentials
     if (this.stopped || !decoded.ok || !decoded.value.fingerprint.equals(certificateFingerprint(credentials.certificate))) return
-    this.stopped = true
     const cause = decoded.value.cause
     if (cause === RevocationCause.Disconnected) {
+      this.stopped = true
       this.deps.log.error("the device's owner disconnected this edge (its certificate is revoked): the edge stops")
       this.deps.stop(REVOKED_DISCONNECTED)
     } else if (cause === RevocationCause.SessionEnded) {
+      this.stopped = true
       this.deps.log.error('the assistance session was switched off (this certificate is revoked): the edge stops')
       this.deps.stop(REVOKED_SESSION_ENDED)
-    } else {
-      this.deps.log.error(`the authority revoked this edge's certificate; ${remedy(ErrorCode.CertificateRevoked)}`)
-      this.deps.stop(CERTIFICATE_REFUSED)
     }
   }
 

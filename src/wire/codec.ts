@@ -17,6 +17,7 @@ import {
   readRevocationPacket,
   type ControlPacket,
 } from './control.js'
+import { readEnroll } from './enroll.js'
 import { HEADER_BYTES, MAX_PACKET_BYTES, OLD_WIRE_VERSION, PacketType, WIRE_VERSION, isPacketType } from './header.js'
 import type { Decoded } from './reasons.js'
 import { RELAY_PREFIX_BYTES, RelayHeader, readRelayHeader } from './relay.js'
@@ -45,7 +46,7 @@ export function decodePacket(buf: Buffer): Decoded<Packet> {
   const flags = r.u8()
   r.zero(1)
   // the types with flags of their own check them in their decoders
-  if (flags !== 0 && type !== PacketType.PeerQuery && type !== PacketType.Error && type !== PacketType.PeerInfo && type !== PacketType.PunchRequest) r.fail('nonzero-reserved')
+  if (flags !== 0 && type !== PacketType.PeerQuery && type !== PacketType.Error && type !== PacketType.PeerInfo && type !== PacketType.PunchRequest && type !== PacketType.Enroll) r.fail('nonzero-reserved')
   const value = readControl(r, type, flags)
   const reason = r.finish()
   return reason === null ? { ok: true, value } : { ok: false, reason }
@@ -75,6 +76,8 @@ function readControl(r: Reader, type: PacketType, flags: number): ControlPacket 
       return readError(r, flags)
     case PacketType.Revocation:
       return readRevocationPacket(r)
+    case PacketType.Enroll:
+      return readEnroll(r, flags)
     /* c8 ignore next 2 */
     default:
       throw new Error(`codec bug: type ${type} reached readControl`)

@@ -9,7 +9,7 @@ import { CERTIFICATE_REFUSED } from '../../src/edge/registration.js'
 import { poll, startTestAssist, type TestAssist } from '../fixtures/assist.js'
 import { technician, type TestTechnician } from '../fixtures/enrollment.js'
 import { ipv4Frame } from '../fixtures/frames.js'
-import { until } from '../fixtures/overlay.js'
+import type { MemoryTap } from '../../src/tap/memory-tap.js'
 
 interface Listed {
   id: string
@@ -29,6 +29,17 @@ interface Listed {
 const list = async (a: TestAssist): Promise<Listed[]> => (await a.api('GET', '/api/technicians')).json as unknown as Listed[]
 type Audit = { event: string; details: Record<string, unknown> }[]
 const audit = async (a: TestAssist): Promise<Audit> => (await a.api('GET', '/api/audit')).json as unknown as Audit
+
+/** Sends a frame from the technician's TAP to the device every 20 ms until one arrives (100 tries). */
+async function reaches(device: MemoryTap, tap: MemoryTap, ip: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const before = device.written.length
+    tap.inject(ipv4Frame(device.mac, tap.mac, ip, '10.99.0.1'))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    if (device.written.length > before) return
+  }
+  throw new Error(`nothing from ${ip} reached the device`)
+}
 
 /** Polls as the responder does until the answer is no longer "waiting". */
 async function answered(tech: TestTechnician): Promise<ReturnType<TestTechnician['poll']>> {
@@ -72,10 +83,7 @@ t.test('ask: waits; Allow → its own certificate, frames reach the device, list
 
   const { edge, tap } = await alice.join(answer.certificate)
   const device = a.taps[0]!
-  await until('alice reaches the device', async () => {
-    tap.inject(ipv4Frame(device.mac, tap.mac, allow.json.ip as string, '10.99.0.1'))
-    return device.written.length > 0
-  })
+  await reaches(device, tap, allow.json.ip as string)
   const seen = await poll(() => list(a), (l) => l[0]!.path !== null && l[0]!.rxBytes > 0)
   t.match(seen, [{ state: 'admitted', path: /direct|relay|punching/, rxBytes: Number, lastSeenMs: Number }], 'listed with its path and traffic')
   t.ok(seen[0]!.rxBytes > 0, `rxBytes ${seen[0]!.rxBytes}`)
@@ -138,13 +146,7 @@ t.test('auto admits up to maxTechnicians, then answers closed; two admitted, one
   const b = await bob.join(bobAnswer.certificate)
   const c = await carol.join(carolAnswer.certificate)
   const device = a.taps[0]!
-  const reach = async (who: { tap: typeof b.tap }, ip: string): Promise<void> =>
-    until(`${ip} reaches the device`, async () => {
-      const before = device.written.length
-      who.tap.inject(ipv4Frame(device.mac, who.tap.mac, ip, '10.99.0.1'))
-      await new Promise((resolve) => setTimeout(resolve, 20))
-      return device.written.length > before
-    })
+  const reach = (who: { tap: MemoryTap }, ip: string): Promise<void> => reaches(device, who.tap, ip)
   await reach(b, listed[0]!.ip!)
   await reach(c, listed[1]!.ip!)
 

@@ -17,7 +17,7 @@ declare module 'noise-handshake' {
     dh(publicKey: Bytes, keyPair: KeyPair): Bytes
   }
   class NoiseState {
-    constructor(pattern: 'IK' | 'XX' | 'NN' | 'XK', initiator: boolean, staticKeypair: KeyPair, opts?: { curve?: Curve })
+    constructor(pattern: 'IK' | 'XX' | 'NN' | 'XK' | 'XXpsk0' | 'NNpsk0', initiator: boolean, staticKeypair: KeyPair, opts?: { curve?: Curve; psk?: Bytes })
     s: KeyPair
     /** the local ephemeral; created at the first `e` token unless already set */
     e: KeyPair | null
@@ -36,6 +36,10 @@ declare module 'noise-handshake' {
     send(payload?: Bytes): Bytes
     recv(message: Bytes): Bytes
     mixKey(remoteKey: Bytes, localKey: KeyPair): void
+    /** psk token: HKDF of the chaining key and the PSK into a new chaining key, hash input and cipher key */
+    mixKeyAndHash(key: Bytes): void
+    /** psk patterns: each ephemeral is mixed into the chaining key and cipher key too */
+    mixKeyNormal(key: Bytes): void
   }
   export default NoiseState
 }

@@ -80,16 +80,33 @@ const SCALARMULT_FAILED = /^status: -?\d+$/
  */
 class ErasingNoiseState extends NoiseState {
   override mixKey(remoteKey: Uint8Array, localKey: KeyPair): void {
+    this.erasingReplaced(() => super.mixKey(remoteKey, localKey))
+  }
+
+  // the PSK patterns (enrollment.ts) replace both keys with these two as well
+  override mixKeyAndHash(key: Uint8Array): void {
+    this.erasingReplaced(() => super.mixKeyAndHash(key))
+  }
+
+  override mixKeyNormal(key: Uint8Array): void {
+    this.erasingReplaced(() => super.mixKeyNormal(key))
+  }
+
+  private erasingReplaced(mix: () => void): void {
     const oldChainingKey = this.chainingKey
     const oldKey = this.key
-    super.mixKey(remoteKey, localKey)
+    mix()
     if (oldChainingKey !== null && oldChainingKey !== this.chainingKey) sodium.sodium_memzero(oldChainingKey)
     if (oldKey !== null && oldKey !== this.key) sodium.sodium_memzero(oldKey)
   }
 }
 
-/** One handshake, either side. Use once: write/read its messages in order, take its keys, or destroy it. */
-export class IkHandshake {
+/**
+ * One handshake of a Noise pattern, either side. Use once: write/read its messages in order, take
+ * its keys, or destroy it. IkHandshake (pair sessions) and EnrollmentHandshake (enrollment.ts,
+ * XXpsk0) are its two uses.
+ */
+export class NoiseHandshake {
   private readonly state: ErasingNoiseState
   /** DH outputs made by this handshake: erased when it ends */
   private readonly dhOutputs: Uint8Array[] = []
@@ -97,7 +114,8 @@ export class IkHandshake {
   private failed = false
   private ended = false
 
-  private constructor(local: StaticKey, initiator: boolean, prologue: Uint8Array, remoteStatic?: Uint8Array) {
+  /** `psk`: the caller's, in secret memory, for a pattern with a psk token (the library mixes it, never copies it) */
+  protected constructor(pattern: 'IK' | 'XXpsk0', local: StaticKey, initiator: boolean, prologue: Uint8Array, remoteStatic?: Uint8Array, psk?: Uint8Array) {
     const curve: Curve = {
       PKLEN: curveEd.PKLEN,
       DHLEN: curveEd.DHLEN,
@@ -109,18 +127,8 @@ export class IkHandshake {
         return out
       },
     }
-    this.state = new ErasingNoiseState('IK', initiator, { publicKey: local.publicKey, secretKey: local.secretKey, scalar: local.scalar }, { curve })
+    this.state = new ErasingNoiseState(pattern, initiator, { publicKey: local.publicKey, secretKey: local.secretKey, scalar: local.scalar }, { curve, ...(psk ? { psk } : {}) })
     this.state.initialise(prologue, remoteStatic)
-  }
-
-  /** The initiator's side: it knows the responder's static key (from its certificate) before it starts. */
-  static initiator(local: StaticKey, remoteStatic: Uint8Array, prologue: Uint8Array): IkHandshake {
-    if (remoteStatic.length !== KEY_BYTES) throw new RangeError('remoteStatic must be 32 bytes')
-    return new IkHandshake(local, true, prologue, remoteStatic)
-  }
-
-  static responder(local: StaticKey, prologue: Uint8Array): IkHandshake {
-    return new IkHandshake(local, false, prologue)
   }
 
   /** The next message of the pattern, carrying `payload` encrypted. */
@@ -211,5 +219,18 @@ export class IkHandshake {
 
   private assertUsable(): void {
     if (this.failed || this.ended) throw new Error('handshake used after it failed or ended')
+  }
+}
+
+/** Noise IK between two edges: the pair session's handshake. */
+export class IkHandshake extends NoiseHandshake {
+  /** The initiator's side: it knows the responder's static key (from its certificate) before it starts. */
+  static initiator(local: StaticKey, remoteStatic: Uint8Array, prologue: Uint8Array): IkHandshake {
+    if (remoteStatic.length !== KEY_BYTES) throw new RangeError('remoteStatic must be 32 bytes')
+    return new IkHandshake('IK', local, true, prologue, remoteStatic)
+  }
+
+  static responder(local: StaticKey, prologue: Uint8Array): IkHandshake {
+    return new IkHandshake('IK', local, false, prologue)
   }
 }

@@ -1,7 +1,7 @@
 // Signing and checking revocations (layout in wire/revocation.ts), and the bounded list of them a
 // supernode or an edge keeps: each only until the revoked certificate's notAfter, since past that
 // the certificate is refused as expired anyway.
-import { encodeRevocation, encodeRevocationBody, type Revocation } from '../wire/revocation.js'
+import { RevocationCause, encodeRevocation, encodeRevocationBody, type Revocation } from '../wire/revocation.js'
 import type { Certificate } from '../wire/certificate.js'
 import { certificateFingerprint, type RevocationCheck } from './certificate.js'
 import { communityIdOf, type Authority } from './keys.js'
@@ -16,8 +16,15 @@ export const MAX_REVOCATIONS = 4096
 
 export type RevocationVerdict = { ok: true } | { ok: false; reason: 'wrong-community' | 'bad-signature' }
 
-export function signRevocation(authority: Authority, certificate: Pick<Certificate, 'serial' | 'notAfter' | 'body'>, revokedAtSeconds: number): Buffer {
+/** `cause` travels signed: the revoked member says why it was stopped ("disconnected", "session ended"). */
+export function signRevocation(
+  authority: Authority,
+  certificate: Pick<Certificate, 'serial' | 'notAfter' | 'body'>,
+  revokedAtSeconds: number,
+  cause: RevocationCause = RevocationCause.Unspecified,
+): Buffer {
   const body = encodeRevocationBody({
+    cause,
     serial: certificate.serial,
     fingerprint: certificateFingerprint(certificate),
     notAfter: certificate.notAfter,

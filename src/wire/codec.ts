@@ -17,6 +17,7 @@ import {
   readRevocationPacket,
   type ControlPacket,
 } from './control.js'
+import { readEnroll, type EnrollPacket } from './enroll.js'
 import { HEADER_BYTES, MAX_PACKET_BYTES, OLD_WIRE_VERSION, PacketType, WIRE_VERSION, isPacketType } from './header.js'
 import type { Decoded } from './reasons.js'
 import { RELAY_PREFIX_BYTES, RelayHeader, readRelayHeader } from './relay.js'
@@ -29,7 +30,7 @@ export interface RelayPacket {
   inner: Buffer
 }
 
-export type Packet = ControlPacket | RelayPacket
+export type Packet = ControlPacket | EnrollPacket | RelayPacket
 
 export function decodePacket(buf: Buffer): Decoded<Packet> {
   if (buf.length > MAX_PACKET_BYTES) return { ok: false, reason: 'oversized' }
@@ -45,13 +46,13 @@ export function decodePacket(buf: Buffer): Decoded<Packet> {
   const flags = r.u8()
   r.zero(1)
   // the types with flags of their own check them in their decoders
-  if (flags !== 0 && type !== PacketType.PeerQuery && type !== PacketType.Error && type !== PacketType.PeerInfo && type !== PacketType.PunchRequest) r.fail('nonzero-reserved')
+  if (flags !== 0 && type !== PacketType.PeerQuery && type !== PacketType.Error && type !== PacketType.PeerInfo && type !== PacketType.PunchRequest && type !== PacketType.Enroll) r.fail('nonzero-reserved')
   const value = readControl(r, type, flags)
   const reason = r.finish()
   return reason === null ? { ok: true, value } : { ok: false, reason }
 }
 
-function readControl(r: Reader, type: PacketType, flags: number): ControlPacket {
+function readControl(r: Reader, type: PacketType, flags: number): ControlPacket | EnrollPacket {
   switch (type) {
     case PacketType.Hello:
       return readHello(r)
@@ -75,6 +76,8 @@ function readControl(r: Reader, type: PacketType, flags: number): ControlPacket 
       return readError(r, flags)
     case PacketType.Revocation:
       return readRevocationPacket(r)
+    case PacketType.Enroll:
+      return readEnroll(r, flags)
     /* c8 ignore next 2 */
     default:
       throw new Error(`codec bug: type ${type} reached readControl`)

@@ -348,6 +348,8 @@ export function readRevocationPacket(r: Reader): RevocationPacket {
 
 /** Stands in for a revocation that did not decode (never handed out: the reader has failed). */
 const NO_REVOCATION: Revocation = {
+  format: 2,
+  cause: 0,
   serial: 0,
   fingerprint: Buffer.alloc(0),
   notAfter: 0,

@@ -51,6 +51,11 @@ export const PacketType = {
   /** edge → supernode → every member: an authority's signed revocation of one certificate */
   Revocation: 0x0c,
   /**
+   * technician → supernode → device edge and back: the enrollment handshake of a technician who has
+   * no certificate yet (enroll.ts); the flags byte says which leg
+   */
+  Enroll: 0x0d,
+  /**
    * edge → supernode → edge(s): a prefix naming sender and destination, then a session packet
    * (handshake, session data or broadcast) the supernode forwards unopened (relay.ts)
    */

@@ -24,6 +24,8 @@ export const CODEC_REASONS = [
   'bad-certificate', // an announcement's certificate that does not decode (certificate.ts says why)
   'bad-revocation', // a REVOCATION whose revocation does not decode
   'bad-inner-packet', // a RELAY whose inner packet is no session packet, or broadcast not to everyone
+  'bad-enroll-kind', // an ENROLL whose flags name no leg (enroll.ts)
+  'bad-enroll-step', // an ENROLL whose step is none of the enrollment's messages
 ] as const
 
 export type CodecReason = (typeof CODEC_REASONS)[number]

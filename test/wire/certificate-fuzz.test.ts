@@ -14,7 +14,7 @@ import {
 import { FuzzTally } from '../fixtures/fuzz-tally.js'
 import { mutator } from '../fixtures/mutate.js'
 import { prng } from '../fixtures/prng.js'
-import { reencodeCertificate, reencodeRevocation, sampleCertificates, sampleRevocations } from '../fixtures/sample-certificates.js'
+import { reencodeCertificate, reencodeRevocation, sampleCertificates, sampleFirstFormatRevocation, sampleRevocations } from '../fixtures/sample-certificates.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261130)
 const RANDOM_CASES = 20_000
@@ -67,4 +67,4 @@ function fuzz<T, R extends string>(t: Test, name: string, decode: (buf: Buffer) 
 }
 
 fuzz(t, 'certificate', decodeCertificate, reencodeCertificate, CERTIFICATE_REASONS, sampleCertificates(), MAX_CERTIFICATE_BYTES)
-fuzz(t, 'revocation', decodeRevocation, reencodeRevocation, REVOCATION_REASONS, sampleRevocations(), REVOCATION_BYTES)
+fuzz(t, 'revocation', decodeRevocation, reencodeRevocation, REVOCATION_REASONS, [...sampleRevocations(), sampleFirstFormatRevocation()], REVOCATION_BYTES)

@@ -44,8 +44,8 @@ function decodeOk(buf: Buffer): Packet {
 
 t.test('every packet type has a sample that decodes to its own type', (t) => {
   const samples = allSamples()
-  t.equal(samples.size, Object.keys(PacketType).length + 1, 'one sample per packet type (RELAY twice: to one edge, to everyone)')
-  for (const [name, buf] of samples) t.equal(packetTypeName(decodeOk(buf).type), name.replace('RelayBroadcast', 'Relay'), name)
+  t.equal(samples.size, Object.keys(PacketType).length + 1 + 3, 'one sample per packet type (RELAY twice: to one edge, to everyone; ENROLL once per leg)')
+  for (const [name, buf] of samples) t.equal(packetTypeName(decodeOk(buf).type), name.replace('RelayBroadcast', 'Relay').replace(/^Enroll\w+$/, 'Enroll'), name)
   t.end()
 })
 

@@ -10,9 +10,11 @@ import { destroySecret, secretMemory, secretBuffer } from '../crypto/secure-memo
 import sodium from 'sodium-native'
 import { decodeCertificate, type Certificate, type Role } from '../wire/certificate.js'
 import type { OverlayAddress } from '../wire/fields.js'
+import { RevocationCause } from '../wire/revocation.js'
 
-/** Why a technician's certificate was revoked (REVOCATION format 2's reason, contract C1). */
+/** Why a technician's certificate was revoked: signed into the revocation (format 2's cause, contract C1), so its edge says why it stops. */
 export type RevocationWhy = 'disconnected' | 'session-ended'
+const CAUSES: Record<RevocationWhy, RevocationCause> = { disconnected: RevocationCause.Disconnected, 'session-ended': RevocationCause.SessionEnded }
 
 export interface IssueFields {
   role: Role
@@ -22,7 +24,7 @@ export interface IssueFields {
   mac?: Buffer
   ipv4: OverlayAddress
   name: string
-  /** ms since the epoch */
+  /** ms since the epoch: the certificate starts at the second before, and ends at the second after (the session's own end is the edge's) */
   notBefore: number
   notAfter: number
 }
@@ -81,7 +83,7 @@ export class SessionAuthority {
       role: fields.role,
       serial: fields.serial,
       notBefore: Math.floor(fields.notBefore / 1000),
-      notAfter: Math.floor(fields.notAfter / 1000),
+      notAfter: Math.ceil(fields.notAfter / 1000),
       memberKey: fields.memberKey,
       mac: fields.mac ?? macOfKey(fields.memberKey),
       ipv4: fields.ipv4,
@@ -91,14 +93,10 @@ export class SessionAuthority {
     return issuedOf(bytes)
   }
 
-  /**
-   * A signed revocation of a certificate this authority issued. `why` is recorded by the service
-   * (state file, audit); it goes into the revocation itself once REVOCATION format 2 carries a reason.
-   */
+  /** A signed revocation of a certificate this authority issued, with why (its cause). */
   revoke(issued: Issued, nowMs: number, why: RevocationWhy): Buffer {
     this.check()
-    void why
-    return signRevocation(this.authority, issued.certificate, Math.floor(nowMs / 1000))
+    return signRevocation(this.authority, issued.certificate, Math.floor(nowMs / 1000), CAUSES[why])
   }
 
   /** Zeroes the seed and the secret key: nothing more can be signed in this session's name. */

@@ -252,8 +252,7 @@ export class AssistanceService {
     return this.serialize(async () => {
       if (this.session !== null) return this.enableResult(this.session, false)
       const now = this.clock.now()
-      // whole seconds: the certificates end at notAfter (seconds), and the session with them
-      const expiresAt = Math.floor((now + options.durationSeconds * 1000) / 1000) * 1000
+      const expiresAt = now + options.durationSeconds * 1000
       const allow = options.allow ?? null
       const authority = SessionAuthority.generate()
       const enrollmentSecret = randomBytes(ENROLLMENT_SECRET_BYTES)
@@ -564,6 +563,7 @@ export class AssistanceService {
     this.log.info(`technician ${JSON.stringify(record.name)} (${record.fingerprint}) asks to be admitted, from ${record.address}`)
     this.inQueue(session, 'technician request', async () => {
       await this.saveSession(session)
+      await this.onStep('technician-request:state-written')
       await this.recordTechnician(session, record.id, {})
       if (session.consent !== 'auto') return
       try {

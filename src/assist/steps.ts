@@ -23,12 +23,14 @@ export const IDLE_STEPS = endSteps('idle')
 /** An enable interrupted before its record is rolled back at the next start, in these steps. */
 export const ROLLBACK_STEPS = endSteps('enable-failed')
 
+/** A technician's request: saved, then audited (it waits: no certificate is in force). */
+export const REQUEST_STEPS = ['technician-request:state-written', auditLineWritten('technician-request')]
 /** An admission: the state file holds the certificate before any poll is answered with it; the audit record follows. */
 export const ADMIT_STEPS = ['technician-admitted:state-written', auditLineWritten('technician-admitted')]
 /** A disconnect: the revocation is saved, then handed to the device edge, then audited. */
 export const DISCONNECT_STEPS = ['technician-disconnected:state-written', 'technician-disconnected:edge-told', auditLineWritten('technician-disconnected')]
 
-export const ALL_STEPS: readonly string[] = [...ENABLE_STEPS, ...DISABLE_STEPS, ...EXPIRE_STEPS, ...IDLE_STEPS, ...ROLLBACK_STEPS, ...ADMIT_STEPS, ...DISCONNECT_STEPS]
+export const ALL_STEPS: readonly string[] = [...ENABLE_STEPS, ...DISABLE_STEPS, ...EXPIRE_STEPS, ...IDLE_STEPS, ...ROLLBACK_STEPS, ...REQUEST_STEPS, ...ADMIT_STEPS, ...DISCONNECT_STEPS]
 
 /** Called at each step, after it is done and before the next begins (may be async: the service waits). */
 export type StepObserver = (step: string) => void | Promise<void>

@@ -9,7 +9,9 @@ import { CERTIFICATE_REFUSED } from '../../src/edge/registration.js'
 import { poll, startTestAssist, type TestAssist } from '../fixtures/assist.js'
 import { technician, type TestTechnician } from '../fixtures/enrollment.js'
 import { ipv4Frame } from '../fixtures/frames.js'
+import { loadState } from '../../src/assist/state-file.js'
 import type { MemoryTap } from '../../src/tap/memory-tap.js'
+import { RevocationCause, decodeRevocation } from '../../src/wire/revocation.js'
 
 interface Listed {
   id: string
@@ -96,6 +98,9 @@ t.test('ask: waits; Allow → its own certificate, frames reach the device, list
   t.equal(await stopped, CERTIFICATE_REFUSED, "the supernode refuses alice's certificate: her edge stops")
   t.equal(device.written.length, before, 'nothing of hers reaches the device after the disconnect')
   t.equal((await a.api('DELETE', `/api/technicians/${id}`)).status, 409, 'disconnecting again: 409')
+  const saved = await loadState(a.stateDir)
+  const revocation = saved.ok ? saved.state.session?.technicians.find((x) => x.id === id)?.revocation : undefined
+  t.match(decodeRevocation(Buffer.from(revocation ?? '', 'base64')), { ok: true, value: { cause: RevocationCause.Disconnected } }, 'the saved revocation says why, signed: disconnected')
 
   const again = await alice.join(answer.certificate)
   t.equal(await new Promise<string>((resolve) => again.edge.once('stopped', resolve)), CERTIFICATE_REFUSED, 'registering again with it: refused')

@@ -3,7 +3,8 @@
 // assistance API's validation throw anything but their own refusals.
 import fc from 'fast-check'
 import { HttpError, MAX_BODY_BYTES, MAX_JSON_DEPTH, parseAssistanceRequest, parseJsonBody } from '../../src/assist/api.js'
-import { decodeJoinToken } from '../../src/assist/join-token.js'
+import { decodeJoinToken, decodeJoinTokenV2 } from '../../src/assist/join-token.js'
+import { sampleJoinTokenV2 } from '../fixtures/join-token-v2.js'
 import { unarmor } from '../../src/crypto/armor.js'
 import {
   CERTIFICATE_REASONS,
@@ -124,6 +125,21 @@ export const joinTokenProperty = fc.property(
       return true
     } catch (err) {
       return err instanceof Error && !err.message.includes('\n')
+    }
+  },
+)
+
+/** ovl2 tokens: a real one with bytes changed, cut or extended, and random bytes after the prefix: decoded, or one line that never shows the secret. */
+const sampleV2 = sampleJoinTokenV2()
+const sampleV2Bytes = Buffer.from(sampleV2.text.slice(5), 'base64url')
+export const joinTokenV2Property = fc.property(
+  fc.oneof(editedSample([sampleV2Bytes]), fc.uint8Array({ maxLength: 600 }).map((a) => Buffer.from(a))).map((b) => 'ovl2.' + b.toString('base64url')),
+  (text) => {
+    try {
+      decodeJoinTokenV2(text)
+      return true
+    } catch (err) {
+      return err instanceof Error && !err.message.includes('\n') && !err.message.includes(sampleV2.token.enrollmentSecret.toString('hex')) && !err.message.includes(sampleV2.token.enrollmentSecret.toString('base64url'))
     }
   },
 )

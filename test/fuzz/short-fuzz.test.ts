@@ -3,7 +3,7 @@
 import fc from 'fast-check'
 import t from 'tap'
 import { coalescerProperty, coalescerPropertyTotals } from './coalescer-property.js'
-import { apiValidationProperty, armorProperty, certificateProperty, codecProperty, joinTokenProperty, jsonBodyProperty, revocationProperty } from './properties.js'
+import { apiValidationProperty, armorProperty, certificateProperty, codecProperty, joinTokenProperty, joinTokenV2Property, jsonBodyProperty, revocationProperty } from './properties.js'
 import { sessionCodecProperty } from './session-property.js'
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 20_000)
@@ -15,6 +15,7 @@ for (const [name, property] of [
   ["the assistance API's request validation", apiValidationProperty],
   ["the assistance API's JSON body parsing (depth limit)", jsonBodyProperty],
   ['join token parsing', joinTokenProperty],
+  ['join token v2 parsing', joinTokenV2Property],
   ['certificate decoding', certificateProperty],
   ['revocation decoding', revocationProperty],
   ['key and certificate file text', armorProperty],

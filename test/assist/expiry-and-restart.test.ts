@@ -1,11 +1,12 @@
 // Expiry and restarts with an injected clock: 24 hours pass in milliseconds. A session ends at
-// expiresAt by itself; a service restarted inside the session resumes it (same key, token,
+// expiresAt by itself; a service restarted inside the session resumes it (same keys, token,
 // expiresAt, device identity); one restarted after it comes up disabled and says so; a corrupt state
-// file never stops the service from starting; a state file of overlan 0.1 resumes its session.
+// file never stops the service from starting; a state file of overlan 0.2 (a shared-key session)
+// cannot resume under consent: recorded as lost, with the device's identity kept.
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import { decodeJoinToken } from '../../src/assist/join-token.js'
+import { decodeJoinTokenV2 } from '../../src/assist/join-token.js'
 import { STATE_FILE } from '../../src/assist/state-file.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
 import { startTestAssist, type TestAssist } from '../fixtures/assist.js'
@@ -40,10 +41,12 @@ t.test('24 hours later the session has ended by itself, exactly at expiresAt', a
   t.ok(a.taps[0]!.closed, "the device's TAP device is gone")
   const state = JSON.parse(await readFile(join(a.stateDir, STATE_FILE), 'utf8')) as { session: unknown }
   t.equal(state.session, null, 'no key left on disk')
-  t.notMatch(await readFile(join(a.stateDir, STATE_FILE), 'utf8'), decodeJoinToken(on.json.token as string).key)
+  const stateText = await readFile(join(a.stateDir, STATE_FILE), 'utf8')
+  t.notMatch(stateText, decodeJoinTokenV2(on.json.token as string).enrollmentSecret.toString('base64'), 'no enrollment secret')
+  t.notMatch(stateText, '"authority"', 'no authority key')
 })
 
-t.test('restart inside the session: same key, token and expiresAt; the edge comes back', async (t) => {
+t.test('restart inside the session: same keys, token and expiresAt; the edge comes back', async (t) => {
   const clock = new ManualClock(Date.now())
   const a = await startTestAssist(t, { clock })
   const on = await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 7200 })

@@ -33,6 +33,7 @@ export const ui = {
   idleBox: $('idle-box'),
   idleCountdown: $('idle-countdown'),
   consentState: $('consent-state'),
+  requests: $('requests'),
   waitingCount: $('waiting-count'),
   waitingEmpty: $('waiting-empty'),
   waitingList: $('waiting-list'),
@@ -92,6 +93,8 @@ export function render(v) {
   ui.options.hidden = v.options.hidden
   ui.options.disabled = v.options.disabled
   renderSession(v.session)
+  // requests come only while a session is live
+  ui.requests.hidden = v.session === null
   renderWaiting(v.waiting)
   renderTechnicians(v.technicians, v.now)
   renderSupernodes(v.supernodes)

@@ -282,7 +282,7 @@ export function parseAssistanceRequest(body: Record<string, unknown>): Assistanc
       throw new HttpError(400, (err as Error).message.replace(/^--allow: /, 'allow: '), 'allow')
     }
   }
-  return { enabled: true, durationSeconds: duration as number, adminAccess, consent, maxTechnicians: maxTechnicians as number, idleMinutes: idleMinutes as number, allow: allow as string | null }
+  return { enabled: true, durationSeconds: duration as number, adminAccess, consent, maxTechnicians: maxTechnicians as number, idleMinutes: idleMinutes as number, allow }
 }
 
 function isIntegerIn(value: unknown, min: number, max: number): boolean {

@@ -53,17 +53,6 @@ async function answered(tech: TestTechnician): Promise<ReturnType<TestTechnician
   return answer
 }
 
-async function admitted(a: TestAssist, tech: TestTechnician): Promise<{ id: string; certificate: Buffer }> {
-  t.same(tech.poll(), { state: 'waiting' })
-  const waiting = await poll(() => list(a), (l) => l.some((x) => x.fingerprint === tech.fingerprint))
-  const id = waiting.find((x) => x.fingerprint === tech.fingerprint)!.id
-  const allow = await a.api('POST', `/api/technicians/${id}`, { admit: true })
-  t.equal(allow.status, 200, `${tech.name} admitted`)
-  const answer = await answered(tech)
-  if (answer.state !== 'admitted') throw new Error(`expected admitted, got ${answer.state}`)
-  return { id, certificate: answer.certificate }
-}
-
 t.test('ask: waits; Allow → its own certificate, frames reach the device, listed with path and traffic; Disconnect → dropped, refused', async (t) => {
   const a = await startTestAssist(t)
   const on = await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 600, consent: 'ask' })

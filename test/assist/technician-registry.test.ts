@@ -44,7 +44,7 @@ function admit(s: ReturnType<typeof setup>, id: string, saved = true): void {
   if (saved) s.registry.saved()
 }
 
-t.test('a request waits; the certificate is answered only once saved, and again on a repeated poll', async (t) => {
+t.test('a request waits; the certificate is answered only once saved, and again on a repeated poll', (t) => {
   const s = setup()
   const alice = request('Alice (ACME support)')
   t.same(s.registry.request(alice), { state: 'waiting' })
@@ -59,10 +59,10 @@ t.test('a request waits; the certificate is answered only once saved, and again 
   s.registry.saved()
   const answer = s.registry.request(alice)
   t.equal(answer.state, 'admitted')
-  if (answer.state !== 'admitted') return
+  if (answer.state !== 'admitted') throw new Error(`not admitted: ${answer.state}`)
   const checked = checkCertificate(answer.certificate, { communityId: s.authority.communityId, nowSeconds: s.clock.now() / 1000 })
   t.ok(checked.ok, "the certificate verifies against the session's authority")
-  if (!checked.ok) return
+  if (!checked.ok) throw new Error(`the certificate does not verify: ${checked.reason}`)
   const c = checked.certificate
   t.match(c, { role: 'technician', name: 'Alice (ACME support)', notAfter: SESSION_END / 1000 })
   t.ok(c.memberKey.equals(alice.publicKey), 'for the key the request proved')
@@ -70,6 +70,7 @@ t.test('a request waits; the certificate is answered only once saved, and again 
   t.match(c.ipv4, { address: /^10\.99\.0\.\d+$/, prefix: 24 })
   t.not(c.ipv4!.address, '10.99.0.1', "not the device's address")
   t.same(s.registry.request(alice), answer, 'a repeated poll gets the same certificate')
+  t.end()
 })
 
 t.test('deny: told while it polls; after DENIED_ANSWERED_MS of silence, asking again is a new request', async (t) => {
@@ -107,7 +108,7 @@ t.test('a waiting request whose client stops polling is gone (sweep), and the re
   t.throws(() => s.registry.checkAdmit(s.requested[0]!.id), { name: 'DecisionConflict' }, 'a gone request cannot be admitted')
 })
 
-t.test('maxTechnicians caps admissions; "auto" answers closed when full; MAX_WAITING bounds a flood', async (t) => {
+t.test('maxTechnicians caps admissions; "auto" answers closed when full; MAX_WAITING bounds a flood', (t) => {
   const s = setup()
   for (const name of ['a', 'b', 'c']) s.registry.request(request(name))
   admit(s, s.requested[0]!.id)
@@ -124,9 +125,10 @@ t.test('maxTechnicians caps admissions; "auto" answers closed when full; MAX_WAI
   const answers = Array.from({ length: MAX_WAITING + 5 }, () => flood.registry.request(request('x')).state)
   t.equal(answers.filter((a) => a === 'waiting').length, MAX_WAITING, `${MAX_WAITING} wait`)
   t.equal(answers.filter((a) => a === 'closed').length, 5, 'the rest are closed')
+  t.end()
 })
 
-t.test('a disconnected technician asking again is a new request; a closed session answers closed', async (t) => {
+t.test('a disconnected technician asking again is a new request; a closed session answers closed', (t) => {
   const s = setup()
   const erin = request('erin')
   s.registry.request(erin)
@@ -142,4 +144,5 @@ t.test('a disconnected technician asking again is a new request; a closed sessio
   s.registry.close()
   t.same(s.registry.request(erin), { state: 'closed' })
   t.same(s.registry.request(request('new')), { state: 'closed' })
+  t.end()
 })

@@ -37,6 +37,8 @@ export type EnrollmentFailure =
   | 'replayed'
   /** a message of the wrong step for where the handshake is */
   | 'out-of-order'
+  /** a good hello the responder's caller had no capacity for (its rate limit) */
+  | 'rate-limited'
 
 export type Refusal = { ok: false; reason: EnrollmentFailure }
 
@@ -185,13 +187,16 @@ export class EnrollmentResponder extends EnrollmentBase {
 
   /**
    * Message 1, untrusted. With a wrong secret its (empty) payload fails its tag before any DH: a
-   * stranger costs the device two HKDFs. On success, the challenge (message 2) to send back.
+   * stranger costs the device two HKDFs. On success, and when `admit` agrees, the challenge
+   * (message 2) to send back.
    */
-  readHello(message: Buffer): { ok: true; challenge: Buffer } | Refusal {
+  readHello(message: Buffer, admit: () => boolean = () => true): { ok: true; challenge: Buffer } | Refusal {
     if (this.step !== 'hello') return { ok: false, reason: 'out-of-order' }
     const read = this.read(message)
     if (!read.ok) return this.fail(read.reason)
     if (read.payload.length !== 0) return this.fail('bad-payload')
+    // the secret is proven; `admit` (a rate limit) decides whether the DH work is done now
+    if (!admit()) return this.fail('rate-limited')
     this.step = 'request'
     return { ok: true, challenge: this.write(Buffer.alloc(0)) }
   }

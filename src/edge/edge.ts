@@ -24,6 +24,7 @@ import {
   ipv4Value,
   isUnicastMac,
   MAX_CANDIDATES,
+  EnrollKind,
   PacketType,
   type ControlPacket,
   type OverlayAddress,
@@ -32,6 +33,7 @@ import {
 import type { AllowRules } from './allow-filter.js'
 import type { OpenTransport } from './birthday.js'
 import { Credentials, type CertificateStatus } from './credentials.js'
+import { EnrollmentDesk, type EnrollmentConfig, type EnrollmentReason } from './enrollment.js'
 import { edgeCounters, edgeMetrics, type EdgeCounters } from './counters.js'
 import { DataPath, endpointText } from './data-path.js'
 import type { PathOwner, PathState } from './path.js'
@@ -94,6 +96,8 @@ export interface EdgeConfig {
   birthdayPorts?: { from: number; to: number }
   /** pair sessions' rekey times instead of WireGuard's (--rekey-after: labs watch rekeys happen) */
   sessionLimits?: Partial<SessionLimits>
+  /** a device that admits technicians (consent, enrollment.ts): the join token's secret and who decides */
+  enrollment?: EnrollmentConfig
 }
 
 export interface FallbackOptions {
@@ -171,6 +175,8 @@ export interface EdgeStatus {
   }[]
   /** revocations: from --revocations and sent to the supernodes (announced), taken from supernodes (received), refused from them */
   revocations: RevocationCounts
+  /** a device admitting technicians: exchanges running, requests put to the decider, refusals by reason (absent otherwise) */
+  enrollment?: { exchanges: number; asked: number; drops: Record<EnrollmentReason, number> } | null
   counters: EdgeCounters
   /** the edge's drops and its pair sessions' (src/crypto/session-table.ts), by reason */
   drops: Record<EdgeReason | SessionDropReason, number>
@@ -194,6 +200,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
   readonly relayOnly: boolean
   overlay: OverlayAddress | null
   private readonly registration: Registration
+  /** technicians' enrollment exchanges, when this edge is a device that admits them */
+  private readonly enrollment: EnrollmentDesk | null
   /** whether the overlay address was announced (gratuitous ARP) after the first registration */
   private announced = false
   private ticker: TimerHandle | null = null
@@ -273,6 +281,10 @@ export class Edge extends EventEmitter<EdgeEvents> {
       stop: (why) => void this.stop(why),
     })
     if (config.revocations !== undefined) this.registration.setRevocations(config.revocations)
+    this.enrollment =
+      config.enrollment === undefined
+        ? null
+        : new EnrollmentDesk({ identity: credentials.identity, communityId: credentials.communityId, deviceId: credentials.edgeId, config: config.enrollment, now: () => clock.now() })
     credentials.onRevocation(() => this.data.directory.checkCertificates(this.clock.now()))
     credentials.onCertificateChanged((certificate) => {
       this.overlay = certificate.ipv4
@@ -373,8 +385,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
     await this.mgmt?.close()
     await this.transport.close()
     await this.tap.close()
-    // nothing can seal, open or sign any more: session keys, broadcast keys, identity go
+    // nothing can seal, open or sign any more: session keys, broadcast keys, enrollment keys, identity go
     await this.data.close()
+    this.enrollment?.destroy()
     this.credentials.destroy()
     this.log.info(`edge ${formatEdgeId(this.edgeId)} stopped: ${why}`)
     this.emit('stopped', why)
@@ -393,6 +406,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
         return link.onKeepaliveAck(packet, via)
       case PacketType.Error:
         return link.onError(packet)
+      case PacketType.Enroll:
+        // an offer from a supernode we are registered with; answered through it
+        if (this.enrollment !== null && packet.kind === EnrollKind.Offer && link.registered) return this.enrollment.onOffer(packet, (answer) => link.send(answer))
+        this.drops['unexpected-type']++
+        return
       default:
         this.drops['unexpected-type']++
     }
@@ -465,6 +483,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     const now = this.clock.now()
     this.supernodes.tick(now)
     this.data.tick(now)
+    this.enrollment?.tick(now)
   }
 
   // ---- management ----------------------------------------------------------------------------
@@ -518,6 +537,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
         }
       }),
       revocations: { ...this.registration.revocationCounts },
+      ...(this.enrollment === null ? {} : { enrollment: { exchanges: this.enrollment.size, asked: this.enrollment.asked, drops: { ...this.enrollment.drops } } }),
       counters: { ...this.counters },
       drops: this.allDrops(),
       ...this.hostStatus(),

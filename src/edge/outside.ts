@@ -299,6 +299,7 @@ export class Inbound {
       case PacketType.RegisterAck:
       case PacketType.KeepaliveAck:
       case PacketType.Error:
+      case PacketType.Enroll:
         this.parts.linkControl(packet, address, port, via)
         return
       case PacketType.PeerInfo:

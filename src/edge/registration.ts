@@ -5,13 +5,28 @@
 // supernode (from --revocations) and taken from them (verified by Credentials). The links' state
 // machines (supernode-link.ts) know nothing of certificates; the edge wires this between them.
 import type { Logger } from '../log/logger.js'
+import { certificateFingerprint } from '../crypto/certificate.js'
 import { sign } from '../crypto/sign.js'
-import { ErrorCode, deregisterSignedBytes, encodeDeregister, encodeRevocationPacket, errorCodeName, type Endpoint, type OverlayAddress, type RegisterAck } from '../wire/index.js'
+import {
+  ErrorCode,
+  RevocationCause,
+  decodeRevocation,
+  deregisterSignedBytes,
+  encodeDeregister,
+  encodeRevocationPacket,
+  errorCodeName,
+  type Endpoint,
+  type OverlayAddress,
+  type RegisterAck,
+} from '../wire/index.js'
 import type { Credentials } from './credentials.js'
 import { SLOW_RETRY_MS, type SupernodeLink } from './supernode-link.js'
 
 /** Why the edge stopped when a supernode refused an authority's certificate (the CLI exits with EXIT_CERTIFICATE). */
 export const CERTIFICATE_REFUSED = 'certificate-refused'
+/** Why the edge stopped when the authority revoked its own certificate, by the revocation's signed cause (C1 of the consent contract). */
+export const REVOKED_DISCONNECTED = 'disconnected'
+export const REVOKED_SESSION_ENDED = 'session-ended'
 
 export interface RegistrationDeps {
   credentials: Credentials
@@ -107,12 +122,36 @@ export class Registration {
   /** A revocation a supernode forwarded: taken when this community's authority signed it. */
   revocation(bytes: Buffer): void {
     const result = this.deps.credentials.addRevocation(bytes)
+    if (result === 'added' || result === 'known') this.revokedUs(bytes)
     if (result === 'added') {
       this.revocationCounts.received++
       this.deps.log.info("a supernode forwarded a revocation: that certificate's holder is dropped")
     } else if (result !== 'known' && result !== 'outlived') {
       // anyone who can send from the supernode's address could send these: counted, not logged each time
       this.revocationCounts.refused++
+    }
+  }
+
+  /**
+   * A verified revocation of our own certificate (the supernode sends it to us before it unregisters
+   * us): the edge stops, saying why by the revocation's signed cause. One without a cause (format 1,
+   * or cause 0) stops it as a refused certificate, as the ERROR that follows would.
+   */
+  private revokedUs(bytes: Buffer): void {
+    const decoded = decodeRevocation(bytes)
+    const credentials = this.deps.credentials
+    if (this.stopped || !decoded.ok || !decoded.value.fingerprint.equals(certificateFingerprint(credentials.certificate))) return
+    this.stopped = true
+    const cause = decoded.value.cause
+    if (cause === RevocationCause.Disconnected) {
+      this.deps.log.error("the device's owner disconnected this edge (its certificate is revoked): the edge stops")
+      this.deps.stop(REVOKED_DISCONNECTED)
+    } else if (cause === RevocationCause.SessionEnded) {
+      this.deps.log.error('the assistance session was switched off (this certificate is revoked): the edge stops')
+      this.deps.stop(REVOKED_SESSION_ENDED)
+    } else {
+      this.deps.log.error(`the authority revoked this edge's certificate; ${remedy(ErrorCode.CertificateRevoked)}`)
+      this.deps.stop(CERTIFICATE_REFUSED)
     }
   }
 

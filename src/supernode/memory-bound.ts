@@ -6,6 +6,7 @@ import { MAX_REVOCATIONS } from '../crypto/revocation.js'
 import { WS_MEMORY_PER_CONNECTION } from '../net/ws-listener.js'
 import { MAX_PACKET_BYTES } from '../wire/index.js'
 import { CERTIFICATE_CACHE_ENTRIES, CERTIFICATE_CACHE_ENTRY_BYTES } from './certificate-cache.js'
+import { ENROLL_EXCHANGE_ENTRY_BYTES, ENROLL_TRACKED_KEYS, MAX_ENROLL_EXCHANGES } from './enroll-exchanges.js'
 import type { RateLimit } from './rate-limit.js'
 
 const KiB = 1024
@@ -34,6 +35,8 @@ export const MEMORY_COSTS = {
   communityBytes: 2 * KiB,
   /** one key of a rate limiter or budget table: an IPv6 address and port as text, a token bucket */
   trackedKeyBytes: 320,
+  /** enrollment: the exchange table full and its two rate limiters (per source, per device) at their key limits, whatever the other limits */
+  enrollBytes: MAX_ENROLL_EXCHANGES * ENROLL_EXCHANGE_ENTRY_BYTES + 2 * ENROLL_TRACKED_KEYS * 320,
 }
 
 /**
@@ -72,7 +75,7 @@ export function memoryBound(limits: MemoryLimits): MemoryBound {
   const trackedKeys = TRACKED_TABLES * limits.maxTrackedSources
   const wsConnections = limits.ws?.maxConnections ?? 0
   const c = MEMORY_COSTS
-  const bytes = c.processBytes + c.certificateCacheBytes + c.revocationBytes + edges * c.edgeBytes + communities * c.communityBytes + trackedKeys * c.trackedKeyBytes + wsConnections * WS_MEMORY_PER_CONNECTION
+  const bytes = c.processBytes + c.certificateCacheBytes + c.revocationBytes + c.enrollBytes + edges * c.edgeBytes + communities * c.communityBytes + trackedKeys * c.trackedKeyBytes + wsConnections * WS_MEMORY_PER_CONNECTION
   return { bytes, edges, communities, trackedKeys, wsConnections }
 }
 
@@ -81,7 +84,7 @@ export function describeMemoryBound(bound: MemoryBound): string {
   const c = MEMORY_COSTS
   const n = (x: number): string => x.toLocaleString('en-US')
   return (
-    `memory bound ${mib(bound.bytes)}: process ${mib(c.processBytes)} + certificate cache ${mib(c.certificateCacheBytes)} + revocations ${mib(c.revocationBytes)} + ${n(bound.edges)} edges × ${n(c.edgeBytes)} B + ` +
+    `memory bound ${mib(bound.bytes)}: process ${mib(c.processBytes)} + certificate cache ${mib(c.certificateCacheBytes)} + revocations ${mib(c.revocationBytes)} + enrollment ${mib(c.enrollBytes)} + ${n(bound.edges)} edges × ${n(c.edgeBytes)} B + ` +
     `${n(bound.communities)} communities × ${n(c.communityBytes)} B + ${n(bound.trackedKeys)} tracked source keys × ${n(c.trackedKeyBytes)} B ` +
     (bound.wsConnections > 0 ? `+ ${n(bound.wsConnections)} WebSocket connections × ${n(WS_MEMORY_PER_CONNECTION)} B ` : '') +
     `(--max-edges-total, --max-communities, --max-edges, --max-tracked-sources${bound.wsConnections > 0 ? ', --ws-max-connections' : ''})`

@@ -51,7 +51,14 @@ import {
   type PeerQuery,
   type Register,
   type RevocationPacket,
+  EnrollKind,
+  encodeEnrollOffer,
+  encodeEnrollReply,
+  type EnrollPacket,
+  type EnrollAsk,
+  type EnrollAnswer,
 } from '../wire/index.js'
+import { ENROLL_TRACKED_KEYS, EnrollExchanges } from './enroll-exchanges.js'
 import { parseSubnet } from './auto-ip.js'
 import { CertificateCache, type CertificateRefusal } from './certificate-cache.js'
 import { checkMemoryLimits, describeMemoryBound, memoryBound, type MemoryBound } from './memory-bound.js'
@@ -125,6 +132,10 @@ export interface SupernodeConfig {
   /** how many source addresses each rate limiter and budget table tracks at once */
   maxTrackedSources: number
   cookieLifetimeSeconds: number
+  /** enrollment asks (ENROLL) per source address, an IPv6 /64 as one: a waiting technician polls once a second */
+  enrollRatePerSource: RateLimit
+  /** enrollment asks forwarded to one device edge, from everyone together: what a flood can make the device handle */
+  enrollRatePerDevice: RateLimit
   /** range for n2n-style automatic addresses (a /24 per community) */
   autoIpRange: string
 }
@@ -138,7 +149,7 @@ export const DEFAULT_SUPERNODE_CONFIG: SupernodeConfig = {
   mgmt: DEFAULT_SUPERNODE_MGMT,
   maxCommunities: 10_000,
   maxEdgesPerCommunity: 1024,
-  // with the other defaults, the worst case fits DEFAULT_MEMORY_BOUND (memory-bound.ts): 490 MiB
+  // with the other defaults, the worst case fits DEFAULT_MEMORY_BOUND (memory-bound.ts): 494 MiB
   maxEdges: 80_000,
   // a socket is one edge; a few more for an edge restarted on a fixed port (-p) before its old run expired
   maxEdgesPerEndpoint: 4,
@@ -160,6 +171,10 @@ export const DEFAULT_SUPERNODE_CONFIG: SupernodeConfig = {
   // flood from more sources than that gets one burst per source per restart, which is bounded
   maxTrackedSources: 50_000,
   cookieLifetimeSeconds: 60,
+  // a handshake is two asks, then a poll a second; a few technicians behind one NAT fit
+  enrollRatePerSource: { perSecond: 5, burst: 10 },
+  // ten technicians waiting at once, each polling once a second, with room for their handshakes
+  enrollRatePerDevice: { perSecond: 20, burst: 40 },
   autoIpRange: '10.128.0.0/9',
 }
 
@@ -194,6 +209,13 @@ export const SUPERNODE_REASONS = [
   'revocation-bad-signature',
   'revocation-unknown-community',
   'revocations-full',
+  'enroll-rate-limited', // asks over their source address's enrollment rate
+  'enroll-device-rate-limited', // asks over the device's enrollment rate (everyone together)
+  'enroll-unknown-device', // an ask for a device edge not registered in that community
+  'enroll-exchange-taken', // an ask under an exchange another address holds
+  'enroll-table-full', // the exchange table holds only live asks
+  'enroll-not-device', // an answer from an address where that device edge is not registered
+  'enroll-unasked', // an answer to an exchange nobody asked under within 30 s
 ] as const
 export type SupernodeReason = (typeof SUPERNODE_REASONS)[number]
 
@@ -309,6 +331,8 @@ export const SUPERNODE_COUNTERS = defineCounters({
   revocationsOutlived: { metric: 'overlan_supernode_revocations_outlived_total', help: 'Revocations of certificates that had ended already (nothing to keep)', kind: 'counter' },
   revocationsForwarded: { metric: 'overlan_supernode_revocations_forwarded_total', help: 'REVOCATION packets sent to members', kind: 'counter' },
   revokedEdgesRemoved: { metric: 'overlan_supernode_revoked_edges_removed_total', help: 'Registered edges removed when their certificate was revoked', kind: 'counter' },
+  enrollAsksForwarded: { metric: 'overlan_supernode_enroll_asks_forwarded_total', help: 'Enrollment asks forwarded to a device edge', kind: 'counter' },
+  enrollAnswersForwarded: { metric: 'overlan_supernode_enroll_answers_forwarded_total', help: 'Enrollment answers forwarded to the technician that asked', kind: 'counter' },
 })
 
 export class Supernode {
@@ -325,6 +349,9 @@ export class Supernode {
   private readonly header = new RelayHeader()
   private readonly certificates = new CertificateCache()
   private readonly revocations = new RevocationStore()
+  private readonly enrollExchanges = new EnrollExchanges()
+  private readonly enrollSourceLimiter: RateLimiter
+  private readonly enrollDeviceLimiter: RateLimiter
   private readonly refusalLog: LogThrottle
   /** a line per new edge, but not 10,000 a second when every edge comes back after a restart */
   private readonly joinLog: LogThrottle
@@ -350,6 +377,8 @@ export class Supernode {
     this.controlLimiter = new RateLimiter(config.controlRate, config.maxTrackedSources)
     this.addressLimiter = new RateLimiter(config.controlRatePerAddress, config.maxTrackedSources)
     this.errorLimiter = new RateLimiter({ perSecond: ERRORS_PER_SECOND, burst: ERROR_BURST }, config.maxTrackedSources)
+    this.enrollSourceLimiter = new RateLimiter(config.enrollRatePerSource, ENROLL_TRACKED_KEYS)
+    this.enrollDeviceLimiter = new RateLimiter(config.enrollRatePerDevice, ENROLL_TRACKED_KEYS)
     this.refusalLog = new LogThrottle(LOG_LINES_PER_SECOND, () => clock.now())
     this.joinLog = new LogThrottle(LOG_LINES_PER_SECOND, () => clock.now())
     this.revocationLog = new LogThrottle(LOG_LINES_PER_SECOND, () => clock.now())
@@ -458,6 +487,8 @@ export class Supernode {
         return this.deregister(packet, address, port)
       case PacketType.Revocation:
         return this.revocation(packet, msg, address, port)
+      case PacketType.Enroll:
+        return this.enroll(packet, address, port)
       default:
         this.drops['unexpected-type']++
     }
@@ -640,7 +671,13 @@ export class Supernode {
     }
     this.counters.revocationsAdded++
     const revoked = this.registry.findByFingerprint(communityHex, fingerprintHex)
-    if (revoked !== undefined) this.unregister(revoked, ErrorCode.CertificateRevoked)
+    if (revoked !== undefined) {
+      // the revoked member is told with the revocation itself before the ERROR: its signed cause
+      // (disconnected, session ended) is what the member's edge says when it stops
+      this.counters.revocationsForwarded++
+      this.send(msg, revoked.address, revoked.port)
+      this.unregister(revoked, ErrorCode.CertificateRevoked)
+    }
     if (this.revocationLog.admit(this.info)) {
       this.log.info(
         `revoked certificate ${formatFingerprint(revocation.fingerprint)} serial ${revocation.serial} of community ${communityHex.slice(0, 8)}` +
@@ -652,6 +689,67 @@ export class Supernode {
       this.counters.revocationsForwarded++
       this.send(msg, member.address, member.port)
     }
+  }
+
+  /** ENROLL: asks go from a cookie-proved address to a registered device edge, answers back only to an address that asked. */
+  private enroll(packet: EnrollPacket, address: string, port: number): void {
+    if (packet.kind === EnrollKind.Ask) return this.enrollAsk(packet, address, port)
+    if (packet.kind === EnrollKind.Answer) return this.enrollAnswer(packet, address, port)
+    // offers and replies are what the supernode sends, never what it is sent
+    this.drops['unexpected-type']++
+  }
+
+  /**
+   * A technician's ask, from an address that is no member (it has no certificate yet): the cookie
+   * first (a spoofed source gets nothing forwarded, so the device is never made to answer a victim),
+   * then its source's rate, the device (registered in the community the ask names), the device's
+   * rate from everyone together, and the exchange table. An ERROR answers only a bad cookie (with
+   * the ask's nonce as proof, so that the technician fetches a new one) and an unknown device.
+   */
+  private enrollAsk(packet: EnrollAsk, address: string, port: number): void {
+    const seen = this.seenAs(address, port)
+    if (!this.cookies.check(this.nowSeconds(), packet.cookie, packet.clientNonce, cookieSubject(seen, port))) {
+      this.refuse(ErrorCode.BadCookie, packet.clientNonce, NO_SUBJECT, address, port, null)
+      return
+    }
+    const now = this.clock.now()
+    if (!this.enrollSourceLimiter.allow(sourceKeyOf(address), now)) {
+      this.drops['enroll-rate-limited']++
+      return
+    }
+    const device = this.registry.edges.get(packet.deviceId)
+    if (device === undefined || !device.community.id.equals(packet.communityId)) {
+      this.drops['enroll-unknown-device']++
+      // the device is not online (yet): the technician says so and keeps trying
+      this.sendError(ErrorCode.UnknownPeer, packet.clientNonce, u53Bytes(packet.deviceId), address, port, now)
+      return
+    }
+    if (!this.enrollDeviceLimiter.allow(String(packet.deviceId), now)) {
+      this.drops['enroll-device-rate-limited']++
+      return
+    }
+    const noted = this.enrollExchanges.note(packet.deviceId, packet.exchange, address, port, now)
+    if (noted !== 'noted') {
+      this.drops[noted === 'taken' ? 'enroll-exchange-taken' : 'enroll-table-full']++
+      return
+    }
+    this.counters.enrollAsksForwarded++
+    this.send(encodeEnrollOffer({ from: seen, exchange: packet.exchange, step: packet.step, message: packet.message }), device.address, device.port)
+  }
+
+  /** A device's answer: from where that device edge is registered, to the address that asked under the exchange within the window. */
+  private enrollAnswer(packet: EnrollAnswer, address: string, port: number): void {
+    if (this.registeredAt(packet.deviceId, address, port) === undefined) {
+      this.drops['enroll-not-device']++
+      return
+    }
+    const asker = this.enrollExchanges.askerOf(packet.deviceId, packet.exchange, this.clock.now())
+    if (asker === null) {
+      this.drops['enroll-unasked']++
+      return
+    }
+    this.counters.enrollAnswersForwarded++
+    this.send(encodeEnrollReply({ exchange: packet.exchange, step: packet.step, message: packet.message }), asker.address, asker.route)
   }
 
   /** Removes an edge whose certificate ended or was revoked, and tells it why (proof: its registration's nonce). */

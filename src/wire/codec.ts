@@ -17,7 +17,7 @@ import {
   readRevocationPacket,
   type ControlPacket,
 } from './control.js'
-import { readEnroll, type EnrollPacket } from './enroll.js'
+import { readEnroll } from './enroll.js'
 import { HEADER_BYTES, MAX_PACKET_BYTES, OLD_WIRE_VERSION, PacketType, WIRE_VERSION, isPacketType } from './header.js'
 import type { Decoded } from './reasons.js'
 import { RELAY_PREFIX_BYTES, RelayHeader, readRelayHeader } from './relay.js'
@@ -30,7 +30,7 @@ export interface RelayPacket {
   inner: Buffer
 }
 
-export type Packet = ControlPacket | EnrollPacket | RelayPacket
+export type Packet = ControlPacket | RelayPacket
 
 export function decodePacket(buf: Buffer): Decoded<Packet> {
   if (buf.length > MAX_PACKET_BYTES) return { ok: false, reason: 'oversized' }
@@ -52,7 +52,7 @@ export function decodePacket(buf: Buffer): Decoded<Packet> {
   return reason === null ? { ok: true, value } : { ok: false, reason }
 }
 
-function readControl(r: Reader, type: PacketType, flags: number): ControlPacket | EnrollPacket {
+function readControl(r: Reader, type: PacketType, flags: number): ControlPacket {
   switch (type) {
     case PacketType.Hello:
       return readHello(r)

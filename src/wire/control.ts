@@ -5,6 +5,7 @@ import { readAnnouncement, type Announcement } from './announcement.js'
 import { Reader, Writer } from './cursor.js'
 import { ENDPOINT_BYTES, OVERLAY_BYTES, SIGNATURE_BYTES, readEndpoint, readOverlay, writeEndpoint, writeOverlay, type Endpoint, type OverlayAddress } from './fields.js'
 import { HEADER_BYTES, OLD_WIRE_VERSION, PacketType, WIRE_VERSION } from './header.js'
+import type { EnrollPacket } from './enroll.js'
 import { REVOCATION_BYTES, decodeRevocation, type Revocation } from './revocation.js'
 
 export const NONCE_BYTES = 8
@@ -155,7 +156,7 @@ export interface RevocationPacket {
   revocation: Revocation
 }
 
-export type ControlPacket = Hello | Cookie | Register | RegisterAck | Keepalive | PeerQuery | PeerInfo | Deregister | ErrorPacket | RevocationPacket
+export type ControlPacket = Hello | Cookie | Register | RegisterAck | Keepalive | PeerQuery | PeerInfo | Deregister | ErrorPacket | RevocationPacket | EnrollPacket
 
 function header(w: Writer, type: number, flags = 0, version = WIRE_VERSION): Writer {
   return w.u8(version).u8(type).u8(flags).u8(0)

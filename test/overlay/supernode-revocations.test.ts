@@ -1,5 +1,5 @@
 // Revocations at the supernode, over loopback UDP: a REVOCATION signed by the community's authority
-// removes the registered edge holding that certificate at once (ERROR certificate-revoked to it),
+// removes the registered edge holding that certificate at once (the REVOCATION, then ERROR certificate-revoked to it),
 // is passed on to every member of the community, and makes later REGISTERs with the certificate
 // fail; the same revocation sent again costs no fan-out; one signed by anyone else, or for a
 // community with nobody registered, is dropped and counted.
@@ -45,7 +45,8 @@ t.test('a revocation removes the edge at once, reaches every member, and refuses
   t.equal(revocationsIn(strangerSocket), 0, 'not to another community')
   t.equal(sn.counters.revocationsAdded, 1)
   t.equal(sn.counters.revokedEdgesRemoved, 1)
-  t.equal(sn.counters.revocationsForwarded, 2, 'the two members left, once each')
+  t.equal(sn.counters.revocationsForwarded, 3, 'the two members left, once each, and the revoked one before its ERROR')
+  t.equal(revocationsIn(technicianSocket), 1, 'the revoked technician got the signed revocation (its cause) too')
   t.equal(sn.status().revocations, 1)
 
   t.match(await technicianSocket.register(technician.announce()), { type: PacketType.Error, code: ErrorCode.CertificateRevoked }, 'registering again: refused')

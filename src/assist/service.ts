@@ -24,6 +24,7 @@ import { formatMac, parseMac, type OverlayAddress } from '../wire/index.js'
 import type { AuditEvent, AuditLog, AuditRecord } from './audit-log.js'
 import { SessionAuthority, issuedOf, type Issued } from './authority.js'
 import { encodeJoinTokenV2 } from './join-token.js'
+import type { EnrollmentDecider } from '../edge/enrollment.js'
 import type { NetcheckDeps } from '../netcheck/netcheck.js'
 import { tlsProber } from '../netcheck/tls-probe.js'
 import { connectionTest, type ConnectionTestResult } from './probe.js'
@@ -37,7 +38,7 @@ import {
   edgeIdOfRecord,
   type Consent,
   type DecidedBy,
-  type EnrollmentDecider,
+
   type TechnicianRecord,
   type TechnicianState,
 } from './technicians.js'

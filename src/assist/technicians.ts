@@ -1,35 +1,16 @@
 // The technicians of one assistance session (consent, issue 13): who asked to be admitted, what the
-// owner decided, who holds a certificate now. It answers the device edge's enrollment responder
-// (EnrollmentDecider, contract C3) synchronously from memory; every decision that hands out or
+// owner decided, who holds a certificate now. It answers the device edge's enrollment desk
+// (src/edge/enrollment.ts, EnrollmentDecider: contract C3) synchronously from memory; every decision that hands out or
 // takes back a certificate is made by the service (service.ts), which persists it before the
 // answer changes: a certificate is never handed to a technician before the state file holds it.
 // This module knows nothing of files, sockets or the audit log.
 import { randomBytes } from 'node:crypto'
 import { edgeIdOf } from '../crypto/keys.js'
+import type { EnrollmentAnswer, EnrollmentDecider, EnrollmentRequest } from '../edge/enrollment.js'
 import { numberToIpv4, pickAddress, subnetOf, ipv4ToNumber } from '../supernode/auto-ip.js'
 import { formatEdgeId } from '../wire/edge-id.js'
 import type { OverlayAddress } from '../wire/fields.js'
 import type { Issued } from './authority.js'
-
-// ---- the enrollment decider's contract (C3), as h-enroll-net's src/edge/enrollment.ts states it ----
-
-export interface EnrollmentRequest {
-  /** the technician's identity key, proven by the handshake */
-  publicKey: Buffer
-  /** keyFingerprint(publicKey) */
-  fingerprint: string
-  /** what the technician asked to be called (≤ 64 B UTF-8, control characters refused by the responder) */
-  name: string
-  /** "ip:port" the request came from, as the supernode saw it */
-  address: string
-}
-
-export type EnrollmentAnswer = { state: 'waiting' } | { state: 'admitted'; certificate: Buffer } | { state: 'denied' } | { state: 'closed' }
-
-export interface EnrollmentDecider {
-  request(request: EnrollmentRequest): EnrollmentAnswer
-  gone(fingerprint: string): void
-}
 
 // ---- the registry ------------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@
 // no more; addresses come from the device's subnet, never the device's, never twice.
 import t from 'tap'
 import { SessionAuthority } from '../../src/assist/authority.js'
-import { DENIED_ANSWERED_MS, MAX_WAITING, TechnicianRegistry, WAITING_GONE_MS, type EnrollmentRequest, type RegistryOptions, type TechnicianRecord } from '../../src/assist/technicians.js'
+import { DENIED_ANSWERED_MS, MAX_WAITING, TechnicianRegistry, WAITING_GONE_MS, type RegistryOptions, type TechnicianRecord } from '../../src/assist/technicians.js'
+import type { EnrollmentRequest } from '../../src/edge/enrollment.js'
 import { checkCertificate } from '../../src/crypto/certificate.js'
 import { generateIdentity, keyFingerprint, macOfKey } from '../../src/crypto/identity.js'
 import { ManualClock } from '../../src/time/manual-clock.js'

@@ -5,7 +5,7 @@
 // affected; Deny is answered "denied"; "auto" admits up to maxTechnicians; switch-off revokes every
 // admitted technician. The test plays the device edge's enrollment responder (fixtures/enrollment.ts).
 import t from 'tap'
-import { CERTIFICATE_REFUSED } from '../../src/edge/registration.js'
+import { CERTIFICATE_REFUSED, REVOKED_DISCONNECTED, REVOKED_SESSION_ENDED } from '../../src/edge/registration.js'
 import { poll, startTestAssist, type TestAssist } from '../fixtures/assist.js'
 import { technician, type TestTechnician } from '../fixtures/enrollment.js'
 import { ipv4Frame } from '../fixtures/frames.js'
@@ -84,7 +84,7 @@ t.test('ask: waits; Allow → its own certificate, frames reach the device, list
   t.match(cut, { status: 200, json: { id, state: 'disconnected' } })
   const before = device.written.length
   tap.inject(ipv4Frame(device.mac, tap.mac, allow.json.ip as string, '10.99.0.1'))
-  t.equal(await stopped, CERTIFICATE_REFUSED, "the supernode refuses alice's certificate: her edge stops")
+  t.equal(await stopped, REVOKED_DISCONNECTED, "the supernode removes alice and hands her the signed revocation: her edge stops, 'disconnected'")
   t.equal(device.written.length, before, 'nothing of hers reaches the device after the disconnect')
   t.equal((await a.api('DELETE', `/api/technicians/${id}`)).status, 409, 'disconnecting again: 409')
   const saved = await loadState(a.stateDir)
@@ -146,7 +146,7 @@ t.test('auto admits up to maxTechnicians, then answers closed; two admitted, one
 
   const bobStopped = new Promise<string>((resolve) => b.edge.once('stopped', resolve))
   t.equal((await a.api('DELETE', `/api/technicians/${listed[0]!.id}`)).status, 200)
-  t.equal(await bobStopped, CERTIFICATE_REFUSED, 'bob is out')
+  t.equal(await bobStopped, REVOKED_DISCONNECTED, 'bob is out')
   await reach(c, listed[1]!.ip!)
   t.pass('carol still reaches the device after bob was disconnected')
   t.equal(c.edge.status().supernodes[0]!.registered, true, 'and is still registered')
@@ -155,7 +155,7 @@ t.test('auto admits up to maxTechnicians, then answers closed; two admitted, one
 
   const carolStopped = new Promise<string>((resolve) => c.edge.once('stopped', resolve))
   t.equal((await a.api('POST', '/api/assistance', { enabled: false })).status, 200)
-  t.equal(await carolStopped, CERTIFICATE_REFUSED, "switch-off revoked carol's certificate: the supernode refuses it")
+  t.equal(await carolStopped, REVOKED_SESSION_ENDED, "switch-off revoked carol's certificate: her edge stops, 'session-ended'")
   const ends = (await audit(a)).filter((r) => r.event === 'technician-disconnected' && r.details.reason === 'session-ended')
   t.same(ends.map((r) => r.details.name).sort(), ['carol', 'dave'], 'each admitted technician is audited as disconnected by the session end')
 })

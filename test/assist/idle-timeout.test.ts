@@ -4,6 +4,7 @@
 // does not hold the session open; the end is audited as "idle" and revokes the admitted
 // technicians; GET /api/assistance shows the countdown.
 import t from 'tap'
+import { REVOKED_SESSION_ENDED } from '../../src/edge/registration.js'
 import { systemClock } from '../../src/time/clock.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
 import { poll, startTestAssist, type TestAssist } from '../fixtures/assist.js'
@@ -74,7 +75,7 @@ t.test("a technician's frames hold the session open; connected but silent, it do
   await pass(clock, 2_000)
   t.equal((await poll(() => status(a), (s) => s.enabled === false)).enabled, false, 'off a minute after its last frame')
   t.equal(device.written.length, frames, 'no frame came in meanwhile (so nothing but keepalives and probes was heard)')
-  t.equal(await stopped, 'certificate-refused', 'the idle end revoked its certificate: its edge stops')
+  t.equal(await stopped, REVOKED_SESSION_ENDED, "the idle end revoked its certificate: its edge stops, 'session-ended'")
   const log = (await a.api('GET', '/api/audit')).json as unknown as Audit
   t.match(log.filter((r) => r.event === 'technician-disconnected' || r.event === 'idle').map((r) => [r.event, r.details.reason ?? r.details.idleMinutes]), [
     ['technician-disconnected', 'session-ended'],

@@ -5,6 +5,7 @@
 // with its path and traffic; Disconnect revokes it (its edge is refused by the supernode and stops).
 import t from 'tap'
 import type { Page } from 'playwright-core'
+import { REVOKED_DISCONNECTED } from '../../src/edge/registration.js'
 import { startTestAssist, type TestAssist } from '../fixtures/assist.js'
 import { technician, type TestTechnician } from '../fixtures/enrollment.js'
 import { ipv4Frame } from '../fixtures/frames.js'
@@ -106,7 +107,7 @@ for (const [width, viewport] of Object.entries(VIEWPORTS)) {
 
     const stopped = new Promise<string>((resolve) => edge.once('stopped', resolve))
     await connected.locator('button[data-action="disconnect"]').click()
-    t.equal(await stopped, 'certificate-refused', "Disconnect: the technician's certificate is refused, its edge stops")
+    t.equal(await stopped, REVOKED_DISCONNECTED, "Disconnect: the technician's certificate is revoked, its edge stops, 'disconnected'")
     await page.locator('#technicians-empty').waitFor({ state: 'visible', timeout: WAIT_MS })
     t.equal(await page.locator('#technician-list li').count(), 0, 'and it leaves the list')
     await page.locator('#audit-list li[data-event="technician-disconnected"]').waitFor({ timeout: WAIT_MS })

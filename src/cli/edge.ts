@@ -16,7 +16,8 @@ import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
 import { DEFAULT_TAP_NAME } from '../tap/linux-tap.js'
 import { systemClock } from '../time/clock.js'
 import { isUnicastMac, parseMac } from '../wire/index.js'
-import { CliError, EXIT_CERTIFICATE, EXIT_DEVICE, EXIT_USAGE } from './errors.js'
+import { CliError, EXIT_CERTIFICATE, EXIT_DENIED, EXIT_DEVICE, EXIT_SESSION_OVER, EXIT_USAGE } from './errors.js'
+import { admittedConfig, enroll, joinIdentity, joinPlan, joinSource, stoppedLine, type JoinPlan } from './edge-join.js'
 import { readArmoredFile, readIdentityFile } from './key-files.js'
 import { MAX_REKEY_AFTER_SECONDS, MIN_REKEY_AFTER_SECONDS, rekeyAfterLimits } from './rekey-after.js'
 import { readRevocationsFile, watchRevocationsFile } from './revocations-file.js'
@@ -44,6 +45,7 @@ interface EdgeArgs {
   'expires-at'?: string
   allow?: string
   join?: string
+  'join-file'?: string
   name?: string
   cert?: string
   identity?: string
@@ -81,8 +83,9 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
       .option('relay-only', { type: 'boolean', default: false, describe: 'never try a direct path; everything through the supernode' })
       .option('expires-at', { type: 'string', describe: 'ISO 8601 time at which the edge removes its TAP and exits' })
       .option('allow', { type: 'string', describe: 'only these reach this host from the overlay, e.g. tcp/22,tcp/443,udp/53,icmp (replies to its own connections always pass)' })
-      .option('join', { type: 'string', describe: 'join an assistance session with the token the device showed (nothing else needed)' })
-      .option('name', { type: 'string', describe: 'a name shown to the other members (e.g. the technician); with --cert, the certificate names the member' })
+      .option('join-file', { type: 'string', describe: "ask to join an assistance session with the token (ovl2.…) in this file (chmod 600 it); the device's owner admits you. Or OVERLAN_JOIN=TOKEN" })
+      .option('join', { type: 'string', describe: 'the join token itself (visible to other local users in ps and the shell history: prefer --join-file or OVERLAN_JOIN)' })
+      .option('name', { type: 'string', describe: "a name shown to the other members; with --join-file, what the device's owner sees (default user@host); with --cert, the certificate names the member" })
       .option('identity', { type: 'string', describe: 'this member\'s identity key file (from overlan keygen --identity FILE): the same place in the community after a restart (default: a new key each start)' })
       .option('cert', { type: 'string', describe: "the member certificate an authority issued for --identity's key (overlan ca issue): community, MAC, addresses and name come from it; give no -c, -k, -a or -m (or the certificate's own)" })
       .option('revocations', { type: 'string', describe: 'a file of revocations (overlan ca revoke keeps them in CA/revocations): each is sent to every supernode and again after each registration; re-read when it changes' })
@@ -94,9 +97,11 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
       .example('$0 edge -c lab -k secret -a 10.9.0.1/24 -l sn.example:7654', 'as n2n: community, key, address, supernode')
       .example('OVERLAN_KEY=... $0 edge -c lab -l sn.example:7654', 'the key from the environment, an address from the supernode')
       .example('$0 edge -c lab -l sn.example:7654,443 --fallback wss://sn.example/overlan', 'UDP on two ports, TLS on 443 when UDP is blocked')
-      .example('$0 edge --join ovl1.eyJj...', 'a technician joining a remote-assistance session')
+      .example('$0 edge --join-file token.txt --name "Alice (ACME support)"', "a technician asking to join a remote-assistance session: it waits until the device's owner admits it")
       .example('$0 edge --cert anna.crt --identity anna.key -l sn.example:7654', 'a member of an authority\'s community (overlan ca issue)')
-      .epilog(`Exit codes: ${EXIT_USAGE} bad options (or options contradicting --cert); ${EXIT_DEVICE} the TAP device or the host's network settings; ${EXIT_CERTIFICATE} the certificate is not this identity's, has expired or is not valid yet, or a supernode refused it (expired by its clock, revoked).`),
+      .epilog(
+        `Exit codes: ${EXIT_USAGE} bad options (or options contradicting --cert); ${EXIT_DEVICE} the TAP device or the host's network settings; ${EXIT_DENIED} (--join-file) the device's owner denied the request; ${EXIT_CERTIFICATE} the certificate is not this identity's, has expired or is not valid yet, or a supernode refused it (expired by its clock, revoked); ${EXIT_SESSION_OVER} (--join-file) the session is over for this technician: disconnected by the owner, switched off, expired, or no more technicians admitted.`,
+      ),
   handler: async (args) => {
     const logger = streamLogger(logLevel(args['log-level']))
     secretMemory.reportTo(logger)
@@ -105,6 +110,13 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
     if (mac === null || (mac !== undefined && !isUnicastMac(mac))) throw new CliError(`--mac: "${args.mac}" is not a unicast MAC like 02:12:34:56:78:9a`)
     const mtu = Number(args.mtu)
     if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9000) throw new CliError(`--mtu must be an integer from 576 to 9000, got ${args.mtu}`)
+    // a technician with an ovl2 token asks the device's owner first
+    const source = joinSource(args, process.env)
+    if (source !== null) {
+      for (const warning of source.warnings) logger.warn(warning)
+      if (mac !== undefined) throw new CliError('--mac: the device chooses the MAC with the certificate: give no -m with a join token')
+      return technician(joinPlan(source, args, Date.now()), args, { tapName, mtu, logger })
+    }
     const config = edgeConfig(args, process.env)
     // before the TAP: it takes the certificate's MAC, and a certificate refused leaves no device behind
     const credentials = await edgeCredentials(config, mac)
@@ -126,6 +138,42 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
     }
     stopOnSignals(() => edge.stop('signal'))
   },
+}
+
+/** A technician: asks to be admitted, then runs the edge the certificate received describes, until the session ends for it. */
+async function technician(plan: JoinPlan, args: EdgeArgs, device: { tapName: string; mtu: number; logger: ReturnType<typeof streamLogger> }): Promise<void> {
+  const { logger } = device
+  const identity = joinIdentity(plan, readIdentityFile)
+  const certificate = await enroll(plan, identity, logger)
+  const common = commonOptions(args)
+  const config = admittedConfig(plan, identity, certificate, common)
+  const credentials = await edgeCredentials(config, undefined)
+  const edge = await startLinuxEdge({ ...config, credentials }, { tapName: device.tapName, mac: credentials.mac, mtu: device.mtu, logger, offerLanAddresses: true }).catch((err: unknown) => {
+    credentials.destroy()
+    if (err instanceof DeviceError) throw new CliError(err.message, EXIT_DEVICE)
+    throw err
+  })
+  const ip = credentials.certificate.ipv4
+  const deviceIp = plan.token.deviceIp.address
+  logger.info(`admitted: this host is ${ip === null ? '(no address)' : `${ip.address}/${ip.prefix}`} on ${device.tapName}; the device "${plan.token.deviceName}" is ${deviceIp} (${plan.token.deviceHostName})`)
+  edge.on('stopped', (why) => {
+    const { line, code } = stoppedLine(why)
+    if (line !== null) logger.error(`${line}: the TAP device is removed and the edge exits`)
+    process.exit(code)
+  })
+  stopOnSignals(() => edge.stop('signal'))
+}
+
+/** What every kind of edge takes from the options alike: relay, management, port, allow rules, rekey times. */
+function commonOptions(args: EdgeArgs): Pick<EdgeConfig, 'relayOnly' | 'bind' | 'allow' | 'sessionLimits'> & { mgmt: MgmtListen | null } {
+  return {
+    relayOnly: args['relay-only'],
+    // the names ride along in the listen address: the edge hands it to MgmtServer as it is
+    mgmt: mgmtListen(args.mgmt, args['mgmt-host-name'], DEFAULT_EDGE_MGMT),
+    bind: { port: port('port', args.port) },
+    allow: allowOption(args.allow),
+    sessionLimits: args['rekey-after'] === undefined ? undefined : rekeyAfterLimits(args['rekey-after']),
+  }
 }
 
 /**
@@ -152,15 +200,12 @@ export async function edgeCredentials(config: EdgeConfig, mac: Buffer | undefine
 
 /** Turns the options (and OVERLAN_KEY) into an EdgeConfig; every refusal is one line naming the option. */
 export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig & { mgmt: MgmtListen | null } {
-  // the names ride along in the listen address: the edge hands it to MgmtServer as it is
-  const mgmt = mgmtListen(args.mgmt, args['mgmt-host-name'], DEFAULT_EDGE_MGMT)
   let expiresAt: number | undefined
   if (args['expires-at'] !== undefined) {
     expiresAt = Date.parse(args['expires-at'])
     if (!Number.isFinite(expiresAt) || !/^\d{4}-\d\d-\d\dT/.test(args['expires-at'])) throw new CliError(`--expires-at: "${args['expires-at']}" is not an ISO 8601 time like 2026-11-24T18:00:00Z`)
     if (expiresAt <= Date.now()) throw new CliError(`--expires-at: ${args['expires-at']} is already past`)
   }
-  const allow = allowOption(args.allow)
   const insecure = args['insecure-fallback'] === true
   // a join token may carry the fallbacks itself
   const fallbackGiven = Boolean(args.fallback?.length) || args.join !== undefined
@@ -174,7 +219,7 @@ export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig &
   }
   const fallbackOptions = (supernodes: EdgeConfig['supernodes']): EdgeConfig['fallback'] => ({ ca, proxy: fallbackProxies(supernodes.map((s) => s.fallback ?? null), env) })
   // announce: the host's neighbours on the overlay may remember the MAC of this device's previous run
-  const common = { relayOnly: args['relay-only'], allow, name: args.name, mgmt, bind: { port: port('port', args.port) }, announce: true, revocations: args.revocations === undefined ? undefined : readRevocationsFile(args.revocations), sessionLimits: args['rekey-after'] === undefined ? undefined : rekeyAfterLimits(args['rekey-after']) }
+  const common = { ...commonOptions(args), name: args.name, announce: true, revocations: args.revocations === undefined ? undefined : readRevocationsFile(args.revocations) }
   const withIdentity = <T extends object>(config: T): T & { identity?: Identity } => (args.identity === undefined ? config : { ...config, identity: readIdentityFile('--identity', args.identity) })
 
   if (args.cert !== undefined) {

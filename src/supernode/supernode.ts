@@ -349,7 +349,8 @@ export class Supernode {
   private readonly header = new RelayHeader()
   private readonly certificates = new CertificateCache()
   private readonly revocations = new RevocationStore()
-  private readonly enrollExchanges = new EnrollExchanges()
+  /** who asked which device what (enroll-exchanges.ts): read by tests and the memory bound */
+  readonly enrollExchanges = new EnrollExchanges()
   private readonly enrollSourceLimiter: RateLimiter
   private readonly enrollDeviceLimiter: RateLimiter
   private readonly refusalLog: LogThrottle

@@ -24,6 +24,24 @@ export function formatCountdown(ms) {
   return { text: `${h}:${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}`, seconds }
 }
 
+/** Bytes as people read them: 1.2 kB, 3.4 MB. */
+export function formatBytes(bytes) {
+  if (bytes < 1000) return `${bytes} B`
+  const units = ['kB', 'MB', 'GB', 'TB']
+  let value = bytes
+  let unit = -1
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000
+    unit++
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`
+}
+
+/** A key fingerprint as the console shows it beside a name: its first 8 symbols, in groups of 4 (the whole one is in the title). */
+export function shortFingerprint(fingerprint) {
+  return `${fingerprint.slice(0, 4)} ${fingerprint.slice(4, 8)}`
+}
+
 /** A round trip, with a tenth of a millisecond below 10 ms. */
 export function formatMs(ms) {
   return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`

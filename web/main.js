@@ -2,11 +2,11 @@
 // connected): wires api.js, state.js, view.js and the service's server-constants.js; owns the timers.
 import { call, onSessionEnded, request } from './api.js'
 import { auditEventLabels, loginLockSeconds, maxDurationSeconds, presenceCheckMs } from './server-constants.js'
-import { canSwitch, INITIAL_PAGE, loggedIn, loggedOut, msLeft, switching, viewState, withAuditVerdict, withStatus } from './state.js'
+import { canSwitch, idleMsLeft, INITIAL_PAGE, loggedIn, loggedOut, msLeft, switching, viewState, withAuditVerdict, withStatus } from './state.js'
 import * as view from './view.js'
 
-/** How often the status is fetched, and faster for a while right after a change. */
-const POLL_MS = 2_000
+/** How often the status is fetched (a technician's request must appear within 2 s), and faster for a while right after a change. */
+const POLL_MS = 1_000
 const FAST_POLL_MS = 500
 const FAST_POLL_FOR_MS = 6_000
 /** The audit log is longer to fetch: now and then, and whenever something changed. */
@@ -123,7 +123,13 @@ async function toggle() {
   render()
   try {
     if (turnOn) {
-      const result = await call('POST', '/api/assistance', { enabled: true, durationSeconds: view.chosenDuration(maxDurationSeconds), adminAccess: view.adminAccessChosen() })
+      const result = await call('POST', '/api/assistance', {
+        enabled: true,
+        durationSeconds: view.chosenDuration(maxDurationSeconds),
+        adminAccess: view.adminAccessChosen(),
+        consent: view.consentChosen(),
+        idleMinutes: view.chosenIdleMinutes(),
+      })
       page.secrets = { token: result.token, adminPassword: result.adminPassword ?? null, expiresAt: result.expiresAt }
     } else {
       await call('POST', '/api/assistance', { enabled: false })
@@ -146,6 +152,28 @@ async function toggle() {
     page.switchingOff = false
   }
   schedulePoll()
+  void refreshAudit()
+}
+
+/** Allow, Deny or Disconnect pressed: the call, then the status at once (the lists change). */
+async function decide(action, id) {
+  view.technicianBusy(id, true)
+  try {
+    if (action === 'disconnect') await call('DELETE', `/api/technicians/${encodeURIComponent(id)}`)
+    else await call('POST', `/api/technicians/${encodeURIComponent(id)}`, { admit: action === 'allow' })
+    view.technicianError(null)
+  } catch (err) {
+    if (err.sessionEnded) return
+    // 409: decided elsewhere meanwhile (another console, the API); the next status shows how
+    view.technicianError(`Could not ${action} the technician: ${err.message}`)
+  }
+  view.technicianBusy(id, false)
+  page.fastUntil = Date.now() + FAST_POLL_FOR_MS
+  try {
+    applyStatus(await fetchStatus())
+  } catch (err) {
+    if (!err.sessionEnded) lostContact(err)
+  }
   void refreshAudit()
 }
 
@@ -189,8 +217,9 @@ function tick() {
   clearTimeout(timers.tick)
   timers.tick = null
   if (page.view !== 'console' || page.deadline === null) return
-  const left = msLeft(page, Date.now())
-  view.renderCountdown(left)
+  const now = Date.now()
+  const left = msLeft(page, now)
+  view.renderCountdown(left, idleMsLeft(page, now))
   if (left <= 0) {
     page.expiredAt = page.status?.expiresAt ?? null
     render()
@@ -241,6 +270,12 @@ view.ui.loginForm.addEventListener('submit', (event) => void logIn(event))
 view.ui.logout.addEventListener('click', () => void logOut())
 view.ui.toggle.addEventListener('click', () => void toggle())
 view.ui.testButton.addEventListener('click', () => void testConnection())
+for (const list of [view.ui.waitingList, view.ui.technicianList]) {
+  list.addEventListener('click', (event) => {
+    const button = event.target.closest('button[data-action]')
+    if (button !== null && !button.disabled) void decide(button.dataset.action, button.dataset.id)
+  })
+}
 for (const button of view.copyButtons()) {
   button.addEventListener('click', async () => {
     await view.copyFor(button)

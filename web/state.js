@@ -38,8 +38,10 @@ export const INITIAL_PAGE = Object.freeze({
   switchingOff: false,
   /** poll fast until this time (ms), after a change */
   fastUntil: 0,
-  /** the IDs of the technicians listed, to notice one joining or leaving */
+  /** the IDs and states of the technicians listed, to notice a request, a decision, a join or a leave */
   technicianIds: '',
+  /** the local time (ms) at which the idle timeout ends the session, or null without one */
+  idleDeadline: null,
 })
 
 /** The login form, saying `message` if given. */
@@ -55,6 +57,11 @@ export function loggedIn() {
 /** Milliseconds left of the session on screen at `now`; 0 without one. */
 export function msLeft(page, now) {
   return page.deadline === null ? 0 : page.deadline - now
+}
+
+/** Milliseconds until the idle timeout at `now`, or null without one. */
+export function idleMsLeft(page, now) {
+  return page.idleDeadline === null ? null : Math.max(0, page.idleDeadline - now)
 }
 
 /** When the session ends, in local time: expiresAt, unless the two clocks differ, then what the server says is left. */
@@ -94,7 +101,8 @@ export function withStatus(page, status, now) {
     next.deadline = null
     next.secrets = null
   }
-  next.technicianIds = status.technicians.map((t) => t.id).join(',')
+  next.idleDeadline = status.enabled && status.idleRemainingSeconds !== null ? now + status.idleRemainingSeconds * 1000 : null
+  next.technicianIds = status.technicians.map((t) => `${t.id}:${t.state}`).join(',')
   return { page: next, ended, techniciansChanged: next.technicianIds !== page.technicianIds }
 }
 
@@ -164,7 +172,10 @@ export function viewState(page, now) {
     // the options are for the next switch-on; while on, the session card says what was chosen
     options: { hidden: live || page.pending === 'off', disabled: page.pending !== null },
     session: live ? sessionView(page, now) : null,
-    technicians: live ? s.technicians : [],
+    // the owner decides on waiting requests and may disconnect admitted technicians; requests that
+    // ended (gone, denied, disconnected) are in the audit log
+    waiting: live ? s.technicians.filter((t) => t.state === 'waiting') : [],
+    technicians: live ? s.technicians.filter((t) => t.state === 'admitted') : [],
     supernodes: live ? s.supernodes : [],
   }
 }
@@ -175,7 +186,9 @@ function stateText(page, state, now) {
     case 'connecting':
       return page.pending === 'on' ? 'Switching on…' : 'Switching off…'
     case 'on':
-      return `A technician with the join token can reach this device until ${formatTime(s.expiresAt, now)}.`
+      return s.consent === 'ask'
+        ? `A technician with the join token can ask to reach this device until ${formatTime(s.expiresAt, now)}; you allow or deny each one.`
+        : `A technician with the join token can reach this device until ${formatTime(s.expiresAt, now)} (at most ${s.maxTechnicians} at once).`
     case 'expired': {
       const at = page.expiredAt ?? s?.expiresAt
       return `The session expired${at ? ` at ${formatTime(at, now)}` : ''} and its key was destroyed: nobody can connect. Switch on for a new session.`
@@ -197,6 +210,9 @@ function sessionView(page, now) {
   return {
     msLeft: msLeft(page, now),
     until: `left · ends at ${formatTime(s.expiresAt, now)}`,
+    idleMsLeft: idleMsLeft(page, now),
+    idleMinutes: s.idleMinutes,
+    consent: s.consent === 'ask' ? 'You allow each technician' : `Automatic, at most ${s.maxTechnicians}`,
     overlayIp: s.overlayIp ?? '—',
     adminAccess: s.adminAccess ? 'On' : 'Off',
     since: s.since ? formatTime(s.since, now) : '—',

@@ -1,6 +1,6 @@
 // Draws the console from a view state (state.js) and from the service's answers: plain DOM, and
 // every server value reaches the page through textContent or text nodes, never as HTML.
-import { describeDetails, formatClock, formatCountdown, formatMs, formatTime } from './format.js'
+import { describeDetails, formatBytes, formatClock, formatCountdown, formatMs, formatTime, shortFingerprint } from './format.js'
 
 /** The audit section lists this many records, newest first (index.html says so). */
 const AUDIT_SHOWN = 50
@@ -29,6 +29,15 @@ export const ui = {
   stateNotice: $('state-notice'),
   options: $('options'),
   adminAccess: $('admin-access'),
+  consentAsk: $('consent-ask'),
+  idleBox: $('idle-box'),
+  idleCountdown: $('idle-countdown'),
+  consentState: $('consent-state'),
+  requests: $('requests'),
+  waitingCount: $('waiting-count'),
+  waitingEmpty: $('waiting-empty'),
+  waitingList: $('waiting-list'),
+  technicianError: $('technician-error'),
   session: $('session'),
   countdown: $('countdown'),
   countdownUntil: $('countdown-until'),
@@ -84,6 +93,9 @@ export function render(v) {
   ui.options.hidden = v.options.hidden
   ui.options.disabled = v.options.disabled
   renderSession(v.session)
+  // requests come only while a session is live
+  ui.requests.hidden = v.session === null
+  renderWaiting(v.waiting)
   renderTechnicians(v.technicians, v.now)
   renderSupernodes(v.supernodes)
 }
@@ -94,11 +106,19 @@ function showText(element, text) {
   element.textContent = text ?? ''
 }
 
-/** The countdown, redrawn each second without the rest of the page. */
-export function renderCountdown(ms) {
+/** The countdowns (the session's, and the idle timeout's when one is set: `idleMs` null), redrawn each second without the rest of the page. */
+export function renderCountdown(ms, idleMs) {
   const { text, seconds } = formatCountdown(ms)
   ui.countdown.textContent = text
   ui.countdown.dataset.seconds = String(seconds)
+  ui.idleBox.hidden = idleMs === null
+  if (idleMs === null) {
+    delete ui.idleCountdown.dataset.seconds
+    return
+  }
+  const idle = formatCountdown(idleMs)
+  ui.idleCountdown.textContent = idle.text
+  ui.idleCountdown.dataset.seconds = String(idle.seconds)
 }
 
 function renderSession(session) {
@@ -106,6 +126,7 @@ function renderSession(session) {
   if (session === null) {
     ui.countdown.textContent = '--:--:--'
     delete ui.countdown.dataset.seconds
+    ui.idleBox.hidden = true
     // a session that ended takes its secrets off the page, hidden copies included
     ui.joinToken.textContent = ''
     ui.joinCommand.textContent = ''
@@ -113,7 +134,8 @@ function renderSession(session) {
     return
   }
   ui.countdownUntil.textContent = session.until
-  renderCountdown(session.msLeft)
+  renderCountdown(session.msLeft, session.idleMsLeft)
+  ui.consentState.textContent = session.consent
   ui.overlayIp.textContent = session.overlayIp
   ui.adminState.textContent = session.adminAccess
   ui.sessionSince.textContent = session.since
@@ -126,26 +148,61 @@ function renderSession(session) {
   ui.passwordMissing.hidden = !session.passwordMissing
 }
 
+/** Requests waiting for the owner: name, short fingerprint (whole in the title), where from, Allow and Deny. */
+function renderWaiting(waiting) {
+  ui.waitingCount.textContent = String(waiting.length)
+  ui.waitingEmpty.hidden = waiting.length > 0
+  ui.waitingList.replaceChildren(
+    ...waiting.map((t) =>
+      el(
+        'li',
+        { className: 'row row-request', dataset: { id: t.id, state: t.state } },
+        el('div', { className: 'row-main' }, el('strong', {}, t.name || 'Unnamed technician'), el('code', { className: 'fingerprint', title: t.fingerprint }, shortFingerprint(t.fingerprint))),
+        factsLine([`from ${t.address}`, `key ${t.fingerprint}`]),
+        el(
+          'div',
+          { className: 'row-actions' },
+          el('button', { type: 'button', className: 'button button-primary', dataset: { action: 'allow', id: t.id } }, 'Allow'),
+          el('button', { type: 'button', className: 'button', dataset: { action: 'deny', id: t.id } }, 'Deny'),
+        ),
+      ),
+    ),
+  )
+}
+
+/** Admitted technicians: name, path, since when, traffic, and Disconnect. */
 function renderTechnicians(technicians, now) {
   ui.technicianCount.textContent = String(technicians.length)
   ui.techniciansEmpty.hidden = technicians.length > 0
   ui.technicianList.replaceChildren(
     ...technicians.map((t) => {
       const facts = [
-        ...(t.name ? [`ID ${t.id}`] : []),
+        `key ${shortFingerprint(t.fingerprint)}`,
         `overlay ${t.ip ?? '—'}`,
-        `from ${t.endpoint ?? 'the relay'}`,
         `since ${formatTime(t.since, now)}`,
-        `heard ${Math.round(t.lastSeenMs / 1000)} s ago`,
+        `traffic ↓ ${formatBytes(t.rxBytes)} ↑ ${formatBytes(t.txBytes)}`,
+        t.lastSeenMs === null ? 'not heard yet' : `heard ${Math.round(t.lastSeenMs / 1000)} s ago`,
       ]
+      const path = t.path ?? 'connecting'
       return el(
         'li',
-        { className: 'row', dataset: { id: t.id } },
-        el('div', { className: 'row-main' }, el('strong', {}, t.name ? `${t.name}` : `Technician ${t.id}`), el('span', { className: `tag tag-${t.path}` }, t.path)),
+        { className: 'row', dataset: { id: t.id, state: t.state } },
+        el('div', { className: 'row-main' }, el('strong', {}, t.name || `Technician ${t.id}`), el('span', { className: `tag tag-${path}` }, path)),
         factsLine(facts),
+        el('div', { className: 'row-actions' }, el('button', { type: 'button', className: 'button button-danger', dataset: { action: 'disconnect', id: t.id } }, 'Disconnect')),
       )
     }),
   )
+}
+
+/** Why the last Allow, Deny or Disconnect failed, or null to clear it. */
+export function technicianError(message) {
+  showText(ui.technicianError, message)
+}
+
+/** The technician buttons (Allow, Deny, Disconnect) while their call is in flight, or after it failed. */
+export function technicianBusy(id, busy) {
+  for (const button of document.querySelectorAll(`button[data-id="${CSS.escape(id)}"]`)) button.disabled = busy
 }
 
 function renderSupernodes(supernodes) {
@@ -272,6 +329,17 @@ export function chosenDuration(fallback) {
 
 export function adminAccessChosen() {
   return ui.adminAccess.checked
+}
+
+/** "ask" unless the owner unticked "Ask me before each technician joins". */
+export function consentChosen() {
+  return ui.consentAsk.checked ? 'ask' : 'auto'
+}
+
+/** The idle timeout chosen for the next switch-on, in minutes (0: off). */
+export function chosenIdleMinutes() {
+  const checked = document.querySelector('input[name="idle"]:checked')
+  return checked === null ? 0 : Number(checked.value)
 }
 
 // ---- copy buttons -----------------------------------------------------------------------------

@@ -12,7 +12,9 @@ import type { Clock } from '../time/clock.js'
 import { AUDIT_EVENT_LABELS, CONSOLE_CONSTANTS_PATH, consoleConstantsModule } from './console-constants.js'
 import { nestsDeeperThan } from './json-depth.js'
 import { LOGIN_LOCK_MS, LoginGuard } from './login-guard.js'
-import { MAX_DURATION_SECONDS, PRESENCE_CHECK_MS, type AssistanceService } from './service.js'
+import { parseAllow } from '../edge/allow-filter.js'
+import { MAX_DURATION_SECONDS, MAX_IDLE_MINUTES, PRESENCE_CHECK_MS, UnknownTechnician, type AssistanceService } from './service.js'
+import { DEFAULT_MAX_TECHNICIANS, DecisionConflict, MAX_TECHNICIANS_LIMIT, type Consent } from './technicians.js'
 
 export const SESSION_COOKIE = 'overlan_session'
 export const SESSION_TTL_MS = 12 * 3600_000
@@ -59,6 +61,11 @@ export interface ApiOptions {
 }
 
 type Auth = 'bearer' | 'cookie'
+
+/** A technician request's ID in /api/technicians/:id (technicians.ts makes 12 hex digits). */
+const TECHNICIAN_ROUTE = /^\/api\/technicians\/([^/]+)$/
+/** The allow rules' text as `overlan edge --allow` takes it: short, and parsed before anything is stored. */
+const MAX_ALLOW_CHARS = 256
 
 export function createApi(options: ApiOptions): Koa {
   const { service, clock } = options
@@ -133,6 +140,28 @@ export function createApi(options: ApiOptions): Koa {
     await next()
   })
 
+  /** POST /api/technicians/:id {"admit": bool} decides a waiting request; DELETE disconnects an admitted technician. */
+  const technicianRoute = async (ctx: Context, id: string): Promise<void> => {
+    if (ctx.method !== 'POST' && ctx.method !== 'DELETE') throw new HttpError(405, `no such API call: ${ctx.method} ${ctx.path} (POST to decide, DELETE to disconnect)`)
+    const auth = await authenticate(ctx)
+    checkOrigin(ctx, auth)
+    const by = auth === 'bearer' ? 'api' : 'console'
+    try {
+      if (ctx.method === 'DELETE') {
+        ctx.body = await service.disconnect(id, by)
+        return
+      }
+      const body = await readJson(ctx)
+      for (const field of Object.keys(body)) if (field !== 'admit') throw new HttpError(400, `unknown field: ${field}`, field)
+      if (typeof body.admit !== 'boolean') throw new HttpError(400, 'admit must be true or false', 'admit')
+      ctx.body = await service.decide(id, body.admit, by)
+    } catch (err) {
+      if (err instanceof UnknownTechnician) throw new HttpError(404, err.message)
+      if (err instanceof DecisionConflict) throw new HttpError(409, err.message)
+      throw err
+    }
+  }
+
   app.use(async (ctx) => {
     const route = `${ctx.method} ${ctx.path}`
     switch (route) {
@@ -184,6 +213,15 @@ export function createApi(options: ApiOptions): Koa {
         await authenticate(ctx)
         ctx.body = await service.auditRecords()
         return
+      case 'GET /api/technicians':
+        await authenticate(ctx)
+        ctx.body = service.technicians()
+        return
+    }
+    const technician = TECHNICIAN_ROUTE.exec(ctx.path)
+    if (technician !== null) {
+      await technicianRoute(ctx, technician[1]!)
+      return
     }
     if (ctx.method === 'GET' || ctx.method === 'HEAD') {
       const file = files.get(ctx.path === '/' ? '/index.html' : ctx.path)
@@ -203,25 +241,52 @@ export interface AssistanceRequest {
   enabled: boolean
   durationSeconds: number
   adminAccess: boolean
+  consent: Consent
+  maxTechnicians: number
+  idleMinutes: number
+  /** `overlan edge --allow` rules as given, or null (everything addressed to the device, as before) */
+  allow: string | null
 }
+
+const ENABLE_FIELDS = ['durationSeconds', 'adminAccess', 'consent', 'maxTechnicians', 'idleMinutes', 'allow']
 
 /** The body of POST /api/assistance, checked field by field; a refusal names the field. */
 export function parseAssistanceRequest(body: Record<string, unknown>): AssistanceRequest {
   for (const field of Object.keys(body)) {
-    if (!['enabled', 'durationSeconds', 'adminAccess'].includes(field)) throw new HttpError(400, `unknown field: ${field}`, field)
+    if (field !== 'enabled' && !ENABLE_FIELDS.includes(field)) throw new HttpError(400, `unknown field: ${field}`, field)
   }
   if (typeof body.enabled !== 'boolean') throw new HttpError(400, 'enabled must be true or false', 'enabled')
   if (!body.enabled) {
-    for (const field of ['durationSeconds', 'adminAccess']) if (field in body) throw new HttpError(400, `${field} goes only with "enabled": true`, field)
-    return { enabled: false, durationSeconds: 0, adminAccess: false }
+    for (const field of ENABLE_FIELDS) if (field in body) throw new HttpError(400, `${field} goes only with "enabled": true`, field)
+    return { enabled: false, durationSeconds: 0, adminAccess: false, consent: 'auto', maxTechnicians: DEFAULT_MAX_TECHNICIANS, idleMinutes: 0, allow: null }
   }
   const duration = body.durationSeconds ?? MAX_DURATION_SECONDS
-  if (typeof duration !== 'number' || !Number.isInteger(duration) || duration < 1 || duration > MAX_DURATION_SECONDS) {
-    throw new HttpError(400, `durationSeconds must be an integer from 1 to ${MAX_DURATION_SECONDS}`, 'durationSeconds')
-  }
+  if (!isIntegerIn(duration, 1, MAX_DURATION_SECONDS)) throw new HttpError(400, `durationSeconds must be an integer from 1 to ${MAX_DURATION_SECONDS}`, 'durationSeconds')
   const adminAccess = body.adminAccess ?? false
   if (typeof adminAccess !== 'boolean') throw new HttpError(400, 'adminAccess must be true or false', 'adminAccess')
-  return { enabled: true, durationSeconds: duration, adminAccess }
+  // absent means "auto", so that integrations written before consent keep working
+  const consent = body.consent ?? 'auto'
+  if (consent !== 'ask' && consent !== 'auto') throw new HttpError(400, 'consent must be "ask" or "auto"', 'consent')
+  const maxTechnicians = body.maxTechnicians ?? DEFAULT_MAX_TECHNICIANS
+  if (!isIntegerIn(maxTechnicians, 1, MAX_TECHNICIANS_LIMIT)) throw new HttpError(400, `maxTechnicians must be an integer from 1 to ${MAX_TECHNICIANS_LIMIT}`, 'maxTechnicians')
+  const idleMinutes = body.idleMinutes ?? 0
+  if (!isIntegerIn(idleMinutes, 0, MAX_IDLE_MINUTES)) throw new HttpError(400, `idleMinutes must be an integer from 0 (off) to ${MAX_IDLE_MINUTES}`, 'idleMinutes')
+  const allow = body.allow ?? null
+  if (allow !== null) {
+    if (typeof allow !== 'string' || allow.length > MAX_ALLOW_CHARS) throw new HttpError(400, `allow must be a string of at most ${MAX_ALLOW_CHARS} characters, e.g. "tcp/22,tcp/443,icmp"`, 'allow')
+    if (allow.trim() === '') throw new HttpError(400, 'allow must name at least one rule, e.g. "tcp/22,icmp" (leave it out for everything addressed to the device)', 'allow')
+    try {
+      parseAllow(allow)
+    } catch (err) {
+      // parseAllow names the bad item as the CLI's option: here it is the field
+      throw new HttpError(400, (err as Error).message.replace(/^--allow: /, 'allow: '), 'allow')
+    }
+  }
+  return { enabled: true, durationSeconds: duration as number, adminAccess, consent, maxTechnicians: maxTechnicians as number, idleMinutes: idleMinutes as number, allow }
+}
+
+function isIntegerIn(value: unknown, min: number, max: number): boolean {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
 }
 
 /** A JSON object body of at most MAX_BODY_BYTES, nested MAX_JSON_DEPTH deep at most; 415, 413 or 400 otherwise. */

@@ -1,11 +1,11 @@
 // The device's edge for the assistance service: a real TAP device with forwarding disabled, the
-// session's overlay address, and --allow if given, started as `overlan edge` starts one
-// (startLinuxEdge); the edge runs in the service's process. Its keys are derived from the session
-// key's bytes (no key string is made) and zeroed when the edge stops. Its identity key comes from
-// the session's state, so a restarted service's edge is the same member and takes its place at once
-// (the supernode and the technicians' edges replace a holder of the same key without waiting).
+// session's overlay address, and --allow (or the session's allow) if given, started as `overlan
+// edge` starts one (startLinuxEdge); the edge runs in the service's process. It is a member of the
+// session's authority community with the device's certificate, and answers technicians'
+// enrollment requests with the service's decisions. Its identity key is the device's own, from the
+// state file, so a restarted service's edge is the same member and takes its place at once (the
+// supernode and the technicians' edges replace a holder of the same key without waiting).
 import { destroyIdentity, identityFromSeed } from '../crypto/identity.js'
-import { deriveCommunityKeys, destroyKeys, type CommunityKeys } from '../crypto/keys.js'
 import type { AllowRules } from '../edge/allow-filter.js'
 import { Edge, type EdgeConfig, type EdgeDeps, type FallbackOptions } from '../edge/edge.js'
 import { startLinuxEdge } from '../edge/linux-edge.js'
@@ -32,9 +32,9 @@ export interface LinuxDeviceEdgeOptions {
 
 export function linuxDeviceEdge(options: LinuxDeviceEdgeOptions): StartDeviceEdge {
   return async (config) => {
-    const edge = await withSessionKeys(config, (edgeConfig) =>
+    const edge = await withDeviceIdentity(config, (edgeConfig) =>
       startLinuxEdge(
-        { ...edgeConfig, allow: options.allow, mgmt: options.mgmt, fallback: options.fallback },
+        { ...edgeConfig, allow: config.allow !== undefined ? config.allow : options.allow, mgmt: options.mgmt, fallback: options.fallback },
         // the device's LAN addresses stay private: technicians reach it through the supernode's view of it
         { tapName: options.tapName, mac: config.mac, mtu: options.mtu, logger: options.logger, offerLanAddresses: false },
       ),
@@ -45,28 +45,21 @@ export function linuxDeviceEdge(options: LinuxDeviceEdgeOptions): StartDeviceEdg
 
 /** The session's edge on a TAP device the caller made (tests: a MemoryTap), keys handled as on the device. */
 export function startSessionEdge(config: DeviceEdgeConfig, options: Partial<EdgeConfig>, deps: EdgeDeps): Promise<Edge> {
-  return withSessionKeys(config, (edgeConfig) => Edge.start({ ...edgeConfig, ...options }, deps))
+  return withDeviceIdentity(config, (edgeConfig) => Edge.start({ ...edgeConfig, ...(config.allow !== undefined ? { allow: config.allow } : {}), ...options }, deps))
 }
 
-/**
- * Derives the session's keys and the device's identity, starts the edge with them, and zeroes them
- * when it stops (the edge destroys its identity) or fails to start (done here).
- */
-async function withSessionKeys(config: DeviceEdgeConfig, start: (edgeConfig: EdgeConfig) => Promise<Edge>): Promise<Edge> {
-  const keys = await deriveCommunityKeys(config.community, config.key)
-  const edgeConfig = sessionEdgeConfig(config, keys)
+/** Starts the edge with a copy of the device's identity key: the edge destroys it when it stops, and here when it fails to start. */
+async function withDeviceIdentity(config: DeviceEdgeConfig, start: (edgeConfig: EdgeConfig) => Promise<Edge>): Promise<Edge> {
+  const edgeConfig = sessionEdgeConfig(config)
   try {
-    const edge = await start(edgeConfig)
-    edge.on('stopped', () => destroyKeys(keys))
-    return edge
+    return await start(edgeConfig)
   } catch (err) {
-    destroyKeys(keys)
     destroyIdentity(edgeConfig.identity!)
     throw err
   }
 }
 
-function sessionEdgeConfig(config: DeviceEdgeConfig, keys: CommunityKeys): EdgeConfig {
+function sessionEdgeConfig(config: DeviceEdgeConfig): EdgeConfig {
   // the device is the party most likely to sit on a network that blocks UDP: it falls back as
   // `overlan edge --fallback` does (the URLs were checked when the service started)
   const supernodes = pairFallbacks(
@@ -74,7 +67,15 @@ function sessionEdgeConfig(config: DeviceEdgeConfig, keys: CommunityKeys): EdgeC
     config.fallbacks.map((url) => new URL(url)),
   )
   // a copy of the seed's key pair: the edge destroys it when it stops, the service keeps the seed for a restart
-  return { community: config.community, keys, identity: identityFromSeed(config.identity), supernodes, overlay: config.overlay, expiresAt: config.expiresAt, name: 'device', role: 'device' }
+  return {
+    identity: identityFromSeed(config.identity),
+    certificate: config.certificate,
+    revocations: config.revocations,
+    enrollment: config.enrollment,
+    supernodes,
+    overlay: config.overlay,
+    expiresAt: config.expiresAt,
+  }
 }
 
 /** An Edge as the service sees it. */
@@ -83,5 +84,6 @@ export function wrapEdge(edge: Edge): DeviceEdge {
     status: () => edge.status(),
     stop: (why) => edge.stop(why),
     onStopped: (listener) => void edge.on('stopped', listener),
+    setRevocations: (revocations) => edge.setRevocations(revocations),
   }
 }

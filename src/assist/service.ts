@@ -1,34 +1,65 @@
-// The remote-assistance service: one session at a time. Enabling makes a fresh community and key,
-// starts the device's edge and hands out a join token; disabling, or the expiry deadline (24 h at
-// most), stops the edge and destroys the key. The state survives restarts (state-file.ts), and every
-// change goes to the hash-chained audit log, whose record commits it: a restart after a stop at any
-// step makes the state file agree with the log's last word (see reconcile()).
+// The remote-assistance service: one session at a time. Enabling makes a fresh community whose
+// authority is this service (its key never leaves the device), the device's certificate, and a join
+// token with an enrollment secret; the device's edge answers technicians' enrollment requests with
+// this service's decisions (consent, technicians.ts): each technician is admitted by the owner (or
+// automatically, up to maxTechnicians) and gets a certificate of its own, and a disconnect revokes
+// it alone. Disabling, the expiry deadline (24 h at most) or the idle timeout revokes every admitted
+// technician, stops the edge and destroys the keys. The state survives restarts (state-file.ts),
+// and every change goes to the hash-chained audit log: a session's switch-on and switch-off are
+// committed by their audit record (see reconcile()); a technician's admission or disconnect by the
+// state file, written before the certificate or the revocation leaves the service.
 import { randomBytes } from 'node:crypto'
-import { randomMac } from '../tap/linux-tap.js'
+import { setTimeout as delay } from 'node:timers/promises'
 import { customAlphabet } from 'nanoid'
-import { generateSecret } from '../crypto/secret.js'
+import { keyFingerprint, identityFromSeed, destroyIdentity } from '../crypto/identity.js'
+import { destroySecret, secretMemory } from '../crypto/secure-memory.js'
+import { parseAllow, type AllowRules } from '../edge/allow-filter.js'
 import type { EdgeStatus } from '../edge/edge.js'
 import { silentLogger, type Logger } from '../log/logger.js'
 import type { SupernodeHost } from '../net/address.js'
+import { randomMac } from '../tap/linux-tap.js'
 import { systemClock, type Clock, type TimerHandle } from '../time/clock.js'
 import { deadline } from '../time/deadline.js'
 import { formatMac, parseMac, type OverlayAddress } from '../wire/index.js'
 import type { AuditEvent, AuditLog, AuditRecord } from './audit-log.js'
-import { encodeJoinToken } from './join-token.js'
-import { connectionTest, type ConnectionTestResult } from './probe.js'
+import { SessionAuthority, issuedOf, type Issued } from './authority.js'
+import { encodeJoinTokenV2 } from './join-token.js'
+import type { EnrollmentDecider } from '../edge/enrollment.js'
 import type { NetcheckDeps } from '../netcheck/netcheck.js'
 import { tlsProber } from '../netcheck/tls-probe.js'
+import { connectionTest, type ConnectionTestResult } from './probe.js'
 import { SessionSecrets } from './session-secrets.js'
 import { STATE_FILE, STATE_VERSION, loadState, newDeviceIdentity, saveState, type SessionState } from './state-file.js'
 import type { StepObserver } from './steps.js'
+import {
+  DEFAULT_MAX_TECHNICIANS,
+  DecisionConflict,
+  TechnicianRegistry,
+  edgeIdOfRecord,
+  type Consent,
+  type DecidedBy,
+
+  type TechnicianRecord,
+  type TechnicianState,
+} from './technicians.js'
 
 export const MAX_DURATION_SECONDS = 86_400
 /** A technician not heard from for this long has left (direct paths send a probe every 5 s). */
 export const TECHNICIAN_GONE_MS = 60_000
 export const PRESENCE_CHECK_MS = 1_000
+export const MAX_IDLE_MINUTES = 1440
+/** The device's name in join tokens and certificates when none is configured. */
+export const DEFAULT_DEVICE_NAME = 'device'
+/** The name a technician's SOCKS5 proxy resolves to the device (contract C2). */
+export const DEVICE_HOST_NAME = 'device.overlan'
+/**
+ * How long the switch-off waits between handing the device edge the revocations and stopping it:
+ * the edge sends them to the supernodes at once, and a socket closed under a queued datagram may drop it.
+ */
+const REVOCATION_FLUSH_MS = 100
 /** Readable, unambiguous, 12 symbols from 55: ~69 bits, for a password typed by hand once. */
 const adminPassword = customAlphabet('23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ', 16)
-const communitySuffix = customAlphabet('0123456789abcdefghijklmnopqrstuvwxyz', 12)
+const ENROLLMENT_SECRET_BYTES = 32
 
 /** The device's edge, as the service needs it: started per session, stopped with it. */
 export interface DeviceEdge {
@@ -36,22 +67,29 @@ export interface DeviceEdge {
   stop(why: string): Promise<void>
   /** called when the edge stops by itself (its own expiry, a fatal error) */
   onStopped(listener: (why: string) => void): void
+  /** every revocation of the session so far: new ones go to the supernodes, their holders are dropped at once */
+  setRevocations(revocations: Buffer[]): void
 }
 
 export interface DeviceEdgeConfig {
-  community: string
-  /** the community secret, in secret memory: the service owns it and zeroes it when the session ends */
-  key: Buffer
-  /** the TAP device's MAC, kept for the whole session */
-  mac: Buffer
-  /** the device edge's identity seed (32 bytes, secret memory, the service's to zero): the same member after a restart */
+  /** the device's certificate (role device), issued by the session's authority */
+  certificate: Buffer
+  /** the device's identity seed (32 bytes, secret memory, the service's to zero): the same member after a restart */
   identity: Buffer
+  /** the TAP device's MAC, the certificate's, kept for the whole session */
+  mac: Buffer
   /** each with the UDP ports it answers on (tried all at once, as `-l host:7654,443`) */
   supernodes: SupernodeHost[]
   /** the supernodes' WebSocket URLs: the device's edge falls back to them when its network blocks UDP */
   fallbacks: string[]
   overlay: OverlayAddress
   expiresAt: number
+  /** the session's revocations so far (a restarted service's edge refuses them at once) */
+  revocations: Buffer[]
+  /** the enrollment responder's secret (the token's) and the service's decider (contract C3) */
+  enrollment: { secret: Buffer; decider: EnrollmentDecider }
+  /** the session's `allow`, or undefined: the service's own (--allow) */
+  allow?: AllowRules | null
 }
 
 export type StartDeviceEdge = (config: DeviceEdgeConfig) => Promise<DeviceEdge>
@@ -66,6 +104,8 @@ export interface AssistConfig {
   fallbacks?: string[]
   /** the device's overlay address */
   deviceIp: OverlayAddress
+  /** the device's name in its certificate and the join token (default DEFAULT_DEVICE_NAME) */
+  deviceName?: string
 }
 
 export interface AssistDeps {
@@ -80,18 +120,43 @@ export interface AssistDeps {
 }
 
 /** The audit events that switch assistance on or off; the last of them says which it is. */
-const SESSION_ENDS: ReadonlySet<AuditEvent> = new Set<AuditEvent>(['disable', 'expire', 'enable-failed', 'session-lost'])
+const SESSION_ENDS: ReadonlySet<AuditEvent> = new Set<AuditEvent>(['disable', 'expire', 'idle', 'enable-failed', 'session-lost'])
+type EndEvent = 'disable' | 'expire' | 'idle' | 'enable-failed'
 
+/** The audit event that records a technician's request entering each state. */
+const STATE_EVENTS: Record<TechnicianState, AuditEvent> = {
+  waiting: 'technician-request',
+  admitted: 'technician-admitted',
+  denied: 'technician-denied',
+  gone: 'technician-gone',
+  disconnected: 'technician-disconnected',
+}
+
+/** A technician as GET /api/technicians and GET /api/assistance list it. */
 export interface Technician {
+  /** this request's ID (POST/DELETE /api/technicians/:id) */
   id: string
-  ip: string | null
-  name?: string
-  /** its certificate's fingerprint: who it is, as revocations and the audit log name it */
+  /** admitted: its certificate's name; before: the name it asked for, bound to its key by the enrollment handshake */
+  name: string
+  /** its identity key's fingerprint */
   fingerprint: string
-  path: string
-  endpoint: string | null
+  state: TechnicianState
+  /** where the request came from (ip:port as the supernode saw it) */
+  address: string
+  /** its overlay address (admitted and after), or null */
+  ip: string | null
+  /** admitted and heard: direct, relay, punching…; otherwise null */
+  path: string | null
+  /** when it entered its state (ISO) */
   since: string
-  lastSeenMs: number
+  /** ms since the device last heard from it, or null when it never was */
+  lastSeenMs: number | null
+  rxBytes: number
+  txBytes: number
+  /** its certificate's fingerprint (as revocations name it), or null before admission */
+  certificate: string | null
+  /** who decided: console, api or auto; null while waiting */
+  decidedBy: DecidedBy | null
 }
 
 export interface AssistanceStatus {
@@ -101,10 +166,30 @@ export interface AssistanceStatus {
   remainingSeconds: number
   adminAccess: boolean
   overlayIp: string | null
+  consent: Consent | null
+  maxTechnicians: number | null
+  /** 0: no idle timeout */
+  idleMinutes: number
+  /** seconds until the idle timeout ends the session, or null without one */
+  idleRemainingSeconds: number | null
+  allow: string | null
+  /** the device's identity key fingerprint, as join tokens carry it and technicians see it */
+  deviceFingerprint: string
   technicians: Technician[]
   supernodes: { address: string; registered: boolean; rttMs: number | null }[]
   /** why the last enable failed, if it did (e.g. no TAP device without root) */
   error: string | null
+}
+
+export interface EnableOptions {
+  durationSeconds: number
+  adminAccess: boolean
+  /** "ask": the owner admits each technician; "auto" (default): admitted up to maxTechnicians */
+  consent?: Consent
+  maxTechnicians?: number
+  idleMinutes?: number
+  /** `overlan edge --allow` syntax, or null/undefined: the service's own rules */
+  allow?: string | null
 }
 
 export interface EnableResult {
@@ -112,31 +197,39 @@ export interface EnableResult {
   token: string
   expiresAt: string
   overlayIp: string
+  deviceFingerprint: string
   adminPassword?: string
 }
 
-/** A session in memory: what the state file holds, with its secrets in secret memory rather than in strings. */
-type LiveSession = Omit<SessionState, 'key' | 'token' | 'adminPassword' | 'deviceIdentity'> & { secrets: SessionSecrets }
-
-function liveSession(state: SessionState): LiveSession {
-  const { key, token, adminPassword, deviceIdentity, ...rest } = state
-  return { ...rest, secrets: new SessionSecrets({ key, token, adminPassword, deviceIdentity }) }
+/** A session in memory: what the state file holds, its secrets in secret memory rather than in strings. */
+type LiveSession = Omit<SessionState, 'token' | 'adminPassword' | 'authority' | 'enrollmentSecret' | 'deviceCertificate' | 'technicians'> & {
+  secrets: SessionSecrets
+  authority: SessionAuthority
+  device: Issued
+  registry: TechnicianRegistry
 }
+
+/** Raised for an unknown technician ID (the API answers 404). */
+export class UnknownTechnician extends Error {}
 
 export class AssistanceService {
   private session: LiveSession | null = null
   private edge: DeviceEdge | null = null
   private expiryTimer: TimerHandle | null = null
   private presenceTimer: TimerHandle | null = null
-  /**
-   * Technicians seen this session: edge ID → first seen, the last endpoint authenticated by the
-   * peer's session (a direct path's), and its certificate's name and fingerprint. Not its overlay
-   * address: technicians join with the session's shared secret and so issue their own certificates,
-   * so an address in one is the technician's own word (until the owner's authority issues them).
-   */
+  /** the device's identity seed (secret memory), kept across sessions; set by reconcile() */
+  private deviceSeed: Buffer = Buffer.alloc(0)
+  private deviceFingerprint = ''
+  /** Peers heard from this session: edge ID → first seen, the last authenticated endpoint, its certificate's name and fingerprint. */
   private readonly present = new Map<string, { since: number; endpoint: string | null; name: string; fingerprint: string | null }>()
+  /** per technician request: the last traffic figures the device edge showed (kept after it leaves) */
+  private readonly traffic = new Map<string, { rxBytes: number; txBytes: number; lastSeenAt: number | null }>()
+  /** per peer edge ID: frames received at the last presence check (keepalives and probes are not frames) */
+  private readonly rxFrames = new Map<string, number>()
+  /** when a technician last sent a frame (from the switch-on, or this run's start, until one does) */
+  private lastTraffic = 0
   private lastError: string | null = null
-  /** one state change at a time: enable, disable and expiry never interleave */
+  /** one state change at a time: enable, disable, expiry and decisions never interleave */
   private queue: Promise<unknown> = Promise.resolve()
 
   private constructor(
@@ -149,39 +242,62 @@ export class AssistanceService {
     private readonly netcheck: NetcheckDeps,
   ) {}
 
-  /** Loads the state: a session still running comes back (same key and token), an expired one is closed. */
+  /** Loads the state: a session still running comes back (same keys, token and technicians), an expired one is closed. */
   static async start(config: AssistConfig, deps: AssistDeps): Promise<AssistanceService> {
     const service = new AssistanceService(config, deps.audit, deps.startEdge, deps.clock ?? systemClock, deps.logger ?? silentLogger, deps.onStep ?? (() => {}), deps.netcheck ?? { probeTls: tlsProber({ env: {} }) })
     await service.reconcile()
     return service
   }
 
-  enable(options: { durationSeconds: number; adminAccess: boolean }): Promise<EnableResult> {
+  enable(options: EnableOptions): Promise<EnableResult> {
     return this.serialize(async () => {
       if (this.session !== null) return this.enableResult(this.session, false)
       const now = this.clock.now()
       const expiresAt = now + options.durationSeconds * 1000
-      const community = `assist-${communitySuffix()}`
-      const key = generateSecret()
-      const supernodes = this.config.tokenSupernodes ?? this.config.supernodes
+      const allow = options.allow ?? null
+      const authority = SessionAuthority.generate()
+      const enrollmentSecret = randomBytes(ENROLLMENT_SECRET_BYTES)
       const deviceIp = this.config.deviceIp
+      const deviceMac = randomMac()
+      const deviceKey = this.deviceKey()
+      const device = authority.issue({ role: 'device', serial: 1, memberKey: deviceKey, mac: deviceMac, ipv4: deviceIp, name: this.deviceName, notBefore: now, notAfter: expiresAt })
       const persisted: SessionState = {
-        community,
-        key,
+        community: authority.communityId.toString('hex'),
         since: now,
         expiresAt,
         adminAccess: options.adminAccess,
         adminPassword: options.adminAccess ? adminPassword() : null,
         overlayIp: `${deviceIp.address}/${deviceIp.prefix}`,
-        deviceMac: formatMac(randomMac()),
-        deviceIdentity: newDeviceIdentity(),
-        token: encodeJoinToken({ community, key, supernodes, expiresAt, deviceIp, fallbacks: this.config.fallbacks ?? [] }),
+        deviceMac: formatMac(deviceMac),
+        token: encodeJoinTokenV2({
+          supernodes: this.config.tokenSupernodes ?? this.config.supernodes,
+          fallbacks: this.config.fallbacks ?? [],
+          authorityKey: authority.publicKey,
+          deviceKey,
+          deviceName: this.deviceName,
+          deviceIp,
+          deviceHostName: DEVICE_HOST_NAME,
+          expiresAt,
+          enrollmentSecret,
+        }),
+        authority: authority.seedText(),
+        enrollmentSecret: enrollmentSecret.toString('base64'),
+        deviceCertificate: device.bytes.toString('base64'),
+        consent: options.consent ?? 'auto',
+        maxTechnicians: options.maxTechnicians ?? DEFAULT_MAX_TECHNICIANS,
+        idleMinutes: options.idleMinutes ?? 0,
+        allow,
+        issued: 1,
+        technicians: [],
       }
+      // the live session's copies are made from the state's text, in secret memory
+      destroySecret(enrollmentSecret)
+      authority.destroy()
       await this.onStep('enable:begin')
-      // the state file first (the key lives only there), the audit record last: it commits the
+      // the state file first (the keys live only there), the audit record last: it commits the
       // enable, and a restart rolls back a session the log does not show as enabled
-      await saveState(this.config.stateDir, { version: STATE_VERSION, session: persisted })
-      const session = liveSession(persisted)
+      await this.saveStateOf(persisted)
+      const session = this.liveSession(persisted)
       this.session = session
       await this.onStep('enable:state-written')
       try {
@@ -193,9 +309,20 @@ export class AssistanceService {
       }
       await this.onStep('enable:edge-started')
       this.lastError = null
-      await this.record('enable', { community, expiresAt: new Date(expiresAt).toISOString(), durationSeconds: options.durationSeconds, adminAccess: options.adminAccess, overlayIp: session.overlayIp })
+      await this.record('enable', {
+        community: session.community,
+        expiresAt: new Date(expiresAt).toISOString(),
+        durationSeconds: options.durationSeconds,
+        adminAccess: options.adminAccess,
+        overlayIp: session.overlayIp,
+        consent: session.consent,
+        maxTechnicians: session.maxTechnicians,
+        idleMinutes: session.idleMinutes,
+        allow: session.allow,
+        device: { name: device.certificate.name, fingerprint: this.deviceFingerprint, certificate: device.fingerprint },
+      })
       await this.onStep('enable:recorded')
-      this.log.info(`assistance enabled until ${new Date(expiresAt).toISOString()}`)
+      this.log.info(`assistance enabled until ${new Date(expiresAt).toISOString()} (consent ${session.consent}, at most ${session.maxTechnicians} technicians)`)
       return this.enableResult(session, true)
     })
   }
@@ -212,6 +339,7 @@ export class AssistanceService {
     const session = this.session
     const now = this.clock.now()
     const edgeStatus = this.edge?.status() ?? null
+    const idleMs = (session?.idleMinutes ?? 0) * 60_000
     return {
       enabled: session !== null,
       since: session ? new Date(session.since).toISOString() : null,
@@ -219,10 +347,75 @@ export class AssistanceService {
       remainingSeconds: session ? Math.max(0, Math.ceil((session.expiresAt - now) / 1000)) : 0,
       adminAccess: session?.adminAccess ?? false,
       overlayIp: session?.overlayIp ?? null,
-      technicians: edgeStatus ? this.technicians(edgeStatus) : [],
+      consent: session?.consent ?? null,
+      maxTechnicians: session?.maxTechnicians ?? null,
+      idleMinutes: session?.idleMinutes ?? 0,
+      idleRemainingSeconds: session && idleMs > 0 ? Math.max(0, Math.ceil((this.lastTraffic + idleMs - now) / 1000)) : null,
+      allow: session?.allow ?? null,
+      deviceFingerprint: this.deviceFingerprint,
+      technicians: this.technicians(edgeStatus),
       supernodes: (edgeStatus?.supernodes ?? []).map((s) => ({ address: s.address, registered: s.registered, rttMs: s.rttMs })),
       error: this.lastError,
     }
+  }
+
+  /** The session's technicians (waiting, admitted and those that were), oldest request first. */
+  technicians(edgeStatus: EdgeStatus | null = this.edge?.status() ?? null): Technician[] {
+    const session = this.session
+    if (session === null) return []
+    const now = this.clock.now()
+    const peers = new Map((edgeStatus?.peers ?? []).map((p) => [p.id, p]))
+    return session.registry.list().map((r) => {
+      const peer = r.state === 'admitted' ? peers.get(edgeIdOfRecord(r)) : undefined
+      const seen = this.traffic.get(r.id)
+      return {
+        id: r.id,
+        name: r.name,
+        fingerprint: r.fingerprint,
+        state: r.state,
+        address: r.address,
+        ip: r.ip ?? null,
+        path: peer?.path ?? null,
+        since: new Date(r.since).toISOString(),
+        lastSeenMs: peer?.lastSeenMs ?? (seen?.lastSeenAt != null ? now - seen.lastSeenAt : null),
+        rxBytes: peer?.rxBytes ?? seen?.rxBytes ?? 0,
+        txBytes: peer?.txBytes ?? seen?.txBytes ?? 0,
+        certificate: r.certificateFingerprint ?? null,
+        decidedBy: r.decidedBy ?? null,
+      }
+    })
+  }
+
+  /**
+   * The owner's decision on a waiting request: admit issues its certificate (saved before any poll
+   * is answered with it), deny refuses it. UnknownTechnician (404) or DecisionConflict (409).
+   */
+  decide(id: string, admit: boolean, by: 'console' | 'api'): Promise<Technician> {
+    return this.serialize(async () => {
+      const session = this.liveOr404(id)
+      if (admit) await this.admitNow(session, id, by)
+      else await this.denyNow(session, id, by)
+      return this.technicians().find((t) => t.id === id)!
+    })
+  }
+
+  /**
+   * Disconnects an admitted technician: its certificate is revoked (saved first), the device edge
+   * drops it at once and hands the revocation to the supernodes, which refuse it from then on.
+   */
+  disconnect(id: string, by: 'console' | 'api'): Promise<Technician> {
+    return this.serialize(async () => {
+      const session = this.liveOr404(id)
+      const record = session.registry.checkDisconnect(id)
+      if (record === undefined) throw new UnknownTechnician(`no technician ${id} in this session`)
+      await this.revokeAndSave(session, [record], 'disconnected')
+      await this.onStep('technician-disconnected:state-written')
+      this.edge?.setRevocations(session.registry.revocations())
+      await this.onStep('technician-disconnected:edge-told')
+      await this.recordTechnician(session, id, { by })
+      this.log.info(`technician ${record.name} (${record.fingerprint}) disconnected by the ${by === 'api' ? 'API' : 'console'}`)
+      return this.technicians().find((t) => t.id === id)!
+    })
   }
 
   /** netcheck against the configured supernodes (UDP: HELLO → COOKIE) and fallback URLs, with a timeout. */
@@ -241,7 +434,8 @@ export class AssistanceService {
       this.stopTimers()
       await this.edge?.stop('service stopping')
       this.edge = null
-      this.session?.secrets.destroy()
+      if (this.session !== null) this.destroySecrets(this.session)
+      destroySecret(this.deviceSeed)
     })
   }
 
@@ -255,27 +449,43 @@ export class AssistanceService {
 
   // ---- internals ------------------------------------------------------------------------------
 
+  private get deviceName(): string {
+    return this.config.deviceName ?? DEFAULT_DEVICE_NAME
+  }
+
+  /** The device's identity public key (from its seed, the secret key zeroed at once). */
+  private deviceKey(): Buffer {
+    const identity = identityFromSeed(this.deviceSeed)
+    destroyIdentity(identity)
+    return identity.publicKey
+  }
+
   /**
    * Makes the state file and the audit log agree, whatever step the last run stopped at. The audit
-   * record commits each change, so the log's last session event decides:
+   * record commits each switch-on and switch-off, so the log's last session event decides:
    * - the state holds a session the log shows enabled: it resumes (or ends, if it has expired);
    * - the state holds a session the log has already ended: the end is finished (state cleared);
    * - the state holds a session the log never shows enabled: the enable stopped before it answered,
    *   nobody holds its token, and it is rolled back (audited as enable-failed);
-   * - the state holds none while the log shows one enabled (the state was removed or replaced):
-   *   its key is gone with it, so it is recorded as lost.
+   * - the state holds none while the log shows one enabled (the state was removed or replaced, or
+   *   was an overlan 0.1/0.2 shared-key session): its key is gone with it, so it is recorded as lost.
+   * A resumed session's technicians are as the state file says (their certificates and revocations
+   * are what the state file holds); a decision whose audit record the last run did not write is
+   * recorded now.
    */
   private async reconcile(): Promise<void> {
     const loaded = await loadState(this.config.stateDir)
     if (!loaded.ok) {
       this.log.error(`assistance state unreadable (${loaded.reason}): starting disabled`)
       await this.record('state-unreadable', { reason: loaded.reason })
-      await saveState(this.config.stateDir, { version: STATE_VERSION, session: null })
+      this.setDeviceSeed(newDeviceIdentity())
+      await this.saveStateOf(null)
       return
     }
+    this.setDeviceSeed(loaded.state.deviceIdentity)
     if (loaded.migrated !== undefined) {
       this.log.warn(loaded.migrated)
-      await saveState(this.config.stateDir, loaded.state)
+      await this.saveStateOf(null)
     }
     const stored = loaded.state.session
     const last = lastSessionEvent(await this.audit.records())
@@ -283,14 +493,15 @@ export class AssistanceService {
     if (stored === null) {
       if (last?.event === 'enable') {
         this.log.error(`the audit log says assistance is on (${String(lastCommunity)}) but the state holds no session: recorded as lost`)
-        await this.record('session-lost', { community: lastCommunity, reason: `${STATE_FILE} holds no session: the key is gone, the session cannot resume` })
+        const reason = loaded.droppedSession === true ? loaded.migrated! : `${STATE_FILE} holds no session: the key is gone, the session cannot resume`
+        await this.record('session-lost', { community: lastCommunity, reason })
       }
       return
     }
-    const session = liveSession(stored)
+    const session = this.liveSession(stored)
     this.session = session
     if (last !== undefined && lastCommunity === session.community && SESSION_ENDS.has(last.event)) {
-      await saveState(this.config.stateDir, { version: STATE_VERSION, session: null })
+      await this.saveStateOf(null)
       this.forgetSession(session)
       this.log.info(`finished ending the assistance session (${last.event}) that the last run had recorded`)
       return
@@ -300,6 +511,7 @@ export class AssistanceService {
       await this.endSession('enable-failed', { reason: 'the service stopped during the enable, before recording it: rolled back at restart (nobody received its token)' })
       return
     }
+    await this.recordMissedDecisions(session)
     if (session.expiresAt <= this.clock.now()) {
       await this.endSession('expire', { expiresAt: new Date(session.expiresAt).toISOString(), note: 'expired while the service was stopped' })
       this.log.info('the assistance session expired while the service was stopped: disabled')
@@ -314,22 +526,168 @@ export class AssistanceService {
     }
   }
 
+  /** Each technician's state as the state file holds it, audited if the last run stopped before it did. */
+  private async recordMissedDecisions(session: LiveSession): Promise<void> {
+    const records = (await this.audit.records()).filter((r) => r.event.startsWith('technician-') && r.details.session === session.community)
+    for (const t of session.registry.list()) {
+      const lastWord = records.findLast((r) => r.details.id === t.id && Object.values(STATE_EVENTS).includes(r.event))
+      if (lastWord?.event === STATE_EVENTS[t.state]) continue
+      await this.recordTechnician(session, t.id, { note: 'recorded at restart: the last run stopped after saving this and before auditing it' })
+    }
+  }
+
+  private liveSession(state: SessionState): LiveSession {
+    const { token, adminPassword, authority, enrollmentSecret, deviceCertificate, technicians, ...rest } = state
+    const [address, prefix] = state.overlayIp.split('/') as [string, string]
+    const live: LiveSession = {
+      ...rest,
+      secrets: new SessionSecrets({ token, adminPassword, enrollmentSecret }),
+      authority: SessionAuthority.fromSeedText(authority),
+      device: issuedOf(Buffer.from(deviceCertificate, 'base64')),
+      registry: new TechnicianRegistry(
+        {
+          consent: state.consent,
+          maxTechnicians: state.maxTechnicians,
+          device: { address, prefix: Number(prefix) },
+          now: () => this.clock.now(),
+          onRequest: (record) => this.onRequest(live, record),
+          onGone: (record) => this.onGone(live, record),
+        },
+        technicians,
+      ),
+    }
+    return live
+  }
+
+  /** A new request (from the device edge's responder, synchronously): saved and audited in the queue; "auto" admits it. */
+  private onRequest(session: LiveSession, record: TechnicianRecord): void {
+    this.log.info(`technician ${JSON.stringify(record.name)} (${record.fingerprint}) asks to be admitted, from ${record.address}`)
+    this.inQueue(session, 'technician request', async () => {
+      await this.saveSession(session)
+      await this.onStep('technician-request:state-written')
+      await this.recordTechnician(session, record.id, {})
+      if (session.consent !== 'auto') return
+      try {
+        await this.admitNow(session, record.id, 'auto')
+      } catch (err) {
+        // full (another was admitted meanwhile) or no longer waiting: it waits, or has gone
+        if (!(err instanceof DecisionConflict)) throw err
+        this.log.warn(`consent auto: technician ${record.id} not admitted: ${err.message}`)
+      }
+    })
+  }
+
+  private onGone(session: LiveSession, record: TechnicianRecord): void {
+    this.inQueue(session, 'technician gone', async () => {
+      await this.saveSession(session)
+      await this.recordTechnician(session, record.id, {})
+    })
+  }
+
+  /** Runs `work` in the queue if `session` is still the one running then. */
+  private inQueue(session: LiveSession, what: string, work: () => Promise<void>): void {
+    this.serialize(async () => {
+      if (this.session === session) await work()
+    }).catch((err: unknown) => this.log.error(`${what}: ${(err as Error).message}`))
+  }
+
+  private async admitNow(session: LiveSession, id: string, by: DecidedBy): Promise<void> {
+    const record = session.registry.checkAdmit(id)
+    if (record === undefined) throw new UnknownTechnician(`no technician ${id} in this session`)
+    const memberKey = Buffer.from(record.publicKey, 'base64')
+    const issued = session.authority.issue({
+      role: 'technician',
+      serial: session.issued + 1,
+      memberKey,
+      ipv4: session.registry.addressFor(memberKey),
+      name: record.name,
+      notBefore: this.clock.now(),
+      notAfter: session.expiresAt,
+    })
+    session.issued++
+    session.registry.admit(id, issued, by)
+    try {
+      await this.saveSession(session)
+    } catch (err) {
+      session.registry.restore(record)
+      throw err
+    }
+    // from here the responder answers the technician's next poll with its certificate
+    session.registry.saved()
+    await this.onStep('technician-admitted:state-written')
+    await this.recordTechnician(session, id, { by })
+    this.log.info(`technician ${JSON.stringify(issued.certificate.name)} (${record.fingerprint}) admitted by ${by} as ${issued.certificate.ipv4!.address}`)
+  }
+
+  private async denyNow(session: LiveSession, id: string, by: DecidedBy): Promise<void> {
+    const record = session.registry.checkWaiting(id)
+    if (record === undefined) throw new UnknownTechnician(`no technician ${id} in this session`)
+    session.registry.deny(id, by)
+    try {
+      await this.saveSession(session)
+    } catch (err) {
+      session.registry.restore(record)
+      throw err
+    }
+    await this.recordTechnician(session, id, { by })
+    this.log.info(`technician ${JSON.stringify(record.name)} (${record.fingerprint}) denied by ${by}`)
+  }
+
+  /** Revokes these admitted technicians' certificates and saves that (before any revocation leaves the service). */
+  private async revokeAndSave(session: LiveSession, records: TechnicianRecord[], why: 'disconnected' | 'session-ended'): Promise<void> {
+    const now = this.clock.now()
+    for (const r of records) {
+      const revocation = session.authority.revoke(issuedOf(Buffer.from(r.certificate!, 'base64')), now, why)
+      session.registry.disconnect(r.id, revocation, why)
+    }
+    try {
+      await this.saveSession(session)
+    } catch (err) {
+      for (const r of records) session.registry.restore(r)
+      throw err
+    }
+  }
+
+  /** The audit record of a technician's current state: names and fingerprints from its certificate, or from the key its request proved. */
+  private async recordTechnician(session: LiveSession, id: string, extra: Record<string, unknown>): Promise<void> {
+    const t = session.registry.get(id)!
+    await this.record(STATE_EVENTS[t.state], {
+      session: session.community,
+      id,
+      name: t.name,
+      fingerprint: t.fingerprint,
+      ...(t.certificateFingerprint !== undefined ? { certificate: t.certificateFingerprint, ip: t.ip } : {}),
+      ...(t.state === 'waiting' ? { address: t.address } : {}),
+      ...(t.reason !== undefined && t.state === 'disconnected' ? { reason: t.reason } : {}),
+      ...extra,
+    })
+  }
+
+  private liveOr404(id: string): LiveSession {
+    if (this.session === null) throw new UnknownTechnician(`no technician ${id}: assistance is off`)
+    return this.session
+  }
+
   private async runSession(session: LiveSession): Promise<void> {
     const [address, prefix] = session.overlayIp.split('/') as [string, string]
     const edge = await this.startEdge({
-      community: session.community,
-      key: session.secrets.key,
+      certificate: session.device.bytes,
+      identity: this.deviceSeed,
       mac: parseMac(session.deviceMac)!,
-      identity: session.secrets.deviceIdentity,
       supernodes: this.config.supernodes,
       fallbacks: this.config.fallbacks ?? [],
       overlay: { address, prefix: Number(prefix) },
       // the edge stops on its own at expiry too, even if this service were wedged
       expiresAt: session.expiresAt,
+      revocations: session.registry.revocations(),
+      enrollment: { secret: session.secrets.enrollmentSecret, decider: session.registry },
+      ...(session.allow !== null ? { allow: parseAllow(session.allow) } : {}),
     })
     this.edge = edge
+    this.lastTraffic = Math.max(session.since, this.clock.now())
+    this.rxFrames.clear()
     const expire = (): void => {
-      this.serialize(() => this.expireNow()).catch((err: unknown) => this.log.error(`expiry: ${(err as Error).message}`))
+      this.serialize(() => this.endNow('expire')).catch((err: unknown) => this.log.error(`expiry: ${(err as Error).message}`))
     }
     edge.onStopped((why) => {
       if (this.edge === edge && why === 'expired') expire()
@@ -337,38 +695,108 @@ export class AssistanceService {
     // on the wall clock: a system suspend must not stretch the session (deadline.ts)
     this.expiryTimer = deadline(this.clock, session.expiresAt, expire)
     this.presenceTimer = this.clock.every(PRESENCE_CHECK_MS, () => {
+      session.registry.sweep()
       this.checkPresence().catch((err: unknown) => this.log.error(`technician audit: ${(err as Error).message}`))
+      this.checkIdle(session)
     })
   }
 
-  private async expireNow(): Promise<void> {
-    if (this.session === null) return
-    await this.endSession('expire', { expiresAt: new Date(this.session.expiresAt).toISOString() })
-    this.log.info('assistance expired: disabled')
+  /** Ends the session when no technician has sent a frame for idleMinutes (keepalives and probes are not frames). */
+  private checkIdle(session: LiveSession): void {
+    const status = this.edge?.status()
+    const now = this.clock.now()
+    for (const p of status?.peers ?? []) {
+      if (p.rxPackets > (this.rxFrames.get(p.id) ?? 0)) this.lastTraffic = now
+      this.rxFrames.set(p.id, p.rxPackets)
+    }
+    if (session.idleMinutes === 0 || now - this.lastTraffic < session.idleMinutes * 60_000) return
+    this.serialize(async () => {
+      if (this.session === session) await this.endNow('idle')
+    }).catch((err: unknown) => this.log.error(`idle timeout: ${(err as Error).message}`))
   }
 
-  /** Steps: stop the edge, record the end (which commits it), then clear the state file. */
-  private async endSession(event: 'disable' | 'expire' | 'enable-failed', details: Record<string, unknown>): Promise<void> {
+  private async endNow(event: 'expire' | 'idle'): Promise<void> {
+    const session = this.session
+    if (session === null) return
+    if (event === 'expire') await this.endSession('expire', { expiresAt: new Date(session.expiresAt).toISOString() })
+    else await this.endSession('idle', { idleMinutes: session.idleMinutes, lastTraffic: new Date(this.lastTraffic).toISOString() })
+    this.log.info(event === 'idle' ? `no technician sent anything for ${session.idleMinutes} min: assistance switched off` : 'assistance expired: disabled')
+  }
+
+  /**
+   * Steps: revoke every admitted technician (saved, then handed to the edge, which sends the
+   * revocations to the supernodes), stop the edge, record the end (which commits it), then clear
+   * the state file.
+   */
+  private async endSession(event: EndEvent, details: Record<string, unknown>): Promise<void> {
     const session = this.session!
     await this.onStep(`${event}:begin`)
     this.stopTimers()
+    session.registry.close()
+    const admitted = session.registry.list().filter((r) => r.state === 'admitted')
+    if (admitted.length > 0) {
+      await this.revokeAndSave(session, admitted, 'session-ended')
+      this.edge?.setRevocations(session.registry.revocations())
+      await delay(REVOCATION_FLUSH_MS)
+    }
+    await this.onStep(`${event}:revoked`)
     const edge = this.edge
     this.edge = null
     await edge?.stop(event === 'expire' ? 'expired' : 'disabled').catch(() => {})
     await this.onStep(`${event}:edge-stopped`)
-    for (const [id, t] of this.present) await this.record('technician-left', { id, ...whoFields(t), endpoint: t.endpoint, reason: event === 'expire' ? 'session expired' : 'session ended' })
+    for (const r of admitted) await this.recordTechnician(session, r.id, {})
+    for (const [id, t] of this.present) await this.record('technician-left', { session: session.community, edgeId: id, ...whoFields(t), endpoint: t.endpoint, reason: event === 'expire' ? 'session expired' : 'session ended' })
     this.present.clear()
     await this.record(event, { community: session.community, ...details })
     await this.onStep(`${event}:recorded`)
-    await saveState(this.config.stateDir, { version: STATE_VERSION, session: null })
+    await this.saveStateOf(null)
     this.forgetSession(session)
     await this.onStep(`${event}:state-written`)
   }
 
-  /** The service's copies of the key, the token and the admin password are zeroed with the session. */
+  /** The service's copies of the session's keys, token, enrollment secret and admin password are zeroed with it. */
   private forgetSession(session: LiveSession): void {
-    session.secrets.destroy()
+    this.destroySecrets(session)
     this.session = null
+    this.traffic.clear()
+  }
+
+  private destroySecrets(session: LiveSession): void {
+    session.secrets.destroy()
+    session.authority.destroy()
+  }
+
+  private setDeviceSeed(text: string): void {
+    const raw = Buffer.from(text, 'base64')
+    this.deviceSeed = secretMemory.copyOf(raw)
+    destroySecret(raw)
+    this.deviceFingerprint = keyFingerprint(this.deviceKey())
+  }
+
+  private saveSession(session: LiveSession): Promise<void> {
+    return this.saveStateOf({
+      community: session.community,
+      since: session.since,
+      expiresAt: session.expiresAt,
+      adminAccess: session.adminAccess,
+      adminPassword: session.secrets.adminPasswordText(),
+      overlayIp: session.overlayIp,
+      deviceMac: session.deviceMac,
+      token: session.secrets.tokenText(),
+      authority: session.authority.seedText(),
+      enrollmentSecret: session.secrets.enrollmentSecretText(),
+      deviceCertificate: session.device.bytes.toString('base64'),
+      consent: session.consent,
+      maxTechnicians: session.maxTechnicians,
+      idleMinutes: session.idleMinutes,
+      allow: session.allow,
+      issued: session.issued,
+      technicians: session.registry.list(),
+    })
+  }
+
+  private saveStateOf(session: SessionState | null): Promise<void> {
+    return saveState(this.config.stateDir, { version: STATE_VERSION, deviceIdentity: this.deviceSeed.toString('base64'), session })
   }
 
   private stopTimers(): void {
@@ -378,27 +806,19 @@ export class AssistanceService {
     this.presenceTimer = null
   }
 
-  private technicians(status: EdgeStatus): Technician[] {
-    return status.peers
-      .filter((p) => p.lastSeenMs < TECHNICIAN_GONE_MS)
-      .map((p) => ({
-        id: p.id,
-        ip: p.ip,
-        ...(p.name ? { name: p.name } : {}),
-        fingerprint: p.fingerprint,
-        path: p.path,
-        endpoint: p.endpoint,
-        since: new Date(this.present.get(p.id)?.since ?? this.clock.now()).toISOString(),
-        lastSeenMs: p.lastSeenMs,
-      }))
-  }
-
-  /** Audits technicians joining and leaving, by comparing who the edge hears from. */
+  /** Audits peers joining and leaving (by who the edge hears from), and keeps each technician's traffic figures. */
   private async checkPresence(): Promise<void> {
     const edge = this.edge
-    if (edge === null) return
+    const session = this.session
+    if (edge === null || session === null) return
     const now = this.clock.now()
-    const here = new Map(edge.status().peers.filter((p) => p.lastSeenMs < TECHNICIAN_GONE_MS).map((p) => [p.id, p]))
+    const peers = edge.status().peers
+    const byEdgeId = new Map(session.registry.list().filter((r) => r.state === 'admitted').map((r) => [edgeIdOfRecord(r), r.id]))
+    for (const p of peers) {
+      const id = byEdgeId.get(p.id)
+      if (id !== undefined) this.traffic.set(id, { rxBytes: p.rxBytes, txBytes: p.txBytes, lastSeenAt: now - p.lastSeenMs })
+    }
+    const here = new Map(peers.filter((p) => p.lastSeenMs < TECHNICIAN_GONE_MS).map((p) => [p.id, p]))
     for (const [id, p] of here) {
       const known = this.present.get(id)
       if (known !== undefined) {
@@ -409,13 +829,13 @@ export class AssistanceService {
       const who = { since: now, endpoint: p.endpoint, name: p.name, fingerprint: p.fingerprint }
       this.present.set(id, who)
       // endpoint: null while the technician is reached through the relay
-      await this.record('technician-joined', { id, ...whoFields(who), endpoint: p.endpoint, path: p.path })
+      await this.record('technician-joined', { session: session.community, id: byEdgeId.get(id) ?? id, edgeId: id, ...whoFields(who), endpoint: p.endpoint, path: p.path })
       this.log.info(`technician ${id}${p.name ? ` (${p.name})` : ''}${who.fingerprint !== null ? ` certificate ${who.fingerprint}` : ''} joined from ${p.endpoint ?? 'the relay'}`)
     }
     for (const [id, t] of this.present) {
       if (here.has(id)) continue
       this.present.delete(id)
-      await this.record('technician-left', { id, ...whoFields(t), endpoint: t.endpoint })
+      await this.record('technician-left', { session: session.community, edgeId: id, ...whoFields(t), endpoint: t.endpoint })
       this.log.info(`technician ${id} left`)
     }
   }
@@ -427,6 +847,7 @@ export class AssistanceService {
       token: session.secrets.tokenText(),
       expiresAt: new Date(session.expiresAt).toISOString(),
       overlayIp: session.overlayIp,
+      deviceFingerprint: this.deviceFingerprint,
       // the admin password is shown once, in the answer to the enable that made it
       ...(adminPassword !== null ? { adminPassword } : {}),
     }
@@ -444,13 +865,12 @@ function lastSessionEvent(records: AuditRecord[]): AuditRecord | undefined {
   return records.findLast((r) => r.event === 'enable' || r.event === 'state-unreadable' || SESSION_ENDS.has(r.event))
 }
 
-/** What the audit log records of who a technician is: its certificate's name (if any) and fingerprint. */
+/** What the audit log records of who a peer is: its certificate's name (if any) and fingerprint. */
 function whoFields(who: { name: string; fingerprint: string | null }): Record<string, string> {
-  return { ...(who.name ? { name: who.name } : {}), ...(who.fingerprint !== null ? { fingerprint: who.fingerprint } : {}) }
+  return { ...(who.name ? { name: who.name } : {}), ...(who.fingerprint !== null ? { certificate: who.fingerprint } : {}) }
 }
 
 /** A random 256-bit bearer token for the API, as text. */
 export function newApiToken(): string {
   return randomBytes(32).toString('base64url')
 }
-

@@ -1,23 +1,28 @@
 // The assistance service's state on disk, written atomically (temp file, fsync, rename, fsync of
 // the directory) so that a kill -9 at any moment leaves either the old state or the new one,
-// never half of either. Mode 0600: it holds the session key and the device edge's identity key.
+// never half of either. Mode 0600: it holds the session authority's key, the enrollment secret and
+// the device's identity key.
 //
-// Format 2 (overlan 0.2, protocol v2) adds that identity key. A format-1 file (overlan 0.1) is
-// migrated when read: its session goes on (technicians' join tokens carry the same shared secret)
-// with a new device identity, and loadState says so in one line for the log.
+// Format 3 (consent, issue 13): the device's identity key is the device's own, kept across sessions
+// (receipts are signed with it, join tokens carry its public key); a session is an authority's
+// community: its key, the device's certificate, and each technician's request, certificate and
+// revocation. A format-1 or format-2 file (overlan 0.1/0.2: a shared-key session) is read without
+// its session, which cannot go on under consent (its technicians hold the community key): loadState
+// says so in one line, and the service records the session as lost.
 import { randomBytes } from 'node:crypto'
 import { open, readFile, rename, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+import { TECHNICIAN_STATES, type Consent, type TechnicianRecord } from './technicians.js'
 
 export const STATE_FILE = 'state.json'
-export const STATE_VERSION = 2
-/** The format overlan 0.1 wrote: no device identity. */
-const OLD_STATE_VERSION = 1
-const IDENTITY_SEED_BYTES = 32
+export const STATE_VERSION = 3
+/** The formats of overlan 0.1 (no device identity) and 0.2 (a per-session device identity): shared-key sessions. */
+const SHARED_KEY_VERSIONS: readonly unknown[] = [1, 2]
+const SEED_BYTES = 32
 
 export interface SessionState {
+  /** the community ID (hex, from the authority's key): what the audit log names the session by */
   community: string
-  key: string
   /** ms since the epoch */
   since: number
   expiresAt: number
@@ -27,21 +32,36 @@ export interface SessionState {
   /** the device's TAP MAC: the same across restarts, so technicians' ARP caches stay right */
   deviceMac: string
   token: string
-  /** the device edge's identity key (its 32-byte seed, base64): a restarted device edge is the same member and takes its place at once */
-  deviceIdentity: string
+  /** the session authority's seed (base64, 32 bytes) */
+  authority: string
+  /** the enrollment secret in the token (base64, 32 bytes): the Noise PSK of requests */
+  enrollmentSecret: string
+  /** the device's certificate (base64) */
+  deviceCertificate: string
+  consent: Consent
+  maxTechnicians: number
+  /** 0: no idle timeout */
+  idleMinutes: number
+  /** the session's --allow rules as given, or null (everything addressed to the device) */
+  allow: string | null
+  /** certificates issued so far (the device's is serial 1): the next serial is this plus one */
+  issued: number
+  technicians: TechnicianRecord[]
 }
 
 export interface PersistedState {
   version: typeof STATE_VERSION
+  /** the device's identity key (its 32-byte seed, base64), kept across sessions */
+  deviceIdentity: string
   session: SessionState | null
 }
 
-/** `migrated`: a one-line note for the log when the file was of an older format. */
-export type LoadResult = { ok: true; state: PersistedState; migrated?: string } | { ok: false; reason: string }
+/** `migrated`: a one-line note for the log when the file was of an older format; `droppedSession`: it held a session that cannot go on. */
+export type LoadResult = { ok: true; state: PersistedState; migrated?: string; droppedSession?: boolean } | { ok: false; reason: string }
 
-/** A fresh identity key for the device edge of a session, as the state file holds it. */
+/** A fresh identity key for the device, as the state file holds it. */
 export function newDeviceIdentity(): string {
-  return randomBytes(IDENTITY_SEED_BYTES).toString('base64')
+  return randomBytes(SEED_BYTES).toString('base64')
 }
 
 /** Writes `data` to `path` so that readers see the old or the new content, whatever happens. */
@@ -74,13 +94,13 @@ export async function saveState(dir: string, state: PersistedState): Promise<voi
   await writeAtomically(join(dir, STATE_FILE), JSON.stringify(state, null, 2) + '\n')
 }
 
-/** Reads the state; a missing file is "no session", anything unreadable or malformed is a reason. */
+/** Reads the state; a missing file is "no session" (and a new device identity), anything unreadable or malformed is a reason. */
 export async function loadState(dir: string): Promise<LoadResult> {
   let text: string
   try {
     text = await readFile(join(dir, STATE_FILE), 'utf8')
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { ok: true, state: { version: STATE_VERSION, session: null } }
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { ok: true, state: emptyState(newDeviceIdentity()) }
     return { ok: false, reason: `cannot read ${STATE_FILE}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }
   }
   let json: unknown
@@ -89,21 +109,47 @@ export async function loadState(dir: string): Promise<LoadResult> {
   } catch {
     return { ok: false, reason: `${STATE_FILE} is not valid JSON` }
   }
-  const state = json as { version?: unknown; session?: Partial<SessionState> | null }
-  if (typeof state !== 'object' || state === null || (state.version !== STATE_VERSION && state.version !== OLD_STATE_VERSION)) {
-    const newer = typeof state?.version === 'number' && state.version > STATE_VERSION
+  const state = json as { version?: unknown; deviceIdentity?: unknown; session?: Record<string, unknown> | null }
+  if (typeof state !== 'object' || state === null) return { ok: false, reason: `${STATE_FILE} has an unknown format` }
+  if (SHARED_KEY_VERSIONS.includes(state.version)) return fromSharedKeyFormat(state.version as number, state.session ?? null)
+  if (state.version !== STATE_VERSION) {
+    const newer = typeof state.version === 'number' && state.version > STATE_VERSION
     return { ok: false, reason: newer ? `${STATE_FILE} was written by a newer overlan (format ${String(state.version)}): upgrade overlan, or remove it to start disabled` : `${STATE_FILE} has an unknown format` }
   }
-  if (state.session === null || state.session === undefined) return { ok: true, state: { version: STATE_VERSION, session: null } }
-  const s = state.session
-  let migrated: string | undefined
-  if (state.version === OLD_STATE_VERSION) {
-    s.deviceIdentity = newDeviceIdentity()
-    migrated = `${STATE_FILE} is from overlan 0.1 (format 1): its session goes on with a new device identity; technicians join with the same token, using overlan 0.2 or later`
+  if (!isSeed(state.deviceIdentity)) return { ok: false, reason: `${STATE_FILE} has a damaged device identity` }
+  if (state.session === null || state.session === undefined) return { ok: true, state: emptyState(state.deviceIdentity) }
+  if (!isSession(state.session)) return { ok: false, reason: `${STATE_FILE} has a damaged session` }
+  return { ok: true, state: { version: STATE_VERSION, deviceIdentity: state.deviceIdentity, session: state.session } }
+}
+
+function emptyState(deviceIdentity: string): PersistedState {
+  return { version: STATE_VERSION, deviceIdentity, session: null }
+}
+
+/**
+ * overlan 0.1/0.2's file: a format-2 session's device identity becomes the device's (the same key
+ * the supernode and technicians saw); the session itself, a shared key's, ends.
+ */
+function fromSharedKeyFormat(version: number, session: Record<string, unknown> | null): LoadResult {
+  const identity = version === 2 && isSeed(session?.deviceIdentity) ? session.deviceIdentity : newDeviceIdentity()
+  if (session === null) return { ok: true, state: emptyState(identity), migrated: `${STATE_FILE} is from overlan 0.${version} (format ${version}): converted to format ${STATE_VERSION}` }
+  return {
+    ok: true,
+    state: emptyState(identity),
+    droppedSession: true,
+    migrated: `${STATE_FILE} is from overlan 0.${version} (format ${version}): its assistance session used one shared key for every technician and cannot go on with consent: it has ended; switch assistance on again for a new join token`,
   }
-  const valid =
+}
+
+function isSeed(value: unknown): value is string {
+  return typeof value === 'string' && Buffer.from(value, 'base64').length === SEED_BYTES
+}
+
+const isInt = (v: unknown, min: number, max: number): boolean => Number.isInteger(v) && (v as number) >= min && (v as number) <= max
+
+function isSession(s: Record<string, unknown>): s is SessionState & Record<string, unknown> {
+  return (
     typeof s.community === 'string' &&
-    typeof s.key === 'string' &&
     typeof s.token === 'string' &&
     typeof s.overlayIp === 'string' &&
     typeof s.deviceMac === 'string' &&
@@ -112,8 +158,34 @@ export async function loadState(dir: string): Promise<LoadResult> {
     Number.isFinite(s.expiresAt) &&
     typeof s.adminAccess === 'boolean' &&
     (s.adminPassword === null || typeof s.adminPassword === 'string') &&
-    typeof s.deviceIdentity === 'string' &&
-    Buffer.from(s.deviceIdentity, 'base64').length === IDENTITY_SEED_BYTES
-  if (!valid) return { ok: false, reason: `${STATE_FILE} has a damaged session` }
-  return { ok: true, state: { version: STATE_VERSION, session: s as SessionState }, ...(migrated !== undefined ? { migrated } : {}) }
+    isSeed(s.authority) &&
+    isSeed(s.enrollmentSecret) &&
+    typeof s.deviceCertificate === 'string' &&
+    (s.consent === 'ask' || s.consent === 'auto') &&
+    isInt(s.maxTechnicians, 1, 10) &&
+    isInt(s.idleMinutes, 0, 1440) &&
+    (s.allow === null || typeof s.allow === 'string') &&
+    isInt(s.issued, 1, Number.MAX_SAFE_INTEGER) &&
+    Array.isArray(s.technicians) &&
+    s.technicians.every(isTechnician)
+  )
+}
+
+function isTechnician(value: unknown): boolean {
+  const r = value as Record<string, unknown>
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    typeof r.id === 'string' &&
+    typeof r.name === 'string' &&
+    typeof r.publicKey === 'string' &&
+    typeof r.fingerprint === 'string' &&
+    typeof r.address === 'string' &&
+    (TECHNICIAN_STATES as readonly unknown[]).includes(r.state) &&
+    Number.isFinite(r.requestedAt) &&
+    Number.isFinite(r.since) &&
+    // a certificate in force or revoked is what the restarted service must agree on
+    (r.state !== 'admitted' || typeof r.certificate === 'string') &&
+    (r.state !== 'disconnected' || typeof r.revocation === 'string')
+  )
 }

@@ -2,13 +2,14 @@
 // refusal with its status and a JSON {error} that names the field.
 import t from 'tap'
 import { MAX_BODY_BYTES, MAX_JSON_DEPTH } from '../../src/assist/api.js'
-import { decodeJoinToken } from '../../src/assist/join-token.js'
+import { decodeJoinTokenV2 } from '../../src/assist/join-token.js'
+import { communityIdOf } from '../../src/crypto/keys.js'
 import { startTestAssist } from '../fixtures/assist.js'
 
 t.test('without a token: 401 everywhere but /healthz', async (t) => {
   const a = await startTestAssist(t)
   t.equal((await fetch(`${a.base}/healthz`)).status, 200)
-  for (const [method, path] of [['GET', '/api/assistance'], ['POST', '/api/assistance'], ['POST', '/api/connection-test'], ['GET', '/api/audit']]) {
+  for (const [method, path] of [['GET', '/api/assistance'], ['POST', '/api/assistance'], ['POST', '/api/connection-test'], ['GET', '/api/audit'], ['GET', '/api/technicians'], ['POST', '/api/technicians/0123456789ab'], ['DELETE', '/api/technicians/0123456789ab']]) {
     const res = await fetch(a.base + path, { method, headers: { 'content-type': 'application/json' }, body: method === 'POST' ? '{"enabled":true}' : undefined })
     t.equal(res.status, 401, `${method} ${path}`)
     t.match(await res.json(), { error: String })
@@ -21,21 +22,22 @@ t.test('GET /api/assistance when off, enable, the token, disable', async (t) => 
   const a = await startTestAssist(t)
   const off = await a.api('GET', '/api/assistance')
   t.equal(off.status, 200)
-  t.same(off.json, { enabled: false, since: null, expiresAt: null, remainingSeconds: 0, adminAccess: false, overlayIp: null, technicians: [], supernodes: [], error: null })
+  t.match(off.json, { enabled: false, since: null, expiresAt: null, remainingSeconds: 0, adminAccess: false, overlayIp: null, consent: null, maxTechnicians: null, idleMinutes: 0, idleRemainingSeconds: null, allow: null, deviceFingerprint: /^[a-z2-7]{32}$/, technicians: [], supernodes: [], error: null })
+  t.equal(Object.keys(off.json).length, 15, 'no other field')
 
   const on = await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 3600, adminAccess: true })
   t.equal(on.status, 200)
-  t.match(on.json, { enabled: true, token: /^ovl1\./, expiresAt: String, overlayIp: '10.99.0.1/24', adminPassword: /^[2-9a-zA-Z]{16}$/ })
-  const token = decodeJoinToken(on.json.token as string)
-  t.match(token, { community: /^assist-/, supernodes: [{ host: '127.0.0.1' }], deviceIp: { address: '10.99.0.1', prefix: 24 } })
-  t.ok(token.key.length >= 32, 'a generated key of 32 symbols (192 bits)')
-  t.not(on.json.adminPassword, token.key, 'the admin password is not the overlay key')
+  t.match(on.json, { enabled: true, token: /^ovl2\./, expiresAt: String, overlayIp: '10.99.0.1/24', deviceFingerprint: off.json.deviceFingerprint, adminPassword: /^[2-9a-zA-Z]{16}$/ })
+  const token = decodeJoinTokenV2(on.json.token as string)
+  t.match(token, { supernodes: [{ host: '127.0.0.1' }], deviceIp: { address: '10.99.0.1', prefix: 24 }, deviceName: 'device', deviceHostName: 'device.overlan' })
+  t.equal(token.enrollmentSecret.length, 32, 'an enrollment secret of 256 bits')
+  t.equal(token.expiresAt, Date.parse(on.json.expiresAt as string))
   t.ok(Math.abs(Date.parse(on.json.expiresAt as string) - Date.now() - 3600_000) < 5000)
 
   const status = await a.api('GET', '/api/assistance')
-  t.match(status.json, { enabled: true, adminAccess: true, overlayIp: '10.99.0.1/24', technicians: [], supernodes: [{ address: /^127\.0\.0\.1:\d+$/ }] })
+  t.match(status.json, { enabled: true, adminAccess: true, overlayIp: '10.99.0.1/24', consent: 'auto', maxTechnicians: 3, idleMinutes: 0, allow: null, technicians: [], supernodes: [{ address: /^127\.0\.0\.1:\d+$/ }] })
   t.ok((status.json.remainingSeconds as number) > 3590 && (status.json.remainingSeconds as number) <= 3600)
-  t.notMatch(JSON.stringify(status.json), token.key, 'the status never shows the key')
+  t.notMatch(JSON.stringify(status.json), token.enrollmentSecret.toString('base64'), 'the status never shows the enrollment secret')
 
   const again = await a.api('POST', '/api/assistance', { enabled: true })
   t.equal(again.json.token, on.json.token, 'enabling again while on returns the same session')
@@ -43,9 +45,48 @@ t.test('GET /api/assistance when off, enable, the token, disable', async (t) => 
 
   t.same((await a.api('POST', '/api/assistance', { enabled: false })).json, { enabled: false })
   t.match((await a.api('GET', '/api/assistance')).json, { enabled: false, technicians: [] })
-  const second = await a.api('POST', '/api/assistance', { enabled: true })
-  t.not(decodeJoinToken(second.json.token as string).key, token.key, 'a new session has a new key')
-  t.not(decodeJoinToken(second.json.token as string).community, token.community)
+  const second = decodeJoinTokenV2((await a.api('POST', '/api/assistance', { enabled: true })).json.token as string)
+  t.notOk(second.enrollmentSecret.equals(token.enrollmentSecret), 'a new session has a new enrollment secret')
+  t.notOk(communityIdOf(second.authorityKey).equals(communityIdOf(token.authorityKey)), 'and a new authority: a new community')
+  t.ok(second.deviceKey.equals(token.deviceKey), "the device's identity is the same (it outlives sessions)")
+})
+
+t.test('consent, maxTechnicians, idleMinutes and allow: taken, shown, and refused with 400 naming the field', async (t) => {
+  const a = await startTestAssist(t)
+  const on = await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 600, consent: 'ask', maxTechnicians: 10, idleMinutes: 1440, allow: 'tcp/22,tcp/443,icmp' })
+  t.equal(on.status, 200)
+  t.match((await a.api('GET', '/api/assistance')).json, { consent: 'ask', maxTechnicians: 10, idleMinutes: 1440, idleRemainingSeconds: 86400, allow: 'tcp/22,tcp/443,icmp' })
+  t.same(a.configs[0]!.allow, { tcp: [{ from: 22, to: 22 }, { from: 443, to: 443 }], udp: [], icmp: true }, "the device edge runs with the session's allow rules")
+  await a.api('POST', '/api/assistance', { enabled: false })
+  await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 600 })
+  t.equal(a.configs[1]!.allow, undefined, "without allow: the service's own rules (everything addressed to the device, unless --allow)")
+  await a.api('POST', '/api/assistance', { enabled: false })
+  const cases: [unknown, string][] = [
+    [{ enabled: true, consent: 'maybe' }, 'consent'],
+    [{ enabled: true, consent: true }, 'consent'],
+    [{ enabled: true, maxTechnicians: 0 }, 'maxTechnicians'],
+    [{ enabled: true, maxTechnicians: 11 }, 'maxTechnicians'],
+    [{ enabled: true, maxTechnicians: 2.5 }, 'maxTechnicians'],
+    [{ enabled: true, idleMinutes: -1 }, 'idleMinutes'],
+    [{ enabled: true, idleMinutes: 1441 }, 'idleMinutes'],
+    [{ enabled: true, idleMinutes: '5' }, 'idleMinutes'],
+    [{ enabled: true, allow: 'tcp/0' }, 'allow'],
+    [{ enabled: true, allow: 'ssh' }, 'allow'],
+    [{ enabled: true, allow: '' }, 'allow'],
+    [{ enabled: true, allow: ['tcp/22'] }, 'allow'],
+    [{ enabled: true, allow: 'tcp/22,'.repeat(40) }, 'allow'],
+    [{ enabled: false, consent: 'ask' }, 'consent'],
+    [{ enabled: false, idleMinutes: 5 }, 'idleMinutes'],
+  ]
+  for (const [body, field] of cases) {
+    const res = await a.api('POST', '/api/assistance', body)
+    t.equal(res.status, 400, `${JSON.stringify(body).slice(0, 60)}: 400`)
+    t.equal(res.json.field, field, `names ${field}: ${String(res.json.error)}`)
+    t.equal(String(res.json.error).split('\n').length, 1, 'in one line')
+  }
+  t.equal((await a.api('GET', '/api/assistance')).json.enabled, false, 'none of them switched assistance on')
+  t.match((await a.api('POST', '/api/assistance', { enabled: true, allow: 'tcp/80' })).json, { enabled: true }, 'a good one does')
+  t.match((await a.api('GET', '/api/technicians')), { status: 200, json: [] }, 'GET /api/technicians: none yet')
 })
 
 t.test('durations and types: 400 naming the field', async (t) => {

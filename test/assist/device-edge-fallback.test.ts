@@ -13,6 +13,7 @@ import { DEFAULT_WS_MAX_CONNECTIONS, DEFAULT_WS_MAX_PER_ADDRESS } from '../../sr
 import { MemoryTap } from '../../src/tap/memory-tap.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
 import { startSupernode } from '../fixtures/overlay.js'
+import { deviceEdgeConfig } from '../fixtures/enrollment.js'
 import { makePrivateCa } from '../fixtures/private-ca.js'
 
 const ca = makePrivateCa(t, ['127.0.0.1'])
@@ -25,16 +26,14 @@ t.test("UDP blocked at the device: its session edge registers over the service's
   nat.block = () => true // the customer's network drops all UDP
   const mac = Buffer.from([0x02, 0, 0, 0, 0, 0x41])
   const edge = await startSessionEdge(
-    {
-      community: 'assist-fallback',
-      key: secretMemory.copyOf('the session key'),
+    deviceEdgeConfig(t, {
       mac,
       identity: secretMemory.copyOf(Buffer.alloc(32, 0x41)),
       supernodes: [{ host: '127.0.0.1', port: sn.port }],
       fallbacks: [`wss://127.0.0.1:${sn.tcpPort}/overlan`],
       overlay: { address: '10.99.0.1', prefix: 24 },
       expiresAt: clock.now() + 3_600_000,
-    },
+    }),
     { fallback: { ca: ca.caPem }, mgmt: null },
     { tap: new MemoryTap('dev-fallback', mac), clock, transport: nat.attach('10.0.99.2', 40099) },
   )

@@ -3,7 +3,7 @@
 // says so in a sentence. The console's listener refuses the WebSocket path.
 import t from 'tap'
 import WebSocket from 'ws'
-import { decodeJoinToken } from '../../src/assist/join-token.js'
+import { decodeJoinTokenV2 } from '../../src/assist/join-token.js'
 import { startTestAssist } from '../fixtures/assist.js'
 
 t.test('the embedded supernode listens for WebSocket apart from the console; tokens and the connection test carry its URL', async (t) => {
@@ -15,7 +15,7 @@ t.test('the embedded supernode listens for WebSocket apart from the console; tok
   t.not(String(tcpPort), new URL(a.base).port, 'on a port of its own, not the console')
 
   const on = await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 60 })
-  t.same(decodeJoinToken(on.json.token as string).fallbacks, [url], 'the join token carries the fallback URL')
+  t.same(decodeJoinTokenV2(on.json.token as string).fallbacks, [url], 'the join token carries the fallback URL')
 
   const test = await a.api('POST', '/api/connection-test')
   t.match(test.json, { canConnect: true })
@@ -39,7 +39,7 @@ t.test('without a WebSocket listener: no fallback in tokens, the test says none 
   t.equal(a.server.supernode!.tcpPort, null)
   t.same(a.server.fallbacks, [])
   const on = await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 60 })
-  t.same(decodeJoinToken(on.json.token as string).fallbacks, [])
+  t.same(decodeJoinTokenV2(on.json.token as string).fallbacks, [])
   const test = await a.api('POST', '/api/connection-test')
   t.match((test.json.sentences as string[])[1], /^No HTTPS fallback was given/)
 })

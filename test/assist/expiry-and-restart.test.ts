@@ -1,14 +1,18 @@
 // Expiry and restarts with an injected clock: 24 hours pass in milliseconds. A session ends at
-// expiresAt by itself; a service restarted inside the session resumes it (same key, token,
+// expiresAt by itself; a service restarted inside the session resumes it (same keys, token,
 // expiresAt, device identity); one restarted after it comes up disabled and says so; a corrupt state
-// file never stops the service from starting; a state file of overlan 0.1 resumes its session.
+// file never stops the service from starting; a state file of overlan 0.2 (a shared-key session)
+// cannot resume under consent: recorded as lost, with the device's identity kept.
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import { decodeJoinToken } from '../../src/assist/join-token.js'
+import { decodeJoinTokenV2 } from '../../src/assist/join-token.js'
 import { STATE_FILE } from '../../src/assist/state-file.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
 import { startTestAssist, type TestAssist } from '../fixtures/assist.js'
+
+/** The fields of an overlan 0.2 session (format 2) besides its community and device identity. */
+const V2_SESSION_FIELDS = { key: 'k'.repeat(43), since: Date.now(), expiresAt: Date.now() + 3_600_000, adminAccess: false, adminPassword: null, overlayIp: '10.99.0.1/24', deviceMac: '02:11:22:33:44:55', token: 'ovl1.eyJj' }
 
 /** Moves the clock 1 ms at a time (letting file I/O finish) until `cond` holds; bounded. */
 async function settle(clock: ManualClock, cond: () => Promise<boolean>): Promise<boolean> {
@@ -37,10 +41,12 @@ t.test('24 hours later the session has ended by itself, exactly at expiresAt', a
   t.ok(a.taps[0]!.closed, "the device's TAP device is gone")
   const state = JSON.parse(await readFile(join(a.stateDir, STATE_FILE), 'utf8')) as { session: unknown }
   t.equal(state.session, null, 'no key left on disk')
-  t.notMatch(await readFile(join(a.stateDir, STATE_FILE), 'utf8'), decodeJoinToken(on.json.token as string).key)
+  const stateText = await readFile(join(a.stateDir, STATE_FILE), 'utf8')
+  t.notMatch(stateText, decodeJoinTokenV2(on.json.token as string).enrollmentSecret.toString('base64'), 'no enrollment secret')
+  t.notMatch(stateText, '"authority"', 'no authority key')
 })
 
-t.test('restart inside the session: same key, token and expiresAt; the edge comes back', async (t) => {
+t.test('restart inside the session: same keys, token and expiresAt; the edge comes back', async (t) => {
   const clock = new ManualClock(Date.now())
   const a = await startTestAssist(t, { clock })
   const on = await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 7200 })
@@ -63,24 +69,24 @@ function deviceEdgeId(a: TestAssist): string | undefined {
   return (a.server.service as unknown as { edge: { status(): { edgeId: string } } | null }).edge?.status().edgeId
 }
 
-t.test('a state file of overlan 0.1 (format 1): the session resumes with a device identity, and the file is format 2 again', async (t) => {
+t.test('a state file of overlan 0.2 (format 2, a shared-key session): the session is recorded lost, with one line; the device keeps its identity', async (t) => {
   const clock = new ManualClock(Date.now())
   const a = await startTestAssist(t, { clock })
-  const on = await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 7200 })
+  await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 7200 })
   await a.server.close()
-  // what overlan 0.1 wrote: the same session without a device identity
+  // what overlan 0.2 wrote for a running session: its shared key, and the device identity in the session
   const path = join(a.stateDir, STATE_FILE)
-  const v2 = JSON.parse(await readFile(path, 'utf8')) as { session: Record<string, unknown> }
-  delete v2.session.deviceIdentity
-  await writeFile(path, JSON.stringify({ version: 1, session: v2.session }))
+  const v3 = JSON.parse(await readFile(path, 'utf8')) as { deviceIdentity: string; session: Record<string, unknown> }
+  const v2 = { version: 2, session: { ...V2_SESSION_FIELDS, community: v3.session.community, deviceIdentity: v3.deviceIdentity } }
+  await writeFile(path, JSON.stringify(v2))
   const b = await a.restart()
-  t.match((await b.api('GET', '/api/assistance')).json, { enabled: true, expiresAt: on.json.expiresAt })
-  t.equal(b.taps.length, 1, 'the device edge runs')
-  t.equal((await b.api('POST', '/api/assistance', { enabled: true })).json.token, on.json.token, 'technicians keep their token')
-  const now = JSON.parse(await readFile(path, 'utf8')) as { version: number; session: { deviceIdentity?: string } }
-  t.equal(now.version, 2, 'written back as format 2')
-  t.equal(Buffer.from(now.session.deviceIdentity ?? '', 'base64').length, 32, 'with the new device identity')
-  t.notOk((await events(b)).includes('state-unreadable'), 'not taken as unreadable')
+  t.match((await b.api('GET', '/api/assistance')).json, { enabled: false })
+  t.equal(b.taps.length, 0, 'no device edge: that session cannot go on')
+  const log = (await b.api('GET', '/api/audit')).json as unknown as { event: string; details: { reason?: string } }[]
+  t.match(log.at(-1), { event: 'session-lost', details: { reason: /^state\.json is from overlan 0\.2 \(format 2\): its assistance session used one shared key for every technician and cannot go on with consent/ } })
+  const now = JSON.parse(await readFile(path, 'utf8')) as { version: number; deviceIdentity: string; session: unknown }
+  t.same([now.version, now.deviceIdentity, now.session], [3, v3.deviceIdentity, null], 'written back as format 3, with the same device identity, no session')
+  t.equal((await b.api('POST', '/api/assistance', { enabled: true })).status, 200, 'and can be switched on again')
 })
 
 t.test('restart after expiry: disabled at once, with an expired record', async (t) => {
@@ -97,7 +103,7 @@ t.test('restart after expiry: disabled at once, with an expired record', async (
 })
 
 t.test('a corrupt or unreadable state file: starts disabled, says why, never crashes', async (t) => {
-  for (const content of ['{"version":1,"session":{"key":', 'null', '{"version":7}', '{"version":1,"session":{"key":42}}']) {
+  for (const content of ['{"version":3,"session":{"key":', 'null', '{"version":7}', '{"version":3,"deviceIdentity":"c2hvcnQ=","session":null}']) {
     const a = await startTestAssist(t)
     await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 60 })
     await a.server.close()

@@ -1,17 +1,22 @@
-// The assistance state file across versions: overlan 0.2 writes format 2 with the device edge's
-// identity key (mode 0600); a format-1 file from overlan 0.1 is read with its session intact and a
-// new device identity, and says so in one line; a file from a newer overlan, or one whose identity
-// is damaged, is refused with a reason (the service then starts disabled and audits it).
+// The assistance state file across versions: consent (issue 13) writes format 3, mode 0600: the
+// device's identity key at the top (kept across sessions) and a session as an authority's
+// community (its key, the device's certificate, each technician's request, certificate and
+// revocation). overlan 0.1/0.2 files (formats 1 and 2) held a shared-key session that cannot go on
+// under consent: it is dropped with one line saying so (a format-2 device identity is kept); a
+// file from a newer overlan, or with a damaged identity, session or technician, is refused with a
+// reason (the service then starts disabled and audits it).
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { STATE_FILE, STATE_VERSION, loadState, newDeviceIdentity, saveState, type SessionState } from '../../src/assist/state-file.js'
+import type { TechnicianRecord } from '../../src/assist/technicians.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'overlan-state-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 
+const SEED = Buffer.alloc(32, 7).toString('base64')
 const V1_SESSION = {
   community: 'assist-abc123def456',
   key: 'k'.repeat(43),
@@ -23,39 +28,87 @@ const V1_SESSION = {
   deviceMac: '02:11:22:33:44:55',
   token: 'ovl1.eyJj',
 }
+const ADMITTED: TechnicianRecord = {
+  id: '0123456789ab',
+  name: 'Alice',
+  publicKey: Buffer.alloc(32, 2).toString('base64'),
+  fingerprint: 'a'.repeat(32),
+  address: '198.51.100.7:40000',
+  state: 'admitted',
+  requestedAt: Date.UTC(2026, 10, 30, 9),
+  since: Date.UTC(2026, 10, 30, 9, 1),
+  decidedBy: 'console',
+  ip: '10.99.0.2',
+  certificate: 'Y2VydA==',
+  certificateFingerprint: 'b'.repeat(32),
+}
+const V3_SESSION: SessionState = {
+  community: '00112233445566778899aabbccddeeff',
+  since: V1_SESSION.since,
+  expiresAt: V1_SESSION.expiresAt,
+  adminAccess: false,
+  adminPassword: null,
+  overlayIp: '10.99.0.1/24',
+  deviceMac: '02:11:22:33:44:55',
+  token: 'ovl2.AAAA',
+  authority: Buffer.alloc(32, 3).toString('base64'),
+  enrollmentSecret: Buffer.alloc(32, 4).toString('base64'),
+  deviceCertificate: 'ZGV2aWNl',
+  consent: 'ask',
+  maxTechnicians: 3,
+  idleMinutes: 30,
+  allow: 'tcp/22,icmp',
+  issued: 2,
+  technicians: [ADMITTED],
+}
 
-t.test('format 2 round trip: the device identity is kept, the file is 0600', async (t) => {
-  const session: SessionState = { ...V1_SESSION, deviceIdentity: newDeviceIdentity() }
-  await saveState(dir, { version: STATE_VERSION, session })
+t.test('format 3 round trip: identity, session and technicians kept; the file is 0600', async (t) => {
+  await saveState(dir, { version: STATE_VERSION, deviceIdentity: SEED, session: V3_SESSION })
   t.equal(statSync(join(dir, STATE_FILE)).mode & 0o777, 0o600)
-  const loaded = await loadState(dir)
-  t.ok(loaded.ok)
-  if (!loaded.ok) return
-  t.same(loaded.state, { version: 2, session })
-  t.equal(loaded.migrated, undefined, 'nothing to say')
-  t.equal(Buffer.from(session.deviceIdentity, 'base64').length, 32)
+  t.same(await loadState(dir), { ok: true, state: { version: 3, deviceIdentity: SEED, session: V3_SESSION } })
+  await saveState(dir, { version: STATE_VERSION, deviceIdentity: SEED, session: null })
+  t.same(await loadState(dir), { ok: true, state: { version: 3, deviceIdentity: SEED, session: null } })
 })
 
-t.test('a format-1 file from overlan 0.1: the session goes on with a new device identity, said in one line', async (t) => {
+t.test('no file: no session and a new device identity of 32 bytes', async (t) => {
+  const empty = mkdtempSync(join(tmpdir(), 'overlan-state-'))
+  t.teardown(() => rmSync(empty, { recursive: true, force: true }))
+  const loaded = await loadState(empty)
+  t.ok(loaded.ok && loaded.state.session === null && Buffer.from(loaded.state.deviceIdentity, 'base64').length === 32)
+  t.not(newDeviceIdentity(), newDeviceIdentity(), 'random')
+})
+
+t.test('formats 1 and 2 (shared-key sessions): the session is dropped with one line; a format-2 device identity is kept', async (t) => {
+  await writeFile(join(dir, STATE_FILE), JSON.stringify({ version: 2, session: { ...V1_SESSION, deviceIdentity: SEED } }))
+  const two = await loadState(dir)
+  t.match(two, { ok: true, droppedSession: true, state: { version: 3, deviceIdentity: SEED, session: null } })
+  if (two.ok) t.equal(two.migrated, "state.json is from overlan 0.2 (format 2): its assistance session used one shared key for every technician and cannot go on with consent: it has ended; switch assistance on again for a new join token")
+
   await writeFile(join(dir, STATE_FILE), JSON.stringify({ version: 1, session: V1_SESSION }))
-  const loaded = await loadState(dir)
-  t.ok(loaded.ok)
-  if (!loaded.ok) return
-  t.equal(loaded.state.version, 2)
-  t.match(loaded.state.session, V1_SESSION, 'community, key, token, MAC, address and expiry unchanged')
-  t.equal(Buffer.from(loaded.state.session!.deviceIdentity, 'base64').length, 32, 'a device identity of 32 bytes')
-  t.match(loaded.migrated, /^state\.json is from overlan 0\.1 \(format 1\): its session goes on with a new device identity; technicians join with the same token, using overlan 0\.2 or later$/)
+  const one = await loadState(dir)
+  t.match(one, { ok: true, droppedSession: true, state: { version: 3, session: null }, migrated: /^state\.json is from overlan 0\.1 \(format 1\): its assistance session used one shared key/ })
+  if (one.ok) t.equal(Buffer.from(one.state.deviceIdentity, 'base64').length, 32, 'a new device identity')
 
-  await writeFile(join(dir, STATE_FILE), JSON.stringify({ version: 1, session: null }))
-  const empty = await loadState(dir)
-  t.same(empty, { ok: true, state: { version: 2, session: null } }, 'no session: nothing to migrate')
+  await writeFile(join(dir, STATE_FILE), JSON.stringify({ version: 2, session: null }))
+  const idle = await loadState(dir)
+  t.match(idle, { ok: true, state: { version: 3, session: null }, migrated: 'state.json is from overlan 0.2 (format 2): converted to format 3' })
+  t.notOk(idle.ok && idle.droppedSession, 'nothing dropped')
 })
 
-t.test('a newer format, or a damaged identity, is refused with a reason', async (t) => {
-  await writeFile(join(dir, STATE_FILE), JSON.stringify({ version: 3, session: null }))
-  t.same(await loadState(dir), { ok: false, reason: 'state.json was written by a newer overlan (format 3): upgrade overlan, or remove it to start disabled' })
-  await writeFile(join(dir, STATE_FILE), JSON.stringify({ version: 2, session: { ...V1_SESSION, deviceIdentity: 'c2hvcnQ=' } }))
-  t.same(await loadState(dir), { ok: false, reason: 'state.json has a damaged session' })
-  await writeFile(join(dir, STATE_FILE), JSON.stringify({ version: 2, session: V1_SESSION }))
-  t.same(await loadState(dir), { ok: false, reason: 'state.json has a damaged session' }, 'format 2 without an identity')
+t.test('a newer format, or a damaged identity, session or technician, is refused with a reason', async (t) => {
+  const cases: [unknown, string][] = [
+    [{ version: 4, deviceIdentity: SEED, session: null }, 'state.json was written by a newer overlan (format 4): upgrade overlan, or remove it to start disabled'],
+    [{ version: 3, deviceIdentity: 'c2hvcnQ=', session: null }, 'state.json has a damaged device identity'],
+    [{ version: 3, deviceIdentity: SEED, session: { ...V3_SESSION, authority: 'c2hvcnQ=' } }, 'state.json has a damaged session'],
+    [{ version: 3, deviceIdentity: SEED, session: { ...V3_SESSION, consent: 'maybe' } }, 'state.json has a damaged session'],
+    [{ version: 3, deviceIdentity: SEED, session: { ...V3_SESSION, maxTechnicians: 11 } }, 'state.json has a damaged session'],
+    [{ version: 3, deviceIdentity: SEED, session: { ...V3_SESSION, technicians: [{ ...ADMITTED, certificate: undefined }] } }, 'state.json has a damaged session'],
+    [{ version: 3, deviceIdentity: SEED, session: { ...V3_SESSION, technicians: [{ ...ADMITTED, state: 'disconnected' }] } }, 'state.json has a damaged session'],
+    [{ version: 3, deviceIdentity: SEED, session: { ...V3_SESSION, technicians: [{ ...ADMITTED, state: 'lurking' }] } }, 'state.json has a damaged session'],
+    [[1, 2], 'state.json has an unknown format'],
+  ]
+  for (const [json, reason] of cases) {
+    await writeFile(join(dir, STATE_FILE), JSON.stringify(json))
+    t.same(await loadState(dir), { ok: false, reason }, reason)
+  }
 })

@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { AUDIT_FILE, AuditLog, verifyAuditLog } from '../../src/assist/audit-log.js'
-import { AssistanceService, type DeviceEdge } from '../../src/assist/service.js'
+import { AssistanceService, type DeviceEdge, type DeviceEdgeConfig } from '../../src/assist/service.js'
 import { loadState, type SessionState } from '../../src/assist/state-file.js'
-import { ALL_STEPS, DISABLE_STEPS, ENABLE_STEPS, EXPIRE_STEPS, ROLLBACK_STEPS } from '../../src/assist/steps.js'
+import { ADMIT_STEPS, ALL_STEPS, DISABLE_STEPS, DISCONNECT_STEPS, ENABLE_STEPS, EXPIRE_STEPS, IDLE_STEPS, REQUEST_STEPS, ROLLBACK_STEPS } from '../../src/assist/steps.js'
+import { generateIdentity, keyFingerprint, type Identity } from '../../src/crypto/identity.js'
 import { Supernode } from '../../src/supernode/supernode.js'
 import type { MemoryTap } from '../../src/tap/memory-tap.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
@@ -22,6 +23,8 @@ interface Instance {
   /** null when the instance stopped at its step while starting */
   service: AssistanceService | null
   taps: MemoryTap[]
+  /** each device edge's config: its enrollment decider is the service's */
+  configs: DeviceEdgeConfig[]
   /** resolves when the instance has reached its step and stopped there */
   stopped: Promise<void>
   /** what a kill does to the rest: its edges go, its timers never fire (its clock stands still) */
@@ -30,6 +33,7 @@ interface Instance {
 
 async function startInstance(stateDir: string, supernodePort: number, clock: ManualClock, stopAt?: string): Promise<Instance> {
   const taps: MemoryTap[] = []
+  const configs: DeviceEdgeConfig[] = []
   const edges: DeviceEdge[] = []
   let reached = (): void => {}
   const stopped = new Promise<void>((resolve) => (reached = resolve))
@@ -38,7 +42,7 @@ async function startInstance(stateDir: string, supernodePort: number, clock: Man
     reached()
     return new Promise<void>(() => {})
   }
-  const memoryEdge = memoryDeviceEdge(taps, clock)
+  const memoryEdge = memoryDeviceEdge(taps, clock, null, configs)
   const starting = AuditLog.open(stateDir, { onStep }).then((audit) =>
     AssistanceService.start(
       { stateDir, supernodes: [{ host: '127.0.0.1', port: supernodePort }], deviceIp: { address: '10.99.0.1', prefix: 24 } },
@@ -46,7 +50,7 @@ async function startInstance(stateDir: string, supernodePort: number, clock: Man
     ),
   )
   const service = await Promise.race([starting, stopped.then(() => null)])
-  return { service, taps, stopped, abandon: async () => void (await Promise.all(edges.map((e) => e.stop('abandoned')))) }
+  return { service, taps, configs, stopped, abandon: async () => void (await Promise.all(edges.map((e) => e.stop('abandoned')))) }
 }
 
 async function session(stateDir: string): Promise<SessionState | null> {
@@ -94,6 +98,57 @@ function stoppedAt(step: string, first: (i: Instance, clock: ManualClock) => Pro
 
 const enable = (i: Instance, seconds = SESSION_SECONDS): void => void i.service!.enable({ durationSeconds: seconds, adminAccess: true }).catch(() => {})
 
+/** One technician's request to the instance's device edge, as its responder would make it. */
+function ask(i: Instance, who: Identity): ReturnType<DeviceEdgeConfig['enrollment']['decider']['request']> {
+  return i.configs.at(-1)!.enrollment.decider.request({ publicKey: who.publicKey, fingerprint: keyFingerprint(who.publicKey), name: 'tech', address: '198.51.100.9:4000' })
+}
+
+/** Lets the instance's queue run (file I/O) with the clock standing still: bounded. */
+async function settle(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5))
+}
+
+/**
+ * After a stop during a technician change: the restarted service lists what the state file holds,
+ * the certificates in force are the admitted ones (the decider answers the same certificate; no
+ * other technician holds one), every revocation saved is handed to the new device edge, and each
+ * technician's state is audited exactly once.
+ */
+async function checkTechnicians(t: Test, dir: string, next: Instance, who: Identity, expected: string[]): Promise<void> {
+  const onDisk = (await session(dir))!.technicians
+  const service = next.service!
+  t.same(service.technicians().map((x) => [x.id, x.state]), onDisk.map((x) => [x.id, x.state]), 'the list is the state file’s')
+  t.same(onDisk.map((x) => x.state), expected, `technician states: ${expected.join(', ')}`)
+  const answer = ask(next, who)
+  const admitted = onDisk.find((x) => x.state === 'admitted')
+  if (admitted !== undefined) t.same(answer, { state: 'admitted', certificate: Buffer.from(admitted.certificate!, 'base64') }, 'the certificate in force is the saved one')
+  else t.not(answer.state, 'admitted', 'no certificate in force')
+  const revoked = onDisk.filter((x) => x.revocation !== undefined).map((x) => Buffer.from(x.revocation!, 'base64'))
+  t.same(next.configs.at(-1)!.revocations, revoked, 'the new device edge holds every saved revocation')
+  const records = (await service.auditRecords()).filter((r) => r.event.startsWith('technician-') && r.event !== 'technician-joined' && r.event !== 'technician-left')
+  for (const x of onDisk) {
+    const mine = records.filter((r) => r.details.id === x.id).map((r) => r.event)
+    t.equal(new Set(mine).size, mine.length, `each of ${x.id}'s states audited once (${mine.join(', ')})`)
+    t.equal(mine.at(-1), `technician-${x.state === 'waiting' ? 'request' : x.state}`, "the log's last word on it is its state")
+  }
+}
+
+/** A technician change stopped at `step`, then a fresh instance: on, and the technicians agree. */
+function technicianStoppedAt(step: string, first: (i: Instance, who: Identity) => Promise<void>, expected: string[]): Run {
+  return async (t, dir, port) => {
+    const clock = new ManualClock(Date.now())
+    const who = generateIdentity()
+    const one = await startInstance(dir, port, clock, step)
+    await first(one, who)
+    await one.stopped
+    await one.abandon()
+    const two = await startInstance(dir, port, new ManualClock(clock.now()))
+    t.teardown(() => two.service?.shutdown())
+    t.equal(await checkConsistent(t, dir, two), 'on', 'on: a technician change never switches assistance off')
+    await checkTechnicians(t, dir, two, who, expected)
+  }
+}
+
 const cases: [string, Run][] = [
   ...ENABLE_STEPS.map((step): [string, Run] => [`enable stopped at ${step}`, stoppedAt(step, (i) => enable(i), expected(ENABLE_STEPS, 'enable', step, 'off', 'on'))]),
   ...DISABLE_STEPS.map((step): [string, Run] => [
@@ -121,6 +176,54 @@ const cases: [string, Run][] = [
       },
     ),
   ]),
+  ...IDLE_STEPS.map((step): [string, Run] => [
+    `idle timeout stopped at ${step}`,
+    stoppedAt(
+      step,
+      async (i, clock) => {
+        await i.service!.enable({ durationSeconds: SESSION_SECONDS, adminAccess: false, idleMinutes: 1 })
+        await clock.advance(61_000, 1000)
+      },
+      expected(IDLE_STEPS, 'idle', step, 'on', 'off'),
+    ),
+  ]),
+  ...REQUEST_STEPS.map((step): [string, Run] => [
+    `a pending request stopped at ${step}`,
+    technicianStoppedAt(
+      step,
+      async (i, who) => {
+        await i.service!.enable({ durationSeconds: SESSION_SECONDS, adminAccess: false, consent: 'ask' })
+        ask(i, who)
+      },
+      ['waiting'],
+    ),
+  ]),
+  ...ADMIT_STEPS.map((step): [string, Run] => [
+    `an admission stopped at ${step}`,
+    technicianStoppedAt(
+      step,
+      async (i, who) => {
+        await i.service!.enable({ durationSeconds: SESSION_SECONDS, adminAccess: false, consent: 'ask' })
+        ask(i, who)
+        await settle(() => i.service!.technicians().length === 1)
+        void i.service!.decide(i.service!.technicians()[0]!.id, true, 'console').catch(() => {})
+      },
+      ['admitted'],
+    ),
+  ]),
+  ...DISCONNECT_STEPS.map((step): [string, Run] => [
+    `a disconnect stopped at ${step}`,
+    technicianStoppedAt(
+      step,
+      async (i, who) => {
+        await i.service!.enable({ durationSeconds: SESSION_SECONDS, adminAccess: false, consent: 'auto' })
+        ask(i, who)
+        await settle(() => ask(i, who).state === 'admitted')
+        void i.service!.disconnect(i.service!.technicians()[0]!.id, 'api').catch(() => {})
+      },
+      ['disconnected'],
+    ),
+  ]),
   ...ROLLBACK_STEPS.map((step): [string, Run] => [
     `roll-back at start stopped at ${step}`,
     async (t, dir, port) => {
@@ -141,7 +244,7 @@ const cases: [string, Run][] = [
   ]),
 ]
 
-t.test('stopped at every step of enable, disable, expiry and roll-back: one of the two consistent states after a restart', async (t) => {
+t.test('stopped at every step of enable, disable, expiry, idle timeout, roll-back, a request, an admission and a disconnect: one of the two consistent states after a restart', async (t) => {
   t.equal(new Set(cases.map(([name]) => name.split(' stopped at ')[1])).size, ALL_STEPS.length, `every step is a case (${ALL_STEPS.length})`)
   const supernode = await Supernode.start({ port: 0, bindAddress: '127.0.0.1', mgmt: null })
   t.teardown(() => supernode.stop())

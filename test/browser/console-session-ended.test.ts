@@ -37,7 +37,7 @@ t.test('a status poll that meets a 401 goes back to the login form, and the toke
   await page.click('#toggle')
   await waitForState(page, 'on')
   const token = ((await page.locator('#join-token').textContent()) ?? '').trim()
-  t.match(token, /^ovl1\./, 'switched on from the page: its join token is shown')
+  t.match(token, /^ovl2\./, 'switched on from the page: its join token is shown')
   const problems = watchConsole(page)
 
   await endSessionOnService(page)

@@ -1,18 +1,16 @@
 // The console page in headless Chromium, as the device's owner uses it: log in, switch assistance on
-// with admin access, hand out the token (a technician joins with it and shows up), test the
-// connection, switch off; then a short session that expires by itself while the page watches.
+// with admin access, hand out the token (a technician asks with it, is allowed and shows up), test
+// the connection, switch off; then a short session that expires by itself while the page watches.
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import type { Page } from 'playwright-core'
-import { decodeJoinToken } from '../../src/assist/join-token.js'
+import { decodeJoinTokenV2 } from '../../src/assist/join-token.js'
 import { startAssistServer } from '../../src/assist/server.js'
-import { Edge } from '../../src/edge/edge.js'
-import { MemoryTap } from '../../src/tap/memory-tap.js'
 import { startTestAssist, WEB_DIR } from '../fixtures/assist.js'
-import { ipv4Frame, mac } from '../fixtures/frames.js'
-import { until } from '../fixtures/overlay.js'
+import { technician } from '../fixtures/enrollment.js'
+import { ipv4Frame } from '../fixtures/frames.js'
 import { artifactPath, isRefusedRequest, launchChromium, waitForState, watchConsole, WAIT_MS, type InPage } from './chromium.js'
 
 const LAPTOP = { width: 1280, height: 800 }
@@ -98,16 +96,17 @@ t.test('log in, switch on with admin access, a technician joins, test the connec
   t.equal(await page.getAttribute('#toggle', 'aria-checked'), 'true', 'the switch is on')
 
   const token = ((await page.locator('#join-token').textContent()) ?? '').trim()
-  t.match(token, /^ovl1\./, 'the join token is shown')
+  t.match(token, /^ovl2\./, 'the join token is shown')
   t.equal((await page.locator('#join-command').textContent())?.trim(), `overlan edge --join ${token}`, "the technician's one command is shown")
   t.ok(await page.locator('#copy-token').isVisible(), 'with a Copy button')
   await page.click('#copy-token')
   t.equal(await page.evaluate<string>('navigator.clipboard.readText()'), token, 'Copy puts the token on the clipboard')
-  const decoded = decodeJoinToken(token)
+  const decoded = decodeJoinTokenV2(token)
   const status = (await a.api('GET', '/api/assistance')).json
   t.equal(new Date(decoded.expiresAt).toISOString(), status.expiresAt, 'the token is the running session’s')
   t.ok((status.remainingSeconds as number) > 14_390 && (status.remainingSeconds as number) <= 14_400, 'the chosen duration (4 h) was asked for')
   t.equal(status.adminAccess, true, 'admin access was asked for')
+  t.equal(status.consent, 'ask', 'consent "ask": the console asks unless told otherwise')
 
   t.match(await page.locator('#admin-password').textContent(), /^[2-9a-zA-Z]{16}$/, 'the admin password is shown')
   t.match(await page.locator('#password-box').textContent(), /shown once/i, 'and said to be shown once')
@@ -137,11 +136,20 @@ t.test('log in, switch on with admin access, a technician joins, test the connec
   await page.screenshot({ path: await artifactPath('console-on-laptop.png'), fullPage: true })
   t.comment(`screenshot: ${await artifactPath('console-on-laptop.png')}`)
 
-  // a technician joins with the token as shown on the page and appears in the list by itself
-  const tap = new MemoryTap('tech0', mac(0x7e))
-  const tech = await Edge.start({ community: decoded.community, key: decoded.key, supernodes: decoded.supernodes, overlay: null, name: 'alice', bind: { address: '127.0.0.1', port: 0 }, mgmt: null }, { tap })
-  t.teardown(() => tech.stop())
-  await until('the technician has an overlay address', () => tech.overlay !== null)
+  // a technician asks with the token as shown on the page, is allowed, and appears in the list by itself
+  const asking = technician(t, a.configs[0]!, 'alice')
+  asking.poll()
+  await page.locator('#waiting-list li', { hasText: 'alice' }).locator('button[data-action="allow"]').click()
+  const answer = await (async () => {
+    for (let i = 0; i < 100; i++) {
+      const x = asking.poll()
+      if (x.state !== 'waiting') return x
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    return asking.poll()
+  })()
+  if (answer.state !== 'admitted') throw new Error(`alice was not admitted: ${answer.state}`)
+  const { edge: tech, tap } = await asking.join(answer.certificate)
   tap.inject(ipv4Frame(a.taps[0]!.mac, tap.mac, tech.overlay!.address, '10.99.0.1'))
   const alice = page.locator('#technician-list li', { hasText: 'alice' })
   await alice.waitFor({ timeout: WAIT_MS })

@@ -25,7 +25,7 @@ t.test('SIGKILL mid-session: the session, the device and the technician come bac
   const tapMac = async (): Promise<string> => (await lab.exec(device.ns, 'cat', ['/sys/class/net/ovl0/address'])).stdout.trim()
   const macBefore = await tapMac()
 
-  joinAsTechnician(lab, technician, on.token as string, 'alice')
+  joinAsTechnician(lab, technician, on.token as string, 'alice', stateDir)
   t.ok((await lab.firstReply(technician.ns, DEVICE_IP, 8_000)).ok, 'the technician reaches the device')
 
   await first.stop('SIGKILL')

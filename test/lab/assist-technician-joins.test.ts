@@ -26,11 +26,12 @@ t.test('a technician joins with the token, reaches the device, and is cut off at
   const api = assistApi(lab, device, stateDir)
 
   const on = await api('POST', '/api/assistance', { enabled: true, durationSeconds: SESSION_SECONDS })
-  t.match(on, { enabled: true, token: /^ovl1\./, overlayIp: `${DEVICE_IP}/24` })
+  t.match(on, { enabled: true, token: /^ovl2\./, overlayIp: `${DEVICE_IP}/24` })
   const expiresAt = Date.parse(on.expiresAt as string)
 
   // the technician's whole command line: the token and a name
-  const tech = joinAsTechnician(lab, technician, on.token as string, 'alice')
+  // consent "auto" (the API's default): admitted as it asks
+  const tech = joinAsTechnician(lab, technician, on.token as string, 'alice', stateDir)
   const first = await lab.firstReply(technician.ns, DEVICE_IP, 8_000)
   t.ok(first.ok, `the technician pings the device (${first.ms} ms after joining)`)
   const listed = await waitFor(
@@ -45,13 +46,14 @@ t.test('a technician joins with the token, reaches the device, and is cut off at
 
   // the session ends by itself
   const exit = await tech.waitExit(expiresAt - Date.now() + 5_000)
-  t.match(exit, { code: 0 }, "the technician's edge exits by itself at the session's end")
+  t.match(exit, { code: 8 }, "the technician's edge exits by itself at the session's end (EXIT_SESSION_OVER)")
   t.notOk(await lab.hasTap(device.ns), "the device's TAP device is gone")
   const after = await lab.ping(technician.ns, DEVICE_IP, 2)
   t.equal(after.received, 0, 'the device is unreachable now')
   const status = await api('GET', '/api/assistance')
   t.match(status, { enabled: false, technicians: [] })
   const events = ((await api('GET', '/api/audit')) as unknown as { event: string }[]).map((r) => r.event)
-  t.match(events, ['enable', 'technician-joined'], 'enable and the join are audited')
+  t.match(events.slice(0, 3), ['enable', 'technician-request', 'technician-admitted'], 'enable, the request and the admission are audited')
+  t.ok(events.includes('technician-joined'), 'and the join')
   t.ok(events.includes('expire'), `and the expiry (${events.join(', ')})`)
 })

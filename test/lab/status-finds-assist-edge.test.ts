@@ -30,7 +30,9 @@ t.test("overlan status finds the assistance service's device edge by itself", as
   const lines = text.stdout.split('\n')
   t.equal(lines[0], "the assistance service's device edge (`overlan assist`), management on 127.0.0.1:5646")
   t.match(lines[1], /^edge device \([0-9a-f]{14}\), 10\.99\.0\.1\/24 on ovl0$/, 'its TAP device by name')
-  t.match(lines[2], /^certificate "device" \(member, self-issued\) [a-z2-7]{32}, valid until \S+ \(in 2[34] h \d+ min\)$/, "its certificate: name, fingerprint, end")
+  // issued by the session's authority (role device), ending with the session (at the second after it)
+  const certificateEnd = new Date(Math.ceil(Date.parse(on.json.expiresAt as string) / 1000) * 1000).toISOString()
+  t.match(lines[2], new RegExp(`^certificate "device" \\(device\\) [a-z2-7]{32}, valid until ${certificateEnd.replace(/\./g, '\\.')} \\(in (9|10) min\\)$`), "its certificate: name, role, fingerprint, the session's end")
   t.match(lines[3], new RegExp(`^session ends ${(on.json.expiresAt as string).replace(/\./g, '\\.')} \\(in (9|10) min\\)$`))
   t.match(text.stdout, /^ {2}127\.0\.0\.1:7654 +(registered|not registered) +udp /m, 'the embedded supernode, over UDP')
 

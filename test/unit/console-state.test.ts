@@ -2,7 +2,7 @@
 // the view state each of the seven states shows (loading, login, off, connecting, on, expired,
 // error), and the page's one initial value that logging in and out start again from.
 import t from 'tap'
-import type { AssistanceStatus } from '../../src/assist/service.js'
+import type { AssistanceStatus, Technician } from '../../src/assist/service.js'
 
 interface Page {
   view: string
@@ -19,6 +19,7 @@ interface Page {
   switchingOff: boolean
   fastUntil: number
   technicianIds: string
+  idleDeadline: number | null
 }
 
 interface ViewState {
@@ -31,7 +32,8 @@ interface ViewState {
   error: string | null
   notice: string | null
   options: { hidden: boolean; disabled: boolean }
-  session: { msLeft: number; overlayIp: string; adminAccess: string; token: string | null; command: string | null; adminPassword: string | null; passwordMissing: boolean } | null
+  session: { msLeft: number; idleMsLeft: number | null; overlayIp: string; adminAccess: string; consent: string; token: string | null; command: string | null; adminPassword: string | null; passwordMissing: boolean } | null
+  waiting: unknown[]
   technicians: unknown[]
   supernodes: unknown[]
 }
@@ -41,6 +43,7 @@ interface StateModule {
   loggedOut: (message?: string) => Page
   loggedIn: () => Page
   msLeft: (page: Page, now: number) => number
+  idleMsLeft: (page: Page, now: number) => number | null
   withStatus: (page: Page, status: AssistanceStatus, now: number) => { page: Page; ended: 'expired' | 'elsewhere' | null; techniciansChanged: boolean }
   withAuditVerdict: (page: Page, records: { event: string }[] | null) => Page
   canSwitch: (page: Page, now: number) => boolean
@@ -50,13 +53,19 @@ interface StateModule {
 
 // the page's modules are plain browser JavaScript outside the TypeScript project: imported by URL
 const state = (await import(new URL('../../web/state.js', import.meta.url).href)) as StateModule
-const { INITIAL_PAGE, loggedOut, loggedIn, msLeft, withStatus, withAuditVerdict, canSwitch, switching, viewState } = state
+const { INITIAL_PAGE, loggedOut, loggedIn, msLeft, idleMsLeft, withStatus, withAuditVerdict, canSwitch, switching, viewState } = state
 
 const NOW = Date.parse('2026-11-30T10:00:00.000Z')
+const DEVICE = 'mfrggzdfmztwq2lknnwg23tpobyxe43u'
+
+/** A technician as GET /api/technicians lists it. */
+function technician(changes: Partial<Technician> = {}): Technician {
+  return { id: 'a1b2c3d4e5f6', name: 'Alice', fingerprint: 'nbswy3dpeb3w64tmmqqq4zlemvzxi5dp', state: 'admitted', address: '198.51.100.7:40000', ip: '10.99.0.5', path: 'direct', since: new Date(NOW).toISOString(), lastSeenMs: 0, rxBytes: 0, txBytes: 0, certificate: 'ojsxg5dbnrwgc3dumvzxi5dpn5xgk4tf', decidedBy: 'console', ...changes }
+}
 const HOUR = 3_600_000
 
 function offStatus(changes: Partial<AssistanceStatus> = {}): AssistanceStatus {
-  return { enabled: false, since: null, expiresAt: null, remainingSeconds: 0, adminAccess: false, overlayIp: null, technicians: [], supernodes: [], error: null, ...changes }
+  return { enabled: false, since: null, expiresAt: null, remainingSeconds: 0, adminAccess: false, overlayIp: null, consent: null, maxTechnicians: null, idleMinutes: 0, idleRemainingSeconds: null, allow: null, deviceFingerprint: DEVICE, technicians: [], supernodes: [], error: null, ...changes }
 }
 
 /** A session switched on at NOW that ends `leftMs` later, as the service reports it at NOW. */
@@ -68,6 +77,12 @@ function onStatus(leftMs: number, changes: Partial<AssistanceStatus> = {}): Assi
     remainingSeconds: Math.round(leftMs / 1000),
     adminAccess: false,
     overlayIp: '10.99.0.1/24',
+    consent: 'ask',
+    maxTechnicians: 3,
+    idleMinutes: 0,
+    idleRemainingSeconds: null,
+    allow: null,
+    deviceFingerprint: DEVICE,
     technicians: [],
     supernodes: [{ address: '127.0.0.1:7654', registered: true, rttMs: 0.4 }],
     error: null,
@@ -94,7 +109,7 @@ t.test('login: the form, with its message if any', (t) => {
 t.test('logging out starts again from the one initial value, every field of it', (t) => {
   t.ok(Object.isFrozen(INITIAL_PAGE), 'the initial value cannot be changed by a page that started from it')
   // a page with every field away from its initial value
-  let page = consoleWith(onStatus(HOUR, { adminAccess: true, technicians: [{ id: 'a1', ip: '10.99.0.5', fingerprint: 'nbswy3dpeb3w64tmmqqq4zlemvzxi5dp', path: 'direct', endpoint: null, since: new Date(NOW).toISOString(), lastSeenMs: 0 }] }))
+  let page = consoleWith(onStatus(HOUR, { adminAccess: true, idleMinutes: 30, idleRemainingSeconds: 1800, technicians: [technician()] }))
   page = { ...switching(page), secrets: { token: 'ovl1.x', adminPassword: 'pw', expiresAt: page.status!.expiresAt! }, expired: true, expiredAt: 'then', loginError: 'l', actionError: 'a', connectionError: 'c', notice: 'n', fastUntil: NOW + 1 }
   for (const key of Object.keys(INITIAL_PAGE) as (keyof Page)[]) t.not(page[key], INITIAL_PAGE[key], `the busy page has its own ${key}`)
   t.same(loggedOut(), { ...INITIAL_PAGE, view: 'login' }, 'logged out: the initial value, in the login view')
@@ -136,7 +151,8 @@ t.test('on: the session card counts down; the token only on the page that switch
   const page = consoleWith(onStatus(HOUR, { adminAccess: true }))
   const v = viewState(page, NOW + 1_000)
   t.match(v, { state: 'on', badge: 'On', toggle: { checked: true, busy: false, disabled: false, word: 'On' }, error: null, notice: null, options: { hidden: true } })
-  t.match(v.text, /^A technician with the join token can reach this device until .+\.$/)
+  t.match(v.text, /^A technician with the join token can ask to reach this device until .+; you allow or deny each one\.$/)
+  t.match(viewState(consoleWith(onStatus(HOUR, { consent: 'auto' })), NOW).text, /^A technician with the join token can reach this device until .+ \(at most 3 at once\)\.$/, 'consent auto says so')
   t.match(v.session, { msLeft: HOUR - 1_000, overlayIp: '10.99.0.1/24', adminAccess: 'On', token: null, command: null, adminPassword: null, passwordMissing: true }, 'after a reload: no token, and the password is said to be gone')
   t.equal(v.supernodes.length, 1, 'the supernodes are listed')
 
@@ -197,13 +213,29 @@ t.test('error: lost contact, a refused switch, an edge that is not running', (t)
   t.end()
 })
 
-t.test('a technician joining or leaving is noticed (the audit log has news)', (t) => {
-  const tech = { id: 'a1', ip: '10.99.0.5', fingerprint: 'nbswy3dpeb3w64tmmqqq4zlemvzxi5dp', path: 'relay', endpoint: null, since: new Date(NOW).toISOString(), lastSeenMs: 0 }
+t.test('technicians: a request is listed as waiting, an admitted one as connected; any change of either is noticed (the audit log has news)', (t) => {
+  const waiting = technician({ state: 'waiting', ip: null, path: null, certificate: null, decidedBy: null, lastSeenMs: null })
   const none = consoleWith(onStatus(HOUR))
-  const joined = withStatus(none, onStatus(HOUR, { technicians: [tech] }), NOW)
-  t.ok(joined.techniciansChanged, 'joined')
-  t.same(viewState(joined.page, NOW).technicians, [tech], 'and listed')
-  t.notOk(withStatus(joined.page, onStatus(HOUR, { technicians: [tech] }), NOW).techniciansChanged, 'the same list again: nothing new')
-  t.ok(withStatus(joined.page, onStatus(HOUR), NOW).techniciansChanged, 'left')
+  const asked = withStatus(none, onStatus(HOUR, { technicians: [waiting] }), NOW)
+  t.ok(asked.techniciansChanged, 'a request')
+  t.same([viewState(asked.page, NOW).waiting, viewState(asked.page, NOW).technicians], [[waiting], []], 'listed as waiting')
+  const admitted = technician()
+  const allowed = withStatus(asked.page, onStatus(HOUR, { technicians: [admitted] }), NOW)
+  t.ok(allowed.techniciansChanged, 'the same ID admitted: a change')
+  t.same([viewState(allowed.page, NOW).waiting, viewState(allowed.page, NOW).technicians], [[], [admitted]], 'listed as connected')
+  t.notOk(withStatus(allowed.page, onStatus(HOUR, { technicians: [admitted] }), NOW).techniciansChanged, 'the same list again: nothing new')
+  const gone = withStatus(allowed.page, onStatus(HOUR, { technicians: [{ ...admitted, state: 'disconnected' }] }), NOW)
+  t.ok(gone.techniciansChanged, 'disconnected')
+  t.same([viewState(gone.page, NOW).waiting, viewState(gone.page, NOW).technicians], [[], []], 'ended requests are in the audit log, not the lists')
+  t.end()
+})
+
+t.test('the idle countdown: from the service\'s idleRemainingSeconds, beside the session countdown; none without an idle timeout', (t) => {
+  const page = consoleWith(onStatus(HOUR, { idleMinutes: 15, idleRemainingSeconds: 900 }))
+  t.equal(idleMsLeft(page, NOW + 60_000), 840_000, 'a minute later: 14 min left')
+  t.equal(viewState(page, NOW + 60_000).session!.idleMsLeft, 840_000)
+  t.equal(idleMsLeft(page, NOW + 901_000), 0, 'never below zero')
+  t.equal(viewState(consoleWith(onStatus(HOUR)), NOW).session!.idleMsLeft, null, 'idleMinutes 0: no idle countdown')
+  t.equal(withStatus(page, offStatus(), NOW).page.idleDeadline, null, 'switched off: gone')
   t.end()
 })

@@ -3,6 +3,7 @@
 // punching succeeds, through the supernode until then), and serves /status and /metrics.
 // The data path is split by direction: inside.ts (TAP → network), outside.ts (network → TAP).
 import { EventEmitter } from 'node:events'
+import { connect, type Socket } from 'node:net'
 import { formatFingerprint, type Identity } from '../crypto/identity.js'
 import type { CommunityKeys } from '../crypto/keys.js'
 import { silentLogger, type Logger } from '../log/logger.js'
@@ -28,6 +29,7 @@ import {
   type ControlPacket,
   type OverlayAddress,
   type RegisterAck,
+  writeIPv4,
 } from '../wire/index.js'
 import type { AllowRules } from './allow-filter.js'
 import type { OpenTransport } from './birthday.js'
@@ -42,6 +44,7 @@ import type { PairSessionState, SessionLimits } from '../crypto/noise-session.js
 import { CERTIFICATE_REFUSED, Registration, type RevocationCounts } from './registration.js'
 import { SupernodeLink, UDP_RETRY_ON_FALLBACK_MS, type LinkHost, type LinkTarget, type LinkTransport } from './supernode-link.js'
 import { Supernodes } from './supernodes.js'
+import { StreamHub } from './streams/hub.js'
 
 export const DEFAULT_EDGE_MGMT: HostPort = { host: '127.0.0.1', port: 5644 }
 /** The edge's scheduler tick: punch rounds, keepalives and retries are checked this often. */
@@ -94,6 +97,12 @@ export interface EdgeConfig {
   birthdayPorts?: { from: number; to: number }
   /** pair sessions' rekey times instead of WireGuard's (--rekey-after: labs watch rekeys happen) */
   sessionLimits?: Partial<SessionLimits>
+  /**
+   * Userspace streams (streams/hub.ts): whether members' streams are accepted (default: yes, to this
+   * host's own overlay address, to the ports --allow lists); a userspace edge accepts none.
+   * `connect` replaces how the connection to a port is made (tests: to a loopback server).
+   */
+  streams?: { accept: boolean; connect?: (port: number) => Socket | null }
 }
 
 export interface FallbackOptions {
@@ -174,6 +183,8 @@ export interface EdgeStatus {
   counters: EdgeCounters
   /** the edge's drops and its pair sessions' (src/crypto/session-table.ts), by reason */
   drops: Record<EdgeReason | SessionDropReason, number>
+  /** userspace streams open now and their counters (streams/hub.ts) */
+  streams?: ReturnType<StreamHub['status']>
 }
 
 export interface EdgeEvents {
@@ -191,6 +202,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private readonly supernodes: Supernodes
   /** pair sessions, peers, both directions of the data path (data-path.ts) */
   private readonly data: DataPath
+  /** userspace streams over the pair sessions (SESSION_DATA kind 4): 'stream' events for the audit */
+  readonly streams: StreamHub
   readonly relayOnly: boolean
   overlay: OverlayAddress | null
   private readonly registration: Registration
@@ -259,7 +272,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
       oldProtocol: (msg, address, port, via) => this.supernodes.from(address, port, via)?.onOldProtocol(msg) ?? false,
       revocation: (packet) => this.registration.revocation(Buffer.from(packet.revocation.bytes)),
       pathChanged: (owner) => this.pathChanged(owner),
+      streams: { receive: (peer, payload) => this.streams.receive(peer, payload), peerRemoved: (peer) => this.streams.peerRemoved(peer) },
     })
+    this.streams = this.streamHub(config)
     this.registration = new Registration({
       credentials,
       now: () => clock.now(),
@@ -365,6 +380,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
     for (const link of this.supernodes.links) {
       if (link.registered) link.send(deregister)
     }
+    // the streams' peers hear the end (ABORT) while the socket still sends
+    this.streams.close()
     await this.transport.flush()
     for (const link of this.supernodes.links) {
       await link.stream?.flush()
@@ -396,6 +413,27 @@ export class Edge extends EventEmitter<EdgeEvents> {
       default:
         this.drops['unexpected-type']++
     }
+  }
+
+  /** The stream hub: kind-4 packets go out through the data path; accepted streams connect to our own overlay address. */
+  private streamHub(config: EdgeConfig): StreamHub {
+    const accept = config.streams?.accept ?? true
+    const connectTo = config.streams?.connect ?? ((port: number) => (this.overlay === null ? null : connect({ host: this.overlay.address, port, allowHalfOpen: true })))
+    return new StreamHub({
+      clock: this.clock,
+      log: this.log,
+      send: (peer, packet) => this.data.outbound.stream(peer, packet),
+      peerByAddress: (ipv4) => {
+        for (const peer of this.data.peers.values()) if (peer.identity.certificate.ipv4?.address === ipv4) return peer
+        return undefined
+      },
+      query: (ipv4) => {
+        const address = Buffer.alloc(4)
+        writeIPv4(ipv4, address, 0)
+        this.supernodes.query({ kind: 'ipv4', address }, this.clock.now())
+      },
+      acceptor: accept ? { allow: config.allow ?? null, connect: connectTo } : null,
+    })
   }
 
   private pathChanged(owner: PathOwner): void {
@@ -520,6 +558,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       revocations: { ...this.registration.revocationCounts },
       counters: { ...this.counters },
       drops: this.allDrops(),
+      streams: this.streams.status(),
       ...this.hostStatus(),
     }
   }

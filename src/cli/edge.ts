@@ -11,11 +11,13 @@ import { UDP_HEAD_START_MS, UDP_RETRY_ON_FALLBACK_MS } from '../edge/supernode-l
 import { DeviceError, startLinuxEdge } from '../edge/linux-edge.js'
 import { streamLogger } from '../log/logger.js'
 import type { MgmtListen } from '../mgmt/server.js'
-import { formatHostPort, type HostPort } from '../net/address.js'
+import { formatHostPort, parseHostPort, type HostPort } from '../net/address.js'
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
 import { DEFAULT_TAP_NAME } from '../tap/linux-tap.js'
 import { systemClock } from '../time/clock.js'
-import { isUnicastMac, parseMac } from '../wire/index.js'
+import { ipFamily, isUnicastMac, parseMac } from '../wire/index.js'
+import { parseForward } from '../edge/streams/forward.js'
+import { startUserspaceEdge, type UserspaceOptions } from '../edge/streams/userspace-edge.js'
 import { CliError, EXIT_CERTIFICATE, EXIT_DEVICE, EXIT_USAGE } from './errors.js'
 import { readArmoredFile, readIdentityFile } from './key-files.js'
 import { MAX_REKEY_AFTER_SECONDS, MIN_REKEY_AFTER_SECONDS, rekeyAfterLimits } from './rekey-after.js'
@@ -53,6 +55,11 @@ interface EdgeArgs {
   'ca-file'?: string
   'log-level': string
   'rekey-after'?: number
+  userspace?: boolean
+  forward?: string[]
+  socks5?: string
+  target?: string
+  'device-name'?: string[]
 }
 
 export const edgeCommand: CommandModule<object, EdgeArgs> = {
@@ -91,7 +98,13 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
         type: 'number',
         describe: `pair sessions make new keys after this many seconds (${MIN_REKEY_AFTER_SECONDS} to ${MAX_REKEY_AFTER_SECONDS}, the default); for labs that want to see rekeys under load`,
       })
+      .option('userspace', { type: 'boolean', default: false, describe: 'no TAP device and no root: reach one member (--target) through --forward and --socks5 only (TCP only; no ping)' })
+      .option('forward', { type: 'string', array: true, describe: 'with --userspace: LOCAL:REMOTE listens on 127.0.0.1:LOCAL and carries each connection to the target\'s port REMOTE (repeat for several)' })
+      .option('socks5', { type: 'string', describe: 'with --userspace: a SOCKS5 listener ADDR:PORT (e.g. 127.0.0.1:1080) for CONNECT to the target by address or --device-name; everything else is refused' })
+      .option('target', { type: 'string', describe: "with --userspace: the overlay address --forward and --socks5 reach (the device's; default: the first --device-name's)" })
+      .option('device-name', { type: 'string', array: true, describe: 'with --userspace: NAME=IP, a name SOCKS5 clients may use for an overlay address (e.g. device.overlan=10.9.0.1)' })
       .example('$0 edge -c lab -k secret -a 10.9.0.1/24 -l sn.example:7654', 'as n2n: community, key, address, supernode')
+      .example('$0 edge -c lab -k secret -l sn.example:7654 --userspace --target 10.9.0.1 --forward 2222:22 --socks5 127.0.0.1:1080', 'no root: ssh -p 2222 localhost reaches the device\'s port 22')
       .example('OVERLAN_KEY=... $0 edge -c lab -l sn.example:7654', 'the key from the environment, an address from the supernode')
       .example('$0 edge -c lab -l sn.example:7654,443 --fallback wss://sn.example/overlan', 'UDP on two ports, TLS on 443 when UDP is blocked')
       .example('$0 edge --join ovl1.eyJj...', 'a technician joining a remote-assistance session')
@@ -105,9 +118,20 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
     if (mac === null || (mac !== undefined && !isUnicastMac(mac))) throw new CliError(`--mac: "${args.mac}" is not a unicast MAC like 02:12:34:56:78:9a`)
     const mtu = Number(args.mtu)
     if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9000) throw new CliError(`--mtu must be an integer from 576 to 9000, got ${args.mtu}`)
+    const userspace = userspaceOptions(args)
     const config = edgeConfig(args, process.env)
     // before the TAP: it takes the certificate's MAC, and a certificate refused leaves no device behind
     const credentials = await edgeCredentials(config, mac)
+    if (userspace !== null) {
+      const edge = await startUserspaceEdge({ ...config, overlay: credentials.certificate.ipv4, credentials }, { ...userspace, logger }).catch((err: unknown) => {
+        credentials.destroy()
+        throw new CliError((err as Error).message)
+      })
+      edge.on('stopped', (why) => process.exit(why === 'certificate-refused' ? EXIT_CERTIFICATE : 0))
+      if (config.mgmt) logger.info(`management on http://${formatHostPort(edge.mgmtAddress!)}/status and /metrics`)
+      stopOnSignals(() => edge.stop('signal'))
+      return
+    }
 
     // the TAP gets the certificate's addresses: -a's, the authority's, or none yet (the supernode assigns one)
     const edge = await startLinuxEdge({ ...config, overlay: credentials.certificate.ipv4, credentials }, { tapName, mac: credentials.mac, mtu, logger, offerLanAddresses: true }).catch((err: unknown) => {
@@ -126,6 +150,39 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
     }
     stopOnSignals(() => edge.stop('signal'))
   },
+}
+
+/** --userspace and its listeners, checked; null without --userspace (whose options are then refused). */
+export function userspaceOptions(args: EdgeArgs): Omit<UserspaceOptions, 'logger'> | null {
+  const forwards = args.forward ?? []
+  if (args.userspace !== true) {
+    const given = [forwards.length > 0 && '--forward', args.socks5 !== undefined && '--socks5', args.target !== undefined && '--target', args['device-name'] !== undefined && '--device-name'].filter(Boolean)
+    if (given.length > 0) throw new CliError(`${given.join(', ')}: only with --userspace (a TAP edge reaches the overlay directly)`)
+    return null
+  }
+  if (forwards.length === 0 && args.socks5 === undefined) throw new CliError('--userspace: give at least one --forward LOCAL:REMOTE or --socks5 ADDR:PORT (a userspace edge reaches the overlay only through them)')
+  const names = new Map<string, string>()
+  for (const item of args['device-name'] ?? []) {
+    const match = /^([A-Za-z0-9.-]{1,63})=(\d{1,3}(?:\.\d{1,3}){3})$/.exec(item.trim())
+    if (match === null || ipFamily(match[2]!) !== 4) throw new CliError(`--device-name: "${item}" is not NAME=IPv4, like device.overlan=10.9.0.1`)
+    names.set(match[1]!.toLowerCase(), match[2]!)
+  }
+  const target = args.target ?? names.values().next().value
+  if (target === undefined) throw new CliError('--userspace: give the overlay address to reach with --target IP (or a --device-name NAME=IP)')
+  if (ipFamily(target) !== 4) throw new CliError(`--target: "${target}" is not an IPv4 overlay address`)
+  let socks5: HostPort | null = null
+  if (args.socks5 !== undefined) {
+    try {
+      socks5 = parseHostPort(args.socks5, { host: '127.0.0.1' })
+    } catch (err) {
+      throw new CliError(`--socks5: ${(err as Error).message}`)
+    }
+  }
+  try {
+    return { target, forwards: forwards.map(parseForward), socks5, names }
+  } catch (err) {
+    throw new CliError((err as Error).message)
+  }
 }
 
 /**

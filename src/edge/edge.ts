@@ -9,7 +9,7 @@ import type { CommunityKeys } from '../crypto/keys.js'
 import { silentLogger, type Logger } from '../log/logger.js'
 import { MgmtServer, type MgmtListen } from '../mgmt/server.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
-import { bindUdp } from '../net/bind.js'
+import { bindUdp, type SocketKind } from '../net/bind.js'
 import type { Transport } from '../net/transport.js'
 import { WsCarrier, type CarrierDrop, type StreamCarrier } from '../net/ws-carrier.js'
 import { connectWebSocket, type ProxyConfig } from '../net/ws-connect.js'
@@ -123,6 +123,8 @@ export interface EdgeDeps {
   openTransport?: OpenTransport
   /** opens a supernode's fallback stream (default: a WebSocket by src/net/ws-connect.ts) */
   openFallback?: OpenFallback
+  /** which UDP sockets to open: the batched addon where built (default), or node:dgram (a userspace edge: no Linux-only call) */
+  socketKind?: SocketKind
 }
 
 /** Opens a fallback stream to a URL; `drop` counts what its send queue drops. */
@@ -317,7 +319,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     // IPv4 unless a supernode is IPv6: libuv sets only the IPv6 hop limit on a dual-stack socket,
     // and the punching TTL ladder must apply to IPv4 datagrams
     const bindAddress = config.bind?.address ?? (config.supernodes.some((s) => ipFamily(s.host) === 6) ? '::' : '0.0.0.0')
-    const transport = deps.transport ?? (await bindUdp({ address: bindAddress, port: config.bind?.port ?? 0 }))
+    const transport = deps.transport ?? (await bindUdp({ address: bindAddress, port: config.bind?.port ?? 0 }, deps.socketKind))
     // birthday punching opens 256 sockets for a few seconds: dgram's, which hold no send ring
     const openTransport = deps.openTransport ?? (() => bindUdp({ address: bindAddress, port: 0 }, 'dgram'))
     const openFallback = deps.openFallback ?? ((url: URL, drop: (reason: CarrierDrop) => void) => openWebSocketCarrier(url, config.fallback ?? {}, drop))

@@ -3,7 +3,6 @@
 // `curl --socks5-hostname` reaches an HTTP server on the device (a 4 MiB file, SHA-256 equal);
 // a port the device's --allow does not list is refused, counted and reported to curl; over the
 // direct path, over the relay, and with 5 % of the technician's underlay lost.
-import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'

@@ -15,6 +15,8 @@ const RUNS = SMOKE ? 1 : 3
 const SECONDS = SMOKE ? 2 : 8
 const IP_DEVICE = '10.9.0.1'
 const IP_TECH = '10.9.0.2'
+/** another address than the TAP technician's: the device may hold that one's peer a while after it left */
+const IP_USERSPACE = '10.9.0.3'
 const READY_MS = 20_000
 const IPERF_PORT = 5201
 const GREETING_PORT = 8080
@@ -48,7 +50,7 @@ export async function userspaceSection(): Promise<Figure[]> {
     await tapTech.stop()
 
     // ---- the technician on --userspace ----
-    const args = ['edge', '-c', 'lab', '-l', '203.0.113.10:7654', '-a', `${IP_TECH}/24`, '--name', 'technician (userspace)', '--mgmt', '127.0.0.1:5644']
+    const args = ['edge', '-c', 'lab', '-l', '203.0.113.10:7654', '-a', `${IP_USERSPACE}/24`, '--name', 'technician (userspace)', '--mgmt', '127.0.0.1:5644']
     args.push('--userspace', '--target', IP_DEVICE, '--forward', `${IPERF_PORT}:${IPERF_PORT}`, '--forward', `${GREETING_PORT}:${GREETING_PORT}`)
     const startedAt = Date.now()
     const tech = lab.spawn('technician (userspace)', techSite.ns, process.execPath, [BIN, ...args], lab.edgeEnv({ address: '' }))

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { parseAllow } from '../../src/edge/allow-filter.js'
+import { systemClock } from '../../src/time/clock.js'
 import { listenForward } from '../../src/edge/streams/forward.js'
 import { listenSocks5 } from '../../src/edge/streams/socks5.js'
 import { until } from '../fixtures/overlay.js'
@@ -39,7 +40,7 @@ t.test('SOCKS5: CONNECT to the device by address or name works; anything else ge
   const body = Buffer.from('hello from the device\n')
   pair.services.set(80, await httpServer(t, body))
   // port 81 is allowed but nothing listens there
-  const socks = await listenSocks5(pair.technician.edge.streams, { host: '127.0.0.1', port: 0 }, { targets: new Map([[pair.deviceIp, pair.deviceIp], ['device.overlan', pair.deviceIp]]) })
+  const socks = await listenSocks5(pair.technician.edge.streams, { host: '127.0.0.1', port: 0 }, { targets: new Map([[pair.deviceIp, pair.deviceIp], ['device.overlan', pair.deviceIp]]), clock: systemClock })
   t.teardown(() => socks.server.close())
   const port = socks.address.port
 

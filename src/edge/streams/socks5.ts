@@ -4,6 +4,7 @@
 // BIND and UDP ASSOCIATE are "command not supported", IPv6 is "address type not supported".
 import { createServer, type Server, type Socket } from 'node:net'
 import type { HostPort } from '../../net/address.js'
+import type { Clock } from '../../time/clock.js'
 import {
   SOCKS_NO_ACCEPTABLE_METHOD,
   SOCKS_NO_AUTH,
@@ -40,6 +41,8 @@ export const REPLY_FOR: Record<StreamRefusal, SocksReply> = {
 export interface Socks5Options {
   /** what a CONNECT may name, lower-case: the device's overlay address and its names, each → the overlay address */
   targets: ReadonlyMap<string, string>
+  /** for the handshake's time limit */
+  clock: Clock
 }
 
 export async function listenSocks5(hub: StreamHub, at: HostPort, options: Socks5Options): Promise<{ server: Server; address: HostPort }> {
@@ -53,10 +56,9 @@ export async function listenSocks5(hub: StreamHub, at: HostPort, options: Socks5
 function handshake(hub: StreamHub, socket: Socket, options: Socks5Options): void {
   let buffered = Buffer.alloc(0)
   let stage: 'greeting' | 'request' = 'greeting'
-  const timer = setTimeout(() => socket.destroy(), HANDSHAKE_TIMEOUT_MS)
-  timer.unref()
+  const timer = options.clock.after(HANDSHAKE_TIMEOUT_MS, () => socket.destroy())
   const fail = (reply: SocksReply | null): void => {
-    clearTimeout(timer)
+    timer.cancel()
     socket.off('data', onData)
     if (reply === null) socket.destroy()
     else socket.end(encodeSocksReply(reply))
@@ -70,7 +72,7 @@ function handshake(hub: StreamHub, socket: Socket, options: Socks5Options): void
       if (greeting.ok === false) return fail(null)
       buffered = buffered.subarray(greeting.used)
       if (!greeting.value.methods.includes(SOCKS_NO_AUTH)) {
-        clearTimeout(timer)
+        timer.cancel()
         socket.off('data', onData)
         socket.end(encodeSocksMethod(SOCKS_NO_ACCEPTABLE_METHOD))
         return
@@ -83,7 +85,7 @@ function handshake(hub: StreamHub, socket: Socket, options: Socks5Options): void
     if (request.ok === false) return fail(request.reason === 'bad-address-type' ? SocksReply.AddressTypeNotSupported : SocksReply.GeneralFailure)
     const refusal = refuse(request.value, options)
     if (refusal !== null) return fail(refusal)
-    clearTimeout(timer)
+    timer.cancel()
     socket.off('data', onData)
     socket.pause()
     // what the client sent after its request (an eager TLS hello) belongs to the stream
@@ -98,7 +100,7 @@ function handshake(hub: StreamHub, socket: Socket, options: Socks5Options): void
     )
   }
   socket.on('data', onData)
-  socket.on('error', () => clearTimeout(timer))
+  socket.on('error', () => timer.cancel())
 }
 
 /** The reply for a request this listener will not carry, or null. */

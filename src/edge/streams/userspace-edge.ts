@@ -3,6 +3,7 @@
 // streams; the technician reaches the device through --forward listeners and a SOCKS5 listener.
 import type { Server } from 'node:net'
 import type { Logger } from '../../log/logger.js'
+import { systemClock } from '../../time/clock.js'
 import { formatHostPort, type HostPort } from '../../net/address.js'
 import type { Credentials } from '../credentials.js'
 import { Edge, type EdgeConfig } from '../edge.js'
@@ -40,7 +41,7 @@ export async function startUserspaceEdge(config: EdgeConfig & { credentials: Cre
         targets.set(name.toLowerCase(), ip)
         targets.set(ip, ip)
       }
-      const { server, address } = await listenSocks5(edge.streams, options.socks5, { targets })
+      const { server, address } = await listenSocks5(edge.streams, options.socks5, { targets, clock: systemClock })
       servers.push(server)
       logger.info(`socks5 ${formatHostPort(address)} -> ${[...targets.keys()].join(', ')}`)
     }

@@ -14,6 +14,7 @@ import { fallbackSection } from './sections/fallback.js'
 import { labSection } from './sections/lab.js'
 import { sessionsSection } from './sections/sessions.js'
 import { setupSection } from './sections/setup.js'
+import { userspaceSection } from './sections/userspace.js'
 
 const SECTIONS: Record<string, { needsRoot: boolean; run: () => Promise<Figure[]> }> = {
   crypto: { needsRoot: false, run: cryptoSection },
@@ -26,6 +27,7 @@ const SECTIONS: Record<string, { needsRoot: boolean; run: () => Promise<Figure[]
   lab: { needsRoot: true, run: labSection },
   setup: { needsRoot: true, run: setupSection },
   fallback: { needsRoot: true, run: fallbackSection },
+  userspace: { needsRoot: true, run: userspaceSection },
 }
 
 function parseOnly(argv: string[]): string[] {

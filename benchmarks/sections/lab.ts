@@ -39,7 +39,7 @@ interface IperfResult {
  * iperf3 from `client` to `server`'s `target` (a one-off server started for the run), `seconds`
  * long; TCP, or UDP with 1400-byte datagrams and no rate limit. The receiver's rate, in Mbit/s.
  */
-async function iperf(lab: BenchLab, server: Site, client: Site, target: string, mode: 'tcp' | 'udp', seconds: number): Promise<IperfResult> {
+export async function iperf(lab: BenchLab, server: Site, client: Site, target: string, mode: 'tcp' | 'udp', seconds: number): Promise<IperfResult> {
   const listener: LabProcess = lab.spawn(`iperf3 -s (${mode} ${target})`, server.ns, 'iperf3', ['-s', '-1', '--forceflush'])
   try {
     if ((await listener.waitForLine(/Server listening/, 10_000)) === null) throw new Error(`iperf3 -s did not start:\n${listener.lines.join('\n')}`)

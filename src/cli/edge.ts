@@ -11,11 +11,13 @@ import { UDP_HEAD_START_MS, UDP_RETRY_ON_FALLBACK_MS } from '../edge/supernode-l
 import { DeviceError, startLinuxEdge } from '../edge/linux-edge.js'
 import { streamLogger } from '../log/logger.js'
 import type { MgmtListen } from '../mgmt/server.js'
-import { formatHostPort, type HostPort } from '../net/address.js'
+import { formatHostPort, parseHostPort, type HostPort } from '../net/address.js'
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
 import { DEFAULT_TAP_NAME } from '../tap/linux-tap.js'
 import { systemClock } from '../time/clock.js'
-import { isUnicastMac, parseMac } from '../wire/index.js'
+import { ipFamily, isUnicastMac, parseMac } from '../wire/index.js'
+import { parseForward } from '../edge/streams/forward.js'
+import { startUserspaceEdge, type UserspaceOptions } from '../edge/streams/userspace-edge.js'
 import { CliError, EXIT_CERTIFICATE, EXIT_DENIED, EXIT_DEVICE, EXIT_SESSION_OVER, EXIT_USAGE } from './errors.js'
 import { admittedConfig, enroll, joinIdentity, joinPlan, joinSource, stoppedLine, type JoinPlan } from './edge-join.js'
 import { readArmoredFile, readIdentityFile } from './key-files.js'
@@ -56,6 +58,11 @@ interface EdgeArgs {
   'ca-file'?: string
   'log-level': string
   'rekey-after'?: number
+  userspace?: boolean
+  forward?: string[]
+  socks5?: string
+  target?: string
+  'device-name'?: string[]
 }
 
 export const edgeCommand: CommandModule<object, EdgeArgs> = {
@@ -95,7 +102,13 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
         type: 'number',
         describe: `pair sessions make new keys after this many seconds (${MIN_REKEY_AFTER_SECONDS} to ${MAX_REKEY_AFTER_SECONDS}, the default); for labs that want to see rekeys under load`,
       })
+      .option('userspace', { type: 'boolean', default: false, describe: 'no TAP device and no root: reach one member (--target) through --forward and --socks5 only (TCP only; no ping)' })
+      .option('forward', { type: 'string', array: true, describe: 'with --userspace: LOCAL:REMOTE listens on 127.0.0.1:LOCAL and carries each connection to the target\'s port REMOTE (repeat for several)' })
+      .option('socks5', { type: 'string', describe: 'with --userspace: a SOCKS5 listener ADDR:PORT (e.g. 127.0.0.1:1080) for CONNECT to the target by address or --device-name; everything else is refused' })
+      .option('target', { type: 'string', describe: "with --userspace: the overlay address --forward and --socks5 reach (the device's; default: the first --device-name's)" })
+      .option('device-name', { type: 'string', array: true, describe: 'with --userspace: NAME=IP, a name SOCKS5 clients may use for an overlay address (e.g. device.overlan=10.9.0.1)' })
       .example('$0 edge -c lab -k secret -a 10.9.0.1/24 -l sn.example:7654', 'as n2n: community, key, address, supernode')
+      .example('$0 edge -c lab -k secret -l sn.example:7654 --userspace --target 10.9.0.1 --forward 2222:22 --socks5 127.0.0.1:1080', 'no root: ssh -p 2222 localhost reaches the device\'s port 22')
       .example('OVERLAN_KEY=... $0 edge -c lab -l sn.example:7654', 'the key from the environment, an address from the supernode')
       .example('$0 edge -c lab -l sn.example:7654,443 --fallback wss://sn.example/overlan', 'UDP on two ports, TLS on 443 when UDP is blocked')
       .example('$0 edge --join-file token.txt --name "Alice (ACME support)"', "a technician asking to join a remote-assistance session: it waits until the device's owner admits it")
@@ -116,11 +129,26 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
     if (source !== null) {
       for (const warning of source.warnings) logger.warn(warning)
       if (mac !== undefined) throw new CliError('--mac: the device chooses the MAC with the certificate: give no -m with a join token')
-      return technician(joinPlan(source, args, Date.now()), args, { tapName, mtu, logger })
+      const plan = joinPlan(source, args, Date.now())
+      // the token names the device: a userspace technician reaches it without --target or --device-name
+      const deviceIp = plan.token.deviceIp.address
+      const userspace = userspaceOptions(args, { target: deviceIp, names: new Map([[plan.token.deviceHostName.toLowerCase(), deviceIp]]) })
+      return technician(plan, args, { tapName, mtu, logger }, userspace)
     }
+    const userspace = userspaceOptions(args)
     const config = edgeConfig(args, process.env)
     // before the TAP: it takes the certificate's MAC, and a certificate refused leaves no device behind
     const credentials = await edgeCredentials(config, mac)
+    if (userspace !== null) {
+      const edge = await startUserspaceEdge({ ...config, overlay: credentials.certificate.ipv4, credentials }, { ...userspace, logger }).catch((err: unknown) => {
+        credentials.destroy()
+        throw new CliError((err as Error).message)
+      })
+      edge.on('stopped', (why) => process.exit(why === 'certificate-refused' ? EXIT_CERTIFICATE : 0))
+      if (config.mgmt) logger.info(`management on http://${formatHostPort(edge.mgmtAddress!)}/status and /metrics`)
+      stopOnSignals(() => edge.stop('signal'))
+      return
+    }
 
     // the TAP gets the certificate's addresses: -a's, the authority's, or none yet (the supernode assigns one)
     const edge = await startLinuxEdge({ ...config, overlay: credentials.certificate.ipv4, credentials }, { tapName, mac: credentials.mac, mtu, logger, offerLanAddresses: true }).catch((err: unknown) => {
@@ -142,8 +170,8 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
 }
 
 /** A technician: asks to be admitted, then runs the edge the certificate received describes, until the session ends for it. */
-async function technician(plan: JoinPlan, args: EdgeArgs, device: { tapName: string; mtu: number; logger: ReturnType<typeof streamLogger> }): Promise<void> {
-  const { logger } = device
+async function technician(plan: JoinPlan, args: EdgeArgs, tap: { tapName: string; mtu: number; logger: ReturnType<typeof streamLogger> }, userspace: Omit<UserspaceOptions, 'logger'> | null): Promise<void> {
+  const { logger } = tap
   const identity = joinIdentity(plan, readIdentityFile)
   const certificate = await enroll(plan, identity, logger)
   const common = commonOptions(args)
@@ -152,14 +180,31 @@ async function technician(plan: JoinPlan, args: EdgeArgs, device: { tapName: str
   const supernodes: EdgeConfig['supernodes'] = paired.some((s) => s.fallback !== null) ? paired : plan.token.supernodes
   const config = { ...admittedConfig(plan, identity, certificate, common), supernodes, fallback: { proxy: fallbackProxies(supernodes.map((s) => s.fallback ?? null), process.env) } }
   const credentials = await edgeCredentials(config, undefined)
-  const edge = await startLinuxEdge({ ...config, credentials }, { tapName: device.tapName, mac: credentials.mac, mtu: device.mtu, logger, offerLanAddresses: true }).catch((err: unknown) => {
+  const ip = credentials.certificate.ipv4
+  const deviceIp = plan.token.deviceIp.address
+  const admitted = `admitted: this host is ${ip === null ? '(no address)' : `${ip.address}/${ip.prefix}`}`
+  const device = `the device "${plan.token.deviceName}" is ${deviceIp} (${plan.token.deviceHostName})`
+  if (userspace !== null) {
+    // no TAP device: the forwards and the SOCKS5 listener are the way in (they print themselves)
+    const edge = await startUserspaceEdge({ ...config, credentials }, { ...userspace, logger }).catch((err: unknown) => {
+      credentials.destroy()
+      throw new CliError((err as Error).message)
+    })
+    logger.info(`${admitted} (userspace, no TAP device); ${device}`)
+    edge.on('stopped', (why) => {
+      const { line, code } = stoppedLine(why)
+      if (line !== null) logger.error(`${line}: the edge exits`)
+      process.exit(code)
+    })
+    stopOnSignals(() => edge.stop('signal'))
+    return
+  }
+  const edge = await startLinuxEdge({ ...config, credentials }, { tapName: tap.tapName, mac: credentials.mac, mtu: tap.mtu, logger, offerLanAddresses: true }).catch((err: unknown) => {
     credentials.destroy()
     if (err instanceof DeviceError) throw new CliError(err.message, EXIT_DEVICE)
     throw err
   })
-  const ip = credentials.certificate.ipv4
-  const deviceIp = plan.token.deviceIp.address
-  logger.info(`admitted: this host is ${ip === null ? '(no address)' : `${ip.address}/${ip.prefix}`} on ${device.tapName}; the device "${plan.token.deviceName}" is ${deviceIp} (${plan.token.deviceHostName})`)
+  logger.info(`${admitted} on ${tap.tapName}; ${device}`)
   edge.on('stopped', (why) => {
     const { line, code } = stoppedLine(why)
     if (line !== null) logger.error(`${line}: the TAP device is removed and the edge exits`)
@@ -177,6 +222,43 @@ function commonOptions(args: EdgeArgs): Pick<EdgeConfig, 'relayOnly' | 'bind' | 
     bind: { port: port('port', args.port) },
     allow: allowOption(args.allow),
     sessionLimits: args['rekey-after'] === undefined ? undefined : rekeyAfterLimits(args['rekey-after']),
+  }
+}
+
+/**
+ * --userspace and its listeners, checked; null without --userspace (whose options are then refused).
+ * A join token names the device: its address is the target and its name a SOCKS5 name, unless the
+ * options say otherwise.
+ */
+export function userspaceOptions(args: EdgeArgs, fromToken?: { target: string; names: Map<string, string> }): Omit<UserspaceOptions, 'logger'> | null {
+  const forwards = args.forward ?? []
+  if (args.userspace !== true) {
+    const given = [forwards.length > 0 && '--forward', args.socks5 !== undefined && '--socks5', args.target !== undefined && '--target', args['device-name'] !== undefined && '--device-name'].filter(Boolean)
+    if (given.length > 0) throw new CliError(`${given.join(', ')}: only with --userspace (a TAP edge reaches the overlay directly)`)
+    return null
+  }
+  if (forwards.length === 0 && args.socks5 === undefined) throw new CliError('--userspace: give at least one --forward LOCAL:REMOTE or --socks5 ADDR:PORT (a userspace edge reaches the overlay only through them)')
+  const names = new Map<string, string>(fromToken?.names)
+  for (const item of args['device-name'] ?? []) {
+    const match = /^([A-Za-z0-9.-]{1,63})=(\d{1,3}(?:\.\d{1,3}){3})$/.exec(item.trim())
+    if (match === null || ipFamily(match[2]!) !== 4) throw new CliError(`--device-name: "${item}" is not NAME=IPv4, like device.overlan=10.9.0.1`)
+    names.set(match[1]!.toLowerCase(), match[2]!)
+  }
+  const target = args.target ?? fromToken?.target ?? names.values().next().value
+  if (target === undefined) throw new CliError('--userspace: give the overlay address to reach with --target IP (or a --device-name NAME=IP)')
+  if (ipFamily(target) !== 4) throw new CliError(`--target: "${target}" is not an IPv4 overlay address`)
+  let socks5: HostPort | null = null
+  if (args.socks5 !== undefined) {
+    try {
+      socks5 = parseHostPort(args.socks5, { host: '127.0.0.1' })
+    } catch (err) {
+      throw new CliError(`--socks5: ${(err as Error).message}`)
+    }
+  }
+  try {
+    return { target, forwards: forwards.map(parseForward), socks5, names }
+  } catch (err) {
+    throw new CliError((err as Error).message)
   }
 }
 

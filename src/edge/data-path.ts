@@ -65,6 +65,8 @@ export interface DataPathConfig {
   pathChanged(peer: PathOwner): void
   /** pair-session timing (tests shorten it) */
   sessionLimits?: Partial<SessionLimits>
+  /** userspace streams: kind-4 packets in, and peers leaving (their streams end) */
+  streams?: { receive(peer: Peer, payload: Buffer): void; peerRemoved(peer: Peer): void }
 }
 
 export class DataPath {
@@ -136,6 +138,7 @@ export class DataPath {
       linkControl: (packet, address, port, via) => config.linkControl(packet, address, port, via),
       revocation: (packet) => config.revocation(packet),
       oldProtocol: (msg, address, port, via) => config.oldProtocol(msg, address, port, via),
+      stream: (peer, payload) => config.streams?.receive(peer, payload),
     })
     this.ownCertificate(credentials.certificate, credentials.certificateBytes)
   }
@@ -210,6 +213,7 @@ export class DataPath {
 
   /** A peer left (gone, expired, revoked, replaced): a new broadcast key, so it cannot read what we flood next. */
   private peerRemoved(peer: Peer, why: PeerRemoval): void {
+    this.config.streams?.peerRemoved(peer)
     if (why !== 'idle' && why !== 'evicted') this.rotateBroadcastKey(this.config.clock.now())
   }
 

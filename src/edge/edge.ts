@@ -3,12 +3,13 @@
 // punching succeeds, through the supernode until then), and serves /status and /metrics.
 // The data path is split by direction: inside.ts (TAP → network), outside.ts (network → TAP).
 import { EventEmitter } from 'node:events'
+import { connect, type Socket } from 'node:net'
 import { formatFingerprint, type Identity } from '../crypto/identity.js'
 import type { CommunityKeys } from '../crypto/keys.js'
 import { silentLogger, type Logger } from '../log/logger.js'
 import { MgmtServer, type MgmtListen } from '../mgmt/server.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
-import { bindUdp } from '../net/bind.js'
+import { bindUdp, type SocketKind } from '../net/bind.js'
 import type { Transport } from '../net/transport.js'
 import { WsCarrier, type CarrierDrop, type StreamCarrier } from '../net/ws-carrier.js'
 import { connectWebSocket, type ProxyConfig } from '../net/ws-connect.js'
@@ -30,6 +31,7 @@ import {
   type OverlayAddress,
   type RegisterAck,
   type Role,
+  writeIPv4,
 } from '../wire/index.js'
 import type { AllowRules } from './allow-filter.js'
 import type { OpenTransport } from './birthday.js'
@@ -45,6 +47,7 @@ import type { PairSessionState, SessionLimits } from '../crypto/noise-session.js
 import { CERTIFICATE_REFUSED, Registration, type RevocationCounts } from './registration.js'
 import { SupernodeLink, UDP_RETRY_ON_FALLBACK_MS, type LinkHost, type LinkTarget, type LinkTransport } from './supernode-link.js'
 import { Supernodes } from './supernodes.js'
+import { StreamHub } from './streams/hub.js'
 
 export const DEFAULT_EDGE_MGMT: HostPort = { host: '127.0.0.1', port: 5644 }
 /** The edge's scheduler tick: punch rounds, keepalives and retries are checked this often. */
@@ -101,6 +104,12 @@ export interface EdgeConfig {
   sessionLimits?: Partial<SessionLimits>
   /** a device that admits technicians (consent, enrollment.ts): the join token's secret and who decides */
   enrollment?: EnrollmentConfig
+  /**
+   * Userspace streams (streams/hub.ts): whether members' streams are accepted (default: yes, to this
+   * host's own overlay address, to the ports --allow lists); a userspace edge accepts none.
+   * `connect` replaces how the connection to a port is made (tests: to a loopback server).
+   */
+  streams?: { accept: boolean; connect?: (port: number) => Socket | null }
 }
 
 export interface FallbackOptions {
@@ -121,6 +130,8 @@ export interface EdgeDeps {
   openTransport?: OpenTransport
   /** opens a supernode's fallback stream (default: a WebSocket by src/net/ws-connect.ts) */
   openFallback?: OpenFallback
+  /** which UDP sockets to open: the batched addon where built (default), or node:dgram (a userspace edge: no Linux-only call) */
+  socketKind?: SocketKind
 }
 
 /** Opens a fallback stream to a URL; `drop` counts what its send queue drops. */
@@ -183,6 +194,8 @@ export interface EdgeStatus {
   counters: EdgeCounters
   /** the edge's drops and its pair sessions' (src/crypto/session-table.ts), by reason */
   drops: Record<EdgeReason | SessionDropReason, number>
+  /** userspace streams open now and their counters (streams/hub.ts) */
+  streams?: ReturnType<StreamHub['status']>
 }
 
 export interface EdgeEvents {
@@ -200,6 +213,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
   private readonly supernodes: Supernodes
   /** pair sessions, peers, both directions of the data path (data-path.ts) */
   private readonly data: DataPath
+  /** userspace streams over the pair sessions (SESSION_DATA kind 4): 'stream' events for the audit */
+  readonly streams: StreamHub
   readonly relayOnly: boolean
   overlay: OverlayAddress | null
   private readonly registration: Registration
@@ -270,7 +285,9 @@ export class Edge extends EventEmitter<EdgeEvents> {
       oldProtocol: (msg, address, port, via) => this.supernodes.from(address, port, via)?.onOldProtocol(msg) ?? false,
       revocation: (packet) => this.registration.revocation(Buffer.from(packet.revocation.bytes)),
       pathChanged: (owner) => this.pathChanged(owner),
+      streams: { receive: (peer, payload) => this.streams.receive(peer, payload), peerRemoved: (peer) => this.streams.peerRemoved(peer) },
     })
+    this.streams = this.streamHub(config)
     this.registration = new Registration({
       credentials,
       now: () => clock.now(),
@@ -318,7 +335,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     // IPv4 unless a supernode is IPv6: libuv sets only the IPv6 hop limit on a dual-stack socket,
     // and the punching TTL ladder must apply to IPv4 datagrams
     const bindAddress = config.bind?.address ?? (config.supernodes.some((s) => ipFamily(s.host) === 6) ? '::' : '0.0.0.0')
-    const transport = deps.transport ?? (await bindUdp({ address: bindAddress, port: config.bind?.port ?? 0 }))
+    const transport = deps.transport ?? (await bindUdp({ address: bindAddress, port: config.bind?.port ?? 0 }, deps.socketKind))
     // birthday punching opens 256 sockets for a few seconds: dgram's, which hold no send ring
     const openTransport = deps.openTransport ?? (() => bindUdp({ address: bindAddress, port: 0 }, 'dgram'))
     const openFallback = deps.openFallback ?? ((url: URL, drop: (reason: CarrierDrop) => void) => openWebSocketCarrier(url, config.fallback ?? {}, drop))
@@ -381,6 +398,8 @@ export class Edge extends EventEmitter<EdgeEvents> {
     for (const link of this.supernodes.links) {
       if (link.registered) link.send(deregister)
     }
+    // the streams' peers hear the end (ABORT) while the socket still sends
+    this.streams.close()
     await this.transport.flush()
     for (const link of this.supernodes.links) {
       await link.stream?.flush()
@@ -418,6 +437,27 @@ export class Edge extends EventEmitter<EdgeEvents> {
       default:
         this.drops['unexpected-type']++
     }
+  }
+
+  /** The stream hub: kind-4 packets go out through the data path; accepted streams connect to our own overlay address. */
+  private streamHub(config: EdgeConfig): StreamHub {
+    const accept = config.streams?.accept ?? true
+    const connectTo = config.streams?.connect ?? ((port: number) => (this.overlay === null ? null : connect({ host: this.overlay.address, port, allowHalfOpen: true })))
+    return new StreamHub({
+      clock: this.clock,
+      log: this.log,
+      send: (peer, packet) => this.data.outbound.stream(peer, packet),
+      peerByAddress: (ipv4) => {
+        for (const peer of this.data.peers.values()) if (peer.identity.certificate.ipv4?.address === ipv4) return peer
+        return undefined
+      },
+      query: (ipv4) => {
+        const address = Buffer.alloc(4)
+        writeIPv4(ipv4, address, 0)
+        this.supernodes.query({ kind: 'ipv4', address }, this.clock.now())
+      },
+      acceptor: accept ? { allow: config.allow ?? null, connect: connectTo } : null,
+    })
   }
 
   private pathChanged(owner: PathOwner): void {
@@ -544,6 +584,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       ...(this.enrollment === null ? {} : { enrollment: { exchanges: this.enrollment.size, asked: this.enrollment.asked, drops: { ...this.enrollment.drops } } }),
       counters: { ...this.counters },
       drops: this.allDrops(),
+      streams: this.streams.status(),
       ...this.hostStatus(),
     }
   }

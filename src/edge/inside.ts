@@ -113,6 +113,12 @@ export class Outbound {
     }
   }
 
+  /** A userspace-stream packet (SESSION_DATA kind 4) to one peer: lost when its session is not ready (SCTP sends it again). */
+  stream(peer: Peer, packet: Buffer): void {
+    const result = this.sendSession(peer, SessionKind.Stream, packet)
+    if (result !== 'sent' && result !== 'not-ready') this.core.drops[result]++
+  }
+
   /** The answer to a probe, through the socket the probe came in on. */
   probeAck(peer: Peer, payload: Buffer, address: string, port: number, via: Transport | null): void {
     const result = this.sender.direct(peer.session, SessionKind.ProbeAck, payload, address, port, 0, via)

@@ -66,6 +66,8 @@ export interface InboundParts {
   revocation(packet: RevocationPacket): void
   /** a datagram of protocol v1: true when it is the v1 COOKIE answering a supernode link's probe (wire-v2 W1) */
   oldProtocol(msg: Buffer, address: string, port: number, via: Transport | null): boolean
+  /** a userspace-stream packet (SESSION_DATA kind 4; a view of a reused buffer) for the stream hub */
+  stream(peer: Peer, payload: Buffer): void
 }
 
 /** A probe ID more than this far from our clock is not an answer to a recent probe of ours. */
@@ -171,6 +173,11 @@ export class Inbound {
         return
       case SessionKind.BroadcastKey:
         this.broadcastKey(peer, length)
+        return
+      case SessionKind.Stream:
+        // stream traffic is traffic: the peer stays (SCTP heartbeats keep an idle association's peer)
+        peer.lastSeen = core.now()
+        this.parts.stream(peer, this.plain.subarray(0, length))
     }
   }
 

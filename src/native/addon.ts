@@ -18,8 +18,15 @@ function packageRoot(): string | null {
   }
 }
 
-/** The addon's path, or null when it was not built (another OS, a checkout without g++). */
+/**
+ * Set to "off", the addons are taken as not built: how a test shows that a host where they cannot
+ * be built (macOS, Windows, no compiler) still runs a userspace edge.
+ */
+const ADDONS_SWITCH = 'OVERLAN_NATIVE'
+
+/** The addon's path, or null when it was not built (another OS, a checkout without g++) or is switched off. */
 export function addonPath(name: 'overlan_tap' | 'overlan_udp'): string | null {
+  if (process.env[ADDONS_SWITCH] === 'off') return null
   const root = packageRoot()
   const path = root === null ? null : join(root, BUILD_DIR, `${name}.node`)
   return path !== null && existsSync(path) ? path : null

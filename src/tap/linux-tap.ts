@@ -83,7 +83,7 @@ let addon: NativeAddon | null = null
 function loadTapAddon(): NativeAddon {
   if (addon !== null) return addon
   const path = addonPath('overlan_tap')
-  if (path === null) throw new TapError('other', 'the TAP addon is not built: run npm ci (needs python3, make, g++)')
+  if (path === null) throw new TapError('other', 'the TAP addon is not built: run npm ci (needs python3, make, g++), or join without a TAP device with --userspace')
   try {
     addon = loadAddon<NativeAddon>(path)
   } catch (error) {

@@ -1,0 +1,76 @@
+// Userspace streams (issue 16), root only: a device's TAP edge and a technician on two public hosts.
+// First the technician as a TAP edge: iperf3 TCP to the device's overlay address (the baseline, in
+// this run). Then the technician as `overlan edge --userspace --forward 5201:5201 --forward 8080:8080`:
+// the time from its start to the first byte a forward carries from the device (target ≤ 2 s), and
+// iperf3 TCP through the forward over the direct path (target ≥ 100 Mbit/s), as a ratio to the TAP's.
+import { fileURLToPath } from 'node:url'
+import { summarize, withBaseline, type Figure } from '../measure.js'
+import type { LabEdgeStatus } from '../../test/fixtures/lab.js'
+import { runIn, waitFor, withLab } from '../lab-harness.js'
+import { iperf } from './lab.js'
+
+/** OVERLAN_BENCH_SMOKE=1: one short run of each, to see that the section works (not a measurement) */
+const SMOKE = process.env.OVERLAN_BENCH_SMOKE === '1'
+const RUNS = SMOKE ? 1 : 3
+const SECONDS = SMOKE ? 2 : 8
+const IP_DEVICE = '10.9.0.1'
+const IP_TECH = '10.9.0.2'
+/** another address than the TAP technician's: the device may hold that one's peer a while after it left */
+const IP_USERSPACE = '10.9.0.3'
+const READY_MS = 20_000
+const IPERF_PORT = 5201
+const GREETING_PORT = 8080
+// dist-bench/benchmarks/sections/userspace.js → the repository root
+const BIN = fileURLToPath(new URL('../../../bin/overlan.js', import.meta.url))
+/** connects to 127.0.0.1:PORT every 20 ms until a byte arrives; prints the time it arrived (ms since the epoch) */
+const FIRST_BYTE_JS = `
+const net = require('node:net'); const port = Number(process.argv[1]); const until = Date.now() + 30000
+const attempt = () => { const s = net.connect(port, '127.0.0.1'); s.once('data', () => { console.log(Date.now()); process.exit(0) })
+  s.once('error', () => { s.destroy(); if (Date.now() > until) process.exit(1); setTimeout(attempt, 20) })
+  s.once('end', () => { if (Date.now() > until) process.exit(1); setTimeout(attempt, 20) }) }
+attempt()`
+
+export async function userspaceSection(): Promise<Figure[]> {
+  return withLab(async (lab) => {
+    const deviceSite = await lab.addPublicHost()
+    const techSite = await lab.addPublicHost()
+    await lab.startSupernode()
+    await lab.tcpListen(deviceSite.ns, GREETING_PORT)
+    const device = lab.startEdge(deviceSite, { address: `${IP_DEVICE}/24`, name: 'device' }, 'device')
+    if (!(await device.waitRegistered(READY_MS)).ok) throw new Error('the device did not register')
+
+    // ---- the baseline: the technician on a TAP device ----
+    const tapTech = lab.startEdge(techSite, { address: `${IP_TECH}/24`, name: 'technician (TAP)' }, 'technician (TAP)')
+    if (!(await tapTech.waitRegistered(READY_MS)).ok) throw new Error('the TAP technician did not register')
+    if (!(await lab.firstReply(techSite.ns, IP_DEVICE, READY_MS)).ok) throw new Error('the TAP technician does not reach the device')
+    const direct = await waitFor('direct', async () => ((await tapTech.pathTo(IP_DEVICE)) === 'direct' ? true : undefined), READY_MS)
+    if (!direct.ok) throw new Error('the TAP technician did not go direct')
+    const tapRuns: number[] = []
+    for (let run = 0; run < RUNS; run++) tapRuns.push((await iperf(lab, deviceSite, techSite, IP_DEVICE, 'tcp', SECONDS)).mbits)
+    await tapTech.stop()
+
+    // ---- the technician on --userspace ----
+    const args = ['edge', '-c', 'lab', '-l', '203.0.113.10:7654', '-a', `${IP_USERSPACE}/24`, '--name', 'technician (userspace)', '--mgmt', '127.0.0.1:5644']
+    args.push('--userspace', '--target', IP_DEVICE, '--forward', `${IPERF_PORT}:${IPERF_PORT}`, '--forward', `${GREETING_PORT}:${GREETING_PORT}`)
+    const startedAt = Date.now()
+    const tech = lab.spawn('technician (userspace)', techSite.ns, process.execPath, [BIN, ...args], lab.edgeEnv({ address: '' }))
+    const first = await runIn(lab, techSite.ns, process.execPath, ['-e', FIRST_BYTE_JS, String(GREETING_PORT)], 40_000)
+    if (first.code !== 0) throw new Error(`no byte through the forward within 30 s:\n${tech.lines.join('\n')}`)
+    const firstByteMs = Number(first.stdout.trim()) - startedAt
+    const registeredAt = tech.lineTime(/registered with supernode/)
+    const afterRegistration = registeredAt === undefined ? null : Number(first.stdout.trim()) - registeredAt
+    const path = await waitFor('direct', async () => {
+      const status = await lab.getJson<LabEdgeStatus>(techSite.ns, 'http://127.0.0.1:5644/status').catch(() => undefined)
+      return status?.peers.find((p) => p.ip === IP_DEVICE)?.path === 'direct' ? true : undefined
+    }, READY_MS)
+    const forwardRuns: number[] = []
+    for (let run = 0; run < RUNS; run++) forwardRuns.push((await iperf(lab, deviceSite, techSite, '127.0.0.1', 'tcp', SECONDS)).mbits)
+    await tech.stop('SIGTERM', 3_000)
+    await device.stop()
+
+    const tapFig = summarize(`overlay TCP, technician on a TAP, direct, iperf3 ${SECONDS} s`, 'Mbit/s', tapRuns)
+    const forwardFig = withBaseline(summarize(`TCP through --userspace --forward, ${path.ok ? 'direct' : 'NOT direct'}, iperf3 ${SECONDS} s`, 'Mbit/s', forwardRuns), tapFig)
+    const startFig = summarize('--userspace start → first byte through a forward', 'ms', [firstByteMs], { note: afterRegistration === null ? undefined : `${afterRegistration} ms after its registration` })
+    return [tapFig, { ...forwardFig, target: '≥ 100 Mbit/s', met: forwardFig.median >= 100 }, { ...startFig, target: '≤ 2,000 ms after admission', met: (afterRegistration ?? firstByteMs) <= 2000 }]
+  })
+}

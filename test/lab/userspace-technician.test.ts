@@ -1,0 +1,97 @@
+// A technician without root (issue 16), in network namespaces: `overlan edge --userspace` as uid
+// 65534 with no capabilities, behind a cone NAT; real curl through its --forward and through
+// `curl --socks5-hostname` reaches an HTTP server on the device (a 4 MiB file, SHA-256 equal);
+// a port the device's --allow does not list is refused, counted and reported to curl; over the
+// direct path, over the relay, and with 5 % of the technician's underlay lost.
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import t, { type Test } from 'tap'
+import { impairWan, totals } from '../fixtures/impair.js'
+import { SUPERNODE_IP, SUPERNODE_PORT, natLab, waitFor, type LabEdgeStatus, type NatLab, type Site } from '../fixtures/lab.js'
+import { skipUnlessRoot } from '../fixtures/require-root.js'
+
+const BIN = fileURLToPath(new URL('../../bin/overlan.js', import.meta.url))
+const DEVICE_IP = '10.9.0.2'
+const HTTP_PORT = 8080
+const FILE_BYTES = 4 * 1024 * 1024
+const NOBODY = 65534
+/** serves a fixed pseudo-random file of FILE_BYTES at every path; prints its SHA-256 */
+const HTTP_JS = `
+const body = Buffer.alloc(${FILE_BYTES}); let x = 7; for (let i = 0; i < body.length; i++) { x = (x * 1103515245 + 12345) >>> 0; body[i] = x >>> 24 }
+require('node:http').createServer((q, s) => { s.setHeader('content-length', body.length); s.end(body) })
+  .listen(${HTTP_PORT}, '0.0.0.0', () => console.log('listening', require('node:crypto').createHash('sha256').update(body).digest('hex')))`
+
+interface Setup {
+  lab: NatLab
+  techSite: Site
+  sha: string
+  deviceStatus(): Promise<LabEdgeStatus>
+  techStatus(): Promise<LabEdgeStatus>
+}
+
+async function setup(t: Test, relayOnly: boolean): Promise<Setup> {
+  const lab = await natLab(t)
+  const deviceSite = await lab.addPublicHost()
+  const techSite = await lab.addNatSite('cone')
+  await lab.startSupernode()
+  const http = lab.spawn('http', deviceSite.ns, process.execPath, ['-e', HTTP_JS])
+  const line = await http.waitForLine(/listening [0-9a-f]{64}/, 15_000)
+  if (line === null) throw new Error(`the HTTP server did not start: ${http.lines.join('\n')}`)
+  const device = lab.startEdge(deviceSite, { address: `${DEVICE_IP}/24`, allow: `tcp/${HTTP_PORT}`, name: 'device' }, 'device')
+  t.ok((await device.waitRegistered(15_000)).ok, 'device registered')
+  const args = ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'edge', '-c', 'lab', '-l', `${SUPERNODE_IP}:${SUPERNODE_PORT}`, '--name', 'anna']
+  args.push('--userspace', '--target', DEVICE_IP, '--forward', `${HTTP_PORT}:${HTTP_PORT}`, '--forward', '2222:22', '--socks5', '127.0.0.1:1080', '--device-name', `device.overlan=${DEVICE_IP}`, '--mgmt', '127.0.0.1:5644')
+  if (relayOnly) args.push('--relay-only')
+  const tech = lab.spawn('technician', techSite.ns, 'setpriv', args, lab.edgeEnv({ address: '' }))
+  t.ok((await tech.waitForLine(/socks5 127\.0\.0\.1:1080/, 30_000)) !== null, `the technician's listeners are up (${tech.lines.filter((l) => / (forward|socks5) /.test(l)).length} lines)`)
+  const status = readFileSync(`/proc/${tech.pid}/status`, 'utf8')
+  t.match(status, new RegExp(`^Uid:\\s+${NOBODY}\\s+${NOBODY}\\s`, 'm'), 'the technician runs as uid 65534')
+  t.match(status, /^CapEff:\s+0+$/m, 'with no effective capabilities')
+  t.match(status, /^CapPrm:\s+0+$/m, 'and none permitted')
+  const techStatus = (): Promise<LabEdgeStatus> => lab.getJson<LabEdgeStatus>(techSite.ns, 'http://127.0.0.1:5644/status')
+  return { lab, techSite, sha: line.split(' ').at(-1)!, deviceStatus: () => device.status(), techStatus }
+}
+
+/** curl in the technician's namespace: the body's SHA-256, or its exit code and error. */
+async function curl(s: Setup, args: string[]): Promise<{ code: number | null; sha: string | null; error: string }> {
+  const r = await s.lab.exec(s.techSite.ns, 'sh', ['-c', `curl -sS --max-time 60 ${args.join(' ')} | sha256sum`], 70_000)
+  const bytes = r.stdout.trim().split(' ')[0]!
+  const failed = r.stderr.trim()
+  return { code: failed === '' ? 0 : 1, sha: failed === '' ? bytes : null, error: failed }
+}
+
+async function reaches(t: Test, s: Setup, how: string): Promise<void> {
+  const forward = await curl(s, [`http://127.0.0.1:${HTTP_PORT}/file`])
+  t.equal(forward.sha, s.sha, `${how}: curl through --forward got the device's 4 MiB file, SHA-256 equal ${forward.error}`)
+  const socks = await curl(s, ['--socks5-hostname', '127.0.0.1:1080', `http://device.overlan:${HTTP_PORT}/file`])
+  t.equal(socks.sha, s.sha, `${how}: curl --socks5-hostname to device.overlan got it too ${socks.error}`)
+}
+
+t.test('a technician as uid 65534 without capabilities reaches the device by curl, over the direct path', async (t) => {
+  if (skipUnlessRoot(t, 'network namespaces and a process switched to uid 65534')) return
+  const s = await setup(t, false)
+  const direct = await waitFor('a direct path', async () => ((await s.techStatus()).peers.find((p) => p.ip === DEVICE_IP)?.path === 'direct' ? true : undefined), 20_000)
+  await reaches(t, s, 'direct')
+  t.equal((await s.techStatus()).peers.find((p) => p.ip === DEVICE_IP)?.path, 'direct', `the path is direct (${direct.ok ? 'went direct' : 'not direct in 20 s'})`)
+
+  const refused = await curl(s, ['--socks5-hostname', '127.0.0.1:1080', 'http://device.overlan:22/'])
+  t.not(refused.code, 0, `a port --allow does not list: curl fails (${refused.error})`)
+  t.match(refused.error, /not allowed|SOCKS5/i, 'with the SOCKS5 refusal')
+  const other = await curl(s, ['--socks5-hostname', '127.0.0.1:1080', `http://10.9.0.99:${HTTP_PORT}/`])
+  t.not(other.code, 0, `another overlay address: refused on the technician's side (${other.error})`)
+  const viaForward = await curl(s, ['http://127.0.0.1:2222/'])
+  t.not(viaForward.code, 0, `--forward to that port: the connection ends (${viaForward.error})`)
+  const device = await s.deviceStatus()
+  t.ok((device.streams?.counters.refused['port-not-allowed'] ?? 0) >= 2, `the device counted port-not-allowed (${device.streams?.counters.refused['port-not-allowed']})`)
+  t.ok((device.streams?.counters.closed ?? 0) >= 2, `and the streams it carried (${device.streams?.counters.closed} closed, ${device.streams?.counters.bytesToPeers} B to the technician)`)
+})
+
+t.test('over the relay, with 5 % of the technician underlay lost', async (t) => {
+  if (skipUnlessRoot(t, 'network namespaces, a userspace impairment and a process switched to uid 65534')) return
+  const s = await setup(t, true)
+  const impairment = await impairWan(s.lab, s.techSite, { loss: 0.05, delayMs: 5, jitterMs: 2, seed: 16 })
+  await reaches(t, s, 'relay, 5 % loss')
+  t.equal((await s.techStatus()).peers.find((p) => p.ip === DEVICE_IP)?.path, 'relay', 'the path is the relay')
+  const lost = totals(await impairment.counters())
+  t.ok(lost.lost > 50, `the underlay lost frames (${lost.lost} of ${lost.frames})`)
+})

@@ -5,6 +5,7 @@
 // lets its holder ask. Version 1 ("ovl1.", overlan 0.1/0.2) carried the community's shared key; its
 // encoder stays for the assistance service until the service makes ovl2 only.
 import { formatSupernodeAddress, parseFallbackUrl, parseSupernodeAddress, type SupernodeAddress, type SupernodeHost } from '../net/address.js'
+import { secretMemory } from '../crypto/secure-memory.js'
 import { Reader, Writer } from '../wire/cursor.js'
 import { KEY_BYTES, isValidName, parseOverlayAddress, readOverlay, writeOverlay, type OverlayAddress } from '../wire/index.js'
 
@@ -133,7 +134,7 @@ export interface JoinTokenV2 {
   deviceHostName: string
   /** ms since the epoch */
   expiresAt: number
-  /** the Noise PSK of the enrollment (32 bytes) */
+  /** the Noise PSK of the enrollment (32 bytes; decoded into secret memory) */
   enrollmentSecret: Buffer
 }
 
@@ -169,14 +170,24 @@ export function decodeJoinTokenV2(text: string): JoinTokenV2 {
   if (trimmed.length > MAX_TOKEN_CHARS) throw new Error('the join token is too long')
   const body = trimmed.slice(JOIN_TOKEN_V2_PREFIX.length)
   if (!/^[A-Za-z0-9_-]*$/.test(body)) throw new Error('the join token is damaged (copy it again, whole)')
-  const r = new Reader(Buffer.from(body, 'base64url'))
+  const raw = Buffer.from(body, 'base64url')
+  try {
+    return readTokenV2(raw)
+  } finally {
+    // the secret's only copy outside secret memory that we can reach (the text is the caller's)
+    raw.fill(0)
+  }
+}
+
+function readTokenV2(raw: Buffer): JoinTokenV2 {
+  const r = new Reader(raw)
   const damaged = (): Error => new Error('the join token is damaged (copy it again, whole)')
   if (r.u8() !== JOIN_TOKEN_V2_VERSION) throw r.reason === null ? new Error('this join token is from a newer overlan: update overlan') : damaged()
   r.zero(1)
   const expiresAt = r.u53('bad-timestamp')
   const authorityKey = Buffer.from(r.bytes(KEY_BYTES))
   const deviceKey = Buffer.from(r.bytes(KEY_BYTES))
-  const enrollmentSecret = Buffer.from(r.bytes(ENROLLMENT_SECRET_BYTES))
+  const enrollmentSecret = secretMemory.copyOf(r.bytes(ENROLLMENT_SECRET_BYTES))
   const deviceIp = readOverlay(r)
   const deviceName = readText(r, MAX_DEVICE_NAME_BYTES)
   const deviceHostName = readText(r, MAX_DEVICE_HOST_NAME_BYTES)

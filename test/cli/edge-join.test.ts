@@ -2,10 +2,12 @@
 // real supernode and device edge in this process: it waits (the waiting line), and exits 3 within
 // 5 s of the owner's Deny, before it ever opens a TAP device (so no root is needed). Bad tokens and
 // unsafe ways of giving one get their one line.
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { encodeJoinToken, encodeJoinTokenV2, type JoinTokenV2 } from '../../src/assist/join-token.js'
@@ -80,6 +82,51 @@ t.test('waiting, then denied: the technician exits 3 within 5 s of the decision,
   t.comment(`exit ${ms} ms after Deny`)
 })
 
+t.test('admitted with --userspace: no TAP device; a --forward reaches the device the token names, and SOCKS5 knows its name', async (t) => {
+  const sn = await startSupernode(t)
+  const authority = generateAuthority()
+  const identity = generateIdentity()
+  const deviceKey = Buffer.from(identity.publicKey)
+  const nowS = Math.floor(Date.now() / 1000)
+  const issue = (role: 'device' | 'technician', serial: number, key: Buffer, macByte: number, address: string, name: string): Buffer =>
+    issueCertificate(authority, { role, serial, notBefore: nowS - 60, notAfter: nowS + 3600, memberKey: key, mac: mac(macByte), ipv4: { address, prefix: 24 }, ipv6: null, name })
+  const decider: EnrollmentDecider = {
+    request: (request): EnrollmentAnswer => ({ state: 'admitted', certificate: issue('technician', 2, request.publicKey, 0x43, '10.9.0.2', request.name) }),
+    gone: () => {},
+  }
+  // the device's "service": what its own overlay address would answer on port 80, here a loopback server
+  const served = createServer((socket) => socket.end('hello from the device\n'))
+  served.listen(0, '127.0.0.1')
+  await once(served, 'listening')
+  t.teardown(() => served.close())
+  const servedPort = (served.address() as AddressInfo).port
+  const secret = Buffer.alloc(32, 0x55)
+  const device = await startEdge(t, [sn], {
+    keys: undefined, identity, certificate: issue('device', 1, deviceKey, 0x42, '10.9.0.1', 'device'), macByte: 0x42,
+    overlay: { address: '10.9.0.1', prefix: 24 }, enrollment: { secret, decider },
+    streams: { accept: true, connect: (port) => (port === 80 ? connect(servedPort, '127.0.0.1') : null) },
+  })
+  await until('device registered', () => isRegistered(device))
+  const token: JoinTokenV2 = {
+    supernodes: [{ host: '127.0.0.1', port: sn.port }], fallbacks: [], authorityKey: authority.publicKey, deviceKey,
+    deviceName: 'lab device', deviceIp: { address: '10.9.0.1', prefix: 24 }, deviceHostName: 'device.overlan',
+    expiresAt: (nowS + 3600) * 1000, enrollmentSecret: secret,
+  }
+  const forwardPort = await freePort()
+  const socksPort = await freePort()
+  const child = spawn(process.execPath, [bin, 'edge', '--mgmt', 'off', '--join-file', tokenFile(encodeJoinTokenV2(token)), '--userspace', '--forward', `${forwardPort}:80`, '--socks5', `127.0.0.1:${socksPort}`], { env: { PATH: process.env.PATH, OVERLAN_NATIVE: 'off' }, stdio: ['ignore', 'ignore', 'pipe'] })
+  t.teardown(() => child.kill('SIGTERM'))
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  const admittedLine = await eventually('the admitted line', () => /admitted: this host is 10\.9\.0\.2\/24 \(userspace, no TAP device\); the device "lab device" is 10\.9\.0\.1 \(device\.overlan\)/.exec(stderr)?.[0] ?? null)
+  t.ok(admittedLine, `the technician says where it is and where the device is: ${admittedLine}`)
+  const viaForward = await eventually('bytes through the forward', () => readAll(connect(forwardPort, '127.0.0.1')).catch(() => null))
+  t.equal(viaForward, 'hello from the device\n', "the forward carries a connection to the device's port 80 (the token's device address, no --target given)")
+  const viaSocks = await socksConnect(socksPort, 'device.overlan', 80)
+  t.equal(viaSocks, 'hello from the device\n', "SOCKS5 CONNECT to the token's device name reaches the same port")
+  t.notMatch(stderr, /\bon overlan\d/, 'no TAP device was opened (and none could be: the C addons are off)')
+})
+
 t.test('tokens given unsafely or out of date get one line each', async (t) => {
   const future = Date.now() + 3_600_000
   const v2 = (over: Partial<JoinTokenV2> = {}): string =>
@@ -121,3 +168,57 @@ t.test('why an admitted technician stopped: one line and the exit code of each',
   t.same(stoppedLine('signal'), { line: null, code: 0 })
   t.end()
 })
+
+/** A TCP port free on loopback now. */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+/** Everything a connection sends until it ends. */
+function readAll(socket: Socket): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = ''
+    socket.on('data', (d: Buffer) => (text += d.toString()))
+    socket.on('end', () => resolve(text))
+    socket.on('error', reject)
+  })
+}
+
+/** A SOCKS5 CONNECT by name (no authentication), then what the far end sends. */
+async function socksConnect(port: number, host: string, targetPort: number): Promise<string> {
+  const socket = connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  const replies: Buffer[] = []
+  socket.on('data', (d: Buffer) => replies.push(d))
+  const wait = async (bytes: number): Promise<Buffer> => {
+    while (Buffer.concat(replies).length < bytes) await once(socket, 'data')
+    const all = Buffer.concat(replies.splice(0))
+    replies.push(all.subarray(bytes))
+    return all.subarray(0, bytes)
+  }
+  socket.write(Buffer.from([5, 1, 0]))
+  const method = await wait(2)
+  if (method[1] !== 0) throw new Error(`SOCKS5 method ${method[1]}`)
+  const name = Buffer.from(host)
+  socket.write(Buffer.concat([Buffer.from([5, 1, 0, 3, name.length]), name, Buffer.from([targetPort >> 8, targetPort & 0xff])]))
+  const reply = await wait(10)
+  if (reply[1] !== 0) throw new Error(`SOCKS5 reply ${reply[1]}`)
+  const rest = Buffer.concat(replies.splice(0)).toString()
+  return rest + (await readAll(socket))
+}
+
+/** Asks again every 100 ms until the answer is not null (20 s at most: a busy machine starts node slowly). */
+async function eventually<T>(what: string, ask: () => T | null | Promise<T | null>): Promise<T> {
+  const giveUpAt = Date.now() + 20_000
+  for (;;) {
+    const answer = await ask()
+    if (answer !== null) return answer
+    if (Date.now() > giveUpAt) throw new Error(`${what}: not within 20 s`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}

@@ -3,6 +3,10 @@
 // that instance is abandoned (its edges stopped, nothing of it runs again) and a new one starts on
 // the same files, with MemoryTaps. After it, files, service and audit log agree on one of the two
 // consistent states, and on the one the step implies. The lab test does the same with SIGKILL.
+// A technician's request, admission and disconnect stopped at each of their steps: after the
+// restart the technicians listed are the state file's, the certificate in force is the saved one
+// (or none), every saved revocation is handed to the new device edge, each state audited once
+// (lab/assist-crash-technicians.test.ts: the same with SIGKILL and the real technician CLI).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

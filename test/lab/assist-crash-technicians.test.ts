@@ -55,7 +55,7 @@ const cases: KillCase[] = [
       t.same(onDisk.map((x) => [x.name, x.state, x.certificate]), [['alice', 'waiting', undefined]], 'after the restart: alice waiting, no certificate in force')
       if (onDisk[0] === undefined) return
       // the CLI never restarted: it asks the restarted device again, and Allow reaches it
-      const admitted = await a.api('POST', `/api/technicians/${onDisk[0]!.id}`, { admit: true })
+      const admitted = await a.api('POST', `/api/technicians/${onDisk[0].id}`, { admit: true })
       t.match(admitted, { status: 200, json: { state: 'admitted' } }, 'Allow after the restart')
       const joined = await tech.waitForLine(/edge [0-9a-f]+ on tech0/, BACK_WITHIN_MS)
       t.ok(joined !== null, "alice's CLI, which never restarted, gets the certificate and starts its edge", joined === null ? { output: tech.lines.join('\n') } : {})
@@ -74,7 +74,7 @@ const cases: KillCase[] = [
       t.ok(admitted.ok, 'bob admitted (consent auto)')
       if (admitted.value === undefined) return
       t.ok((await tech.waitForLine(/edge [0-9a-f]+ on tech0/, BACK_WITHIN_MS)) !== null, "bob's edge runs")
-      t.equal((await a.api('DELETE', `/api/technicians/${admitted.value!.id}`)).status, 0, 'the disconnect never answered')
+      t.equal((await a.api('DELETE', `/api/technicians/${admitted.value.id}`)).status, 0, 'the disconnect never answered')
       await killedAt(t, first, step)
       await a.startAndWait('assist#2')
       const onDisk = await agree(t, a)

@@ -11,7 +11,9 @@ import { hostCheck } from '../http/host-check.js'
 import type { Clock } from '../time/clock.js'
 import { AUDIT_EVENT_LABELS, CONSOLE_CONSTANTS_PATH, consoleConstantsModule } from './console-constants.js'
 import { nestsDeeperThan } from './json-depth.js'
+import { SessionHookFailed } from './hooks.js'
 import { LOGIN_LOCK_MS, LoginGuard } from './login-guard.js'
+import { listReceipts } from './receipt-store.js'
 import { MAX_DURATION_SECONDS, PRESENCE_CHECK_MS, type AssistanceService } from './service.js'
 
 export const SESSION_COOKIE = 'overlan_session'
@@ -172,6 +174,7 @@ export function createApi(options: ApiOptions): Koa {
         try {
           ctx.body = await service.enable(request)
         } catch (err) {
+          if (err instanceof SessionHookFailed) throw new HttpError(503, err.message)
           throw new HttpError(503, `cannot start the device's edge: ${(err as Error).message}`)
         }
         return
@@ -183,6 +186,10 @@ export function createApi(options: ApiOptions): Koa {
       case 'GET /api/audit':
         await authenticate(ctx)
         ctx.body = await service.auditRecords()
+        return
+      case 'GET /api/receipts':
+        await authenticate(ctx)
+        ctx.body = await listReceipts(service.config.stateDir)
         return
     }
     if (ctx.method === 'GET' || ctx.method === 'HEAD') {

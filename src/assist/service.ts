@@ -18,6 +18,8 @@ import { encodeJoinToken } from './join-token.js'
 import { connectionTest, type ConnectionTestResult } from './probe.js'
 import type { NetcheckDeps } from '../netcheck/netcheck.js'
 import { tlsProber } from '../netcheck/tls-probe.js'
+import { SessionHookFailed, SessionHooks, endReason, type HookCommands } from './hooks.js'
+import { SessionReceipts, type ReceiptDelivery } from './session-receipts.js'
 import { SessionSecrets } from './session-secrets.js'
 import { STATE_FILE, STATE_VERSION, loadState, newDeviceIdentity, saveState, type SessionState } from './state-file.js'
 import type { StepObserver } from './steps.js'
@@ -36,6 +38,8 @@ export interface DeviceEdge {
   stop(why: string): Promise<void>
   /** called when the edge stops by itself (its own expiry, a fatal error) */
   onStopped(listener: (why: string) => void): void
+  /** hands the session's receipt to every connected technician; resolves with who confirmed, within timeoutMs */
+  deliverReceipt?(text: Buffer, timeoutMs: number): Promise<ReceiptDelivery>
 }
 
 export interface DeviceEdgeConfig {
@@ -77,6 +81,9 @@ export interface AssistDeps {
   onStep?: StepObserver
   /** how the connection test reaches the fallback URLs (default: system CAs, no proxy) */
   netcheck?: NetcheckDeps
+  /** --on-session-start / --on-session-end (hooks.ts), and the environment they start from */
+  hooks?: HookCommands
+  hookEnv?: Readonly<Record<string, string | undefined>>
 }
 
 /** The audit events that switch assistance on or off; the last of them says which it is. */
@@ -147,11 +154,18 @@ export class AssistanceService {
     private readonly log: Logger,
     private readonly onStep: StepObserver,
     private readonly netcheck: NetcheckDeps,
+    /** the integrator's hooks and the end-of-session receipts: each called at the session's start and end */
+    private readonly hooks: SessionHooks,
+    private readonly receipts: SessionReceipts,
   ) {}
 
   /** Loads the state: a session still running comes back (same key and token), an expired one is closed. */
   static async start(config: AssistConfig, deps: AssistDeps): Promise<AssistanceService> {
-    const service = new AssistanceService(config, deps.audit, deps.startEdge, deps.clock ?? systemClock, deps.logger ?? silentLogger, deps.onStep ?? (() => {}), deps.netcheck ?? { probeTls: tlsProber({ env: {} }) })
+    const clock = deps.clock ?? systemClock
+    const log = deps.logger ?? silentLogger
+    const hooks = new SessionHooks(deps.hooks ?? {}, { env: deps.hookEnv ?? {}, clock, log, record: (event, details) => deps.audit.append(event, details, clock.now()) })
+    const receipts = new SessionReceipts({ stateDir: config.stateDir, audit: deps.audit, clock, log })
+    const service = new AssistanceService(config, deps.audit, deps.startEdge, clock, log, deps.onStep ?? (() => {}), deps.netcheck ?? { probeTls: tlsProber({ env: {} }) }, hooks, receipts)
     await service.reconcile()
     return service
   }
@@ -186,8 +200,10 @@ export class AssistanceService {
       await this.onStep('enable:state-written')
       try {
         await this.runSession(session)
+        // the integrator's grant (an admin account, say): a failure switches the session off again
+        await this.hooks.sessionStarting({ sessionId: community, expiresAt, adminPassword: session.secrets.adminPasswordText() })
       } catch (err) {
-        await this.endSession('enable-failed', { reason: `the device's edge did not start: ${(err as Error).message}` })
+        await this.endSession('enable-failed', { reason: err instanceof SessionHookFailed ? err.message : `the device's edge did not start: ${(err as Error).message}` })
         this.lastError = (err as Error).message
         throw err
       }
@@ -284,12 +300,15 @@ export class AssistanceService {
       if (last?.event === 'enable') {
         this.log.error(`the audit log says assistance is on (${String(lastCommunity)}) but the state holds no session: recorded as lost`)
         await this.record('session-lost', { community: lastCommunity, reason: `${STATE_FILE} holds no session: the key is gone, the session cannot resume` })
+        await this.hooks.sessionEnded({ sessionId: String(lastCommunity), expiresAt: Date.parse(String(last.details.expiresAt)) || null, reason: endReason('session-lost') })
       }
       return
     }
     const session = liveSession(stored)
     this.session = session
     if (last !== undefined && lastCommunity === session.community && SESSION_ENDS.has(last.event)) {
+      // the last run may have stopped before its end hook: run it (again)
+      await this.hooks.sessionEnded({ sessionId: session.community, expiresAt: session.expiresAt, reason: endReason(last.event) })
       await saveState(this.config.stateDir, { version: STATE_VERSION, session: null })
       this.forgetSession(session)
       this.log.info(`finished ending the assistance session (${last.event}) that the last run had recorded`)
@@ -328,6 +347,7 @@ export class AssistanceService {
       expiresAt: session.expiresAt,
     })
     this.edge = edge
+    this.receipts.begin(() => this.edge?.status().peers ?? [])
     const expire = (): void => {
       this.serialize(() => this.expireNow()).catch((err: unknown) => this.log.error(`expiry: ${(err as Error).message}`))
     }
@@ -353,6 +373,8 @@ export class AssistanceService {
     await this.onStep(`${event}:begin`)
     this.stopTimers()
     const edge = this.edge
+    // the receipt, while the edge still runs: it carries each technician's copy
+    await this.receipts.end({ sessionId: session.community, since: session.since, identitySeed: session.secrets.deviceIdentity, deliver: edge?.deliverReceipt ? (text, timeoutMs) => edge.deliverReceipt!(text, timeoutMs) : undefined }, event)
     this.edge = null
     await edge?.stop(event === 'expire' ? 'expired' : 'disabled').catch(() => {})
     await this.onStep(`${event}:edge-stopped`)
@@ -360,6 +382,8 @@ export class AssistanceService {
     this.present.clear()
     await this.record(event, { community: session.community, ...details })
     await this.onStep(`${event}:recorded`)
+    // before the state is cleared: a restart that finds the end recorded runs it again (at least once)
+    await this.hooks.sessionEnded({ sessionId: session.community, expiresAt: session.expiresAt, reason: endReason(event) })
     await saveState(this.config.stateDir, { version: STATE_VERSION, session: null })
     this.forgetSession(session)
     await this.onStep(`${event}:state-written`)

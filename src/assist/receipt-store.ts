@@ -1,0 +1,61 @@
+// Receipts on the device: one file per session in the state directory's receipts/ (0700; each file
+// 0600, written atomically), listed for GET /api/receipts oldest first, each with whether it still
+// verifies. The files are exactly what `overlan receipt verify` checks.
+import { chmod, mkdir, readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { verifyReceipt } from './receipt.js'
+import { writeAtomically } from './state-file.js'
+
+export const RECEIPTS_DIR = 'receipts'
+
+/** A stored receipt as the API lists it: the file's name and JSON, and whether it verifies now. */
+export interface ListedReceipt {
+  file: string
+  /** the receipt's fields as signed (null when the file is no longer JSON) */
+  receipt: Record<string, unknown> | null
+  signatureGood: boolean
+  /** why it does not verify, when it does not */
+  problem?: string
+}
+
+/** The file name of a session's receipt: its ID with anything but [A-Za-z0-9._-] replaced. */
+export function receiptFileName(sessionId: string): string {
+  return `${sessionId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`
+}
+
+/** Stores a receipt's text; returns its path. */
+export async function storeReceipt(stateDir: string, sessionId: string, text: string): Promise<string> {
+  const dir = join(stateDir, RECEIPTS_DIR)
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  // mkdir's mode yields to the umask and leaves an existing directory as it was
+  await chmod(dir, 0o700)
+  const path = join(dir, receiptFileName(sessionId))
+  await writeAtomically(path, text)
+  return path
+}
+
+/** Every receipt in the state directory, by the end of its session, newest last (unreadable ones first). */
+export async function listReceipts(stateDir: string): Promise<ListedReceipt[]> {
+  const dir = join(stateDir, RECEIPTS_DIR)
+  let names: string[]
+  try {
+    names = (await readdir(dir)).filter((name) => name.endsWith('.json'))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+  const listed: { end: number; entry: ListedReceipt }[] = []
+  for (const file of names) {
+    const text = await readFile(join(dir, file), 'utf8')
+    const check = verifyReceipt(text)
+    let receipt: Record<string, unknown> | null = null
+    try {
+      receipt = JSON.parse(text) as Record<string, unknown>
+    } catch {
+      // listed as it is: the problem says why
+    }
+    const end = check.ok ? check.receipt.end : -1
+    listed.push({ end, entry: { file, receipt, signatureGood: check.ok, ...(check.ok ? {} : { problem: check.reason }) } })
+  }
+  return listed.sort((a, b) => a.end - b.end || a.entry.file.localeCompare(b.entry.file)).map((l) => l.entry)
+}

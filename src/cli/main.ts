@@ -9,6 +9,7 @@ import { edgeCommand } from './edge.js'
 import { EXIT_USAGE } from './errors.js'
 import { keygenCommand } from './keygen.js'
 import { netcheckCommand } from './netcheck.js'
+import { receiptCommand } from './receipt.js'
 import { statusCommand } from './status.js'
 import { supernodeCommand } from './supernode.js'
 
@@ -25,6 +26,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(assistCommand)
     .command(auditCommand)
     .command(caCommand)
+    .command(receiptCommand)
     .demandCommand(1, 'name a command')
     .strict()
     .recommendCommands()

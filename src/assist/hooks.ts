@@ -83,7 +83,7 @@ export function runHook(command: string, env: Readonly<Record<string, string | u
   return new Promise((resolve) => {
     let output = ''
     let timedOut = false
-    const child = spawn('/bin/sh', ['-c', command], { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    const child = spawn('/bin/sh', ['-c', command], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     const keep = (chunk: Buffer): void => {
       output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL_BYTES)
     }

@@ -83,5 +83,6 @@ export function wrapEdge(edge: Edge): DeviceEdge {
     status: () => edge.status(),
     stop: (why) => edge.stop(why),
     onStopped: (listener) => void edge.on('stopped', listener),
+    deliverReceipt: (text, timeoutMs) => edge.deliverReceipt(text, timeoutMs),
   }
 }

@@ -59,3 +59,28 @@ export async function listReceipts(stateDir: string): Promise<ListedReceipt[]> {
   }
   return listed.sort((a, b) => a.end - b.end || a.entry.file.localeCompare(b.entry.file)).map((l) => l.entry)
 }
+
+export type SavedReceipt = { ok: true; path: string; sessionId: string } | { ok: false; reason: string }
+
+/**
+ * A technician's copy: `text` as a peer handed it over, saved in `dir` (0600) when it is a receipt
+ * signed by `senderKey`, the key of the peer that sent it (the device). Never overwrites another
+ * receipt: a second one for the same session gets a numbered name.
+ */
+export async function saveDeliveredReceipt(dir: string, text: Buffer, senderKey: Buffer): Promise<SavedReceipt> {
+  const check = verifyReceipt(text.toString('utf8'))
+  if (!check.ok) return { ok: false, reason: check.reason }
+  if (!check.receipt.deviceKey.equals(senderKey)) return { ok: false, reason: 'signed by another key than the sending peer\'s' }
+  const base = `overlan-receipt-${receiptFileName(check.receipt.sessionId).slice(0, -'.json'.length)}`
+  for (let n = 1; n <= 100; n++) {
+    const path = join(dir, n === 1 ? `${base}.json` : `${base}.${n}.json`)
+    const existing = await readFile(path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return null
+      throw err
+    })
+    if (existing !== null && !existing.equals(text)) continue
+    if (existing === null) await writeAtomically(path, text.toString('utf8'))
+    return { ok: true, path, sessionId: check.receipt.sessionId }
+  }
+  return { ok: false, reason: `${dir} holds 100 receipts of session ${check.receipt.sessionId} already` }
+}

@@ -10,6 +10,7 @@
 import sodium from 'sodium-native'
 import { destroyIdentity, identityFromSeed, isValidPublicKey, keyFingerprint } from '../crypto/identity.js'
 import { sign, verify } from '../crypto/sign.js'
+import { MAX_RECEIPT_BYTES } from '../wire/receipt-part.js'
 
 export const RECEIPT_FORMAT = 'overlan-session-receipt-1'
 /** Why a session ended, as the receipt names it: switched off by the owner, reached its end time, or no technician traffic for idleMinutes. */
@@ -21,8 +22,8 @@ export type ReceiptEndReason = (typeof RECEIPT_END_REASONS)[number]
  * delivery to a technician carries (MAX_RECEIPT_BYTES).
  */
 export const MAX_RECEIPT_TECHNICIANS = 32
-/** The largest receipt file: 32 technicians with 64-byte names fit in about 11 KB. */
-export const MAX_RECEIPT_BYTES = 16_384
+/** The largest receipt file (what one delivery carries): 32 technicians with 64-byte names fit in about 11 KB. */
+export { MAX_RECEIPT_BYTES }
 const MAX_NAME_BYTES = 64
 const MAX_SESSION_ID_BYTES = 64
 

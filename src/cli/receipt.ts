@@ -5,6 +5,9 @@ import { readFile } from 'node:fs/promises'
 import type { CommandModule } from 'yargs'
 import { parseFingerprint } from '../crypto/identity.js'
 import { checkAuditAgainstReceipt } from '../assist/receipt-audit.js'
+import { saveDeliveredReceipt } from '../assist/receipt-store.js'
+import type { Edge } from '../edge/edge.js'
+import type { Logger } from '../log/logger.js'
 import { MAX_RECEIPT_BYTES, describeReceipt, verifyReceipt } from '../assist/receipt.js'
 import { CliError } from './errors.js'
 
@@ -45,6 +48,19 @@ export const receiptCommand: CommandModule<object, ReceiptArgs> = {
     if (!agreement.ok) throw new CliError(`${log} disagrees with the receipt: ${agreement.reason}`, EXIT_RECEIPT_REFUSED)
     process.stdout.write(`${log} agrees with the receipt up to record ${check.receipt.auditHead.seq}\n`)
   },
+}
+
+/** `overlan edge --receipt-dir DIR`: every receipt a peer (the device) hands over is checked and saved in DIR. */
+export function keepReceipts(edge: Edge, dir: string, logger: Logger): void {
+  edge.on('receipt', (text, from) => {
+    saveDeliveredReceipt(dir, text, from.publicKey).then(
+      (saved) => {
+        if (saved.ok) logger.info(`the device's receipt of session ${saved.sessionId} is in ${saved.path}: check it with overlan receipt verify ${saved.path}`)
+        else logger.warn(`a receipt from ${JSON.stringify(from.name)} (${from.fingerprint}) was not saved: ${saved.reason}`)
+      },
+      (err: unknown) => logger.error(`cannot save the device's receipt in ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`),
+    )
+  })
 }
 
 async function readText(path: string): Promise<string> {

@@ -42,6 +42,7 @@ import type { PairSessionState, SessionLimits } from '../crypto/noise-session.js
 import { CERTIFICATE_REFUSED, Registration, type RevocationCounts } from './registration.js'
 import { SupernodeLink, UDP_RETRY_ON_FALLBACK_MS, type LinkHost, type LinkTarget, type LinkTransport } from './supernode-link.js'
 import { Supernodes } from './supernodes.js'
+import type { ReceiptDeliveryResult, ReceiptSender } from './receipt-transfer.js'
 
 export const DEFAULT_EDGE_MGMT: HostPort = { host: '127.0.0.1', port: 5644 }
 /** The edge's scheduler tick: punch rounds, keepalives and retries are checked this often. */
@@ -183,6 +184,8 @@ export interface EdgeEvents {
   overlay: [overlay: OverlayAddress]
   path: [peerId: number, path: PathState]
   stopped: [why: string]
+  /** a whole end-of-session receipt a peer handed us (not checked yet: check it is signed by `from.publicKey`) */
+  receipt: [text: Buffer, from: ReceiptSender]
 }
 
 export class Edge extends EventEmitter<EdgeEvents> {
@@ -259,6 +262,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       oldProtocol: (msg, address, port, via) => this.supernodes.from(address, port, via)?.onOldProtocol(msg) ?? false,
       revocation: (packet) => this.registration.revocation(Buffer.from(packet.revocation.bytes)),
       pathChanged: (owner) => this.pathChanged(owner),
+      receiptReceived: (text, from) => this.emit('receipt', text, from),
     })
     this.registration = new Registration({
       credentials,
@@ -350,6 +354,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
   /** Birthday punching's totals since the start, beyond what /status shows (for tests and benchmarks). */
   birthdayTotals(): { socketsOpened: number; probesSprayed: number } {
     return { socketsOpened: this.data.birthday.socketsOpened, probesSprayed: this.data.birthday.probesSprayed }
+  }
+
+  /** Hands an end-of-session receipt to every peer; resolves with who confirmed it, within `timeoutMs` (receipt-transfer.ts). */
+  deliverReceipt(text: Buffer, timeoutMs: number): Promise<ReceiptDeliveryResult> {
+    return this.data.receipts.deliver([...this.data.peers.values()], text, timeoutMs)
   }
 
   /** Deregisters, stops every timer, closes the socket and removes the TAP device. */

@@ -66,6 +66,8 @@ export interface InboundParts {
   revocation(packet: RevocationPacket): void
   /** a datagram of protocol v1: true when it is the v1 COOKIE answering a supernode link's probe (wire-v2 W1) */
   oldProtocol(msg: Buffer, address: string, port: number, via: Transport | null): boolean
+  /** a receipt part (SESSION_DATA kind 5; a view of a reused buffer) for receipt-transfer.ts */
+  receipt(peer: Peer, payload: Buffer): void
 }
 
 /** A probe ID more than this far from our clock is not an answer to a recent probe of ours. */
@@ -171,6 +173,9 @@ export class Inbound {
         return
       case SessionKind.BroadcastKey:
         this.broadcastKey(peer, length)
+        return
+      case SessionKind.Receipt:
+        this.parts.receipt(peer, this.plain.subarray(0, length))
     }
   }
 

@@ -41,7 +41,8 @@
 //   |  is 4 zero bytes ‖ counter (u64 little-endian) as in Noise    |
 //   +---------------------------------------------------------------+
 //   kind (SessionKind): 0 an Ethernet frame, 1 a path probe, 2 a probe's answer, 3 the sender's
-//   broadcast key. It is in the associated data, so nobody can turn one kind into another.
+//   broadcast key, 4 a packet of the pair's userspace-stream association (SCTP; stream.ts), 5 a
+//   device's end-of-session receipt. It is in the associated data, so nobody can turn one kind into another.
 //   An empty frame is a keepalive (it confirms a new session to its responder).
 //
 // BROADCAST (sender → every member, only inside a RELAY to destination 0; 0x23)
@@ -78,9 +79,9 @@ export const SessionPacketType = {
 export type SessionPacketType = (typeof SessionPacketType)[keyof typeof SessionPacketType]
 
 /** What a SESSION_DATA payload is (its flags byte). */
-export const SessionKind = { Frame: 0, Probe: 1, ProbeAck: 2, BroadcastKey: 3 } as const
+export const SessionKind = { Frame: 0, Probe: 1, ProbeAck: 2, BroadcastKey: 3, Stream: 4, Receipt: 5 } as const
 export type SessionKind = (typeof SessionKind)[keyof typeof SessionKind]
-const MAX_SESSION_KIND = SessionKind.BroadcastKey
+const MAX_SESSION_KIND = SessionKind.Receipt
 
 /** The largest certificate a handshake carries: 300 bytes (issue 12's bound; certificate.ts's are ≤ 249). Opaque here. */
 export const MAX_HANDSHAKE_CERTIFICATE_BYTES = 300

@@ -14,6 +14,7 @@ import type { EdgeReason } from './reasons.js'
 export const RESEND_MS = 250
 /** Whole receipts one peer may hand us (it keeps a session with us): more are refused, so a member cannot flood the receipt directory. */
 export const MAX_RECEIPTS_PER_PEER = 4
+const FINISHED_KEPT = 8
 
 /** Who sent a receipt: the peer's key (which must have signed it), fingerprint and certificate name. */
 export interface ReceiptSender {
@@ -49,6 +50,8 @@ interface Outgoing {
 
 interface Incoming {
   transferId: number
+  count: number
+  /** emptied once handed up */
   pieces: (Buffer | null)[]
   have: number
   /** handed up already: later pieces of it are only confirmed again */
@@ -60,6 +63,8 @@ export class ReceiptTransfer {
   /** by peer edge ID: the transfer being put together (or the last one completed) */
   private readonly incoming = new Map<number, Incoming>()
   private readonly handedUp = new Map<number, number>()
+  /** our last transfers' IDs: a "received" for one of them repeats one we had (one per piece that came after the last) */
+  private readonly finished: number[] = []
 
   constructor(private readonly deps: ReceiptTransferDeps) {}
 
@@ -113,12 +118,14 @@ export class ReceiptTransfer {
 
   private confirmed(peer: Peer, part: ReceiptPart): void {
     for (const transfer of this.outgoing) {
-      if (transfer.transferId !== part.transferId || !transfer.waiting.delete(peer.edgeId)) continue
+      if (transfer.transferId !== part.transferId) continue
+      // a peer that confirmed already says it again for each piece that came after its last
+      if (!transfer.waiting.delete(peer.edgeId)) return
       transfer.delivered.push(formatFingerprint(peer.identity.fingerprint))
       if (transfer.waiting.size === 0) this.finish(transfer)
       return
     }
-    this.deps.drops['receipt-refused']++
+    if (!this.finished.includes(part.transferId)) this.deps.drops['receipt-refused']++
   }
 
   private piece(peer: Peer, part: ReceiptPart): void {
@@ -129,10 +136,10 @@ export class ReceiptTransfer {
         return
       }
       // a new transfer replaces one this peer left unfinished
-      incoming = { transferId: part.transferId, pieces: new Array<Buffer | null>(part.count).fill(null), have: 0, complete: false }
+      incoming = { transferId: part.transferId, count: part.count, pieces: new Array<Buffer | null>(part.count).fill(null), have: 0, complete: false }
       this.incoming.set(peer.edgeId, incoming)
     }
-    if (incoming.pieces.length !== part.count) {
+    if (incoming.count !== part.count) {
       this.deps.drops['bad-receipt-part']++
       return
     }
@@ -153,6 +160,8 @@ export class ReceiptTransfer {
 
   private finish(transfer: Outgoing): void {
     if (!this.outgoing.delete(transfer)) return
+    this.finished.push(transfer.transferId)
+    if (this.finished.length > FINISHED_KEPT) this.finished.shift()
     transfer.resend.cancel()
     transfer.deadline.cancel()
     transfer.done({ delivered: transfer.delivered, missing: [...transfer.waiting.values()].map((p) => formatFingerprint(p.identity.fingerprint)) })

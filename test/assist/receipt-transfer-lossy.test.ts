@@ -102,6 +102,7 @@ t.test('malformed and unasked-for parts are dropped and counted; at most MAX_REC
   for (let i = 0; i < MAX_RECEIPTS_PER_PEER + 2; i++) for (const piece of encodeReceiptPieces(100 + i, receipt)) p.techSide.receive(p.device, piece)
   t.equal(p.received.length, MAX_RECEIPTS_PER_PEER, `${MAX_RECEIPTS_PER_PEER} receipts taken from one peer`)
   t.equal(p.drops.technician['receipt-refused'], 2 * 3, 'the pieces of the rest refused')
+  t.end()
 })
 
 /** The transfer names peers by their certificate fingerprint, as /status does. */

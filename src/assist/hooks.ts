@@ -62,7 +62,9 @@ export class SessionHooks {
   }
 
   private async run(hook: string, command: string, env: Record<string, string>, sessionId: string): Promise<HookOutcome> {
-    const outcome = await runHook(command, { ...this.deps.env, ...env }, this.deps.clock, HOOK_TIMEOUT_MS)
+    // the service's own OVERLAN_* variables are not the session's facts: only these are passed
+    const base = Object.fromEntries(Object.entries(this.deps.env).filter(([name]) => !name.startsWith('OVERLAN_')))
+    const outcome = await runHook(command, { ...base, ...env }, this.deps.clock, HOOK_TIMEOUT_MS)
     if (outcome.ok) this.deps.log.info(`${hook} hook done`)
     else this.deps.log.error(`${hook} hook failed: ${outcome.reason}`)
     await this.deps.record('session-hook', { hook, sessionId, ...(outcome.ok ? { outcome: 'ok' } : { outcome: 'failed', reason: outcome.reason }) })

@@ -23,7 +23,6 @@ export type AuditEvent =
   | 'connection-test'
   | 'login-failed'
   | 'state-unreadable'
-  | 'receipt'
   | 'session-hook'
 
 export interface AuditRecord {

@@ -17,7 +17,6 @@ export const AUDIT_EVENT_LABELS: Readonly<Record<AuditEvent, string>> = {
   'login-failed': 'Failed login',
   'state-unreadable': 'State file unreadable',
   'session-lost': 'Session lost with the state file',
-  receipt: 'Receipt signed',
   'session-hook': 'Session hook',
 }
 

@@ -1,7 +1,7 @@
 // Receipts on the device: one file per session in the state directory's receipts/ (0700; each file
 // 0600, written atomically), listed for GET /api/receipts oldest first, each with whether it still
 // verifies. The files are exactly what `overlan receipt verify` checks.
-import { chmod, mkdir, readdir, readFile } from 'node:fs/promises'
+import { access, chmod, mkdir, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { verifyReceipt } from './receipt.js'
 import { writeAtomically } from './state-file.js'
@@ -21,6 +21,16 @@ export interface ListedReceipt {
 /** The file name of a session's receipt: its ID with anything but [A-Za-z0-9._-] replaced. */
 export function receiptFileName(sessionId: string): string {
   return `${sessionId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`
+}
+
+/** Whether the session's receipt is stored already. */
+export async function receiptExists(stateDir: string, sessionId: string): Promise<boolean> {
+  try {
+    await access(join(stateDir, RECEIPTS_DIR, receiptFileName(sessionId)))
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** Stores a receipt's text; returns its path. */

@@ -374,13 +374,13 @@ export class AssistanceService {
     this.stopTimers()
     const edge = this.edge
     // the receipt, while the edge still runs: it carries each technician's copy
-    await this.receipts.end({ sessionId: session.community, since: session.since, identitySeed: session.secrets.deviceIdentity, deliver: edge?.deliverReceipt ? (text, timeoutMs) => edge.deliverReceipt!(text, timeoutMs) : undefined }, event)
+    const receipt = await this.receipts.end({ sessionId: session.community, since: session.since, identitySeed: session.secrets.deviceIdentity, deliver: edge?.deliverReceipt ? (text, timeoutMs) => edge.deliverReceipt!(text, timeoutMs) : undefined }, event)
     this.edge = null
     await edge?.stop(event === 'expire' ? 'expired' : 'disabled').catch(() => {})
     await this.onStep(`${event}:edge-stopped`)
     for (const [id, t] of this.present) await this.record('technician-left', { id, ...whoFields(t), endpoint: t.endpoint, reason: event === 'expire' ? 'session expired' : 'session ended' })
     this.present.clear()
-    await this.record(event, { community: session.community, ...details })
+    await this.record(event, { community: session.community, ...details, ...receipt })
     await this.onStep(`${event}:recorded`)
     // before the state is cleared: a restart that finds the end recorded runs it again (at least once)
     await this.hooks.sessionEnded({ sessionId: session.community, expiresAt: session.expiresAt, reason: endReason(event) })

@@ -1,14 +1,15 @@
 // The receipt side of an assistance session: while it runs, a sample of the device edge's
 // technicians each PRESENCE_CHECK_MS goes into a ledger; when it ends (off, expiry, idle), the
 // receipt is made with the audit log's head at that moment, signed with the device's identity key,
-// stored in the state directory, handed to each connected technician through the device's edge,
-// and audited. The service calls begin() when a session's edge runs and end() before it stops.
+// stored in the state directory and handed to each connected technician through the device's
+// edge; what happened goes into the session's end record. The service calls begin() when a
+// session's edge runs and end() before it stops.
 import { identityFromSeed, destroyIdentity } from '../crypto/identity.js'
 import type { Logger } from '../log/logger.js'
 import type { Clock, TimerHandle } from '../time/clock.js'
-import type { AuditEvent, AuditLog } from './audit-log.js'
+import type { AuditLog } from './audit-log.js'
 import { signReceipt, type ReceiptEndReason } from './receipt.js'
-import { storeReceipt } from './receipt-store.js'
+import { receiptExists, storeReceipt } from './receipt-store.js'
 import { TechnicianLedger, type TechnicianSample } from './technician-ledger.js'
 
 /** How often the ledger samples the technicians (as often as the service checks presence). */
@@ -60,25 +61,28 @@ export class SessionReceipts {
 
   /**
    * The session ends by `event` while its edge still runs: a last sample, then the receipt (for
-   * off, expiry and idle). Never throws: a receipt that cannot be made or stored is logged and
-   * audited, and the session ends all the same.
+   * off, expiry and idle). Returns what the session's end record says of it ({} when there is
+   * none). Never throws: a receipt that cannot be made or stored is logged and said in the record,
+   * and the session ends all the same. A receipt made before a restart (the end was not recorded)
+   * is kept: technicians may hold it.
    */
-  async end(session: EndingSession, event: string): Promise<void> {
+  async end(session: EndingSession, event: string): Promise<Record<string, unknown>> {
     this.sample()
     this.sampler?.cancel()
     this.sampler = null
     this.technicians = () => []
     const endedBy = END_REASONS[event]
-    if (endedBy === undefined) return
+    if (endedBy === undefined) return {}
     try {
-      await this.makeReceipt(session, endedBy)
+      if (await receiptExists(this.deps.stateDir, session.sessionId)) return { receipt: { kept: 'the receipt made before the restart' } }
+      return { receipt: await this.makeReceipt(session, endedBy) }
     } catch (err) {
       this.deps.log.error(`the session's receipt: ${(err as Error).message}`)
-      await this.record('receipt', { sessionId: session.sessionId, error: (err as Error).message })
+      return { receipt: { error: (err as Error).message } }
     }
   }
 
-  private async makeReceipt(session: EndingSession, endedBy: ReceiptEndReason): Promise<void> {
+  private async makeReceipt(session: EndingSession, endedBy: ReceiptEndReason): Promise<Record<string, unknown>> {
     const { listed, more } = this.ledger.technicians()
     const identity = identityFromSeed(session.identitySeed)
     const deviceKey = Buffer.from(identity.publicKey)
@@ -99,15 +103,11 @@ export class SessionReceipts {
     const path = await storeReceipt(this.deps.stateDir, session.sessionId, text)
     const delivery = session.deliver ? await session.deliver(Buffer.from(text), RECEIPT_DELIVERY_MS) : { delivered: [], missing: listed.map((t) => t.fingerprint) }
     this.deps.log.info(`session receipt in ${path}; handed to ${delivery.delivered.length} technician(s)${delivery.missing.length > 0 ? `, not confirmed by ${delivery.missing.join(', ')}` : ''}`)
-    await this.record('receipt', { sessionId: session.sessionId, endedBy, technicians: listed.length + more, deliveredTo: delivery.delivered, notConfirmedBy: delivery.missing })
+    return { technicians: listed.length + more, deliveredTo: delivery.delivered, notConfirmedBy: delivery.missing }
   }
 
   private sample(): void {
     this.ledger.observe(this.deps.clock.now(), this.technicians())
-  }
-
-  private record(event: AuditEvent, details: Record<string, unknown>): Promise<unknown> {
-    return this.deps.audit.append(event, details, this.deps.clock.now())
   }
 }
 

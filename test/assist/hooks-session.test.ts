@@ -8,14 +8,12 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { AuditLog } from '../../src/assist/audit-log.js'
 import { HOOK_TIMEOUT_MS, type HookCommands } from '../../src/assist/hooks.js'
 import { RECEIPTS_DIR } from '../../src/assist/receipt-store.js'
-import { AssistanceService, type DeviceEdge } from '../../src/assist/service.js'
 import { Supernode } from '../../src/supernode/supernode.js'
-import type { MemoryTap } from '../../src/tap/memory-tap.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
-import { memoryDeviceEdge, poll, startTestAssist } from '../fixtures/assist.js'
+import { poll, startTestAssist } from '../fixtures/assist.js'
+import { stoppableService } from '../fixtures/receipts.js'
 
 async function scratch(t: Test): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'overlan-hooks-'))
@@ -91,20 +89,6 @@ async function deadProcess(pid: number): Promise<boolean> {
   return stat === null || / Z /.test(stat.slice(stat.lastIndexOf(')')))
 }
 
-/** A service on `dir` whose step observer never returns at `stopAt` (as a kill there). */
-async function instance(dir: string, port: number, clock: ManualClock, hooks: HookCommands, stopAt?: string) {
-  const taps: MemoryTap[] = []
-  const edges: DeviceEdge[] = []
-  const onStep = (step: string): Promise<void> | void => (step === stopAt ? new Promise<void>(() => {}) : undefined)
-  const memoryEdge = memoryDeviceEdge(taps, clock)
-  const audit = await AuditLog.open(dir, { onStep })
-  const service = await AssistanceService.start(
-    { stateDir: dir, supernodes: [{ host: '127.0.0.1', port }], deviceIp: { address: '10.99.0.1', prefix: 24 } },
-    { audit, clock, onStep, hooks, hookEnv: { PATH: process.env.PATH }, startEdge: async (config) => edges[edges.push(await memoryEdge(config)) - 1]! },
-  )
-  return { service, abandon: async () => void (await Promise.all(edges.map((e) => e.stop('abandoned')))) }
-}
-
 t.test('the end hook runs after a restart that finds the session over', async (t) => {
   const clock = new ManualClock(Date.now())
   const supernode = await Supernode.start({ port: 0, bindAddress: '127.0.0.1', mgmt: null }, { clock })
@@ -113,13 +97,14 @@ t.test('the end hook runs after a restart that finds the session over', async (t
   t.test('stopped after the end was recorded, before its hook: the next start runs it', async (t) => {
     const dir = await scratch(t)
     const log = join(dir, 'hooks.log')
-    const first = await instance(dir, supernode.port, clock, recordingHooks(log), 'disable:recorded')
+    const first = await stoppableService(dir, supernode.port, clock, { hooks: recordingHooks(log), stopAt: 'disable:recorded' })
     await first.service.enable({ durationSeconds: 600, adminAccess: false })
     void first.service.disable()
-    for (let i = 0; i < 100 && !(await lines(join(dir, 'audit.log'))).some((l) => l.includes('"disable"')); i++) await clock.advance(10, 10)
+    // real time: the stop comes once the disable is in the log (file I/O)
+    t.ok(await poll(() => lines(join(dir, 'audit.log')), (l) => l.some((line) => line.includes('"event":"disable"'))), 'the end was recorded')
     await first.abandon()
     t.same((await lines(log)).map((l) => l.split(' ')[0]), ['start'], 'killed before the end hook')
-    const second = await instance(dir, supernode.port, clock, recordingHooks(log))
+    const second = await stoppableService(dir, supernode.port, clock, { hooks: recordingHooks(log) })
     t.teardown(() => second.service.shutdown())
     t.match(await lines(log), [/^start /, /^end .* reason=off$/], 'the restart ran the end hook')
     t.equal(second.service.status().enabled, false)
@@ -128,11 +113,11 @@ t.test('the end hook runs after a restart that finds the session over', async (t
   t.test('stopped during the session, started again after its end: the end hook runs, reason expiry', async (t) => {
     const dir = await scratch(t)
     const log = join(dir, 'hooks.log')
-    const first = await instance(dir, supernode.port, clock, recordingHooks(log))
+    const first = await stoppableService(dir, supernode.port, clock, { hooks: recordingHooks(log) })
     await first.service.enable({ durationSeconds: 600, adminAccess: false })
     await first.service.shutdown()
     clock.jump(601_000)
-    const second = await instance(dir, supernode.port, clock, recordingHooks(log))
+    const second = await stoppableService(dir, supernode.port, clock, { hooks: recordingHooks(log) })
     t.teardown(() => second.service.shutdown())
     t.match(await lines(log), [/^start /, /^end .* reason=expiry$/])
     t.equal(second.service.status().enabled, false)

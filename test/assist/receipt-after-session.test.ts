@@ -7,24 +7,16 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { AUDIT_FILE, AUDIT_HEAD_FILE, hashLine, verifyAuditLog, type AuditRecord } from '../../src/assist/audit-log.js'
-import { decodeJoinToken } from '../../src/assist/join-token.js'
 import { checkAuditAgainstReceipt } from '../../src/assist/receipt-audit.js'
 import { RECEIPTS_DIR } from '../../src/assist/receipt-store.js'
 import { verifyReceipt } from '../../src/assist/receipt.js'
-import { Edge } from '../../src/edge/edge.js'
-import { MemoryTap } from '../../src/tap/memory-tap.js'
 import { poll, startTestAssist } from '../fixtures/assist.js'
-import { ipv4Frame, mac } from '../fixtures/frames.js'
-import { until } from '../fixtures/overlay.js'
+import { ipv4Frame } from '../fixtures/frames.js'
+import { sessionWithTechnician } from '../fixtures/receipts.js'
 
 t.test('a switched-off session leaves a signed receipt that names the technician and fails when changed', async (t) => {
   const a = await startTestAssist(t)
-  const on = await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 600 })
-  const token = decodeJoinToken(on.json.token as string)
-  const tap = new MemoryTap('tech0', mac(0x7e))
-  const tech = await Edge.start({ community: token.community, key: token.key, supernodes: token.supernodes, overlay: null, name: 'alice', bind: { address: '127.0.0.1', port: 0 }, mgmt: null }, { tap })
-  t.teardown(() => tech.stop())
-  await until('the technician has an address', () => tech.overlay !== null)
+  const { on, token, tap, tech } = await sessionWithTechnician(t, a)
   const device = a.taps[0]!
   const frames = 5
   for (let i = 0; i < frames; i++) tap.inject(ipv4Frame(device.mac, tap.mac, tech.overlay!.address, '10.99.0.1'))
@@ -49,7 +41,7 @@ t.test('a switched-off session leaves a signed receipt that names the technician
   const r = check.receipt
   t.equal(r.sessionId, token.community)
   t.equal(r.endedBy, 'off')
-  t.equal(r.start, Date.parse(on.json.expiresAt as string) - 600_000, 'start: the switch-on')
+  t.equal(r.start, Date.parse(on.expiresAt as string) - 600_000, 'start: the switch-on')
   t.ok(r.end >= r.start, 'end after start')
   t.equal(r.technicians.length, 1, 'one technician')
   const alice = r.technicians[0]!

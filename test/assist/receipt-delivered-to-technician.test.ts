@@ -6,31 +6,23 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { decodeJoinToken } from '../../src/assist/join-token.js'
 import { RECEIPTS_DIR, saveDeliveredReceipt, type SavedReceipt } from '../../src/assist/receipt-store.js'
 import { verifyReceipt } from '../../src/assist/receipt.js'
-import { Edge } from '../../src/edge/edge.js'
-import { MemoryTap } from '../../src/tap/memory-tap.js'
 import { poll, startTestAssist } from '../fixtures/assist.js'
-import { ipv4Frame, mac } from '../fixtures/frames.js'
-import { until } from '../fixtures/overlay.js'
+import { ipv4Frame } from '../fixtures/frames.js'
+import { sessionWithTechnician } from '../fixtures/receipts.js'
 
 t.test('switched off: the connected technician has the receipt, and it verifies', async (t) => {
   const receiptDir = await mkdtemp(join(tmpdir(), 'overlan-tech-receipts-'))
   t.teardown(() => rm(receiptDir, { recursive: true, force: true }))
   const a = await startTestAssist(t)
-  const on = await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 600 })
-  const token = decodeJoinToken(on.json.token as string)
-  const tap = new MemoryTap('tech0', mac(0x7e))
-  const tech = await Edge.start({ community: token.community, key: token.key, supernodes: token.supernodes, overlay: null, name: 'alice', bind: { address: '127.0.0.1', port: 0 }, mgmt: null }, { tap })
-  t.teardown(() => tech.stop())
+  const { token, tap, tech } = await sessionWithTechnician(t, a)
   const saved: Promise<SavedReceipt>[] = []
   const senders: Buffer[] = []
   tech.on('receipt', (text, from) => {
     senders.push(from.publicKey)
     saved.push(saveDeliveredReceipt(receiptDir, text, from.publicKey))
   })
-  await until('the technician has an address', () => tech.overlay !== null)
   const device = a.taps[0]!
   tap.inject(ipv4Frame(device.mac, tap.mac, tech.overlay!.address, '10.99.0.1'))
   await device.waitForWritten(1)

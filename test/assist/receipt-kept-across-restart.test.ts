@@ -5,27 +5,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { AuditLog } from '../../src/assist/audit-log.js'
 import { RECEIPTS_DIR, receiptFileName } from '../../src/assist/receipt-store.js'
 import { verifyReceipt } from '../../src/assist/receipt.js'
-import { AssistanceService, type DeviceEdge } from '../../src/assist/service.js'
 import { Supernode } from '../../src/supernode/supernode.js'
-import type { MemoryTap } from '../../src/tap/memory-tap.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
-import { memoryDeviceEdge, poll } from '../fixtures/assist.js'
-
-async function instance(dir: string, port: number, clock: ManualClock, stopAt?: string) {
-  const taps: MemoryTap[] = []
-  const edges: DeviceEdge[] = []
-  const onStep = (step: string): Promise<void> | void => (step === stopAt ? new Promise<void>(() => {}) : undefined)
-  const memoryEdge = memoryDeviceEdge(taps, clock)
-  const audit = await AuditLog.open(dir, { onStep })
-  const service = await AssistanceService.start(
-    { stateDir: dir, supernodes: [{ host: '127.0.0.1', port }], deviceIp: { address: '10.99.0.1', prefix: 24 } },
-    { audit, clock, onStep, startEdge: async (config) => edges[edges.push(await memoryEdge(config)) - 1]! },
-  )
-  return { service, abandon: async () => void (await Promise.all(edges.map((e) => e.stop('abandoned')))) }
-}
+import { poll } from '../fixtures/assist.js'
+import { stoppableService } from '../fixtures/receipts.js'
 
 t.test('stopped between the receipt and the end record: the restart keeps the receipt', async (t) => {
   const clock = new ManualClock(Date.now())
@@ -33,7 +18,7 @@ t.test('stopped between the receipt and the end record: the restart keeps the re
   t.teardown(() => supernode.stop())
   const dir = await mkdtemp(join(tmpdir(), 'overlan-receipt-restart-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const first = await instance(dir, supernode.port, clock, 'disable:edge-stopped')
+  const first = await stoppableService(dir, supernode.port, clock, { stopAt: 'disable:edge-stopped' })
   await first.service.enable({ durationSeconds: 600, adminAccess: false })
   const community = (await first.service.auditRecords()).find((r) => r.event === 'enable')!.details.community as string
   const path = join(dir, RECEIPTS_DIR, receiptFileName(community))
@@ -46,7 +31,7 @@ t.test('stopped between the receipt and the end record: the restart keeps the re
   t.notOk((await first.service.auditRecords()).some((r) => r.event === 'disable'), 'the end was not recorded')
 
   clock.jump(5_000)
-  const second = await instance(dir, supernode.port, clock)
+  const second = await stoppableService(dir, supernode.port, clock)
   t.teardown(() => second.service.shutdown())
   // the log never recorded the disable: the session resumes; switching it off again ends it
   await second.service.disable()

@@ -15,6 +15,7 @@ import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
 import { DEFAULT_EDGE_MTU } from './edge.js'
 import { CliError } from './errors.js'
 import { allowOption, caFile, fallbackOption, fallbackProxies, withFallbacks, hostNameList, listenAddress, logLevel, overlayAddress, pemFile, port, stopOnSignals, supernodeList } from './options.js'
+import { COMMAND_DESCRIPTIONS } from './commands.js'
 
 export const DEFAULT_DEVICE_IP = '10.99.0.1/24'
 /** For fault tests only: the service kills itself with SIGKILL at this step (steps.ts). */
@@ -45,7 +46,7 @@ export const DEFAULT_EMBEDDED_TCP_PORT = 7654
 
 export const assistCommand: CommandModule<object, AssistArgs> = {
   command: 'assist',
-  describe: 'Run the remote-assistance service: console and API to switch assistance on and off (24 h at most)',
+  describe: COMMAND_DESCRIPTIONS.assist,
   builder: (y) =>
     y
       .option('listen', { type: 'string', default: formatHostPort(DEFAULT_ASSIST_LISTEN), describe: 'console and API host:port' })

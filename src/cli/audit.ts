@@ -3,10 +3,11 @@ import { join } from 'node:path'
 import type { CommandModule } from 'yargs'
 import { AUDIT_FILE, verifyAuditLog } from '../assist/audit-log.js'
 import { CliError } from './errors.js'
+import { COMMAND_DESCRIPTIONS } from './commands.js'
 
 export const auditCommand: CommandModule<object, { 'state-dir': string }> = {
   command: 'audit verify',
-  describe: "Check the assistance service's audit log: every record chained to the one before, none removed or edited",
+  describe: COMMAND_DESCRIPTIONS.audit,
   builder: (y) => y.option('state-dir', { type: 'string', default: process.getuid?.() === 0 ? '/var/lib/overlan' : '.overlan-assist', describe: 'the service state directory' }),
   handler: async (args) => {
     const path = join(args['state-dir'], AUDIT_FILE)

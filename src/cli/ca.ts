@@ -22,6 +22,7 @@ import { SIGNATURE_BYTES, formatMac, isUnicastMac, isValidName, parseMac } from 
 import { CliError } from './errors.js'
 import { PUBLIC_FILE_MODE, SECRET_FILE_MODE, createFile, readArmoredFile, readIdentityFile, readPublicKeyFile, replaceFile, writeNewFile } from './key-files.js'
 import { overlayAddress } from './options.js'
+import { COMMAND_DESCRIPTIONS } from './commands.js'
 
 export const AUTHORITY_KEY_FILE = 'authority.key'
 export const AUTHORITY_PUB_FILE = 'authority.pub'
@@ -210,7 +211,7 @@ function writeRevocationsFile(dir: string, now: number): number {
 
 export const caCommand: CommandModule = {
   command: 'ca',
-  describe: 'Run a community authority: make its key, issue member certificates, revoke them',
+  describe: COMMAND_DESCRIPTIONS.ca,
   builder: (y) =>
     y
       .command(initCommand)

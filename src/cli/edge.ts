@@ -22,6 +22,7 @@ import { MAX_REKEY_AFTER_SECONDS, MIN_REKEY_AFTER_SECONDS, rekeyAfterLimits } fr
 import { keepReceipts } from './receipt.js'
 import { readRevocationsFile, watchRevocationsFile } from './revocations-file.js'
 import { allowOption, caFile, fallbackProxies, logLevel, mgmtListen, overlayAddress, port, stopOnSignals, supernodeList, withFallbacks } from './options.js'
+import { COMMAND_DESCRIPTIONS } from './commands.js'
 
 /**
  * Fits a 1500-byte underlay, IPv6 included: 1390 + 14 Ethernet + 44 overlay + 8 UDP + 40 IPv6 = 1496,
@@ -59,7 +60,7 @@ interface EdgeArgs {
 
 export const edgeCommand: CommandModule<object, EdgeArgs> = {
   command: 'edge',
-  describe: 'Join a virtual LAN: a TAP device whose frames travel encrypted to the other edges',
+  describe: COMMAND_DESCRIPTIONS.edge,
   builder: (y) =>
     y
       .option('community', { alias: 'c', type: 'string', describe: 'community name (every member uses the same)' })

@@ -5,16 +5,17 @@ import { existsSync } from 'node:fs'
 import type { CommandModule } from 'yargs'
 import { armor } from '../crypto/armor.js'
 import { destroyIdentity, generateIdentity, keyFingerprint, seedOf } from '../crypto/identity.js'
-import { SECRET_BITS, generateSecret } from '../crypto/secret.js'
+import { generateSecret } from '../crypto/secret.js'
 import { destroySecret } from '../crypto/secure-memory.js'
 import { CliError } from './errors.js'
 import { PUBLIC_FILE_MODE, SECRET_FILE_MODE, writeNewFile } from './key-files.js'
+import { COMMAND_DESCRIPTIONS } from './commands.js'
 
 export const PUBLIC_KEY_SUFFIX = '.pub'
 
 export const keygenCommand: CommandModule<object, { count: number; identity?: string }> = {
   command: 'keygen',
-  describe: `Print a new random community key (${SECRET_BITS} bits), or make an identity key with --identity`,
+  describe: COMMAND_DESCRIPTIONS.keygen,
   builder: (y) =>
     y
       .option('count', {

@@ -8,6 +8,7 @@ import { tlsProber } from '../netcheck/tls-probe.js'
 import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
 import { CliError, EXIT_CANNOT_CONNECT } from './errors.js'
 import { caFile, fallbackOption } from './options.js'
+import { COMMAND_DESCRIPTIONS } from './commands.js'
 
 interface NetcheckArgs {
   supernode: string[]
@@ -18,7 +19,7 @@ interface NetcheckArgs {
 
 export const netcheckCommand: CommandModule<object, NetcheckArgs> = {
   command: 'netcheck',
-  describe: 'Check what this network lets overlan do (UDP, NAT, HTTPS fallback, IPv6, clock) and say it in plain sentences',
+  describe: COMMAND_DESCRIPTIONS.netcheck,
   builder: (y) =>
     y
       .option('supernode', { alias: 'l', type: 'string', array: true, demandOption: true, describe: `supernode HOST:PORT[,PORT...] (repeat for several; default port ${DEFAULT_SUPERNODE_PORT}); two of them, or two ports, tell the kind of NAT` })

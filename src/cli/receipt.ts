@@ -9,6 +9,7 @@ import { saveDeliveredReceipt } from '../assist/receipt-store.js'
 import type { Edge } from '../edge/edge.js'
 import type { Logger } from '../log/logger.js'
 import { MAX_RECEIPT_BYTES, describeReceipt, verifyReceipt } from '../assist/receipt.js'
+import { COMMAND_DESCRIPTIONS } from './commands.js'
 import { CliError } from './errors.js'
 
 /** The receipt does not verify, or the audit log disagrees with it (as `overlan audit verify` uses 3 for a broken chain). */
@@ -22,7 +23,7 @@ interface ReceiptArgs {
 
 export const receiptCommand: CommandModule<object, ReceiptArgs> = {
   command: 'receipt verify <file>',
-  describe: "Check a session receipt signed by the device: who was connected, when, why it ended; and the signature",
+  describe: COMMAND_DESCRIPTIONS.receipt,
   builder: (y) =>
     y
       .positional('file', { type: 'string', demandOption: true, describe: 'the receipt (a technician\'s edge saves it in --receipt-dir; the device keeps them in STATE_DIR/receipts/)' })

@@ -8,6 +8,7 @@ import { DEFAULT_EDGE_MGMT, type EdgeStatus } from '../edge/edge.js'
 import { formatHostPort, parseHostPort, type HostPort } from '../net/address.js'
 import { CliError, EXIT_NO_EDGE, EXIT_NOT_AN_EDGE } from './errors.js'
 import { isEdgeStatus, isSupernodeStatus, statusLines } from './status-text.js'
+import { COMMAND_DESCRIPTIONS } from './commands.js'
 
 /** A loopback edge answers in milliseconds; this much only on a machine that is very busy. */
 export const STATUS_TIMEOUT_MS = 3000
@@ -36,7 +37,7 @@ export type StatusAnswer = { kind: 'edge'; body: string; status: EdgeStatus } | 
 
 export const statusCommand: CommandModule<object, StatusArgs> = {
   command: 'status',
-  describe: "Show the local edge's state: peers with their path, RTT and traffic, supernodes, session expiry",
+  describe: COMMAND_DESCRIPTIONS.status,
   builder: (y) =>
     y
       .option('json', { type: 'boolean', default: false, describe: "print the edge's /status JSON as it is (for scripts)" })

@@ -10,6 +10,7 @@ import type { RateLimit } from '../supernode/rate-limit.js'
 import { MAX_PACKET_BYTES } from '../wire/index.js'
 import { CliError } from './errors.js'
 import { logLevel, mgmtListen, pemFile, port, positiveInt, stopOnSignals } from './options.js'
+import { COMMAND_DESCRIPTIONS } from './commands.js'
 
 /** A relay budget's burst: an eighth of a second at its rate (never below one datagram). */
 const BURST_SECONDS = 1 / 8
@@ -82,7 +83,7 @@ interface SupernodeArgs {
 
 export const supernodeCommand: CommandModule<object, SupernodeArgs> = {
   command: 'supernode',
-  describe: 'Run a supernode: registers edges, introduces them for hole punching, relays what cannot go direct',
+  describe: COMMAND_DESCRIPTIONS.supernode,
   builder: (y) =>
     y
       .option('port', {

@@ -11,8 +11,10 @@ import { hostCheck } from '../http/host-check.js'
 import type { Clock } from '../time/clock.js'
 import { AUDIT_EVENT_LABELS, CONSOLE_CONSTANTS_PATH, consoleConstantsModule } from './console-constants.js'
 import { nestsDeeperThan } from './json-depth.js'
+import { SessionHookFailed } from './hooks.js'
 import { LOGIN_LOCK_MS, LoginGuard } from './login-guard.js'
 import { parseAllow } from '../edge/allow-filter.js'
+import { listReceipts } from './receipt-store.js'
 import { MAX_DURATION_SECONDS, MAX_IDLE_MINUTES, PRESENCE_CHECK_MS, UnknownTechnician, type AssistanceService } from './service.js'
 import { DEFAULT_MAX_TECHNICIANS, DecisionConflict, MAX_TECHNICIANS_LIMIT, type Consent } from './technicians.js'
 
@@ -201,6 +203,7 @@ export function createApi(options: ApiOptions): Koa {
         try {
           ctx.body = await service.enable(request)
         } catch (err) {
+          if (err instanceof SessionHookFailed) throw new HttpError(503, err.message)
           throw new HttpError(503, `cannot start the device's edge: ${(err as Error).message}`)
         }
         return
@@ -212,6 +215,10 @@ export function createApi(options: ApiOptions): Koa {
       case 'GET /api/audit':
         await authenticate(ctx)
         ctx.body = await service.auditRecords()
+        return
+      case 'GET /api/receipts':
+        await authenticate(ctx)
+        ctx.body = await listReceipts(service.config.stateDir)
         return
       case 'GET /api/technicians':
         await authenticate(ctx)

@@ -29,6 +29,7 @@ export type AuditEvent =
   | 'connection-test'
   | 'login-failed'
   | 'state-unreadable'
+  | 'session-hook'
 
 export interface AuditRecord {
   seq: number
@@ -95,6 +96,12 @@ export class AuditLog {
       () => undefined,
     )
     return result
+  }
+
+  /** The chain's head once pending appends are done: the last record's number and its line's hash (64 zeros before any). */
+  async head(): Promise<{ seq: number; hash: string }> {
+    await this.tail
+    return { seq: this.seq, hash: this.prev }
   }
 
   async records(): Promise<AuditRecord[]> {

@@ -23,6 +23,7 @@ export const AUDIT_EVENT_LABELS: Readonly<Record<AuditEvent, string>> = {
   'login-failed': 'Failed login',
   'state-unreadable': 'State file unreadable',
   'session-lost': 'Session lost with the state file',
+  'session-hook': 'Session hook',
 }
 
 export interface ConsoleConstants {

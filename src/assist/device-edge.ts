@@ -85,5 +85,6 @@ export function wrapEdge(edge: Edge): DeviceEdge {
     stop: (why) => edge.stop(why),
     onStopped: (listener) => void edge.on('stopped', listener),
     setRevocations: (revocations) => edge.setRevocations(revocations),
+    deliverReceipt: (text, timeoutMs) => edge.deliverReceipt(text, timeoutMs),
   }
 }

@@ -14,7 +14,7 @@ import type { NetcheckDeps } from '../netcheck/netcheck.js'
 import type { OverlayAddress } from '../wire/index.js'
 import { createApi } from './api.js'
 import { AuditLog } from './audit-log.js'
-import { AssistanceService, newApiToken, type StartDeviceEdge } from './service.js'
+import { AssistanceService, newApiToken, type AssistDeps, type StartDeviceEdge } from './service.js'
 import type { StepObserver } from './steps.js'
 
 export const API_TOKEN_FILE = 'api-token'
@@ -89,6 +89,9 @@ export interface AssistServerDeps {
   onStep?: StepObserver
   /** how the connection test reaches the fallback URLs (the CLI's CA file and proxy) */
   netcheck?: NetcheckDeps
+  /** --on-session-start / --on-session-end, and the environment they start from (hooks.ts) */
+  hooks?: AssistDeps['hooks']
+  hookEnv?: AssistDeps['hookEnv']
 }
 
 export async function startAssistServer(config: AssistServerConfig, deps: AssistServerDeps): Promise<AssistServer> {
@@ -110,7 +113,7 @@ export async function startAssistServer(config: AssistServerConfig, deps: Assist
   const fallbacks = config.fallbacks !== undefined && config.fallbacks.length > 0 ? config.fallbacks : embeddedFallback(supernode, config.embeddedSupernodeWs)
   if (fallbacks.length > 0) logger.info(`fallback for networks that block UDP, in join tokens: ${fallbacks.join(' ')}`)
 
-  const service = await AssistanceService.start({ stateDir: config.stateDir, supernodes, deviceIp: config.deviceIp, fallbacks }, { audit, startEdge: deps.startEdge, clock, logger, onStep: deps.onStep, netcheck: deps.netcheck })
+  const service = await AssistanceService.start({ stateDir: config.stateDir, supernodes, deviceIp: config.deviceIp, fallbacks }, { audit, startEdge: deps.startEdge, clock, logger, onStep: deps.onStep, netcheck: deps.netcheck, hooks: deps.hooks, hookEnv: deps.hookEnv })
   const app = createApi({ apiToken: token, webDir: config.webDir, service, clock, listenHost: config.listen.host, hostNames: config.hostNames })
   app.on('error', (err: Error) => logger.error(`console: ${err.message}`))
   const handle = app.callback()

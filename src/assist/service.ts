@@ -28,6 +28,8 @@ import type { EnrollmentDecider } from '../edge/enrollment.js'
 import type { NetcheckDeps } from '../netcheck/netcheck.js'
 import { tlsProber } from '../netcheck/tls-probe.js'
 import { connectionTest, type ConnectionTestResult } from './probe.js'
+import { SessionHookFailed, SessionHooks, endReason, type HookCommands } from './hooks.js'
+import { SessionReceipts, type ReceiptDelivery } from './session-receipts.js'
 import { SessionSecrets } from './session-secrets.js'
 import { STATE_FILE, STATE_VERSION, loadState, newDeviceIdentity, saveState, type SessionState } from './state-file.js'
 import type { StepObserver } from './steps.js'
@@ -69,6 +71,8 @@ export interface DeviceEdge {
   onStopped(listener: (why: string) => void): void
   /** every revocation of the session so far: new ones go to the supernodes, their holders are dropped at once */
   setRevocations(revocations: Buffer[]): void
+  /** hands the session's receipt to every connected technician; resolves with who confirmed, within timeoutMs */
+  deliverReceipt?(text: Buffer, timeoutMs: number): Promise<ReceiptDelivery>
 }
 
 export interface DeviceEdgeConfig {
@@ -117,6 +121,9 @@ export interface AssistDeps {
   onStep?: StepObserver
   /** how the connection test reaches the fallback URLs (default: system CAs, no proxy) */
   netcheck?: NetcheckDeps
+  /** --on-session-start / --on-session-end (hooks.ts), and the environment they start from */
+  hooks?: HookCommands
+  hookEnv?: Readonly<Record<string, string | undefined>>
 }
 
 /** The audit events that switch assistance on or off; the last of them says which it is. */
@@ -240,11 +247,18 @@ export class AssistanceService {
     private readonly log: Logger,
     private readonly onStep: StepObserver,
     private readonly netcheck: NetcheckDeps,
+    /** the integrator's hooks and the end-of-session receipts: each called at the session's start and end */
+    private readonly hooks: SessionHooks,
+    private readonly receipts: SessionReceipts,
   ) {}
 
   /** Loads the state: a session still running comes back (same keys, token and technicians), an expired one is closed. */
   static async start(config: AssistConfig, deps: AssistDeps): Promise<AssistanceService> {
-    const service = new AssistanceService(config, deps.audit, deps.startEdge, deps.clock ?? systemClock, deps.logger ?? silentLogger, deps.onStep ?? (() => {}), deps.netcheck ?? { probeTls: tlsProber({ env: {} }) })
+    const clock = deps.clock ?? systemClock
+    const log = deps.logger ?? silentLogger
+    const hooks = new SessionHooks(deps.hooks ?? {}, { env: deps.hookEnv ?? {}, clock, log, record: (event, details) => deps.audit.append(event, details, clock.now()) })
+    const receipts = new SessionReceipts({ stateDir: config.stateDir, audit: deps.audit, clock, log })
+    const service = new AssistanceService(config, deps.audit, deps.startEdge, clock, log, deps.onStep ?? (() => {}), deps.netcheck ?? { probeTls: tlsProber({ env: {} }) }, hooks, receipts)
     await service.reconcile()
     return service
   }
@@ -302,8 +316,10 @@ export class AssistanceService {
       await this.onStep('enable:state-written')
       try {
         await this.runSession(session)
+        // the integrator's grant (an admin account, say): a failure switches the session off again
+        await this.hooks.sessionStarting({ sessionId: session.community, expiresAt, adminPassword: session.secrets.adminPasswordText() })
       } catch (err) {
-        await this.endSession('enable-failed', { reason: `the device's edge did not start: ${(err as Error).message}` })
+        await this.endSession('enable-failed', { reason: err instanceof SessionHookFailed ? err.message : `the device's edge did not start: ${(err as Error).message}` })
         this.lastError = (err as Error).message
         throw err
       }
@@ -495,12 +511,15 @@ export class AssistanceService {
         this.log.error(`the audit log says assistance is on (${String(lastCommunity)}) but the state holds no session: recorded as lost`)
         const reason = loaded.droppedSession === true ? loaded.migrated! : `${STATE_FILE} holds no session: the key is gone, the session cannot resume`
         await this.record('session-lost', { community: lastCommunity, reason })
+        await this.hooks.sessionEnded({ sessionId: String(lastCommunity), expiresAt: Date.parse(String(last.details.expiresAt)) || null, reason: endReason('session-lost') })
       }
       return
     }
     const session = this.liveSession(stored)
     this.session = session
     if (last !== undefined && lastCommunity === session.community && SESSION_ENDS.has(last.event)) {
+      // the last run may have stopped before its end hook: run it (again)
+      await this.hooks.sessionEnded({ sessionId: session.community, expiresAt: session.expiresAt, reason: endReason(last.event) })
       await this.saveStateOf(null)
       this.forgetSession(session)
       this.log.info(`finished ending the assistance session (${last.event}) that the last run had recorded`)
@@ -686,6 +705,7 @@ export class AssistanceService {
     this.edge = edge
     this.lastTraffic = Math.max(session.since, this.clock.now())
     this.rxFrames.clear()
+    this.receipts.begin(() => this.edge?.status().peers ?? [])
     const expire = (): void => {
       this.serialize(() => this.endNow('expire')).catch((err: unknown) => this.log.error(`expiry: ${(err as Error).message}`))
     }
@@ -741,14 +761,18 @@ export class AssistanceService {
     }
     await this.onStep(`${event}:revoked`)
     const edge = this.edge
+    // the receipt, while the edge still runs: it carries each technician's copy
+    const receipt = await this.receipts.end({ sessionId: session.community, since: session.since, identitySeed: this.deviceSeed, deliver: edge?.deliverReceipt ? (text, timeoutMs) => edge.deliverReceipt!(text, timeoutMs) : undefined }, event)
     this.edge = null
     await edge?.stop(event === 'expire' ? 'expired' : 'disabled').catch(() => {})
     await this.onStep(`${event}:edge-stopped`)
     for (const r of admitted) await this.recordTechnician(session, r.id, {})
     for (const [id, t] of this.present) await this.record('technician-left', { session: session.community, edgeId: id, ...whoFields(t), endpoint: t.endpoint, reason: event === 'expire' ? 'session expired' : 'session ended' })
     this.present.clear()
-    await this.record(event, { community: session.community, ...details })
+    await this.record(event, { community: session.community, ...details, ...receipt })
     await this.onStep(`${event}:recorded`)
+    // before the state is cleared: a restart that finds the end recorded runs it again (at least once)
+    await this.hooks.sessionEnded({ sessionId: session.community, expiresAt: session.expiresAt, reason: endReason(event) })
     await this.saveStateOf(null)
     this.forgetSession(session)
     await this.onStep(`${event}:state-written`)

@@ -4,6 +4,7 @@ import type { CommandModule } from 'yargs'
 import { DEFAULT_ASSIST_EDGE_MGMT, linuxDeviceEdge } from '../assist/device-edge.js'
 import { DEFAULT_ASSIST_LISTEN, EMBEDDED_SUPERNODE, startAssistServer, type EmbeddedWs } from '../assist/server.js'
 import { MAX_TOKEN_FALLBACKS } from '../assist/join-token.js'
+import { HOOK_TIMEOUT_MS } from '../assist/hooks.js'
 import { ALL_STEPS, type StepObserver } from '../assist/steps.js'
 import { tlsProber } from '../netcheck/tls-probe.js'
 import { secretMemory } from '../crypto/secure-memory.js'
@@ -36,6 +37,8 @@ interface AssistArgs {
   'supernode-tcp-port'?: string
   'supernode-tls-cert'?: string
   'supernode-tls-key'?: string
+  'on-session-start'?: string
+  'on-session-end'?: string
 }
 
 /** The embedded supernode's WebSocket port when --supernode-tcp-port is not given (TCP: no clash with its UDP 7654). */
@@ -62,6 +65,14 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
       .option('supernode-tls-key', { type: 'string', describe: 'PEM private key of --supernode-tls-cert' })
       .option('fallback', { type: 'string', array: true, describe: `the supernodes' WebSocket URL wss://HOST[:PORT]/overlan for networks that block UDP (at most ${MAX_TOKEN_FALLBACKS}, one per supernode): written into join tokens, checked by "Test connection", and used by the device's own edge when its network blocks UDP` })
       .option('ca-file', { type: 'string', describe: "PEM file of the CA that signed the fallback's certificate, for \"Test connection\" and the device's edge (default: the system's CAs)" })
+      .option('on-session-start', {
+        type: 'string',
+        describe: `a shell command run when a session is switched on, with OVERLAN_SESSION_ID, OVERLAN_EXPIRES_AT and (admin access asked for) OVERLAN_ADMIN_PASSWORD in its environment; if it fails or runs over ${HOOK_TIMEOUT_MS / 1000} s, the session is switched off again (deploy/overlan-admin-hook.sh is an example)`,
+      })
+      .option('on-session-end', {
+        type: 'string',
+        describe: `a shell command run when a session ends (also one found over after a crash), with OVERLAN_SESSION_ID, OVERLAN_EXPIRES_AT and OVERLAN_SESSION_END_REASON; it may run more than once for a session; killed after ${HOOK_TIMEOUT_MS / 1000} s`,
+      })
       .option('log-level', { type: 'string', default: 'info', describe: 'debug, info, warn, error or silent' }),
   handler: async (args) => {
     const logger = streamLogger(logLevel(args['log-level']))
@@ -77,9 +88,10 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
     const ca = caFile(args['ca-file'])
     const embeddedSupernodeWs = embeddedWs(args, supernodes.length > 0)
     const onStep = crashAtStep(process.env[CRASH_AT_ENV])
+    const hooks = { onSessionStart: hookOption('--on-session-start', args['on-session-start']), onSessionEnd: hookOption('--on-session-end', args['on-session-end']) }
     const server = await startAssistServer(
       { listen, stateDir: args['state-dir'], supernodes, deviceIp, webDir: WEB_DIR, hostNames, fallbacks, embeddedSupernodeWs },
-      { startEdge: linuxDeviceEdge({ tapName: args.device, mtu: DEFAULT_EDGE_MTU, allow, mgmt: edgeMgmt, fallback: { ca, proxy: fallbackProxies(fallbacks.map((url) => new URL(url)), process.env) }, logger }), logger, onStep, netcheck: { probeTls: tlsProber({ ca, env: process.env }) } },
+      { startEdge: linuxDeviceEdge({ tapName: args.device, mtu: DEFAULT_EDGE_MTU, allow, mgmt: edgeMgmt, fallback: { ca, proxy: fallbackProxies(fallbacks.map((url) => new URL(url)), process.env) }, logger }), logger, onStep, netcheck: { probeTls: tlsProber({ ca, env: process.env }) }, hooks, hookEnv: process.env },
     ).catch((err: unknown) => {
       const code = (err as NodeJS.ErrnoException).code
       if (code === 'EADDRINUSE') throw new CliError(`cannot listen: ${formatHostPort(listen)}, the embedded supernode's UDP 7654 or its TCP ${embeddedSupernodeWs?.port ?? ''} is in use (--supernode-tcp-port off: no WebSocket listener)`)
@@ -120,6 +132,13 @@ function embeddedWs(args: AssistArgs, external: boolean): EmbeddedWs | undefined
   }
   const tcpPort = given === undefined ? DEFAULT_EMBEDDED_TCP_PORT : port('supernode-tcp-port', given)
   return { port: tcpPort, tls: cert === undefined || key === undefined ? null : { cert: pemFile('--supernode-tls-cert', cert), key: pemFile('--supernode-tls-key', key) } }
+}
+
+/** A hook's command: a non-empty shell command line, or none. */
+function hookOption(option: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined
+  if (value.trim() === '') throw new CliError(`${option}: give a shell command (e.g. /usr/local/sbin/overlan-admin-hook.sh start)`)
+  return value
 }
 
 /** The step observer for OVERLAN_CRASH_AT: a kill -9 exactly there, as the OOM killer or a stop timeout would. */

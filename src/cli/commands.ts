@@ -15,6 +15,7 @@ export const COMMAND_DESCRIPTIONS = {
   assist: 'Run the remote-assistance service: console and API to switch assistance on and off (24 h at most)',
   audit: "Check the assistance service's audit log: every record chained to the one before, none removed or edited",
   ca: 'Run a community authority: make its key, issue member certificates, revoke them',
+  receipt: 'Check a session receipt signed by the device: who was connected, when, why it ended; and the signature',
 } as const
 
 export type CommandName = keyof typeof COMMAND_DESCRIPTIONS
@@ -39,6 +40,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'assist', usage: 'assist', load: async () => (await import('./assist.js')).assistCommand },
   { name: 'audit', usage: 'audit verify', load: async () => (await import('./audit.js')).auditCommand },
   { name: 'ca', usage: 'ca', load: async () => (await import('./ca.js')).caCommand },
+  { name: 'receipt', usage: 'receipt verify <file>', load: async () => (await import('./receipt.js')).receiptCommand },
 ]
 
 /**

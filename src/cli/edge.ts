@@ -22,6 +22,7 @@ import { CliError, EXIT_CERTIFICATE, EXIT_DENIED, EXIT_DEVICE, EXIT_SESSION_OVER
 import { admittedConfig, enroll, joinIdentity, joinPlan, joinSource, stoppedLine, type JoinPlan } from './edge-join.js'
 import { readArmoredFile, readIdentityFile } from './key-files.js'
 import { MAX_REKEY_AFTER_SECONDS, MIN_REKEY_AFTER_SECONDS, rekeyAfterLimits } from './rekey-after.js'
+import { keepReceipts } from './receipt.js'
 import { readRevocationsFile, watchRevocationsFile } from './revocations-file.js'
 import { allowOption, caFile, fallbackProxies, logLevel, mgmtListen, overlayAddress, port, stopOnSignals, supernodeList, withFallbacks } from './options.js'
 import { COMMAND_DESCRIPTIONS } from './commands.js'
@@ -63,6 +64,7 @@ interface EdgeArgs {
   socks5?: string
   target?: string
   'device-name'?: string[]
+  'receipt-dir'?: string
 }
 
 export const edgeCommand: CommandModule<object, EdgeArgs> = {
@@ -98,6 +100,7 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
       .option('cert', { type: 'string', describe: "the member certificate an authority issued for --identity's key (overlan ca issue): community, MAC, addresses and name come from it; give no -c, -k, -a or -m (or the certificate's own)" })
       .option('revocations', { type: 'string', describe: 'a file of revocations (overlan ca revoke keeps them in CA/revocations): each is sent to every supernode and again after each registration; re-read when it changes' })
       .option('log-level', { type: 'string', default: 'info', describe: 'debug, info, warn, error or silent' })
+      .option('receipt-dir', { type: 'string', default: '.', describe: "where the device's signed end-of-session receipt is saved when it hands one over (check it with overlan receipt verify FILE)" })
       .option('rekey-after', {
         type: 'number',
         describe: `pair sessions make new keys after this many seconds (${MIN_REKEY_AFTER_SECONDS} to ${MAX_REKEY_AFTER_SECONDS}, the default); for labs that want to see rekeys under load`,
@@ -160,6 +163,7 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
       if (why === 'expired') logger.info('expired: the TAP device is removed and the edge exits')
       process.exit(why === 'certificate-refused' ? EXIT_CERTIFICATE : 0)
     })
+    keepReceipts(edge, args['receipt-dir'] ?? '.', logger)
     if (config.mgmt) logger.info(`management on http://${formatHostPort(edge.mgmtAddress!)}/status and /metrics`)
     if (args.revocations !== undefined) {
       const watch = watchRevocationsFile(args.revocations, systemClock, (revocations) => edge.setRevocations(revocations), (problem) => logger.warn(problem))

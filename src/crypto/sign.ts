@@ -1,4 +1,4 @@
-// Signatures on announcements, deregistrations, certificates and revocations. Each message is prefixed with a context string
+// Signatures on announcements, deregistrations, certificates, revocations and session receipts. Each message is prefixed with a context string
 // so that a signature made for one purpose can never be replayed as another.
 import sodium from 'sodium-native'
 
@@ -7,6 +7,7 @@ export const SIGNATURE_CONTEXT = {
   deregister: Buffer.from('overlan-deregister-v1\0'),
   certificate: Buffer.from('overlan-certificate-v1\0'),
   revocation: Buffer.from('overlan-revocation-v1\0'),
+  receipt: Buffer.from('overlan-receipt-v1\0'),
 } as const
 export type SignatureContext = keyof typeof SIGNATURE_CONTEXT
 

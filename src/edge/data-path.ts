@@ -30,6 +30,7 @@ import { PEER_IDLE_MS, PeerDirectory, type PeerChecks } from './peer-directory.j
 import { PeerTable, type Peer, type PeerRemoval } from './peers.js'
 import { Prober } from './punch.js'
 import type { EdgeReason } from './reasons.js'
+import { ReceiptTransfer, type ReceiptSender } from './receipt-transfer.js'
 import { SessionSender } from './session-sender.js'
 
 /** What the data path needs of the edge's credentials (credentials.ts Credentials has all of it). */
@@ -67,6 +68,8 @@ export interface DataPathConfig {
   sessionLimits?: Partial<SessionLimits>
   /** userspace streams: kind-4 packets in, and peers leaving (their streams end) */
   streams?: { receive(peer: Peer, payload: Buffer): void; peerRemoved(peer: Peer): void }
+  /** a whole receipt a peer handed us (SESSION_DATA kind 5) */
+  receiptReceived?(text: Buffer, from: ReceiptSender): void
 }
 
 export class DataPath {
@@ -85,6 +88,8 @@ export class DataPath {
   readonly core: EdgeCore
   /** broadcasts of members whose key has not come yet */
   readonly held = new HeldBroadcasts()
+  /** end-of-session receipts, out (the device) and in (a technician) */
+  readonly receipts: ReceiptTransfer
 
   constructor(private readonly config: DataPathConfig) {
     const { credentials, clock, counters, drops } = config
@@ -125,6 +130,7 @@ export class DataPath {
     this.core = { edgeId: this.edgeId, relayOnly: config.relayOnly ?? false, peers: this.peers, drops, counters, now: () => clock.now() }
     this.directory = new PeerDirectory(this.core, credentials, (target) => this.query(target), (session) => this.sessions.forget(session), config.log)
     this.outbound = new Outbound(this.core, this.sender, this.broadcastKeys, config.supernodes, this.allow)
+    this.receipts = new ReceiptTransfer({ clock, drops, send: (peer, payload) => this.outbound.receipt(peer, payload), received: (text, from) => config.receiptReceived?.(text, from) })
     this.inbound = new Inbound(this.core, {
       sessions: this.sessions,
       outbound: this.outbound,
@@ -139,6 +145,7 @@ export class DataPath {
       revocation: (packet) => config.revocation(packet),
       oldProtocol: (msg, address, port, via) => config.oldProtocol(msg, address, port, via),
       stream: (peer, payload) => config.streams?.receive(peer, payload),
+      receipt: (peer, payload) => this.receipts.receive(peer, payload),
     })
     this.ownCertificate(credentials.certificate, credentials.certificateBytes)
   }
@@ -177,6 +184,7 @@ export class DataPath {
 
   /** Erases every key: sessions, our broadcast key, the peers' broadcast keys. */
   async close(): Promise<void> {
+    this.receipts.close()
     for (const peer of [...this.peers.values()]) this.peers.remove(peer, 'gone')
     this.sessions.close()
     this.broadcastKeys.destroy()
@@ -214,6 +222,7 @@ export class DataPath {
   /** A peer left (gone, expired, revoked, replaced): a new broadcast key, so it cannot read what we flood next. */
   private peerRemoved(peer: Peer, why: PeerRemoval): void {
     this.config.streams?.peerRemoved(peer)
+    this.receipts.peerRemoved(peer)
     if (why !== 'idle' && why !== 'evicted') this.rotateBroadcastKey(this.config.clock.now())
   }
 

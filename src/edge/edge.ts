@@ -48,6 +48,7 @@ import { CERTIFICATE_REFUSED, Registration, type RevocationCounts } from './regi
 import { SupernodeLink, UDP_RETRY_ON_FALLBACK_MS, type LinkHost, type LinkTarget, type LinkTransport } from './supernode-link.js'
 import { Supernodes } from './supernodes.js'
 import { StreamHub } from './streams/hub.js'
+import type { ReceiptDeliveryResult, ReceiptSender } from './receipt-transfer.js'
 
 export const DEFAULT_EDGE_MGMT: HostPort = { host: '127.0.0.1', port: 5644 }
 /** The edge's scheduler tick: punch rounds, keepalives and retries are checked this often. */
@@ -205,6 +206,8 @@ export interface EdgeEvents {
   overlay: [overlay: OverlayAddress]
   path: [peerId: number, path: PathState]
   stopped: [why: string]
+  /** a whole end-of-session receipt a peer handed us (not checked yet: check it is signed by `from.publicKey`) */
+  receipt: [text: Buffer, from: ReceiptSender]
 }
 
 export class Edge extends EventEmitter<EdgeEvents> {
@@ -286,6 +289,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       revocation: (packet) => this.registration.revocation(Buffer.from(packet.revocation.bytes)),
       pathChanged: (owner) => this.pathChanged(owner),
       streams: { receive: (peer, payload) => this.streams.receive(peer, payload), peerRemoved: (peer) => this.streams.peerRemoved(peer) },
+      receiptReceived: (text, from) => this.emit('receipt', text, from),
     })
     this.streams = this.streamHub(config)
     this.registration = new Registration({
@@ -383,6 +387,11 @@ export class Edge extends EventEmitter<EdgeEvents> {
   /** Birthday punching's totals since the start, beyond what /status shows (for tests and benchmarks). */
   birthdayTotals(): { socketsOpened: number; probesSprayed: number } {
     return { socketsOpened: this.data.birthday.socketsOpened, probesSprayed: this.data.birthday.probesSprayed }
+  }
+
+  /** Hands an end-of-session receipt to every peer; resolves with who confirmed it, within `timeoutMs` (receipt-transfer.ts). */
+  deliverReceipt(text: Buffer, timeoutMs: number): Promise<ReceiptDeliveryResult> {
+    return this.data.receipts.deliver([...this.data.peers.values()], text, timeoutMs)
   }
 
   /** Deregisters, stops every timer, closes the socket and removes the TAP device. */

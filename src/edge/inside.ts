@@ -119,6 +119,12 @@ export class Outbound {
     if (result !== 'sent' && result !== 'not-ready') this.core.drops[result]++
   }
 
+  /** A receipt part (SESSION_DATA kind 5) to one peer: lost when its session is not ready (receipt-transfer.ts sends it again). */
+  receipt(peer: Peer, payload: Buffer): void {
+    const result = this.sendSession(peer, SessionKind.Receipt, payload)
+    if (result !== 'sent' && result !== 'not-ready' && result !== 'no-supernode') this.core.drops[result]++
+  }
+
   /** The answer to a probe, through the socket the probe came in on. */
   probeAck(peer: Peer, payload: Buffer, address: string, port: number, via: Transport | null): void {
     const result = this.sender.direct(peer.session, SessionKind.ProbeAck, payload, address, port, 0, via)

@@ -68,6 +68,8 @@ export interface InboundParts {
   oldProtocol(msg: Buffer, address: string, port: number, via: Transport | null): boolean
   /** a userspace-stream packet (SESSION_DATA kind 4; a view of a reused buffer) for the stream hub */
   stream(peer: Peer, payload: Buffer): void
+  /** a receipt part (SESSION_DATA kind 5; a view of a reused buffer) for receipt-transfer.ts */
+  receipt(peer: Peer, payload: Buffer): void
 }
 
 /** A probe ID more than this far from our clock is not an answer to a recent probe of ours. */
@@ -178,6 +180,9 @@ export class Inbound {
         // stream traffic is traffic: the peer stays (SCTP heartbeats keep an idle association's peer)
         peer.lastSeen = core.now()
         this.parts.stream(peer, this.plain.subarray(0, length))
+        return
+      case SessionKind.Receipt:
+        this.parts.receipt(peer, this.plain.subarray(0, length))
     }
   }
 

@@ -47,6 +47,8 @@ export const EDGE_REASONS = [
   'unexpected-source', // a control packet from an address that is none of our supernodes
   'unproven-error', // an ERROR from a supernode's address that does not prove it answers us (spoofed)
   'bad-probe',
+  'bad-receipt-part', // a receipt piece or confirmation (SESSION_DATA kind 5) that does not decode or fit its transfer
+  'receipt-refused', // a confirmation of no delivery of ours, or a peer's receipt beyond MAX_RECEIPTS_PER_PEER
   'send-queue-full',
   'no-supernode', // a frame for the relay while no supernode is registered
   'fallback-queue-full', // the oldest frame waiting for a slow fallback stream (or control beyond its bound)

@@ -217,7 +217,8 @@ function sessionView(page, now) {
     adminAccess: s.adminAccess ? 'On' : 'Off',
     since: s.since ? formatTime(s.since, now) : '—',
     token: secrets?.token ?? null,
-    command: secrets ? `overlan edge --join ${secrets.token}` : null,
+    // the token stays out of the technician's process list: it goes into a file, the command names the file
+    command: secrets ? 'sudo overlan edge --join-file token.txt --name "Your name"' : null,
     adminPassword,
     passwordMissing: s.adminAccess && adminPassword === null,
   }

@@ -97,7 +97,7 @@ t.test('log in, switch on with admin access, a technician joins, test the connec
 
   const token = ((await page.locator('#join-token').textContent()) ?? '').trim()
   t.match(token, /^ovl2\./, 'the join token is shown')
-  t.equal((await page.locator('#join-command').textContent())?.trim(), `overlan edge --join ${token}`, "the technician's one command is shown")
+  t.equal((await page.locator('#join-command').textContent())?.trim(), 'sudo overlan edge --join-file token.txt --name "Your name"', "the technician's one command is shown (the token goes in the file, out of the process list)")
   t.ok(await page.locator('#copy-token').isVisible(), 'with a Copy button')
   await page.click('#copy-token')
   t.equal(await page.evaluate<string>('navigator.clipboard.readText()'), token, 'Copy puts the token on the clipboard')

@@ -158,7 +158,7 @@ t.test('on: the session card counts down; the token only on the page that switch
 
   const secrets = { token: 'ovl1.abc', adminPassword: 'pw', expiresAt: page.status!.expiresAt! }
   const mine = viewState({ ...page, secrets }, NOW)
-  t.match(mine.session, { token: 'ovl1.abc', command: 'overlan edge --join ovl1.abc', adminPassword: 'pw', passwordMissing: false }, 'the page that switched on shows the token and the command')
+  t.match(mine.session, { token: 'ovl1.abc', command: 'sudo overlan edge --join-file token.txt --name "Your name"', adminPassword: 'pw', passwordMissing: false }, 'the page that switched on shows the token and the command')
   const other = withStatus({ ...page, secrets }, onStatus(2 * HOUR), NOW).page
   t.equal(other.secrets, null, 'a session switched on elsewhere has other secrets: these are dropped')
   t.end()

@@ -753,6 +753,10 @@ export class AssistanceService {
     await this.onStep(`${event}:begin`)
     this.stopTimers()
     session.registry.close()
+    const edge = this.edge
+    // the receipt first, while the technicians are still peers of the edge: it carries each one's
+    // copy through its pair session, which the revocations below end at once
+    const receipt = await this.receipts.end({ sessionId: session.community, since: session.since, identitySeed: this.deviceSeed, deliver: edge?.deliverReceipt ? (text, timeoutMs) => edge.deliverReceipt!(text, timeoutMs) : undefined }, event)
     const admitted = session.registry.list().filter((r) => r.state === 'admitted')
     if (admitted.length > 0) {
       await this.revokeAndSave(session, admitted, 'session-ended')
@@ -760,9 +764,6 @@ export class AssistanceService {
       await delay(REVOCATION_FLUSH_MS)
     }
     await this.onStep(`${event}:revoked`)
-    const edge = this.edge
-    // the receipt, while the edge still runs: it carries each technician's copy
-    const receipt = await this.receipts.end({ sessionId: session.community, since: session.since, identitySeed: this.deviceSeed, deliver: edge?.deliverReceipt ? (text, timeoutMs) => edge.deliverReceipt!(text, timeoutMs) : undefined }, event)
     this.edge = null
     await edge?.stop(event === 'expire' ? 'expired' : 'disabled').catch(() => {})
     await this.onStep(`${event}:edge-stopped`)

@@ -34,7 +34,8 @@ export function linuxDeviceEdge(options: LinuxDeviceEdgeOptions): StartDeviceEdg
   return async (config) => {
     const edge = await withSessionKeys(config, (edgeConfig) =>
       startLinuxEdge(
-        { ...edgeConfig, allow: options.allow, mgmt: options.mgmt, fallback: options.fallback },
+        // the technician's streams are what the session is for; its allow rules limit them
+        { ...edgeConfig, allow: options.allow, mgmt: options.mgmt, fallback: options.fallback, streams: { accept: true } },
         // the device's LAN addresses stay private: technicians reach it through the supernode's view of it
         { tapName: options.tapName, mac: config.mac, mtu: options.mtu, logger: options.logger, offerLanAddresses: false },
       ),
@@ -45,7 +46,7 @@ export function linuxDeviceEdge(options: LinuxDeviceEdgeOptions): StartDeviceEdg
 
 /** The session's edge on a TAP device the caller made (tests: a MemoryTap), keys handled as on the device. */
 export function startSessionEdge(config: DeviceEdgeConfig, options: Partial<EdgeConfig>, deps: EdgeDeps): Promise<Edge> {
-  return withSessionKeys(config, (edgeConfig) => Edge.start({ ...edgeConfig, ...options }, deps))
+  return withSessionKeys(config, (edgeConfig) => Edge.start({ ...edgeConfig, streams: { accept: true }, ...options }, deps))
 }
 
 /**

@@ -36,7 +36,7 @@ export async function userspaceSection(): Promise<Figure[]> {
     const techSite = await lab.addPublicHost()
     await lab.startSupernode()
     await lab.tcpListen(deviceSite.ns, GREETING_PORT)
-    const device = lab.startEdge(deviceSite, { address: `${IP_DEVICE}/24`, name: 'device' }, 'device')
+    const device = lab.startEdge(deviceSite, { address: `${IP_DEVICE}/24`, name: 'device', extraArgs: ['--accept-streams'] }, 'device')
     if (!(await device.waitRegistered(READY_MS)).ok) throw new Error('the device did not register')
 
     // ---- the baseline: the technician on a TAP device ----

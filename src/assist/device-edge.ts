@@ -34,7 +34,8 @@ export function linuxDeviceEdge(options: LinuxDeviceEdgeOptions): StartDeviceEdg
   return async (config) => {
     const edge = await withDeviceIdentity(config, (edgeConfig) =>
       startLinuxEdge(
-        { ...edgeConfig, allow: config.allow !== undefined ? config.allow : options.allow, mgmt: options.mgmt, fallback: options.fallback },
+        // the technician's streams are what the session is for; its allow rules limit them
+        { ...edgeConfig, allow: config.allow !== undefined ? config.allow : options.allow, mgmt: options.mgmt, fallback: options.fallback, streams: { accept: true } },
         // the device's LAN addresses stay private: technicians reach it through the supernode's view of it
         { tapName: options.tapName, mac: config.mac, mtu: options.mtu, logger: options.logger, offerLanAddresses: false },
       ),
@@ -45,7 +46,7 @@ export function linuxDeviceEdge(options: LinuxDeviceEdgeOptions): StartDeviceEdg
 
 /** The session's edge on a TAP device the caller made (tests: a MemoryTap), keys handled as on the device. */
 export function startSessionEdge(config: DeviceEdgeConfig, options: Partial<EdgeConfig>, deps: EdgeDeps): Promise<Edge> {
-  return withDeviceIdentity(config, (edgeConfig) => Edge.start({ ...edgeConfig, ...(config.allow !== undefined ? { allow: config.allow } : {}), ...options }, deps))
+  return withDeviceIdentity(config, (edgeConfig) => Edge.start({ ...edgeConfig, streams: { accept: true }, ...(config.allow !== undefined ? { allow: config.allow } : {}), ...options }, deps))
 }
 
 /** Starts the edge with a copy of the device's identity key: the edge destroys it when it stops, and here when it fails to start. */

@@ -60,6 +60,7 @@ interface EdgeArgs {
   'log-level': string
   'rekey-after'?: number
   userspace?: boolean
+  'accept-streams'?: boolean
   forward?: string[]
   socks5?: string
   target?: string
@@ -106,6 +107,11 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
         describe: `pair sessions make new keys after this many seconds (${MIN_REKEY_AFTER_SECONDS} to ${MAX_REKEY_AFTER_SECONDS}, the default); for labs that want to see rekeys under load`,
       })
       .option('userspace', { type: 'boolean', default: false, describe: 'no TAP device and no root: reach one member (--target) through --forward and --socks5 only (TCP only; no ping)' })
+      .option('accept-streams', {
+        type: 'boolean',
+        default: false,
+        describe: "accept members' userspace streams (--userspace technicians) to this host's ports --allow lists: they arrive through loopback, so host firewall rules on the TAP do not see them",
+      })
       .option('forward', { type: 'string', array: true, describe: 'with --userspace: LOCAL:REMOTE listens on 127.0.0.1:LOCAL and carries each connection to the target\'s port REMOTE (repeat for several)' })
       .option('socks5', { type: 'string', describe: 'with --userspace: a SOCKS5 listener ADDR:PORT (e.g. 127.0.0.1:1080) for CONNECT to the target by address or --device-name; everything else is refused' })
       .option('target', { type: 'string', describe: "with --userspace: the overlay address --forward and --socks5 reach (the device's; default: the first --device-name's)" })
@@ -241,6 +247,7 @@ export function userspaceOptions(args: EdgeArgs, fromToken?: { target: string; n
     if (given.length > 0) throw new CliError(`${given.join(', ')}: only with --userspace (a TAP edge reaches the overlay directly)`)
     return null
   }
+  if (args['accept-streams'] === true) throw new CliError('--accept-streams: not with --userspace (a userspace edge has no services to carry streams to)')
   if (forwards.length === 0 && args.socks5 === undefined) throw new CliError('--userspace: give at least one --forward LOCAL:REMOTE or --socks5 ADDR:PORT (a userspace edge reaches the overlay only through them)')
   const names = new Map<string, string>(fromToken?.names)
   for (const item of args['device-name'] ?? []) {
@@ -309,7 +316,8 @@ export function edgeConfig(args: EdgeArgs, env: NodeJS.ProcessEnv): EdgeConfig &
   }
   const fallbackOptions = (supernodes: EdgeConfig['supernodes']): EdgeConfig['fallback'] => ({ ca, proxy: fallbackProxies(supernodes.map((s) => s.fallback ?? null), env) })
   // announce: the host's neighbours on the overlay may remember the MAC of this device's previous run
-  const common = { ...commonOptions(args), name: args.name, announce: true, revocations: args.revocations === undefined ? undefined : readRevocationsFile(args.revocations) }
+  // streams reach this host's services through loopback, past firewall rules on the TAP: only when asked
+  const common = { ...commonOptions(args), streams: { accept: args['accept-streams'] === true }, name: args.name, announce: true, revocations: args.revocations === undefined ? undefined : readRevocationsFile(args.revocations) }
   const withIdentity = <T extends object>(config: T): T & { identity?: Identity } => (args.identity === undefined ? config : { ...config, identity: readIdentityFile('--identity', args.identity) })
 
   if (args.cert !== undefined) {

@@ -106,8 +106,10 @@ export interface EdgeConfig {
   /** a device that admits technicians (consent, enrollment.ts): the join token's secret and who decides */
   enrollment?: EnrollmentConfig
   /**
-   * Userspace streams (streams/hub.ts): whether members' streams are accepted (default: yes, to this
-   * host's own overlay address, to the ports --allow lists); a userspace edge accepts none.
+   * Userspace streams (streams/hub.ts): whether members' streams are accepted (to this host's own
+   * overlay address, to the ports --allow lists). Default: no, because they reach the host's
+   * services through loopback, past firewall rules on the TAP (`overlan edge --accept-streams`; the
+   * assistance service's device edge accepts them under the session's rules).
    * `connect` replaces how the connection to a port is made (tests: to a loopback server).
    */
   streams?: { accept: boolean; connect?: (port: number) => Socket | null }
@@ -450,7 +452,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
 
   /** The stream hub: kind-4 packets go out through the data path; accepted streams connect to our own overlay address. */
   private streamHub(config: EdgeConfig): StreamHub {
-    const accept = config.streams?.accept ?? true
+    const accept = config.streams?.accept ?? false
     const connectTo = config.streams?.connect ?? ((port: number) => (this.overlay === null ? null : connect({ host: this.overlay.address, port, allowHalfOpen: true })))
     return new StreamHub({
       clock: this.clock,

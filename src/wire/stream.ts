@@ -29,7 +29,7 @@ export const STREAM_REFUSALS = [
   'not-a-member', // 2: the peer's certificate role may not open streams (a device's)
   'connection-refused', // 3: nothing listens on that port of the device
   'unreachable', // 4: the device's connect failed otherwise (timeout, no route)
-  'no-service', // 5: this edge accepts no streams (a userspace edge)
+  'no-service', // 5: this edge accepts no streams (a userspace edge, or a TAP edge without --accept-streams)
   'too-many-streams', // 6: the peer has as many streams open as it may
   'closed', // 7: the edge is stopping, or the peer was removed (revoked, expired, gone)
   'protocol', // 8: a message out of order or beyond the window

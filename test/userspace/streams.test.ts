@@ -76,6 +76,20 @@ t.test('SOCKS5: CONNECT to the device by address or name works; anything else ge
   t.equal(counters.refused['connection-refused'], 1, 'counted: connection-refused')
 })
 
+t.test('an edge not asked to accept streams (no --accept-streams) refuses them with no-service, audits and counts it', async (t) => {
+  // the device's edge gets no `streams` option: the default of a plain `overlan edge`
+  const pair = await streamPair(t, { device: { streams: undefined } })
+  pair.services.set(7, await echoServer(t))
+  const forward = await listenForward(pair.technician.edge.streams, pair.deviceIp, { localPort: 0, remotePort: 7 })
+  t.teardown(() => forward.server.close())
+  const back = await roundTrip(forward.address.port, Buffer.from('hello')).catch((err: NodeJS.ErrnoException) => err.code)
+  t.ok(back === 'ECONNRESET' || (Buffer.isBuffer(back) && back.length === 0), `the connection ended with nothing from the device (${Buffer.isBuffer(back) ? 'end' : back})`)
+  await until('audited', () => pair.events.some((e) => e.event === 'refused'))
+  t.same(pair.events.map((e) => [e.event, e.reason]), [['refused', 'no-service']], 'refused as no-service, never opened')
+  t.equal(pair.device.edge.status().streams!.counters.refused['no-service'], 1, "counted on the device's edge")
+  t.equal(pair.technician.edge.status().streams!.counters.refused['no-service'], 1, "the technician's edge counts the device's reason")
+})
+
 t.test('a forward to a port the device does not allow ends the connection at once, and the technician counts why', async (t) => {
   const pair = await streamPair(t, { allow: parseAllow('tcp/443') })
   pair.services.set(22, await echoServer(t))

@@ -9,8 +9,11 @@ import type { Logger } from '../../log/logger.js'
 const SCTP_PORT = 5000
 /** WebRTC's PPID for binary messages: any value works between two overlan edges, this one is registered. */
 const PPID_BINARY = 53
-/** werift-sctp cuts messages into chunks of this many bytes (its USERDATA_MAX_LENGTH). */
-export const SCTP_CHUNK_BYTES = 1200
+
+/** At most this many chunks wait in werift's queue (about 150 KB): more only costs memory. */
+const QUEUE_CHUNKS = 128
+/** After this many messages werift's queue must run empty once (see `congested`). */
+const MAX_SENDS_UNTIL_EMPTY = 16
 
 export type AssociationRole = 'client' | 'server'
 
@@ -29,6 +32,9 @@ export class PeerAssociation {
   private readonly sctp: SCTP
   private readonly transport: { onData?: (buf: Buffer) => void; send: (buf: Buffer) => Promise<void>; close: () => void }
   state: 'connecting' | 'connected' | 'closed' = 'connecting'
+  private flushScheduled = false
+  /** werift send() calls made since its queue was last seen empty (each one still waiting on werift's flush event) */
+  private sendsSinceEmpty = 0
 
   constructor(
     readonly role: AssociationRole,
@@ -46,7 +52,7 @@ export class PeerAssociation {
     }
     this.sctp = role === 'client' ? SCTP.client(this.transport, SCTP_PORT) : SCTP.server(this.transport, SCTP_PORT)
     this.sctp.onReceive.subscribe((streamId, _ppid, data) => events.message(streamId, data))
-    this.sctp.flush.subscribe(() => events.flushed())
+    this.sctp.flush.subscribe(() => this.flushed())
     this.sctp.stateChanged.connected.subscribe(() => {
       if (this.state !== 'connecting') return
       this.state = 'connected'
@@ -68,12 +74,20 @@ export class PeerAssociation {
   /** Queues one message on a stream; werift sends it as its congestion and receive windows allow. */
   send(streamId: number, message: Buffer): void {
     if (this.state === 'closed') return
+    this.sendsSinceEmpty++
     this.sctp.send(streamId, PPID_BINARY, message).catch((err: unknown) => this.log.debug(`stream ${streamId}: ${(err as Error).message}`))
   }
 
-  /** Bytes queued in werift and not yet sent (its outbound queue holds chunks of at most SCTP_CHUNK_BYTES). */
-  get queuedBytes(): number {
-    return this.sctp.outboundQueue.length * SCTP_CHUNK_BYTES
+  /**
+   * Whether werift holds enough not yet sent: callers then wait for `flushed`. The queue is kept
+   * short (QUEUE_CHUNKS) and, every MAX_SENDS_UNTIL_EMPTY messages, left to run empty, because each
+   * werift send() stays subscribed to its flush event until the whole queue is empty: a queue that
+   * never empties (the previous 1 MB high-water mark) piled up hundreds of subscribers, every flush
+   * (one per SACK) walked them all, and a transfer went CPU bound at 3 to 8 Mbit/s.
+   */
+  get congested(): boolean {
+    const queued = this.sctp.outboundQueue.length
+    return queued > 0 && (queued >= QUEUE_CHUNKS || this.sendsSinceEmpty >= MAX_SENDS_UNTIL_EMPTY)
   }
 
   /** Ends the association (an ABORT to the peer) and every timer of werift's. */
@@ -81,6 +95,27 @@ export class PeerAssociation {
     if (this.state === 'closed') return
     void this.sctp.stop().catch(() => {})
     this.closed()
+  }
+
+  /**
+   * werift flushed (after each transmit). With room in its queue, callers refill it at once (inside
+   * the flush: werift then transmits again before it returns). Once it ran empty, `flushed` waits for
+   * the next turn of the event loop: the pending send() calls must first see the empty queue and
+   * drop their subscriptions, which a refill made inside the flush would hide from them.
+   */
+  private flushed(): void {
+    if (this.state === 'closed') return
+    if (this.sctp.outboundQueue.length > 0) {
+      if (!this.congested) this.events.flushed()
+      return
+    }
+    this.sendsSinceEmpty = 0
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    setImmediate(() => {
+      this.flushScheduled = false
+      if (this.state !== 'closed') this.events.flushed()
+    })
   }
 
   private closed(): void {

@@ -26,8 +26,6 @@ const OPEN_POLL_MS = 50
 const QUERY_GAP_MS = 1_000
 /** One peer holds at most this many streams open on a device (ssh, scp and a browser's dozen connections fit). */
 export const MAX_STREAMS_PER_PEER = 256
-/** Above this much queued in the association, sockets stop being read (werift's queue has no bound of its own). */
-const ASSOCIATION_HIGH_WATER = 1024 * 1024
 /** SCTP stream IDs a technician uses: 1..65534 (werift negotiates 65535 streams each way). */
 const MAX_STREAM_ID = 65534
 
@@ -411,7 +409,7 @@ export class StreamHub extends EventEmitter<StreamHubEvents> {
   private pipeOwner(entry: PeerStreams, id: number, direction: 'in' | 'out'): PipeOwner {
     return {
       send: (message) => this.sendMessage(entry, id, message),
-      congested: () => entry.association.queuedBytes > ASSOCIATION_HIGH_WATER,
+      congested: () => entry.association.congested,
       done: (pipe, reason) => {
         if (entry.pipes.get(pipe.id) === pipe) entry.pipes.delete(pipe.id)
         this.counters.closed++

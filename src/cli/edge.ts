@@ -201,6 +201,8 @@ async function technician(plan: JoinPlan, args: EdgeArgs, tap: { tapName: string
       throw new CliError((err as Error).message)
     })
     logger.info(`${admitted} (userspace, no TAP device); ${device}`)
+    // the device hands each technician its signed receipt when the session ends
+    keepReceipts(edge, args['receipt-dir'] ?? '.', logger)
     edge.on('stopped', (why) => {
       const { line, code } = stoppedLine(why)
       if (line !== null) logger.error(`${line}: the edge exits`)
@@ -215,6 +217,7 @@ async function technician(plan: JoinPlan, args: EdgeArgs, tap: { tapName: string
     throw err
   })
   logger.info(`${admitted} on ${tap.tapName}; ${device}`)
+  keepReceipts(edge, args['receipt-dir'] ?? '.', logger)
   edge.on('stopped', (why) => {
     const { line, code } = stoppedLine(why)
     if (line !== null) logger.error(`${line}: the TAP device is removed and the edge exits`)

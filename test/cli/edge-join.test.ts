@@ -4,15 +4,16 @@
 // unsafe ways of giving one get their one line.
 import { execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { encodeJoinToken, encodeJoinTokenV2, type JoinTokenV2 } from '../../src/assist/join-token.js'
 import { generateAuthority, issueCertificate } from '../../src/crypto/certificate.js'
-import { generateIdentity } from '../../src/crypto/identity.js'
+import { generateIdentity, seedOf } from '../../src/crypto/identity.js'
+import { signReceipt } from '../../src/assist/receipt.js'
 import type { EnrollmentAnswer, EnrollmentDecider, EnrollmentRequest } from '../../src/edge/enrollment.js'
 import { JOIN_ON_COMMAND_LINE_WARNING, stoppedLine, waitingLine } from '../../src/cli/edge-join.js'
 import { EXIT_DENIED, EXIT_SESSION_OVER, EXIT_USAGE } from '../../src/cli/errors.js'
@@ -82,7 +83,7 @@ t.test('waiting, then denied: the technician exits 3 within 5 s of the decision,
   t.comment(`exit ${ms} ms after Deny`)
 })
 
-t.test('admitted with --userspace: no TAP device; a --forward reaches the device the token names, and SOCKS5 knows its name', async (t) => {
+t.test('admitted with --userspace: no TAP device; a --forward reaches the device the token names, SOCKS5 knows its name, the receipt is kept', async (t) => {
   const sn = await startSupernode(t)
   const authority = generateAuthority()
   const identity = generateIdentity()
@@ -114,7 +115,8 @@ t.test('admitted with --userspace: no TAP device; a --forward reaches the device
   }
   const forwardPort = await freePort()
   const socksPort = await freePort()
-  const child = spawn(process.execPath, [bin, 'edge', '--mgmt', 'off', '--join-file', tokenFile(encodeJoinTokenV2(token)), '--userspace', '--forward', `${forwardPort}:80`, '--socks5', `127.0.0.1:${socksPort}`], { env: { PATH: process.env.PATH, OVERLAN_NATIVE: 'off' }, stdio: ['ignore', 'ignore', 'pipe'] })
+  const receiptDir = mkdtempSync(join(tmpdir(), 'overlan-join-receipts-'))
+  const child = spawn(process.execPath, [bin, 'edge', '--mgmt', 'off', '--join-file', tokenFile(encodeJoinTokenV2(token)), '--userspace', '--forward', `${forwardPort}:80`, '--socks5', `127.0.0.1:${socksPort}`, '--receipt-dir', receiptDir], { env: { PATH: process.env.PATH, OVERLAN_NATIVE: 'off' }, stdio: ['ignore', 'ignore', 'pipe'] })
   t.teardown(() => child.kill('SIGTERM'))
   let stderr = ''
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
@@ -125,6 +127,14 @@ t.test('admitted with --userspace: no TAP device; a --forward reaches the device
   const viaSocks = await socksConnect(socksPort, 'device.overlan', 80)
   t.equal(viaSocks, 'hello from the device\n', "SOCKS5 CONNECT to the token's device name reaches the same port")
   t.notMatch(stderr, /\bon overlan\d/, 'no TAP device was opened (and none could be: the C addons are off)')
+
+  // the session ends: the device hands the technician its signed receipt, which the CLI keeps (--receipt-dir, default .)
+  const now = Date.now()
+  const { text } = signReceipt({ sessionId: 'assist-test', deviceKey, start: now - 60_000, end: now, endedBy: 'off', technicians: [], moreTechnicians: 0, auditHead: { seq: 1, hash: '00'.repeat(32) } }, seedOf(identity))
+  const delivery = await device.edge.deliverReceipt(Buffer.from(text), 5_000)
+  t.equal(delivery.delivered.length, 1, 'the technician confirmed the receipt')
+  const savedLine = await eventually('the saved line', () => /the device's receipt of session assist-test is in (\S+?): /.exec(stderr)?.[1] ?? null)
+  t.equal(readFileSync(join(receiptDir, basename(savedLine)), 'utf8'), text, 'the receipt is saved in the technician\'s --receipt-dir as the device signed it')
 })
 
 t.test('tokens given unsafely or out of date get one line each', async (t) => {

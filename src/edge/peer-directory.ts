@@ -113,9 +113,18 @@ export class PeerDirectory {
     peer.session.initiate()
   }
 
-  /** The session with this peer is ready: the supernode's word on where it is can be punched toward. */
+  /**
+   * The session with this peer is ready: the supernode's word on where it is can be punched toward.
+   * A session the peer started (its handshake came through the relay) may come before any such
+   * word: we restarted, say, and the peer, whose last question to the supernode was answered with
+   * our dead process's endpoint, handshook when our first broadcast reached it. Nobody would tell
+   * either side where the other is now, and the pair would stay on the relay until a retry 30 s
+   * later: ask the supernode, whose answer (and the PUNCH_REQUEST it sends the peer) starts
+   * punching on both sides. Within the query budget.
+   */
   sessionReady(peer: Peer): void {
     if (peer.peerInfo !== null) this.punch(peer)
+    else if (!this.core.relayOnly) this.askFor(peer.edgeId, this.core.now())
   }
 
   /**

@@ -9,7 +9,7 @@ import { generateAuthority, issueCertificate } from '../../src/crypto/certificat
 import { DIRECT_QUIET_MS, UNANSWERED_SUSPECT_MS } from '../../src/edge/path.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
 import { ipv4Frame, mac } from '../fixtures/frames.js'
-import { isRegistered, startEdge, startSupernode, type TestEdge, type TestEdgeOptions } from '../fixtures/overlay.js'
+import { isRegistered, pathOf, startEdge, startSupernode, type TestEdge, type TestEdgeOptions } from '../fixtures/overlay.js'
 
 /** Restart recovery before protocol v2 took 1.0–2.8 s in the lab: a restarted peer is reached within this of its registration. */
 const RESTART_REACHED_MS = 2_000
@@ -123,4 +123,40 @@ t.test('a restarted device that says nothing (no gratuitous ARP), behind a new N
   // (was 5,050 ms, measured 2,250 ms)
   await restartCase(t, sharedSecret(), false, 'technician', false, UNANSWERED_SUSPECT_MS + 1_000)
   t.ok(UNANSWERED_SUSPECT_MS + 1_000 < DIRECT_QUIET_MS, `within ${UNANSWERED_SUSPECT_MS + 1_000} ms, before DIRECT_QUIET_MS (${DIRECT_QUIET_MS} ms) says anything`)
+})
+
+t.test('restarted after its peer asked the supernode in vain (the answer named the dead process): both sides direct again within 3 s', async (t) => {
+  // The lab's edge-restart failed this way on a loaded machine: the technician's path went suspect
+  // and asked the supernode before the device had registered again, so the answer named the dead
+  // process's endpoint. The restarted device's gratuitous ARP then made the technician handshake
+  // through the relay: a session the device had from a handshake alone, with no word on where the
+  // technician is, and nothing left to ask the supernode. Both stayed on the relay until the retry
+  // PUNCH_RETRY_MS later. Now a session that is ready with no such word asks for it.
+  const mode = sharedSecret()
+  const clock = new ManualClock(Date.now())
+  const sn = await startSupernode(t, {}, clock)
+  const common = { clock, relayOnly: false, nat: 'cone' as const }
+  const tech = await startEdge(t, [sn], { ...common, macByte: 0x02, overlay: { address: '10.9.0.2', prefix: 24 } })
+  const deviceOptions = async (): Promise<TestEdgeOptions> => ({ ...common, announce: true, macByte: DEVICE_MAC, overlay: { address: '10.9.0.42', prefix: 24 }, ...(await mode.device(clock)) })
+  const device = await startEdge(t, [sn], await deviceOptions())
+  await untilRegistered(clock, tech)
+  await untilRegistered(clock, device)
+  t.ok((await reached(clock, tech, device, 5_000)) >= 0, 'before: the technician reaches the device')
+  const bothDirect = (a: TestEdge, b: TestEdge): boolean => pathOf(a, b) === 'direct' && pathOf(b, a) === 'direct'
+  const start = clock.now()
+  while (!bothDirect(tech, device) && clock.now() - start < 10_000) await clock.advance(STEP_MS)
+  t.ok(bothDirect(tech, device), 'before: direct both ways')
+
+  device.nat!.block = () => true // SIGKILL: nothing more from it
+  // the technician's frames go unanswered: its path is suspect and it asks the supernode, which still names the dead process
+  t.equal(await reached(clock, tech, device, UNANSWERED_SUSPECT_MS + 1_000), -1, 'nothing reaches the dead device')
+  t.not(pathOf(tech, device), 'direct', `the technician left the dead path (${pathOf(tech, device)})`)
+  const again = await startEdge(t, [sn], await deviceOptions())
+  await untilRegistered(clock, again)
+  const registeredAt = clock.now()
+  while (!bothDirect(tech, again) && clock.now() - registeredAt < 10_000) await clock.advance(STEP_MS)
+  const took = clock.now() - registeredAt
+  t.comment(`direct both ways ${took} ms after the restarted device registered (technician ${pathOf(tech, again)}, device ${pathOf(again, tech)})`)
+  t.ok(bothDirect(tech, again) && took <= 3_000, `direct both ways within 3,000 ms of the registration (${took} ms)`)
+  t.ok((await reached(clock, tech, again, 2_000)) >= 0, 'and the technician reaches the restarted device')
 })

@@ -6,18 +6,20 @@ import { decodeJoinToken } from '../assist/join-token.js'
 import { destroyIdentity, type Identity } from '../crypto/identity.js'
 import { secretMemory } from '../crypto/secure-memory.js'
 import { Credentials, CredentialsError } from '../edge/credentials.js'
-import { DEFAULT_EDGE_MGMT, type EdgeConfig } from '../edge/edge.js'
+import { DEFAULT_EDGE_MGMT } from '../edge/defaults.js'
+import type { EdgeConfig } from '../edge/edge.js'
 import { UDP_HEAD_START_MS, UDP_RETRY_ON_FALLBACK_MS } from '../edge/supernode-link.js'
-import { DeviceError, startLinuxEdge } from '../edge/linux-edge.js'
 import { streamLogger } from '../log/logger.js'
 import type { MgmtListen } from '../mgmt/server.js'
 import { formatHostPort, parseHostPort, type HostPort } from '../net/address.js'
-import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
+import { DEFAULT_SUPERNODE_PORT } from '../supernode/defaults.js'
 import { DEFAULT_TAP_NAME } from '../tap/linux-tap.js'
 import { systemClock } from '../time/clock.js'
 import { ipFamily, isUnicastMac, parseMac } from '../wire/index.js'
 import { parseForward } from '../edge/streams/forward.js'
-import { startUserspaceEdge, type UserspaceOptions } from '../edge/streams/userspace-edge.js'
+import type * as LinuxEdgeModule from '../edge/linux-edge.js'
+import type * as UserspaceEdgeModule from '../edge/streams/userspace-edge.js'
+import type { UserspaceOptions } from '../edge/streams/userspace-edge.js'
 import { CliError, EXIT_CERTIFICATE, EXIT_DENIED, EXIT_DEVICE, EXIT_SESSION_OVER, EXIT_USAGE } from './errors.js'
 import { admittedConfig, enroll, joinIdentity, joinPlan, joinSource, stoppedLine, type JoinPlan } from './edge-join.js'
 import { readArmoredFile, readIdentityFile } from './key-files.js'
@@ -147,7 +149,9 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
     const userspace = userspaceOptions(args)
     const config = edgeConfig(args, process.env)
     // before the TAP: it takes the certificate's MAC, and a certificate refused leaves no device behind
-    const credentials = await edgeCredentials(config, mac)
+    const credentialsReady = edgeCredentials(config, mac)
+    const { startLinuxEdge, startUserspaceEdge, DeviceError } = await edgeModules(credentialsReady)
+    const credentials = await credentialsReady
     if (userspace !== null) {
       const edge = await startUserspaceEdge({ ...config, overlay: credentials.certificate.ipv4, credentials }, { ...userspace, logger }).catch((err: unknown) => {
         credentials.destroy()
@@ -189,7 +193,9 @@ async function technician(plan: JoinPlan, args: EdgeArgs, tap: { tapName: string
   const paired = withFallbacks(plan.token.supernodes, plan.token.fallbacks.filter((url) => url.startsWith('wss:')), false)
   const supernodes: EdgeConfig['supernodes'] = paired.some((s) => s.fallback !== null) ? paired : plan.token.supernodes
   const config = { ...admittedConfig(plan, identity, certificate, common), supernodes, fallback: { proxy: fallbackProxies(supernodes.map((s) => s.fallback ?? null), process.env) } }
-  const credentials = await edgeCredentials(config, undefined)
+  const credentialsReady = edgeCredentials(config, undefined)
+  const { startLinuxEdge, startUserspaceEdge, DeviceError } = await edgeModules(credentialsReady)
+  const credentials = await credentialsReady
   const ip = credentials.certificate.ipv4
   const deviceIp = plan.token.deviceIp.address
   const admitted = `admitted: this host is ${ip === null ? '(no address)' : `${ip.address}/${ip.prefix}`}`
@@ -224,6 +230,18 @@ async function technician(plan: JoinPlan, args: EdgeArgs, tap: { tapName: string
     process.exit(code)
   })
   stopOnSignals(() => edge.stop('signal'))
+}
+
+/**
+ * The data path's modules (~110 ms of loading and compiling here), imported while the credentials
+ * are being made: with a community key that is an Argon2id derivation on libuv's thread pool
+ * (~250 ms), so the two overlap instead of adding up in the edge's start-up. The credentials'
+ * failure is awaited by the caller; until then it must not count as unhandled.
+ */
+async function edgeModules(credentialsReady: Promise<Credentials>): Promise<typeof LinuxEdgeModule & typeof UserspaceEdgeModule> {
+  credentialsReady.catch(() => {})
+  const [linux, userspace] = await Promise.all([import('../edge/linux-edge.js'), import('../edge/streams/userspace-edge.js')])
+  return { ...linux, ...userspace }
 }
 
 /** What every kind of edge takes from the options alike: relay, management, port, allow rules, rekey times. */

@@ -19,6 +19,7 @@ export async function main(argv: string[]): Promise<void> {
     if (chosen === undefined || entry === chosen) parser.command(await entry.load())
     else parser.command(entry.usage, COMMAND_DESCRIPTIONS[entry.name])
   }
+  skipHelpRendering(parser)
   await parser
     .demandCommand(1, 'name a command')
     .strict()
@@ -33,4 +34,20 @@ export async function main(argv: string[]): Promise<void> {
     .version()
     .wrap(Math.min(100, process.stdout.columns || 100))
     .parseAsync()
+}
+
+/**
+ * Once yargs has started a command's handler it renders that command's whole help at once
+ * (usage.cacheHelpMessage), in case a failure prints it later. Ours never print it (one line, see
+ * .fail above; `--help` renders it anew), and the rendering (string-width, wrap-ansi) took ~230 ms
+ * of an edge's start-up on the main thread. yargs has no option for it: its usage object is
+ * reached through getInternalMethods, and if a later yargs renames either, help is cached again
+ * and nothing else changes (test/cli/command-list.test.ts says so if it happens).
+ */
+export function skipHelpRendering(parser: object): boolean {
+  const internals = (parser as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } }).getInternalMethods?.()
+  const usage = internals?.getUsageInstance?.()
+  if (usage?.cacheHelpMessage === undefined) return false
+  usage.cacheHelpMessage = () => {}
+  return true
 }

@@ -7,7 +7,7 @@ import { MGMT_HOST_NAME_OPTION, type MgmtListen } from '../mgmt/server.js'
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js'
 import { pairFallbacks, parseFallbackUrl, parseHostPort, parseSupernodeAddress, type HostPort, type SupernodeAddress } from '../net/address.js'
 import { proxyFor, type ProxyConfig } from '../net/ws-connect.js'
-import { DEFAULT_SUPERNODE_PORT } from '../supernode/supernode.js'
+import { DEFAULT_SUPERNODE_PORT } from '../supernode/defaults.js'
 import { parseOverlayAddress, type OverlayAddress } from '../wire/index.js'
 import { CliError } from './errors.js'
 

@@ -50,7 +50,7 @@ import { Supernodes } from './supernodes.js'
 import { StreamHub } from './streams/hub.js'
 import type { ReceiptDeliveryResult, ReceiptSender } from './receipt-transfer.js'
 
-export const DEFAULT_EDGE_MGMT: HostPort = { host: '127.0.0.1', port: 5644 }
+export { DEFAULT_EDGE_MGMT } from './defaults.js'
 /** The edge's scheduler tick: punch rounds, keepalives and retries are checked this often. */
 export const TICK_MS = 50
 

@@ -8,7 +8,7 @@ import { lookup } from 'node:dns/promises'
 import { request, STATUS_CODES } from 'node:http'
 import { connect as netConnect, isIP, type Socket } from 'node:net'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
-import WebSocket from 'ws'
+import type WebSocket from 'ws'
 import { formatHostPort } from './address.js'
 
 /** Connecting (every stage together) gives up after this long: a blocked port often drops silently. */
@@ -231,8 +231,13 @@ function tls(socket: Socket, host: string, ca: string | Buffer | undefined, trac
   })
 }
 
-/** The HTTP upgrade to WebSocket, on a socket already connected (and tunnelled, and secured). */
-function upgrade(url: URL, socket: Socket): Promise<WebSocket> {
+/**
+ * The HTTP upgrade to WebSocket, on a socket already connected (and tunnelled, and secured). `ws` is
+ * loaded here, the first time a fallback is dialled: every edge parses --fallback options with this
+ * module, and loading `ws` (~60 ms) at each start would cost the many that never fall back.
+ */
+async function upgrade(url: URL, socket: Socket): Promise<WebSocket> {
+  const { default: WebSocket } = await import('ws')
   return new Promise((resolveWs, reject) => {
     // ws's own TLS/TCP dialling is bypassed: it gets the socket made above (no agent is involved)
     const ws = new WebSocket(url, { createConnection: () => socket, perMessageDeflate: false, maxPayload: WS_MAX_MESSAGE_BYTES, followRedirects: false })

@@ -63,11 +63,12 @@ import { parseSubnet } from './auto-ip.js'
 import { CertificateCache, type CertificateRefusal } from './certificate-cache.js'
 import { checkMemoryLimits, describeMemoryBound, memoryBound, type MemoryBound } from './memory-bound.js'
 import { RateLimiter, type RateLimit } from './rate-limit.js'
+import { DEFAULT_SUPERNODE_PORT } from './defaults.js'
 import { Registry, type EdgeEntry } from './registry.js'
 import { RevocationStore } from './revocation-store.js'
 import { sourceKeyOf } from './sources.js'
 
-export const DEFAULT_SUPERNODE_PORT = 7654
+export { DEFAULT_SUPERNODE_PORT }
 /** per kind of line (refusals, new edges): enough to follow by eye, bounded under a flood */
 const LOG_LINES_PER_SECOND = 10
 /**

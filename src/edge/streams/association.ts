@@ -2,8 +2,21 @@
 // congestion-controlled streams whose packets go out through a callback (the pair session seals
 // them as SESSION_DATA kind 4) and come in through receive(). Nothing here knows about sockets or
 // TCP; pipe.ts puts one TCP connection on one SCTP stream.
-import { SCTP } from 'werift-sctp'
+import { createRequire } from 'node:module'
+import type * as Werift from 'werift-sctp'
+import type { SCTP } from 'werift-sctp'
 import type { Logger } from '../../log/logger.js'
+
+/**
+ * werift-sctp (CommonJS), required at the first association rather than imported: every edge loads
+ * this module with its stream hub, and werift with its dependencies (~50 ms) would otherwise add to
+ * the start-up of the many edges that never carry a stream.
+ */
+let werift: typeof Werift | null = null
+function sctpModule(): typeof Werift {
+  werift ??= createRequire(import.meta.url)('werift-sctp') as typeof Werift
+  return werift
+}
 
 /** Both ends use the same SCTP port: the association is already bound to its pair session. */
 const SCTP_PORT = 5000
@@ -50,7 +63,8 @@ export class PeerAssociation {
       },
       close: () => {},
     }
-    this.sctp = role === 'client' ? SCTP.client(this.transport, SCTP_PORT) : SCTP.server(this.transport, SCTP_PORT)
+    const { SCTP: Sctp } = sctpModule()
+    this.sctp = role === 'client' ? Sctp.client(this.transport, SCTP_PORT) : Sctp.server(this.transport, SCTP_PORT)
     this.sctp.onReceive.subscribe((streamId, _ppid, data) => events.message(streamId, data))
     this.sctp.flush.subscribe(() => this.flushed())
     this.sctp.stateChanged.connected.subscribe(() => {

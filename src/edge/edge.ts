@@ -525,6 +525,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
     if (to === 'udp') {
       this.counters.udpReturns++
       this.log.info(`supernode ${link.label}: UDP works again; registered over UDP port ${link.port} instead of ${from ?? 'the fallback'}`)
+      if (!this.relayOnly) this.data.directory.onUdpReturned()
     } else {
       this.counters.fallbackSwitches++
       this.log.warn(`supernode ${link.label}: no UDP answer; registered over ${link.fallback?.href ?? 'the fallback'} (${to}); UDP is tried again every ${UDP_RETRY_ON_FALLBACK_MS / 1000} s`)

@@ -143,6 +143,15 @@ export class PeerDirectory {
     for (const peer of this.core.peers.values()) if (peer.path.state !== 'relay') this.query({ kind: 'edge', edgeId: peer.edgeId })
   }
 
+  /**
+   * We are back on UDP after the fallback: while we were on it no peer could punch toward us, so
+   * every one is on the relay, where a new try waits PUNCH_RETRY_MS. Ask for each now: the
+   * supernode's answers and the PUNCH_REQUESTs it sends them start punching on both sides.
+   */
+  onUdpReturned(): void {
+    for (const peer of this.core.peers.values()) this.query({ kind: 'edge', edgeId: peer.edgeId })
+  }
+
   /** Asks the supernode for a member we have no session with (its broadcast came first), unless this second's budget is spent. */
   askFor(edgeId: number, now: number): void {
     if (now - this.queryWindowStart >= QUERY_WINDOW_MS) {

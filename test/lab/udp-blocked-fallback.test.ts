@@ -13,6 +13,8 @@ import { startTinyproxy, tinyproxyInstalled } from '../fixtures/tinyproxy.js'
 
 const REGISTERED_OVER_TLS_MS = 3_000
 const BACK_ON_UDP_MS = 35_000
+/** back on UDP → direct both ways (the relay's own retry would be up to PUNCH_RETRY_MS, 30 s) */
+const DIRECT_AFTER_UDP_MS = 5_000
 const LONGEST_PING_GAP_MS = 2_000
 const REGISTERED = /registered with supernode/
 
@@ -82,6 +84,9 @@ t.test('UDP dropped at the device NAT: TLS within 3 s, relayed pings and iperf3,
   }, BACK_ON_UDP_MS + 5_000)
   const directMs = Date.now() - removedAt
   t.ok(direct.ok && directMs <= BACK_ON_UDP_MS, `direct both ways ${directMs} ms after the rule was removed`)
+  // back on UDP, the device asks for each peer at once (every one was on the relay, whose next try
+  // would be PUNCH_RETRY_MS away: 21 s here once): both sides punch within a few round trips
+  t.ok(onUdp.ok && directMs - onUdp.ms <= DIRECT_AFTER_UDP_MS, `direct both ways within ${DIRECT_AFTER_UDP_MS} ms of being back on UDP (${directMs - onUdp.ms} ms)`)
   const series = await pinging
   const { longestMs, lost } = gaps(series.replies, series.transmitted)
   t.comment(`during the move: ${series.replies.size}/${series.transmitted} pings answered, longest gap between replies ${longestMs} ms`)

@@ -104,7 +104,8 @@ t.test('UDP blocked: registered over TLS after the head start, relayed frames bo
   t.equal(link(device).transport, 'udp', `back on UDP within ${UDP_RETRY_ON_FALLBACK_MS + 3_000} ms`)
   t.ok(during.arrived >= during.sent - 2 && duringBack.arrived >= duringBack.sent - 2, `frames kept flowing while the carrier changed: ${during.arrived}/${during.sent} and ${duringBack.arrived}/${duringBack.sent}`)
   t.ok(during.longestGapMs <= 500, `no gap longer than 500 ms (${during.longestGapMs} ms)`)
-  await clockUntil(clock, 'direct between the two', () => peerOf(device, tech)?.path === 'direct' && peerOf(tech, device)?.path === 'direct', 15_000)
+  const directAfter = await clockUntil(clock, 'direct between the two', () => peerOf(device, tech)?.path === 'direct' && peerOf(tech, device)?.path === 'direct', 15_000)
+  t.comment(`direct both ways ${directAfter} ms (clock) after the frames of the move`)
   t.equal(peerOf(device, tech)!.via, 'udp')
   await clockUntil(clock, 'the fallback connection closed at the supernode', () => open() === 0, 3_000)
 

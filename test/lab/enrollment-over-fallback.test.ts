@@ -87,7 +87,7 @@ t.test('UDP dropped at the technicians\' NATs: enrollment over TLS, admitted thr
 
   // bob: no root, no TAP, his token and the CA where uid 65534 can read them
   const dir = nobodyDir(t)
-  const bobArgs = ['edge', '--join-file', nobodysFile(dir, 'bob.token', token + '\n'), '--name', 'bob', '--ca-file', readableCopy(dir, ca.caFile), '--userspace', '--forward', `${HTTP_PORT}:${HTTP_PORT}`, '--receipt-dir', dir]
+  const bobArgs = ['edge', '--join-file', nobodysFile(dir, 'bob.token', token + '\n'), '--name', 'bob', '--ca-file', readableCopy(dir, ca.caFile), '--userspace', '--forward', `${HTTP_PORT}:${HTTP_PORT}`]
   const bobStarted = Date.now()
   const bob = lab.spawn('technician bob', bobSite.ns, 'setpriv', asNobody(process.execPath, [BIN, ...bobArgs]))
   await waitsOverTls(t, bob, 'bob', bobStarted)

@@ -6,7 +6,8 @@
 // back over it, and the admitted edge reaches the device over TLS. UDP that comes back moves the asks
 // back to UDP, the request going on. The supernode applies UDP's rules to asks over a WebSocket (the
 // cookie bound to the connection, the per-source rate, the exchange table), and keeps an
-// unregistered connection open only while it forwards asks from it.
+// unregistered connection open only while it forwards asks from it. And the other way round: a
+// device on the fallback admits a technician on UDP.
 import { setImmediate as yieldToIo } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { generateIdentity } from '../../src/crypto/identity.js'
@@ -18,27 +19,40 @@ import { bindUdp } from '../../src/net/bind.js'
 import { SimulatedNat } from '../../src/net/simulated-nat.js'
 import { DEFAULT_WS_MAX_CONNECTIONS, DEFAULT_WS_MAX_PER_ADDRESS, REGISTER_WITHIN_MS } from '../../src/net/ws-listener.js'
 import type { StreamCarrier } from '../../src/net/ws-carrier.js'
+import type { Supernode } from '../../src/supernode/supernode.js'
 import { EnrollStep, ErrorCode, PacketType, decodePacket, encodeEnrollAsk, encodeHello, type Packet } from '../../src/wire/index.js'
 import { consentSession, reaches, until } from '../fixtures/consent-session.js'
-import { isRegistered } from '../fixtures/overlay.js'
+import { isRegistered, type TestEdgeOptions } from '../fixtures/overlay.js'
 import { makePrivateCa } from '../fixtures/private-ca.js'
 
 const ca = makePrivateCa(t, ['127.0.0.1'])
 const openFallback: OpenEnrollmentFallback = (url, drop) => openWebSocketCarrier(url, { ca: ca.caPem }, drop)
 
-/** A session whose supernode also listens for WebSocket over TLS; its fallback URL. */
-async function sessionWithFallback(t: Test) {
+/**
+ * A session whose supernode also listens for WebSocket over TLS; its fallback URL. `deviceOnTls`:
+ * the device's own UDP is dropped too, and it registers over the fallback.
+ */
+async function sessionWithFallback(t: Test, deviceOnTls = false) {
   const tls = { cert: Buffer.from(ca.cert), key: Buffer.from(ca.key) }
-  const s = await consentSession(t, { ws: { port: 0, bindAddress: '127.0.0.1', tls, trustProxy: false, maxConnections: DEFAULT_WS_MAX_CONNECTIONS, maxPerAddress: DEFAULT_WS_MAX_PER_ADDRESS } })
-  const url = new URL(`wss://127.0.0.1:${s.sn.tcpPort}/overlan`)
+  const ws = { port: 0, bindAddress: '127.0.0.1', tls, trustProxy: false, maxConnections: DEFAULT_WS_MAX_CONNECTIONS, maxPerAddress: DEFAULT_WS_MAX_PER_ADDRESS }
+  const fallbackOf = (sn: Supernode): URL => new URL(`wss://127.0.0.1:${sn.tcpPort}/overlan`)
+  const onTls = (sn: Supernode): TestEdgeOptions => ({ nat: blockedNat(), supernodes: [{ host: '127.0.0.1', port: sn.port, fallback: fallbackOf(sn) }], fallback: { ca: ca.caPem } })
+  const s = await consentSession(t, { ws }, deviceOnTls ? onTls : () => ({}))
+  const url = fallbackOf(s.sn)
   const websocket = () => s.sn.status().websocket!
   return { ...s, url, websocket }
 }
 
-/** A NAT in front of the technician that drops every datagram while `blocked` says so. */
-function udpBlockingNat(host: number): { nat: SimulatedNat; transport: ReturnType<SimulatedNat['attach']> } {
+/** A NAT that drops every datagram (until the test sets `block` to null). */
+function blockedNat(): SimulatedNat {
   const nat = new SimulatedNat('cone')
   nat.block = () => true
+  return nat
+}
+
+/** A technician's socket behind a NAT of its own that drops every datagram. */
+function udpBlockingNat(host: number): { nat: SimulatedNat; transport: ReturnType<SimulatedNat['attach']> } {
+  const nat = blockedNat()
   return { nat, transport: nat.attach(`10.0.${host}.2`, 41000 + host) }
 }
 
@@ -76,9 +90,7 @@ t.test('UDP dropped: the technician enrolls over TLS after the head start, waits
   t.ok(s.sn.counters.enrollAsksForwarded >= 15 && s.sn.counters.enrollAnswersForwarded >= 15, `asks and answers forwarded between TLS and UDP (${s.sn.counters.enrollAsksForwarded} and ${s.sn.counters.enrollAnswersForwarded})`)
 
   // the admitted edge, behind the same kind of NAT, with the token's fallback
-  const edgeNat = new SimulatedNat('cone')
-  edgeNat.block = () => true
-  const tech = await s.join(alice.identity, certificate, 0x02, { nat: edgeNat, supernodes: [{ host: '127.0.0.1', port: s.sn.port, fallback: s.url }], fallback: { ca: ca.caPem } })
+  const tech = await s.join(alice.identity, certificate, 0x02, { nat: blockedNat(), supernodes: [{ host: '127.0.0.1', port: s.sn.port, fallback: s.url }], fallback: { ca: ca.caPem } })
   await until(s.clock, 'the technician registered', () => isRegistered(tech))
   t.equal(tech.edge.status().supernodes[0]!.transport, 'tls', 'registered over TLS')
   t.ok(await reaches(s.clock, tech, s.device), 'the technician reaches the device')
@@ -117,6 +129,12 @@ t.test('asks for a device that is not online do not keep a WebSocket open: it is
   await until(s.clock, 'dialled again', () => carl.client.carrier.opened >= 2 && carl.client.transport === 'tls', 10_000)
   t.match(carl.notices.join('\n'), /fallback wss:\/\/127\.0\.0\.1:\d+\/overlan closed .*: asking again/, 'the technician says the connection closed and asks again')
 })
+
+/** The cookie of the first COOKIE among `packets`. */
+function cookieIn(packets: Packet[]): Buffer {
+  for (const p of packets) if (p.type === PacketType.Cookie) return p.cookie
+  throw new Error('no COOKIE')
+}
 
 /** Lets loopback I/O happen without moving the injected clock, until `done` (bounded in real time). */
 async function ioUntil(what: string, done: () => boolean): Promise<void> {
@@ -158,7 +176,7 @@ t.test("asks over a WebSocket meet UDP's rules: a cookie bound to its connection
   const hello = encodeHello(nonce)
   udp.send(hello, 0, hello.length, s.sn.port, '127.0.0.1')
   await until(s.clock, 'a UDP cookie', () => udpPackets.some((p) => p.type === PacketType.Cookie))
-  const udpCookie = (udpPackets.find((p) => p.type === PacketType.Cookie) as Extract<Packet, { type: typeof PacketType.Cookie }>).cookie
+  const udpCookie = cookieIn(udpPackets)
   const held = Buffer.alloc(8, 0xe1)
   const forwarded = s.sn.counters.enrollAsksForwarded
   const askUdp = ask(udpCookie, held)
@@ -173,7 +191,7 @@ t.test("asks over a WebSocket meet UDP's rules: a cookie bound to its connection
 
   send(stream, encodeHello(nonce))
   await until(s.clock, 'a cookie over the WebSocket', () => received.some((p) => p.type === PacketType.Cookie))
-  const wsCookie = (received.find((p) => p.type === PacketType.Cookie) as Extract<Packet, { type: typeof PacketType.Cookie }>).cookie
+  const wsCookie = cookieIn(received)
   const takenBefore = s.sn.drops['enroll-exchange-taken']!
   const handled = (): number => s.sn.drops['enroll-exchange-taken']! + s.sn.drops['enroll-rate-limited']! + s.sn.counters.enrollAsksForwarded
   const handledBefore = handled()
@@ -194,4 +212,17 @@ t.test("asks over a WebSocket meet UDP's rules: a cookie bound to its connection
   const refusedAtDevice = (): number => s.device.edge.status().enrollment!.drops['handshake-decrypt-failed'] ?? 0
   await until(s.clock, 'the device refused them', () => refusedAtDevice() >= 10, 3_000).catch(() => {})
   t.ok(refusedAtDevice() >= 10, `what was forwarded reached the device, which refused it at message 1 without the secret (${refusedAtDevice()})`)
+})
+
+t.test('the device itself on the fallback (its UDP dropped): a UDP technician is forwarded to it over TLS and answered', async (t) => {
+  const s = await sessionWithFallback(t, true)
+  t.equal(s.device.edge.status().supernodes[0]!.transport, 'tls', 'the device is registered over TLS')
+  const dana = await s.ask('dana')
+  await until(s.clock, 'waiting', () => dana.waited.length >= 2)
+  t.equal(dana.client.transport, 'udp', 'the technician asks over UDP')
+  t.equal(s.decider.requests[0]?.fingerprint, dana.fingerprint, "the device's decider is asked, over its TLS connection")
+  const certificate = s.certify(dana.identity.publicKey, '10.9.0.4', 0x04)
+  s.decider.answers.set(dana.fingerprint, { state: 'admitted', certificate })
+  await until(s.clock, 'admitted', () => dana.outcome() !== null)
+  t.equal(dana.outcome()?.state, 'admitted', 'the answer comes back from the TLS device to the UDP technician')
 })

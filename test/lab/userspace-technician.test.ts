@@ -105,7 +105,8 @@ t.test('over the relay, with 5 % of the technician underlay lost', async (t) => 
   if (skipUnlessRoot(t, 'network namespaces, a userspace impairment and a process switched to uid 65534')) return
   const s = await setup(t, 'relay')
   const impairment = await impairWan(s.lab, s.techSite, { loss: 0.05, delayMs: 5, jitterMs: 2, seed: 16 })
-  await reaches(t, s, 'relay, 5 % loss')
+  const { forwardMs, socksMs } = await reaches(t, s, 'relay, 5 % loss')
+  t.comment(`4 MiB over the UDP relay with 5 % loss on the technician's underlay: ${mbits(forwardMs)} Mbit/s through --forward, ${mbits(socksMs)} Mbit/s through SOCKS5`)
   t.equal((await s.techStatus()).peers.find((p) => p.ip === DEVICE_IP)?.path, 'relay', 'the path is the relay')
   const lost = totals(await impairment.counters())
   t.ok(lost.lost > 50, `the underlay lost frames (${lost.lost} of ${lost.frames})`)

@@ -75,14 +75,21 @@ function setup() {
 /** Lets the promise callbacks of a settled dial run. */
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
-t.test('UDP that answers within its head start wins: the stream opened meanwhile is closed, the asks stay on UDP', async (t) => {
-  const s = setup()
+/** A race toward sn.example with URL_A as its fallback, begun now; its first dial answered with an open stream. */
+async function raceWithOpenStream(s: ReturnType<typeof setup>): Promise<FakeStream> {
   s.carrier.begin('sn.example:7654', URL_A, s.clock.now())
-  t.notOk(s.carrier.tick(s.clock.now()), 'nothing moves at the start')
-  t.equal(s.dials.length, 1, 'the fallback is dialled at once')
+  s.carrier.tick(s.clock.now())
   const stream = new FakeStream()
   s.dials[0]!.resolve(stream)
   await settle()
+  return stream
+}
+
+t.test('UDP that answers within its head start wins: the stream opened meanwhile is closed, the asks stay on UDP', async (t) => {
+  const s = setup()
+  const stream = await raceWithOpenStream(s)
+  t.equal(s.dials.length, 1, 'the fallback is dialled at once')
+  t.equal(s.carrier.transport, 'udp', 'the asks start on UDP')
   t.ok(s.carrier.pending, 'an open stream within the head start keeps the target from being given up')
   await s.tickTo(UDP_HEAD_START_MS - 200)
   s.carrier.udpWorks()
@@ -96,11 +103,7 @@ t.test('UDP that answers within its head start wins: the stream opened meanwhile
 
 t.test('UDP silent: the asks move to the stream once the head start has passed, not before; UDP HELLOs are due every 5 s on it', async (t) => {
   const s = setup()
-  s.carrier.begin('sn.example:7654', URL_A, s.clock.now())
-  s.carrier.tick(s.clock.now())
-  const stream = new FakeStream()
-  s.dials[0]!.resolve(stream)
-  await settle()
+  const stream = await raceWithOpenStream(s)
   t.notOk(await s.tickTo(UDP_HEAD_START_MS - 100), 'not within the head start, though the stream is open')
   t.ok(await s.tickTo(UDP_HEAD_START_MS), `moved at ${s.clock.now() - s.start} ms`)
   t.equal(s.carrier.transport, 'tls')
@@ -122,11 +125,7 @@ t.test('UDP silent: the asks move to the stream once the head start has passed, 
 
 t.test('a stream that closes while it carries the asks starts the race again and is dialled after 1 s; a failed dial after 2 s', async (t) => {
   const s = setup()
-  s.carrier.begin('sn.example:7654', URL_A, s.clock.now())
-  s.carrier.tick(s.clock.now())
-  const first = new FakeStream()
-  s.dials[0]!.resolve(first)
-  await settle()
+  const first = await raceWithOpenStream(s)
   await s.tickTo(UDP_HEAD_START_MS)
   t.equal(s.carrier.transport, 'tls')
   const droppedAt = s.clock.now()

@@ -30,12 +30,14 @@ t.test("the token's wss:// URL goes with its supernode, by host; the other super
   t.same(reach.supernodes.map((s) => s.fallback?.href ?? null), [null, 'wss://sn2.example/overlan'])
   t.same(reach.supernodes[0]!.ports, [7654, 443], 'UDP ports as the token lists them')
   t.equal(reach.fallback.ca, undefined, "the system's CAs")
+  t.end()
 })
 
 t.test('a ws:// URL only with --insecure-fallback', (t) => {
   const urls = ['ws://192.0.2.10:7654/overlan']
   t.same(joinReach(plan(urls), { insecure: false, ca: undefined }, {}).supernodes.map((s) => s.fallback), [null, null], 'ignored without it')
   t.same(joinReach(plan(urls), { insecure: true, ca: undefined }, {}).supernodes.map((s) => s.fallback?.href ?? null), ['ws://192.0.2.10:7654/overlan', null], 'used with it')
+  t.end()
 })
 
 t.test('--ca-file goes to the fallbacks; without a wss:// URL in the token it is refused in one line', (t) => {
@@ -43,6 +45,7 @@ t.test('--ca-file goes to the fallbacks; without a wss:// URL in the token it is
   t.equal(joinReach(plan(['wss://192.0.2.10/overlan']), { insecure: false, ca: pem }, {}).fallback.ca, pem)
   t.throws(() => joinReach(plan([]), { insecure: false, ca: pem }, {}), new CliError("--ca-file checks the fallback's certificate: this join token carries no wss:// fallback URL"))
   t.throws(() => joinReach(plan(['ws://192.0.2.10:7654/overlan']), { insecure: false, ca: pem }, {}), /--ca-file/, 'a ws:// URL alone does not count')
+  t.end()
 })
 
 t.test('HTTPS_PROXY applies to the wss:// fallback, NO_PROXY exempts a host', (t) => {
@@ -50,4 +53,5 @@ t.test('HTTPS_PROXY applies to the wss:// fallback, NO_PROXY exempts a host', (t
   t.match(reach.fallback.proxy?.(new URL('wss://sn2.example/overlan')), { host: 'proxy.corp', port: 3128 })
   const direct = joinReach(plan(['wss://sn2.example/overlan']), { insecure: false, ca: undefined }, { HTTPS_PROXY: 'http://proxy.corp:3128', NO_PROXY: 'sn2.example' })
   t.equal(direct.fallback.proxy?.(new URL('wss://sn2.example/overlan')), null)
+  t.end()
 })

@@ -6,7 +6,8 @@ import { statSync, readFileSync } from 'node:fs'
 import { hostname, userInfo } from 'node:os'
 import { decodeJoinTokenV2, JOIN_TOKEN_V2_PREFIX, type JoinTokenV2 } from '../assist/join-token.js'
 import { destroyIdentity, generateIdentity, type Identity } from '../crypto/identity.js'
-import type { EdgeConfig } from '../edge/edge.js'
+import { openWebSocketCarrier, type EdgeConfig, type FallbackOptions } from '../edge/edge.js'
+import type { OpenEnrollmentFallback } from '../edge/enrollment-carrier.js'
 import { EnrollmentClient, type EnrollmentOutcome } from '../edge/enrollment-client.js'
 import { CERTIFICATE_REFUSED, REVOKED_DISCONNECTED, REVOKED_SESSION_ENDED } from '../edge/registration.js'
 import type { Logger } from '../log/logger.js'
@@ -14,6 +15,7 @@ import { bindUdp } from '../net/bind.js'
 import { systemClock } from '../time/clock.js'
 import { MAX_ENROLL_NAME_BYTES, decodeCertificate, ipFamily, isValidName } from '../wire/index.js'
 import { CliError, EXIT_DENIED, EXIT_SESSION_OVER } from './errors.js'
+import { fallbackProxies, withFallbacks } from './options.js'
 
 /** How often the waiting line is written when stderr is not a terminal (a terminal gets it refreshed every second). */
 export const WAITING_LINE_EVERY_MS = 5000
@@ -96,19 +98,41 @@ function defaultName(): string {
   return `${user}@${hostname()}`.slice(0, MAX_ENROLL_NAME_BYTES)
 }
 
+/** How a technician reaches the token's supernodes: for the enrollment and the admitted edge alike. */
+export interface JoinReach {
+  /** the token's supernodes, each with its fallback URL or null */
+  supernodes: EdgeConfig['supernodes']
+  /** how fallbacks are opened: --ca-file's CA, HTTPS_PROXY */
+  fallback: FallbackOptions
+}
+
+/**
+ * The token's fallback URLs paired with its supernodes (wss:// only; ws:// too with
+ * --insecure-fallback), opened with --ca-file's CA (undefined: the system's) through HTTPS_PROXY.
+ */
+export function joinReach(plan: JoinPlan, options: { insecure: boolean; ca: string | undefined }, env: NodeJS.ProcessEnv): JoinReach {
+  const urls = plan.token.fallbacks.filter((url) => options.insecure || url.startsWith('wss:'))
+  if (options.ca !== undefined && urls.length === 0) throw new CliError("--ca-file checks the fallback's certificate: this join token carries no wss:// fallback URL")
+  const supernodes = withFallbacks(plan.token.supernodes, urls, options.insecure)
+  return { supernodes, fallback: { ca: options.ca, proxy: fallbackProxies(supernodes.map((s) => s.fallback), env) } }
+}
+
 /** The waiting line: "waiting for the device's owner to admit you… (12 s)". */
 export function waitingLine(sinceMs: number): string {
   return `waiting for the device's owner to admit you… (${Math.floor(sinceMs / 1000)} s)`
 }
 
 /**
- * Asks until the owner decides. Admitted: the certificate (the caller starts the edge with it).
- * Anything else throws the CliError with its one line and exit code.
+ * Asks until the owner decides, over UDP or, where UDP gets no answer, the supernodes' fallbacks.
+ * Admitted: the certificate (the caller starts the edge with it). Anything else throws the
+ * CliError with its one line and exit code.
  */
-export async function enroll(plan: JoinPlan, identity: Identity, logger: Logger, out: NodeJS.WriteStream = process.stderr): Promise<Buffer> {
+export async function enroll(plan: JoinPlan, identity: Identity, logger: Logger, reach: JoinReach, out: NodeJS.WriteStream = process.stderr): Promise<Buffer> {
   const v6 = plan.token.supernodes.some((s) => ipFamily(s.host) === 6)
   const transport = await bindUdp({ address: v6 ? '::' : '0.0.0.0', port: 0 })
-  const client = new EnrollmentClient({ token: plan.token, identity, name: plan.name }, { transport, clock: systemClock })
+  const fallbacks = reach.supernodes.map((s) => s.fallback ?? null)
+  const openFallback: OpenEnrollmentFallback = (url, drop) => openWebSocketCarrier(url, reach.fallback, drop)
+  const client = new EnrollmentClient({ token: plan.token, identity, name: plan.name, fallbacks }, { transport, clock: systemClock, openFallback })
   let lastLineAt = -Infinity
   client.on('waiting', (sinceMs) => {
     if (out.isTTY) {
@@ -144,8 +168,8 @@ export function joinIdentity(plan: JoinPlan, read: (option: string, path: string
   return plan.identityFile === null ? generateIdentity() : read('--identity', plan.identityFile)
 }
 
-/** The edge the admitted technician runs: the device's community, by the certificate received. */
-export function admittedConfig(plan: JoinPlan, identity: Identity, certificate: Buffer, common: Pick<EdgeConfig, 'relayOnly' | 'mgmt' | 'bind' | 'allow' | 'sessionLimits'>): EdgeConfig {
+/** The edge the admitted technician runs: the device's community, by the certificate received, through the supernodes and fallbacks of `reach`. */
+export function admittedConfig(plan: JoinPlan, identity: Identity, certificate: Buffer, common: Pick<EdgeConfig, 'relayOnly' | 'mgmt' | 'bind' | 'allow' | 'sessionLimits'>, reach: JoinReach): EdgeConfig {
   const decoded = decodeCertificate(certificate)
   // the device's service issued it: a certificate that does not decode is the device's bug, said plainly
   if (!decoded.ok) throw new CliError(`the device sent a certificate that does not decode (${decoded.reason})`, EXIT_SESSION_OVER)
@@ -153,7 +177,8 @@ export function admittedConfig(plan: JoinPlan, identity: Identity, certificate: 
     ...common,
     identity,
     certificate,
-    supernodes: plan.token.supernodes.map((s) => ({ host: s.host, port: s.port, ports: s.ports })),
+    supernodes: reach.supernodes,
+    fallback: reach.fallback,
     overlay: decoded.value.ipv4,
     expiresAt: Math.min(plan.token.expiresAt, decoded.value.notAfter * 1000),
     announce: true,

@@ -21,7 +21,7 @@ import type * as LinuxEdgeModule from '../edge/linux-edge.js'
 import type * as UserspaceEdgeModule from '../edge/streams/userspace-edge.js'
 import type { UserspaceOptions } from '../edge/streams/userspace-edge.js'
 import { CliError, EXIT_CERTIFICATE, EXIT_DENIED, EXIT_DEVICE, EXIT_SESSION_OVER, EXIT_USAGE } from './errors.js'
-import { admittedConfig, enroll, joinIdentity, joinPlan, joinSource, stoppedLine, type JoinPlan } from './edge-join.js'
+import { admittedConfig, enroll, joinIdentity, joinPlan, joinReach, joinSource, stoppedLine, type JoinPlan } from './edge-join.js'
 import { readArmoredFile, readIdentityFile } from './key-files.js'
 import { MAX_REKEY_AFTER_SECONDS, MIN_REKEY_AFTER_SECONDS, rekeyAfterLimits } from './rekey-after.js'
 import { keepReceipts } from './receipt.js'
@@ -186,13 +186,11 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
 /** A technician: asks to be admitted, then runs the edge the certificate received describes, until the session ends for it. */
 async function technician(plan: JoinPlan, args: EdgeArgs, tap: { tapName: string; mtu: number; logger: ReturnType<typeof streamLogger> }, userspace: Omit<UserspaceOptions, 'logger'> | null): Promise<void> {
   const { logger } = tap
+  // the token's fallbacks, for the enrollment and the edge alike (a technician whose UDP is blocked enrolls over TLS too)
+  const reach = joinReach(plan, { insecure: args['insecure-fallback'] === true, ca: caFile(args['ca-file']) }, process.env)
   const identity = joinIdentity(plan, readIdentityFile)
-  const certificate = await enroll(plan, identity, logger)
-  const common = commonOptions(args)
-  // the token's wss:// fallbacks, as for any edge given them with --fallback
-  const paired = withFallbacks(plan.token.supernodes, plan.token.fallbacks.filter((url) => url.startsWith('wss:')), false)
-  const supernodes: EdgeConfig['supernodes'] = paired.some((s) => s.fallback !== null) ? paired : plan.token.supernodes
-  const config = { ...admittedConfig(plan, identity, certificate, common), supernodes, fallback: { proxy: fallbackProxies(supernodes.map((s) => s.fallback ?? null), process.env) } }
+  const certificate = await enroll(plan, identity, logger, reach)
+  const config = admittedConfig(plan, identity, certificate, commonOptions(args), reach)
   const credentialsReady = edgeCredentials(config, undefined)
   const { startLinuxEdge, startUserspaceEdge, DeviceError } = await edgeModules(credentialsReady)
   const credentials = await credentialsReady

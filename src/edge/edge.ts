@@ -617,7 +617,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
   }
 }
 /** The default fallback: a WebSocket (ws-connect.ts) as a bounded carrier (ws-carrier.ts). */
-async function openWebSocketCarrier(url: URL, options: FallbackOptions, drop: (reason: CarrierDrop) => void): Promise<StreamCarrier> {
+export async function openWebSocketCarrier(url: URL, options: FallbackOptions, drop: (reason: CarrierDrop) => void): Promise<StreamCarrier> {
   const connection = await connectWebSocket({ url, ca: options.ca, proxy: options.proxy?.(url) ?? null, timeoutMs: options.timeoutMs })
   return new WsCarrier(url, connection, drop)
 }

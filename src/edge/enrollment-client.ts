@@ -3,6 +3,8 @@
 // supernode (HELLO), the XXpsk0 handshake (crypto/enrollment.ts) in ENROLL asks, then a sealed poll
 // every POLL_MS until the device answers admitted (with a certificate), denied or closed, or the
 // session's end passes. It has no certificate yet, so it is no edge: one UDP socket, its own timers.
+// Where UDP gets no answer, the asks go over the supernode's fallback WebSocket (TLS) instead, by
+// the supernode link's rules (enrollment-carrier.ts).
 // Answers are untrusted: only the exchange we started, from the supernode we asked, is read.
 import { lookup as dnsLookup } from 'node:dns/promises'
 import { EventEmitter } from 'node:events'
@@ -15,6 +17,8 @@ import { destroyStaticKey, staticKeyFrom, type StaticKey } from '../crypto/noise
 import { formatSupernodeAddress } from '../net/address.js'
 import type { Transport } from '../net/transport.js'
 import type { Clock, TimerHandle } from '../time/clock.js'
+import { EnrollmentCarrier, type OpenEnrollmentFallback } from './enrollment-carrier.js'
+import type { LinkTransport } from './supernode-link.js'
 import { EnrollKind, EnrollStep, ErrorCode, PacketType, decodePacket, encodeEnrollAsk, encodeHello, type Cookie, type EnrollReply, type ErrorPacket } from '../wire/index.js'
 
 /** A waiting technician asks again this often: the owner's decision reaches it within a second. */
@@ -38,6 +42,8 @@ export interface EnrollmentClientConfig {
   identity: Identity
   /** what the owner sees (≤ 64 bytes UTF-8) */
   name: string
+  /** each supernode's fallback URL, in the token's order (the CLI pairs the token's URLs with its supernodes); absent: UDP only */
+  fallbacks?: readonly (URL | null)[]
 }
 
 export interface EnrollmentClientDeps {
@@ -45,12 +51,14 @@ export interface EnrollmentClientDeps {
   clock: Clock
   /** resolves a supernode's host name (default: the system's resolver) */
   lookup?: (host: string) => Promise<string>
+  /** opens a supernode's fallback (the CLI: a WebSocket, as an edge opens it); absent: UDP only */
+  openFallback?: OpenEnrollmentFallback
 }
 
 export interface EnrollmentClientEvents {
   /** the device's owner has not decided yet; `sinceMs`: since the first waiting answer */
   waiting: [sinceMs: number]
-  /** something worth one line (the device is not online, a supernode does not answer) */
+  /** something worth one line (the device is not online, a supernode does not answer, the asks moved to the fallback) */
   notice: [line: string]
 }
 
@@ -59,6 +67,7 @@ interface Target {
   host: string
   ports: readonly number[]
   address: string | null
+  fallback: URL | null
 }
 
 export class EnrollmentClient extends EventEmitter<EnrollmentClientEvents> {
@@ -69,6 +78,9 @@ export class EnrollmentClient extends EventEmitter<EnrollmentClientEvents> {
   private targetIndex = 0
   private tries = 0
   private nonce = Buffer.alloc(8)
+  /** the nonce of the HELLO over UDP that looks for UDP's return while the asks go over the fallback */
+  private readonly udpReturnNonce = Buffer.alloc(8)
+  /** the supernode binds a cookie to the route it went out on: a change of way drops it (startOver) */
   private cookie: { bytes: Buffer; port: number; at: number } | null = null
   private helloAt = -Infinity
   private exchange = Buffer.alloc(8)
@@ -82,6 +94,8 @@ export class EnrollmentClient extends EventEmitter<EnrollmentClientEvents> {
   private finish: ((outcome: EnrollmentOutcome) => void) | null = null
   /** counters for tests and the log: answers refused, by reason */
   readonly refused: Record<string, number> = {}
+  /** which way the asks go: UDP, or the supernode's fallback */
+  readonly carrier: EnrollmentCarrier
 
   constructor(
     private readonly config: EnrollmentClientConfig,
@@ -91,7 +105,18 @@ export class EnrollmentClient extends EventEmitter<EnrollmentClientEvents> {
     this.local = staticKeyFrom(config.identity)
     this.communityId = communityIdOf(config.token.authorityKey)
     this.deviceId = edgeIdOf(config.token.deviceKey)
-    this.targets = config.token.supernodes.map((s) => ({ label: formatSupernodeAddress(s), host: s.host, ports: s.ports ?? [s.port], address: null }))
+    this.targets = config.token.supernodes.map((s, i) => ({ label: formatSupernodeAddress(s), host: s.host, ports: s.ports ?? [s.port], address: null, fallback: config.fallbacks?.[i] ?? null }))
+    this.carrier = new EnrollmentCarrier(deps.transport, deps.openFallback, deps.clock, {
+      received: (msg) => this.receive(msg, 'stream', 0),
+      lost: () => this.startOver(),
+      notice: (line) => this.emit('notice', line),
+      dropped: (reason) => this.count(reason),
+    })
+  }
+
+  /** How the asks reach the supernode now: udp, or the fallback's tls / ws. */
+  get transport(): LinkTransport {
+    return this.carrier.transport
   }
 
   /** Asks until the device's answer is final or the session's end passes. */
@@ -101,7 +126,7 @@ export class EnrollmentClient extends EventEmitter<EnrollmentClientEvents> {
         this.stop()
         resolve(outcome)
       }
-      this.deps.transport.onDatagram((msg, address, port) => this.receive(msg, address, port))
+      this.deps.transport.onDatagram((msg, address, port) => this.receiveUdp(msg, address, port))
       this.ticker = this.deps.clock.every(TICK_MS, () => this.tick())
       this.tick()
     })
@@ -113,6 +138,7 @@ export class EnrollmentClient extends EventEmitter<EnrollmentClientEvents> {
     this.ticker = null
     this.initiator?.end()
     this.initiator = null
+    this.carrier.close()
     if (this.finish !== null) {
       this.finish = null
       destroyStaticKey(this.local)
@@ -127,7 +153,13 @@ export class EnrollmentClient extends EventEmitter<EnrollmentClientEvents> {
     const now = this.deps.clock.now()
     if (now >= this.config.token.expiresAt) return this.finish?.({ state: 'expired' })
     const target = this.target
-    if (target.address === null) return this.resolve(target)
+    // '' while its name is being resolved
+    if (target.address === null || target.address === '') return this.resolve(target)
+    if (this.carrier.tick(now)) this.startOver()
+    if (this.carrier.udpRetryDue(now)) {
+      sodium.randombytes_buf(this.udpReturnNonce)
+      this.sendUdpHello(this.udpReturnNonce)
+    }
     if (this.cookie === null || now - this.cookie.at >= COOKIE_REFRESH_MS) {
       if (now - this.helloAt >= RETRY_MS) this.sendHello(now)
       return
@@ -138,7 +170,7 @@ export class EnrollmentClient extends EventEmitter<EnrollmentClientEvents> {
       if (now - this.sentAt >= POLL_MS) this.send(EnrollStep.Sealed, this.initiator!.poll(), now)
       return
     }
-    // hello or request unanswered: a new exchange, and after a few, the next supernode
+    // hello or request unanswered: a new exchange, and after a few, the next supernode (restart)
     if (now - this.sentAt >= RETRY_MS) this.restart(now, null)
   }
 
@@ -147,7 +179,10 @@ export class EnrollmentClient extends EventEmitter<EnrollmentClientEvents> {
     target.address = ''
     const lookup = this.deps.lookup ?? (async (host: string) => (await dnsLookup(host)).address)
     lookup(target.host).then(
-      (address) => void (target.address = address),
+      (address) => {
+        target.address = address
+        if (target === this.target && this.finish !== null) this.carrier.begin(target.label, target.fallback, this.deps.clock.now())
+      },
       () => {
         this.emit('notice', `cannot resolve supernode ${target.label}; trying the next one`)
         target.address = null
@@ -159,18 +194,33 @@ export class EnrollmentClient extends EventEmitter<EnrollmentClientEvents> {
   private sendHello(now: number): void {
     this.helloAt = now
     this.tries++
-    if (this.tries > TRIES_PER_SUPERNODE) {
+    // UDP's silence counts only once the fallback (if any) has had its chance to open
+    if (this.tries > TRIES_PER_SUPERNODE && !this.carrier.pending) {
       this.emit('notice', `supernode ${this.target.label} does not answer; trying the next one`)
       return this.nextTarget()
     }
     sodium.randombytes_buf(this.nonce)
+    if (this.carrier.way === 'udp') return this.sendUdpHello(this.nonce)
     const hello = encodeHello(this.nonce)
-    // every port the token lists at once: the first to answer is kept
+    this.carrier.send(hello, this.target.ports[0]!, this.target.address!)
+  }
+
+  /** HELLO over UDP to every port the token lists at once: the first to answer is kept. */
+  private sendUdpHello(nonce: Buffer): void {
+    const hello = encodeHello(nonce)
     for (const port of this.target.ports) this.deps.transport.send(hello, 0, hello.length, port, this.target.address!)
   }
 
   private nextTarget(): void {
     this.targetIndex = (this.targetIndex + 1) % this.targets.length
+    this.startOver()
+    // the race toward it starts once its address is known (resolve): UDP's head start counts from there
+    if (this.target.address !== null) this.carrier.begin(this.target.label, this.target.fallback, this.deps.clock.now())
+    else this.carrier.close()
+  }
+
+  /** A new cookie and a new exchange: another supernode, or the way to this one changed (a cookie is bound to its route). */
+  private startOver(): void {
     this.tries = 0
     this.cookie = null
     this.helloAt = -Infinity
@@ -190,7 +240,8 @@ export class EnrollmentClient extends EventEmitter<EnrollmentClientEvents> {
   private restart(now: number, why: string | null): void {
     if (why !== null) this.emit('notice', why)
     this.tries++
-    if (this.tries > TRIES_PER_SUPERNODE && this.targets.length > 1) return this.nextTarget()
+    // the next supernode; with only one, this one again from HELLO, its fallback racing UDP anew
+    if (this.tries > TRIES_PER_SUPERNODE) return this.nextTarget()
     this.startExchange(now)
   }
 
@@ -198,26 +249,42 @@ export class EnrollmentClient extends EventEmitter<EnrollmentClientEvents> {
     const cookie = this.cookie!
     const ask = encodeEnrollAsk({ clientNonce: this.nonce, cookie: cookie.bytes, communityId: this.communityId, deviceId: this.deviceId, exchange: this.exchange, step, message })
     this.sentAt = now
-    this.deps.transport.send(ask, 0, ask.length, cookie.port, this.target.address!)
+    this.carrier.send(ask, cookie.port, this.target.address!)
   }
 
-  private receive(msg: Buffer, address: string, port: number): void {
+  private receiveUdp(msg: Buffer, address: string, port: number): void {
     const target = this.target
     if (address !== target.address || !target.ports.includes(port)) return this.count('not-our-supernode')
+    this.receive(msg, 'udp', port)
+  }
+
+  /** `way`: what it came over; `port`: the supernode's UDP port it came from (UDP only). */
+  private receive(msg: Buffer, way: 'udp' | 'stream', port: number): void {
     const decoded = decodePacket(msg)
     if (!decoded.ok) return this.count(decoded.reason)
     const packet = decoded.value
-    if (packet.type === PacketType.Cookie) return this.onCookie(packet, port)
+    if (packet.type === PacketType.Cookie) return this.onCookie(packet, way, port)
     if (packet.type === PacketType.Error) return this.onError(packet)
     if (packet.type === PacketType.Enroll && packet.kind === EnrollKind.Reply) return this.onReply(packet)
     this.count('unexpected-type')
   }
 
-  private onCookie(packet: Cookie, port: number): void {
+  private onCookie(packet: Cookie, way: 'udp' | 'stream', port: number): void {
+    const now = this.deps.clock.now()
+    if (way === 'udp' && this.carrier.way === 'stream' && packet.clientNonce.equals(this.udpReturnNonce)) {
+      // UDP is back: a new exchange over it with this cookie (the device keeps the request by the technician's key)
+      this.carrier.udpWorks()
+      this.startOver()
+      this.udpReturnNonce.copy(this.nonce)
+      this.cookie = { bytes: Buffer.from(packet.cookie), port, at: now }
+      return
+    }
+    if (way !== this.carrier.way) return this.count('other-carrier')
     if (!packet.clientNonce.equals(this.nonce)) return this.count('bad-nonce')
     // the first port to answer is the one we use; a later answer from another is ignored
-    if (this.cookie !== null && this.deps.clock.now() - this.cookie.at < COOKIE_REFRESH_MS) return
-    this.cookie = { bytes: Buffer.from(packet.cookie), port, at: this.deps.clock.now() }
+    if (this.cookie !== null && now - this.cookie.at < COOKIE_REFRESH_MS) return
+    if (way === 'udp') this.carrier.udpWorks()
+    this.cookie = { bytes: Buffer.from(packet.cookie), port, at: now }
     this.tries = 0
   }
 

@@ -52,6 +52,11 @@ export class MuxTransport implements Transport {
     if (isWsRoute(route)) this.ws?.markRegistered(connectionOf(route))
   }
 
+  /** The supernode forwarded an enrollment ask that came in on this route (a WebSocket connection is then kept a while longer). */
+  asking(route: number): void {
+    if (isWsRoute(route)) this.ws?.markAsking(connectionOf(route))
+  }
+
   pendingSends(): number {
     // the WebSocket side copies what it queues
     return this.udp.reduce((sum, socket) => sum + socket.pendingSends(), 0)

@@ -20,7 +20,11 @@ export const DEFAULT_WS_MAX_CONNECTIONS = 1024
 export const DEFAULT_WS_MAX_PER_ADDRESS = 64
 /** TLS handshake and HTTP upgrade together, from the TCP accept: a slowloris client is cut after this */
 export const UPGRADE_WITHIN_MS = 10_000
-/** from the upgrade to a registration: an edge needs one round trip for HELLO and one for REGISTER */
+/**
+ * from the upgrade to a registration: an edge needs one round trip for HELLO and one for REGISTER.
+ * A technician enrolling over the connection (no certificate yet) is kept while the supernode
+ * forwards its asks: this long after the last one (it polls every second while the owner decides).
+ */
 export const REGISTER_WITHIN_MS = 10_000
 /** what a connection may have handed to the socket and not yet sent (ws `bufferedAmount`) */
 export const BUFFERED_CAP_BYTES = 64 * 1024
@@ -52,7 +56,7 @@ export const WS_REFUSALS = [
   'text-message', // a text message: dropped, the connection closed (1003)
   'oversized', // a message over MAX_PACKET_BYTES: the connection closed (1009)
   'protocol-error', // broken WebSocket framing: the connection closed
-  'unregistered', // no registration within REGISTER_WITHIN_MS of the upgrade
+  'unregistered', // no registration within REGISTER_WITHIN_MS of the upgrade, or of the last enrollment ask forwarded from it
   'idle', // nothing received for idleMs
   'stalled', // bufferedAmount over BUFFERED_CAP_BYTES for STALLED_CUT_MS
   'queue-drop-data', // a sealed frame dropped from a full send queue (oldest first)
@@ -98,6 +102,8 @@ interface Connection {
   openedAt: number
   lastHeard: number
   registered: boolean
+  /** when the supernode last forwarded an enrollment ask from it (0: never) */
+  askedAt: number
   stalledSince: number | null
   pumpScheduled: boolean
 }
@@ -205,6 +211,15 @@ export class WsListener {
     else conn.queue.push(buf, buf[1] === PacketType.Relay, this.clock.now())
   }
 
+  /**
+   * The supernode forwarded an enrollment ask from connection `id` (its cookie, rate limits and the
+   * device checked): it is not cut as 'unregistered' within REGISTER_WITHIN_MS of this ask.
+   */
+  markAsking(id: number): void {
+    const conn = this.open.get(id)
+    if (conn !== undefined) conn.askedAt = this.clock.now()
+  }
+
   /** The supernode registered an edge on connection `id`: it is no longer cut as 'unregistered'. */
   markRegistered(id: number): void {
     const conn = this.open.get(id)
@@ -286,6 +301,7 @@ export class WsListener {
       openedAt: now,
       lastHeard: now,
       registered: false,
+      askedAt: 0,
       stalledSince: null,
       pumpScheduled: false,
     }
@@ -354,7 +370,7 @@ export class WsListener {
   private cutReason(conn: Connection, now: number): WsRefusal | null {
     if (conn.ws.bufferedAmount < BUFFERED_CAP_BYTES) conn.stalledSince = null
     if (conn.stalledSince !== null && now - conn.stalledSince > STALLED_CUT_MS) return 'stalled'
-    if (!conn.registered && now - conn.openedAt > REGISTER_WITHIN_MS) return 'unregistered'
+    if (!conn.registered && now - Math.max(conn.openedAt, conn.askedAt) > REGISTER_WITHIN_MS) return 'unregistered'
     if (now - conn.lastHeard > this.config.idleMs) return 'idle'
     return null
   }

@@ -736,6 +736,8 @@ export class Supernode {
       return
     }
     this.counters.enrollAsksForwarded++
+    // a technician enrolling over a WebSocket has no registration to keep its connection open
+    this.transport.asking(port)
     this.send(encodeEnrollOffer({ from: seen, exchange: packet.exchange, step: packet.step, message: packet.message }), device.address, device.port)
   }
 

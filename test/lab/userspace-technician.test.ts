@@ -2,8 +2,10 @@
 // 65534 with no capabilities, behind a cone NAT; real curl through its --forward and through
 // `curl --socks5-hostname` reaches an HTTP server on the device (a 4 MiB file, SHA-256 equal);
 // a port the device's --allow does not list is refused, counted and reported to curl; over the
-// direct path, over the relay, and with 5 % of the technician's underlay lost. Real ssh and scp
-// (openssh) carry 4 MiB each way (64 MiB under npm run soak) through a --forward to an sshd on the device.
+// direct path, over the relay, and with 5 % of the technician's underlay lost; over the TLS fallback
+// (the technician's NAT drops all UDP) with 5 % of the device's underlay lost, the throughput printed.
+// Real ssh and scp (openssh) carry 4 MiB each way (64 MiB under npm run soak) through a --forward to
+// an sshd on the device.
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -11,21 +13,17 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { impairWan, totals } from '../fixtures/impair.js'
-import { SUPERNODE_IP, SUPERNODE_PORT, natLab, waitFor, type LabEdgeStatus, type NatLab, type Site } from '../fixtures/lab.js'
+import { SUPERNODE_FALLBACK_URL, SUPERNODE_IP, SUPERNODE_PORT, natLab, tlsSupernodeArgs, waitFor, type LabEdgeStatus, type NatLab, type Site } from '../fixtures/lab.js'
+import { curlSha, mbits, startFileServer, type CurlResult } from '../fixtures/lab-http.js'
+import { makePrivateCa } from '../fixtures/private-ca.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
+import { asNobody, checkUnprivileged, nobodyDir, readableCopy } from '../fixtures/unprivileged.js'
 
 const BIN = fileURLToPath(new URL('../../bin/overlan.js', import.meta.url))
 const DEVICE_IP = '10.9.0.2'
 const HTTP_PORT = 8080
-const FILE_BYTES = 4 * 1024 * 1024
-const NOBODY = 65534
 /** the device's sshd (its own port, a throwaway host key, one authorized key) */
 const SSH_PORT = 2200
-/** serves a fixed pseudo-random file of FILE_BYTES at every path; prints its SHA-256 */
-const HTTP_JS = `
-const body = Buffer.alloc(${FILE_BYTES}); let x = 7; for (let i = 0; i < body.length; i++) { x = (x * 1103515245 + 12345) >>> 0; body[i] = x >>> 24 }
-require('node:http').createServer((q, s) => { s.setHeader('content-length', body.length); s.end(body) })
-  .listen(${HTTP_PORT}, '0.0.0.0', () => console.log('listening', require('node:crypto').createHash('sha256').update(body).digest('hex')))`
 
 interface Setup {
   lab: NatLab
@@ -36,47 +34,57 @@ interface Setup {
   techStatus(): Promise<LabEdgeStatus>
 }
 
-async function setup(t: Test, relayOnly: boolean): Promise<Setup> {
+/**
+ * direct: the device a public host; relay: the same, --relay-only; tls: the device behind a cone NAT
+ * (its underlay can be impaired), the technician's NAT dropping all UDP, and its --fallback to the
+ * supernode's TLS WebSocket (a CA the test made, readable by uid 65534).
+ */
+type Way = 'direct' | 'relay' | 'tls'
+
+async function setup(t: Test, way: Way): Promise<Setup> {
   const lab = await natLab(t)
-  const deviceSite = await lab.addPublicHost()
+  const deviceSite = way === 'tls' ? await lab.addNatSite('cone') : await lab.addPublicHost()
   const techSite = await lab.addNatSite('cone')
-  await lab.startSupernode()
-  const http = lab.spawn('http', deviceSite.ns, process.execPath, ['-e', HTTP_JS])
-  const line = await http.waitForLine(/listening [0-9a-f]{64}/, 15_000)
-  if (line === null) throw new Error(`the HTTP server did not start: ${http.lines.join('\n')}`)
+  const fallbackArgs: string[] = []
+  if (way === 'tls') {
+    const ca = makePrivateCa(t, [SUPERNODE_IP])
+    await lab.startSupernode(tlsSupernodeArgs(ca))
+    await lab.dropForward(techSite, ['-p', 'udp'])
+    fallbackArgs.push('--fallback', SUPERNODE_FALLBACK_URL, '--ca-file', readableCopy(nobodyDir(t), ca.caFile))
+  } else {
+    await lab.startSupernode()
+  }
+  const sha = await startFileServer(lab, deviceSite.ns, HTTP_PORT)
   const device = lab.startEdge(deviceSite, { address: `${DEVICE_IP}/24`, allow: `tcp/${HTTP_PORT},tcp/${SSH_PORT}`, name: 'device', extraArgs: ['--accept-streams'] }, 'device')
   t.ok((await device.waitRegistered(15_000)).ok, 'device registered')
-  const args = ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'edge', '-c', 'lab', '-l', `${SUPERNODE_IP}:${SUPERNODE_PORT}`, '--name', 'anna']
+  const args = ['edge', '-c', 'lab', '-l', `${SUPERNODE_IP}:${SUPERNODE_PORT}`, '--name', 'anna']
   args.push('--userspace', '--target', DEVICE_IP, '--forward', `${HTTP_PORT}:${HTTP_PORT}`, '--forward', '2222:22', '--forward', `${SSH_PORT}:${SSH_PORT}`, '--socks5', '127.0.0.1:1080', '--device-name', `device.overlan=${DEVICE_IP}`, '--mgmt', '127.0.0.1:5644')
-  if (relayOnly) args.push('--relay-only')
-  const tech = lab.spawn('technician', techSite.ns, 'setpriv', args, lab.edgeEnv({ address: '' }))
+  if (way === 'relay') args.push('--relay-only')
+  args.push(...fallbackArgs)
+  const tech = lab.spawn('technician', techSite.ns, 'setpriv', asNobody(process.execPath, [BIN, ...args]), lab.edgeEnv({ address: '' }))
   t.ok((await tech.waitForLine(/socks5 127\.0\.0\.1:1080/, 30_000)) !== null, `the technician's listeners are up (${tech.lines.filter((l) => / (forward|socks5) /.test(l)).length} lines)`)
-  const status = readFileSync(`/proc/${tech.pid}/status`, 'utf8')
-  t.match(status, new RegExp(`^Uid:\\s+${NOBODY}\\s+${NOBODY}\\s`, 'm'), 'the technician runs as uid 65534')
-  t.match(status, /^CapEff:\s+0+$/m, 'with no effective capabilities')
-  t.match(status, /^CapPrm:\s+0+$/m, 'and none permitted')
+  checkUnprivileged(t, tech.pid, 'the technician')
   const techStatus = (): Promise<LabEdgeStatus> => lab.getJson<LabEdgeStatus>(techSite.ns, 'http://127.0.0.1:5644/status')
-  return { lab, deviceSite, techSite, sha: line.split(' ').at(-1)!, deviceStatus: () => device.status(), techStatus }
+  return { lab, deviceSite, techSite, sha, deviceStatus: () => device.status(), techStatus }
 }
 
 /** curl in the technician's namespace: the body's SHA-256, or its exit code and error. */
-async function curl(s: Setup, args: string[]): Promise<{ code: number | null; sha: string | null; error: string }> {
-  const r = await s.lab.exec(s.techSite.ns, 'sh', ['-c', `curl -sS --max-time 60 ${args.join(' ')} | sha256sum`], 70_000)
-  const bytes = r.stdout.trim().split(' ')[0]!
-  const failed = r.stderr.trim()
-  return { code: failed === '' ? 0 : 1, sha: failed === '' ? bytes : null, error: failed }
+function curl(s: Setup, args: string[]): Promise<CurlResult> {
+  return curlSha(s.lab, s.techSite.ns, args)
 }
 
-async function reaches(t: Test, s: Setup, how: string): Promise<void> {
+/** curl through --forward and through SOCKS5 fetch the device's file; returns the two transfers' times. */
+async function reaches(t: Test, s: Setup, how: string): Promise<{ forwardMs: number; socksMs: number }> {
   const forward = await curl(s, [`http://127.0.0.1:${HTTP_PORT}/file`])
   t.equal(forward.sha, s.sha, `${how}: curl through --forward got the device's 4 MiB file, SHA-256 equal ${forward.error}`)
   const socks = await curl(s, ['--socks5-hostname', '127.0.0.1:1080', `http://device.overlan:${HTTP_PORT}/file`])
   t.equal(socks.sha, s.sha, `${how}: curl --socks5-hostname to device.overlan got it too ${socks.error}`)
+  return { forwardMs: forward.ms, socksMs: socks.ms }
 }
 
 t.test('a technician as uid 65534 without capabilities reaches the device by curl, over the direct path', async (t) => {
   if (skipUnlessRoot(t, 'network namespaces and a process switched to uid 65534')) return
-  const s = await setup(t, false)
+  const s = await setup(t, 'direct')
   const direct = await waitFor('a direct path', async () => ((await s.techStatus()).peers.find((p) => p.ip === DEVICE_IP)?.path === 'direct' ? true : undefined), 20_000)
   await reaches(t, s, 'direct')
   t.equal((await s.techStatus()).peers.find((p) => p.ip === DEVICE_IP)?.path, 'direct', `the path is direct (${direct.ok ? 'went direct' : 'not direct in 20 s'})`)
@@ -95,12 +103,32 @@ t.test('a technician as uid 65534 without capabilities reaches the device by cur
 
 t.test('over the relay, with 5 % of the technician underlay lost', async (t) => {
   if (skipUnlessRoot(t, 'network namespaces, a userspace impairment and a process switched to uid 65534')) return
-  const s = await setup(t, true)
+  const s = await setup(t, 'relay')
   const impairment = await impairWan(s.lab, s.techSite, { loss: 0.05, delayMs: 5, jitterMs: 2, seed: 16 })
-  await reaches(t, s, 'relay, 5 % loss')
+  const { forwardMs, socksMs } = await reaches(t, s, 'relay, 5 % loss')
+  t.comment(`4 MiB over the UDP relay with 5 % loss on the technician's underlay: ${mbits(forwardMs)} Mbit/s through --forward, ${mbits(socksMs)} Mbit/s through SOCKS5`)
   t.equal((await s.techStatus()).peers.find((p) => p.ip === DEVICE_IP)?.path, 'relay', 'the path is the relay')
   const lost = totals(await impairment.counters())
   t.ok(lost.lost > 50, `the underlay lost frames (${lost.lost} of ${lost.frames})`)
+})
+
+t.test("over the TLS fallback (the technician's NAT drops all UDP), with 5 % of the device's underlay lost", async (t) => {
+  if (skipUnlessRoot(t, 'network namespaces, a UDP-blocking NAT, a userspace impairment and a process switched to uid 65534')) return
+  const s = await setup(t, 'tls')
+  const onTls = await waitFor('the technician registered over TLS', async () => {
+    const link = (await s.techStatus()).supernodes[0]
+    return link?.registered === true && link.transport === 'tls' ? true : undefined
+  }, 20_000)
+  t.ok(onTls.ok, `the technician registered over TLS (${onTls.ms} ms after its listeners were up)`)
+  const impairment = await impairWan(s.lab, s.deviceSite, { loss: 0.05, delayMs: 5, jitterMs: 2, seed: 17 })
+  const { forwardMs, socksMs } = await reaches(t, s, 'TLS fallback, 5 % loss at the device')
+  t.comment(`4 MiB over the TLS fallback with 5 % loss on the device's UDP: ${mbits(forwardMs)} Mbit/s through --forward (${forwardMs} ms), ${mbits(socksMs)} Mbit/s through SOCKS5 (${socksMs} ms)`)
+  const peer = (await s.techStatus()).peers.find((p) => p.ip === DEVICE_IP)
+  t.equal(peer?.path, 'relay', 'the path is the relay')
+  t.equal(peer?.via, 'tls', 'reached over the TLS fallback')
+  t.equal((await s.techStatus()).supernodes[0]?.transport, 'tls', 'still on TLS: UDP stays blocked')
+  const lost = totals(await impairment.counters())
+  t.ok(lost.lost > 50, `the device's underlay lost frames (${lost.lost} of ${lost.frames})`)
 })
 
 // 64 MiB each way takes about 50 s here (about 40 Mbit/s): that is the soak variant (npm run soak);
@@ -119,7 +147,7 @@ t.test(`ssh and scp (openssh) carry ${SSH_MIB} MiB each way through a --forward,
     mkdirSync('/run/sshd', { mode: 0o755 })
     t.teardown(() => rmSync('/run/sshd', { recursive: true, force: true }))
   }
-  const s = await setup(t, false)
+  const s = await setup(t, 'direct')
   const dir = mkdtempSync(join(tmpdir(), 'overlan-ssh-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   for (const key of ['host', 'client']) {

@@ -3,107 +3,16 @@
 // admitted (then frames flow with the certificate received), denied, gone after 10 s of silence,
 // disconnected by a revocation (that technician's edge stops with "disconnected", another is unaffected).
 import { once } from 'node:events'
-import t, { type Test } from 'tap'
-import type { JoinTokenV2 } from '../../src/assist/join-token.js'
-import { generateAuthority, issueCertificate } from '../../src/crypto/certificate.js'
-import { generateIdentity, keyFingerprint, type Identity } from '../../src/crypto/identity.js'
+import t from 'tap'
+import { generateIdentity } from '../../src/crypto/identity.js'
 import { signRevocation } from '../../src/crypto/revocation.js'
-import { ENROLLMENT_GONE_MS, type EnrollmentAnswer, type EnrollmentDecider, type EnrollmentRequest } from '../../src/edge/enrollment.js'
-import { EnrollmentClient, type EnrollmentOutcome } from '../../src/edge/enrollment-client.js'
+import { ENROLLMENT_GONE_MS } from '../../src/edge/enrollment.js'
+import { EnrollmentClient } from '../../src/edge/enrollment-client.js'
 import { REVOKED_DISCONNECTED } from '../../src/edge/registration.js'
 import { bindUdp } from '../../src/net/bind.js'
-import { ManualClock } from '../../src/time/manual-clock.js'
 import { RevocationCause, decodeCertificate } from '../../src/wire/index.js'
-import { ipv4Frame, mac } from '../fixtures/frames.js'
-import { isRegistered, startEdge, startSupernode, type TestEdge } from '../fixtures/overlay.js'
-
-const STEP_MS = 50
-const DEVICE_IP = '10.9.0.1'
-
-/** A decider as the assistance service would be, scripted: what to answer each technician, and what it was told. */
-class ScriptedDecider implements EnrollmentDecider {
-  readonly requests: EnrollmentRequest[] = []
-  readonly gones: string[] = []
-  readonly answers = new Map<string, EnrollmentAnswer>()
-  request(request: EnrollmentRequest): EnrollmentAnswer {
-    this.requests.push(request)
-    return this.answers.get(request.fingerprint) ?? { state: 'waiting' }
-  }
-  gone(fingerprint: string): void {
-    this.gones.push(fingerprint)
-  }
-}
-
-async function until(clock: ManualClock, what: string, done: () => boolean, withinMs = 10_000): Promise<number> {
-  const start = clock.now()
-  while (!done()) {
-    if (clock.now() - start > withinMs) throw new Error(`${what}: not within ${withinMs} ms`)
-    await clock.advance(STEP_MS)
-  }
-  return clock.now() - start
-}
-
-async function session(t: Test) {
-  const clock = new ManualClock(Date.now())
-  const sn = await startSupernode(t, {}, clock)
-  const authority = generateAuthority()
-  const deviceIdentity = generateIdentity()
-  const deviceKey = Buffer.from(deviceIdentity.publicKey)
-  const nowS = Math.floor(clock.now() / 1000)
-  const end = nowS + 3600
-  const deviceCert = issueCertificate(authority, { role: 'device', serial: 1, notBefore: nowS - 60, notAfter: end, memberKey: deviceKey, mac: mac(0x42), ipv4: { address: DEVICE_IP, prefix: 24 }, ipv6: null, name: 'device' })
-  const secret = Buffer.alloc(32, 0x5e)
-  const decider = new ScriptedDecider()
-  const device = await startEdge(t, [sn], { clock, keys: undefined, identity: deviceIdentity, certificate: deviceCert, macByte: 0x42, overlay: { address: DEVICE_IP, prefix: 24 }, enrollment: { secret, decider } })
-  await until(clock, 'device registered', () => isRegistered(device))
-  const token: JoinTokenV2 = {
-    supernodes: [{ host: '127.0.0.1', port: sn.port }],
-    fallbacks: [],
-    authorityKey: authority.publicKey,
-    deviceKey,
-    deviceName: 'device',
-    deviceIp: { address: DEVICE_IP, prefix: 24 },
-    deviceHostName: 'device.overlan',
-    expiresAt: end * 1000,
-    enrollmentSecret: secret,
-  }
-  let serial = 10
-  /** a technician's certificate, as the service issues it on Allow (the MemoryTap's MAC: the fixture makes it from a byte) */
-  const certify = (key: Buffer, ip: string, macByte: number): Buffer =>
-    issueCertificate(authority, { role: 'technician', serial: serial++, notBefore: nowS - 60, notAfter: end, memberKey: key, mac: mac(macByte), ipv4: { address: ip, prefix: 24 }, ipv6: null, name: 'tech' })
-  /** a technician asking: its client, the outcome's promise and what it saw */
-  const ask = async (name: string) => {
-    const identity = generateIdentity()
-    const transport = await bindUdp({ address: '127.0.0.1', port: 0 })
-    t.teardown(() => transport.close())
-    const client = new EnrollmentClient({ token, identity, name }, { transport, clock })
-    t.teardown(() => client.stop())
-    const waited: number[] = []
-    client.on('waiting', (ms) => waited.push(ms))
-    let outcome: EnrollmentOutcome | null = null
-    void client.run().then((o) => (outcome = o))
-    return { identity, client, waited, fingerprint: keyFingerprint(identity.publicKey), outcome: () => outcome }
-  }
-  /** the technician's edge with the certificate it received (as the CLI starts it) */
-  const join = (identity: Identity, certificate: Buffer, macByte: number): Promise<TestEdge> => {
-    const decoded = decodeCertificate(certificate)
-    if (!decoded.ok) throw new Error(decoded.reason)
-    return startEdge(t, [sn], { clock, keys: undefined, identity, certificate, macByte, overlay: decoded.value.ipv4 })
-  }
-  return { clock, sn, authority, device, decider, token, certify, ask, join }
-}
-
-/** One frame from → to; true once the device's TAP (or the other's) has it within `withinMs`. */
-async function reaches(clock: ManualClock, from: TestEdge, to: TestEdge, withinMs = 5_000): Promise<boolean> {
-  const before = to.tap.written.length
-  const start = clock.now()
-  while (clock.now() - start <= withinMs) {
-    if ((clock.now() - start) % 250 === 0) from.tap.inject(ipv4Frame(to.tap.mac, from.tap.mac, from.edge.overlay!.address, to.edge.overlay!.address))
-    await clock.advance(STEP_MS)
-    if (to.tap.written.length > before) return true
-  }
-  return false
-}
+import { consentSession as session, reaches, until } from '../fixtures/consent-session.js'
+import { isRegistered } from '../fixtures/overlay.js'
 
 t.test('ask → waiting → admitted: the technician gets its certificate, joins with it, and frames flow', async (t) => {
   const s = await session(t)

@@ -17,8 +17,8 @@ t.test('--allow tcp/8080: only that port (and replies) reach the device; icmp ad
   const options = { address: '10.9.0.2/24', mac: DEVICE_MAC, name: 'device' }
   let device = lab.startEdge(deviceSite, { ...options, allow: 'tcp/8080' }, 'device')
   const tech = lab.startEdge(techSite, { address: '10.9.0.1/24', name: 'technician' })
-  t.ok((await device.waitRegistered(10_000)).ok, 'device registered')
-  t.ok((await tech.waitRegistered(10_000)).ok, 'technician registered')
+  t.ok((await device.waitRegistered(30_000)).ok, 'device registered')
+  t.ok((await tech.waitRegistered(30_000)).ok, 'technician registered')
 
   const allowed = await lab.tcpConnect(techSite.ns, device.ip, 8080, 8_000)
   t.comment(`technician → device:8080 ${JSON.stringify(allowed)}`)
@@ -39,7 +39,7 @@ t.test('--allow tcp/8080: only that port (and replies) reach the device; icmp ad
   t.notOk(await lab.hasTap(deviceSite.ns), 'and its TAP is gone')
   const restartedAt = Date.now()
   device = lab.startEdge(deviceSite, { ...options, allow: 'tcp/8080,icmp' }, 'device-icmp')
-  t.ok((await device.waitRegistered(10_000)).ok, 'restarted device registered')
+  t.ok((await device.waitRegistered(30_000)).ok, 'restarted device registered')
   const first = await lab.firstReply(techSite.ns, device.ip, 15_000)
   t.comment(`after the restart with tcp/8080,icmp: first ping answered ${first.at - restartedAt} ms after the new edge started`)
   t.ok(first.ok, 'ping is answered now')

@@ -22,8 +22,8 @@ t.test('a technician routing a LAN via the device reaches nothing on it', async 
   await lab.startSupernode()
   const device = lab.startEdge(deviceSite, { address: '10.9.0.2/24', name: 'device' })
   const tech = lab.startEdge(techSite, { address: '10.9.0.1/24', name: 'technician' })
-  t.ok((await device.waitRegistered(10_000)).ok, 'device registered')
-  t.ok((await tech.waitRegistered(10_000)).ok, 'technician registered')
+  t.ok((await device.waitRegistered(30_000)).ok, 'device registered')
+  t.ok((await tech.waitRegistered(30_000)).ok, 'technician registered')
 
   const atStart = (await device.status()).forwarding
   t.comment(`/status forwarding after the edge started: ${JSON.stringify(atStart)}`)

@@ -64,8 +64,8 @@ t.test('a technician’s router advertisement changes nothing on the device, and
   await lab.startSupernode()
   const device = lab.startEdge(deviceSite, { address: '10.9.0.2/24', name: 'device' })
   const tech = lab.startEdge(techSite, { address: '10.9.0.1/24', name: 'technician' })
-  t.ok((await device.waitRegistered(15_000)).ok, 'device registered')
-  t.ok((await tech.waitRegistered(15_000)).ok, 'technician registered')
+  t.ok((await device.waitRegistered(30_000)).ok, 'device registered')
+  t.ok((await tech.waitRegistered(30_000)).ok, 'technician registered')
   const reply = await lab.firstReply(techSite.ns, '10.9.0.2', 10_000)
   t.ok(reply.ok, `the technician reaches the device (${reply.ms} ms)`)
 

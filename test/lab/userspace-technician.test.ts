@@ -56,7 +56,7 @@ async function setup(t: Test, way: Way): Promise<Setup> {
   }
   const sha = await startFileServer(lab, deviceSite.ns, HTTP_PORT)
   const device = lab.startEdge(deviceSite, { address: `${DEVICE_IP}/24`, allow: `tcp/${HTTP_PORT},tcp/${SSH_PORT}`, name: 'device', extraArgs: ['--accept-streams'] }, 'device')
-  t.ok((await device.waitRegistered(15_000)).ok, 'device registered')
+  t.ok((await device.waitRegistered(30_000)).ok, 'device registered')
   const args = ['edge', '-c', 'lab', '-l', `${SUPERNODE_IP}:${SUPERNODE_PORT}`, '--name', 'anna']
   args.push('--userspace', '--target', DEVICE_IP, '--forward', `${HTTP_PORT}:${HTTP_PORT}`, '--forward', '2222:22', '--forward', `${SSH_PORT}:${SSH_PORT}`, '--socks5', '127.0.0.1:1080', '--device-name', `device.overlan=${DEVICE_IP}`, '--mgmt', '127.0.0.1:5644')
   if (way === 'relay') args.push('--relay-only')

@@ -3,7 +3,7 @@ import { hostname } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { CommandModule } from 'yargs'
 import { DEFAULT_ASSIST_EDGE_MGMT, linuxDeviceEdge } from '../assist/device-edge.js'
-import { MAX_DEVICE_NAME_BYTES, defaultDeviceName, deviceNameProblem } from '../assist/device-name.js'
+import { MAX_DEVICE_NAME_BYTES, defaultDeviceName, deviceNameProblem, quotedName } from '../assist/device-name.js'
 import { DEFAULT_DEVICE_NAME } from '../assist/service.js'
 import { DEFAULT_ASSIST_LISTEN, EMBEDDED_SUPERNODE, startAssistServer, type EmbeddedWs } from '../assist/server.js'
 import { MAX_TOKEN_FALLBACKS } from '../assist/join-token.js'
@@ -144,7 +144,7 @@ function embeddedWs(args: AssistArgs, external: boolean): EmbeddedWs | undefined
 function deviceNameOption(value: string | undefined): string {
   if (value === undefined) return defaultDeviceName(hostname(), DEFAULT_DEVICE_NAME)
   const problem = deviceNameProblem(value)
-  if (problem !== null) throw new CliError(`--device-name: ${JSON.stringify(value)} cannot be the device's name (${problem}): give 1 to ${MAX_DEVICE_NAME_BYTES} bytes of printable text`)
+  if (problem !== null) throw new CliError(`--device-name: ${quotedName(value)} cannot be the device's name (${problem}): give 1 to ${MAX_DEVICE_NAME_BYTES} bytes of printable text`)
   return value
 }
 

@@ -25,22 +25,23 @@ t.test('--help says what --device-name is for and what it takes', async (t) => {
 
 t.test('a bad --device-name: one line naming the option, exit 1, nothing started', async (t) => {
   t.equal(Buffer.byteLength(LONGEST), 64)
-  const cases: [string, string][] = [
-    ['', 'empty'],
-    ['   ', 'empty'],
-    [`${LONGEST}x`, '65 bytes of UTF-8, more than 64'],
-    ['é'.repeat(33), '66 bytes of UTF-8, more than 64'],
-    ['front\tdesk', 'it holds a control character'],
-    ['front\ndesk', 'it holds a control character'],
-    ['front\u0085desk', 'it holds a control character'],
-    ['front\u2028desk', 'it holds a control character'],
+  // the name as the line shows it: escaped, so that the line stays one line
+  const cases: [string, string, string][] = [
+    ['', '""', 'empty'],
+    ['   ', '"   "', 'empty'],
+    [`${LONGEST}x`, `"${LONGEST}x"`, '65 bytes of UTF-8, more than 64'],
+    ['é'.repeat(33), `"${'é'.repeat(33)}"`, '66 bytes of UTF-8, more than 64'],
+    ['front\tdesk', '"front\\tdesk"', 'it holds a control character'],
+    ['front\ndesk', '"front\\ndesk"', 'it holds a control character'],
+    ['front\u0085desk', '"front\\u0085desk"', 'it holds a control character'],
+    ['front\u2028desk', '"front\\u2028desk"', 'it holds a control character'],
   ]
-  for (const [name, problem] of cases) {
+  for (const [name, shown, problem] of cases) {
     // --state-dir that cannot be made: had the service started, it would have said so instead
     const { code, stdout, stderr } = await overlan('assist', '--device-name', name, '--state-dir', '/proc/overlan-must-not-start', '--listen', '127.0.0.1:1')
     t.equal(code, EXIT_USAGE, `${JSON.stringify(name)}: exit ${EXIT_USAGE}`)
     t.equal(stdout, '')
-    t.equal(stderr, `overlan: --device-name: ${JSON.stringify(name)} cannot be the device's name (${problem}): give 1 to 64 bytes of printable text\n`, `${JSON.stringify(name)}: ${problem}`)
+    t.equal(stderr, `overlan: --device-name: ${shown} cannot be the device's name (${problem}): give 1 to 64 bytes of printable text\n`, `${shown}: ${problem}`)
   }
 })
 

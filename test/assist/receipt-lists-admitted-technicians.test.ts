@@ -65,7 +65,7 @@ t.test("the receipt lists every admitted technician from the registry, with byte
   const alice = await admit(t, service, configs[0]!, 'alice')
   const bob = await admit(t, service, configs[0]!, 'bob')
   const carol = await admit(t, service, configs[0]!, 'carol')
-  const join = async (tech: TestTechnician) => {
+  const joinEdge = async (tech: TestTechnician) => {
     const answer = await poll(() => Promise.resolve(tech.poll()), (x) => x.state !== 'waiting')
     if (answer.state !== 'admitted') throw new Error(`${tech.name} not admitted: ${answer.state}`)
     const joined = await tech.join(answer.certificate)
@@ -73,8 +73,8 @@ t.test("the receipt lists every admitted technician from the registry, with byte
     return joined
   }
   // bob was admitted but never joins: the device's edge never has him as a peer
-  const aliceEdge = await join(alice)
-  const carolEdge = await join(carol)
+  const aliceEdge = await joinEdge(alice)
+  const carolEdge = await joinEdge(carol)
   const frameBytes = await sendFrames(aliceEdge.tap, taps[0]!, aliceEdge.edge.overlay!.address, BEFORE_RESTART)
   await sendFrames(carolEdge.tap, taps[0]!, carolEdge.edge.overlay!.address, 3)
   const counted = await poll(() => Promise.resolve(service.technicians()), (l) => l.find((x) => x.id === alice.id)!.rxBytes >= BEFORE_RESTART * frameBytes && l.find((x) => x.id === carol.id)!.rxBytes >= 3 * frameBytes)

@@ -29,6 +29,7 @@ interface ViewState {
   badge: string
   toggle: { checked: boolean; busy: boolean; disabled: boolean; word: string }
   text: string
+  device: { name: string; fingerprint: string } | null
   error: string | null
   notice: string | null
   options: { hidden: boolean; disabled: boolean }

@@ -94,19 +94,20 @@ export class SessionReceipts {
 }
 
 /**
- * Every technician the session admitted, first admitted first: its certificate's name, its key's
+ * Every technician the session admitted, first admitted first: its certificate's name and
  * fingerprint, from its admission until its disconnect (or the session's end, `end`), why that
  * ended, and what the device counted of it.
  */
 export function receiptTechnicians(records: readonly TechnicianRecord[], endedBy: ReceiptEndReason, end: number): ReceiptTechnician[] {
-  const admitted = records.filter((r) => r.certificate !== undefined && r.admittedAt !== undefined)
+  const admitted = records.filter((r) => r.certificate !== undefined && r.certificateFingerprint !== undefined && r.admittedAt !== undefined)
   const listed = admitted.map((r): ReceiptTechnician => {
     // a disconnect by the owner ended its admission; one revoked by the session's end (a restart
     // after the revocations were saved) ended with the session
     const disconnected = r.state === 'disconnected'
     return {
       name: clampUtf8(issuedOf(Buffer.from(r.certificate!, 'base64')).certificate.name, MAX_NAME_BYTES),
-      fingerprint: r.fingerprint,
+      // the certificate's, as revocations, the audit log and the receipt's delivery name it
+      fingerprint: r.certificateFingerprint!,
       admitted: r.admittedAt!,
       until: disconnected ? Math.max(r.since, r.admittedAt!) : end,
       left: disconnected && r.reason === 'disconnected' ? 'disconnected' : endedBy,

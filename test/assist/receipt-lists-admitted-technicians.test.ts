@@ -28,13 +28,13 @@ async function startService(dir: string, supernodePort: number, taps: MemoryTap[
 }
 
 /** Asks with `name`, waits until the service lists the request, and admits it by the API. */
-async function admit(t: Test, service: AssistanceService, config: DeviceEdgeConfig, name: string): Promise<TestTechnician & { id: string }> {
+async function admit(t: Test, service: AssistanceService, config: DeviceEdgeConfig, name: string): Promise<TestTechnician & { id: string; certificate: string }> {
   const tech = technician(t, config, name)
   tech.poll()
   const listed = await poll(() => Promise.resolve(service.technicians().find((x) => x.name === name)), (x) => x?.state === 'waiting')
   if (listed === undefined) throw new Error(`${name}'s request was not listed`)
-  await service.decide(listed.id, true, 'api')
-  return { ...tech, id: listed.id }
+  const admitted = await service.decide(listed.id, true, 'api')
+  return { ...tech, id: listed.id, certificate: admitted.certificate! }
 }
 
 /** Sends `count` frames from a technician's TAP to the device's until the device's TAP has `written` frames in all. */
@@ -98,11 +98,11 @@ t.test("the receipt lists every admitted technician from the registry, with byte
   const listed = check.receipt.technicians
   t.same(listed.map((x) => x.name).sort(), ['alice', 'bob', 'carol'], 'every admitted technician, bob (never connected) included')
   const byName = (name: string): ReceiptTechnician => listed.find((x) => x.name === name)!
-  t.match(byName('alice'), { fingerprint: alice.fingerprint, left: 'off', until: check.receipt.end })
+  t.match(byName('alice'), { fingerprint: alice.certificate, left: 'off', until: check.receipt.end })
   t.ok(byName('alice').bytesFromTechnician >= (BEFORE_RESTART + AFTER_RESTART) * frameBytes, `alice's bytes before and after the restart: ${byName('alice').bytesFromTechnician} ≥ ${BEFORE_RESTART + AFTER_RESTART} frames of ${frameBytes}`)
   t.ok(byName('alice').firstSeen !== null && byName('alice').firstSeen! <= byName('alice').lastSeen!, 'alice was heard')
-  t.match(byName('bob'), { fingerprint: bob.fingerprint, left: 'off', firstSeen: null, lastSeen: null, bytesFromTechnician: 0, bytesToTechnician: 0 }, 'bob: admitted, never heard')
-  t.match(byName('carol'), { fingerprint: carol.fingerprint, left: 'disconnected', until: Date.parse(cut.since) }, 'carol: until the owner disconnected her')
+  t.match(byName('bob'), { fingerprint: bob.certificate, left: 'off', firstSeen: null, lastSeen: null, bytesFromTechnician: 0, bytesToTechnician: 0 }, 'bob: admitted, never heard')
+  t.match(byName('carol'), { fingerprint: carol.certificate, left: 'disconnected', until: Date.parse(cut.since) }, 'carol: until the owner disconnected her')
   t.ok(byName('carol').bytesFromTechnician >= 3 * frameBytes, "carol's bytes before her disconnect")
   for (const x of listed) t.ok(x.admitted! <= x.until!, `${x.name}: admitted before until`)
   t.ok(text.includes('"receipt": "overlan-session-receipt-2"'), 'format 2')

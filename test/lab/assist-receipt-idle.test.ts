@@ -19,7 +19,7 @@ const IDLE_MS = 60_000
 /** The idle end comes at the first presence check (each second) a minute after the last frame; ARP may follow a ping by ~5 s. */
 const IDLE_END_WITHIN_MS = 75_000
 
-type Listed = { id: string; name: string; state: string; fingerprint: string }
+type Listed = { id: string; name: string; state: string; fingerprint: string; certificate: string | null }
 type Audit = { time: string; event: string; details: Record<string, unknown> }[]
 
 t.test('idleMinutes 1: the session ends by itself a minute after the last ping; the technician keeps a receipt that verifies', async (t) => {
@@ -44,7 +44,8 @@ t.test('idleMinutes 1: the session ends by itself a minute after the last ping; 
   const tina = joinAsTechnician(lab, techSite, on.token as string, 'tina', dir, ['--receipt-dir', receiptDir])
   const request = await waitFor('the request', async () => ((await api('GET', '/api/technicians')) as unknown as Listed[]).find((x) => x.name === 'tina' && x.state === 'waiting'), 20_000)
   if (request.value === undefined) throw new Error(`no request from tina:\n${tina.lines.join('\n')}`)
-  t.match(await api('POST', `/api/technicians/${request.value.id}`, { admit: true }), { state: 'admitted' })
+  const admitted = (await api('POST', `/api/technicians/${request.value.id}`, { admit: true })) as unknown as Listed
+  t.match(admitted, { state: 'admitted', certificate: /^[a-z2-7]{32}$/ })
   const first = await lab.firstReply(techSite.ns, DEVICE_IP, 10_000)
   t.ok(first.ok, 'tina reaches the device')
   t.equal((await lab.ping(techSite.ns, DEVICE_IP, 5)).received, 5, 'five pings answered')
@@ -72,6 +73,6 @@ t.test('idleMinutes 1: the session ends by itself a minute after the last ping; 
   const verified = await overlan('receipt', 'verify', join(receiptDir, files[0]!), '--key', on.deviceFingerprint as string)
   t.equal(verified.code, 0, `overlan receipt verify passes: ${verified.stderr.trim()}`)
   t.match(verified.stdout, 'ended: idle')
-  t.match(verified.stdout, new RegExp(`technician "tina" \\(${request.value.fingerprint}\\): admitted .* \\(session ended: idle\\), heard `), 'it names tina, admitted until the idle end')
+  t.match(verified.stdout, new RegExp(`technician "tina" \\(${admitted.certificate}\\): admitted .* \\(session ended: idle\\), heard `), 'it names tina, admitted until the idle end')
   t.match(verified.stdout, 'signature good, by the key you named')
 })

@@ -39,7 +39,7 @@ t.test('a bad --device-name: one line naming the option, exit 1, nothing started
   for (const [name, shown, problem] of cases) {
     // --state-dir that cannot be made: had the service started, it would have said so instead
     const { code, stdout, stderr } = await overlan('assist', '--device-name', name, '--state-dir', '/proc/overlan-must-not-start', '--listen', '127.0.0.1:1')
-    t.equal(code, EXIT_USAGE, `${JSON.stringify(name)}: exit ${EXIT_USAGE}`)
+    t.equal(code, EXIT_USAGE, `${shown}: exit ${EXIT_USAGE}`)
     t.equal(stdout, '')
     t.equal(stderr, `overlan: --device-name: ${shown} cannot be the device's name (${problem}): give 1 to 64 bytes of printable text\n`, `${shown}: ${problem}`)
   }

@@ -5,7 +5,7 @@
 // later) the session ends by itself: audited "idle", the technician's command exits 8 with its one
 // line and its TAP device is gone, and it kept the device's signed receipt, which
 // `overlan receipt verify` accepts and which names it. About 80 s, most of it the real minute.
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -39,7 +39,6 @@ t.test('idleMinutes 1: the session ends by itself a minute after the last ping; 
   const on = await api('POST', '/api/assistance', { enabled: true, durationSeconds: 600, consent: 'ask', idleMinutes: 1 })
   t.match(on, { enabled: true, token: /^ovl2\./ })
 
-  const { mkdir } = await import('node:fs/promises')
   await mkdir(receiptDir)
   const tina = joinAsTechnician(lab, techSite, on.token as string, 'tina', dir, ['--receipt-dir', receiptDir])
   const request = await waitFor('the request', async () => ((await api('GET', '/api/technicians')) as unknown as Listed[]).find((x) => x.name === 'tina' && x.state === 'waiting'), 20_000)
@@ -64,6 +63,7 @@ t.test('idleMinutes 1: the session ends by itself a minute after the last ping; 
   const idleAfter = Date.parse(idle!.time) - lastPingAt
   t.ok(idleAfter >= IDLE_MS, `the session ended ${idleAfter} ms after the last ping: not before a minute`)
   t.ok(idleAfter < IDLE_END_WITHIN_MS, `and within ${IDLE_END_WITHIN_MS} ms`)
+  t.comment(`the device last heard a frame from tina ${Date.parse(idle!.details.lastTraffic as string) - lastPingAt} ms after her last ping was sent; the idle end came ${idleAfter} ms after it`)
   t.ok(tina.lines.some((l) => l.includes('the assistance session was switched off')), 'her one line says the session was switched off')
   t.notOk(await lab.hasTap(techSite.ns), 'her TAP device is gone')
   t.equal((await api('GET', '/api/assistance')).enabled, false, 'the service says off')

@@ -7,8 +7,7 @@
 // (A's MAC and address, A's address from B's MAC, an ARP claim of A's address): the device's edge
 // drops each under its reason, and A still reaches the device. What B gets by addressing A itself
 // is asserted as the code does it (see the subtest's comment).
-import { writeFile } from 'node:fs/promises'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -72,7 +71,6 @@ t.test("technician B sees nothing of A's traffic with the device and cannot pass
 
   // the device serves a marked file on its overlay address
   const served = join(dir, 'served')
-  const { mkdir } = await import('node:fs/promises')
   await mkdir(served)
   await writeFile(join(served, 'secret.bin'), Buffer.alloc(FILE_BYTES, FILE_MARK))
   const http = lab.spawn('http on the device', device.ns, 'python3', ['-u', '-m', 'http.server', String(HTTP_PORT), '--bind', DEVICE_IP, '--directory', served])

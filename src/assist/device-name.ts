@@ -19,7 +19,6 @@ export function deviceNameProblem(name: string): string | null {
 
 /** `name` in quotes for a one-line message: JSON's escapes, and the characters JSON leaves as they are but a terminal breaks a line on. */
 export function quotedName(name: string): string {
-  // eslint-disable-next-line no-control-regex
   return JSON.stringify(name).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 

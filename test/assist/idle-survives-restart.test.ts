@@ -10,17 +10,9 @@ import { loadState } from '../../src/assist/state-file.js'
 import { systemClock } from '../../src/time/clock.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
 import { poll, startTestAssist, type TestAssist } from '../fixtures/assist.js'
-import { technician } from '../fixtures/enrollment.js'
-import { ipv4Frame } from '../fixtures/frames.js'
+import { idleSessionWithTechnician, idleStatus as status, passChecks as pass } from '../fixtures/idle.js'
 
-const status = async (a: TestAssist): Promise<Record<string, unknown>> => (await a.api('GET', '/api/assistance')).json
 type Audit = { event: string; details: Record<string, unknown> }[]
-
-/** Moves the service's clock in PRESENCE_CHECK_MS steps (each a presence and idle check), letting its I/O run. */
-async function pass(clock: ManualClock, ms: number): Promise<void> {
-  for (let done = 0; done < ms; done += 1000) await clock.advance(1000, 1000)
-  await new Promise((resolve) => setTimeout(resolve, 20))
-}
 
 /** The saved session's lastTraffic, as a restarted service would read it. */
 async function savedLastTraffic(a: TestAssist): Promise<number | null | undefined> {
@@ -49,20 +41,9 @@ t.test('no traffic: a restart one minute into a 2-minute idle timeout leaves one
 })
 
 t.test("a technician's last frame is saved within TRAFFIC_SAVE_MS, and a restart counts from it", async (t) => {
-  const clock = new ManualClock(Date.now())
-  const a = await startTestAssist(t, { clock, edgeClock: systemClock })
-  await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 3600, idleMinutes: 2 })
-  const tech = technician(t, a.configs[0]!, 'alice')
-  tech.poll()
-  const answer = await poll(() => Promise.resolve(tech.poll()), (x) => x.state !== 'waiting')
-  if (answer.state !== 'admitted') throw new Error(`not admitted: ${answer.state}`)
-  const { edge, tap } = await tech.join(answer.certificate)
-  const device = a.taps[0]!
+  const { clock, a, device, frame } = await idleSessionWithTechnician(t, 2)
   await pass(clock, 30_000)
-  for (let i = 0; i < 100 && device.written.length === 0; i++) {
-    tap.inject(ipv4Frame(device.mac, tap.mac, edge.overlay!.address, '10.99.0.1'))
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+  await frame()
   t.ok(device.written.length > 0, 'a frame reached the device')
   await pass(clock, 1_000)
   const heard = clock.now()

@@ -17,7 +17,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { natLab, TAP, waitFor, type NatLab, type Site } from '../fixtures/lab.js'
 import { DEVICE_IP, assistApi, joinAsTechnician, startAssist } from '../fixtures/lab-assist.js'
-import { arpBroadcast, ipv4, ipv4Frame } from '../fixtures/frames.js'
+import { arpBroadcast, ipv4Frame } from '../fixtures/frames.js'
 import { capturedFrames, sendFrames, startCapture } from '../fixtures/raw-capture.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
 

@@ -246,6 +246,7 @@ export class AssistanceService {
   private trafficSavedAt = 0
   private trafficChanged = false
   private lastError: string | null = null
+  private shutDown = false
   /** one state change at a time: enable, disable, expiry and decisions never interleave */
   private queue: Promise<unknown> = Promise.resolve()
 
@@ -462,12 +463,19 @@ export class AssistanceService {
    */
   async shutdown(): Promise<void> {
     await this.serialize(async () => {
+      // a second shutdown finds the secrets zeroed: nothing left to save or destroy
+      if (this.shutDown) return
+      this.shutDown = true
       this.stopTimers()
       await this.edge?.stop('service stopping')
       this.edge = null
       if (this.session !== null) {
         // the idle countdown and the traffic figures go on where they are after the restart
-        await this.saveSession(this.session).catch((err: unknown) => this.log.error(`saving the session's traffic: ${(err as Error).message}`))
+        try {
+          await this.saveSession(this.session)
+        } catch (err) {
+          this.log.error(`saving the session's traffic: ${(err as Error).message}`)
+        }
         this.destroySecrets(this.session)
       }
       destroySecret(this.deviceSeed)

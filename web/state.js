@@ -167,6 +167,8 @@ export function viewState(page, now) {
       word: page.pending !== null ? '…' : live ? 'On' : 'Off',
     },
     text: stateText(page, state, now),
+    // what a technician is told it joins: the name in the token, the key it checks
+    device: s ? { name: s.deviceName, fingerprint: s.deviceFingerprint } : null,
     error,
     notice: state === 'on' ? null : notice,
     // the options are for the next switch-on; while on, the session card says what was chosen

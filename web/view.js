@@ -23,6 +23,9 @@ export const ui = {
   consoleView: $('console-view'),
   badge: $('state-badge'),
   stateText: $('state-text'),
+  deviceLine: $('device-line'),
+  deviceName: $('device-name'),
+  deviceKey: $('device-key'),
   toggle: $('toggle'),
   toggleWord: $('toggle-word'),
   stateError: $('state-error'),
@@ -88,6 +91,7 @@ export function render(v) {
   ui.toggle.setAttribute('aria-disabled', String(v.toggle.disabled))
   ui.toggleWord.textContent = v.toggle.word
   ui.stateText.textContent = v.text
+  renderDevice(v.device)
   showText(ui.stateError, v.error)
   showText(ui.stateNotice, v.notice)
   ui.options.hidden = v.options.hidden
@@ -98,6 +102,14 @@ export function render(v) {
   renderWaiting(v.waiting)
   renderTechnicians(v.technicians, v.now)
   renderSupernodes(v.supernodes)
+}
+
+/** The device's name and a short fingerprint of its key (the whole one in the title), as technicians are told them. */
+function renderDevice(device) {
+  ui.deviceLine.hidden = device === null
+  ui.deviceName.textContent = device?.name ?? ''
+  ui.deviceKey.textContent = device ? shortFingerprint(device.fingerprint) : ''
+  ui.deviceKey.title = device?.fingerprint ?? ''
 }
 
 /** An element that shows `text`, or is hidden and empty when it is null. */

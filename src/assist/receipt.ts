@@ -12,10 +12,19 @@ import { destroyIdentity, identityFromSeed, isValidPublicKey, keyFingerprint } f
 import { sign, verify } from '../crypto/sign.js'
 import { MAX_RECEIPT_BYTES } from '../wire/receipt-part.js'
 
-export const RECEIPT_FORMAT = 'overlan-session-receipt-1'
+//
+// Format 2 lists every technician the owner (or "auto") admitted, from the session's registry: when
+// it was admitted, until when, and why that ended (disconnected by the owner, or the session's own
+// end); first and last seen are null for one the device never heard from. Format 1 (overlan 0.3)
+// listed the technicians the device's edge heard, without admission times: still verified.
+export const RECEIPT_FORMAT = 'overlan-session-receipt-2'
+export const RECEIPT_FORMAT_1 = 'overlan-session-receipt-1'
 /** Why a session ended, as the receipt names it: switched off by the owner, reached its end time, or no technician traffic for idleMinutes. */
 export const RECEIPT_END_REASONS = ['off', 'expiry', 'idle'] as const
 export type ReceiptEndReason = (typeof RECEIPT_END_REASONS)[number]
+/** Why a technician's admission ended (format 2): the owner disconnected it, or the session ended (how). */
+export const RECEIPT_LEFT_REASONS = ['disconnected', ...RECEIPT_END_REASONS] as const
+export type ReceiptLeftReason = (typeof RECEIPT_LEFT_REASONS)[number]
 /**
  * Technicians listed by name at most; more are counted in `moreTechnicians`. A session admits at
  * most 10 at once; 32 leaves room for comings and goings and keeps the receipt within what one
@@ -32,9 +41,13 @@ export interface ReceiptTechnician {
   name: string
   /** its identity key's fingerprint (32 base32 symbols) */
   fingerprint: string
-  /** ms since the epoch */
-  firstSeen: number
-  lastSeen: number
+  /** format 2: ms since the epoch when it was admitted, until when (its disconnect, or the session's end), and why that ended */
+  admitted?: number
+  until?: number
+  left?: ReceiptLeftReason
+  /** ms since the epoch; null (format 2): the device never heard from it */
+  firstSeen: number | null
+  lastSeen: number | null
   /** frame bytes the device received from it and sent to it */
   bytesFromTechnician: number
   bytesToTechnician: number
@@ -48,6 +61,8 @@ export interface AuditHead {
 }
 
 export interface ReceiptBody {
+  /** RECEIPT_FORMAT (absent: that) or RECEIPT_FORMAT_1 (a receipt of overlan 0.3, as decoded) */
+  format?: typeof RECEIPT_FORMAT | typeof RECEIPT_FORMAT_1
   sessionId: string
   /** the device's identity public key (32 bytes), which signs */
   deviceKey: Buffer
@@ -66,8 +81,9 @@ export interface Receipt extends ReceiptBody {
 
 /** The canonical text of a receipt: the file's exact bytes (signature given) or what is signed (signature null). */
 export function encodeReceipt(body: ReceiptBody, signature: Buffer | null): string {
+  const format = body.format ?? RECEIPT_FORMAT
   const json: Record<string, unknown> = {
-    receipt: RECEIPT_FORMAT,
+    receipt: format,
     sessionId: body.sessionId,
     deviceKey: body.deviceKey.toString('base64'),
     // derived from the key: there for people to compare with the console's and the join token's
@@ -78,8 +94,9 @@ export function encodeReceipt(body: ReceiptBody, signature: Buffer | null): stri
     technicians: body.technicians.map((t) => ({
       name: t.name,
       fingerprint: t.fingerprint,
-      firstSeen: iso(t.firstSeen),
-      lastSeen: iso(t.lastSeen),
+      ...(format === RECEIPT_FORMAT ? { admitted: isoOrNull(t.admitted), until: isoOrNull(t.until), left: t.left ?? null } : {}),
+      firstSeen: isoOrNull(t.firstSeen),
+      lastSeen: isoOrNull(t.lastSeen),
       bytesFromTechnician: t.bytesFromTechnician,
       bytesToTechnician: t.bytesToTechnician,
     })),
@@ -133,7 +150,8 @@ export function verifyReceipt(text: string, expectedKey?: string): ReceiptCheck 
 function decodeReceipt(json: unknown): ReceiptCheck {
   const fail = (field: string, what: string): ReceiptCheck => ({ ok: false, reason: `${field}: ${what}` })
   if (!isObject(json)) return { ok: false, reason: 'not a JSON object' }
-  if (json.receipt !== RECEIPT_FORMAT) return fail('receipt', `not "${RECEIPT_FORMAT}" (not an overlan session receipt, or a newer format)`)
+  if (json.receipt !== RECEIPT_FORMAT && json.receipt !== RECEIPT_FORMAT_1) return fail('receipt', `not "${RECEIPT_FORMAT}" (not an overlan session receipt, or a newer format)`)
+  const format = json.receipt === RECEIPT_FORMAT_1 ? RECEIPT_FORMAT_1 : RECEIPT_FORMAT
   if (typeof json.sessionId !== 'string' || json.sessionId === '' || Buffer.byteLength(json.sessionId) > MAX_SESSION_ID_BYTES) return fail('sessionId', `a string of 1 to ${MAX_SESSION_ID_BYTES} bytes`)
   const deviceKey = typeof json.deviceKey === 'string' ? Buffer.from(json.deviceKey, 'base64') : null
   if (deviceKey === null || !isValidPublicKey(deviceKey)) return fail('deviceKey', 'not a 32-byte public key in base64')
@@ -151,9 +169,20 @@ function decodeReceipt(json: unknown): ReceiptCheck {
     if (typeof t.fingerprint !== 'string' || !/^[a-z2-7]{32}$/.test(t.fingerprint)) return fail(`${field}.fingerprint`, 'not a key fingerprint')
     const firstSeen = time(t.firstSeen)
     const lastSeen = time(t.lastSeen)
-    if (firstSeen === null || lastSeen === null || lastSeen < firstSeen) return fail(`${field}.lastSeen`, 'firstSeen and lastSeen: ISO times, in order')
+    // format 2: a technician never heard from has neither; format 1 listed only those heard
+    const unheard = format === RECEIPT_FORMAT && t.firstSeen === null && t.lastSeen === null
+    if (!unheard && (firstSeen === null || lastSeen === null || lastSeen < firstSeen)) return fail(`${field}.lastSeen`, `firstSeen and lastSeen: ISO times, in order${format === RECEIPT_FORMAT ? ' (or both null)' : ''}`)
     if (!isCount(t.bytesFromTechnician) || !isCount(t.bytesToTechnician)) return fail(`${field}.bytes`, 'byte counts: whole numbers ≥ 0')
-    technicians.push({ name: t.name, fingerprint: t.fingerprint, firstSeen, lastSeen, bytesFromTechnician: t.bytesFromTechnician, bytesToTechnician: t.bytesToTechnician })
+    const seen = { firstSeen, lastSeen, bytesFromTechnician: t.bytesFromTechnician, bytesToTechnician: t.bytesToTechnician }
+    if (format === RECEIPT_FORMAT_1) {
+      technicians.push({ name: t.name, fingerprint: t.fingerprint, ...seen })
+      continue
+    }
+    const admitted = time(t.admitted)
+    const until = time(t.until)
+    if (admitted === null || until === null || until < admitted) return fail(`${field}.until`, 'admitted and until: ISO times, in order')
+    if (!RECEIPT_LEFT_REASONS.includes(t.left as ReceiptLeftReason)) return fail(`${field}.left`, `one of ${RECEIPT_LEFT_REASONS.join(', ')}`)
+    technicians.push({ name: t.name, fingerprint: t.fingerprint, admitted, until, left: t.left as ReceiptLeftReason, ...seen })
   }
   if (!isCount(json.moreTechnicians)) return fail('moreTechnicians', 'a whole number ≥ 0')
   const head = json.auditHead
@@ -162,7 +191,7 @@ function decodeReceipt(json: unknown): ReceiptCheck {
   if (signature === null || signature.length !== sodium.crypto_sign_BYTES) return fail('signature', `not ${sodium.crypto_sign_BYTES} bytes in base64`)
   return {
     ok: true,
-    receipt: { sessionId: json.sessionId, deviceKey, start, end, endedBy: json.endedBy as ReceiptEndReason, technicians, moreTechnicians: json.moreTechnicians, auditHead: { seq: head.seq as number, hash: head.hash }, signature },
+    receipt: { format, sessionId: json.sessionId, deviceKey, start, end, endedBy: json.endedBy as ReceiptEndReason, technicians, moreTechnicians: json.moreTechnicians, auditHead: { seq: head.seq as number, hash: head.hash }, signature },
   }
 }
 
@@ -180,7 +209,9 @@ export function describeReceipt(receipt: Receipt): string[] {
   ]
   if (receipt.technicians.length === 0) lines.push('no technician connected')
   for (const t of receipt.technicians) {
-    lines.push(`technician ${JSON.stringify(t.name)} (${t.fingerprint}): ${iso(t.firstSeen)} to ${iso(t.lastSeen)}, ${t.bytesFromTechnician} bytes from it, ${t.bytesToTechnician} bytes to it`)
+    const admitted = t.admitted !== undefined && t.until !== undefined ? `admitted ${iso(t.admitted)} until ${iso(t.until)} (${t.left === 'disconnected' ? 'disconnected by the owner' : `session ended: ${t.left}`}), ` : ''
+    const seen = t.firstSeen !== null && t.lastSeen !== null ? `heard ${iso(t.firstSeen)} to ${iso(t.lastSeen)}` : 'never heard'
+    lines.push(`technician ${JSON.stringify(t.name)} (${t.fingerprint}): ${admitted}${seen}, ${t.bytesFromTechnician} bytes from it, ${t.bytesToTechnician} bytes to it`)
   }
   if (receipt.moreTechnicians > 0) lines.push(`and ${receipt.moreTechnicians} more technicians, not named`)
   lines.push(`audit log head: record ${receipt.auditHead.seq}, hash ${receipt.auditHead.hash}`)
@@ -189,6 +220,10 @@ export function describeReceipt(receipt: Receipt): string[] {
 
 function iso(ms: number): string {
   return new Date(ms).toISOString()
+}
+
+function isoOrNull(ms: number | null | undefined): string | null {
+  return ms === null || ms === undefined ? null : iso(ms)
 }
 
 /** An ISO time as the encoder writes it (whole ms, Z), as ms; null otherwise (the canonical check catches other spellings). */

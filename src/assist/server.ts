@@ -27,6 +27,8 @@ export interface AssistServerConfig {
   /** supernodes to use; empty: run one embedded on EMBEDDED_SUPERNODE */
   supernodes: SupernodeHost[]
   deviceIp: OverlayAddress
+  /** the device's name in join tokens, certificates and the console (default DEFAULT_DEVICE_NAME) */
+  deviceName?: string
   webDir: string
   embeddedSupernodePort?: number
   /** names the console and API answer to (Host header), besides the listen address and localhost on loopback */
@@ -113,7 +115,7 @@ export async function startAssistServer(config: AssistServerConfig, deps: Assist
   const fallbacks = config.fallbacks !== undefined && config.fallbacks.length > 0 ? config.fallbacks : embeddedFallback(supernode, config.embeddedSupernodeWs)
   if (fallbacks.length > 0) logger.info(`fallback for networks that block UDP, in join tokens: ${fallbacks.join(' ')}`)
 
-  const service = await AssistanceService.start({ stateDir: config.stateDir, supernodes, deviceIp: config.deviceIp, fallbacks }, { audit, startEdge: deps.startEdge, clock, logger, onStep: deps.onStep, netcheck: deps.netcheck, hooks: deps.hooks, hookEnv: deps.hookEnv })
+  const service = await AssistanceService.start({ stateDir: config.stateDir, supernodes, deviceIp: config.deviceIp, deviceName: config.deviceName, fallbacks }, { audit, startEdge: deps.startEdge, clock, logger, onStep: deps.onStep, netcheck: deps.netcheck, hooks: deps.hooks, hookEnv: deps.hookEnv })
   const app = createApi({ apiToken: token, webDir: config.webDir, service, clock, listenHost: config.listen.host, hostNames: config.hostNames })
   app.on('error', (err: Error) => logger.error(`console: ${err.message}`))
   const handle = app.callback()

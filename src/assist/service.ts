@@ -30,6 +30,7 @@ import { tlsProber } from '../netcheck/tls-probe.js'
 import { connectionTest, type ConnectionTestResult } from './probe.js'
 import { SessionHookFailed, SessionHooks, endReason, type HookCommands } from './hooks.js'
 import { SessionReceipts, type ReceiptDelivery } from './session-receipts.js'
+import { TechnicianLedger, type TechnicianSample } from './technician-ledger.js'
 import { SessionSecrets } from './session-secrets.js'
 import { STATE_FILE, STATE_VERSION, loadState, newDeviceIdentity, saveState, type SessionState } from './state-file.js'
 import type { StepObserver } from './steps.js'
@@ -50,6 +51,12 @@ export const MAX_DURATION_SECONDS = 86_400
 export const TECHNICIAN_GONE_MS = 60_000
 export const PRESENCE_CHECK_MS = 1_000
 export const MAX_IDLE_MINUTES = 1440
+/**
+ * A running session's traffic (the idle countdown's start, each technician's figures) is saved at
+ * most this often while it changes, and at a shutdown: a crash loses at most this much of it, which
+ * can end an idle session this much early after the restart. An fsync a second would be too many.
+ */
+export const TRAFFIC_SAVE_MS = 10_000
 /** The device's name in join tokens and certificates when none is configured. */
 export const DEFAULT_DEVICE_NAME = 'device'
 /** The name a technician's SOCKS5 proxy resolves to the device (contract C2). */
@@ -182,6 +189,8 @@ export interface AssistanceStatus {
   allow: string | null
   /** the device's identity key fingerprint, as join tokens carry it and technicians see it */
   deviceFingerprint: string
+  /** the device's name as technicians see it: the running session's (its token and certificate), else the configured one */
+  deviceName: string
   technicians: Technician[]
   supernodes: { address: string; registered: boolean; rttMs: number | null }[]
   /** why the last enable failed, if it did (e.g. no TAP device without root) */
@@ -229,13 +238,15 @@ export class AssistanceService {
   private deviceFingerprint = ''
   /** Peers heard from this session: edge ID → first seen, the last authenticated endpoint, its certificate's name and fingerprint. */
   private readonly present = new Map<string, { since: number; endpoint: string | null; name: string; fingerprint: string | null }>()
-  /** per technician request: the last traffic figures the device edge showed (kept after it leaves) */
-  private readonly traffic = new Map<string, { rxBytes: number; txBytes: number; lastSeenAt: number | null }>()
+  /** per technician request: what the device counted of it this session (kept after it leaves, saved with the session) */
+  private ledger = new TechnicianLedger()
   /** per peer edge ID: frames received at the last presence check (keepalives and probes are not frames) */
   private readonly rxFrames = new Map<string, number>()
-  /** when a technician last sent a frame (from the switch-on, or this run's start, until one does) */
-  private lastTraffic = 0
+  /** when the session's traffic was last saved (TRAFFIC_SAVE_MS), and whether it changed since */
+  private trafficSavedAt = 0
+  private trafficChanged = false
   private lastError: string | null = null
+  private shutDown = false
   /** one state change at a time: enable, disable, expiry and decisions never interleave */
   private queue: Promise<unknown> = Promise.resolve()
 
@@ -300,6 +311,7 @@ export class AssistanceService {
         consent: options.consent ?? 'auto',
         maxTechnicians: options.maxTechnicians ?? DEFAULT_MAX_TECHNICIANS,
         idleMinutes: options.idleMinutes ?? 0,
+        lastTraffic: now,
         allow,
         issued: 1,
         technicians: [],
@@ -366,9 +378,10 @@ export class AssistanceService {
       consent: session?.consent ?? null,
       maxTechnicians: session?.maxTechnicians ?? null,
       idleMinutes: session?.idleMinutes ?? 0,
-      idleRemainingSeconds: session && idleMs > 0 ? Math.max(0, Math.ceil((this.lastTraffic + idleMs - now) / 1000)) : null,
+      idleRemainingSeconds: session && idleMs > 0 ? Math.max(0, Math.ceil(((session.lastTraffic ?? now) + idleMs - now) / 1000)) : null,
       allow: session?.allow ?? null,
       deviceFingerprint: this.deviceFingerprint,
+      deviceName: session?.device.certificate.name ?? this.deviceName,
       technicians: this.technicians(edgeStatus),
       supernodes: (edgeStatus?.supernodes ?? []).map((s) => ({ address: s.address, registered: s.registered, rttMs: s.rttMs })),
       error: this.lastError,
@@ -383,7 +396,7 @@ export class AssistanceService {
     const peers = new Map((edgeStatus?.peers ?? []).map((p) => [p.id, p]))
     return session.registry.list().map((r) => {
       const peer = r.state === 'admitted' ? peers.get(edgeIdOfRecord(r)) : undefined
-      const seen = this.traffic.get(r.id)
+      const seen = this.ledger.get(r.id)
       return {
         id: r.id,
         name: r.name,
@@ -393,9 +406,10 @@ export class AssistanceService {
         ip: r.ip ?? null,
         path: peer?.path ?? null,
         since: new Date(r.since).toISOString(),
-        lastSeenMs: peer?.lastSeenMs ?? (seen?.lastSeenAt != null ? now - seen.lastSeenAt : null),
-        rxBytes: peer?.rxBytes ?? seen?.rxBytes ?? 0,
-        txBytes: peer?.txBytes ?? seen?.txBytes ?? 0,
+        lastSeenMs: peer?.lastSeenMs ?? (seen !== undefined ? now - seen.lastSeen : null),
+        // the session's totals (across peer entries and restarts), as of the last presence check
+        rxBytes: seen?.rxBytes ?? 0,
+        txBytes: seen?.txBytes ?? 0,
         certificate: r.certificateFingerprint ?? null,
         decidedBy: r.decidedBy ?? null,
       }
@@ -424,6 +438,8 @@ export class AssistanceService {
       const session = this.liveOr404(id)
       const record = session.registry.checkDisconnect(id)
       if (record === undefined) throw new UnknownTechnician(`no technician ${id} in this session`)
+      // its last bytes count: its peer entry goes with the revocation
+      this.sampleTraffic(session)
       await this.revokeAndSave(session, [record], 'disconnected')
       await this.onStep('technician-disconnected:state-written')
       this.edge?.setRevocations(session.registry.revocations())
@@ -447,10 +463,21 @@ export class AssistanceService {
    */
   async shutdown(): Promise<void> {
     await this.serialize(async () => {
+      // a second shutdown finds the secrets zeroed: nothing left to save or destroy
+      if (this.shutDown) return
+      this.shutDown = true
       this.stopTimers()
       await this.edge?.stop('service stopping')
       this.edge = null
-      if (this.session !== null) this.destroySecrets(this.session)
+      if (this.session !== null) {
+        // the idle countdown and the traffic figures go on where they are after the restart
+        try {
+          await this.saveSession(this.session)
+        } catch (err) {
+          this.log.error(`saving the session's traffic: ${(err as Error).message}`)
+        }
+        this.destroySecrets(this.session)
+      }
       destroySecret(this.deviceSeed)
     })
   }
@@ -534,6 +561,10 @@ export class AssistanceService {
     if (session.expiresAt <= this.clock.now()) {
       await this.endSession('expire', { expiresAt: new Date(session.expiresAt).toISOString(), note: 'expired while the service was stopped' })
       this.log.info('the assistance session expired while the service was stopped: disabled')
+      return
+    }
+    if (this.idleOver(session)) {
+      await this.endNow('idle', 'idle while the service was stopped')
       return
     }
     this.log.info(`restoring the assistance session until ${new Date(session.expiresAt).toISOString()}`)
@@ -703,9 +734,13 @@ export class AssistanceService {
       ...(session.allow !== null ? { allow: parseAllow(session.allow) } : {}),
     })
     this.edge = edge
-    this.lastTraffic = Math.max(session.since, this.clock.now())
+    // unknown (a format-3 session): counted from now, as before format 4
+    session.lastTraffic ??= this.clock.now()
+    this.trafficSavedAt = this.clock.now()
+    this.trafficChanged = false
     this.rxFrames.clear()
-    this.receipts.begin(() => this.edge?.status().peers ?? [])
+    // what the last run counted goes on from where it was saved
+    this.ledger = new TechnicianLedger(session.registry.list().flatMap((r) => (r.traffic !== undefined ? [[r.id, r.traffic] as const] : [])))
     const expire = (): void => {
       this.serialize(() => this.endNow('expire')).catch((err: unknown) => this.log.error(`expiry: ${(err as Error).message}`))
     }
@@ -716,9 +751,35 @@ export class AssistanceService {
     this.expiryTimer = deadline(this.clock, session.expiresAt, expire)
     this.presenceTimer = this.clock.every(PRESENCE_CHECK_MS, () => {
       session.registry.sweep()
+      this.sampleTraffic(session)
       this.checkPresence().catch((err: unknown) => this.log.error(`technician audit: ${(err as Error).message}`))
       this.checkIdle(session)
+      this.saveTraffic(session)
     })
+  }
+
+  /** Counts each admitted technician's traffic as the device edge shows it now (its peers, by edge ID). */
+  private sampleTraffic(session: LiveSession): void {
+    const peers = new Map((this.edge?.status().peers ?? []).map((p) => [p.id, p]))
+    const samples: TechnicianSample[] = []
+    for (const r of session.registry.list()) {
+      const p = r.state === 'admitted' ? peers.get(edgeIdOfRecord(r)) : undefined
+      if (p !== undefined) samples.push({ id: r.id, lastSeenMs: p.lastSeenMs, rxBytes: p.rxBytes, txBytes: p.txBytes })
+    }
+    if (this.ledger.observe(this.clock.now(), samples)) this.trafficChanged = true
+  }
+
+  /** Saves the session's traffic (in the queue, as every state change) when it changed and TRAFFIC_SAVE_MS have passed. */
+  private saveTraffic(session: LiveSession): void {
+    const now = this.clock.now()
+    if (!this.trafficChanged || now - this.trafficSavedAt < TRAFFIC_SAVE_MS) return
+    this.trafficSavedAt = now
+    this.trafficChanged = false
+    this.inQueue(session, "saving the session's traffic", () => this.saveSession(session))
+  }
+
+  private idleOver(session: LiveSession): boolean {
+    return session.idleMinutes > 0 && session.lastTraffic !== null && this.clock.now() - session.lastTraffic >= session.idleMinutes * 60_000
   }
 
   /** Ends the session when no technician has sent a frame for idleMinutes (keepalives and probes are not frames). */
@@ -726,20 +787,24 @@ export class AssistanceService {
     const status = this.edge?.status()
     const now = this.clock.now()
     for (const p of status?.peers ?? []) {
-      if (p.rxPackets > (this.rxFrames.get(p.id) ?? 0)) this.lastTraffic = now
+      if (p.rxPackets > (this.rxFrames.get(p.id) ?? 0)) {
+        session.lastTraffic = now
+        this.trafficChanged = true
+      }
       this.rxFrames.set(p.id, p.rxPackets)
     }
-    if (session.idleMinutes === 0 || now - this.lastTraffic < session.idleMinutes * 60_000) return
+    if (!this.idleOver(session)) return
     this.serialize(async () => {
       if (this.session === session) await this.endNow('idle')
     }).catch((err: unknown) => this.log.error(`idle timeout: ${(err as Error).message}`))
   }
 
-  private async endNow(event: 'expire' | 'idle'): Promise<void> {
+  private async endNow(event: 'expire' | 'idle', note?: string): Promise<void> {
     const session = this.session
     if (session === null) return
-    if (event === 'expire') await this.endSession('expire', { expiresAt: new Date(session.expiresAt).toISOString() })
-    else await this.endSession('idle', { idleMinutes: session.idleMinutes, lastTraffic: new Date(this.lastTraffic).toISOString() })
+    const noted = note !== undefined ? { note } : {}
+    if (event === 'expire') await this.endSession('expire', { expiresAt: new Date(session.expiresAt).toISOString(), ...noted })
+    else await this.endSession('idle', { idleMinutes: session.idleMinutes, lastTraffic: new Date(session.lastTraffic ?? this.clock.now()).toISOString(), ...noted })
     this.log.info(event === 'idle' ? `no technician sent anything for ${session.idleMinutes} min: assistance switched off` : 'assistance expired: disabled')
   }
 
@@ -754,9 +819,11 @@ export class AssistanceService {
     this.stopTimers()
     session.registry.close()
     const edge = this.edge
+    this.sampleTraffic(session)
+    session.registry.setTraffic(this.ledger.all())
     // the receipt first, while the technicians are still peers of the edge: it carries each one's
     // copy through its pair session, which the revocations below end at once
-    const receipt = await this.receipts.end({ sessionId: session.community, since: session.since, identitySeed: this.deviceSeed, deliver: edge?.deliverReceipt ? (text, timeoutMs) => edge.deliverReceipt!(text, timeoutMs) : undefined }, event)
+    const receipt = await this.receipts.end({ sessionId: session.community, since: session.since, identitySeed: this.deviceSeed, technicians: session.registry.list(), deliver: edge?.deliverReceipt ? (text, timeoutMs) => edge.deliverReceipt!(text, timeoutMs) : undefined }, event)
     const admitted = session.registry.list().filter((r) => r.state === 'admitted')
     if (admitted.length > 0) {
       await this.revokeAndSave(session, admitted, 'session-ended')
@@ -783,7 +850,7 @@ export class AssistanceService {
   private forgetSession(session: LiveSession): void {
     this.destroySecrets(session)
     this.session = null
-    this.traffic.clear()
+    this.ledger = new TechnicianLedger()
   }
 
   private destroySecrets(session: LiveSession): void {
@@ -799,6 +866,7 @@ export class AssistanceService {
   }
 
   private saveSession(session: LiveSession): Promise<void> {
+    session.registry.setTraffic(this.ledger.all())
     return this.saveStateOf({
       community: session.community,
       since: session.since,
@@ -814,6 +882,7 @@ export class AssistanceService {
       consent: session.consent,
       maxTechnicians: session.maxTechnicians,
       idleMinutes: session.idleMinutes,
+      lastTraffic: session.lastTraffic,
       allow: session.allow,
       issued: session.issued,
       technicians: session.registry.list(),
@@ -831,7 +900,7 @@ export class AssistanceService {
     this.presenceTimer = null
   }
 
-  /** Audits peers joining and leaving (by who the edge hears from), and keeps each technician's traffic figures. */
+  /** Audits peers joining and leaving (by who the edge hears from). */
   private async checkPresence(): Promise<void> {
     const edge = this.edge
     const session = this.session
@@ -839,10 +908,6 @@ export class AssistanceService {
     const now = this.clock.now()
     const peers = edge.status().peers
     const byEdgeId = new Map(session.registry.list().filter((r) => r.state === 'admitted').map((r) => [edgeIdOfRecord(r), r.id]))
-    for (const p of peers) {
-      const id = byEdgeId.get(p.id)
-      if (id !== undefined) this.traffic.set(id, { rxBytes: p.rxBytes, txBytes: p.txBytes, lastSeenAt: now - p.lastSeenMs })
-    }
     const here = new Map(peers.filter((p) => p.lastSeenMs < TECHNICIAN_GONE_MS).map((p) => [p.id, p]))
     for (const [id, p] of here) {
       const known = this.present.get(id)

@@ -9,13 +9,22 @@
 // revocation. A format-1 or format-2 file (overlan 0.1/0.2: a shared-key session) is read without
 // its session, which cannot go on under consent (its technicians hold the community key): loadState
 // says so in one line, and the service records the session as lost.
+//
+// Format 4: what a restart must not forget of a running session's traffic: when a technician last
+// sent a frame (the idle countdown runs from it, so a restarted service ends an idle session when
+// the stopped one would have) and, per admitted technician, when it was admitted and what the
+// device counted of it (first and last seen, bytes each way), so its receipt covers the whole
+// session. A format-3 file is read as format 4 with these unknown: the idle countdown starts again
+// at the restart (as format 3 did), and counting starts from zero.
 import { randomBytes } from 'node:crypto'
 import { open, readFile, rename, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { TECHNICIAN_STATES, type Consent, type TechnicianRecord } from './technicians.js'
 
 export const STATE_FILE = 'state.json'
-export const STATE_VERSION = 3
+export const STATE_VERSION = 4
+/** Consent without traffic figures (overlan 0.3): read, its figures unknown. */
+const NO_TRAFFIC_VERSION = 3
 /** The formats of overlan 0.1 (no device identity) and 0.2 (a per-session device identity): shared-key sessions. */
 const SHARED_KEY_VERSIONS: readonly unknown[] = [1, 2]
 const SEED_BYTES = 32
@@ -42,6 +51,12 @@ export interface SessionState {
   maxTechnicians: number
   /** 0: no idle timeout */
   idleMinutes: number
+  /**
+   * ms since the epoch: the idle countdown's start, the switch-on and then each technician frame
+   * (saved every TRAFFIC_SAVE_MS at most, and at a shutdown); null: unknown (a format-3 session),
+   * counted from the service's start
+   */
+  lastTraffic: number | null
   /** the session's --allow rules as given, or null (everything addressed to the device) */
   allow: string | null
   /** certificates issued so far (the device's is serial 1): the next serial is this plus one */
@@ -112,7 +127,8 @@ export async function loadState(dir: string): Promise<LoadResult> {
   const state = json as { version?: unknown; deviceIdentity?: unknown; session?: Record<string, unknown> | null }
   if (typeof state !== 'object' || state === null) return { ok: false, reason: `${STATE_FILE} has an unknown format` }
   if (SHARED_KEY_VERSIONS.includes(state.version)) return fromSharedKeyFormat(state.version as number, state.session ?? null)
-  if (state.version !== STATE_VERSION) {
+  if (state.version === NO_TRAFFIC_VERSION && isObject(state.session)) state.session = withoutTraffic(state.session)
+  if (state.version !== STATE_VERSION && state.version !== NO_TRAFFIC_VERSION) {
     const newer = typeof state.version === 'number' && state.version > STATE_VERSION
     return { ok: false, reason: newer ? `${STATE_FILE} was written by a newer overlan (format ${String(state.version)}): upgrade overlan, or remove it to start disabled` : `${STATE_FILE} has an unknown format` }
   }
@@ -141,6 +157,25 @@ function fromSharedKeyFormat(version: number, session: Record<string, unknown> |
   }
 }
 
+/**
+ * A format-3 session as format 4: its traffic is unknown (lastTraffic null); an admitted
+ * technician's admission is when it entered that state, a disconnected one's is not known better
+ * than when it asked.
+ */
+function withoutTraffic(session: Record<string, unknown>): Record<string, unknown> {
+  const technicians = Array.isArray(session.technicians)
+    ? session.technicians.map((r: unknown) => {
+        if (!isObject(r) || typeof r.certificate !== 'string' || r.admittedAt !== undefined) return r
+        return { ...r, admittedAt: r.state === 'admitted' ? r.since : r.requestedAt }
+      })
+    : session.technicians
+  return { ...session, lastTraffic: null, technicians }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
 function isSeed(value: unknown): value is string {
   return typeof value === 'string' && Buffer.from(value, 'base64').length === SEED_BYTES
 }
@@ -164,6 +199,7 @@ function isSession(s: Record<string, unknown>): s is SessionState & Record<strin
     (s.consent === 'ask' || s.consent === 'auto') &&
     isInt(s.maxTechnicians, 1, 10) &&
     isInt(s.idleMinutes, 0, 1440) &&
+    (s.lastTraffic === null || Number.isFinite(s.lastTraffic)) &&
     (s.allow === null || typeof s.allow === 'string') &&
     isInt(s.issued, 1, Number.MAX_SAFE_INTEGER) &&
     Array.isArray(s.technicians) &&
@@ -186,6 +222,14 @@ function isTechnician(value: unknown): boolean {
     Number.isFinite(r.since) &&
     // a certificate in force or revoked is what the restarted service must agree on
     (r.state !== 'admitted' || typeof r.certificate === 'string') &&
-    (r.state !== 'disconnected' || typeof r.revocation === 'string')
+    (r.state !== 'disconnected' || typeof r.revocation === 'string') &&
+    (r.admittedAt === undefined || Number.isFinite(r.admittedAt)) &&
+    (r.traffic === undefined || isTraffic(r.traffic))
   )
+}
+
+function isTraffic(value: unknown): boolean {
+  if (!isObject(value)) return false
+  const count = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0
+  return Number.isFinite(value.firstSeen) && Number.isFinite(value.lastSeen) && (value.lastSeen as number) >= (value.firstSeen as number) && count(value.rxBytes) && count(value.txBytes)
 }

@@ -1,13 +1,15 @@
-// Who was connected during a session, for its receipt: each technician (by key fingerprint) with its
-// name, first and last seen, and the bytes each way, from samples of the device edge's peers. A
-// peer's counters start again from 0 when its peer entry is made anew (it left and came back): the
-// ledger adds what the old entry had counted, so a total never goes down.
-import { MAX_RECEIPT_TECHNICIANS, type ReceiptTechnician } from './receipt.js'
+// What the device counted of each admitted technician in a session, by request ID: when it first
+// and last heard from it, and the frame bytes each way, from samples of the device edge's peers. A
+// peer's counters start again from 0 when its peer entry is made anew (it left and came back, or
+// the service restarted with a new edge): the ledger adds what was counted before, so a total never
+// goes down. The service saves the totals with the session (state-file.ts), and a restarted
+// service's ledger starts from them, so a receipt counts the whole session.
+import type { TechnicianTraffic } from './technicians.js'
 
-/** One technician as the device's edge sees it now (EdgeStatus peers, or the service's technicians()). */
+/** One admitted technician as the device's edge sees it now. */
 export interface TechnicianSample {
-  name: string
-  fingerprint: string
+  /** its request ID in the session's registry */
+  id: string
   /** ms since it last sent traffic or a probe */
   lastSeenMs: number
   /** frame bytes received from it and sent to it by its current peer entry */
@@ -16,10 +18,9 @@ export interface TechnicianSample {
 }
 
 interface Entry {
-  name: string
   firstSeen: number
   lastSeen: number
-  /** what earlier peer entries counted */
+  /** what earlier peer entries (and earlier runs of the service) counted */
   rxBase: number
   txBase: number
   rx: number
@@ -29,13 +30,20 @@ interface Entry {
 export class TechnicianLedger {
   private readonly entries = new Map<string, Entry>()
 
-  /** Takes a sample of who is there at `now`. */
-  observe(now: number, samples: readonly TechnicianSample[]): void {
+  /** Starts from what an earlier run of the service counted, by request ID. */
+  constructor(counted: Iterable<readonly [string, TechnicianTraffic]> = []) {
+    for (const [id, c] of counted) this.entries.set(id, { firstSeen: c.firstSeen, lastSeen: c.lastSeen, rxBase: c.rxBytes, txBase: c.txBytes, rx: 0, tx: 0 })
+  }
+
+  /** Takes a sample of the technicians heard at `now`; true when a figure changed. */
+  observe(now: number, samples: readonly TechnicianSample[]): boolean {
+    let changed = false
     for (const s of samples) {
       const seen = now - Math.max(0, s.lastSeenMs)
-      const entry = this.entries.get(s.fingerprint)
+      const entry = this.entries.get(s.id)
       if (entry === undefined) {
-        this.entries.set(s.fingerprint, { name: s.name, firstSeen: seen, lastSeen: seen, rxBase: 0, txBase: 0, rx: s.rxBytes, tx: s.txBytes })
+        this.entries.set(s.id, { firstSeen: seen, lastSeen: seen, rxBase: 0, txBase: 0, rx: s.rxBytes, tx: s.txBytes })
+        changed = true
         continue
       }
       // a count that went down belongs to a new peer entry: the old one's total is kept
@@ -43,24 +51,22 @@ export class TechnicianLedger {
         entry.rxBase += entry.rx
         entry.txBase += entry.tx
       }
+      if (s.rxBytes !== entry.rx || s.txBytes !== entry.tx || seen > entry.lastSeen) changed = true
       entry.rx = s.rxBytes
       entry.tx = s.txBytes
-      entry.name = s.name
       entry.lastSeen = Math.max(entry.lastSeen, seen)
     }
+    return changed
   }
 
-  /** The receipt's list, first seen first: at most MAX_RECEIPT_TECHNICIANS named, the rest counted. */
-  technicians(): { listed: ReceiptTechnician[]; more: number } {
-    const all = [...this.entries].map(([fingerprint, e]) => ({
-      name: e.name,
-      fingerprint,
-      firstSeen: e.firstSeen,
-      lastSeen: e.lastSeen,
-      bytesFromTechnician: e.rxBase + e.rx,
-      bytesToTechnician: e.txBase + e.tx,
-    }))
-    all.sort((a, b) => a.firstSeen - b.firstSeen || a.fingerprint.localeCompare(b.fingerprint))
-    return { listed: all.slice(0, MAX_RECEIPT_TECHNICIANS), more: Math.max(0, all.length - MAX_RECEIPT_TECHNICIANS) }
+  /** What was counted of one technician, or undefined when the device never heard from it. */
+  get(id: string): TechnicianTraffic | undefined {
+    const e = this.entries.get(id)
+    return e === undefined ? undefined : { firstSeen: e.firstSeen, lastSeen: e.lastSeen, rxBytes: e.rxBase + e.rx, txBytes: e.txBase + e.tx }
+  }
+
+  /** Every technician heard, by request ID. */
+  all(): Map<string, TechnicianTraffic> {
+    return new Map([...this.entries.keys()].map((id) => [id, this.get(id)!]))
   }
 }

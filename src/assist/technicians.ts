@@ -56,6 +56,20 @@ export interface TechnicianRecord {
   /** disconnected: the signed revocation (base64), and why */
   revocation?: string
   reason?: string
+  /** admitted (and after): ms since the epoch when the owner (or "auto") admitted it */
+  admittedAt?: number
+  /** once the device has heard from it: what the device counted of it, across restarts (technician-traffic.ts) */
+  traffic?: TechnicianTraffic
+}
+
+/** What the device counted of one admitted technician: when it first and last heard from it, and the frame bytes each way. */
+export interface TechnicianTraffic {
+  /** ms since the epoch */
+  firstSeen: number
+  lastSeen: number
+  /** bytes the device received from it, and sent to it */
+  rxBytes: number
+  txBytes: number
 }
 
 /** Why a decision was refused: the API answers 409 with this line. */
@@ -215,7 +229,8 @@ export class TechnicianRegistry implements EnrollmentDecider {
   admit(id: string, issued: Issued, by: DecidedBy): TechnicianRecord {
     const r = this.find(id)!
     const ip = issued.certificate.ipv4!
-    Object.assign(r, { state: 'admitted', since: this.options.now(), decidedBy: by, ip: ip.address, certificate: issued.bytes.toString('base64'), certificateFingerprint: issued.fingerprint })
+    const now = this.options.now()
+    Object.assign(r, { state: 'admitted', since: now, admittedAt: now, decidedBy: by, ip: ip.address, certificate: issued.bytes.toString('base64'), certificateFingerprint: issued.fingerprint })
     this.unsaved.add(id)
     return { ...r }
   }
@@ -245,6 +260,14 @@ export class TechnicianRegistry implements EnrollmentDecider {
   /** The state file holds every change so far: admitted technicians get their certificates. */
   saved(): void {
     this.unsaved.clear()
+  }
+
+  /** Sets what the device counted of these technicians (by request ID), to be saved with the rest. */
+  setTraffic(traffic: ReadonlyMap<string, TechnicianTraffic>): void {
+    for (const r of this.records) {
+      const counted = traffic.get(r.id)
+      if (counted !== undefined) r.traffic = { ...counted }
+    }
   }
 
   /** Puts a record back as it was (its change could not be saved). */

@@ -1,7 +1,10 @@
 // `overlan assist`: the remote-assistance service and its console.
+import { hostname } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { CommandModule } from 'yargs'
 import { DEFAULT_ASSIST_EDGE_MGMT, linuxDeviceEdge } from '../assist/device-edge.js'
+import { MAX_DEVICE_NAME_BYTES, defaultDeviceName, deviceNameProblem, quotedName } from '../assist/device-name.js'
+import { DEFAULT_DEVICE_NAME } from '../assist/service.js'
 import { DEFAULT_ASSIST_LISTEN, EMBEDDED_SUPERNODE, startAssistServer, type EmbeddedWs } from '../assist/server.js'
 import { MAX_TOKEN_FALLBACKS } from '../assist/join-token.js'
 import { HOOK_TIMEOUT_MS } from '../assist/hooks.js'
@@ -28,6 +31,7 @@ interface AssistArgs {
   supernode?: string[]
   device: string
   ip: string
+  'device-name'?: string
   allow?: string
   'edge-mgmt': string
   'log-level': string
@@ -54,6 +58,7 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
       .option('supernode', { alias: 'l', type: 'string', array: true, describe: `supernode HOST:PORT, or HOST:7654,443 for every UDP port it answers on (repeat for several; the ports go into join tokens and the connection test asks each); none: run one on 127.0.0.1:${DEFAULT_SUPERNODE_PORT}` })
       .option('device', { alias: 'd', type: 'string', default: 'overlan%d', describe: "the device edge's TAP device name" })
       .option('ip', { type: 'string', default: DEFAULT_DEVICE_IP, describe: "the device's overlay address IP/PREFIX" })
+      .option('device-name', { type: 'string', describe: `the device's name, as technicians see it when they join (in the join token and their certificate) and as the console shows it: at most ${MAX_DEVICE_NAME_BYTES} bytes of UTF-8, printable (default: this host's name, or "${DEFAULT_DEVICE_NAME}")` })
       .option('allow', { type: 'string', describe: 'only these reach the device from technicians, e.g. tcp/22,tcp/443,icmp' })
       .option('host-name', { type: 'string', array: true, describe: 'a further name the console and API answer to in the Host header (repeat for several); the listen address, and localhost on loopback, always work' })
       .option('edge-mgmt', { type: 'string', default: formatHostPort(DEFAULT_ASSIST_EDGE_MGMT), describe: "the device edge's management HTTP (GET /status, /metrics; read by `overlan status`) host:port, or \"off\"" })
@@ -80,6 +85,7 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
     const listen = listenAddress('listen', args.listen, DEFAULT_ASSIST_LISTEN)
     if (listen === null) throw new CliError('--listen cannot be off: the service is its API')
     const deviceIp = overlayAddress('--ip', args.ip)
+    const deviceName = deviceNameOption(args['device-name'])
     const allow = allowOption(args.allow)
     const edgeMgmt = listenAddress('edge-mgmt', args['edge-mgmt'], DEFAULT_ASSIST_EDGE_MGMT)
     const supernodes = supernodeList(args.supernode ?? [])
@@ -90,7 +96,7 @@ export const assistCommand: CommandModule<object, AssistArgs> = {
     const onStep = crashAtStep(process.env[CRASH_AT_ENV])
     const hooks = { onSessionStart: hookOption('--on-session-start', args['on-session-start']), onSessionEnd: hookOption('--on-session-end', args['on-session-end']) }
     const server = await startAssistServer(
-      { listen, stateDir: args['state-dir'], supernodes, deviceIp, webDir: WEB_DIR, hostNames, fallbacks, embeddedSupernodeWs },
+      { listen, stateDir: args['state-dir'], supernodes, deviceIp, deviceName, webDir: WEB_DIR, hostNames, fallbacks, embeddedSupernodeWs },
       { startEdge: linuxDeviceEdge({ tapName: args.device, mtu: DEFAULT_EDGE_MTU, allow, mgmt: edgeMgmt, fallback: { ca, proxy: fallbackProxies(fallbacks.map((url) => new URL(url)), process.env) }, logger }), logger, onStep, netcheck: { probeTls: tlsProber({ ca, env: process.env }) }, hooks, hookEnv: process.env },
     ).catch((err: unknown) => {
       const code = (err as NodeJS.ErrnoException).code
@@ -132,6 +138,14 @@ function embeddedWs(args: AssistArgs, external: boolean): EmbeddedWs | undefined
   }
   const tcpPort = given === undefined ? DEFAULT_EMBEDDED_TCP_PORT : port('supernode-tcp-port', given)
   return { port: tcpPort, tls: cert === undefined || key === undefined ? null : { cert: pemFile('--supernode-tls-cert', cert), key: pemFile('--supernode-tls-key', key) } }
+}
+
+/** --device-name, or this host's name (when it would do) by default. */
+function deviceNameOption(value: string | undefined): string {
+  if (value === undefined) return defaultDeviceName(hostname(), DEFAULT_DEVICE_NAME)
+  const problem = deviceNameProblem(value)
+  if (problem !== null) throw new CliError(`--device-name: ${quotedName(value)} cannot be the device's name (${problem}): give 1 to ${MAX_DEVICE_NAME_BYTES} bytes of printable text`)
+  return value
 }
 
 /** A hook's command: a non-empty shell command line, or none. */

@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { decodeJoinTokenV2 } from '../../src/assist/join-token.js'
-import { STATE_FILE } from '../../src/assist/state-file.js'
+import { STATE_FILE, STATE_VERSION } from '../../src/assist/state-file.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
 import { startTestAssist, type TestAssist } from '../fixtures/assist.js'
 
@@ -85,7 +85,7 @@ t.test('a state file of overlan 0.2 (format 2, a shared-key session): the sessio
   const log = (await b.api('GET', '/api/audit')).json as unknown as { event: string; details: { reason?: string } }[]
   t.match(log.at(-1), { event: 'session-lost', details: { reason: /^state\.json is from overlan 0\.2 \(format 2\): its assistance session used one shared key for every technician and cannot go on with consent/ } })
   const now = JSON.parse(await readFile(path, 'utf8')) as { version: number; deviceIdentity: string; session: unknown }
-  t.same([now.version, now.deviceIdentity, now.session], [3, v3.deviceIdentity, null], 'written back as format 3, with the same device identity, no session')
+  t.same([now.version, now.deviceIdentity, now.session], [STATE_VERSION, v3.deviceIdentity, null], 'written back in the current format, with the same device identity, no session')
   t.equal((await b.api('POST', '/api/assistance', { enabled: true })).status, 200, 'and can be switched on again')
 })
 

@@ -7,18 +7,10 @@ import t from 'tap'
 import { REVOKED_SESSION_ENDED } from '../../src/edge/registration.js'
 import { systemClock } from '../../src/time/clock.js'
 import { ManualClock } from '../../src/time/manual-clock.js'
-import { poll, startTestAssist, type TestAssist } from '../fixtures/assist.js'
-import { technician } from '../fixtures/enrollment.js'
-import { ipv4Frame } from '../fixtures/frames.js'
+import { poll, startTestAssist } from '../fixtures/assist.js'
+import { idleSessionWithTechnician, idleStatus as status, passChecks as pass } from '../fixtures/idle.js'
 
-const status = async (a: TestAssist): Promise<Record<string, unknown>> => (await a.api('GET', '/api/assistance')).json
 type Audit = { event: string; details: Record<string, unknown> }[]
-
-/** Moves the service's clock in PRESENCE_CHECK_MS steps (each a presence and idle check), letting its I/O run. */
-async function pass(clock: ManualClock, ms: number): Promise<void> {
-  for (let done = 0; done < ms; done += 1000) await clock.advance(1000, 1000)
-  await new Promise((resolve) => setTimeout(resolve, 20))
-}
 
 t.test('no traffic at all: the session ends idleMinutes after the switch-on, audited "idle"', async (t) => {
   const clock = new ManualClock(Date.now())
@@ -45,23 +37,12 @@ t.test('no traffic at all: the session ends idleMinutes after the switch-on, aud
 })
 
 t.test("a technician's frames hold the session open; connected but silent, it does not", async (t) => {
-  const clock = new ManualClock(Date.now())
-  const a = await startTestAssist(t, { clock, edgeClock: systemClock })
-  await a.api('POST', '/api/assistance', { enabled: true, durationSeconds: 3600, idleMinutes: 1 })
-  const tech = technician(t, a.configs[0]!, 'alice')
-  tech.poll()
-  const answer = await poll(() => Promise.resolve(tech.poll()), (x) => x.state !== 'waiting')
-  if (answer.state !== 'admitted') throw new Error(`not admitted: ${answer.state}`)
-  const { edge, tap } = await tech.join(answer.certificate)
-  const device = a.taps[0]!
+  const { clock, a, edge, device, frame } = await idleSessionWithTechnician(t, 1)
   await pass(clock, 50_000)
   t.match(await status(a), { enabled: true, idleRemainingSeconds: 10 }, '50 s without a frame: 10 s left')
 
   // a frame from the technician: the countdown starts again at the next check
-  for (let i = 0; i < 100 && device.written.length === 0; i++) {
-    tap.inject(ipv4Frame(device.mac, tap.mac, edge.overlay!.address, '10.99.0.1'))
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+  await frame()
   t.ok(device.written.length > 0, 'a frame reached the device')
   await pass(clock, 1_000)
   t.match(await status(a), { enabled: true, idleRemainingSeconds: 60 }, 'its frame reset the countdown to a full minute')

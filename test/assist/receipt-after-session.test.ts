@@ -47,7 +47,8 @@ t.test('a switched-off session leaves a signed receipt that names the technician
   const alice = r.technicians[0]!
   t.match(alice, { name: 'alice', fingerprint })
   t.ok(alice.bytesFromTechnician >= frames * frameBytes, `bytes from the technician: ${alice.bytesFromTechnician} ≥ ${frames} frames of ${frameBytes}`)
-  t.ok(alice.lastSeen >= alice.firstSeen)
+  t.ok(alice.firstSeen !== null && alice.lastSeen !== null && alice.lastSeen >= alice.firstSeen, 'heard: first and last seen, in order')
+  t.match(alice, { left: 'off', until: r.end }, 'admitted until the switch-off')
   t.ok(verifyReceipt(text, (JSON.parse(text) as { deviceFingerprint: string }).deviceFingerprint).ok, 'verifies with --key set to its own fingerprint')
   t.match(verifyReceipt(text, 'a'.repeat(32)), { ok: false, reason: /signed by the device key \w+, not by a{32}/ })
 

@@ -112,6 +112,8 @@ t.test('log in, switch on with admin access, a technician joins, test the connec
   t.match(await page.locator('#password-box').textContent(), /shown once/i, 'and said to be shown once')
   t.ok(await page.locator('#copy-password').isVisible(), 'with a Copy button')
   t.equal(await page.locator('#overlay-ip').textContent(), '10.99.0.1/24', "the device's overlay IP is shown")
+  t.equal(await page.locator('#device-name').textContent(), decoded.deviceName, "the device's name, as the token tells technicians")
+  t.equal(await page.locator('#device-key').getAttribute('title'), status.deviceFingerprint, "and its key's fingerprint (short, the whole one in the title)")
 
   const first = await countdownSeconds(page)
   t.ok(first > 14_390 && first <= 14_400, `the countdown starts near 4 h (${first} s)`)

@@ -1,8 +1,10 @@
 // `overlan status` with no options on a host where only `overlan assist` runs: the real CLI, in a
 // namespace of its own with a real TAP device, finds the service's device edge on its management
 // port (127.0.0.1:5646, after nothing answered on the edge's 5644) and says which edge it shows.
+import { hostname } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { defaultDeviceName } from '../../src/assist/device-name.js'
 import { EXIT_NO_EDGE } from '../../src/cli/errors.js'
 import { LoneAssist } from '../fixtures/lab-assist.js'
 import { netnsLab } from '../fixtures/netns.js'
@@ -28,15 +30,17 @@ t.test("overlan status finds the assistance service's device edge by itself", as
   t.comment(text.stdout)
   t.equal(text.code, 0, text.stderr)
   const lines = text.stdout.split('\n')
+  // no --device-name: the host's name (cli/assist-device-name.test.ts)
+  const name = defaultDeviceName(hostname(), 'device')
   t.equal(lines[0], "the assistance service's device edge (`overlan assist`), management on 127.0.0.1:5646")
-  t.match(lines[1], /^edge device \([0-9a-f]{14}\), 10\.99\.0\.1\/24 on ovl0$/, 'its TAP device by name')
+  t.equal(lines[1]!.replace(/\([0-9a-f]{14}\)/, '(ID)'), `edge ${name} (ID), 10.99.0.1/24 on ovl0`, 'its TAP device by name')
   // issued by the session's authority (role device), ending with the session (at the second after it)
   const certificateEnd = new Date(Math.ceil(Date.parse(on.json.expiresAt as string) / 1000) * 1000).toISOString()
-  t.match(lines[2], new RegExp(`^certificate "device" \\(device\\) [a-z2-7]{32}, valid until ${certificateEnd.replace(/\./g, '\\.')} \\(in (9|10) min\\)$`), "its certificate: name, role, fingerprint, the session's end")
+  t.match(lines[2], new RegExp(`^certificate ${JSON.stringify(name).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(device\\) [a-z2-7]{32}, valid until ${certificateEnd.replace(/\./g, '\\.')} \\(in (9|10) min\\)$`), "its certificate: name, role, fingerprint, the session's end")
   t.match(lines[3], new RegExp(`^session ends ${(on.json.expiresAt as string).replace(/\./g, '\\.')} \\(in (9|10) min\\)$`))
   t.match(text.stdout, /^ {2}127\.0\.0\.1:7654 +(registered|not registered) +udp /m, 'the embedded supernode, over UDP')
 
   const json = await status('--json')
   t.equal(json.code, 0, json.stderr)
-  t.match(JSON.parse(json.stdout), { name: 'device', ip: '10.99.0.1/24', tap: 'ovl0', tapStats: { frames: Number }, expiresAt: on.json.expiresAt as string })
+  t.match(JSON.parse(json.stdout), { name, ip: '10.99.0.1/24', tap: 'ovl0', tapStats: { frames: Number }, expiresAt: on.json.expiresAt as string })
 })

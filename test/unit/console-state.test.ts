@@ -29,6 +29,7 @@ interface ViewState {
   badge: string
   toggle: { checked: boolean; busy: boolean; disabled: boolean; word: string }
   text: string
+  device: { name: string; fingerprint: string } | null
   error: string | null
   notice: string | null
   options: { hidden: boolean; disabled: boolean }
@@ -65,7 +66,7 @@ function technician(changes: Partial<Technician> = {}): Technician {
 const HOUR = 3_600_000
 
 function offStatus(changes: Partial<AssistanceStatus> = {}): AssistanceStatus {
-  return { enabled: false, since: null, expiresAt: null, remainingSeconds: 0, adminAccess: false, overlayIp: null, consent: null, maxTechnicians: null, idleMinutes: 0, idleRemainingSeconds: null, allow: null, deviceFingerprint: DEVICE, technicians: [], supernodes: [], error: null, ...changes }
+  return { enabled: false, since: null, expiresAt: null, remainingSeconds: 0, adminAccess: false, overlayIp: null, consent: null, maxTechnicians: null, idleMinutes: 0, idleRemainingSeconds: null, allow: null, deviceFingerprint: DEVICE, deviceName: 'front-desk', technicians: [], supernodes: [], error: null, ...changes }
 }
 
 /** A session switched on at NOW that ends `leftMs` later, as the service reports it at NOW. */
@@ -83,6 +84,7 @@ function onStatus(leftMs: number, changes: Partial<AssistanceStatus> = {}): Assi
     idleRemainingSeconds: null,
     allow: null,
     deviceFingerprint: DEVICE,
+    deviceName: 'front-desk',
     technicians: [],
     supernodes: [{ address: '127.0.0.1:7654', registered: true, rttMs: 0.4 }],
     error: null,
@@ -115,6 +117,13 @@ t.test('logging out starts again from the one initial value, every field of it',
   t.same(loggedOut(), { ...INITIAL_PAGE, view: 'login' }, 'logged out: the initial value, in the login view')
   t.same(loggedIn(), { ...INITIAL_PAGE, view: 'console' }, 'logged in: the initial value, in the console')
   t.same(Object.keys(loggedOut('x')).sort(), Object.keys(INITIAL_PAGE).sort(), 'with no field more or less')
+  t.end()
+})
+
+t.test("the device's name and key, as technicians are told them, on and off", (t) => {
+  t.same(viewState(consoleWith(offStatus()), NOW).device, { name: 'front-desk', fingerprint: DEVICE })
+  t.same(viewState(consoleWith(onStatus(HOUR, { deviceName: 'Front desk (ntop)' })), NOW).device, { name: 'Front desk (ntop)', fingerprint: DEVICE })
+  t.notOk('device' in viewState(loggedOut(), NOW), 'not before logging in')
   t.end()
 })
 

@@ -14,7 +14,7 @@
 import { edgeIdOf } from '../crypto/keys.js'
 import { BroadcastReceiver, ForgottenBroadcastKeys } from './broadcast-keys.js'
 import type { PairSession } from '../crypto/noise-session.js'
-import { macKeyAt, type Certificate, type Endpoint } from '../wire/index.js'
+import { macKeyAt, type Certificate, type Endpoint, type Role } from '../wire/index.js'
 import type { EdgeCounters } from './counters.js'
 import { PeerPath, type PathActions, type PathOwner } from './path.js'
 import { PeerBinding } from './peer-binding.js'
@@ -49,6 +49,7 @@ export type AdmitRefusal =
   | 'stale-certificate' // older than the one we hold for that member (a replayed announcement)
   | 'peer-table-full'
   | 'own-certificate' // our own key: the supernode told us about ourselves
+  | 'technician-pair' // we are a technician and so is it: each is admitted to reach the device, not the other
 
 /** Why a peer left the table. */
 export type PeerRemoval = 'gone' | 'idle' | 'expired' | 'revoked' | 'replaced' | 'evicted' | 'handshake-failed'
@@ -142,6 +143,7 @@ export class PeerTable {
   readonly forgottenBroadcastKeys = new ForgottenBroadcastKeys()
   /** what our own certificate binds: nobody else may claim it */
   private own: PeerBinding
+  private ownRole: Role
   private readonly ownEdgeId: number
 
   constructor(
@@ -156,6 +158,7 @@ export class PeerTable {
     private readonly removed: (peer: Peer, why: PeerRemoval) => void = () => {},
   ) {
     this.own = new PeerBinding(ownCertificate)
+    this.ownRole = ownCertificate.role
     this.ownEdgeId = edgeIdOf(ownCertificate.memberKey)
   }
 
@@ -184,6 +187,7 @@ export class PeerTable {
   /** Our own certificate changed (re-issued): its MAC and addresses are ours from now on. */
   setOwn(certificate: Certificate): void {
     this.own = new PeerBinding(certificate)
+    this.ownRole = certificate.role
   }
 
   /**
@@ -195,6 +199,10 @@ export class PeerTable {
     const certificate = verified.certificate
     const edgeId = edgeIdOf(certificate.memberKey)
     if (edgeId === this.ownEdgeId) return 'own-certificate'
+    // The owner admits each technician to reach the device, not the other technicians (whose
+    // hosts are company laptops, not the device). Two technicians never pair: each edge refuses
+    // the other, so an honest technician's host stays closed even to one whose edge dropped this.
+    if (this.ownRole === 'technician' && certificate.role === 'technician') return 'technician-pair'
     const existing = this.byId.get(edgeId)
     if (existing !== undefined) return this.update(existing, verified, announcedAt)
     const identity = identityOf(verified)

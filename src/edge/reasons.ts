@@ -42,6 +42,7 @@ export const EDGE_REASONS = [
   'address-in-use', // a certificate claiming our overlay address, or one of a peer with a live session
   'stale-certificate', // an announcement older than the one we hold for that member
   'own-certificate', // our own certificate, handed back as a peer
+  'technician-pair', // a technician's certificate offered to a technician's edge: technicians never pair
   'no-peer', // a session packet that opened but whose peer has just been removed
   'unexpected-type', // a packet type an edge never receives, or one at the wrong time
   'unexpected-source', // a control packet from an address that is none of our supernodes

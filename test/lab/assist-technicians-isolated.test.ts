@@ -6,11 +6,9 @@
 // payload), while the capture does see B's own ping. B then forges frames as A toward the device
 // (A's MAC and address, A's address from B's MAC, an ARP claim of A's address): the device's edge
 // drops each under its reason, and A still reaches the device.
-// What the code does when B addresses A itself, asserted as it is: both hold certificates of the
-// session's authority and nothing in them (role technician both) or in the session's allow rules
-// keeps technicians apart, so B reaches A's own host over a pair session of their own (the
-// device's edge forwards nothing: this is A's host, not A's traffic with the device). A rule that
-// technicians never pair would be the edge's (src/edge/peers.ts), not the assistance service's.
+// And B cannot reach A's own host: technicians never pair (src/edge/peers.ts refuses a technician's
+// certificate on a technician's edge, technician-pair), so B's pings to A's overlay address go
+// unanswered, neither is the other's peer, and A still reaches the device.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -119,11 +117,16 @@ t.test("technician B sees nothing of A's traffic with the device and cannot pass
   for (const reason of reasons) t.ok(grown(after, reason) >= COPIES, `the device's edge dropped them as ${reason}: +${grown(after, reason)}`)
   t.equal((await lab.ping(aSite.ns, DEVICE_IP, 5)).received, 5, 'alice still reaches the device: 5 of 5')
 
-  // bob addresses alice herself: a technician-to-technician pair, which nothing forbids today
+  // bob addresses alice herself: technicians never pair (each is admitted to reach the device, not
+  // the others), so each edge refuses the other's certificate and nothing reaches alice's host
   const bToA = await lab.ping(bSite.ns, aIp, 3)
-  t.equal(bToA.received, 3, `bob (${bIp}) reaches alice's own host (${aIp}): ${bToA.received}/${bToA.transmitted}`)
-  const neighbour = (await lab.exec(bSite.ns, 'ip', ['neigh', 'show', aIp, 'dev', TAP])).stdout.trim()
-  t.match(neighbour, new RegExp(`lladdr ${[...aMac].map((b) => b.toString(16).padStart(2, '0')).join(':')}`), "alice's kernel answered bob's ARP with her own MAC")
-  const bobStatus = JSON.parse((await lab.exec(bSite.ns, 'curl', ['-sS', '--max-time', '5', 'http://127.0.0.1:5644/status'])).stdout) as { peers: { name: string; ip: string | null; role: string }[] }
-  t.match(bobStatus.peers.find((p) => p.name === 'alice'), { ip: aIp, role: 'technician' }, "over bob's own pair session with alice (a peer of his edge, role technician), not through the device")
+  t.equal(bToA.received, 0, `bob (${bIp}) does not reach alice's own host (${aIp}): ${bToA.received}/${bToA.transmitted}`)
+  const statusOf = async (site: Site): Promise<{ peers: { name: string }[]; drops: Record<string, number> }> =>
+    JSON.parse((await lab.exec(site.ns, 'curl', ['-sS', '--max-time', '5', 'http://127.0.0.1:5644/status'])).stdout) as { peers: { name: string }[]; drops: Record<string, number> }
+  const bobStatus = await statusOf(bSite)
+  const aliceStatus = await statusOf(aSite)
+  t.notOk(bobStatus.peers.some((p) => p.name === 'alice'), "alice is no peer of bob's edge")
+  t.notOk(aliceStatus.peers.some((p) => p.name === 'bob'), "bob is no peer of alice's edge")
+  t.ok((bobStatus.drops['technician-pair'] ?? 0) + (aliceStatus.drops['technician-pair'] ?? 0) > 0, `refused as a technician pair: bob ${bobStatus.drops['technician-pair']}, alice ${aliceStatus.drops['technician-pair']}`)
+  t.equal((await lab.ping(aSite.ns, DEVICE_IP, 3)).received, 3, 'and alice still reaches the device')
 })

@@ -57,6 +57,19 @@ export interface StreamEvent {
   durationMs: number
 }
 
+/** One stream open now, as /status lists it. */
+export interface ActiveStream {
+  /** the peer's edge ID */
+  peer: string
+  id: number
+  /** 'in': the peer opened it to this edge; 'out': this edge opened it to the peer */
+  direction: 'in' | 'out'
+  port: number
+  bytesFromPeer: number
+  bytesToPeer: number
+  ageMs: number
+}
+
 export interface StreamHubEvents {
   stream: [event: StreamEvent]
 }
@@ -92,6 +105,18 @@ export interface StreamCounters {
   bytesToPeers: number
 }
 
+/** Every stream counter at zero (a hub's at start). */
+export function streamCounters(): StreamCounters {
+  return {
+    opened: 0,
+    closed: 0,
+    refused: Object.fromEntries(STREAM_REFUSALS.map((r) => [r, 0])) as Record<StreamRefusal, number>,
+    drops: Object.fromEntries([...STREAM_CODEC_REASONS, 'unknown-stream', 'role-conflict'].map((r) => [r, 0])) as StreamCounters['drops'],
+    bytesFromPeers: 0,
+    bytesToPeers: 0,
+  }
+}
+
 interface PeerStreams {
   peer: Peer
   association: PeerAssociation
@@ -105,14 +130,7 @@ interface PeerStreams {
 }
 
 export class StreamHub extends EventEmitter<StreamHubEvents> {
-  readonly counters: StreamCounters = {
-    opened: 0,
-    closed: 0,
-    refused: Object.fromEntries(STREAM_REFUSALS.map((r) => [r, 0])) as Record<StreamRefusal, number>,
-    drops: Object.fromEntries([...STREAM_CODEC_REASONS, 'unknown-stream', 'role-conflict'].map((r) => [r, 0])) as StreamCounters['drops'],
-    bytesFromPeers: 0,
-    bytesToPeers: 0,
-  }
+  readonly counters: StreamCounters = streamCounters()
   private readonly byPeer = new Map<number, PeerStreams>()
   private closed = false
 
@@ -182,12 +200,14 @@ export class StreamHub extends EventEmitter<StreamHubEvents> {
   // ---- status ---------------------------------------------------------------------------------
 
   /** Streams open now, per peer, and the counters (for /status). */
-  status(): { active: { peer: string; id: number; port: number; bytesFromPeer: number; bytesToPeer: number; ageMs: number }[]; counters: StreamCounters } {
+  status(): { active: ActiveStream[]; counters: StreamCounters } {
     const now = this.options.clock.now()
-    const active = []
+    const active: ActiveStream[] = []
     for (const entry of this.byPeer.values()) {
+      // only technicians open streams: the side that answered the association is the one opened to
+      const direction = entry.association.role === 'server' ? 'in' : 'out'
       for (const pipe of entry.pipes.values()) {
-        active.push({ peer: formatEdgeId(entry.peer.edgeId), id: pipe.id, port: pipe.port, bytesFromPeer: pipe.bytesFromPeer, bytesToPeer: pipe.bytesToPeer, ageMs: now - pipe.startedAt })
+        active.push({ peer: formatEdgeId(entry.peer.edgeId), id: pipe.id, direction, port: pipe.port, bytesFromPeer: pipe.bytesFromPeer, bytesToPeer: pipe.bytesToPeer, ageMs: now - pipe.startedAt })
       }
     }
     return { active, counters: structuredClone(this.counters) }

@@ -100,7 +100,7 @@ export interface StreamCounters {
   closed: number
   refused: Record<StreamRefusal, number>
   /** stream messages and SCTP packets dropped, by reason */
-  drops: Record<StreamCodecReason | 'unknown-stream' | 'role-conflict', number>
+  drops: Record<StreamCodecReason | 'unknown-stream' | 'role-conflict' | 'no-association', number>
   bytesFromPeers: number
   bytesToPeers: number
 }
@@ -111,7 +111,7 @@ export function streamCounters(): StreamCounters {
     opened: 0,
     closed: 0,
     refused: Object.fromEntries(STREAM_REFUSALS.map((r) => [r, 0])) as Record<StreamRefusal, number>,
-    drops: Object.fromEntries([...STREAM_CODEC_REASONS, 'unknown-stream', 'role-conflict'].map((r) => [r, 0])) as StreamCounters['drops'],
+    drops: Object.fromEntries([...STREAM_CODEC_REASONS, 'unknown-stream', 'role-conflict', 'no-association'].map((r) => [r, 0])) as StreamCounters['drops'],
     bytesFromPeers: 0,
     bytesToPeers: 0,
   }
@@ -143,9 +143,16 @@ export class StreamHub extends EventEmitter<StreamHubEvents> {
   /** A SESSION_DATA kind 4 payload from a peer (a view of a reused buffer: copied here). */
   receive(peer: Peer, payload: Buffer): void {
     if (this.closed) return
-    const packet = Buffer.from(payload)
+    const init = isSctpInit(payload)
     let entry = this.byPeer.get(peer.edgeId)
-    if (entry !== undefined && isSctpInit(packet)) {
+    if (entry === undefined && !init) {
+      // a packet of an association we do not hold: the peer's side of one from before we restarted
+      // (same identity), still retransmitting or probing. Only an INIT starts one here: answered by a
+      // server association, it would sit unconnected and our own open() would find it in the way.
+      this.counters.drops['no-association']++
+      return
+    }
+    if (entry !== undefined && init) {
       if (entry.association.role === 'client') {
         // both sides think they opened: only technicians open, so this peer is confused or hostile
         this.counters.drops['role-conflict']++
@@ -158,7 +165,7 @@ export class StreamHub extends EventEmitter<StreamHubEvents> {
       }
     }
     entry ??= this.associate(peer, 'server')
-    entry.association.receive(packet)
+    entry.association.receive(Buffer.from(payload))
   }
 
   /** The peer was removed (revoked, expired, gone, evicted): its streams end now. */

@@ -3,11 +3,12 @@
 // this run). Then the technician as `overlan edge --userspace --forward 5201:5201 --forward 8080:8080`:
 // the time from its start to the first byte a forward carries from the device (target ≤ 2 s), and
 // iperf3 TCP through the forward over the direct path (target ≥ 100 Mbit/s), as a ratio to the TAP's.
+// OVERLAN_BENCH_CPU_PROF=DIR: the device and the userspace technician write CPU profiles there.
 import { fileURLToPath } from 'node:url'
 import { summarize, withBaseline, type Figure } from '../measure.js'
 import type { LabEdgeStatus } from '../../test/fixtures/lab.js'
 import { runIn, waitFor, withLab } from '../lab-harness.js'
-import { iperf } from './lab.js'
+import { iperf, profArgs } from './lab.js'
 
 /** OVERLAN_BENCH_SMOKE=1: one short run of each, to see that the section works (not a measurement) */
 const SMOKE = process.env.OVERLAN_BENCH_SMOKE === '1'
@@ -36,7 +37,7 @@ export async function userspaceSection(): Promise<Figure[]> {
     const techSite = await lab.addPublicHost()
     await lab.startSupernode()
     await lab.tcpListen(deviceSite.ns, GREETING_PORT)
-    const device = lab.startEdge(deviceSite, { address: `${IP_DEVICE}/24`, name: 'device', extraArgs: ['--accept-streams'] }, 'device')
+    const device = lab.startEdge(deviceSite, { address: `${IP_DEVICE}/24`, name: 'device', extraArgs: ['--accept-streams'] }, 'device', profArgs())
     if (!(await device.waitRegistered(READY_MS)).ok) throw new Error('the device did not register')
 
     // ---- the baseline: the technician on a TAP device ----
@@ -53,7 +54,7 @@ export async function userspaceSection(): Promise<Figure[]> {
     const args = ['edge', '-c', 'lab', '-l', '203.0.113.10:7654', '-a', `${IP_USERSPACE}/24`, '--name', 'technician (userspace)', '--mgmt', '127.0.0.1:5644']
     args.push('--userspace', '--target', IP_DEVICE, '--forward', `${IPERF_PORT}:${IPERF_PORT}`, '--forward', `${GREETING_PORT}:${GREETING_PORT}`)
     const startedAt = Date.now()
-    const tech = lab.spawn('technician (userspace)', techSite.ns, process.execPath, [BIN, ...args], lab.edgeEnv({ address: '' }))
+    const tech = lab.spawn('technician (userspace)', techSite.ns, process.execPath, [...profArgs(), BIN, ...args], lab.edgeEnv({ address: '' }))
     const first = await runIn(lab, techSite.ns, process.execPath, ['-e', FIRST_BYTE_JS, String(GREETING_PORT)], 40_000)
     if (first.code !== 0) throw new Error(`no byte through the forward within 30 s:\n${tech.lines.join('\n')}`)
     const firstByteMs = Number(first.stdout.trim()) - startedAt

@@ -85,6 +85,9 @@ async function namespacesNow(): Promise<Set<string>> {
 async function endsClean(t: Test, s: Started, how: string, end: () => void, expected: { code: number | null; signal: NodeJS.Signals | null }): Promise<void> {
   const before = await namespacesNow()
   t.ok(s.namespaces.length >= 4 && s.namespaces.every((n) => before.has(n)), `the lab's ${s.namespaces.length} namespaces exist`)
+  // the spawns are on their way when the child reports: `ip netns exec` execs each, setsid forks and exits
+  const deadline = Date.now() + READY_MS
+  while (markedPids(s.marker).length !== LAB_PROCESSES && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
   t.equal(markedPids(s.marker).length, LAB_PROCESSES, `its ${LAB_PROCESSES} processes run`)
   end()
   const exit = await Promise.race([s.exit, new Promise<null>((resolve) => setTimeout(() => resolve(null), EXIT_MS))])

@@ -116,11 +116,11 @@ t.test("a technician restarted with the same identity: a new association replace
   const back = await during(clock, roundTrip(forward2.address.port, data), 10_000)
   const sinceRegistration = clock.now() - registeredAt
   t.equal(back?.value.toString(), data.toString(), `the restarted technician's forward carries bytes both ways (${back?.ms} ms after its connection, ${sinceRegistration} ms after its registration)`)
-  t.ok(back !== null && sinceRegistration <= RESTARTED_FORWARD_MS, `within ${RESTARTED_FORWARD_MS} ms of the restarted technician's registration (${sinceRegistration} ms)`)
+  t.ok(back?.value.toString() === data.toString() && sinceRegistration <= RESTARTED_FORWARD_MS, `within ${RESTARTED_FORWARD_MS} ms of the restarted technician's registration (${sinceRegistration} ms)`)
 
   const opened = events.filter((e) => e.event === 'opened')
   t.equal(opened.length, 2, 'the device opened a second stream')
-  t.equal(opened[1]!.peer.fingerprint, opened[0]!.peer.fingerprint, 'for the same technician (the same identity)')
+  t.equal(opened[1]!.peer.edgeId, opened[0]!.peer.edgeId, 'for the same technician (the same identity: the same edge ID)')
   const oldClosed = events.find((e) => e.event === 'closed' && e.id === opened[0]!.id && e.bytesFromPeer === 'before the restart'.length)
   t.equal(oldClosed?.reason, 'closed', "the dead technician's stream ended on the device (its association replaced), audited as closed")
   const drops = again.edge.streams.counters.drops

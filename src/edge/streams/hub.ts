@@ -10,7 +10,7 @@ import { formatFingerprint } from '../../crypto/identity.js'
 import type { Logger } from '../../log/logger.js'
 import type { Clock, TimerHandle } from '../../time/clock.js'
 import { formatEdgeId } from '../../wire/index.js'
-import { STREAM_CODEC_REASONS, STREAM_REFUSALS, StreamMessageType, decodeStreamMessage, encodeStreamMessage, isSctpInit, type StreamCodecReason, type StreamMessage, type StreamRefusal } from '../../wire/stream.js'
+import { SCTP_PACKET_REASONS, STREAM_CODEC_REASONS, STREAM_REFUSALS, StreamMessageType, checkSctpPacket, decodeStreamMessage, encodeStreamMessage, isSctpInit, type SctpPacketReason, type StreamCodecReason, type StreamMessage, type StreamRefusal } from '../../wire/stream.js'
 import type { AllowRules } from '../allow-filter.js'
 import type { Peer } from '../peers.js'
 import { PeerAssociation } from './association.js'
@@ -100,7 +100,7 @@ export interface StreamCounters {
   closed: number
   refused: Record<StreamRefusal, number>
   /** stream messages and SCTP packets dropped, by reason */
-  drops: Record<StreamCodecReason | 'unknown-stream' | 'role-conflict' | 'no-association', number>
+  drops: Record<StreamCodecReason | SctpPacketReason | 'sctp-refused' | 'unknown-stream' | 'role-conflict' | 'no-association', number>
   bytesFromPeers: number
   bytesToPeers: number
 }
@@ -111,7 +111,7 @@ export function streamCounters(): StreamCounters {
     opened: 0,
     closed: 0,
     refused: Object.fromEntries(STREAM_REFUSALS.map((r) => [r, 0])) as Record<StreamRefusal, number>,
-    drops: Object.fromEntries([...STREAM_CODEC_REASONS, 'unknown-stream', 'role-conflict', 'no-association'].map((r) => [r, 0])) as StreamCounters['drops'],
+    drops: Object.fromEntries([...STREAM_CODEC_REASONS, ...SCTP_PACKET_REASONS, 'sctp-refused', 'unknown-stream', 'role-conflict', 'no-association'].map((r) => [r, 0])) as StreamCounters['drops'],
     bytesFromPeers: 0,
     bytesToPeers: 0,
   }
@@ -143,6 +143,11 @@ export class StreamHub extends EventEmitter<StreamHubEvents> {
   /** A SESSION_DATA kind 4 payload from a peer (a view of a reused buffer: copied here). */
   receive(peer: Peer, payload: Buffer): void {
     if (this.closed) return
+    const malformed = checkSctpPacket(payload)
+    if (malformed !== null) {
+      this.counters.drops[malformed]++
+      return
+    }
     const init = isSctpInit(payload)
     let entry = this.byPeer.get(peer.edgeId)
     if (entry === undefined && !init) {
@@ -246,6 +251,7 @@ export class StreamHub extends EventEmitter<StreamHubEvents> {
         closed: () => {
           if (this.byPeer.get(peer.edgeId) === entry) this.drop(entry, 'closed')
         },
+        refused: () => this.counters.drops['sctp-refused']++,
       },
       this.options.log,
     )

@@ -68,8 +68,8 @@ function markedPids(marker: string): number[] {
     try {
       environ = readFileSync(`/proc/${entry}/environ`, 'latin1')
     } catch (err) {
-      // the process ended while we looked
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH') continue
+      // the process ended while we looked, or it is not ours to read (pid 1 of a container): not a lab process either way
+      if (['ENOENT', 'ESRCH', 'EACCES', 'EPERM'].includes((err as NodeJS.ErrnoException).code ?? '')) continue
       throw err
     }
     if (environ.split('\0').includes(needle)) pids.push(Number(entry))

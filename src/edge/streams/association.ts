@@ -82,11 +82,11 @@ export class PeerAssociation {
     this.sctp = role === 'client' ? SCTP.client(this.transport, SCTP_PORT) : SCTP.server(this.transport, SCTP_PORT)
     this.internals = this.sctp as unknown as WeriftInternals
     // another werift version may have renamed them: fail at the first association (tests), not with the first packet
-    const { handleData, transmitOnce, outboundQueue, flightSize, cwnd } = this.internals
-    if (typeof handleData !== 'function' || typeof transmitOnce !== 'function' || !Array.isArray(outboundQueue) || typeof flightSize !== 'number' || typeof cwnd !== 'number') {
+    const w = this.internals
+    if (typeof w.handleData !== 'function' || typeof w.transmitOnce !== 'function' || !Array.isArray(w.outboundQueue) || typeof w.flightSize !== 'number' || typeof w.cwnd !== 'number') {
       throw new Error('werift-sctp is not the version overlan is written for (0.0.11): its handleData, transmitOnce or window state moved')
     }
-    this.transmitUpToWindow(transmitOnce.bind(this.sctp))
+    this.transmitUpToWindow(w.transmitOnce.bind(this.sctp))
     this.sctp.onReceive.subscribe((streamId, _ppid, data) => events.message(streamId, data))
     this.sctp.flush.subscribe(() => this.flushed())
     this.sctp.stateChanged.connected.subscribe(() => {

@@ -146,17 +146,6 @@ export function checkSctpPacket(packet: Buffer): SctpPacketReason | null {
   return null
 }
 
-/** SCTP's SACK chunk type (RFC 9260 3.3.4). */
-const SCTP_CHUNK_SACK = 3
-
-/** Whether an SCTP packet (from werift, before sending) holds one SACK chunk and nothing else. */
-export function isSctpSackOnly(packet: Buffer): boolean {
-  if (packet.length < SCTP_COMMON_HEADER_BYTES + SCTP_CHUNK_HEADER_BYTES || packet[SCTP_COMMON_HEADER_BYTES] !== SCTP_CHUNK_SACK) return false
-  const length = packet.readUInt16BE(SCTP_COMMON_HEADER_BYTES + 2)
-  // the chunk, padded to 4 bytes, ends the packet
-  return SCTP_COMMON_HEADER_BYTES + length + ((4 - (length % 4)) % 4) >= packet.length
-}
-
 /** Whether an SCTP packet (untrusted) starts with an INIT chunk: a peer starting a new association. */
 export function isSctpInit(packet: Buffer): boolean {
   return packet.length > SCTP_COMMON_HEADER_BYTES && packet[SCTP_COMMON_HEADER_BYTES] === SCTP_CHUNK_INIT

@@ -4,7 +4,6 @@
 // TCP; pipe.ts puts one TCP connection on one SCTP stream.
 import { SCTP } from 'werift-sctp'
 import type { Logger } from '../../log/logger.js'
-import { isSctpSackOnly } from '../../wire/stream.js'
 
 /** Both ends use the same SCTP port: the association is already bound to its pair session. */
 const SCTP_PORT = 5000
@@ -15,14 +14,6 @@ const PPID_BINARY = 53
 const QUEUE_CHUNKS = 128
 /** After this many messages werift's queue must run empty once (see `congested`). */
 const MAX_SENDS_UNTIL_EMPTY = 16
-/**
- * werift sends at most 4 new chunks per transmission (its Max.Burst, RFC 9260 6.1) and transmits
- * once per SACK received. With one SACK per turn of the event loop (see `sendPacket`), a SACK
- * acknowledges up to a receive batch of packets (32 from a dgram socket, 64 from the batched one):
- * 4 chunks would leave the window unused. Up to this many transmissions follow each other while
- * werift's congestion window still has room: at most 32 chunks (38 KB) per SACK.
- */
-const TRANSMISSIONS_PER_SACK = 8
 
 export type AssociationRole = 'client' | 'server'
 
@@ -39,26 +30,14 @@ export interface AssociationEvents {
   refused(): void
 }
 
-/**
- * What this module reaches of werift-sctp 0.0.11 beyond its typed API (TypeScript-private there):
- * its packet handler (see receive) and its transmission with the state that bounds it (see
- * TRANSMISSIONS_PER_SACK). Checked when an association is made, so that another werift version
- * fails the tests at once.
- */
-interface WeriftInternals {
+/** werift's packet handler (TypeScript-private in werift-sctp 0.0.11): see PeerAssociation.receive. */
+interface WeriftHandler {
   handleData(packet: Buffer): Promise<void>
-  transmitOnce(): Promise<void>
-  outboundQueue: unknown[]
-  flightSize: number
-  cwnd: number
-  readonly peerRwnd: number
 }
 
 export class PeerAssociation {
   private readonly sctp: SCTP
-  private readonly internals: WeriftInternals
-  /** the newest SACK werift made in this turn of the event loop, sent at its end (see sendPacket) */
-  private pendingSack: Buffer | null = null
+  private readonly handler: WeriftHandler
   private readonly transport: { onData?: (buf: Buffer) => void; send: (buf: Buffer) => Promise<void>; close: () => void }
   state: 'connecting' | 'connected' | 'closed' = 'connecting'
   private flushScheduled = false
@@ -74,19 +53,15 @@ export class PeerAssociation {
     // werift awaits each send; ours is synchronous (the session seals and the socket queues)
     this.transport = {
       send: (buf) => {
-        this.sendPacket(buf, send)
+        if (this.state !== 'closed') send(buf)
         return Promise.resolve()
       },
       close: () => {},
     }
     this.sctp = role === 'client' ? SCTP.client(this.transport, SCTP_PORT) : SCTP.server(this.transport, SCTP_PORT)
-    this.internals = this.sctp as unknown as WeriftInternals
-    // another werift version may have renamed them: fail at the first association (tests), not with the first packet
-    const w = this.internals
-    if (typeof w.handleData !== 'function' || typeof w.transmitOnce !== 'function' || !Array.isArray(w.outboundQueue) || typeof w.flightSize !== 'number' || typeof w.cwnd !== 'number') {
-      throw new Error('werift-sctp is not the version overlan is written for (0.0.11): its handleData, transmitOnce or window state moved')
-    }
-    this.transmitUpToWindow(w.transmitOnce.bind(this.sctp))
+    this.handler = this.sctp as unknown as WeriftHandler
+    // another werift version may have renamed it: fail at the first association (tests), not with the first refused packet
+    if (typeof this.handler.handleData !== 'function') throw new Error('werift-sctp has no handleData: overlan is written for werift-sctp 0.0.11')
     this.sctp.onReceive.subscribe((streamId, _ppid, data) => events.message(streamId, data))
     this.sctp.flush.subscribe(() => this.flushed())
     this.sctp.stateChanged.connected.subscribe(() => {
@@ -110,7 +85,7 @@ export class PeerAssociation {
    */
   receive(packet: Buffer): void {
     if (this.state === 'closed') return
-    this.internals.handleData(packet).catch(() => this.events.refused())
+    this.handler.handleData(packet).catch(() => this.events.refused())
   }
 
   /** Queues one message on a stream; werift sends it as its congestion and receive windows allow. */
@@ -158,47 +133,6 @@ export class PeerAssociation {
       this.flushScheduled = false
       if (this.state !== 'closed') this.events.flushed()
     })
-  }
-
-  /**
-   * One packet werift made, to the peer. SACKs are held to the end of this turn of the event loop
-   * and only the newest goes (it acknowledges everything the others did): werift makes one for every
-   * packet it receives, even for a batch of them received at once, and each costs a sealed datagram
-   * on both sides and a transmission on the peer's. Fewer SACKs for the same data: 11 to 24 % less
-   * CPU per MB through two edges (benchmarks/README.md, experiment 20).
-   */
-  private sendPacket(packet: Buffer, send: (packet: Buffer) => void): void {
-    if (this.state === 'closed') return
-    if (!isSctpSackOnly(packet)) {
-      send(packet)
-      return
-    }
-    if (this.pendingSack === null) {
-      setImmediate(() => {
-        const sack = this.pendingSack
-        this.pendingSack = null
-        if (sack !== null && this.state !== 'closed') send(sack)
-      })
-    }
-    this.pendingSack = packet
-  }
-
-  /**
-   * werift's transmission, repeated while it sends and its congestion and receive windows have room
-   * (TRANSMISSIONS_PER_SACK at most). werift's own cwnd and ssthresh still decide how much is in
-   * flight; only its per-SACK burst of 4 chunks is lifted, which the SACKs of a whole receive batch
-   * would otherwise hold to 4 chunks per batch.
-   */
-  private transmitUpToWindow(transmitOnce: () => Promise<void>): void {
-    const internals = this.internals
-    internals.transmitOnce = async () => {
-      for (let round = 0; round < TRANSMISSIONS_PER_SACK; round++) {
-        const queued = internals.outboundQueue.length
-        await transmitOnce()
-        const left = internals.outboundQueue.length
-        if (left === 0 || left === queued || internals.flightSize >= internals.cwnd || internals.peerRwnd <= 0) return
-      }
-    }
   }
 
   private closed(): void {

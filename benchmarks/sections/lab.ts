@@ -112,7 +112,8 @@ async function ready(lab: BenchLab, a: EdgeProcess, b: EdgeProcess, path: 'direc
   if (!both.ok) throw new Error(`the path is not ${path} on both sides within ${READY_MS} ms: A → B ${await a.pathTo(b.ip)}, B → A ${await b.pathTo(a.ip)}`)
 }
 
-function profArgs(): string[] {
+/** OVERLAN_BENCH_CPU_PROF=DIR: node flags that make an edge write its CPU profile into DIR at its exit. */
+export function profArgs(): string[] {
   const dir = process.env.OVERLAN_BENCH_CPU_PROF
   return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []
 }

@@ -69,7 +69,26 @@ export function statusLines(status: EdgeStatus, now: number): string[] {
         status.peers.map((p) => [p.name || p.id, p.ip ?? '-', pathText(p), msText(p.rttMs), bytesText(p.rxBytes), bytesText(p.txBytes), agoText(p.lastSeenMs)]),
       ),
     )
+  lines.push(...streamLines(status))
   return lines
+}
+
+/**
+ * Userspace streams (issue 16), grouped by peer: who, which port, who opened it, bytes each way.
+ * Left out for an edge that never carried or refused one (most TAP edges) and for an older edge
+ * whose /status has no `streams`.
+ */
+function streamLines(status: EdgeStatus): string[] {
+  const streams = status.streams
+  if (streams === undefined || !Array.isArray(streams.active)) return []
+  const refused = Object.values(streams.counters.refused).reduce((sum, n) => sum + n, 0)
+  if (streams.active.length === 0 && streams.counters.opened === 0 && refused === 0) return []
+  const names = new Map(status.peers.map((p) => [p.id, p.name || p.id]))
+  const open = [...streams.active].sort((a, b) => (names.get(a.peer) ?? a.peer).localeCompare(names.get(b.peer) ?? b.peer) || a.id - b.id)
+  const lines = ['', `streams (${open.length} open; ${streams.counters.closed} closed, ${refused} refused since start)`]
+  if (open.length === 0) return [...lines, '  none open']
+  const rows = open.map((s) => [names.get(s.peer) ?? s.peer, String(s.id), s.direction === 'in' ? 'the peer' : 'this edge', String(s.port), bytesText(s.bytesFromPeer), bytesText(s.bytesToPeer), durationText(s.ageMs)])
+  return [...lines, ...table(['PEER', 'STREAM', 'OPENED BY', 'PORT', 'RECEIVED', 'SENT', 'OPEN FOR'], rows)]
 }
 
 /** "certificate "anna" (technician) 3kq...: valid until 2026-06-01T18:00:00.000Z (in 7 h 59 min)", self-issued or not. */

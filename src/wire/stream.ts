@@ -117,9 +117,34 @@ export function decodeStreamMessage(buf: Buffer): StreamDecoded {
   return { ok: true, value: message }
 }
 
-/** SCTP's common header (RFC 9260 3.1) before the first chunk, and the INIT chunk's type. */
+/** SCTP's common header (RFC 9260 3.1) before the first chunk, a chunk's own header, and the INIT chunk's type. */
 const SCTP_COMMON_HEADER_BYTES = 12
+const SCTP_CHUNK_HEADER_BYTES = 4
 const SCTP_CHUNK_INIT = 1
+
+/** Why an SCTP packet from a peer is not handed to werift-sctp at all. */
+export const SCTP_PACKET_REASONS = ['sctp-short', 'sctp-chunk-length'] as const
+export type SctpPacketReason = (typeof SCTP_PACKET_REASONS)[number]
+
+/**
+ * Whether an SCTP packet (untrusted) may go to werift's parser: a common header, at least one
+ * chunk, and chunk lengths (RFC 9260 3.2: type, flags, length u16 with its own 4 bytes) that stay
+ * inside the packet. werift walks the chunks by that length and never moves past a length of 0: its
+ * loop would run forever. What else it refuses (checksum, an unknown chunk type, a chunk too short
+ * for its type) it throws for, and the association counts that (association.ts).
+ */
+export function checkSctpPacket(packet: Buffer): SctpPacketReason | null {
+  if (packet.length < SCTP_COMMON_HEADER_BYTES + SCTP_CHUNK_HEADER_BYTES) return 'sctp-short'
+  let at = SCTP_COMMON_HEADER_BYTES
+  // as werift reads them: trailing bytes too few for a chunk header are left alone
+  while (at + SCTP_CHUNK_HEADER_BYTES <= packet.length) {
+    const length = packet.readUInt16BE(at + 2)
+    if (length < SCTP_CHUNK_HEADER_BYTES || at + length > packet.length) return 'sctp-chunk-length'
+    // chunks are padded to 4 bytes
+    at += length + ((4 - (length % 4)) % 4)
+  }
+  return null
+}
 
 /** Whether an SCTP packet (untrusted) starts with an INIT chunk: a peer starting a new association. */
 export function isSctpInit(packet: Buffer): boolean {

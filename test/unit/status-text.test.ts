@@ -1,10 +1,12 @@
 // `overlan status` as a person reads it: which peers, by which path and how fast, whether the
-// supernodes took the registration, when the session ends; and which answers are not an edge's.
+// supernodes took the registration, when the session ends, which userspace streams are open; and
+// which answers are not an edge's.
 import t from 'tap'
 import { statusLines, isEdgeStatus, isSupernodeStatus } from '../../src/cli/status-text.js'
 import { edgeCounters } from '../../src/edge/counters.js'
 import type { EdgeStatus } from '../../src/edge/edge.js'
 import { edgeDropCounters } from '../../src/edge/reasons.js'
+import { streamCounters } from '../../src/edge/streams/hub.js'
 import { SESSION_DROP_REASONS } from '../../src/crypto/session-table.js'
 import { zeroCounters } from '../../src/wire/reasons.js'
 
@@ -178,5 +180,62 @@ t.test("only an edge's status passes as one", (t) => {
   t.notOk(isEdgeStatus([]), 'an array')
   t.notOk(isEdgeStatus(null), 'null')
   t.notOk(isEdgeStatus({ error: 'no such path' }), 'an error object')
+  t.end()
+})
+
+type Streams = NonNullable<EdgeStatus['streams']>
+function streams(active: Streams['active'], counters: Partial<Streams['counters']> = {}): Streams {
+  return { active, counters: { ...streamCounters(), ...counters } }
+}
+
+t.test("a device's open streams, per technician: port, who opened it, bytes each way, how long", (t) => {
+  const lines = statusLines(
+    status({
+      peers: [peer({ id: 'aaaaaaaaaaaaaa', name: 'anna', ip: '10.99.0.2', role: 'technician' }), peer({ id: 'bbbbbbbbbbbbbb', name: 'ben', ip: '10.99.0.3', role: 'technician' })],
+      streams: streams(
+        [
+          { peer: 'bbbbbbbbbbbbbb', id: 1, direction: 'in', port: 443, bytesFromPeer: 900, bytesToPeer: 2_500_000, ageMs: 4_000 },
+          { peer: 'aaaaaaaaaaaaaa', id: 3, direction: 'in', port: 8080, bytesFromPeer: 120, bytesToPeer: 64_000, ageMs: 800 },
+          { peer: 'aaaaaaaaaaaaaa', id: 1, direction: 'in', port: 22, bytesFromPeer: 67_108_864, bytesToPeer: 12_345, ageMs: 185_000 },
+        ],
+        { opened: 7, closed: 4, refused: { ...streamCounters().refused, 'port-not-allowed': 2 } },
+      ),
+    }),
+    NOW,
+  )
+  t.same(lines.slice(lines.findIndex((l) => l.startsWith('streams'))), [
+    'streams (3 open; 4 closed, 2 refused since start)',
+    '  PEER  STREAM  OPENED BY  PORT  RECEIVED  SENT    OPEN FOR',
+    '  anna  1       the peer   22    67 MB     12 kB   3 min',
+    '  anna  3       the peer   8080  120 B     64 kB   800 ms',
+    '  ben   1       the peer   443   900 B     2.5 MB  4 s',
+  ])
+  t.end()
+})
+
+t.test("a technician's streams to the device read as opened by this edge; a peer not listed shows its edge ID", (t) => {
+  const lines = statusLines(
+    status({
+      peers: [peer({ id: 'dddddddddddddd', name: 'device', ip: '10.99.0.1', role: 'device' })],
+      streams: streams([
+        { peer: 'dddddddddddddd', id: 2, direction: 'out', port: 22, bytesFromPeer: 5_000, bytesToPeer: 700, ageMs: 61_000 },
+        { peer: 'eeeeeeeeeeeeee', id: 1, direction: 'out', port: 80, bytesFromPeer: 0, bytesToPeer: 0, ageMs: 10 },
+      ], { opened: 2 }),
+    }),
+    NOW,
+  )
+  const text = lines.join('\n')
+  t.match(text, /^ {2}device {10}2 {7}this edge {2}22 {4}5\.0 kB {4}700 B {2}61 s$/m)
+  t.match(text, /^ {2}eeeeeeeeeeeeee {2}1 {7}this edge {2}80 {4}0 B {7}0 B {4}10 ms$/m)
+  t.end()
+})
+
+t.test('streams: none open after some closed; no section at all on an edge that never carried one', (t) => {
+  const closed = statusLines(status({ streams: streams([], { opened: 3, closed: 3 }) }), NOW)
+  t.same(closed.slice(-2), ['streams (0 open; 3 closed, 0 refused since start)', '  none open'])
+  const refusedOnly = statusLines(status({ streams: streams([], { refused: { ...streamCounters().refused, 'no-service': 1 } }) }), NOW)
+  t.equal(refusedOnly.at(-2), 'streams (0 open; 0 closed, 1 refused since start)', 'a refusal alone is worth showing')
+  t.notOk(statusLines(status({ streams: streams([]) }), NOW).some((l) => l.startsWith('streams')), 'nothing ever: no streams section')
+  t.notOk(statusLines(status(), NOW).some((l) => l.startsWith('streams')), 'an older edge without `streams` in its /status')
   t.end()
 })

@@ -32,7 +32,7 @@ t.test('8 MB through two associations: werift never holds more than 128 chunks a
     }
   }
   const done = new Promise<void>((resolve) => {
-    client = new PeerAssociation('client', toServer, { message() {}, flushed: pump, connected: pump, closed() {} }, silentLogger)
+    client = new PeerAssociation('client', toServer, { message() {}, flushed: pump, connected: pump, closed() {}, refused() {} }, silentLogger)
     server = new PeerAssociation(
       'server',
       toClient,
@@ -44,6 +44,7 @@ t.test('8 MB through two associations: werift never holds more than 128 chunks a
         flushed() {},
         connected() {},
         closed() {},
+        refused() {},
       },
       silentLogger,
     )

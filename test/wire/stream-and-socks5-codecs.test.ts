@@ -4,7 +4,7 @@
 import fc from 'fast-check'
 import t from 'tap'
 import { readSocksGreeting, readSocksRequest } from '../../src/wire/socks5.js'
-import { MAX_STREAM_DATA, STREAM_CODEC_REASONS, STREAM_REFUSALS, StreamMessageType, decodeStreamMessage, encodeStreamMessage, isSctpInit, type StreamMessage } from '../../src/wire/stream.js'
+import { MAX_STREAM_DATA, SCTP_PACKET_REASONS, STREAM_CODEC_REASONS, checkSctpPacket, STREAM_REFUSALS, StreamMessageType, decodeStreamMessage, encodeStreamMessage, isSctpInit, type StreamMessage } from '../../src/wire/stream.js'
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2000)
 
@@ -61,11 +61,26 @@ t.test('any bytes: a stream message or a named reason, and what decodes re-encod
       const greeting = readSocksGreeting(bytes)
       const request = readSocksRequest(bytes)
       isSctpInit(bytes)
+      const sctp = checkSctpPacket(bytes)
+      if (sctp !== null && !(SCTP_PACKET_REASONS as readonly string[]).includes(sctp)) return false
       const fine = (r: { ok: unknown; used?: number }): boolean => r.ok !== true || (r.used !== undefined && r.used <= bytes.length)
       return fine(greeting) && fine(request)
     }),
     { numRuns: RUNS },
   )
+  t.end()
+})
+
+t.test('SCTP packets werift may parse: a header and chunks whose lengths (at least 4, padded to 4) end inside the packet', (t) => {
+  const packet = (...chunks: number[][]): Buffer => Buffer.concat([Buffer.alloc(12), ...chunks.map((c) => Buffer.from(c))])
+  t.equal(checkSctpPacket(packet([3, 0, 0, 4])), null, 'one empty chunk of 4 bytes')
+  t.equal(checkSctpPacket(packet([0, 3, 0, 5, 9, 0, 0, 0], [11, 0, 0, 4])), null, 'a chunk of 5 padded to 8, then another')
+  t.equal(checkSctpPacket(packet([11, 0, 0, 4], [1, 2, 3])), null, 'trailing bytes too few for a chunk header are left alone (as werift does)')
+  t.equal(checkSctpPacket(Buffer.alloc(15)), 'sctp-short', 'no room for a chunk')
+  t.equal(checkSctpPacket(packet([11, 0, 0, 0])), 'sctp-chunk-length', 'a length of 0 (werift would never move past it)')
+  t.equal(checkSctpPacket(packet([11, 0, 0, 3])), 'sctp-chunk-length', 'a length below its own header')
+  t.equal(checkSctpPacket(packet([0, 3, 0, 9, 1, 2, 3, 4])), 'sctp-chunk-length', 'a length past the end')
+  t.equal(checkSctpPacket(packet([11, 0, 0, 4], [11, 0, 0, 0])), 'sctp-chunk-length', 'a later chunk of length 0')
   t.end()
 })
 

@@ -39,10 +39,18 @@ export interface AssociationEvents {
   connected(): void
   /** it closed (aborted by the peer, or retransmissions gave up) */
   closed(): void
+  /** werift refused a packet from the peer (bad checksum, an unknown or malformed chunk) */
+  refused(): void
+}
+
+/** werift's packet handler (TypeScript-private in werift-sctp 0.0.11): see PeerAssociation.receive. */
+interface WeriftHandler {
+  handleData(packet: Buffer): Promise<void>
 }
 
 export class PeerAssociation {
   private readonly sctp: SCTP
+  private readonly handler: WeriftHandler
   private readonly transport: { onData?: (buf: Buffer) => void; send: (buf: Buffer) => Promise<void>; close: () => void }
   state: 'connecting' | 'connected' | 'closed' = 'connecting'
   private flushScheduled = false
@@ -65,6 +73,9 @@ export class PeerAssociation {
     }
     const { SCTP: Sctp } = sctpModule()
     this.sctp = role === 'client' ? Sctp.client(this.transport, SCTP_PORT) : Sctp.server(this.transport, SCTP_PORT)
+    this.handler = this.sctp as unknown as WeriftHandler
+    // another werift version may have renamed it: fail at the first association (tests), not with the first refused packet
+    if (typeof this.handler.handleData !== 'function') throw new Error('werift-sctp has no handleData: overlan is written for werift-sctp 0.0.11')
     this.sctp.onReceive.subscribe((streamId, _ppid, data) => events.message(streamId, data))
     this.sctp.flush.subscribe(() => this.flushed())
     this.sctp.stateChanged.connected.subscribe(() => {
@@ -79,10 +90,16 @@ export class PeerAssociation {
     this.sctp.start(SCTP_PORT).catch((err: unknown) => this.log.warn(`stream association: ${(err as Error).message}`))
   }
 
-  /** An SCTP packet from the peer (a copy: werift keeps chunks for reassembly). */
+  /**
+   * An SCTP packet from the peer (a copy: werift keeps chunks for reassembly), already checked by
+   * checkSctpPacket. werift's own transport callback drops the promise its handleData returns, so a
+   * packet it refuses by throwing (bad checksum, an unknown chunk type, a chunk too short for its
+   * type) would be an unhandled rejection, which ends the process: any member could stop an edge
+   * with one packet. The handler is called here instead, and a refusal counted.
+   */
   receive(packet: Buffer): void {
     if (this.state === 'closed') return
-    this.transport.onData?.(packet)
+    this.handler.handleData(packet).catch(() => this.events.refused())
   }
 
   /** Queues one message on a stream; werift sends it as its congestion and receive windows allow. */

@@ -10,7 +10,7 @@ import { formatFingerprint } from '../../crypto/identity.js'
 import type { Logger } from '../../log/logger.js'
 import type { Clock, TimerHandle } from '../../time/clock.js'
 import { formatEdgeId } from '../../wire/index.js'
-import { STREAM_CODEC_REASONS, STREAM_REFUSALS, StreamMessageType, decodeStreamMessage, encodeStreamMessage, isSctpInit, type StreamCodecReason, type StreamMessage, type StreamRefusal } from '../../wire/stream.js'
+import { SCTP_PACKET_REASONS, STREAM_CODEC_REASONS, STREAM_REFUSALS, StreamMessageType, checkSctpPacket, decodeStreamMessage, encodeStreamMessage, isSctpInit, type SctpPacketReason, type StreamCodecReason, type StreamMessage, type StreamRefusal } from '../../wire/stream.js'
 import type { AllowRules } from '../allow-filter.js'
 import type { Peer } from '../peers.js'
 import { PeerAssociation } from './association.js'
@@ -57,6 +57,19 @@ export interface StreamEvent {
   durationMs: number
 }
 
+/** One stream open now, as /status lists it. */
+export interface ActiveStream {
+  /** the peer's edge ID */
+  peer: string
+  id: number
+  /** 'in': the peer opened it to this edge; 'out': this edge opened it to the peer */
+  direction: 'in' | 'out'
+  port: number
+  bytesFromPeer: number
+  bytesToPeer: number
+  ageMs: number
+}
+
 export interface StreamHubEvents {
   stream: [event: StreamEvent]
 }
@@ -87,9 +100,21 @@ export interface StreamCounters {
   closed: number
   refused: Record<StreamRefusal, number>
   /** stream messages and SCTP packets dropped, by reason */
-  drops: Record<StreamCodecReason | 'unknown-stream' | 'role-conflict', number>
+  drops: Record<StreamCodecReason | SctpPacketReason | 'sctp-refused' | 'unknown-stream' | 'role-conflict' | 'no-association', number>
   bytesFromPeers: number
   bytesToPeers: number
+}
+
+/** Every stream counter at zero (a hub's at start). */
+export function streamCounters(): StreamCounters {
+  return {
+    opened: 0,
+    closed: 0,
+    refused: Object.fromEntries(STREAM_REFUSALS.map((r) => [r, 0])) as Record<StreamRefusal, number>,
+    drops: Object.fromEntries([...STREAM_CODEC_REASONS, ...SCTP_PACKET_REASONS, 'sctp-refused', 'unknown-stream', 'role-conflict', 'no-association'].map((r) => [r, 0])) as StreamCounters['drops'],
+    bytesFromPeers: 0,
+    bytesToPeers: 0,
+  }
 }
 
 interface PeerStreams {
@@ -105,14 +130,7 @@ interface PeerStreams {
 }
 
 export class StreamHub extends EventEmitter<StreamHubEvents> {
-  readonly counters: StreamCounters = {
-    opened: 0,
-    closed: 0,
-    refused: Object.fromEntries(STREAM_REFUSALS.map((r) => [r, 0])) as Record<StreamRefusal, number>,
-    drops: Object.fromEntries([...STREAM_CODEC_REASONS, 'unknown-stream', 'role-conflict'].map((r) => [r, 0])) as StreamCounters['drops'],
-    bytesFromPeers: 0,
-    bytesToPeers: 0,
-  }
+  readonly counters: StreamCounters = streamCounters()
   private readonly byPeer = new Map<number, PeerStreams>()
   private closed = false
 
@@ -125,9 +143,21 @@ export class StreamHub extends EventEmitter<StreamHubEvents> {
   /** A SESSION_DATA kind 4 payload from a peer (a view of a reused buffer: copied here). */
   receive(peer: Peer, payload: Buffer): void {
     if (this.closed) return
-    const packet = Buffer.from(payload)
+    const malformed = checkSctpPacket(payload)
+    if (malformed !== null) {
+      this.counters.drops[malformed]++
+      return
+    }
+    const init = isSctpInit(payload)
     let entry = this.byPeer.get(peer.edgeId)
-    if (entry !== undefined && isSctpInit(packet)) {
+    if (entry === undefined && !init) {
+      // a packet of an association we do not hold: the peer's side of one from before we restarted
+      // (same identity), still retransmitting or probing. Only an INIT starts one here: answered by a
+      // server association, it would sit unconnected and our own open() would find it in the way.
+      this.counters.drops['no-association']++
+      return
+    }
+    if (entry !== undefined && init) {
       if (entry.association.role === 'client') {
         // both sides think they opened: only technicians open, so this peer is confused or hostile
         this.counters.drops['role-conflict']++
@@ -140,7 +170,7 @@ export class StreamHub extends EventEmitter<StreamHubEvents> {
       }
     }
     entry ??= this.associate(peer, 'server')
-    entry.association.receive(packet)
+    entry.association.receive(Buffer.from(payload))
   }
 
   /** The peer was removed (revoked, expired, gone, evicted): its streams end now. */
@@ -182,12 +212,14 @@ export class StreamHub extends EventEmitter<StreamHubEvents> {
   // ---- status ---------------------------------------------------------------------------------
 
   /** Streams open now, per peer, and the counters (for /status). */
-  status(): { active: { peer: string; id: number; port: number; bytesFromPeer: number; bytesToPeer: number; ageMs: number }[]; counters: StreamCounters } {
+  status(): { active: ActiveStream[]; counters: StreamCounters } {
     const now = this.options.clock.now()
-    const active = []
+    const active: ActiveStream[] = []
     for (const entry of this.byPeer.values()) {
+      // only technicians open streams: the side that answered the association is the one opened to
+      const direction = entry.association.role === 'server' ? 'in' : 'out'
       for (const pipe of entry.pipes.values()) {
-        active.push({ peer: formatEdgeId(entry.peer.edgeId), id: pipe.id, port: pipe.port, bytesFromPeer: pipe.bytesFromPeer, bytesToPeer: pipe.bytesToPeer, ageMs: now - pipe.startedAt })
+        active.push({ peer: formatEdgeId(entry.peer.edgeId), id: pipe.id, direction, port: pipe.port, bytesFromPeer: pipe.bytesFromPeer, bytesToPeer: pipe.bytesToPeer, ageMs: now - pipe.startedAt })
       }
     }
     return { active, counters: structuredClone(this.counters) }
@@ -219,6 +251,7 @@ export class StreamHub extends EventEmitter<StreamHubEvents> {
         closed: () => {
           if (this.byPeer.get(peer.edgeId) === entry) this.drop(entry, 'closed')
         },
+        refused: () => this.counters.drops['sctp-refused']++,
       },
       this.options.log,
     )

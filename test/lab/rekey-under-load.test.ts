@@ -1,6 +1,7 @@
 // Pair sessions rekey under load, with the real CLI in the namespace lab: two edges with
 // `--rekey-after 10` (the default is 120 s) carry an iperf3 TCP run of 35 s, across at least two
-// rekeys. iperf3's rate never stalls: each of its one-second intervals carries at least a tenth of
+// rekeys. iperf3's rate never stalls: each of its one-second intervals after the first (TCP's slow
+// start) carries at least a tenth of
 // the median interval (a rekey that lost frames for a second or more would show as a near-empty
 // interval while TCP waits out its retransmission timeout). Rate, retransmits and rekeys are printed.
 // Forward secrecy (replaced keys zeroed) is proven in-process: test/crypto/pair-rekey.test.ts.
@@ -39,7 +40,9 @@ t.test(`iperf3 for ${IPERF_SECONDS} s across pair-session rekeys every ${REKEY_A
   const after = { a: await rekeys(a, idB), b: await rekeys(b, idA) }
   const intervals = iperf.intervalsMbits
   const typical = median(intervals) ?? 0
-  const slowest = Math.min(...intervals)
+  // the first second is TCP's slow start (24 of a median 263 Mbit/s once on a loaded machine), and
+  // no rekey falls in it (the first is REKEY_AFTER_SECONDS in): the stall check starts after it
+  const slowest = Math.min(...intervals.slice(1))
   const dropsA = Object.entries((await a.status()).drops).filter(([, n]) => n > 0)
   const dropsB = Object.entries((await b.status()).drops).filter(([, n]) => n > 0)
   t.comment(

@@ -4,12 +4,14 @@
 // sends nothing. About 60 s after its last ping (its kernel's last ARP answer may come a few seconds
 // later) the session ends by itself: audited "idle", the technician's command exits 8 with its one
 // line and its TAP device is gone, and it kept the device's signed receipt, which
-// `overlan receipt verify` accepts and which names it. About 80 s, most of it the real minute.
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
+// `overlan receipt verify` accepts and which names it; the device's audit log agrees with it, and one
+// byte changed in the receipt or in the log makes verification fail. About 80 s, most of it the real minute.
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { EXIT_SESSION_OVER } from '../../src/cli/errors.js'
+import { EXIT_RECEIPT_REFUSED } from '../../src/cli/receipt.js'
 import { natLab, waitFor } from '../fixtures/lab.js'
 import { DEVICE_IP, assistApi, joinAsTechnician, startAssist } from '../fixtures/lab-assist.js'
 import { overlan } from '../fixtures/overlan-cli.js'
@@ -75,4 +77,23 @@ t.test('idleMinutes 1: the session ends by itself a minute after the last ping; 
   t.match(verified.stdout, 'ended: idle')
   t.match(verified.stdout, new RegExp(`technician "tina" \\(${admitted.certificate}\\): admitted .* \\(session ended: idle\\), heard `), 'it names tina, admitted until the idle end')
   t.match(verified.stdout, 'signature good, by the key you named')
+
+  // the receipt binds the audit log as it was at the end: the device's own log agrees with it; one
+  // byte changed in the receipt, or in a copy of the log, and verification fails
+  const receiptFile = join(receiptDir, files[0]!)
+  const auditLog = join(stateDir, 'audit.log')
+  const agrees = await overlan('receipt', 'verify', receiptFile, '--key', on.deviceFingerprint as string, '--audit-log', auditLog)
+  t.equal(agrees.code, 0, `the device's audit log agrees with tina's receipt: ${agrees.stderr.trim()}`)
+  const flipped = async (source: string, name: string): Promise<string> => {
+    const bytes = await readFile(source)
+    const at = bytes.indexOf('tina') >= 0 ? bytes.indexOf('tina') : Math.floor(bytes.length / 2)
+    bytes[at] = bytes[at]! ^ 0x01
+    const copy = join(dir, name)
+    await writeFile(copy, bytes)
+    return copy
+  }
+  const badReceipt = await overlan('receipt', 'verify', await flipped(receiptFile, 'receipt-one-byte.json'), '--key', on.deviceFingerprint as string)
+  t.equal(badReceipt.code, EXIT_RECEIPT_REFUSED, `one byte changed in the receipt: refused (${badReceipt.stderr.trim()})`)
+  const badLog = await overlan('receipt', 'verify', receiptFile, '--key', on.deviceFingerprint as string, '--audit-log', await flipped(auditLog, 'audit-one-byte.log'))
+  t.equal(badLog.code, EXIT_RECEIPT_REFUSED, `one byte changed in the audit log: it disagrees with the receipt (${badLog.stderr.trim()})`)
 })

@@ -229,7 +229,13 @@ t.test('a short session expires while the page watches', async (t) => {
   t.equal(await page.locator('#state-badge').textContent(), 'Expired')
   t.match(await page.locator('#state-text').textContent(), /expired/i, 'the page says the session expired')
   t.ok(await page.locator('#session').isHidden(), 'the session card is gone')
-  t.equal((await a.api('GET', '/api/assistance')).json.enabled, false, 'the service is off')
+  // the page's countdown reaches zero by the page's clock; the service's own expiry timer may fire a
+  // moment later on a busy machine: the service says off within WAIT_MS
+  let serviceOff = false
+  for (const start = Date.now(); !serviceOff && Date.now() - start < WAIT_MS; await new Promise((resolve) => setTimeout(resolve, 100))) {
+    serviceOff = (await a.api('GET', '/api/assistance')).json.enabled === false
+  }
+  t.ok(serviceOff, 'the service is off')
   // it stays "expired" (not "off") after the service's answer, until the owner switches again
   await page.locator('#audit-list li[data-event="expire"]').waitFor({ timeout: WAIT_MS })
   t.equal(await page.locator('main').getAttribute('data-state'), 'expired', 'it stays expired once the service confirms')

@@ -1,14 +1,15 @@
 // Authority mode (issue 12), attacked as the audit did, with the real CLI in the namespace lab. The
-// operator makes an authority (`overlan ca init`) and issues certificates to a device and two
-// technicians; the first technician is hostile and holds a valid certificate of its own.
+// operator makes an authority (`overlan ca init`) and issues certificates to a device, a technician
+// and another member (trent, role member: two technicians never pair, see
+// lab/assist-technicians-isolated); the technician is hostile and holds a valid certificate of its own.
 // (a) It starts an edge with its own certificate but the device's MAC (-m) or address (-a), or with
 //     the device's certificate: one line naming the option (or the certificate), a non-zero exit,
 //     no TAP device left behind, nothing registered.
 // (b) Running with its own certificate, it sends frames from its TAP posing as the device (its
 //     TAP's MAC changed to the device's; gratuitous ARP claiming the device's address, from the
-//     device's MAC and from its own) and as the other technician toward the device, and as the
-//     device toward the other technician: the device's and the other technician's edges drop each
-//     under its reason (/status drops), the other technician's ARP entry for the device keeps the
+//     device's MAC and from its own) and as the other member toward the device, and as the
+//     device toward the other member: the device's and the other member's edges drop each
+//     under its reason (/status drops), the other member's ARP entry for the device keeps the
 //     device's MAC, and it still reaches the device.
 import t from 'tap'
 import { natLab, TAP, waitFor, type EdgeProcess, type NatLab, type Site } from '../fixtures/lab.js'
@@ -63,7 +64,7 @@ t.test('a technician with its own certificate cannot pose as the device', async 
   const [device, hostile, other] = await Promise.all([
     authority.issue('device', { address: '10.9.0.2/24', role: 'device' }),
     authority.issue('mallory', { address: '10.9.0.11/24', role: 'technician' }),
-    authority.issue('trent', { address: '10.9.0.12/24', role: 'technician' }),
+    authority.issue('trent', { address: '10.9.0.12/24', role: 'member' }),
   ])
   t.comment(`authority ${authority.communityId}: device ${device.mac} ${device.address}, mallory ${hostile.mac} ${hostile.address}, trent ${other.mac} ${other.address}`)
   const [deviceSite, hostileSite, otherSite] = [await lab.addPublicHost(), await lab.addPublicHost(), await lab.addPublicHost()]

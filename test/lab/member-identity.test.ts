@@ -15,20 +15,11 @@ import t from 'tap'
 import { natLab, TAP, waitFor, type EdgeProcess, type NatLab, type Site } from '../fixtures/lab.js'
 import { LabAuthority, supernodeStatus, type LabMember } from '../fixtures/lab-members.js'
 import { arpBroadcast, ipv4Frame } from '../fixtures/frames.js'
+import { sendFrames } from '../fixtures/raw-capture.js'
 import { skipUnlessRoot } from '../fixtures/require-root.js'
 
 /** Each hostile frame is sent this many times. */
 const COPIES = 5
-/** Sends each hex frame of argv[2:] on interface argv[1] (AF_PACKET), 50 ms apart. */
-const SEND_FRAMES = `
-import socket, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((sys.argv[1], 0))
-for frame in sys.argv[2:]:
-    s.send(bytes.fromhex(frame))
-    time.sleep(0.05)
-print('sent', len(sys.argv) - 2)
-`
 
 function macBytes(text: string): Buffer {
   return Buffer.from(text.replaceAll(':', ''), 'hex')
@@ -115,9 +106,9 @@ t.test('a technician with its own certificate cannot pose as the device', async 
     checkedIpv4Frame(other.mac, hostile.mac, device.ip, other.ip), // to trent, from the device's address
     checkedIpv4Frame(device.mac, hostile.mac, other.ip, device.ip), // to the device, from trent's address
   ]
-  const hex = frames.flatMap((frame) => Array<string>(COPIES).fill(frame.toString('hex')))
-  const sent = await lab.exec(hostileSite.ns, 'python3', ['-c', SEND_FRAMES, TAP, ...hex])
-  t.equal(sent.code, 0, `mallory sent ${hex.length} crafted frames from its TAP (${sent.stdout.trim() || sent.stderr.trim()})`)
+  const copies = frames.flatMap((frame) => Array<Buffer>(COPIES).fill(frame))
+  const sent = await sendFrames(lab, hostileSite.ns, TAP, copies)
+  t.equal(sent, copies.length, `mallory sent ${copies.length} crafted frames from its TAP`)
 
   type Drops = Record<string, number>
   const expected: [EdgeProcess, Drops, string, number][] = [

@@ -12,7 +12,7 @@ import type { Peer } from '../../src/edge/peers.js'
 import { StreamHub } from '../../src/edge/streams/hub.js'
 import { silentLogger } from '../../src/log/logger.js'
 import { systemClock } from '../../src/time/clock.js'
-import { exchange } from '../fixtures/userspace.js'
+import { echoServer, exchange } from '../fixtures/userspace.js'
 
 const DEVICE_IP = '10.9.0.1'
 const ECHO_PORT = 7
@@ -39,11 +39,7 @@ t.test("malformed SCTP packets from a peer are dropped and counted, and its asso
   process.on('unhandledRejection', onRejection)
   t.teardown(() => process.off('unhandledRejection', onRejection))
 
-  const echo = createServer({ allowHalfOpen: true }, (socket) => socket.pipe(socket))
-  echo.listen(0, '127.0.0.1')
-  await once(echo, 'listening')
-  t.teardown(() => echo.close())
-  const echoPort = (echo.address() as { port: number }).port
+  const echoPort = await echoServer(t)
 
   const devicePeer = peerOf(1, 'device', DEVICE_IP)
   const technicianPeer = peerOf(2, 'technician', '10.9.0.2')

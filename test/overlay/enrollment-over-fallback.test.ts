@@ -20,13 +20,24 @@ import { SimulatedNat } from '../../src/net/simulated-nat.js'
 import { DEFAULT_WS_MAX_CONNECTIONS, DEFAULT_WS_MAX_PER_ADDRESS, REGISTER_WITHIN_MS } from '../../src/net/ws-listener.js'
 import type { StreamCarrier } from '../../src/net/ws-carrier.js'
 import type { Supernode } from '../../src/supernode/supernode.js'
+import type { ManualClock } from '../../src/time/manual-clock.js'
 import { EnrollStep, ErrorCode, PacketType, decodePacket, encodeEnrollAsk, encodeHello, type Packet } from '../../src/wire/index.js'
-import { consentSession, reaches, until } from '../fixtures/consent-session.js'
+import { consentSession, reaches, until as untilClock } from '../fixtures/consent-session.js'
 import { isRegistered, type TestEdgeOptions } from '../fixtures/overlay.js'
 import { makePrivateCa } from '../fixtures/private-ca.js'
 
 const ca = makePrivateCa(t, ['127.0.0.1'])
-const openFallback: OpenEnrollmentFallback = (url, drop) => openWebSocketCarrier(url, { ca: ca.caPem }, drop)
+/** technicians' fallback dials under way (real TLS handshakes over loopback) */
+let dialling = 0
+const openFallback: OpenEnrollmentFallback = (url, drop) => {
+  dialling++
+  return openWebSocketCarrier(url, { ca: ca.caPem }, drop).finally(() => dialling--)
+}
+
+/** consent-session's until, the injected clock held while a technician's dial is under way (a dial takes no injected time) */
+function until(clock: ManualClock, what: string, done: () => boolean, withinMs?: number): Promise<number> {
+  return untilClock(clock, what, done, withinMs, () => dialling > 0)
+}
 
 /**
  * A session whose supernode also listens for WebSocket over TLS; its fallback URL. `deviceOnTls`:

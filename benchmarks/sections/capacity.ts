@@ -5,6 +5,7 @@
 // and the CPU each process spends per registration; RSS per registered edge at 10,000 and 100,000
 // edges, relayed 1400-byte frames/s between two simulated edges, peer queries/s. Targets (issue
 // 12): fresh ≥ 0.35 × raw verify, cached ≥ 0.55 ×, ≤ 2 KiB per edge, ≥ 100,000 relayed frames/s.
+// OVERLAN_BENCH_CPU_PROF=DIR: the supernode child writes a CPU profile there.
 import { fork, type ChildProcess } from 'node:child_process'
 import { bindUdp } from '../../src/net/bind.js'
 import type { Transport } from '../../src/net/transport.js'
@@ -24,6 +25,7 @@ import {
   writeSessionDataHeader,
 } from '../../src/wire/index.js'
 import { RUNS, opsPerSecond, summarize, withBaseline, type Figure } from '../measure.js'
+import { profArgs } from './lab.js'
 
 const SOURCES = 64
 /** How long the supernode answers HELLOs before its base RSS is taken. */
@@ -39,7 +41,7 @@ interface Child {
 
 async function startChild(): Promise<Child> {
   const script = fileURLToPath(new URL('../supernode-child.js', import.meta.url))
-  const proc = fork(script, [], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const proc = fork(script, [], { execArgv: ['--expose-gc', ...profArgs()], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const port = await new Promise<number>((resolve) => proc.once('message', (m: { port: number }) => resolve(m.port)))
   return {
     proc,

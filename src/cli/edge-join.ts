@@ -109,10 +109,13 @@ export interface JoinReach {
 /**
  * The token's fallback URLs paired with its supernodes (wss:// only; ws:// too with
  * --insecure-fallback), opened with --ca-file's CA (undefined: the system's) through HTTPS_PROXY.
+ * `fallbacks` (--fallback) replaces the token's URLs: a technician who knows another way to the
+ * supernode (its company's TLS proxy, a token made without one), checked as strictly as the token's.
  */
-export function joinReach(plan: JoinPlan, options: { insecure: boolean; ca: string | undefined }, env: NodeJS.ProcessEnv): JoinReach {
-  const urls = plan.token.fallbacks.filter((url) => options.insecure || url.startsWith('wss:'))
-  if (options.ca !== undefined && urls.length === 0) throw new CliError("--ca-file checks the fallback's certificate: this join token carries no wss:// fallback URL")
+export function joinReach(plan: JoinPlan, options: { insecure: boolean; ca: string | undefined; fallbacks?: string[] }, env: NodeJS.ProcessEnv): JoinReach {
+  const given = options.fallbacks ?? []
+  const urls = given.length > 0 ? given : plan.token.fallbacks.filter((url) => options.insecure || url.startsWith('wss:'))
+  if (options.ca !== undefined && !urls.some((url) => url.startsWith('wss:'))) throw new CliError("--ca-file checks the fallback's certificate: this join token carries no wss:// fallback URL (give one with --fallback)")
   const supernodes = withFallbacks(plan.token.supernodes, urls, options.insecure)
   return { supernodes, fallback: { ca: options.ca, proxy: fallbackProxies(supernodes.map((s) => s.fallback), env) } }
 }

@@ -83,7 +83,7 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
       .option('fallback', {
         type: 'string',
         array: true,
-        describe: `a supernode's WebSocket, wss://HOST[:PORT]/overlan, used by itself when UDP gets no answer within ${UDP_HEAD_START_MS / 1000} s (UDP is tried again every ${UDP_RETRY_ON_FALLBACK_MS / 1000} s); repeat for several: each goes to the -l with its host, else to the next -l without one. HTTPS_PROXY and NO_PROXY are honoured`,
+        describe: `a supernode's WebSocket, wss://HOST[:PORT]/overlan, used by itself when UDP gets no answer within ${UDP_HEAD_START_MS / 1000} s (UDP is tried again every ${UDP_RETRY_ON_FALLBACK_MS / 1000} s); repeat for several: each goes to the -l with its host, else to the next -l without one; with a join token, replaces the token's. HTTPS_PROXY and NO_PROXY are honoured`,
       })
       .option('insecure-fallback', { type: 'boolean', default: false, describe: 'allow ws:// fallbacks (no TLS: only behind a reverse proxy you trust, or in a lab)' })
       .option('ca-file', { type: 'string', describe: "PEM file of the CA that signed the fallback's certificate (default: the system's CAs)" })
@@ -187,7 +187,7 @@ export const edgeCommand: CommandModule<object, EdgeArgs> = {
 async function technician(plan: JoinPlan, args: EdgeArgs, tap: { tapName: string; mtu: number; logger: ReturnType<typeof streamLogger> }, userspace: Omit<UserspaceOptions, 'logger'> | null): Promise<void> {
   const { logger } = tap
   // the token's fallbacks, for the enrollment and the edge alike (a technician whose UDP is blocked enrolls over TLS too)
-  const reach = joinReach(plan, { insecure: args['insecure-fallback'] === true, ca: caFile(args['ca-file']) }, process.env)
+  const reach = joinReach(plan, { insecure: args['insecure-fallback'] === true, ca: caFile(args['ca-file']), fallbacks: args.fallback }, process.env)
   const identity = joinIdentity(plan, readIdentityFile)
   const certificate = await enroll(plan, identity, logger, reach)
   const config = admittedConfig(plan, identity, certificate, commonOptions(args), reach)

@@ -1,7 +1,8 @@
 // How a technician reaches the token's supernodes (src/cli/edge-join.ts joinReach), for its
 // enrollment and its edge alike: the token's wss:// fallback goes with the supernode of its host;
 // a ws:// one only with --insecure-fallback; --ca-file is handed to the fallbacks, and refused in
-// one line when the token carries no wss:// URL; HTTPS_PROXY applies to the wss:// URL.
+// one line when the token carries no wss:// URL; HTTPS_PROXY applies to the wss:// URL; --fallback
+// replaces the token's URLs, checked as strictly.
 import t from 'tap'
 import type { JoinTokenV2 } from '../../src/assist/join-token.js'
 import { joinReach, type JoinPlan } from '../../src/cli/edge-join.js'
@@ -43,7 +44,7 @@ t.test('a ws:// URL only with --insecure-fallback', (t) => {
 t.test('--ca-file goes to the fallbacks; without a wss:// URL in the token it is refused in one line', (t) => {
   const pem = '-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n'
   t.equal(joinReach(plan(['wss://192.0.2.10/overlan']), { insecure: false, ca: pem }, {}).fallback.ca, pem)
-  t.throws(() => joinReach(plan([]), { insecure: false, ca: pem }, {}), new CliError("--ca-file checks the fallback's certificate: this join token carries no wss:// fallback URL"))
+  t.throws(() => joinReach(plan([]), { insecure: false, ca: pem }, {}), new CliError("--ca-file checks the fallback's certificate: this join token carries no wss:// fallback URL (give one with --fallback)"))
   t.throws(() => joinReach(plan(['ws://192.0.2.10:7654/overlan']), { insecure: false, ca: pem }, {}), /--ca-file/, 'a ws:// URL alone does not count')
   t.end()
 })
@@ -53,5 +54,17 @@ t.test('HTTPS_PROXY applies to the wss:// fallback, NO_PROXY exempts a host', (t
   t.match(reach.fallback.proxy?.(new URL('wss://sn2.example/overlan')), { host: 'proxy.corp', port: 3128 })
   const direct = joinReach(plan(['wss://sn2.example/overlan']), { insecure: false, ca: undefined }, { HTTPS_PROXY: 'http://proxy.corp:3128', NO_PROXY: 'sn2.example' })
   t.equal(direct.fallback.proxy?.(new URL('wss://sn2.example/overlan')), null)
+  t.end()
+})
+
+t.test("--fallback replaces the token's URLs, paired by host the same way; a ws:// one needs --insecure-fallback", (t) => {
+  const token = ['wss://sn2.example/overlan']
+  const reach = joinReach(plan(token), { insecure: false, ca: undefined, fallbacks: ['wss://192.0.2.10/overlan'] }, {})
+  t.same(reach.supernodes.map((s) => s.fallback?.href ?? null), ['wss://192.0.2.10/overlan', null], "the given URL, not the token's")
+  t.same(joinReach(plan([]), { insecure: false, ca: undefined, fallbacks: ['wss://sn2.example:8443/overlan'] }, {}).supernodes.map((s) => s.fallback?.href ?? null), [null, 'wss://sn2.example:8443/overlan'], 'also when the token carries none')
+  const pem = '-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n'
+  t.equal(joinReach(plan([]), { insecure: false, ca: pem, fallbacks: ['wss://192.0.2.10/overlan'] }, {}).fallback.ca, pem, '--ca-file with a given wss:// URL')
+  t.throws(() => joinReach(plan(token), { insecure: false, ca: undefined, fallbacks: ['ws://192.0.2.10/overlan'] }, {}), new CliError('--fallback: "ws://192.0.2.10/overlan": ws:// is not encrypted by TLS; use wss://, or allow it with --insecure-fallback'), 'a ws:// URL given without --insecure-fallback is refused, not dropped')
+  t.same(joinReach(plan(token), { insecure: false, ca: undefined, fallbacks: [] }, {}).supernodes.map((s) => s.fallback?.href ?? null), [null, 'wss://sn2.example/overlan'], "none given: the token's")
   t.end()
 })

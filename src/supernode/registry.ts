@@ -123,6 +123,8 @@ export class Registry {
   register(input: {
     edgeId: number
     communityId: Buffer
+    /** communityId in hex, when the caller has it already */
+    communityHex?: string
     claim: MemberClaim
     endpoint: Endpoint
     /** the client nonce of the REGISTER */
@@ -140,13 +142,13 @@ export class Registry {
     if (existing === undefined && this.edges.size >= this.limits.maxEdges) return { ok: false, code: ErrorCode.SupernodeFull }
     // an edge that stays where it is costs its endpoint and address nothing more; one that moves
     // within its address (a NAT gave it another port) costs only the new endpoint
-    const sourceKey = sourceKeyOf(endpoint.address)
+    const sourceKey = existing === undefined || moved ? sourceKeyOf(endpoint.address) : existing.source.key
     if (existing === undefined || moved) {
       const refusal = this.sources.refusal(sourceKey, endpoint.address, endpoint.port, existing?.source.key === sourceKey)
       if (refusal !== null) return { ok: false, code: refusal === 'endpoint-full' ? ErrorCode.EndpointFull : ErrorCode.AddressFull }
     }
 
-    const idHex = input.communityId.toString('hex')
+    const idHex = input.communityHex ?? input.communityId.toString('hex')
     let community = this.communities.get(idHex)
     if (community === undefined) {
       if (this.communities.size >= this.limits.maxCommunities) return { ok: false, code: ErrorCode.TooManyCommunities }
@@ -166,6 +168,12 @@ export class Registry {
     const ip6Key = claim.ipv6?.address ?? null
     const ip6Holder = ip6Key === null ? null : this.otherHolder(community.byIp6.get(ip6Key), edgeId)
     for (const holder of [ipHolder, ip6Holder]) if (holder !== null && !silentFor(holder, now, input.silentAfterMs)) return { ok: false, code: ErrorCode.AddressInUse }
+    if (existing !== undefined && sameCommunity && !moved && this.sameClaims(existing, macKey, claim.ipv4, ip6Key)) {
+      // the steady case of a member registering again from where it is, claiming what it holds:
+      // the entry is updated where it stands (its indexes stay as they are)
+      this.refresh(existing, claim, input.nonce, now)
+      return { ok: true, edge: existing, isNew: false }
+    }
 
     let overlay = claim.ipv4
     if (overlay === null) {
@@ -229,6 +237,29 @@ export class Registry {
     if (ip6Key !== null) community.byIp6.set(ip6Key, edge)
     this.endings.set(edge)
     return { ok: true, edge, isNew: !sameCommunity }
+  }
+
+  /** Whether a registration claims the MAC and addresses `edge` holds now (no IPv4: the one it was assigned). */
+  private sameClaims(edge: EdgeEntry, macKey: number, ipv4: OverlayAddress | null, ip6Key: string | null): boolean {
+    if (edge.macKey !== macKey || edge.ip6Key !== ip6Key) return false
+    return ipv4 === null || (ipv4.address === edge.overlay.address && ipv4.prefix === edge.overlay.prefix)
+  }
+
+  /** A newer announcement for an edge that keeps its place, MAC and addresses. */
+  private refresh(edge: EdgeEntry, claim: MemberClaim, nonce: Buffer, now: number): void {
+    if (!edge.announcement.equals(claim.announcement)) edge.announcement = Buffer.from(claim.announcement)
+    edge.timestamp = claim.timestamp
+    edge.fingerprint = claim.fingerprint
+    edge.name = claim.name
+    edge.role = claim.role
+    edge.nonce = u64From(nonce)
+    edge.lastSeen = now
+    if (edge.notAfter !== claim.notAfter) {
+      // a renewed certificate: its end moves in the queue
+      this.endings.remove(edge)
+      edge.notAfter = claim.notAfter
+      this.endings.set(edge)
+    }
   }
 
   /** Removes an edge; a community without members goes too. */

@@ -4,7 +4,7 @@
 // open between members of one community, unregisters certificates at their end, and keeps and
 // passes on the authorities' revocations. Every refused packet is counted by reason. An edge is
 // addressed by (address, route): route.ts.
-import { CookieMinter, communityIdOf, edgeIdOf, formatFingerprint, verify, verifyAnnouncementSignature, verifyRevocation } from '../crypto/index.js'
+import { CookieMinter, communityIdOf, formatFingerprint, verify, verifyAnnouncementSignature, verifyRevocation } from '../crypto/index.js'
 import { LogThrottle, silentLogger, type Logger } from '../log/logger.js'
 import { MgmtServer, type MgmtListen } from '../mgmt/server.js'
 import { defineCounters, newCounters, writeCounterMetrics } from '../mgmt/counter-table.js'
@@ -543,11 +543,12 @@ export class Supernode {
       this.refuse(ErrorCode.BadSignature, packet.clientNonce, NO_SUBJECT, address, port, `bad announcement signature from ${this.where(address, port)}`)
       return
     }
-    const edgeId = edgeIdOf(certificate.memberKey)
+    const edgeId = checked.edgeId
     const now = this.clock.now()
     const outcome = this.registry.register({
       edgeId,
       communityId: checked.communityId,
+      communityHex: checked.communityHex,
       claim: {
         announcement: announcement.bytes,
         timestamp: announcement.timestamp,

@@ -3,6 +3,7 @@
 // v1 "same MAC is the same device" and "same public address" shortcuts are gone: they let a member
 // evict the device); only a holder silent for silentAfterMs can be replaced. The same key takes its
 // own place at once, from anywhere, with a newer announcement. Certificates end at their notAfter.
+import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { Registry } from '../../src/supernode/registry.js'
 import { ErrorCode } from '../../src/wire/index.js'
@@ -137,5 +138,32 @@ t.test('the same key registering into another community leaves the first: one re
   t.equal(registry.edges.size, 2)
   t.equal(registry.sources.edgesAt('192.0.2.1', 1), 1, 'its endpoint counted once')
   t.same(registry.expireCertificates(3_000_000_000).length, 2, 'each edge once in the certificate-end queue')
+  t.end()
+})
+
+t.test('a member registering again from where it is: its entry is refreshed in place; a renewed certificate ends at its new notAfter; a changed address goes the full way', (t) => {
+  const registry = new Registry(LIMITS)
+  const first = newClaim({ notAfter: 100 })
+  const id = newEdgeId()
+  registerClaim(registry, { edgeId: id, communityId: COMMUNITY, claim: first, address: '192.0.2.1', port: 1, now: 0 })
+  const entry = registry.edges.get(id)!
+  // the same certificate's claims, a newer announcement, a renewed notAfter
+  const again = { ...first, announcement: randomBytes(300), timestamp: 2000, notAfter: 200, name: 'renamed' }
+  const outcome = registerClaim(registry, { edgeId: id, communityId: COMMUNITY, claim: again, address: '192.0.2.1', port: 1, now: 5_000 })
+  t.ok(outcome.ok && outcome.edge === entry && !outcome.isNew, 'the same entry, not a new member')
+  t.ok(entry.announcement.equals(again.announcement) && entry.announcement !== again.announcement, 'the newer announcement, copied')
+  t.match(entry, { timestamp: 2000, notAfter: 200, name: 'renamed', lastSeen: 5_000 })
+  t.same(registry.expireCertificates(150), [], 'not ended at the old notAfter')
+  t.same(registry.expireCertificates(200).map((e) => e.edgeId), [id], 'ended at the new one')
+
+  // a new overlay address for the same key: re-indexed, the old address free
+  const b = newClaim()
+  const bId = newEdgeId()
+  registerClaim(registry, { edgeId: bId, communityId: COMMUNITY, claim: b, address: '192.0.2.2', port: 1, now: 0 })
+  const moved = { ...b, announcement: randomBytes(300), timestamp: 3000, ipv4: { address: '10.9.200.1', prefix: 16 } }
+  t.ok(registerClaim(registry, { edgeId: bId, communityId: COMMUNITY, claim: moved, address: '192.0.2.2', port: 1, now: 1_000 }).ok)
+  const community = registry.communities.get(COMMUNITY.toString('hex'))!
+  t.equal(registry.findByIp(community, Buffer.from([10, 9, 200, 1]))?.edgeId, bId, 'found at its new address')
+  t.equal(registry.findByIp(community, Buffer.from(b.ipv4!.address.split('.').map(Number))), undefined, 'not at the old one')
   t.end()
 })

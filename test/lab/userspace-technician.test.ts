@@ -2,10 +2,11 @@
 // 65534 with no capabilities, behind a cone NAT; real curl through its --forward and through
 // `curl --socks5-hostname` reaches an HTTP server on the device (a 4 MiB file, SHA-256 equal);
 // a port the device's --allow does not list is refused, counted and reported to curl; over the
-// direct path, over the relay, and with 5 % of the technician's underlay lost; over the TLS fallback
-// (the technician's NAT drops all UDP) with 5 % of the device's underlay lost, the throughput printed.
-// Real ssh and scp (openssh) carry 4 MiB each way through a --forward to an sshd on the device over
-// the direct path, 1 MiB each way over the relay with 5 % loss (64 MiB each under npm run soak).
+// direct path, then over the direct path and over the relay each with 5 % of the technician's
+// underlay lost; over the TLS fallback (the technician's NAT drops all UDP) with 5 % of the device's
+// underlay lost, the throughput printed. Real ssh and scp (openssh) carry 4 MiB each way through a
+// --forward to an sshd on the device over the direct path, 1 MiB each way over the relay with 5 %
+// loss (64 MiB each under npm run soak).
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -99,6 +100,19 @@ t.test('a technician as uid 65534 without capabilities reaches the device by cur
   const device = await s.deviceStatus()
   t.ok((device.streams?.counters.refused['port-not-allowed'] ?? 0) >= 2, `the device counted port-not-allowed (${device.streams?.counters.refused['port-not-allowed']})`)
   t.ok((device.streams?.counters.closed ?? 0) >= 2, `and the streams it carried (${device.streams?.counters.closed} closed, ${device.streams?.counters.bytesToPeers} B to the technician)`)
+})
+
+t.test('over the direct path, with 5 % of the technician underlay lost', async (t) => {
+  if (skipUnlessRoot(t, 'network namespaces, a userspace impairment and a process switched to uid 65534')) return
+  const s = await setup(t, 'direct')
+  const impairment = await impairWan(s.lab, s.techSite, { loss: 0.05, delayMs: 5, jitterMs: 2, seed: 15 })
+  const direct = await waitFor('a direct path', async () => ((await s.techStatus()).peers.find((p) => p.ip === DEVICE_IP)?.path === 'direct' ? true : undefined), 30_000)
+  t.ok(direct.ok, 'the path went direct through the lossy underlay')
+  const { forwardMs, socksMs } = await reaches(t, s, 'direct, 5 % loss')
+  t.comment(`4 MiB over the direct path with 5 % loss on the technician's underlay: ${mbits(forwardMs)} Mbit/s through --forward, ${mbits(socksMs)} Mbit/s through SOCKS5`)
+  t.equal((await s.techStatus()).peers.find((p) => p.ip === DEVICE_IP)?.path, 'direct', 'still direct after the transfers')
+  const lost = totals(await impairment.counters())
+  t.ok(lost.lost > 50, `the technician's underlay lost frames (${lost.lost} of ${lost.frames})`)
 })
 
 t.test('over the relay, with 5 % of the technician underlay lost', async (t) => {

@@ -32,6 +32,15 @@
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
+// UDP GRO (UDP_GRO), receiving, on sockets opened with it: the kernel hands a run of datagrams
+// from one source (a peer's GSO run, or datagrams a network card's GRO merged) to the socket as
+// one message with their size in a control message, instead of queueing each on its own; they are
+// cut back into slots here, so the wrapper sees datagrams as before. A message holds up to 64 KB.
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+#define GRO_MSGS 64
+#define GRO_BYTES 65536
 // Per datagram, in the shared Int32Arrays: length, port, family (4 or 6), TTL
 // (sends only; 0 = the socket's default), then 16 address bytes (IPv4: the first 4).
 #define META_INTS 8
@@ -59,9 +68,16 @@ typedef struct udp {
   uint32_t sslots[SEND_BATCH];  // ring slots each message carries
   char scontrol[SEND_BATCH][CMSG_SPACE(sizeof(uint16_t))];
   bool gso;  // off once the kernel refused a run (no checksum offload on the way, an old kernel)
+  bool gro;  // UDP_GRO is on: messages are read into gro_buf and cut into the slots
+  struct mmsghdr gmsg[GRO_MSGS];
+  struct iovec giov[GRO_MSGS];
+  struct sockaddr_in6 gaddr[GRO_MSGS];
+  char gcontrol[GRO_MSGS][CMSG_SPACE(sizeof(int))];
   double truncated;    // datagrams larger than a slot, dropped
   double send_errors;  // datagrams the kernel refused (no route, firewall, bad address), dropped
+  double gro_runs;     // messages that carried more than one datagram (UDP GRO at work)
   int last_send_error;
+  uint8_t gro_buf[];  // GRO_MSGS × GRO_BYTES when gro (allocated with the struct, freed with it)
 } udp_t;
 
 static bool is_transient(int err) {
@@ -119,6 +135,68 @@ static void receive_batch(udp_t* u) {
   if (n > 0) poller_deliver(p, n, 0);
 }
 
+// The datagram at `data` (cut to a slot if larger: the codec then refuses it as oversized) into
+// slot `filled`, from `from`.
+static void fill_slot(udp_t* u, int filled, const uint8_t* data, size_t length, const struct sockaddr_in6* from) {
+  int32_t* meta = u->recv_meta + filled * META_INTS;
+  describe_source(meta, from);
+  if (length > u->slot) {
+    u->truncated++;
+    length = u->slot;
+  }
+  memcpy(u->recv + (size_t)filled * u->slot, data, length);
+  meta[META_LENGTH] = (int32_t)length;
+}
+
+// With UDP_GRO: one recvmmsg of up to GRO_MSGS messages, each cut into its datagrams (the size in
+// its UDP_GRO control message; none: one datagram), delivered RECV_BATCH at a time.
+static void receive_gro(udp_t* u) {
+  poller_t* p = &u->base;
+  for (int i = 0; i < GRO_MSGS; i++) {
+    u->gmsg[i].msg_hdr.msg_namelen = sizeof u->gaddr[i];
+    u->gmsg[i].msg_hdr.msg_controllen = sizeof u->gcontrol[i];
+    u->gmsg[i].msg_hdr.msg_flags = 0;
+  }
+  int n;
+  do {
+    n = recvmmsg(p->fd, u->gmsg, GRO_MSGS, MSG_DONTWAIT, NULL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (is_transient(errno)) return;
+    int err = errno;
+    poller_set_events(p, 0);
+    poller_deliver(p, 0, err);
+    return;
+  }
+  int filled = 0;
+  for (int i = 0; i < n; i++) {
+    struct msghdr* h = &u->gmsg[i].msg_hdr;
+    size_t length = u->gmsg[i].msg_len;
+    size_t segment = length;
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c)) {
+      if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO) continue;
+      int size = 0;
+      memcpy(&size, CMSG_DATA(c), sizeof size);
+      if (size > 0) segment = (size_t)size;
+    }
+    if (h->msg_flags & MSG_TRUNC) u->truncated++;  // more than 64 KB: not one of ours
+    if (segment < length) u->gro_runs++;
+    const uint8_t* data = u->gro_buf + (size_t)i * GRO_BYTES;
+    size_t offset = 0;
+    do {
+      size_t piece = length - offset < segment ? length - offset : segment;
+      fill_slot(u, filled++, data + offset, piece, &u->gaddr[i]);
+      offset += piece;
+      if (filled == RECV_BATCH) {
+        poller_deliver(p, filled, 0);
+        filled = 0;
+        if (p->fd < 0) return;  // closed by the callback
+      }
+    } while (offset < length && segment > 0);
+  }
+  if (filled > 0) poller_deliver(p, filled, 0);
+}
+
 static void on_event(poller_t* p, int status, int events) {
   udp_t* u = (udp_t*)p;
   if (status < 0) {
@@ -132,7 +210,13 @@ static void on_event(poller_t* p, int status, int events) {
     poller_deliver(p, -1, 0);
     if (p->fd < 0) return;  // closed by the callback
   }
-  if (events & UV_READABLE) receive_batch(u);
+  if (events & UV_READABLE) {
+    if (u->gro) {
+      receive_gro(u);
+    } else {
+      receive_batch(u);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -286,11 +370,11 @@ static void set_buffer(int fd, int forced, int plain, int bytes) {
   if (setsockopt(fd, SOL_SOCKET, forced, &bytes, sizeof bytes) < 0) setsockopt(fd, SOL_SOCKET, plain, &bytes, sizeof bytes);
 }
 
-// open(address, port, bufferBytes, slotBytes, sendSlots)
+// open(address, port, bufferBytes, slotBytes, sendSlots[, gro])
 //   -> { handle, port, recv, recvMeta, send, sendMeta, recvBatch }
 static napi_value udp_open(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 5) return throw_error(env, "EINVAL", "open", "open(address, port, bufferBytes, slotBytes, sendSlots) takes five arguments");
   char address[INET6_ADDRSTRLEN];
@@ -303,6 +387,8 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
       napi_get_value_uint32(env, argv[4], &send_slots) != napi_ok || send_slots == 0 || send_slots > 65536) {
     return throw_error(env, "EINVAL", "open", "open: bad arguments");
   }
+  bool want_gro = false;
+  if (argc >= 6 && napi_get_value_bool(env, argv[5], &want_gro) != napi_ok) want_gro = false;
   struct sockaddr_in6 bind_to;
   memset(&bind_to, 0, sizeof bind_to);
   socklen_t bind_len;
@@ -338,10 +424,23 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   getsockname(fd, (struct sockaddr*)&bound, &bound_len);
   uint32_t bound_port = ntohs(bound.sin6_port);  // sin_port sits at the same offset
 
-  udp_t* u = calloc(1, sizeof *u);
+  // UDP_GRO where the kernel has it (4.18 and later); elsewhere datagrams come one by one, as without
+  int one = 1;
+  bool gro = want_gro && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) == 0;
+  // the GRO buffer's pages are touched only by what arrives coalesced
+  udp_t* u = calloc(1, sizeof *u + (gro ? (size_t)GRO_MSGS * GRO_BYTES : 0));
   if (u == NULL) {
     close(fd);
     return throw_error(env, "ENOMEM", "open", "out of memory");
+  }
+  u->gro = gro;
+  for (int i = 0; gro && i < GRO_MSGS; i++) {
+    u->giov[i].iov_base = u->gro_buf + (size_t)i * GRO_BYTES;
+    u->giov[i].iov_len = GRO_BYTES;
+    u->gmsg[i].msg_hdr.msg_iov = &u->giov[i];
+    u->gmsg[i].msg_hdr.msg_iovlen = 1;
+    u->gmsg[i].msg_hdr.msg_name = &u->gaddr[i];
+    u->gmsg[i].msg_hdr.msg_control = u->gcontrol[i];
   }
   u->base.fd = fd;
   u->v6 = v6;
@@ -413,7 +512,7 @@ static napi_value udp_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// stats(handle) -> { truncated, sendErrors, lastSendError, gso }
+// stats(handle) -> { truncated, sendErrors, lastSendError, gso, gro, groRuns }
 static napi_value udp_stats(napi_env env, napi_callback_info info) {
   napi_value argv[1], result, value;
   udp_t* u = (udp_t*)poller_args(env, info, argv, 1, "stats");
@@ -431,6 +530,10 @@ static napi_value udp_stats(napi_env env, napi_callback_info info) {
   CHECK_NAPI(env, napi_set_named_property(env, result, "lastSendError", value));
   CHECK_NAPI(env, napi_get_boolean(env, u->gso, &value));
   CHECK_NAPI(env, napi_set_named_property(env, result, "gso", value));
+  CHECK_NAPI(env, napi_get_boolean(env, u->gro, &value));
+  CHECK_NAPI(env, napi_set_named_property(env, result, "gro", value));
+  CHECK_NAPI(env, napi_create_double(env, u->gro_runs, &value));
+  CHECK_NAPI(env, napi_set_named_property(env, result, "groRuns", value));
   return result;
 }
 

@@ -31,11 +31,11 @@ interface NativeSocket {
 }
 
 interface NativeUdp {
-  open(address: string, port: number, bufferBytes: number, slotBytes: number, sendSlots: number): NativeSocket
+  open(address: string, port: number, bufferBytes: number, slotBytes: number, sendSlots: number, gro: boolean): NativeSocket
   start(handle: unknown, onBatch: (count: number, error: string | undefined) => void): void
   send(handle: unknown, start: number, count: number): number
   close(handle: unknown): void
-  stats(handle: unknown): { truncated: number; sendErrors: number; lastSendError: string | null; gso: boolean }
+  stats(handle: unknown): { truncated: number; sendErrors: number; lastSendError: string | null; gso: boolean; gro: boolean; groRuns: number }
   metaInts: number
 }
 
@@ -62,6 +62,10 @@ export interface BatchUdpStats {
   largestBatch: number
   /** runs of datagrams to one peer go to the kernel as one (UDP GSO); false once the kernel refused it */
   gso: boolean
+  /** runs of datagrams from one source come from the kernel as one (UDP GRO: asked for, and the kernel has it) */
+  gro: boolean
+  /** messages the kernel handed up with more than one datagram in them (cut apart in the addon) */
+  groRuns: number
 }
 
 export class BatchUdpTransport implements Transport {
@@ -96,8 +100,8 @@ export class BatchUdpTransport implements Transport {
   }
 
   /** Binds `address` ('::' is dual-stack) and `port` (0: any); throws as node:dgram would (code EADDRINUSE …). */
-  static bind(native: NativeUdp, options: { address: string; port: number }): BatchUdpTransport {
-    const socket = native.open(options.address, options.port, SOCKET_BUFFER_BYTES, SLOT_BYTES, SEND_SLOTS)
+  static bind(native: NativeUdp, options: { address: string; port: number; gro?: boolean }): BatchUdpTransport {
+    const socket = native.open(options.address, options.port, SOCKET_BUFFER_BYTES, SLOT_BYTES, SEND_SLOTS, options.gro === true)
     return new BatchUdpTransport(native, socket, options.address, options.address.includes(':'))
   }
 
@@ -227,8 +231,8 @@ export class BatchUdpTransport implements Transport {
   }
 
   stats(): BatchUdpStats {
-    const { truncated, sendErrors, gso } = this.native.stats(this.socket.handle)
-    return { truncated, sendErrors, ringFull: this.ringFull, largestBatch: this.largestBatch, gso }
+    const { truncated, sendErrors, gso, gro, groRuns } = this.native.stats(this.socket.handle)
+    return { truncated, sendErrors, ringFull: this.ringFull, largestBatch: this.largestBatch, gso, gro, groRuns }
   }
 
   flush(): Promise<void> {

@@ -12,6 +12,11 @@ export interface BindOptions {
   /** address to bind; '::' (dual-stack) or '0.0.0.0' or a specific one */
   address: string
   port: number
+  /**
+   * The batched socket only: receive with UDP GRO (runs of datagrams from one source come up as one
+   * message, cut back into datagrams in the addon). The edge's data socket asks for it.
+   */
+  gro?: boolean
 }
 
 /** Bound on the IPv4 → ::ffff: text cache (peers and supernodes: a handful per edge). */

@@ -10,8 +10,8 @@ const native = loadUdpAddon()
 if (native === null) throw new Error('the UDP addon is not built: run npm ci')
 const addon = native
 
-function open(address: string): BatchUdpTransport {
-  const socket = BatchUdpTransport.bind(addon, { address, port: 0 })
+function open(address: string, gro = false): BatchUdpTransport {
+  const socket = BatchUdpTransport.bind(addon, { address, port: 0, gro })
   t.teardown(() => socket.close())
   return socket
 }
@@ -80,6 +80,46 @@ t.test('runs of equal datagrams to one peer (UDP GSO) arrive as the datagrams th
   t.ok(got.every((g, i) => g.bytes.readUInt32BE(0) === i && g.bytes[100 - 1] === (i & 0xff)), 'each with its own bytes')
   t.equal((await atC).length, 100, 'the other peer got its own')
   t.equal(a.stats().gso, true)
+})
+
+t.test('a socket with UDP GRO gets runs as one message from the kernel and hands them up as the datagrams they were, 64 to a call', async (t) => {
+  const a = open('127.0.0.1')
+  const other = open('127.0.0.1')
+  const b = open('127.0.0.1', true)
+  t.equal(b.stats().gro, true, 'the kernel has UDP GRO')
+  const want = 600
+  const arrivals = collect(b, want + 100)
+  const sizes: number[] = []
+  for (let i = 0; i < want; i++) {
+    // runs of 1,444-byte datagrams (each run one GSO send, one GRO message), a shorter one ending a run now and then
+    const bytes = Buffer.alloc(i % 70 === 69 ? 300 : 1444, i & 0xff)
+    bytes.writeUInt32BE(i, 0)
+    sizes.push(bytes.length)
+    a.send(bytes, 0, bytes.length, b.local().port, '127.0.0.1')
+    if (i % 6 === 0) other.send(Buffer.from(`other ${i}`), 0, `other ${i}`.length, b.local().port, '127.0.0.1')
+  }
+  const got = await arrivals
+  const fromA = got.filter((g) => g.port === a.local().port)
+  const fromOther = got.filter((g) => g.port === other.local().port)
+  t.same(fromA.map((g) => g.bytes.length), sizes, 'each datagram its own size, in order')
+  t.ok(fromA.every((g, i) => g.bytes.readUInt32BE(0) === i && g.bytes.at(-1) === (i & 0xff)), 'each with its own bytes')
+  t.same(fromOther.map((g) => g.bytes.toString()), Array.from({ length: 100 }, (_, i) => `other ${i * 6}`), "the other source's own, in order, named as theirs")
+  t.ok(b.stats().groRuns > 0, `the kernel handed up runs (${b.stats().groRuns} messages of more than one datagram)`)
+  t.ok(b.stats().largestBatch <= 64, `at most 64 datagrams to a call (${b.stats().largestBatch})`)
+  t.equal(b.stats().truncated, 0)
+})
+
+t.test('a socket with UDP GRO: a datagram larger than a slot is cut and counted, the next ones are whole', async (t) => {
+  const b = open('127.0.0.1', true)
+  const arrivals = collect(b, 2)
+  const big = createSocket('udp4')
+  t.teardown(() => big.close())
+  await new Promise<void>((resolve) => big.send(Buffer.alloc(MAX_PACKET_BYTES + 2000, 1), b.local().port, '127.0.0.1', () => resolve()))
+  await new Promise<void>((resolve) => big.send(Buffer.from('after'), b.local().port, '127.0.0.1', () => resolve()))
+  const got = await arrivals
+  t.ok(got[0]!.bytes.length > MAX_PACKET_BYTES && got[0]!.bytes.length < MAX_PACKET_BYTES + 2000, `cut to its slot (${got[0]!.bytes.length} bytes): the codec refuses it as oversized`)
+  t.equal(got[1]!.bytes.toString(), 'after')
+  t.equal(b.stats().truncated, 1, 'counted')
 })
 
 t.test('a dual-stack socket names IPv4 sources without ::ffff: and answers them, and speaks IPv6', async (t) => {

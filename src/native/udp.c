@@ -107,23 +107,29 @@ static void describe_source(int32_t* meta, const struct sockaddr_in6* from) {
   }
 }
 
+// One recvmmsg into `msgs`; how many arrived, or -1 (nothing now, or a socket error already
+// reported to the wrapper, after which nothing more will arrive).
+static int read_messages(poller_t* p, struct mmsghdr* msgs, unsigned count) {
+  int n;
+  do {
+    n = recvmmsg(p->fd, msgs, count, MSG_DONTWAIT, NULL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && !is_transient(errno)) {
+    int err = errno;
+    poller_set_events(p, 0);
+    poller_deliver(p, 0, err);
+  }
+  return n < 0 ? -1 : n;
+}
+
 static void receive_batch(udp_t* u) {
   poller_t* p = &u->base;
   for (int i = 0; i < RECV_BATCH; i++) {
     u->rmsg[i].msg_hdr.msg_namelen = sizeof u->raddr[i];
     u->rmsg[i].msg_hdr.msg_flags = 0;
   }
-  int n;
-  do {
-    n = recvmmsg(p->fd, u->rmsg, RECV_BATCH, MSG_DONTWAIT, NULL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    if (is_transient(errno)) return;
-    int err = errno;
-    poller_set_events(p, 0);
-    poller_deliver(p, 0, err);
-    return;
-  }
+  int n = read_messages(p, u->rmsg, RECV_BATCH);
+  if (n < 0) return;
   for (int i = 0; i < n; i++) {
     int32_t* meta = u->recv_meta + i * META_INTS;
     describe_source(meta, &u->raddr[i]);
@@ -157,17 +163,8 @@ static void receive_gro(udp_t* u) {
     u->gmsg[i].msg_hdr.msg_controllen = sizeof u->gcontrol[i];
     u->gmsg[i].msg_hdr.msg_flags = 0;
   }
-  int n;
-  do {
-    n = recvmmsg(p->fd, u->gmsg, GRO_MSGS, MSG_DONTWAIT, NULL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    if (is_transient(errno)) return;
-    int err = errno;
-    poller_set_events(p, 0);
-    poller_deliver(p, 0, err);
-    return;
-  }
+  int n = read_messages(p, u->gmsg, GRO_MSGS);
+  if (n < 0) return;
   int filled = 0;
   for (int i = 0; i < n; i++) {
     struct msghdr* h = &u->gmsg[i].msg_hdr;

@@ -8,7 +8,7 @@
 // whole machine was; then the same through the relay (--relay-only on both edges). Targets:
 // ≥ 1,000 Mbit/s TCP direct, ≥ 500 Mbit/s relayed, ≤ 0.15 ms RTT added (median).
 // OVERLAN_BENCH_CPU_PROF=DIR: the edges run with node --cpu-prof and write their profiles there.
-import { summarize, withBaseline, type Figure } from '../measure.js'
+import { machineSpeed, summarize, withBaseline, type Figure } from '../measure.js'
 import { cpuSeconds, machineCpu, runIn, sleep, waitFor, withLab, type BenchLab, type EdgeProcess, type LabProcess, type Site } from '../lab-harness.js'
 
 const RUNS = 3
@@ -129,11 +129,13 @@ interface OverlayRuns {
   /** % of the machine's CPU (all cores) busy during the run */
   machineBusy: number[]
   machineSteal: number[]
+  /** the machine's speed around the run: machineSpeed() before and after, averaged */
+  speed: number[]
   rtt: number[]
 }
 
 function newRuns(): OverlayRuns {
-  return { tcp: [], cpuA: [], cpuB: [], cpuSupernode: [], usPerFrameA: [], usPerFrameB: [], machineBusy: [], machineSteal: [], rtt: [] }
+  return { tcp: [], cpuA: [], cpuB: [], cpuSupernode: [], usPerFrameA: [], usPerFrameB: [], machineBusy: [], machineSteal: [], speed: [], rtt: [] }
 }
 
 /** Frames through the edge's TAP device so far, both ways. */
@@ -152,11 +154,13 @@ async function overlayTcp(lab: BenchLab, a: EdgeProcess, b: EdgeProcess, runs: O
     await beforeEach()
     const pids = [a.pid!, b.pid!, lab.supernode!.pid!]
     const framesBefore = await Promise.all([tapFrames(a), tapFrames(b)])
+    const speedBefore = machineSpeed()
     const before = pids.map(cpuSeconds)
     const machineBefore = machineCpu()
     runs.tcp.push(await iperf(lab, a.site, b.site, a.ip, 'tcp', SECONDS))
     const used = pids.map((pid, i) => cpuSeconds(pid) - before[i]!)
     const machineAfter = machineCpu()
+    runs.speed.push((speedBefore + machineSpeed()) / 2)
     const frames = (await Promise.all([tapFrames(a), tapFrames(b)])).map((n, i) => n - framesBefore[i]!)
     runs.cpuA.push(used[0]!)
     runs.cpuB.push(used[1]!)
@@ -179,6 +183,9 @@ function cpuFigures(runs: OverlayRuns, how: string): Figure[] {
     summarize(`CPU of edge A (receiver) per frame through its TAP, ${how}`, 'µs', runs.usPerFrameA),
     summarize(`CPU of edge B (sender) per frame through its TAP, ${how}`, 'µs', runs.usPerFrameB),
     summarize(`machine CPU busy during the TCP run, ${how} (all cores)`, '%', runs.machineBusy, { note: `steal ${runs.machineSteal.map((s) => s.toFixed(1)).join(' / ')} %` }),
+    summarize(`machine speed around each TCP run, ${how} (Ed25519 verifies/s in the benchmark's process)`, 'verifies/s', runs.speed, {
+      note: `Mbit/s at verifies/s: ${runs.tcp.map((r, i) => `${r.mbits.toFixed(0)} at ${runs.speed[i]!.toFixed(0)}`).join(', ')}`,
+    }),
   ]
 }
 

@@ -9,7 +9,9 @@ import type { CommunityKeys } from '../crypto/keys.js'
 import { silentLogger, type Logger } from '../log/logger.js'
 import { MgmtServer, type MgmtListen } from '../mgmt/server.js'
 import { formatHostPort, type HostPort } from '../net/address.js'
+import { BatchUdpTransport, type BatchUdpStats } from '../net/batch-udp-transport.js'
 import { bindUdp, type SocketKind } from '../net/bind.js'
+import { DgramTransport } from '../net/dgram-transport.js'
 import type { Transport } from '../net/transport.js'
 import { WsCarrier, type CarrierDrop, type StreamCarrier } from '../net/ws-carrier.js'
 import { connectWebSocket, type ProxyConfig } from '../net/ws-connect.js'
@@ -199,6 +201,8 @@ export interface EdgeStatus {
   drops: Record<EdgeReason | SessionDropReason, number>
   /** userspace streams open now and their counters (streams/hub.ts) */
   streams?: ReturnType<StreamHub['status']>
+  /** the data socket: the batched addon's counters (BatchUdpStats: gso, gro, groRuns …), node:dgram, or null (a test's own) */
+  socket?: ({ kind: 'batch' } & BatchUdpStats) | { kind: 'dgram' } | null
 }
 
 export interface EdgeEvents {
@@ -597,6 +601,7 @@ export class Edge extends EventEmitter<EdgeEvents> {
       counters: { ...this.counters },
       drops: this.allDrops(),
       streams: this.streams.status(),
+      socket: socketStatus(this.transport),
       ...this.hostStatus(),
     }
   }
@@ -620,4 +625,14 @@ export class Edge extends EventEmitter<EdgeEvents> {
 export async function openWebSocketCarrier(url: URL, options: FallbackOptions, drop: (reason: CarrierDrop) => void): Promise<StreamCarrier> {
   const connection = await connectWebSocket({ url, ca: options.ca, proxy: options.proxy?.(url) ?? null, timeoutMs: options.timeoutMs })
   return new WsCarrier(url, connection, drop)
+}
+
+/**
+ * The data socket, for /status: the batched addon's counters (whether UDP GSO and GRO are at work,
+ * datagrams cut or refused), or node:dgram where the addon was not built; null for a socket of
+ * another kind (tests give the edge their own).
+ */
+function socketStatus(transport: Transport): EdgeStatus['socket'] {
+  if (transport instanceof BatchUdpTransport) return { kind: 'batch', ...transport.stats() }
+  return transport instanceof DgramTransport ? { kind: 'dgram' } : null
 }

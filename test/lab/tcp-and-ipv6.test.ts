@@ -1,6 +1,7 @@
 // Real traffic over the overlay: an iperf3 TCP run of 3 s completes (its rate is printed, not
 // asserted; TCP's own checksums and retransmits vouch for the merged segments the receiving TAP
-// hands up as GRO packets), and IPv6 link-local ping works across the TAP devices (neighbour discovery and
+// hands up as GRO packets; between the edges, the sender's runs of datagrams go as one (UDP GSO)
+// and reach the receiver's socket as one (UDP GRO), as their /status says), and IPv6 link-local ping works across the TAP devices (neighbour discovery and
 // ICMPv6 through the overlay).
 import t from 'tap'
 import { natLab, TAP, waitFor, type LabEdgeStatus } from '../fixtures/lab.js'
@@ -34,6 +35,15 @@ t.test('iperf3 over the overlay, and IPv6 link-local ping', async (t) => {
   t.comment(`A's TAP: ${tapA?.superFrames ?? 0} super-frames from the host cut into ${tapA?.frames ?? 0} frames; B's TAP: ${tapB?.mergedRuns ?? 0} merged runs written, ${tapB?.writeRefused ?? 0} frames refused`)
   t.ok((tapA?.superFrames ?? 0) > 0, "the sender's host handed over runs of segments as one (TSO), cut by the edge")
   t.ok((tapB?.mergedRuns ?? 0) > 0, 'received TCP segments went up to the host merged')
+  // and between the edges: A sent runs of datagrams as one (UDP GSO), B's socket took them as one (UDP GRO)
+  type SocketCounters = { kind: string; gso?: boolean; gro?: boolean; groRuns?: number; truncated?: number }
+  const socketA = ((await a.status()) as LabEdgeStatus & { socket?: SocketCounters }).socket
+  const socketB = ((await b.status()) as LabEdgeStatus & { socket?: SocketCounters }).socket
+  t.comment(`A's data socket ${JSON.stringify(socketA)}; B's ${JSON.stringify(socketB)}`)
+  t.equal(socketA?.kind, 'batch', "the edges' data sockets are the batched addon's")
+  t.ok(socketA?.gso === true && socketB?.gro === true, 'with UDP GSO and GRO at work')
+  t.ok((socketB?.groRuns ?? 0) > 0, "A's runs of datagrams reached B's socket as one (GSO sent, GRO received)")
+  t.equal(socketB?.truncated, 0, 'none cut')
 
   // the bytes themselves: merged segments reach the host with their checksum left to the "device",
   // so TCP would not catch a payload put in the wrong place; a hash of 32 MB does

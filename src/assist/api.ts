@@ -10,6 +10,7 @@ import Koa, { type Context } from 'koa'
 import { hostCheck } from '../http/host-check.js'
 import type { Clock } from '../time/clock.js'
 import { AUDIT_EVENT_LABELS, CONSOLE_CONSTANTS_PATH, consoleConstantsModule } from './console-constants.js'
+import { EventStreams, MAX_EVENT_STREAMS } from './event-stream.js'
 import { nestsDeeperThan } from './json-depth.js'
 import { SessionHookFailed } from './hooks.js'
 import { LOGIN_LOCK_MS, LoginGuard } from './login-guard.js'
@@ -80,6 +81,7 @@ export function createApi(options: ApiOptions): Koa {
     type: CONTENT_TYPES['.js']!,
     body: Buffer.from(consoleConstantsModule({ maxDurationSeconds: MAX_DURATION_SECONDS, presenceCheckMs: PRESENCE_CHECK_MS, loginLockSeconds: LOGIN_LOCK_MS / 1000, auditEventLabels: AUDIT_EVENT_LABELS })),
   })
+  const events = new EventStreams(() => service.status(), clock)
   const app = new Koa()
   app.proxy = false
 
@@ -224,6 +226,13 @@ export function createApi(options: ApiOptions): Koa {
         await authenticate(ctx)
         ctx.body = service.technicians()
         return
+      case 'GET /api/events': {
+        // a console session's stream ends with its login (logout, or its 12 hours)
+        const session = (await authenticate(ctx)) === 'cookie' ? ctx.cookies.get(SESSION_COOKIE)! : null
+        const stillAllowed = session === null ? null : () => (sessions.get(session) ?? 0) > clock.now()
+        if (!events.start(ctx, stillAllowed)) throw new HttpError(429, `${MAX_EVENT_STREAMS} event streams are open already: close one, or poll GET /api/assistance`)
+        return
+      }
     }
     const technician = TECHNICIAN_ROUTE.exec(ctx.path)
     if (technician !== null) {

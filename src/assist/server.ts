@@ -117,7 +117,11 @@ export async function startAssistServer(config: AssistServerConfig, deps: Assist
 
   const service = await AssistanceService.start({ stateDir: config.stateDir, supernodes, deviceIp: config.deviceIp, deviceName: config.deviceName, fallbacks }, { audit, startEdge: deps.startEdge, clock, logger, onStep: deps.onStep, netcheck: deps.netcheck, hooks: deps.hooks, hookEnv: deps.hookEnv })
   const app = createApi({ apiToken: token, webDir: config.webDir, service, clock, listenHost: config.listen.host, hostNames: config.hostNames })
-  app.on('error', (err: Error) => logger.error(`console: ${err.message}`))
+  app.on('error', (err: NodeJS.ErrnoException) => {
+    // an event stream (GET /api/events) ends when its client goes away: the stream's normal end
+    if (err.code === 'ERR_STREAM_PREMATURE_CLOSE') return
+    logger.error(`console: ${err.message}`)
+  })
   const handle = app.callback()
   const server: Server = createServer((req, res) => void handle(req, res))
   await new Promise<void>((resolve, reject) => {

@@ -56,10 +56,6 @@ export class EventStreams {
     private readonly clock: Clock,
   ) {}
 
-  get open(): number {
-    return this.streams.size
-  }
-
   /** Answers `ctx` with a stream of events; false (answer nothing) when MAX_EVENT_STREAMS are open. */
   start(ctx: Context, stillAllowed: (() => boolean) | null): boolean {
     if (this.streams.size >= MAX_EVENT_STREAMS) return false
@@ -86,20 +82,24 @@ export class EventStreams {
 
   private check(): void {
     const now = this.clock.now()
-    let status: AssistanceStatus | null = null
+    // the state and its key once per look, whatever the number of streams
+    let current: { status: AssistanceStatus; key: string } | null = null
     for (const stream of [...this.streams]) {
       if (stream.stillAllowed !== null && !stream.stillAllowed()) {
         this.end(stream)
         continue
       }
-      status ??= this.state()
-      if (eventKey(status) !== stream.sent) this.send(stream, status)
+      if (current === null) {
+        const status = this.state()
+        current = { status, key: eventKey(status) }
+      }
+      if (current.key !== stream.sent) this.send(stream, current.status, current.key)
       else if (now - stream.lastWrite >= HEARTBEAT_MS) this.write(stream, ': still here\n\n')
     }
   }
 
-  private send(stream: Stream, status: AssistanceStatus): void {
-    stream.sent = eventKey(status)
+  private send(stream: Stream, status: AssistanceStatus, key = eventKey(status)): void {
+    stream.sent = key
     this.write(stream, `event: assistance\ndata: ${JSON.stringify(status)}\n\n`)
   }
 

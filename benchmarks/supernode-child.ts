@@ -21,6 +21,8 @@ const node = await Supernode.start({
   relayBytesPerSource: { perSecond: 1e15, burst: 1e15 },
   relayBytesPerCommunity: { perSecond: 1e15, burst: 1e15 },
   keepaliveSeconds: 3600,
+  // as `overlan supernode` runs on a machine of more than one core; OVERLAN_BENCH_INLINE_VERIFY=1 for one thread
+  signatureWorker: process.env.OVERLAN_BENCH_INLINE_VERIFY !== '1',
 })
 
 process.on('message', (msg: { cmd: string }) => {

@@ -1,4 +1,5 @@
 // `overlan supernode`: the rendezvous and relay server, as with n2n's `supernode`.
+import { availableParallelism } from 'node:os'
 import type { CommandModule } from 'yargs'
 import { formatHostPort } from '../net/address.js'
 import { secretMemory } from '../crypto/secure-memory.js'
@@ -78,6 +79,7 @@ interface SupernodeArgs {
   'auto-ip': string
   keepalive: number
   'expire-after': number
+  'signature-worker': boolean
   'log-level': string
 }
 
@@ -143,6 +145,11 @@ export const supernodeCommand: CommandModule<object, SupernodeArgs> = {
       .option('auto-ip', { type: 'string', default: DEFAULT_SUPERNODE_CONFIG.autoIpRange, describe: 'range for automatic overlay addresses (a /24 per community)' })
       .option('keepalive', { type: 'number', default: DEFAULT_SUPERNODE_CONFIG.keepaliveSeconds, describe: 'seconds between keepalives that edges are told to keep' })
       .option('expire-after', { type: 'number', default: DEFAULT_SUPERNODE_CONFIG.missedKeepalives, describe: 'expire an edge after this many keepalive intervals of silence' })
+      .option('signature-worker', {
+        type: 'boolean',
+        default: availableParallelism() > 1,
+        describe: 'verify registrations\' signatures on a second thread (default: on where the machine has more than one core); --no-signature-worker keeps them on the main thread',
+      })
       .option('log-level', { type: 'string', default: 'info', describe: 'debug, info, warn, error or silent' })
       .example('$0 supernode -p 7654', 'listen on UDP 7654, management on 127.0.0.1:5645')
       .example('$0 supernode -p 7654 -p 443 --tcp-port 443 --tls-cert cert.pem --tls-key key.pem', 'UDP 7654 and 443, and WebSocket over TLS on TCP 443 for edges whose network blocks UDP'),
@@ -166,6 +173,7 @@ export const supernodeCommand: CommandModule<object, SupernodeArgs> = {
       autoIpRange: args['auto-ip'],
       keepaliveSeconds: positiveInt('keepalive', args.keepalive, 3600),
       missedKeepalives: positiveInt('expire-after', args['expire-after'], 100),
+      signatureWorker: args['signature-worker'],
     }
     try {
       parseSubnet(config.autoIpRange)

@@ -12,8 +12,8 @@
 // ~5 MiB at the largest; memory-bound.ts counts it.
 import { certificateFingerprint, validityFailure } from '../crypto/certificate.js'
 import { communityIdOf, edgeIdOf } from '../crypto/keys.js'
-import { verify } from '../crypto/sign.js'
 import type { Certificate } from '../wire/certificate.js'
+import { verifyInline, type SignatureCheck } from './signature-checks.js'
 
 /** Enough for every edge of a well-used supernode to re-register after a restart of its own without a second verify. */
 export const CERTIFICATE_CACHE_ENTRIES = 16_384
@@ -27,6 +27,19 @@ export type CertificateRefusal = 'certificate-not-yet-valid' | 'certificate-expi
  * edgeIdOf(the member key), the registry's key for the holder.
  */
 export type CertificateCheck = { ok: true; communityId: Buffer; communityHex: string; fingerprintHex: string; edgeId: number; cached: boolean } | { ok: false; reason: CertificateRefusal }
+
+/**
+ * A certificate that passed the cheap checks and is not in the cache: `authoritySignature` is left
+ * to check (inline or on the signature worker), then `remember` it.
+ */
+export interface UncheckedCertificate {
+  ok: 'unchecked'
+  authoritySignature: SignatureCheck
+  certificate: Certificate
+  communityId: Buffer
+  communityHex: string
+  fingerprintHex: string
+}
 
 /** What a verified certificate yields, kept so that its next registration need not hash it again. */
 interface Verified {
@@ -51,14 +64,20 @@ export class CertificateCache {
     return this.verified.size
   }
 
-  /** Cheap checks first (time, then a hash for the fingerprint and revocation), the authority signature last and only once. */
+  /** Checks the certificate at once, its authority signature inline unless cached (lookup, then remember). */
   check(certificate: Certificate, nowSeconds: number, revocations: RevokedCheck): CertificateCheck {
+    const found = this.lookup(certificate, nowSeconds, revocations)
+    if (found.ok !== 'unchecked') return found
+    return verifyInline(found.authoritySignature) ? this.remember(found) : { ok: false, reason: 'bad-certificate-signature' }
+  }
+
+  /** Cheap checks first (time, then a hash for the fingerprint and revocation); the authority signature is left to the caller unless cached. */
+  lookup(certificate: Certificate, nowSeconds: number, revocations: RevokedCheck): CertificateCheck | UncheckedCertificate {
     const outside = validityFailure(certificate, nowSeconds)
     if (outside !== null) return { ok: false, reason: outside === 'expired' ? 'certificate-expired' : 'certificate-not-yet-valid' }
     const fingerprintHex = certificateFingerprint(certificate).toString('hex')
-    const signature = certificate.signature.toString('latin1')
     const known = this.verified.get(fingerprintHex)
-    if (known !== undefined && known.signature === signature) {
+    if (known !== undefined && known.signature === certificate.signature.toString('latin1')) {
       if (revocations.isRevoked(known.communityHex, fingerprintHex)) return { ok: false, reason: 'certificate-revoked' }
       // most recently used goes last
       this.verified.delete(fingerprintHex)
@@ -69,10 +88,18 @@ export class CertificateCache {
     const communityId = communityIdOf(certificate.authorityKey)
     const communityHex = communityId.toString('hex')
     if (revocations.isRevoked(communityHex, fingerprintHex)) return { ok: false, reason: 'certificate-revoked' }
-    if (!verify('certificate', certificate.body, certificate.signature, certificate.authorityKey)) return { ok: false, reason: 'bad-certificate-signature' }
+    const authoritySignature: SignatureCheck = { context: 'certificate', message: certificate.body, signature: certificate.signature, publicKey: certificate.authorityKey }
+    return { ok: 'unchecked', authoritySignature, certificate, communityId, communityHex, fingerprintHex }
+  }
+
+  /** `unchecked`'s authority signature has verified: cached from now on. */
+  remember(unchecked: UncheckedCertificate): CertificateCheck & { ok: true } {
+    const { certificate, communityId, communityHex, fingerprintHex } = unchecked
     const edgeId = edgeIdOf(certificate.memberKey)
-    if (this.verified.size >= this.maxEntries && known === undefined) this.verified.delete(this.verified.keys().next().value!)
-    this.verified.set(fingerprintHex, { signature, communityHex, edgeId })
+    if (this.verified.size >= this.maxEntries && !this.verified.has(fingerprintHex)) this.verified.delete(this.verified.keys().next().value!)
+    // a body known with another signature keeps the one that verified last
+    this.verified.delete(fingerprintHex)
+    this.verified.set(fingerprintHex, { signature: certificate.signature.toString('latin1'), communityHex, edgeId })
     return { ok: true, communityId, communityHex, fingerprintHex, edgeId, cached: false }
   }
 }

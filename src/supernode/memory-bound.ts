@@ -8,6 +8,7 @@ import { MAX_PACKET_BYTES } from '../wire/index.js'
 import { CERTIFICATE_CACHE_ENTRIES, CERTIFICATE_CACHE_ENTRY_BYTES } from './certificate-cache.js'
 import { ENROLL_EXCHANGE_ENTRY_BYTES, ENROLL_TRACKED_KEYS, MAX_ENROLL_EXCHANGES } from './enroll-exchanges.js'
 import type { RateLimit } from './rate-limit.js'
+import { MAX_WAITING_CHECKS } from './signature-checks.js'
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -37,6 +38,12 @@ export const MEMORY_COSTS = {
   trackedKeyBytes: 320,
   /** enrollment: the exchange table full and its two rate limiters (per source, per device) at their key limits, whatever the other limits */
   enrollBytes: MAX_ENROLL_EXCHANGES * ENROLL_EXCHANGE_ENTRY_BYTES + 2 * ENROLL_TRACKED_KEYS * 320,
+  /**
+   * the signature worker, when on: its thread (14-16 MiB of RSS, measured) and the registrations
+   * waiting for its verdicts at most (one per check at worst: a copy of the REGISTER, its decoded
+   * fields and its closure, under 2 KiB)
+   */
+  signatureWorkerBytes: 16 * MiB + MAX_WAITING_CHECKS * 2 * KiB,
 }
 
 /**
@@ -56,6 +63,8 @@ export interface MemoryLimits {
   relayBytesPerCommunity: RateLimit
   /** the WebSocket listener's connection limit, when there is one */
   ws?: { maxConnections: number } | null
+  /** registrations verified on a worker thread */
+  signatureWorker?: boolean
 }
 
 export interface MemoryBound {
@@ -66,6 +75,8 @@ export interface MemoryBound {
   trackedKeys: number
   /** WebSocket connections at once (0 without --tcp-port), each up to WS_MEMORY_PER_CONNECTION */
   wsConnections: number
+  /** what the signature worker adds (0 without it) */
+  signatureWorkerBytes: number
 }
 
 export function memoryBound(limits: MemoryLimits): MemoryBound {
@@ -75,8 +86,9 @@ export function memoryBound(limits: MemoryLimits): MemoryBound {
   const trackedKeys = TRACKED_TABLES * limits.maxTrackedSources
   const wsConnections = limits.ws?.maxConnections ?? 0
   const c = MEMORY_COSTS
-  const bytes = c.processBytes + c.certificateCacheBytes + c.revocationBytes + c.enrollBytes + edges * c.edgeBytes + communities * c.communityBytes + trackedKeys * c.trackedKeyBytes + wsConnections * WS_MEMORY_PER_CONNECTION
-  return { bytes, edges, communities, trackedKeys, wsConnections }
+  const signatureWorkerBytes = limits.signatureWorker === true ? c.signatureWorkerBytes : 0
+  const bytes = signatureWorkerBytes + c.processBytes + c.certificateCacheBytes + c.revocationBytes + c.enrollBytes + edges * c.edgeBytes + communities * c.communityBytes + trackedKeys * c.trackedKeyBytes + wsConnections * WS_MEMORY_PER_CONNECTION
+  return { bytes, edges, communities, trackedKeys, wsConnections, signatureWorkerBytes }
 }
 
 /** The start-up line: the figure and what it is made of. */
@@ -84,7 +96,7 @@ export function describeMemoryBound(bound: MemoryBound): string {
   const c = MEMORY_COSTS
   const n = (x: number): string => x.toLocaleString('en-US')
   return (
-    `memory bound ${mib(bound.bytes)}: process ${mib(c.processBytes)} + certificate cache ${mib(c.certificateCacheBytes)} + revocations ${mib(c.revocationBytes)} + enrollment ${mib(c.enrollBytes)} + ${n(bound.edges)} edges × ${n(c.edgeBytes)} B + ` +
+    `memory bound ${mib(bound.bytes)}: process ${mib(c.processBytes)}${bound.signatureWorkerBytes > 0 ? ` + signature worker ${mib(bound.signatureWorkerBytes)}` : ''} + certificate cache ${mib(c.certificateCacheBytes)} + revocations ${mib(c.revocationBytes)} + enrollment ${mib(c.enrollBytes)} + ${n(bound.edges)} edges × ${n(c.edgeBytes)} B + ` +
     `${n(bound.communities)} communities × ${n(c.communityBytes)} B + ${n(bound.trackedKeys)} tracked source keys × ${n(c.trackedKeyBytes)} B ` +
     (bound.wsConnections > 0 ? `+ ${n(bound.wsConnections)} WebSocket connections × ${n(WS_MEMORY_PER_CONNECTION)} B ` : '') +
     `(--max-edges-total, --max-communities, --max-edges, --max-tracked-sources${bound.wsConnections > 0 ? ', --ws-max-connections' : ''})`

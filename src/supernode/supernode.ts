@@ -4,7 +4,7 @@
 // open between members of one community, unregisters certificates at their end, and keeps and
 // passes on the authorities' revocations. Every refused packet is counted by reason. An edge is
 // addressed by (address, route): route.ts.
-import { CookieMinter, communityIdOf, formatFingerprint, verify, verifyAnnouncementSignature, verifyRevocation } from '../crypto/index.js'
+import { CookieMinter, communityIdOf, formatFingerprint, verify, verifyRevocation } from '../crypto/index.js'
 import { LogThrottle, silentLogger, type Logger } from '../log/logger.js'
 import { MgmtServer, type MgmtListen } from '../mgmt/server.js'
 import { defineCounters, newCounters, writeCounterMetrics } from '../mgmt/counter-table.js'
@@ -60,7 +60,8 @@ import {
 } from '../wire/index.js'
 import { ENROLL_TRACKED_KEYS, EnrollExchanges } from './enroll-exchanges.js'
 import { parseSubnet } from './auto-ip.js'
-import { CertificateCache, type CertificateRefusal } from './certificate-cache.js'
+import { CertificateCache, type CertificateCheck, type CertificateRefusal } from './certificate-cache.js'
+import { InlineVerifier, WorkerVerifier, type SignatureCheck, type SignatureVerifier } from './signature-checks.js'
 import { checkMemoryLimits, describeMemoryBound, memoryBound, type MemoryBound } from './memory-bound.js'
 import { RateLimiter, type RateLimit } from './rate-limit.js'
 import { DEFAULT_SUPERNODE_PORT } from './defaults.js'
@@ -139,6 +140,12 @@ export interface SupernodeConfig {
   enrollRatePerDevice: RateLimit
   /** range for n2n-style automatic addresses (a /24 per community) */
   autoIpRange: string
+  /**
+   * verify registrations' signatures on a worker thread (signature-checks.ts): on a machine with a
+   * second core, what lets fresh registrations reach 0.35 × one core's verify rate. The CLI turns
+   * it on where os.availableParallelism() > 1; off, registrations complete synchronously.
+   */
+  signatureWorker: boolean
 }
 
 const MiB = 1024 * 1024
@@ -150,8 +157,8 @@ export const DEFAULT_SUPERNODE_CONFIG: SupernodeConfig = {
   mgmt: DEFAULT_SUPERNODE_MGMT,
   maxCommunities: 10_000,
   maxEdgesPerCommunity: 1024,
-  // with the other defaults, the worst case fits DEFAULT_MEMORY_BOUND (memory-bound.ts): 498 MiB
-  maxEdges: 80_000,
+  // with the other defaults, the worst case fits DEFAULT_MEMORY_BOUND (memory-bound.ts): 486 MiB, 510 MiB with the signature worker
+  maxEdges: 75_000,
   // a socket is one edge; a few more for an edge restarted on a fixed port (-p) before its old run expired
   maxEdgesPerEndpoint: 4,
   // a NAT or a carrier-grade NAT puts many edges behind one address; an attacker gets no more than this
@@ -177,6 +184,8 @@ export const DEFAULT_SUPERNODE_CONFIG: SupernodeConfig = {
   // ten technicians waiting at once, each polling once a second, with room for their handshakes
   enrollRatePerDevice: { perSecond: 20, burst: 40 },
   autoIpRange: '10.128.0.0/9',
+  // in-process supernodes (tests, the assistance service's own) complete registrations synchronously; the CLI sets it by core count
+  signatureWorker: false,
 }
 
 export const SUPERNODE_REASONS = [
@@ -217,6 +226,7 @@ export const SUPERNODE_REASONS = [
   'enroll-table-full', // the exchange table holds only live asks
   'enroll-not-device', // an answer from an address where that device edge is not registered
   'enroll-unasked', // an answer to an exchange nobody asked under within 30 s
+  'verify-backlog', // a REGISTER while MAX_WAITING_CHECKS signature checks wait for the worker (the edge sends it again)
 ] as const
 export type SupernodeReason = (typeof SUPERNODE_REASONS)[number]
 
@@ -294,6 +304,8 @@ export interface SupernodeStatus {
   drops: Record<string, number>
   /** revocations kept, every community together (at most MAX_REVOCATIONS) */
   revocations: number
+  /** where registrations' signatures are verified, and how many checks wait for the worker */
+  signatureChecks: { thread: 'worker' | 'main'; waiting: number }
   /** the most memory the supernode's tables can take at its limits, with the process around them (memory-bound.ts) */
   memoryBoundBytes: number
 }
@@ -366,6 +378,8 @@ export class Supernode {
   private lastRevocationPrune: number
   private oldProtocolLoggedAt = -Infinity
   private mgmt: MgmtServer | null = null
+  private readonly verifier: SignatureVerifier
+  private stopped = false
 
   private constructor(
     readonly config: SupernodeConfig,
@@ -385,6 +399,7 @@ export class Supernode {
     this.joinLog = new LogThrottle(LOG_LINES_PER_SECOND, () => clock.now())
     this.revocationLog = new LogThrottle(LOG_LINES_PER_SECOND, () => clock.now())
     this.lastRevocationPrune = clock.now()
+    this.verifier = config.signatureWorker ? new WorkerVerifier(log) : new InlineVerifier()
   }
 
   static async start(options: Partial<SupernodeConfig> = {}, deps: SupernodeDeps = {}): Promise<Supernode> {
@@ -432,6 +447,8 @@ export class Supernode {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true
+    await this.verifier.close()
     this.sweeper?.cancel()
     this.sweeper = null
     this.certificateTimer?.cancel()
@@ -470,7 +487,9 @@ export class Supernode {
     }
     if (msg[0] === OLD_WIRE_VERSION) return this.oldProtocol(msg, address, port)
     if (msg[1] === PacketType.Relay) return this.relayFromStranger(msg, address, port, now)
-    const decoded = decodePacket(msg)
+    // a REGISTER whose signatures the worker checks completes a turn later: past the receive
+    // buffer's reuse, so it is decoded from a copy of its own
+    const decoded = decodePacket(msg[1] === PacketType.Register && this.verifier.mode === 'worker' ? Buffer.from(msg) : msg)
     if (!decoded.ok) {
       this.drops[decoded.reason]++
       return
@@ -530,16 +549,35 @@ export class Supernode {
       return
     }
     const announcement = packet.announcement
+    const found = this.certificates.lookup(announcement.certificate, this.nowSeconds(), this.revocations)
+    if (found.ok === false) return this.refuseCertificate(found.reason, packet, address, port)
+    const memberSignature: SignatureCheck = { context: 'announcement', message: announcement.body, signature: announcement.signature, publicKey: announcement.certificate.memberKey }
+    const checks = found.ok === 'unchecked' ? [memberSignature, found.authoritySignature] : [memberSignature]
+    const accepted = this.verifier.verify(checks, ([member, authority]) => {
+      if (this.stopped) return
+      if (found.ok !== 'unchecked') return this.registerVerified(packet, found, member!, address, port)
+      if (!authority) return this.refuseCertificate('bad-certificate-signature', packet, address, port)
+      // the verdict may come a turn later: the certificate may have been revoked or expired meanwhile
+      const again = this.certificates.lookup(announcement.certificate, this.nowSeconds(), this.revocations)
+      if (again.ok === false) return this.refuseCertificate(again.reason, packet, address, port)
+      this.registerVerified(packet, this.certificates.remember(found), member!, address, port)
+    })
+    if (!accepted) this.drops['verify-backlog']++
+  }
+
+  private refuseCertificate(reason: CertificateRefusal, packet: Register, address: string, port: number): void {
+    const certificate = packet.announcement.certificate
+    const what = `certificate "${certificate.name}" serial ${certificate.serial} (notBefore ${isoSeconds(certificate.notBefore)}, notAfter ${isoSeconds(certificate.notAfter)}) from ${this.where(address, port)}`
+    this.refuse(ERROR_OF_CERTIFICATE[reason], packet.clientNonce, NO_SUBJECT, address, port, what)
+  }
+
+  /** The certificate is good (cached, or its authority signature just verified): the member's signature, then the registry's holder rules. */
+  private registerVerified(packet: Register, checked: CertificateCheck & { ok: true }, memberSigned: boolean, address: string, port: number): void {
+    const announcement = packet.announcement
     const certificate = announcement.certificate
-    const checked = this.certificates.check(certificate, this.nowSeconds(), this.revocations)
-    if (!checked.ok) {
-      const what = `certificate "${certificate.name}" serial ${certificate.serial} (notBefore ${isoSeconds(certificate.notBefore)}, notAfter ${isoSeconds(certificate.notAfter)}) from ${this.where(address, port)}`
-      this.refuse(ERROR_OF_CERTIFICATE[checked.reason], packet.clientNonce, NO_SUBJECT, address, port, what)
-      return
-    }
     if (checked.cached) this.counters.certificateCacheHits++
     else this.counters.certificateCacheMisses++
-    if (!verifyAnnouncementSignature(announcement)) {
+    if (!memberSigned) {
       this.refuse(ErrorCode.BadSignature, packet.clientNonce, NO_SUBJECT, address, port, `bad announcement signature from ${this.where(address, port)}`)
       return
     }
@@ -579,7 +617,7 @@ export class Supernode {
       )
     }
     this.send(
-      encodeRegisterAck({ edgeId, timestamp: announcement.timestamp, reflexive: seen, overlay: edge.overlay, keepaliveSeconds: this.config.keepaliveSeconds, serverTimeMs: now }),
+      encodeRegisterAck({ edgeId, timestamp: announcement.timestamp, reflexive: this.seenAs(address, port), overlay: edge.overlay, keepaliveSeconds: this.config.keepaliveSeconds, serverTimeMs: now }),
       address,
       port,
     )
@@ -968,6 +1006,7 @@ export class Supernode {
       counters: { ...this.counters },
       drops: { ...this.drops },
       revocations: this.revocations.size,
+      signatureChecks: { thread: this.verifier.mode === 'worker' ? 'worker' : 'main', waiting: this.verifier.waiting },
       memoryBoundBytes: this.memoryBound.bytes,
     }
   }
@@ -978,6 +1017,7 @@ export class Supernode {
     m.gauge('overlan_supernode_edges', 'Registered edges', this.registry.edges.size)
     m.gauge('overlan_supernode_revocations', 'Revocations kept (every community together)', this.revocations.size)
     m.gauge('overlan_supernode_certificate_cache_entries', 'Certificates whose authority signature is cached as verified', this.certificates.size)
+    m.gauge('overlan_supernode_signature_checks_waiting', 'Signature checks of registrations handed to the worker thread and not answered yet', this.verifier.waiting)
     m.gauge('overlan_supernode_memory_bound_bytes', 'The most memory the supernode can take at its configured limits', this.memoryBound.bytes)
     const ws = this.transport.ws
     if (ws !== null) {

@@ -2,7 +2,8 @@
 // an edge registering with it, and a clean stop on SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import t from 'tap'
+import { availableParallelism } from 'node:os'
+import t, { type Test } from 'tap'
 import { registered, startEdge } from '../fixtures/overlay.js'
 
 function exitCode(child: ChildProcess): Promise<number | null> {
@@ -11,8 +12,9 @@ function exitCode(child: ChildProcess): Promise<number | null> {
 
 const bin = fileURLToPath(new URL('../../bin/overlan.js', import.meta.url))
 
-t.test('runs, serves /status and /metrics, registers an edge, stops cleanly on SIGTERM', async (t) => {
-  const child = spawn(process.execPath, [bin, 'supernode', '-p', '0', '--bind', '127.0.0.1', '--mgmt', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+/** `overlan supernode` on loopback with `args`, killed at teardown; resolves with its management URL once it says where. */
+async function supernodeCli(t: Test, args: string[] = []): Promise<{ child: ChildProcess; mgmtUrl: string; stderr: () => string }> {
+  const child = spawn(process.execPath, [bin, 'supernode', '-p', '0', '--bind', '127.0.0.1', '--mgmt', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL')
   })
@@ -28,8 +30,16 @@ t.test('runs, serves /status and /metrics, registers an edge, stops cleanly on S
       }
     })
   })
-  const status = (await (await fetch(`${mgmtUrl}/status`)).json()) as { port: number; edges: { id: string; ip: string }[] }
+  return { child, mgmtUrl, stderr: () => stderr }
+}
+
+t.test('runs, serves /status and /metrics, registers an edge, stops cleanly on SIGTERM', async (t) => {
+  const { child, mgmtUrl, stderr: logged } = await supernodeCli(t)
+  const status = (await (await fetch(`${mgmtUrl}/status`)).json()) as { port: number; edges: { id: string; ip: string }[]; signatureChecks: { thread: string } }
   t.ok(status.port > 0, `listening on UDP ${status.port}`)
+  const twoCores = availableParallelism() > 1
+  t.equal(status.signatureChecks.thread, twoCores ? 'worker' : 'main', `signatures verified on ${twoCores ? 'a worker thread: more than one core' : 'the main thread: one core'}`)
+  if (twoCores) t.match(logged(), /memory bound \d+ MiB: process \d+ MiB \+ signature worker 24 MiB/, 'the memory bound counts the worker')
 
   const e = await startEdge(t, [status.port])
   await registered(e)
@@ -40,13 +50,23 @@ t.test('runs, serves /status and /metrics, registers an edge, stops cleanly on S
   const metrics = await (await fetch(`${mgmtUrl}/metrics`)).text()
   t.match(metrics, /^overlan_supernode_edges 1$/m)
   t.match(metrics, /overlan_supernode_registrations_total [1-9]/)
-  t.match(stderr, /registered edge [0-9a-f]{14}/, 'one log line per registration')
+  t.match(logged(), /registered edge [0-9a-f]{14}/, 'one log line per registration')
   t.equal((await fetch(`${mgmtUrl}/nope`)).status, 404)
   t.equal((await fetch(`${mgmtUrl}/status`, { method: 'POST' })).status, 405)
 
   child.kill('SIGTERM')
   const code = await exitCode(child)
   t.equal(code, 0, 'exit code 0 after SIGTERM')
+})
+
+t.test('--no-signature-worker: signatures verified on the main thread, edges register as well', async (t) => {
+  const { child, mgmtUrl } = await supernodeCli(t, ['--no-signature-worker'])
+  const status = (await (await fetch(`${mgmtUrl}/status`)).json()) as { port: number; signatureChecks: { thread: string; waiting: number } }
+  t.same(status.signatureChecks, { thread: 'main', waiting: 0 })
+  const e = await startEdge(t, [status.port])
+  await registered(e)
+  child.kill('SIGTERM')
+  t.equal(await exitCode(child), 0)
 })
 
 t.test('bad options: one line, non-zero exit, nothing bound', async (t) => {

@@ -35,10 +35,11 @@ function sourceAddress(prefix: string, i: number): string {
   return `${prefix}:${(i >>> 16).toString(16)}:${(i & 0xffff).toString(16)}:aaaa:bbbb:cccc:dddd`
 }
 
-t.test('with the default limits the worst case fits the stated 512 MiB', (t) => {
-  const bound = memoryBound(DEFAULT_SUPERNODE_CONFIG)
+t.test('with the default limits the worst case fits the stated 512 MiB, the signature worker included (the CLI turns it on where there are two cores)', (t) => {
+  const bound = memoryBound({ ...DEFAULT_SUPERNODE_CONFIG, signatureWorker: true })
   t.comment(`default bound ${(bound.bytes / 2 ** 20).toFixed(1)} MiB: ${bound.edges} edges, ${bound.communities} communities, ${bound.trackedKeys} tracked keys`)
   t.ok(bound.bytes <= DEFAULT_MEMORY_BOUND, `${bound.bytes} ≤ ${DEFAULT_MEMORY_BOUND}`)
+  t.equal(bound.bytes - memoryBound(DEFAULT_SUPERNODE_CONFIG).bytes, MEMORY_COSTS.signatureWorkerBytes, 'the worker counted when on, not when off')
   t.equal(bound.edges, DEFAULT_SUPERNODE_CONFIG.maxEdges, 'edges are bounded by the total, not communities × edges per community (10 million)')
   t.equal(bound.trackedKeys, TRACKED_TABLES * DEFAULT_SUPERNODE_CONFIG.maxTrackedSources)
   t.end()

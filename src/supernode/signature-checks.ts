@@ -7,8 +7,10 @@
 // side (benchmarks/README.md, experiment 25).
 //
 // The hand-off is batched: the checks of one turn of the event loop (a recvmmsg batch of
-// registrations) are packed into one buffer and posted once; the worker answers with one byte per
-// check, in order. Verdicts come back in the order the checks went out, so two registrations of
+// registrations) are packed into one buffer and moved (not copied) to the worker, which writes one
+// byte per check, in order, at the buffer's start and moves it back; the buffers are pooled, so a
+// batch allocates nothing on either side (a new buffer per batch left the worker's heap holding
+// tens of MiB of them between its rare collections: RSS per edge over 2 KiB at 100,000). Verdicts come back in the order the checks went out, so two registrations of
 // one edge complete in the order they arrived, as they did inline.
 //
 // Bounded: at most MAX_WAITING_CHECKS wait for a verdict; past it `verify` refuses (the caller
@@ -83,10 +85,12 @@ interface Batch {
   calls: { count: number; done: VerdictCallback }[]
 }
 
-function newBatch(size: number): Batch {
-  const buffer = new ArrayBuffer(size)
+function newBatch(buffer: ArrayBuffer): Batch {
   return { buffer, bytes: Buffer.from(buffer), used: 0, checks: [], calls: [] }
 }
+
+/** Batch buffers back from the worker, kept for the next batches. */
+const POOLED_BUFFERS = 8
 
 function packedSize(check: SignatureCheck): number {
   return CHECK_HEADER_BYTES + SIGNATURE_CONTEXT[check.context].length + check.message.length
@@ -115,6 +119,8 @@ function pack(batch: Batch, check: SignatureCheck): void {
 }
 
 const WORKER_URL = new URL('./verify-worker.js', import.meta.url)
+const WORKER_YOUNG_MB = 2
+const WORKER_OLD_MB = 64
 
 export class WorkerVerifier implements SignatureVerifier {
   private worker: Worker | null
@@ -124,14 +130,20 @@ export class WorkerVerifier implements SignatureVerifier {
   private readonly posted: Batch[] = []
   private waitingChecks = 0
   private closing = false
+  private readonly pool: ArrayBuffer[] = []
 
   constructor(
     private readonly log: Logger,
     private readonly maxWaiting = MAX_WAITING_CHECKS,
     workerUrl: URL = WORKER_URL,
   ) {
-    this.worker = new Worker(workerUrl)
-    this.worker.on('message', (verdicts: Uint8Array) => this.answered(verdicts))
+    // the worker holds nothing but the batch in hand: a small young generation keeps its RSS near
+    // its idle ~15 MiB under load (at the default size it grew by tens of MiB; memory-bound.ts counts
+    // 16 MiB). The old generation's ceiling leaves room for what a loader adds (tap's TypeScript
+    // and coverage hooks need more than 16 MiB); a worker that ran out would fail like any other
+    // and leave the checks inline
+    this.worker = new Worker(workerUrl, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB, maxOldGenerationSizeMb: WORKER_OLD_MB } })
+    this.worker.on('message', (answered: ArrayBuffer) => this.answered(answered))
     this.worker.on('error', (err) => this.failed(`it failed: ${err.message}`))
     this.worker.on('exit', (code) => this.failed(`it exited with code ${code}`))
     // the worker keeps the process alive only while verdicts are out (ref'd in verify, unref'd when answered)
@@ -155,7 +167,7 @@ export class WorkerVerifier implements SignatureVerifier {
     // one call's checks go in one batch, so that its verdicts come back together
     const size = checks.reduce((sum, check) => sum + packedSize(check), 0)
     if (this.open !== null && this.open.used + size > this.open.bytes.length) this.flush()
-    const batch = (this.open ??= newBatch(Math.max(BATCH_BYTES, size)))
+    const batch = (this.open ??= newBatch(size <= BATCH_BYTES ? (this.pool.pop() ?? new ArrayBuffer(BATCH_BYTES)) : new ArrayBuffer(size)))
     for (const check of checks) pack(batch, check)
     batch.calls.push({ count: checks.length, done })
     if (this.waitingChecks === 0) this.worker.ref()
@@ -181,10 +193,13 @@ export class WorkerVerifier implements SignatureVerifier {
     this.worker.postMessage({ count: batch.checks.length, bytes: batch.buffer }, [batch.buffer])
   }
 
-  private answered(verdicts: Uint8Array): void {
+  /** `answered`: the oldest posted batch's buffer, its first bytes the verdicts */
+  private answered(answered: ArrayBuffer): void {
     const batch = this.posted.shift()
     if (batch === undefined) return
+    const verdicts = new Uint8Array(answered, 0, batch.checks.length)
     this.deliver(batch, (i) => verdicts[i] === 1)
+    if (answered.byteLength === BATCH_BYTES && this.pool.length < POOLED_BUFFERS) this.pool.push(answered)
     if (this.waitingChecks === 0) this.worker?.unref()
   }
 

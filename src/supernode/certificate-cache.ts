@@ -54,6 +54,12 @@ export interface RevokedCheck {
   isRevoked(communityHex: string, fingerprintHex: string): boolean
 }
 
+/** The supernode's clock against the certificate's window (CLOCK_SKEW_SECONDS of tolerance on notBefore), as a refusal. */
+function timeRefusal(certificate: Certificate, nowSeconds: number): CertificateRefusal | null {
+  const outside = validityFailure(certificate, nowSeconds)
+  return outside === null ? null : outside === 'expired' ? 'certificate-expired' : 'certificate-not-yet-valid'
+}
+
 export class CertificateCache {
   /** by fingerprint (hex); map order = least recently used first */
   private readonly verified = new Map<string, Verified>()
@@ -73,8 +79,8 @@ export class CertificateCache {
 
   /** Cheap checks first (time, then a hash for the fingerprint and revocation); the authority signature is left to the caller unless cached. */
   lookup(certificate: Certificate, nowSeconds: number, revocations: RevokedCheck): CertificateCheck | UncheckedCertificate {
-    const outside = validityFailure(certificate, nowSeconds)
-    if (outside !== null) return { ok: false, reason: outside === 'expired' ? 'certificate-expired' : 'certificate-not-yet-valid' }
+    const outside = timeRefusal(certificate, nowSeconds)
+    if (outside !== null) return { ok: false, reason: outside }
     const fingerprintHex = certificateFingerprint(certificate).toString('hex')
     const known = this.verified.get(fingerprintHex)
     if (known !== undefined && known.signature === certificate.signature.toString('latin1')) {
@@ -90,6 +96,11 @@ export class CertificateCache {
     if (revocations.isRevoked(communityHex, fingerprintHex)) return { ok: false, reason: 'certificate-revoked' }
     const authoritySignature: SignatureCheck = { context: 'certificate', message: certificate.body, signature: certificate.signature, publicKey: certificate.authorityKey }
     return { ok: 'unchecked', authoritySignature, certificate, communityId, communityHex, fingerprintHex }
+  }
+
+  /** Why a certificate that passed `lookup` is refused now (its time window, a revocation since), or null. */
+  endedOrRevoked(certificate: Certificate, communityHex: string, fingerprintHex: string, nowSeconds: number, revocations: RevokedCheck): CertificateRefusal | null {
+    return timeRefusal(certificate, nowSeconds) ?? (revocations.isRevoked(communityHex, fingerprintHex) ? 'certificate-revoked' : null)
   }
 
   /** `unchecked`'s authority signature has verified: cached from now on. */

@@ -555,12 +555,11 @@ export class Supernode {
     const checks = found.ok === 'unchecked' ? [memberSignature, found.authoritySignature] : [memberSignature]
     const accepted = this.verifier.verify(checks, ([member, authority]) => {
       if (this.stopped) return
-      if (found.ok !== 'unchecked') return this.registerVerified(packet, found, member!, address, port)
-      if (!authority) return this.refuseCertificate('bad-certificate-signature', packet, address, port)
-      // the verdict may come a turn later: the certificate may have been revoked or expired meanwhile
-      const again = this.certificates.lookup(announcement.certificate, this.nowSeconds(), this.revocations)
-      if (again.ok === false) return this.refuseCertificate(again.reason, packet, address, port)
-      this.registerVerified(packet, this.certificates.remember(found), member!, address, port)
+      if (found.ok === 'unchecked' && !authority) return this.refuseCertificate('bad-certificate-signature', packet, address, port)
+      // the verdict may come a turn later (the worker): the certificate may have ended or been revoked meanwhile
+      const ended = this.certificates.endedOrRevoked(announcement.certificate, found.communityHex, found.fingerprintHex, this.nowSeconds(), this.revocations)
+      if (ended !== null) return this.refuseCertificate(ended, packet, address, port)
+      this.registerVerified(packet, found.ok === 'unchecked' ? this.certificates.remember(found) : found, member!, address, port)
     })
     if (!accepted) this.drops['verify-backlog']++
   }

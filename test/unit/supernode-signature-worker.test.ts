@@ -183,6 +183,28 @@ t.test('at the supernode: a revocation that arrives while the verdict is out win
   t.match(answer, { type: PacketType.Error, code: ErrorCode.CertificateRevoked }, 'refused as revoked, though its signatures verified')
   t.notOk(sn.node.registry.edges.has(member.edgeId), 'not registered')
   t.equal(sn.node.drops['certificate-revoked'], 1)
+
+  // the same with a cached certificate: only the member signature goes to the worker
+  const known = community.issue()
+  const knownFrom = { address: '127.0.0.73', port: 4103 }
+  sn.receive(registerPacket(known.announce(), knownFrom), knownFrom.address, knownFrom.port)
+  await until('registered once', () => sn.node.registry.edges.has(known.edgeId))
+  const again = registerPacket(known.announce(), knownFrom)
+  const mark = sn.sent.length
+  sn.receive(again, knownFrom.address, knownFrom.port)
+  sn.receive(community.revoke(known), deviceFrom.address, deviceFrom.port)
+  t.notOk(sn.node.registry.edges.has(known.edgeId), 'the revocation removed the registered edge at once')
+  await until('the verdict given', () => sn.node.status().signatureChecks.waiting === 0)
+  const toKnown = sn.sent.slice(mark).filter((s) => s.address === knownFrom.address).map((s) => decoded(s.packet))
+  t.notOk(
+    toKnown.some((p) => p.type === PacketType.RegisterAck),
+    'no REGISTER_ACK after the revocation',
+  )
+  t.ok(
+    toKnown.some((p) => p.type === PacketType.Error && p.code === ErrorCode.CertificateRevoked),
+    'told: certificate revoked',
+  )
+  t.notOk(sn.node.registry.edges.has(known.edgeId), 'not registered again')
 })
 
 t.test('at the supernode: a flood of REGISTERs past the bound is dropped as verify-backlog; the first goes through', async (t) => {

@@ -8,10 +8,11 @@
 //
 // The hand-off is batched: the checks of one turn of the event loop (a recvmmsg batch of
 // registrations) are packed into one buffer and moved (not copied) to the worker, which writes one
-// byte per check, in order, at the buffer's start and moves it back; the buffers are pooled, so a
+// byte per check, in order, at the buffer's start and moves it back. The buffers are pooled, so a
 // batch allocates nothing on either side (a new buffer per batch left the worker's heap holding
-// tens of MiB of them between its rare collections: RSS per edge over 2 KiB at 100,000). Verdicts come back in the order the checks went out, so two registrations of
-// one edge complete in the order they arrived, as they did inline.
+// tens of MiB of them between its rare collections: RSS per edge over 2 KiB at 100,000).
+// Verdicts come back in the order the checks went out, so two registrations of one edge complete
+// in the order they arrived, as they did inline.
 //
 // Bounded: at most MAX_WAITING_CHECKS wait for a verdict; past it `verify` refuses (the caller
 // counts a drop, the edge sends its REGISTER again). A worker that fails (it cannot load, it
